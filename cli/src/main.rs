@@ -1,0 +1,169 @@
+//! `codex-linux-sandbox`: the fallback executable.
+//!
+//! Accepts the flags of Codex's helper of the same name, so Codex (or anything that launched
+//! Codex's helper) can use it unchanged, plus `--pipeline` and `--explain`. All the work is in
+//! `codex-sandbox-core`; this file only parses arguments and maps results to exit codes:
+//! the command's own code, 128+N when it died of signal N, 125 when the sandbox could not be
+//! set up, 126 when the command cannot be executed, 127 when it was not found.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use codex_sandbox_core::{
+    Error, ErrorKind, FORWARDED_SIGNALS, PipelineRequest, SandboxPolicy, SandboxSpec,
+    SignalForwarder, SpawnOptions, prepare, spawn,
+};
+
+const SETUP_FAILED: u8 = 125;
+const NOT_EXECUTABLE: u8 = 126;
+const NOT_FOUND: u8 = 127;
+
+/// Run a command inside the codex-sandbox Linux sandbox.
+#[derive(Parser, Debug)]
+#[command(name = "codex-linux-sandbox", version, about)]
+struct Cli {
+    /// Directory the policy's cwd-relative parts refer to (the cwd writable root, `.codex`).
+    /// Defaults to the current directory.
+    #[arg(long, value_name = "DIR")]
+    sandbox_policy_cwd: Option<PathBuf>,
+
+    /// The policy: Codex's SandboxPolicy JSON, or one of read-only, workspace-write,
+    /// danger-full-access.
+    #[arg(long, value_name = "JSON|NAME", default_value = "read-only")]
+    sandbox_policy: String,
+
+    /// Working directory of the command. Defaults to the current directory.
+    #[arg(long, value_name = "DIR")]
+    command_cwd: Option<PathBuf>,
+
+    /// Which pipeline enforces the policy.
+    #[arg(long, value_name = "auto|bwrap|landlock")]
+    pipeline: Option<String>,
+
+    /// Codex's flag for `--pipeline bwrap`.
+    #[arg(long, hide = true)]
+    use_bwrap_sandbox: bool,
+
+    /// Codex's flag for `--pipeline landlock`.
+    #[arg(long, hide = true)]
+    use_legacy_landlock: bool,
+
+    /// Do not mount a fresh /proc (namespace pipeline).
+    #[arg(long)]
+    no_proc: bool,
+
+    /// Allow network only through the loopback proxies named in the proxy variables.
+    #[arg(long)]
+    allow_network_for_proxy: bool,
+
+    /// Print the plan as JSON and exit without running anything.
+    #[arg(long)]
+    explain: bool,
+
+    /// The command and its arguments.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    command: Vec<OsString>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help, --version
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let rendered = error.render().to_string();
+            eprint!(
+                "codex-linux-sandbox: {}",
+                rendered.trim_start_matches("error: ")
+            );
+            return ExitCode::from(SETUP_FAILED);
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("codex-linux-sandbox: {error}");
+            ExitCode::from(match error.kind() {
+                ErrorKind::CommandNotFound => NOT_FOUND,
+                ErrorKind::CommandNotExecutable => NOT_EXECUTABLE,
+                _ => SETUP_FAILED,
+            })
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Error> {
+    let pipeline = pipeline_request(&cli)?;
+    let cwd = std::env::current_dir().map_err(|e| Error::InvalidArgument {
+        field: "cwd".into(),
+        message: format!("cannot read the current directory: {e}"),
+    })?;
+    let mut spec = SandboxSpec::new(
+        SandboxPolicy::parse(&cli.sandbox_policy)?,
+        cli.sandbox_policy_cwd.unwrap_or_else(|| cwd.clone()),
+        cli.command,
+    );
+    spec.command_cwd = Some(cli.command_cwd.unwrap_or(cwd));
+    spec.env = std::env::vars_os().collect();
+    spec.pipeline = pipeline;
+    spec.proxy_network = cli.allow_network_for_proxy;
+    spec.no_proc = cli.no_proc;
+    let plan = prepare(&spec)?;
+
+    if cli.explain {
+        let json =
+            serde_json::to_string_pretty(&plan).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{json}");
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let setup_error = |context: &'static str| {
+        move |e: std::io::Error| Error::Setup {
+            stage: context,
+            source: e,
+            hint: "",
+        }
+    };
+    let forwarder =
+        SignalForwarder::new(&FORWARDED_SIGNALS).map_err(setup_error("block forwarded signals"))?;
+    let mut child = spawn(&plan, SpawnOptions::default())?;
+    let status = forwarder
+        .wait(&mut child)
+        .map_err(setup_error("wait for the command"))?;
+    Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
+}
+
+fn pipeline_request(cli: &Cli) -> Result<PipelineRequest, Error> {
+    let mut requests = Vec::new();
+    if let Some(name) = &cli.pipeline {
+        requests.push(("--pipeline", PipelineRequest::parse(name)?));
+    }
+    if cli.use_bwrap_sandbox {
+        requests.push(("--use-bwrap-sandbox", PipelineRequest::Bwrap));
+    }
+    if cli.use_legacy_landlock {
+        requests.push(("--use-legacy-landlock", PipelineRequest::Landlock));
+    }
+    match requests.as_slice() {
+        [] => Ok(PipelineRequest::Auto),
+        [(_, request)] => Ok(*request),
+        [(first, a), rest @ ..] => match rest.iter().find(|(_, b)| b != a) {
+            None => Ok(*a),
+            Some((second, _)) => Err(Error::InvalidArgument {
+                field: "pipeline".into(),
+                message: format!("{first} and {second} ask for different pipelines"),
+            }),
+        },
+    }
+}

@@ -1,0 +1,113 @@
+//! The one error type of the crate.
+//!
+//! Every failure names what was wrong (the policy field, the option, the path) and the value
+//! that was refused, so a front end can print it as is. [`ErrorKind`] gives each failure a
+//! stable category that the C ABI and the Node binding map to their own codes.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Stable failure categories. The numeric values are part of the C ABI: never renumber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[repr(i32)]
+pub enum ErrorKind {
+    /// A caller-supplied option (argv, cwd, stdio, pipeline name) is unusable.
+    InvalidArgument = 1,
+    /// The policy JSON is malformed or names something we refuse to enforce.
+    InvalidPolicy = 2,
+    /// The host cannot enforce what was asked (no Landlock, no user namespaces, ...).
+    Unsupported = 3,
+    /// The sandbox could not be set up or the process could not be started.
+    SpawnFailed = 4,
+    /// The command was not found (exit code 127 in the CLI).
+    CommandNotFound = 5,
+    /// The command exists but cannot be executed (exit code 126 in the CLI).
+    CommandNotExecutable = 6,
+    /// A permission error while preparing the sandbox.
+    PermissionDenied = 7,
+    /// A bug: a panic caught at an API boundary, or an impossible state.
+    Internal = 8,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid policy: `{field}`: {message}")]
+    InvalidPolicy { field: String, message: String },
+
+    #[error("invalid argument: `{field}`: {message}")]
+    InvalidArgument { field: String, message: String },
+
+    #[error("{what} cannot be enforced on this host: {reason}")]
+    Unsupported { what: String, reason: String },
+
+    #[error("command not found: `{program}`")]
+    CommandNotFound { program: String },
+
+    #[error("command cannot be executed: `{program}`: {source}")]
+    CommandNotExecutable { program: String, source: io::Error },
+
+    #[error("sandbox setup failed: {stage}: {source}{hint}")]
+    Setup {
+        stage: &'static str,
+        source: io::Error,
+        hint: &'static str,
+    },
+
+    #[error("{context} `{}`: {source}", path.display())]
+    Path {
+        context: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidPolicy { .. } => ErrorKind::InvalidPolicy,
+            Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::CommandNotFound { .. } => ErrorKind::CommandNotFound,
+            Error::CommandNotExecutable { .. } => ErrorKind::CommandNotExecutable,
+            Error::Setup { source, .. } | Error::Path { source, .. }
+                if source.kind() == io::ErrorKind::PermissionDenied =>
+            {
+                ErrorKind::PermissionDenied
+            }
+            Error::Setup { .. } | Error::Path { .. } => ErrorKind::SpawnFailed,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    pub(crate) fn policy(field: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::InvalidPolicy {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn argument(field: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::InvalidArgument {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn path(
+        context: &'static str,
+        path: impl Into<PathBuf>,
+        source: io::Error,
+    ) -> Error {
+        Error::Path {
+            context,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

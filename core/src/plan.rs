@@ -1,0 +1,445 @@
+//! `prepare`: from what the caller asked for ([`SandboxSpec`]) to everything the child will do
+//! ([`SandboxPlan`]). All validation happens here, before anything is created or spawned; the
+//! plan is plain data that `--explain` prints as JSON.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::landlock::{self, LandlockPlan};
+use crate::policy::SandboxPolicy;
+use crate::resolve::{self, FilesystemView, ProtectedPath, ReadScope};
+use crate::seccomp::{NetworkMode, SeccompPlan};
+
+/// Which pipeline the caller wants.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PipelineRequest {
+    /// The strongest pipeline this host supports.
+    #[default]
+    Auto,
+    /// Landlock + seccomp + no_new_privs, applied in the child.
+    Landlock,
+    /// The namespace pipeline (our embedded bubblewrap).
+    Bwrap,
+}
+
+impl PipelineRequest {
+    pub fn parse(name: &str) -> Result<PipelineRequest> {
+        match name {
+            "auto" => Ok(PipelineRequest::Auto),
+            "landlock" => Ok(PipelineRequest::Landlock),
+            "bwrap" | "namespaces" => Ok(PipelineRequest::Bwrap),
+            other => Err(Error::argument(
+                "pipeline",
+                format!("unknown pipeline `{other}`; expected auto, bwrap or landlock"),
+            )),
+        }
+    }
+}
+
+/// The pipeline a plan uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pipeline {
+    /// No sandbox (danger-full-access, or external-sandbox with network): the command runs as
+    /// a plain child in its own session.
+    Unsandboxed,
+    /// Only the seccomp network filter (external-sandbox with restricted network).
+    SeccompOnly,
+    Landlock,
+}
+
+/// Everything the caller decides.
+#[derive(Clone, Debug)]
+pub struct SandboxSpec {
+    pub policy: SandboxPolicy,
+    /// The directory the policy's cwd-relative parts (the cwd writable root, `.codex`) refer to.
+    pub policy_cwd: PathBuf,
+    /// Where the command runs; defaults to `policy_cwd`.
+    pub command_cwd: Option<PathBuf>,
+    /// The command and its arguments; `argv[0]` is looked up in the child's `PATH` when it has
+    /// no slash.
+    pub argv: Vec<OsString>,
+    /// The command's whole environment (nothing is inherited implicitly).
+    pub env: Vec<(OsString, OsString)>,
+    pub pipeline: PipelineRequest,
+    /// Codex's `--allow-network-for-proxy`: network only through the proxies named in `env`.
+    pub proxy_network: bool,
+    /// Do not mount a fresh `/proc` (namespace pipeline).
+    pub no_proc: bool,
+}
+
+impl SandboxSpec {
+    pub fn new(
+        policy: SandboxPolicy,
+        policy_cwd: impl Into<PathBuf>,
+        argv: Vec<OsString>,
+    ) -> SandboxSpec {
+        SandboxSpec {
+            policy,
+            policy_cwd: policy_cwd.into(),
+            command_cwd: None,
+            argv,
+            env: Vec::new(),
+            pipeline: PipelineRequest::Auto,
+            proxy_network: false,
+            no_proc: false,
+        }
+    }
+}
+
+/// What the child does, decided in full before `fork`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SandboxPlan {
+    pub pipeline: Pipeline,
+    /// Why this pipeline, in words.
+    pub pipeline_reason: String,
+    pub policy: SandboxPolicy,
+    pub filesystem: FilesystemView,
+    /// Protected paths inside writable roots that the child re-binds read-only in a private
+    /// user + mount namespace (a missing one gets an empty placeholder directory first).
+    pub read_only_binds: Vec<ProtectedPath>,
+    pub landlock: Option<LandlockPlan>,
+    pub network: NetworkMode,
+    pub seccomp: Option<SeccompPlan>,
+    pub process: ProcessPlan,
+    /// Variables set on top of the caller's environment.
+    pub env_added: Vec<(String, String)>,
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub(crate) exec: ExecPlan,
+}
+
+/// How the command is started.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProcessPlan {
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    /// `setsid`: no controlling terminal, so no TIOCSTI injection into the caller's terminal.
+    pub new_session: bool,
+    pub no_new_privs: bool,
+    /// All capabilities (effective, permitted, inheritable, ambient, bounding) are dropped.
+    pub drop_capabilities: bool,
+    /// Every descriptor except stdio and those passed explicitly is closed.
+    pub close_other_fds: bool,
+    /// Where `argv[0]` is looked for, in order.
+    pub exec_candidates: Vec<PathBuf>,
+}
+
+/// The non-printable part of the plan: exact bytes for the child.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ExecPlan {
+    pub argv: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+    pub cwd: PathBuf,
+    pub candidates: Vec<PathBuf>,
+}
+
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Validates `spec` and decides everything the child will do. Reads the filesystem, changes
+/// nothing.
+pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
+    let Some(program) = spec.argv.first() else {
+        return Err(Error::argument("command", "empty command: nothing to run"));
+    };
+    if program.is_empty() {
+        return Err(Error::argument(
+            "command",
+            "the program name (argv[0]) is empty",
+        ));
+    }
+    for (i, arg) in spec.argv.iter().enumerate() {
+        if arg.as_bytes().contains(&0) {
+            return Err(Error::argument(
+                format!("command[{i}]"),
+                "contains a NUL byte",
+            ));
+        }
+    }
+    check_env(&spec.env)?;
+    if spec.proxy_network {
+        return Err(Error::Unsupported {
+            what: "proxy-only networking (--allow-network-for-proxy)".into(),
+            reason: "not implemented in this version; refusing rather than running with a different network".into(),
+        });
+    }
+
+    let tmpdir = spec
+        .env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "TMPDIR")
+        .map(|(_, v)| v.as_os_str());
+    let filesystem = resolve::resolve(&spec.policy, &spec.policy_cwd, tmpdir)?;
+    let command_cwd = match &spec.command_cwd {
+        Some(cwd) => resolve::canonical_dir(cwd, "command-cwd")?,
+        None => resolve::canonical_dir(&spec.policy_cwd, "sandbox-policy-cwd")?,
+    };
+
+    let network = if spec.policy.has_full_network_access() {
+        NetworkMode::Full
+    } else {
+        NetworkMode::Restricted
+    };
+    let mut warnings = Vec::new();
+    let (pipeline, pipeline_reason) = choose_pipeline(spec)?;
+
+    let mut landlock = None;
+    let mut read_only_binds = Vec::new();
+    let seccomp = match pipeline {
+        Pipeline::Unsandboxed => None,
+        Pipeline::SeccompOnly => Some(SeccompPlan::new(network)),
+        Pipeline::Landlock => {
+            let abi = landlock::probe_abi().map_err(|reason| Error::Unsupported {
+                what: "the Landlock pipeline".into(),
+                reason,
+            })?;
+            let readable = match &filesystem.read {
+                ReadScope::Full => vec![PathBuf::from("/")],
+                ReadScope::Restricted { roots, .. } => roots.clone(),
+            };
+            let writable: Vec<PathBuf> = filesystem
+                .writable_roots
+                .iter()
+                .map(|r| r.path.clone())
+                .collect();
+            let plan = LandlockPlan::new(abi, &readable, &writable);
+            warnings.extend(
+                plan.not_enforced
+                    .iter()
+                    .map(|gap| format!("landlock: {gap}")),
+            );
+            landlock = Some(plan);
+            read_only_binds = filesystem
+                .protected_paths()
+                .filter(|p| filesystem.is_under_writable_root(&p.path))
+                .cloned()
+                .collect();
+            if spec.no_proc {
+                warnings.push(
+                    "--no-proc has no effect on the landlock pipeline, which mounts no /proc"
+                        .into(),
+                );
+            }
+            Some(SeccompPlan::new(network))
+        }
+    };
+
+    let mut env = spec.env.clone();
+    let mut env_added = Vec::new();
+    if network != NetworkMode::Full {
+        set_env(
+            &mut env,
+            &mut env_added,
+            "CODEX_SANDBOX_NETWORK_DISABLED",
+            "1",
+        );
+    }
+    let candidates = exec_candidates(program, &env);
+    let sandboxed = pipeline != Pipeline::Unsandboxed;
+    Ok(SandboxPlan {
+        pipeline,
+        pipeline_reason,
+        policy: spec.policy.clone(),
+        filesystem,
+        read_only_binds,
+        landlock,
+        network,
+        seccomp,
+        process: ProcessPlan {
+            argv: spec
+                .argv
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            cwd: command_cwd.clone(),
+            new_session: true,
+            no_new_privs: sandboxed,
+            drop_capabilities: pipeline == Pipeline::Landlock,
+            close_other_fds: true,
+            exec_candidates: candidates.clone(),
+        },
+        env_added,
+        warnings,
+        exec: ExecPlan {
+            argv: spec.argv.clone(),
+            env,
+            cwd: command_cwd,
+            candidates,
+        },
+    })
+}
+
+fn choose_pipeline(spec: &SandboxSpec) -> Result<(Pipeline, String)> {
+    let policy = &spec.policy;
+    if policy.has_full_disk_write_access() {
+        let name = policy.type_name();
+        return Ok(if policy.has_full_network_access() {
+            (
+                Pipeline::Unsandboxed,
+                format!("policy `{name}` with network: nothing to enforce"),
+            )
+        } else {
+            (
+                Pipeline::SeccompOnly,
+                format!(
+                    "policy `{name}`: the filesystem is left to the caller; only the network is restricted"
+                ),
+            )
+        });
+    }
+    match spec.pipeline {
+        PipelineRequest::Bwrap => Err(Error::Unsupported {
+            what: "the bwrap (namespace) pipeline".into(),
+            reason: "not implemented in this version; use --pipeline landlock or auto".into(),
+        }),
+        PipelineRequest::Landlock => Ok((Pipeline::Landlock, "requested explicitly".into())),
+        PipelineRequest::Auto => Ok((
+            Pipeline::Landlock,
+            "auto: the namespace pipeline is not available in this version".into(),
+        )),
+    }
+}
+
+fn check_env(env: &[(OsString, OsString)]) -> Result<()> {
+    for (key, value) in env {
+        let field = format!("env[{}]", key.to_string_lossy());
+        if key.is_empty() || key.as_bytes().contains(&b'=') {
+            return Err(Error::argument(
+                field,
+                "a variable name must be non-empty and contain no `=`",
+            ));
+        }
+        if key.as_bytes().contains(&0) || value.as_bytes().contains(&0) {
+            return Err(Error::argument(field, "contains a NUL byte"));
+        }
+    }
+    Ok(())
+}
+
+fn set_env(
+    env: &mut Vec<(OsString, OsString)>,
+    added: &mut Vec<(String, String)>,
+    key: &str,
+    value: &str,
+) {
+    env.retain(|(k, _)| k != key);
+    env.push((key.into(), value.into()));
+    added.push((key.into(), value.into()));
+}
+
+/// Where `execvp` would look for `program`: itself when it contains a slash, else each entry of
+/// the child's `PATH` (an empty entry meaning the current directory).
+fn exec_candidates(program: &OsStr, env: &[(OsString, OsString)]) -> Vec<PathBuf> {
+    if program.as_bytes().contains(&b'/') {
+        return vec![PathBuf::from(program)];
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_os_str())
+        .unwrap_or(OsStr::new(DEFAULT_PATH));
+    path.as_bytes()
+        .split(|b| *b == b':')
+        .map(|dir| {
+            if dir.is_empty() {
+                Path::new(".")
+            } else {
+                Path::new(OsStr::from_bytes(dir))
+            }
+        })
+        .map(|dir| dir.join(program))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(argv: &[&str]) -> SandboxSpec {
+        let mut spec = SandboxSpec::new(
+            SandboxPolicy::read_only(),
+            "/",
+            argv.iter().map(OsString::from).collect(),
+        );
+        spec.env = vec![("PATH".into(), "/usr/bin::/bin".into())];
+        spec
+    }
+
+    #[test]
+    fn empty_command_is_refused() {
+        assert!(
+            prepare(&spec(&[]))
+                .unwrap_err()
+                .to_string()
+                .contains("`command`: empty command")
+        );
+        assert!(
+            prepare(&spec(&[""]))
+                .unwrap_err()
+                .to_string()
+                .contains("argv[0]) is empty")
+        );
+    }
+
+    #[test]
+    fn path_search_candidates() {
+        let plan = prepare(&spec(&["true"])).unwrap();
+        assert_eq!(
+            plan.exec.candidates,
+            vec![
+                PathBuf::from("/usr/bin/true"),
+                PathBuf::from("./true"),
+                PathBuf::from("/bin/true")
+            ]
+        );
+        let plan = prepare(&spec(&["./x"])).unwrap();
+        assert_eq!(plan.exec.candidates, vec![PathBuf::from("./x")]);
+    }
+
+    #[test]
+    fn bad_env_is_refused() {
+        let mut s = spec(&["true"]);
+        s.env.push(("A=B".into(), "c".into()));
+        assert!(prepare(&s).unwrap_err().to_string().contains("`env[A=B]`"));
+    }
+
+    #[test]
+    fn pipelines_by_policy() {
+        let mut s = spec(&["true"]);
+        s.policy = SandboxPolicy::DangerFullAccess;
+        let plan = prepare(&s).unwrap();
+        assert_eq!(plan.pipeline, Pipeline::Unsandboxed);
+        assert!(plan.seccomp.is_none());
+        assert!(plan.env_added.is_empty());
+        s.policy = SandboxPolicy::parse(r#"{"type":"external-sandbox"}"#).unwrap();
+        let plan = prepare(&s).unwrap();
+        assert_eq!(plan.pipeline, Pipeline::SeccompOnly);
+        assert_eq!(
+            plan.env_added,
+            vec![("CODEX_SANDBOX_NETWORK_DISABLED".to_owned(), "1".to_owned())]
+        );
+        s.policy = SandboxPolicy::read_only();
+        s.pipeline = PipelineRequest::Bwrap;
+        assert!(
+            prepare(&s)
+                .unwrap_err()
+                .to_string()
+                .contains("bwrap (namespace) pipeline")
+        );
+        s.pipeline = PipelineRequest::Auto;
+        s.proxy_network = true;
+        assert!(
+            prepare(&s)
+                .unwrap_err()
+                .to_string()
+                .contains("--allow-network-for-proxy")
+        );
+    }
+}

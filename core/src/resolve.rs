@@ -1,0 +1,559 @@
+//! From a policy to concrete paths: which roots are writable, which paths inside them stay
+//! read-only, and what may be read.
+//!
+//! This is the one place that decides these sets; every pipeline (and the Seatbelt generator)
+//! consumes its result. It only reads the filesystem (`stat`, `readlink`, reading `.git`
+//! pointer files) and never changes it.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::policy::{ReadAccess, SandboxPolicy};
+
+/// Names that stay read-only inside every writable root: the command must not rewrite git hooks
+/// or config (code execution on the next `git` run outside the sandbox), nor Codex's or other
+/// agents' configuration.
+pub const PROTECTED_NAMES: [&str; 3] = [".git", ".agents", ".codex"];
+
+/// Paths readable under `include_platform_defaults`, when they exist: what a dynamically
+/// linked program needs to start, plus the harmless character devices.
+pub const PLATFORM_DEFAULT_READ_PATHS: &[&str] = &[
+    "/bin",
+    "/sbin",
+    "/usr",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/nix/store",
+    "/run/current-system/sw",
+    "/proc",
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+];
+
+/// The resolved filesystem side of a policy.
+#[derive(Clone, Debug, Serialize)]
+pub struct FilesystemView {
+    /// The command may write anywhere (danger-full-access, external-sandbox).
+    pub full_write: bool,
+    pub read: ReadScope,
+    /// Writable roots, canonical, without duplicates, shallowest first.
+    pub writable_roots: Vec<WritableRoot>,
+    /// Roots the policy named that do not exist (or are not directories); not fatal.
+    pub skipped_roots: Vec<SkippedPath>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "scope", rename_all = "kebab-case")]
+pub enum ReadScope {
+    /// Everything the user can read.
+    Full,
+    /// Only these canonical paths (and what lies beneath them).
+    Restricted {
+        roots: Vec<PathBuf>,
+        skipped: Vec<SkippedPath>,
+    },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WritableRoot {
+    /// Canonical path (symlinks resolved).
+    pub path: PathBuf,
+    /// Why the root is writable.
+    pub source: RootSource,
+    /// Paths under this root that stay read-only.
+    pub protected: Vec<ProtectedPath>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RootSource {
+    /// Listed in `writable_roots`.
+    Explicit,
+    /// The policy cwd.
+    PolicyCwd,
+    /// `/tmp` (unless `exclude_slash_tmp`).
+    SlashTmp,
+    /// `$TMPDIR` (unless `exclude_tmpdir_env_var`).
+    TmpdirEnv,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ProtectedPath {
+    pub path: PathBuf,
+    pub kind: ProtectedKind,
+    /// Why the path is protected, for `--explain`.
+    pub reason: String,
+    /// Identity of the existing inode (`None` for a missing path), checked again in the child
+    /// before it is mounted over so that a path swapped since planning is refused.
+    #[serde(skip)]
+    pub identity: Option<(u64, u64)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProtectedKind {
+    Directory,
+    File,
+    /// Does not exist; the sandbox must stop the command from creating it.
+    Missing,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedPath {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl FilesystemView {
+    /// Every protected path of every writable root.
+    pub fn protected_paths(&self) -> impl Iterator<Item = &ProtectedPath> {
+        self.writable_roots
+            .iter()
+            .flat_map(|root| root.protected.iter())
+    }
+
+    /// Whether `path` (canonical) lies in a writable root.
+    pub fn is_under_writable_root(&self, path: &Path) -> bool {
+        self.writable_roots
+            .iter()
+            .any(|root| path.starts_with(&root.path))
+    }
+}
+
+/// Resolves `policy` against the policy cwd. `tmpdir` is the `TMPDIR` the command will see.
+pub fn resolve(
+    policy: &SandboxPolicy,
+    policy_cwd: &Path,
+    tmpdir: Option<&OsStr>,
+) -> Result<FilesystemView> {
+    let policy_cwd = canonical_dir(policy_cwd, "sandbox-policy-cwd")?;
+    let mut view = FilesystemView {
+        full_write: policy.has_full_disk_write_access(),
+        read: ReadScope::Full,
+        writable_roots: Vec::new(),
+        skipped_roots: Vec::new(),
+    };
+
+    if let SandboxPolicy::WorkspaceWrite {
+        writable_roots,
+        exclude_tmpdir_env_var,
+        exclude_slash_tmp,
+        ..
+    } = policy
+    {
+        let mut candidates: Vec<(PathBuf, RootSource)> = writable_roots
+            .iter()
+            .map(|root| (root.clone(), RootSource::Explicit))
+            .collect();
+        candidates.push((policy_cwd.clone(), RootSource::PolicyCwd));
+        if !exclude_slash_tmp && Path::new("/tmp").is_dir() {
+            candidates.push((PathBuf::from("/tmp"), RootSource::SlashTmp));
+        }
+        if !exclude_tmpdir_env_var && let Some(tmpdir) = tmpdir.filter(|t| !t.is_empty()) {
+            let tmpdir = Path::new(tmpdir);
+            if tmpdir.to_str().is_none() {
+                return Err(Error::argument(
+                    "TMPDIR",
+                    format!("`{}` is not valid UTF-8", tmpdir.display()),
+                ));
+            }
+            if !tmpdir.is_absolute() {
+                return Err(Error::argument(
+                    "TMPDIR",
+                    format!(
+                        "relative path `{}`; expected an absolute path",
+                        tmpdir.display()
+                    ),
+                ));
+            }
+            candidates.push((tmpdir.to_path_buf(), RootSource::TmpdirEnv));
+        }
+
+        for (path, source) in candidates {
+            match fs::canonicalize(&path) {
+                Ok(canonical) if canonical.is_dir() => {
+                    if !view.writable_roots.iter().any(|r| r.path == canonical) {
+                        view.writable_roots.push(WritableRoot {
+                            path: canonical,
+                            source,
+                            protected: Vec::new(),
+                        });
+                    }
+                }
+                Ok(_) => view.skipped_roots.push(SkippedPath {
+                    path,
+                    reason: "not a directory".into(),
+                }),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    view.skipped_roots.push(SkippedPath {
+                        path,
+                        reason: "does not exist".into(),
+                    })
+                }
+                Err(e) => return Err(Error::path("cannot resolve writable root", path, e)),
+            }
+        }
+        view.writable_roots
+            .sort_by_key(|root| (root.path.components().count(), root.path.clone()));
+
+        for index in 0..view.writable_roots.len() {
+            let is_cwd = view.writable_roots[index].path == policy_cwd;
+            let protected = protected_paths_of(&view.writable_roots[index].path, is_cwd)?;
+            view.writable_roots[index].protected = protected;
+        }
+        check_roots_outside_protected(&view)?;
+    }
+
+    if let ReadAccess::Restricted {
+        include_platform_defaults,
+        readable_roots,
+    } = policy.read_access()
+    {
+        view.read = restricted_read_scope(
+            &view,
+            &policy_cwd,
+            readable_roots,
+            *include_platform_defaults,
+        )?;
+    }
+    Ok(view)
+}
+
+/// Canonicalises a directory the caller named, with an error naming the option.
+pub(crate) fn canonical_dir(path: &Path, field: &str) -> Result<PathBuf> {
+    if path.to_str().is_none() {
+        return Err(Error::argument(
+            field,
+            format!("`{}` is not valid UTF-8", path.display()),
+        ));
+    }
+    crate::policy::check_absolute(path).map_err(|message| Error::argument(field, message))?;
+    let canonical = fs::canonicalize(path)
+        .map_err(|e| Error::argument(field, format!("`{}`: {e}", path.display())))?;
+    if !canonical.is_dir() {
+        return Err(Error::argument(
+            field,
+            format!("`{}` is not a directory", path.display()),
+        ));
+    }
+    Ok(canonical)
+}
+
+/// The protected paths directly under one (canonical) writable root.
+fn protected_paths_of(root: &Path, is_policy_cwd: bool) -> Result<Vec<ProtectedPath>> {
+    let mut protected = Vec::new();
+    for name in PROTECTED_NAMES {
+        let path = root.join(name);
+        let metadata = match fs::symlink_metadata(&path) {
+            Ok(metadata) => Some(metadata),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::path("cannot inspect protected path", path, e)),
+        };
+        let Some(metadata) = metadata else {
+            if name == ".codex" && is_policy_cwd {
+                protected.push(ProtectedPath {
+                    path,
+                    kind: ProtectedKind::Missing,
+                    reason: "Codex configuration; kept from being created in the policy cwd".into(),
+                    identity: None,
+                });
+            }
+            continue;
+        };
+        if metadata.file_type().is_symlink() {
+            let target = fs::read_link(&path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            return Err(Error::Unsupported {
+                what: format!("keeping `{}` read-only", path.display()),
+                reason: format!(
+                    "it is a symbolic link (to `{target}`) inside the writable root `{}`, which the command could replace; \
+                     remove the link or run with a policy that does not make `{}` writable",
+                    root.display(),
+                    root.display()
+                ),
+            });
+        }
+        let identity = Some((metadata.dev(), metadata.ino()));
+        let reason = match name {
+            ".git" => "git metadata (hooks and config run code outside the sandbox)",
+            ".agents" => "agent configuration",
+            _ => "Codex configuration",
+        };
+        if metadata.is_dir() {
+            protected.push(ProtectedPath {
+                path,
+                kind: ProtectedKind::Directory,
+                reason: reason.into(),
+                identity,
+            });
+        } else if name != ".git" || metadata.is_file() {
+            protected.push(ProtectedPath {
+                path: path.clone(),
+                kind: ProtectedKind::File,
+                reason: reason.into(),
+                identity,
+            });
+            if name == ".git"
+                && let Some(target) = gitdir_target(&path)?
+            {
+                protected.push(target);
+            }
+        }
+    }
+    Ok(protected)
+}
+
+/// For a `.git` file of the form `gitdir: <path>`, the directory it points to.
+fn gitdir_target(dot_git: &Path) -> Result<Option<ProtectedPath>> {
+    let mut text = String::new();
+    {
+        use std::io::Read;
+        let file = fs::File::open(dot_git)
+            .map_err(|e| Error::path("cannot read git pointer file", dot_git, e))?;
+        // A pointer file is one short line; a large file is not a pointer.
+        file.take(4096)
+            .read_to_string(&mut text)
+            .map_err(|e| Error::path("cannot read git pointer file", dot_git, e))?;
+    }
+    let Some(pointer) = text
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("gitdir:"))
+    else {
+        return Ok(None);
+    };
+    let pointer = Path::new(pointer.trim());
+    let base = dot_git.parent().unwrap_or(Path::new("/"));
+    let target = base.join(pointer);
+    let canonical = match fs::canonicalize(&target) {
+        Ok(canonical) => canonical,
+        // A dangling pointer protects nothing more than the file itself.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::path("cannot resolve gitdir target", target, e)),
+    };
+    let metadata = fs::metadata(&canonical)
+        .map_err(|e| Error::path("cannot inspect gitdir target", &canonical, e))?;
+    if !metadata.is_dir() {
+        return Ok(None);
+    }
+    Ok(Some(ProtectedPath {
+        path: canonical,
+        kind: ProtectedKind::Directory,
+        reason: format!("gitdir target of `{}`", dot_git.display()),
+        identity: Some((metadata.dev(), metadata.ino())),
+    }))
+}
+
+/// A writable root inside a protected path would be hidden by the read-only mount of that path.
+/// That layout is refused rather than silently made read-only.
+fn check_roots_outside_protected(view: &FilesystemView) -> Result<()> {
+    for root in &view.writable_roots {
+        for protected in view.protected_paths() {
+            if root.path != protected.path && root.path.starts_with(&protected.path) {
+                return Err(Error::Unsupported {
+                    what: format!("the writable root `{}`", root.path.display()),
+                    reason: format!(
+                        "it lies inside the protected path `{}`, which stays read-only",
+                        protected.path.display()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn restricted_read_scope(
+    view: &FilesystemView,
+    policy_cwd: &Path,
+    readable_roots: &[PathBuf],
+    include_platform_defaults: bool,
+) -> Result<ReadScope> {
+    let mut requested: Vec<PathBuf> = readable_roots.to_vec();
+    requested.push(policy_cwd.to_path_buf());
+    requested.extend(view.writable_roots.iter().map(|root| root.path.clone()));
+    if include_platform_defaults {
+        requested.extend(PLATFORM_DEFAULT_READ_PATHS.iter().map(PathBuf::from));
+    }
+    let mut roots: Vec<PathBuf> = Vec::new();
+    let mut skipped = Vec::new();
+    for path in requested {
+        match fs::canonicalize(&path) {
+            Ok(canonical) => {
+                if !roots.contains(&canonical) {
+                    roots.push(canonical);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if readable_roots.contains(&path) {
+                    skipped.push(SkippedPath {
+                        path,
+                        reason: "does not exist".into(),
+                    });
+                }
+            }
+            Err(e) => return Err(Error::path("cannot resolve readable root", path, e)),
+        }
+    }
+    Ok(ReadScope::Restricted { roots, skipped })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "codex-sandbox-resolve-{name}-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::canonicalize(dir).unwrap()
+    }
+
+    fn workspace(extra: Vec<PathBuf>, exclude_tmp: bool) -> SandboxPolicy {
+        SandboxPolicy::WorkspaceWrite {
+            writable_roots: extra,
+            read_only_access: ReadAccess::FullAccess,
+            network_access: false,
+            exclude_tmpdir_env_var: exclude_tmp,
+            exclude_slash_tmp: exclude_tmp,
+        }
+    }
+
+    #[test]
+    fn roots_include_cwd_tmp_and_tmpdir_and_skip_missing() {
+        let cwd = scratch("roots");
+        let extra = cwd.join("extra");
+        fs::create_dir(&extra).unwrap();
+        let tmpdir = cwd.join("tmpdir");
+        fs::create_dir(&tmpdir).unwrap();
+        let view = resolve(
+            &workspace(vec![extra.clone(), cwd.join("missing")], false),
+            &cwd,
+            Some(tmpdir.as_os_str()),
+        )
+        .unwrap();
+        let roots: Vec<_> = view
+            .writable_roots
+            .iter()
+            .map(|r| (r.path.clone(), r.source))
+            .collect();
+        assert!(roots.contains(&(cwd.clone(), RootSource::PolicyCwd)));
+        assert!(roots.contains(&(extra, RootSource::Explicit)));
+        assert!(
+            roots.contains(&(PathBuf::from("/tmp"), RootSource::SlashTmp))
+                || cwd.starts_with("/tmp")
+        );
+        assert!(roots.iter().any(|(p, _)| p == &tmpdir));
+        assert_eq!(view.skipped_roots.len(), 1);
+        assert_eq!(view.skipped_roots[0].path, cwd.join("missing"));
+
+        let view = resolve(&workspace(vec![], true), &cwd, Some(tmpdir.as_os_str())).unwrap();
+        assert_eq!(view.writable_roots.len(), 1);
+        fs::remove_dir_all(cwd).unwrap();
+    }
+
+    #[test]
+    fn protected_names_and_gitdir_pointer() {
+        let cwd = scratch("protected");
+        fs::create_dir(cwd.join(".agents")).unwrap();
+        let real_gitdir = cwd.join("real-gitdir");
+        fs::create_dir(&real_gitdir).unwrap();
+        fs::write(cwd.join(".git"), "gitdir: real-gitdir\n").unwrap();
+        let view = resolve(&workspace(vec![], true), &cwd, None).unwrap();
+        let protected: Vec<_> = view
+            .protected_paths()
+            .map(|p| (p.path.clone(), p.kind))
+            .collect();
+        assert!(protected.contains(&(cwd.join(".git"), ProtectedKind::File)));
+        assert!(protected.contains(&(real_gitdir, ProtectedKind::Directory)));
+        assert!(protected.contains(&(cwd.join(".agents"), ProtectedKind::Directory)));
+        assert!(protected.contains(&(cwd.join(".codex"), ProtectedKind::Missing)));
+        fs::remove_dir_all(cwd).unwrap();
+    }
+
+    #[test]
+    fn missing_codex_only_protected_in_policy_cwd() {
+        let cwd = scratch("codex-cwd");
+        let other = cwd.join("other");
+        fs::create_dir(&other).unwrap();
+        let view = resolve(&workspace(vec![other.clone()], true), &cwd, None).unwrap();
+        let other_root = view
+            .writable_roots
+            .iter()
+            .find(|r| r.path == other)
+            .unwrap();
+        assert!(other_root.protected.is_empty());
+        fs::remove_dir_all(cwd).unwrap();
+    }
+
+    #[test]
+    fn symlinked_protected_name_is_refused() {
+        let cwd = scratch("symlink");
+        fs::create_dir(cwd.join("decoy")).unwrap();
+        symlink("decoy", cwd.join(".codex")).unwrap();
+        let err = resolve(&workspace(vec![], true), &cwd, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(".codex") && err.contains("symbolic link"),
+            "{err}"
+        );
+        fs::remove_dir_all(cwd).unwrap();
+    }
+
+    #[test]
+    fn relative_tmpdir_and_cwd_are_refused() {
+        let err = resolve(
+            &workspace(vec![], false),
+            Path::new("/"),
+            Some(OsStr::new("tmp")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`TMPDIR`: relative path `tmp`"), "{err}");
+        let err = resolve(&SandboxPolicy::read_only(), Path::new("rel"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`sandbox-policy-cwd`: relative path `rel`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn restricted_read_includes_cwd_and_defaults() {
+        let cwd = scratch("read");
+        let policy = SandboxPolicy::ReadOnly {
+            access: ReadAccess::Restricted {
+                include_platform_defaults: true,
+                readable_roots: vec![PathBuf::from("/nonexistent-root")],
+            },
+            network_access: false,
+        };
+        let view = resolve(&policy, &cwd, None).unwrap();
+        let ReadScope::Restricted { roots, skipped } = view.read else {
+            panic!("expected restricted read")
+        };
+        assert!(roots.contains(&cwd));
+        assert!(roots.contains(&PathBuf::from("/usr")));
+        assert_eq!(skipped[0].path, PathBuf::from("/nonexistent-root"));
+        fs::remove_dir_all(cwd).unwrap();
+    }
+}

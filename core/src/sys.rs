@@ -1,0 +1,629 @@
+//! The raw system-call layer.
+//!
+//! Every `unsafe` call into the kernel that the sandbox makes lives in this module (plus the
+//! child routine in `spawn::child`, which only calls functions defined here). Each wrapper is
+//! async-signal-safe: it allocates nothing, takes no lock and cannot panic, so the forked child
+//! may call any of them. Errors come back as [`Errno`], a plain integer.
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+/// An `errno` value from a failed system call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    /// The calling thread's current `errno`.
+    pub fn last() -> Errno {
+        // SAFETY: __errno_location always returns a valid pointer to this thread's errno.
+        Errno(unsafe { *libc::__errno_location() })
+    }
+
+    pub fn into_io(self) -> std::io::Error {
+        std::io::Error::from_raw_os_error(self.0)
+    }
+}
+
+pub type SysResult<T> = Result<T, Errno>;
+
+/// Turns the `-1 means errno` convention into a `Result`.
+fn check(ret: libc::c_long) -> SysResult<libc::c_long> {
+    if ret == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn check_int(ret: libc::c_int) -> SysResult<libc::c_int> {
+    if ret == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernel ABI constants and structures that the libc crate does not (reliably) provide.
+
+pub const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1 << 0;
+pub const LANDLOCK_RULE_PATH_BENEATH: u32 = 1;
+
+/// `struct landlock_ruleset_attr`, in its largest known form. Older kernels receive a prefix of
+/// it (the size argument tells them how much).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LandlockRulesetAttr {
+    pub handled_access_fs: u64,
+    pub handled_access_net: u64,
+    pub scoped: u64,
+}
+
+/// `struct landlock_path_beneath_attr`; the kernel declares it packed.
+#[repr(C, packed)]
+#[derive(Clone, Copy)]
+pub struct LandlockPathBeneathAttr {
+    pub allowed_access: u64,
+    pub parent_fd: i32,
+}
+
+/// `struct open_how` for `openat2(2)`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct OpenHow {
+    pub flags: u64,
+    pub mode: u64,
+    pub resolve: u64,
+}
+
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+
+/// `struct mount_attr` for `mount_setattr(2)`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct MountAttr {
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    pub propagation: u64,
+    pub userns_fd: u64,
+}
+
+pub const MOUNT_ATTR_RDONLY: u64 = 0x0000_0001;
+pub const OPEN_TREE_CLONE: u32 = 1;
+pub const OPEN_TREE_CLOEXEC: u32 = libc::O_CLOEXEC as u32;
+pub const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x0000_0004;
+pub const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x0000_0040;
+
+/// `struct __user_cap_header_struct` / `__user_cap_data_struct`, version 3 (two data words).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct CapHeader {
+    pub version: u32,
+    pub pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct CapData {
+    pub effective: u32,
+    pub permitted: u32,
+    pub inheritable: u32,
+}
+
+pub const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+pub const CAP_SETPCAP: u32 = 8;
+
+/// `struct sock_filter`, one classic-BPF instruction.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SockFilter {
+    pub code: u16,
+    pub jt: u8,
+    pub jf: u8,
+    pub k: u32,
+}
+
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    filter: *const SockFilter,
+}
+
+const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+
+// ---------------------------------------------------------------------------------------------
+// Process creation and control.
+
+/// `clone(2)` without a new stack: the child continues on a copy of the caller's stack, as
+/// with `fork`. With `CLONE_PIDFD` the kernel stores a pidfd for the child in `*pidfd`.
+///
+/// Returns 0 in the child and the child's pid in the parent.
+///
+/// # Safety
+/// The child shares nothing with the parent but runs on a copy of a possibly multi-threaded
+/// address space: until `execve` it may only call async-signal-safe functions.
+pub unsafe fn clone_process(flags: u64, pidfd: &mut RawFd) -> SysResult<libc::pid_t> {
+    let flags = flags | libc::SIGCHLD as u64;
+    let pidfd_ptr = pidfd as *mut RawFd;
+    // SAFETY: a null stack makes clone behave like fork; the pidfd pointer is valid for the
+    // duration of the call. The caller upholds the async-signal-safety of the child.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags,
+            std::ptr::null_mut::<libc::c_void>(),
+            pidfd_ptr,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_void>(),
+        )
+    };
+    check(ret).map(|pid| pid as libc::pid_t)
+}
+
+pub fn exit_immediately(code: i32) -> ! {
+    // SAFETY: _exit never returns and runs no atexit handlers, which is what a forked child
+    // must do.
+    unsafe { libc::_exit(code) }
+}
+
+pub fn getpid() -> libc::pid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getpid() }
+}
+
+pub fn getppid() -> libc::pid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getppid() }
+}
+
+pub fn setsid() -> SysResult<()> {
+    // SAFETY: no arguments.
+    check_int(unsafe { libc::setsid() }).map(drop)
+}
+
+pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> SysResult<libc::c_int> {
+    // SAFETY: the prctl options used by this crate take integer arguments only.
+    check_int(unsafe {
+        libc::prctl(
+            option,
+            arg2,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    })
+}
+
+pub fn pidfd_send_signal(pidfd: RawFd, signal: i32) -> SysResult<()> {
+    // SAFETY: integer arguments; a null siginfo means "as if by kill(2)".
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd,
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// `waitpid(2)`, retried on EINTR. Returns the pid reaped (0 with `WNOHANG` when the child is
+/// still running) and the raw wait status.
+pub fn waitpid(pid: libc::pid_t, flags: libc::c_int) -> SysResult<(libc::pid_t, libc::c_int)> {
+    loop {
+        let mut status = 0;
+        // SAFETY: status is a valid out parameter.
+        let ret = unsafe { libc::waitpid(pid, &mut status, flags) };
+        if ret >= 0 {
+            return Ok((ret, status));
+        }
+        let errno = Errno::last();
+        if errno.0 != libc::EINTR {
+            return Err(errno);
+        }
+    }
+}
+
+pub fn kill(pid: libc::pid_t, signal: i32) -> SysResult<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::kill(pid, signal) }).map(drop)
+}
+
+/// Blocks every signal in the calling thread and returns the previous mask.
+pub fn block_all_signals() -> libc::sigset_t {
+    // SAFETY: the sets are plain data initialised by sigfillset/sigemptyset before use.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        old
+    }
+}
+
+pub fn set_signal_mask(mask: &libc::sigset_t) {
+    // SAFETY: mask points to a valid sigset_t.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
+    }
+}
+
+/// Blocks `signals` in the calling thread and returns a signalfd for them plus the previous
+/// signal mask.
+pub fn block_into_signalfd(signals: &[i32]) -> SysResult<(RawFd, libc::sigset_t)> {
+    // SAFETY: the sets are plain data initialised by sigemptyset before use.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in signals {
+            libc::sigaddset(&mut set, *signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        match check_int(libc::signalfd(-1, &set, libc::SFD_CLOEXEC)) {
+            Ok(fd) => Ok((fd, old)),
+            Err(errno) => {
+                libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+                Err(errno)
+            }
+        }
+    }
+}
+
+/// Reads one signal from a signalfd; `None` if nothing was pending.
+pub fn read_signalfd(fd: RawFd) -> SysResult<Option<i32>> {
+    // SAFETY: signalfd_siginfo is plain data; read fills at most its size.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: the pointer and length describe `info`.
+    let ret = unsafe { libc::read(fd, (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+    match ret {
+        n if n == size as isize => Ok(Some(info.ssi_signo as i32)),
+        -1 if Errno::last().0 == libc::EAGAIN || Errno::last().0 == libc::EINTR => Ok(None),
+        -1 => Err(Errno::last()),
+        _ => Ok(None),
+    }
+}
+
+/// Polls two descriptors for input; returns which are readable.
+pub fn poll_two(first: RawFd, second: RawFd) -> SysResult<(bool, bool)> {
+    let mut fds = [
+        libc::pollfd {
+            fd: first,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: second,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    loop {
+        // SAFETY: fds is a valid array of two pollfd structures.
+        let ret = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if ret >= 0 {
+            return Ok((fds[0].revents != 0, fds[1].revents != 0));
+        }
+        let errno = Errno::last();
+        if errno.0 != libc::EINTR {
+            return Err(errno);
+        }
+    }
+}
+
+/// Restores the default disposition of every signal and unblocks them all. Used by the child
+/// right before `execve`: handlers installed by a host (Node, a C program) must not run there,
+/// and ignored signals (Rust ignores SIGPIPE) must not leak into the command.
+pub fn reset_signals() {
+    // SAFETY: sigaction with a zeroed struct (SIG_DFL, empty mask) on each signal number;
+    // failures (SIGKILL, SIGSTOP, libc-reserved numbers) are expected and ignored.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = libc::SIG_DFL;
+        for signal in 1..=libc::SIGRTMAX() {
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// File descriptors.
+
+pub fn close(fd: RawFd) {
+    // SAFETY: closing an fd is always memory-safe; EBADF is harmless here.
+    unsafe {
+        libc::close(fd);
+    }
+}
+
+pub fn dup2(from: RawFd, to: RawFd) -> SysResult<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::dup2(from, to) }).map(drop)
+}
+
+/// Duplicates `fd` onto the lowest free descriptor at or above `min`, with `FD_CLOEXEC`.
+pub fn dup_above(fd: RawFd, min: RawFd) -> SysResult<RawFd> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })
+}
+
+pub fn set_cloexec(fd: RawFd, cloexec: bool) -> SysResult<()> {
+    let flags = if cloexec { libc::FD_CLOEXEC } else { 0 };
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::fcntl(fd, libc::F_SETFD, flags) }).map(drop)
+}
+
+/// Closes every descriptor in `first..=last`.
+pub fn close_range(first: u32, last: u32) -> SysResult<()> {
+    // SAFETY: integer arguments.
+    check(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) }).map(drop)
+}
+
+pub fn write_all(fd: RawFd, mut bytes: &[u8]) -> SysResult<()> {
+    while !bytes.is_empty() {
+        // SAFETY: the pointer and length describe the live slice.
+        let ret = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if ret < 0 {
+            let errno = Errno::last();
+            if errno.0 == libc::EINTR {
+                continue;
+            }
+            return Err(errno);
+        }
+        bytes = &bytes[ret as usize..];
+    }
+    Ok(())
+}
+
+pub fn read(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+    loop {
+        // SAFETY: the pointer and length describe the live, writable slice.
+        let ret = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if ret >= 0 {
+            return Ok(ret as usize);
+        }
+        let errno = Errno::last();
+        if errno.0 != libc::EINTR {
+            return Err(errno);
+        }
+    }
+}
+
+pub fn open(path: &CStr, flags: libc::c_int) -> SysResult<RawFd> {
+    // SAFETY: path is NUL-terminated; the mode argument is ignored without O_CREAT.
+    check_int(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, 0) })
+}
+
+/// `openat2(2)` relative to the current directory (or absolute).
+pub fn openat2(path: &CStr, how: &OpenHow) -> SysResult<RawFd> {
+    // SAFETY: path is NUL-terminated and `how` points to a correctly sized open_how.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    check(ret).map(|fd| fd as RawFd)
+}
+
+pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
+    // SAFETY: `st` is a plain-data out parameter fully written on success.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        check_int(libc::fstat(fd, &mut st)).map(|_| st)
+    }
+}
+
+pub fn flock(fd: RawFd, operation: libc::c_int) -> SysResult<()> {
+    loop {
+        // SAFETY: integer arguments.
+        match check_int(unsafe { libc::flock(fd, operation) }) {
+            Err(errno) if errno.0 == libc::EINTR => continue,
+            other => return other.map(drop),
+        }
+    }
+}
+
+pub fn chdir(path: &CStr) -> SysResult<()> {
+    // SAFETY: path is NUL-terminated.
+    check_int(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
+}
+
+pub fn pipe_cloexec() -> SysResult<[RawFd; 2]> {
+    let mut fds = [-1; 2];
+    // SAFETY: fds has room for the two descriptors pipe2 writes.
+    check_int(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }).map(|_| fds)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mounts.
+
+pub fn mount_propagation(target: &CStr, flags: libc::c_ulong) -> SysResult<()> {
+    // SAFETY: target is NUL-terminated; the other pointers may be null for a propagation change.
+    check_int(unsafe {
+        libc::mount(
+            std::ptr::null(),
+            target.as_ptr(),
+            std::ptr::null(),
+            flags,
+            std::ptr::null(),
+        )
+    })
+    .map(drop)
+}
+
+/// `open_tree(2)` on an fd with `AT_EMPTY_PATH`.
+pub fn open_tree(fd: RawFd, flags: u32) -> SysResult<RawFd> {
+    // SAFETY: an empty NUL-terminated path with AT_EMPTY_PATH designates `fd` itself.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            fd,
+            c"".as_ptr(),
+            flags | libc::AT_EMPTY_PATH as u32,
+        )
+    };
+    check(ret).map(|fd| fd as RawFd)
+}
+
+/// `mount_setattr(2)` on an fd with `AT_EMPTY_PATH`.
+pub fn mount_setattr(fd: RawFd, flags: u32, attr: &MountAttr) -> SysResult<()> {
+    // SAFETY: empty path plus AT_EMPTY_PATH designates `fd`; attr is a correctly sized struct.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            flags | libc::AT_EMPTY_PATH as u32,
+            attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// `move_mount(2)` from one fd onto another (both with empty paths).
+pub fn move_mount(from: RawFd, to: RawFd) -> SysResult<()> {
+    // SAFETY: empty NUL-terminated paths with the *_EMPTY_PATH flags designate the fds.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            c"".as_ptr(),
+            to,
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    check(ret).map(drop)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials and capabilities.
+
+pub fn capget() -> SysResult<[CapData; 2]> {
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: header and data are valid for the version-3 layout (two data words).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
+    check(ret).map(|_| data)
+}
+
+pub fn capset(data: &[CapData; 2]) -> SysResult<()> {
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    // SAFETY: header and data are valid for the version-3 layout (two data words).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    };
+    check(ret).map(drop)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Landlock and seccomp.
+
+pub fn landlock_abi_version() -> SysResult<u32> {
+    // SAFETY: a null attribute with size 0 and the VERSION flag only queries the ABI.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<LandlockRulesetAttr>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    check(ret).map(|v| v as u32)
+}
+
+/// Creates a ruleset; `size` is how many leading bytes of `attr` this kernel understands.
+pub fn landlock_create_ruleset(attr: &LandlockRulesetAttr, size: usize) -> SysResult<RawFd> {
+    debug_assert!(size <= std::mem::size_of::<LandlockRulesetAttr>());
+    // SAFETY: attr is valid for at least `size` bytes.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            attr as *const LandlockRulesetAttr,
+            size,
+            0u32,
+        )
+    };
+    check(ret).map(|fd| fd as RawFd)
+}
+
+pub fn landlock_add_path_rule(ruleset: RawFd, rule: &LandlockPathBeneathAttr) -> SysResult<()> {
+    // SAFETY: rule points to a valid packed path-beneath attribute.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset,
+            LANDLOCK_RULE_PATH_BENEATH,
+            rule as *const LandlockPathBeneathAttr,
+            0u32,
+        )
+    };
+    check(ret).map(drop)
+}
+
+pub fn landlock_restrict_self(ruleset: RawFd) -> SysResult<()> {
+    // SAFETY: integer arguments.
+    check(unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) }).map(drop)
+}
+
+/// Installs a seccomp filter on the calling thread (no_new_privs must already be set).
+pub fn seccomp_set_filter(program: &[SockFilter]) -> SysResult<()> {
+    let prog = SockFprog {
+        len: program.len() as u16,
+        filter: program.as_ptr(),
+    };
+    // SAFETY: prog describes the live instruction slice for the duration of the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            0 as libc::c_ulong,
+            &prog as *const SockFprog,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// `execve(2)`; returns only on failure.
+///
+/// # Safety
+/// `argv` and `envp` must be null-terminated arrays of pointers to NUL-terminated strings that
+/// stay alive for the call.
+pub unsafe fn execve(
+    path: &CStr,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> Errno {
+    // SAFETY: upheld by the caller.
+    unsafe {
+        libc::execve(path.as_ptr(), argv, envp);
+    }
+    Errno::last()
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every check and test of the repository. This is the README's test command, and what
+# .ci/run calls after installing what a fresh machine lacks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
