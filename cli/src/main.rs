@@ -64,11 +64,7 @@ struct Cli {
     explain: bool,
 
     /// The command and its arguments.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     command: Vec<OsString>,
 }
 
@@ -81,10 +77,12 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(error) => {
+            // clap's message is several lines of tips; keep the one line that says what is wrong.
             let rendered = error.render().to_string();
-            eprint!(
-                "codex-linux-sandbox: {}",
-                rendered.trim_start_matches("error: ")
+            let first = rendered.lines().next().unwrap_or_default();
+            eprintln!(
+                "codex-linux-sandbox: {} (see --help)",
+                first.trim_start_matches("error: ")
             );
             return ExitCode::from(SETUP_FAILED);
         }

@@ -99,6 +99,9 @@ pub struct ProtectedPath {
     /// before it is mounted over so that a path swapped since planning is refused.
     #[serde(skip)]
     pub identity: Option<(u64, u64)>,
+    /// When missing at spawn time, an empty placeholder directory is created for the run
+    /// (only `.codex` in the policy cwd).
+    pub placeholder_if_missing: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -268,6 +271,7 @@ fn protected_paths_of(root: &Path, is_policy_cwd: bool) -> Result<Vec<ProtectedP
                     kind: ProtectedKind::Missing,
                     reason: "Codex configuration; kept from being created in the policy cwd".into(),
                     identity: None,
+                    placeholder_if_missing: true,
                 });
             }
             continue;
@@ -287,6 +291,7 @@ fn protected_paths_of(root: &Path, is_policy_cwd: bool) -> Result<Vec<ProtectedP
             });
         }
         let identity = Some((metadata.dev(), metadata.ino()));
+        let placeholder_if_missing = name == ".codex" && is_policy_cwd;
         let reason = match name {
             ".git" => "git metadata (hooks and config run code outside the sandbox)",
             ".agents" => "agent configuration",
@@ -298,6 +303,7 @@ fn protected_paths_of(root: &Path, is_policy_cwd: bool) -> Result<Vec<ProtectedP
                 kind: ProtectedKind::Directory,
                 reason: reason.into(),
                 identity,
+                placeholder_if_missing,
             });
         } else if name != ".git" || metadata.is_file() {
             protected.push(ProtectedPath {
@@ -305,6 +311,7 @@ fn protected_paths_of(root: &Path, is_policy_cwd: bool) -> Result<Vec<ProtectedP
                 kind: ProtectedKind::File,
                 reason: reason.into(),
                 identity,
+                placeholder_if_missing,
             });
             if name == ".git"
                 && let Some(target) = gitdir_target(&path)?
@@ -354,6 +361,7 @@ fn gitdir_target(dot_git: &Path) -> Result<Option<ProtectedPath>> {
         kind: ProtectedKind::Directory,
         reason: format!("gitdir target of `{}`", dot_git.display()),
         identity: Some((metadata.dev(), metadata.ino())),
+        placeholder_if_missing: false,
     }))
 }
 

@@ -433,6 +433,19 @@ pub fn flock(fd: RawFd, operation: libc::c_int) -> SysResult<()> {
     }
 }
 
+/// Sets an extended attribute on an open file.
+pub fn fsetxattr(fd: RawFd, name: &CStr, value: &[u8]) -> SysResult<()> {
+    // SAFETY: name is NUL-terminated; the pointer and length describe `value`.
+    check_int(unsafe { libc::fsetxattr(fd, name.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
+        .map(drop)
+}
+
+/// Whether an open file carries the extended attribute `name`.
+pub fn has_xattr(fd: RawFd, name: &CStr) -> bool {
+    // SAFETY: a null buffer of size 0 only asks for the value's size.
+    unsafe { libc::fgetxattr(fd, name.as_ptr(), std::ptr::null_mut(), 0) >= 0 }
+}
+
 pub fn chdir(path: &CStr) -> SysResult<()> {
     // SAFETY: path is NUL-terminated.
     check_int(unsafe { libc::chdir(path.as_ptr()) }).map(drop)

@@ -20,7 +20,6 @@ use std::os::unix::ffi::OsStrExt;
 
 use crate::error::{Error, Result};
 use crate::plan::SandboxPlan;
-use crate::resolve::ProtectedKind;
 use crate::sys;
 use child::{BindTarget, ChildImage, Stage};
 use placeholder::Placeholder;
@@ -260,14 +259,26 @@ fn spawn_with_placeholders(
     let mut ordered: Vec<_> = plan.read_only_binds.iter().collect();
     ordered.sort_by_key(|p| p.path.components().count());
     for protected in ordered {
-        let (dev, ino) = match (protected.kind, protected.identity) {
-            (ProtectedKind::Missing, _) | (_, None) => {
-                let placeholder = Placeholder::acquire(&protected.path)?;
-                let identity = placeholder.identity();
-                placeholders.push(placeholder);
-                identity
-            }
-            (_, Some(identity)) => identity,
+        let reuse_or_create = protected.placeholder_if_missing
+            && matches!(
+                Placeholder::inspect(&protected.path)?,
+                placeholder::Found::Placeholder
+            );
+        let (dev, ino) = if reuse_or_create {
+            let placeholder = Placeholder::acquire(&protected.path)?;
+            let identity = placeholder.identity();
+            placeholders.push(placeholder);
+            identity
+        } else {
+            // A real path: the child checks it is still the inode planned here. One that was
+            // missing when planned and exists now has no planned inode and is refused.
+            protected.identity.ok_or_else(|| {
+                Error::path(
+                    "protected path appeared while the sandbox was starting",
+                    &protected.path,
+                    io::Error::from_raw_os_error(libc::EEXIST),
+                )
+            })?
         };
         binds.push(BindTarget {
             path: c_path(&protected.path)?,

@@ -4,14 +4,16 @@
 //! the missing path for the duration of the run and the child binds it read-only over itself:
 //! the command sees an empty, read-only `.codex` and cannot create anything there.
 //!
-//! Several sandboxes may share one placeholder (two commands in the same cwd). Removing it
-//! while another sandbox still uses it would lift that sandbox's mount (the kernel detaches
-//! mounts on a removed directory in every namespace), so each user holds a shared `flock` on
-//! the directory, and only a user that can upgrade to an exclusive lock — the last one —
-//! removes it. A placeholder left behind by a killed parent is an empty directory that the next
-//! run treats as an existing, protected `.codex`.
+//! Placeholders carry the extended attribute [`MARKER`], so a later run can tell one from a
+//! `.codex` the user made. Several sandboxes may share one placeholder (two commands in the
+//! same cwd); removing it while another sandbox still uses it would lift that sandbox's mount
+//! (the kernel detaches mounts on a removed directory in every namespace). So each user holds a
+//! shared `flock` on the directory, and only a user that can upgrade to an exclusive lock — the
+//! last one — removes it. A placeholder left behind by a killed parent is joined and removed by
+//! the next run in that directory. On a filesystem without user xattrs only the run that
+//! created a placeholder may remove it.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -22,6 +24,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::sys;
 
+/// The extended attribute that marks a directory as our placeholder.
+pub(crate) const MARKER: &CStr = c"user.codex-sandbox.placeholder";
+
 /// How often to retry when a concurrent run removes the placeholder under us.
 const ATTEMPTS: usize = 16;
 
@@ -29,25 +34,51 @@ pub(crate) struct Placeholder {
     path: PathBuf,
     lock: OwnedFd,
     identity: (u64, u64),
+    created: bool,
 }
 
 impl std::fmt::Debug for Placeholder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Placeholder")
             .field("path", &self.path)
+            .field("created", &self.created)
             .finish()
     }
 }
 
+/// What is at a placeholder-eligible path right now.
+pub(crate) enum Found {
+    /// Nothing, or a placeholder of ours: join or create one.
+    Placeholder,
+    /// A real file or directory: protect it as planned.
+    Real,
+}
+
 impl Placeholder {
+    pub(crate) fn inspect(path: &Path) -> Result<Found> {
+        match fs::symlink_metadata(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Found::Placeholder),
+            Err(e) => Err(Error::path("cannot inspect protected path", path, e)),
+            Ok(metadata) if !metadata.is_dir() => Ok(Found::Real),
+            Ok(_) => {
+                let marked = open_dir(path)
+                    .map(|fd| sys::has_xattr(fd.as_raw_fd(), MARKER))
+                    .unwrap_or(false);
+                Ok(if marked {
+                    Found::Placeholder
+                } else {
+                    Found::Real
+                })
+            }
+        }
+    }
+
     /// Creates (or joins) the placeholder directory at `path` and takes a shared lock on it.
     pub(crate) fn acquire(path: &Path) -> Result<Placeholder> {
-        let c_path = CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| Error::Internal(format!("NUL byte in {}", path.display())))?;
         for _ in 0..ATTEMPTS {
-            match fs::DirBuilder::new().mode(0o755).create(path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            let created = match fs::DirBuilder::new().mode(0o755).create(path) {
+                Ok(()) => true,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
                 Err(e) => {
                     return Err(Error::path(
                         "cannot create a placeholder for the protected path",
@@ -55,23 +86,29 @@ impl Placeholder {
                         e,
                     ));
                 }
-            }
-            let fd = match sys::open(
-                &c_path,
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-            ) {
+            };
+            let lock = match open_dir(path) {
                 Ok(fd) => fd,
                 Err(errno) if errno.0 == libc::ENOENT => continue,
                 Err(errno) => {
                     return Err(Error::path(
-                        "protected path appeared as something other than a directory",
+                        "protected path is not a plain directory",
                         path,
                         errno.into_io(),
                     ));
                 }
             };
-            // SAFETY: open returned a fresh descriptor that nothing else owns.
-            let lock = unsafe { OwnedFd::from_raw_fd(fd) };
+            if created {
+                // Best effort: without user xattrs, only this run will remove it.
+                let _ = sys::fsetxattr(lock.as_raw_fd(), MARKER, b"1");
+            } else if !sys::has_xattr(lock.as_raw_fd(), MARKER) {
+                // Someone made a real directory there since we looked: not ours to manage.
+                return Err(Error::path(
+                    "protected path appeared while the sandbox was starting",
+                    path,
+                    io::Error::from_raw_os_error(libc::EEXIST),
+                ));
+            }
             sys::flock(lock.as_raw_fd(), libc::LOCK_SH)
                 .map_err(|errno| Error::path("cannot lock placeholder", path, errno.into_io()))?;
             let held = sys::fstat(lock.as_raw_fd()).map_err(|errno| {
@@ -86,6 +123,7 @@ impl Placeholder {
                         path: path.to_path_buf(),
                         lock,
                         identity,
+                        created,
                     });
                 }
                 Ok(_) => continue,
@@ -107,12 +145,23 @@ impl Placeholder {
     /// Removes the placeholder if no other run holds it. Call only once the sandboxed process
     /// is gone.
     pub(crate) fn release(self) {
-        if sys::flock(self.lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB).is_ok()
-            && let Ok(now) = fs::symlink_metadata(&self.path)
-            && (now.dev(), now.ino()) == self.identity
-        {
-            // Fails (and leaves it) if someone put files in it from outside.
+        let last_user = sys::flock(self.lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB).is_ok();
+        let ours = self.created || sys::has_xattr(self.lock.as_raw_fd(), MARKER);
+        let unchanged = fs::symlink_metadata(&self.path)
+            .is_ok_and(|now| (now.dev(), now.ino()) == self.identity);
+        if last_user && ours && unchanged {
+            // Fails, and leaves it, if someone put files in it from outside.
             let _ = fs::remove_dir(&self.path);
         }
     }
+}
+
+fn open_dir(path: &Path) -> std::result::Result<OwnedFd, sys::Errno> {
+    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| sys::Errno(libc::EINVAL))?;
+    let fd = sys::open(
+        &c_path,
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+    )?;
+    // SAFETY: open returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

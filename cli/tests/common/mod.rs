@@ -1,0 +1,252 @@
+//! Test harness: runs the real `codex-linux-sandbox` binary as the current user and, when the
+//! tests run as root, also as uid/gid 65534, in scratch directories under `/tmp`.
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, chown};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The probe script run by `python3 -c` inside the sandbox.
+pub const PROBE: &str = include_str!("probe.py");
+
+/// Who runs the sandbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum User {
+    /// The test process's own uid (root in CI).
+    Current,
+    /// uid/gid 65534, used when the tests run as root.
+    Nobody,
+}
+
+impl User {
+    pub fn ids(self) -> (u32, u32) {
+        match self {
+            // SAFETY: getuid/getgid cannot fail.
+            User::Current => unsafe { (libc::getuid(), libc::getgid()) },
+            User::Nobody => (65534, 65534),
+        }
+    }
+}
+
+/// The users every behavioural test runs as.
+pub fn users() -> Vec<User> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        vec![User::Current, User::Nobody]
+    } else {
+        vec![User::Current]
+    }
+}
+
+/// The binary under test, copied to a world-readable directory: the build tree may sit under a
+/// directory uid 65534 cannot enter (`/root` is 0700).
+pub fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        // One directory per test executable, replaced on each run, so runs do not pile up.
+        let test_exe = std::env::current_exe().unwrap();
+        let test_name = test_exe.file_name().unwrap().to_string_lossy().into_owned();
+        let dir = PathBuf::from(format!("/tmp/codex-sandbox-test-bin/{test_name}"));
+        fs::create_dir_all(&dir).unwrap();
+        for level in [dir.parent().unwrap(), dir.as_path()] {
+            fs::set_permissions(level, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let target = dir.join("codex-linux-sandbox");
+        let staging = dir.join(format!(".staging-{}", std::process::id()));
+        fs::copy(env!("CARGO_BIN_EXE_codex-linux-sandbox"), &staging).unwrap();
+        fs::set_permissions(&staging, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::rename(&staging, &target).unwrap();
+        target
+    })
+}
+
+/// A scratch directory under `/tmp`, owned by the user the test runs as, removed on drop.
+pub struct Scratch {
+    pub path: PathBuf,
+    pub user: User,
+}
+
+impl Scratch {
+    pub fn new(user: User, name: &str) -> Scratch {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = PathBuf::from(format!(
+            "/tmp/codex-sandbox-test-{}-{n}-{name}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir(&path).unwrap();
+        let scratch = Scratch { path, user };
+        scratch.own(&scratch.path);
+        scratch
+    }
+
+    /// Creates a directory (and parents) owned by the test user.
+    pub fn dir(&self, relative: &str) -> PathBuf {
+        let path = self.path.join(relative);
+        fs::create_dir_all(&path).unwrap();
+        let mut current = path.clone();
+        while current != self.path {
+            self.own(&current);
+            current.pop();
+        }
+        path
+    }
+
+    /// Writes a file owned by the test user.
+    pub fn file(&self, relative: &str, contents: &str) -> PathBuf {
+        let path = self.path.join(relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::write(&path, contents).unwrap();
+        let mut current = path.clone();
+        while current != self.path {
+            self.own(&current);
+            current.pop();
+        }
+        path
+    }
+
+    pub fn own(&self, path: &Path) {
+        let (uid, gid) = self.user.ids();
+        chown(path, Some(uid), Some(gid)).unwrap();
+    }
+
+    /// Every path below the scratch directory, sorted: to check the run left nothing behind.
+    pub fn listing(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                out.push(path.clone());
+                if path.is_dir() && !path.is_symlink() {
+                    walk(&path, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.path, &mut out);
+        out.sort();
+        out
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// One invocation of the sandbox binary.
+pub struct Run {
+    pub user: User,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+impl Run {
+    pub fn new(user: User, cwd: &Path) -> Run {
+        Run {
+            user,
+            args: Vec::new(),
+            cwd: cwd.to_path_buf(),
+            env: vec![
+                ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+                ("LC_ALL".into(), "C".into()),
+            ],
+        }
+    }
+
+    pub fn policy(mut self, policy: &str) -> Run {
+        self.args
+            .extend(["--sandbox-policy".to_owned(), policy.to_owned()]);
+        self
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Run {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Run {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn command(&self, argv: &[&str]) -> Command {
+        let mut command = Command::new(binary());
+        command
+            .args(&self.args)
+            .arg("--")
+            .args(argv)
+            .current_dir(&self.cwd)
+            .env_clear()
+            .stdin(Stdio::null());
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if self.user == User::Nobody {
+            command.uid(65534).gid(65534);
+        }
+        command
+    }
+
+    pub fn output(&self, argv: &[&str]) -> Output {
+        self.command(argv)
+            .output()
+            .expect("failed to start codex-linux-sandbox")
+    }
+
+    /// Runs the probe with the given operations; returns one result per operation.
+    pub fn probe(&self, operations: &[String]) -> Vec<String> {
+        let mut argv = vec!["/usr/bin/python3", "-c", PROBE];
+        argv.extend(operations.iter().map(String::as_str));
+        let output = self.output(&argv);
+        assert!(
+            output.status.success(),
+            "probe failed ({:?}) as {:?}: stdout={} stderr={}",
+            output.status,
+            self.user,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Runs a shell snippet.
+    pub fn sh(&self, script: &str) -> Output {
+        self.output(&["/bin/sh", "-c", script])
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Whether the host lets this user create a user namespace (needed for protected paths).
+pub fn userns_available(user: User) -> bool {
+    let mut command = Command::new("/usr/bin/unshare");
+    command
+        .args(["--user", "--map-current-user", "--mount", "/bin/true"])
+        .stderr(Stdio::null());
+    if user == User::Nobody {
+        command.uid(65534).gid(65534);
+    }
+    command.status().map(|s| s.success()).unwrap_or(false)
+}
+
+/// workspace-write without `/tmp` and `$TMPDIR`: scratch directories live under `/tmp`, so
+/// "outside the writable roots" must not be writable through `/tmp`.
+pub const WORKSPACE: &str =
+    r#"{"type":"workspace-write","exclude_tmpdir_env_var":true,"exclude_slash_tmp":true}"#;

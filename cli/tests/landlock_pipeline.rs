@@ -1,0 +1,488 @@
+//! The Landlock pipeline, end to end: real sandboxed processes, as the current user and (when
+//! root) as uid 65534, asserting what the kernel did and that the host is untouched.
+
+mod common;
+
+use std::fs;
+use std::io::Read;
+use std::net::{TcpListener, UdpSocket};
+use std::path::Path;
+
+use common::{Run, Scratch, User, WORKSPACE, stderr, stdout, users};
+
+const PIPELINE: &str = "--pipeline=landlock";
+
+fn run(user: User, cwd: &Path) -> Run {
+    Run::new(user, cwd).arg(PIPELINE)
+}
+
+fn skip_without_userns(user: User) -> bool {
+    if common::userns_available(user) {
+        return false;
+    }
+    eprintln!("SKIP as {user:?}: this host forbids user namespaces, needed to protect .git/.codex");
+    true
+}
+
+#[test]
+fn reads_everywhere_writes_only_in_writable_roots() {
+    for user in users() {
+        let scratch = Scratch::new(user, "writes");
+        let ws = scratch.dir("ws");
+        let outside = scratch.file("outside/victim.txt", "original\n");
+        let results = run(user, &ws).policy(WORKSPACE).probe(&[
+            "read:/etc/passwd".into(),
+            format!("write:{}", ws.join("inside.txt").display()),
+            format!("mkdir:{}", ws.join("subdir").display()),
+            format!("write:{}", outside.display()),
+            format!("append:{}", outside.display()),
+            format!("truncate:{}", outside.display()),
+            format!("write:{}", scratch.path.join("outside/new.txt").display()),
+            format!("unlink:{}", outside.display()),
+            "write:/dev/null".into(),
+        ]);
+        assert_eq!(
+            results,
+            [
+                "OK", "OK", "OK", "EACCES", "EACCES", "EACCES", "EACCES", "EACCES", "OK"
+            ],
+            "as {user:?}"
+        );
+        assert_eq!(
+            fs::read_to_string(&outside).unwrap(),
+            "original\n",
+            "host file changed as {user:?}"
+        );
+        assert!(!scratch.path.join("outside/new.txt").exists());
+        assert!(ws.join("inside.txt").exists() && ws.join("subdir").is_dir());
+    }
+}
+
+#[test]
+fn read_only_policy_writes_nothing() {
+    for user in users() {
+        let scratch = Scratch::new(user, "readonly");
+        let victim = scratch.file("victim.txt", "original\n");
+        let results = run(user, &scratch.path).policy("read-only").probe(&[
+            format!("read:{}", victim.display()),
+            format!("write:{}", victim.display()),
+            "write:/dev/null".into(),
+        ]);
+        assert_eq!(results, ["OK", "EACCES", "OK"], "as {user:?}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "original\n");
+    }
+}
+
+#[test]
+fn slash_tmp_is_writable_unless_excluded() {
+    for user in users() {
+        let scratch = Scratch::new(user, "tmp");
+        let ws = scratch.dir("ws");
+        let elsewhere_in_tmp = scratch.dir("elsewhere").join("file");
+        let write = format!("write:{}", elsewhere_in_tmp.display());
+        let included = r#"{"type":"workspace-write","exclude_tmpdir_env_var":true}"#;
+        assert_eq!(
+            run(user, &ws)
+                .policy(included)
+                .probe(std::slice::from_ref(&write)),
+            ["OK"],
+            "as {user:?}"
+        );
+        fs::remove_file(&elsewhere_in_tmp).unwrap();
+        assert_eq!(
+            run(user, &ws).policy(WORKSPACE).probe(&[write]),
+            ["EACCES"],
+            "as {user:?}"
+        );
+        assert!(!elsewhere_in_tmp.exists());
+    }
+}
+
+#[test]
+fn tmpdir_env_is_a_writable_root_unless_excluded() {
+    for user in users() {
+        let scratch = Scratch::new(user, "tmpdir");
+        let ws = scratch.dir("ws");
+        let tmpdir = scratch.dir("tmpdir");
+        let write = format!("write:{}", tmpdir.join("f").display());
+        let included = r#"{"type":"workspace-write","exclude_slash_tmp":true}"#;
+        let tmpdir_str = tmpdir.to_str().unwrap();
+        assert_eq!(
+            run(user, &ws)
+                .policy(included)
+                .env("TMPDIR", tmpdir_str)
+                .probe(std::slice::from_ref(&write)),
+            ["OK"]
+        );
+        fs::remove_file(tmpdir.join("f")).unwrap();
+        assert_eq!(
+            run(user, &ws)
+                .policy(WORKSPACE)
+                .env("TMPDIR", tmpdir_str)
+                .probe(&[write]),
+            ["EACCES"]
+        );
+    }
+}
+
+#[test]
+fn explicit_writable_roots_and_missing_ones() {
+    for user in users() {
+        let scratch = Scratch::new(user, "explicit");
+        let ws = scratch.dir("ws");
+        let extra = scratch.dir("extra");
+        let policy = format!(
+            r#"{{"type":"workspace-write","writable_roots":["{}","{}"],"exclude_slash_tmp":true,"exclude_tmpdir_env_var":true}}"#,
+            extra.display(),
+            scratch.path.join("does-not-exist").display()
+        );
+        let results = run(user, &ws)
+            .policy(&policy)
+            .probe(&[format!("write:{}", extra.join("f").display())]);
+        assert_eq!(results, ["OK"], "as {user:?}");
+    }
+}
+
+#[test]
+fn protected_paths_stay_read_only() {
+    for user in users() {
+        if skip_without_userns(user) {
+            continue;
+        }
+        let scratch = Scratch::new(user, "protected");
+        let ws = scratch.dir("ws");
+        let config = scratch.file("ws/.git/config", "[core]\n");
+        let hook = scratch.file("ws/.git/hooks/pre-commit", "#!/bin/sh\n");
+        let codex = scratch.file("ws/.codex/config.toml", "model = \"x\"\n");
+        let agents = scratch.file("ws/.agents/notes.md", "notes\n");
+        let before = scratch.listing();
+        let results = run(user, &ws).policy(WORKSPACE).probe(&[
+            format!("write:{}", config.display()),
+            format!("write:{}", hook.display()),
+            format!("unlink:{}", hook.display()),
+            format!("write:{}", ws.join(".git/new-file").display()),
+            format!("write:{}", codex.display()),
+            format!("write:{}", agents.display()),
+            format!(
+                "rename:{}:{}",
+                ws.join(".git").display(),
+                ws.join("git-moved").display()
+            ),
+            format!("rmdir:{}", ws.join(".codex").display()),
+            format!("read:{}", config.display()),
+            format!("write:{}", ws.join("regular.txt").display()),
+        ]);
+        assert_eq!(
+            results,
+            [
+                "EROFS", "EROFS", "EROFS", "EROFS", "EROFS", "EROFS", "EBUSY", "EBUSY", "OK", "OK"
+            ],
+            "as {user:?}"
+        );
+        assert_eq!(fs::read_to_string(&config).unwrap(), "[core]\n");
+        assert_eq!(fs::read_to_string(&hook).unwrap(), "#!/bin/sh\n");
+        fs::remove_file(ws.join("regular.txt")).unwrap();
+        assert_eq!(
+            scratch.listing(),
+            before,
+            "the run changed the host as {user:?}"
+        );
+    }
+}
+
+#[test]
+fn missing_codex_cannot_be_created_and_leaves_nothing_behind() {
+    for user in users() {
+        if skip_without_userns(user) {
+            continue;
+        }
+        let scratch = Scratch::new(user, "codex-missing");
+        let ws = scratch.dir("ws");
+        let before = scratch.listing();
+        let results = run(user, &ws).policy(WORKSPACE).probe(&[
+            format!("mkdir:{}", ws.join(".codex/sub").display()),
+            format!("write:{}", ws.join(".codex/config.toml").display()),
+            format!("rmdir:{}", ws.join(".codex").display()),
+            format!("listdir:{}", ws.join(".codex").display()),
+        ]);
+        assert_eq!(results, ["EROFS", "EROFS", "EBUSY", "OK"], "as {user:?}");
+        assert!(
+            !ws.join(".codex").exists(),
+            "placeholder left behind as {user:?}"
+        );
+        assert_eq!(scratch.listing(), before);
+    }
+}
+
+#[test]
+fn git_pointer_file_and_its_gitdir_are_protected() {
+    for user in users() {
+        if skip_without_userns(user) {
+            continue;
+        }
+        let scratch = Scratch::new(user, "gitdir");
+        let ws = scratch.dir("ws");
+        let real = scratch.file("ws/modules/real-gitdir/HEAD", "ref: refs/heads/main\n");
+        let pointer = scratch.file("ws/.git", "gitdir: modules/real-gitdir\n");
+        let results = run(user, &ws).policy(WORKSPACE).probe(&[
+            format!("write:{}", pointer.display()),
+            format!("write:{}", real.display()),
+            format!("write:{}", real.with_file_name("hooks-new").display()),
+            format!("write:{}", ws.join("modules/other").display()),
+        ]);
+        assert_eq!(results, ["EROFS", "EROFS", "EROFS", "OK"], "as {user:?}");
+        assert_eq!(
+            fs::read_to_string(&pointer).unwrap(),
+            "gitdir: modules/real-gitdir\n"
+        );
+        assert_eq!(fs::read_to_string(&real).unwrap(), "ref: refs/heads/main\n");
+    }
+}
+
+#[test]
+fn symlinked_codex_is_refused_and_nothing_runs() {
+    for user in users() {
+        let scratch = Scratch::new(user, "codex-symlink");
+        let ws = scratch.dir("ws");
+        let decoy = scratch.dir("ws/decoy");
+        std::os::unix::fs::symlink("decoy", ws.join(".codex")).unwrap();
+        std::os::unix::fs::lchown(ws.join(".codex"), Some(user.ids().0), Some(user.ids().1))
+            .unwrap();
+        let output = run(user, &ws)
+            .policy(WORKSPACE)
+            .sh("touch ran; echo pwned > .codex/config.toml");
+        assert_eq!(
+            output.status.code(),
+            Some(125),
+            "as {user:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(".codex") && stderr(&output).contains("symbolic link"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(!ws.join("ran").exists(), "the command ran as {user:?}");
+        assert!(fs::read_dir(&decoy).unwrap().next().is_none());
+    }
+}
+
+#[test]
+fn tcp_and_udp_to_a_loopback_listener_are_refused() {
+    for user in users() {
+        let scratch = Scratch::new(user, "net");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tcp_port = listener.local_addr().unwrap().port();
+        let udp_port = udp.local_addr().unwrap().port();
+        let results = run(user, &scratch.path).policy("read-only").probe(&[
+            format!("connect:127.0.0.1:{tcp_port}"),
+            format!("udp:127.0.0.1:{udp_port}"),
+            "socket:AF_INET".into(),
+            "socket:AF_INET6".into(),
+            "socket:AF_NETLINK:SOCK_RAW".into(),
+            "socket:AF_UNIX:SOCK_DGRAM".into(),
+        ]);
+        assert_eq!(
+            results,
+            ["EPERM", "EPERM", "EPERM", "EPERM", "EPERM", "EPERM"],
+            "as {user:?}"
+        );
+        listener.set_nonblocking(true).unwrap();
+        assert!(
+            listener.accept().is_err(),
+            "the listener received a connection"
+        );
+        udp.set_nonblocking(true).unwrap();
+        assert!(
+            udp.recv_from(&mut [0u8; 16]).is_err(),
+            "the UDP listener received a datagram"
+        );
+    }
+}
+
+#[test]
+fn unix_socketpairs_still_work() {
+    for user in users() {
+        let scratch = Scratch::new(user, "unix");
+        let results = run(user, &scratch.path).policy("read-only").probe(&[
+            "socketpair".into(),
+            "socket:AF_UNIX".into(),
+            "socket:AF_UNIX:SOCK_SEQPACKET".into(),
+        ]);
+        assert_eq!(results, ["OK", "OK", "OK"], "as {user:?}");
+    }
+}
+
+#[test]
+fn unix_socket_connect_is_refused_without_network() {
+    for user in users() {
+        let scratch = Scratch::new(user, "unix-connect");
+        let path = scratch.path.join("listener.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        scratch.own(&path);
+        let results = run(user, &scratch.path)
+            .policy("read-only")
+            .probe(&[format!("unix_connect:{}", path.display())]);
+        assert_eq!(results, ["EPERM"], "as {user:?}");
+        listener.set_nonblocking(true).unwrap();
+        assert!(listener.accept().is_err());
+    }
+}
+
+#[test]
+fn network_access_true_allows_loopback() {
+    for user in users() {
+        let scratch = Scratch::new(user, "net-on");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let policy = r#"{"type":"read-only","network_access":true}"#;
+        let results = run(user, &scratch.path)
+            .policy(policy)
+            .probe(&[format!("connect:127.0.0.1:{port}")]);
+        assert_eq!(results, ["OK"], "as {user:?}");
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut received = String::new();
+        stream.read_to_string(&mut received).unwrap();
+        assert_eq!(received, "escaped");
+    }
+}
+
+#[test]
+fn no_new_privs_and_no_capabilities() {
+    for user in users() {
+        let scratch = Scratch::new(user, "caps");
+        let output = run(user, &scratch.path).policy(WORKSPACE).output(&[
+            "/bin/grep",
+            "-E",
+            "^(NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|Amb)):",
+            "/proc/self/status",
+        ]);
+        let text = stdout(&output);
+        assert!(text.contains("NoNewPrivs:\t1"), "as {user:?}: {text}");
+        for line in text.lines().filter(|l| l.starts_with("Cap")) {
+            assert!(line.ends_with("0000000000000000"), "as {user:?}: {line}");
+        }
+    }
+}
+
+#[test]
+fn inherited_descriptors_are_closed() {
+    let scratch = Scratch::new(User::Current, "fds");
+    let path = std::ffi::CString::new(scratch.file("secret", "s").to_str().unwrap()).unwrap();
+    // SAFETY: opening a file without O_CLOEXEC so that the sandbox binary inherits it.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) };
+    assert!(fd > 2);
+    for user in users() {
+        let output = run(user, &scratch.path).policy("read-only").sh(&format!(
+            "test -e /proc/self/fd/{fd} && echo leaked || echo closed"
+        ));
+        assert_eq!(stdout(&output).trim(), "closed", "as {user:?}");
+    }
+    // SAFETY: closing the descriptor opened above.
+    unsafe { libc::close(fd) };
+}
+
+#[test]
+fn exit_codes_and_signals_pass_through() {
+    for user in users() {
+        let scratch = Scratch::new(user, "exit");
+        let sandbox = run(user, &scratch.path).policy("read-only");
+        assert_eq!(sandbox.sh("exit 7").status.code(), Some(7));
+        assert_eq!(sandbox.sh("exit 0").status.code(), Some(0));
+        assert_eq!(
+            sandbox.sh("kill -TERM $$").status.code(),
+            Some(128 + libc::SIGTERM)
+        );
+        assert_eq!(
+            sandbox.sh("kill -KILL $$").status.code(),
+            Some(128 + libc::SIGKILL)
+        );
+        let missing = sandbox.output(&["definitely-not-a-command-xyz"]);
+        assert_eq!(missing.status.code(), Some(127), "{}", stderr(&missing));
+        assert!(stderr(&missing).contains("command not found"));
+        let not_executable = sandbox.output(&["/etc/passwd"]);
+        assert_eq!(
+            not_executable.status.code(),
+            Some(126),
+            "{}",
+            stderr(&not_executable)
+        );
+    }
+}
+
+#[test]
+fn restricted_read_access() {
+    for user in users() {
+        let scratch = Scratch::new(user, "read");
+        let ws = scratch.dir("ws");
+        let readable = scratch.file("readable/data.txt", "yes");
+        let hidden = scratch.file("hidden/data.txt", "no");
+        let policy = format!(
+            r#"{{"type":"read-only","access":{{"type":"restricted","readable_roots":["{}"]}}}}"#,
+            readable.parent().unwrap().display()
+        );
+        let results = run(user, &ws).policy(&policy).probe(&[
+            format!("read:{}", readable.display()),
+            format!("read:{}", hidden.display()),
+            "read:/etc/hostname".into(),
+        ]);
+        assert_eq!(results, ["OK", "EACCES", "OK"], "as {user:?}");
+    }
+}
+
+#[test]
+fn danger_full_access_is_not_sandboxed() {
+    for user in users() {
+        let scratch = Scratch::new(user, "danger");
+        let outside = scratch.file("outside.txt", "original");
+        let output = Run::new(user, &scratch.path)
+            .policy("danger-full-access")
+            .sh(&format!(
+                "echo changed > {} && grep NoNewPrivs /proc/self/status",
+                outside.display()
+            ));
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(stdout(&output).contains("NoNewPrivs:\t0"));
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "changed\n");
+    }
+}
+
+#[test]
+fn a_real_empty_codex_directory_is_kept_and_a_stale_placeholder_is_removed() {
+    for user in users() {
+        if skip_without_userns(user) {
+            continue;
+        }
+        let scratch = Scratch::new(user, "codex-stale");
+        let ws = scratch.dir("ws");
+        let codex = scratch.dir("ws/.codex");
+        let results = run(user, &ws)
+            .policy(WORKSPACE)
+            .probe(&[format!("mkdir:{}", codex.join("x").display())]);
+        assert_eq!(results, ["EROFS"], "as {user:?}");
+        assert!(
+            codex.is_dir(),
+            "the user's own .codex was removed as {user:?}"
+        );
+
+        // What a parent killed mid-run leaves behind: an empty, marked placeholder.
+        let name = std::ffi::CString::new("user.codex-sandbox.placeholder").unwrap();
+        let path = std::ffi::CString::new(codex.to_str().unwrap()).unwrap();
+        // SAFETY: valid NUL-terminated strings and a one-byte value.
+        let ret =
+            unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), b"1".as_ptr().cast(), 1, 0) };
+        if ret != 0 {
+            eprintln!("SKIP stale-placeholder half: no user xattrs on /tmp");
+            continue;
+        }
+        let results = run(user, &ws)
+            .policy(WORKSPACE)
+            .probe(&[format!("mkdir:{}", codex.join("x").display())]);
+        assert_eq!(results, ["EROFS"], "as {user:?}");
+        assert!(
+            !codex.exists(),
+            "the stale placeholder was not cleaned up as {user:?}"
+        );
+    }
+}

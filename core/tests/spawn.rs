@@ -1,0 +1,287 @@
+//! The spawn engine through the library API, from a multi-threaded process (the test harness
+//! itself): stdio, pass-through descriptors, kill, concurrency under allocation pressure, and
+//! that nothing leaks.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use codex_sandbox_core::{
+    ErrorKind, ExitStatus, SandboxPolicy, SandboxSpec, SpawnOptions, Stdio, prepare, spawn,
+};
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let path = PathBuf::from(format!(
+            "/tmp/codex-sandbox-core-test-{}-{name}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap();
+        Scratch(path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn workspace_policy() -> SandboxPolicy {
+    SandboxPolicy::parse(
+        r#"{"type":"workspace-write","exclude_tmpdir_env_var":true,"exclude_slash_tmp":true}"#,
+    )
+    .unwrap()
+}
+
+fn spec(policy: SandboxPolicy, cwd: &Path, argv: &[&str]) -> SandboxSpec {
+    let mut spec = SandboxSpec::new(policy, cwd, argv.iter().map(OsString::from).collect());
+    spec.env = vec![("PATH".into(), "/usr/bin:/bin".into())];
+    spec
+}
+
+fn open_fds() -> usize {
+    fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn options() -> SpawnOptions {
+    SpawnOptions {
+        stdin: Stdio::Null,
+        stdout: Stdio::Null,
+        stderr: Stdio::Inherit,
+        ..SpawnOptions::default()
+    }
+}
+
+#[test]
+fn pipes_carry_stdin_and_stdout() {
+    let scratch = Scratch::new("pipes");
+    let plan = prepare(&spec(SandboxPolicy::read_only(), &scratch.0, &["/bin/cat"])).unwrap();
+    let mut child = spawn(
+        &plan,
+        SpawnOptions {
+            stdin: Stdio::Pipe,
+            stdout: Stdio::Pipe,
+            ..options()
+        },
+    )
+    .unwrap();
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"through the sandbox")
+        .unwrap();
+    drop(child.stdin.take());
+    let mut out = String::new();
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(out, "through the sandbox");
+    assert_eq!(child.wait().unwrap(), ExitStatus::Exited(0));
+}
+
+#[test]
+fn kill_and_try_wait() {
+    let scratch = Scratch::new("kill");
+    let plan = prepare(&spec(
+        SandboxPolicy::read_only(),
+        &scratch.0,
+        &["/bin/sleep", "30"],
+    ))
+    .unwrap();
+    let mut child = spawn(&plan, options()).unwrap();
+    assert_eq!(child.try_wait().unwrap(), None);
+    assert!(child.pidfd().is_some());
+    child.kill(libc::SIGKILL).unwrap();
+    assert_eq!(child.wait().unwrap(), ExitStatus::Signaled(libc::SIGKILL));
+    assert_eq!(child.wait().unwrap().shell_code(), 128 + libc::SIGKILL);
+    assert!(
+        child.kill(libc::SIGKILL).is_err(),
+        "a reaped child cannot be signalled"
+    );
+}
+
+#[test]
+fn passed_descriptors_survive_and_others_do_not() {
+    let scratch = Scratch::new("passfd");
+    let file = scratch.0.join("data");
+    fs::write(&file, "passed").unwrap();
+    let passed: OwnedFd = fs::File::open(&file).unwrap().into();
+    let not_passed: OwnedFd = fs::File::open(&file).unwrap().into();
+    let (p, n) = (passed.as_raw_fd(), not_passed.as_raw_fd());
+    let script =
+        format!("cat /proc/self/fd/{p}; test -e /proc/self/fd/{n} && echo leaked || echo closed");
+    let plan = prepare(&spec(
+        SandboxPolicy::read_only(),
+        &scratch.0,
+        &["/bin/sh", "-c", &script],
+    ))
+    .unwrap();
+    let mut child = spawn(
+        &plan,
+        SpawnOptions {
+            stdout: Stdio::Pipe,
+            pass_fds: vec![p],
+            ..options()
+        },
+    )
+    .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(child.wait().unwrap(), ExitStatus::Exited(0));
+    assert_eq!(out, "passedclosed\n");
+}
+
+#[test]
+fn stdio_from_a_caller_descriptor() {
+    let scratch = Scratch::new("stdio-fd");
+    let out_path = scratch.0.join("out");
+    let out: OwnedFd = fs::File::create(&out_path).unwrap().into();
+    let plan = prepare(&spec(
+        SandboxPolicy::read_only(),
+        &scratch.0,
+        &["/bin/echo", "to a file"],
+    ))
+    .unwrap();
+    let mut child = spawn(
+        &plan,
+        SpawnOptions {
+            stdout: Stdio::Fd(out),
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap(), ExitStatus::Exited(0));
+    assert_eq!(fs::read_to_string(out_path).unwrap(), "to a file\n");
+}
+
+#[test]
+fn child_setup_failures_are_errors_and_nothing_runs() {
+    let scratch = Scratch::new("setup-fail");
+    let cwd = scratch.0.join("cwd");
+    fs::create_dir(&cwd).unwrap();
+    let marker = scratch.0.join("ran");
+    let script = format!("touch {}", marker.display());
+    let plan = prepare(&spec(
+        SandboxPolicy::read_only(),
+        &cwd,
+        &["/bin/sh", "-c", &script],
+    ))
+    .unwrap();
+    fs::remove_dir(&cwd).unwrap();
+    let error = spawn(&plan, options()).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::SpawnFailed);
+    assert!(error.to_string().contains("working directory"), "{error}");
+    assert!(!marker.exists());
+
+    let plan = prepare(&spec(
+        SandboxPolicy::read_only(),
+        &scratch.0,
+        &["no-such-program-xyz"],
+    ))
+    .unwrap();
+    assert_eq!(
+        spawn(&plan, options()).unwrap_err().kind(),
+        ErrorKind::CommandNotFound
+    );
+}
+
+#[test]
+fn protected_path_swapped_after_planning_is_refused() {
+    if !Path::new("/proc/self/ns/user").exists() {
+        eprintln!("SKIP: no user namespaces");
+        return;
+    }
+    let scratch = Scratch::new("swap");
+    let git = scratch.0.join(".git");
+    fs::create_dir(&git).unwrap();
+    let plan = prepare(&spec(workspace_policy(), &scratch.0, &["/bin/true"])).unwrap();
+    // Replace .git with a symlink to a writable decoy after planning.
+    fs::remove_dir(&git).unwrap();
+    fs::create_dir(scratch.0.join("decoy")).unwrap();
+    std::os::unix::fs::symlink("decoy", &git).unwrap();
+    let error = spawn(&plan, options()).unwrap_err();
+    assert!(error.to_string().contains("protected path"), "{error}");
+}
+
+/// 8 threads × 25 sandboxes while 4 other threads allocate and free in a loop: the child side
+/// must not touch the allocator, or a child forked while another thread holds its lock hangs.
+#[test]
+fn concurrent_spawns_under_allocation_pressure() {
+    let scratch = Scratch::new("concurrent");
+    let fds_before = open_fds();
+    let stop = Arc::new(AtomicBool::new(false));
+    let allocators: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut rounds = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let v: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 64 + i * 16]).collect();
+                    rounds += v.len() as u64;
+                }
+                rounds
+            })
+        })
+        .collect();
+    let workers: Vec<_> = (0..8)
+        .map(|thread| {
+            let cwd = scratch.0.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let code = (thread * 25 + i) % 200;
+                    let script = format!("exit {code}");
+                    let policy = if i % 2 == 0 {
+                        workspace_policy()
+                    } else {
+                        SandboxPolicy::read_only()
+                    };
+                    let plan = prepare(&spec(policy, &cwd, &["/bin/sh", "-c", &script])).unwrap();
+                    let status = spawn(&plan, options()).unwrap().wait().unwrap();
+                    assert_eq!(status, ExitStatus::Exited(code));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for allocator in allocators {
+        assert!(allocator.join().unwrap() > 0);
+    }
+    // Other tests run concurrently in this process; give their descriptors a moment to settle.
+    let mut fds_after = open_fds();
+    for _ in 0..50 {
+        if fds_after <= fds_before {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        fds_after = open_fds();
+    }
+    assert!(
+        fds_after <= fds_before + 2,
+        "descriptors leaked: {fds_before} before, {fds_after} after"
+    );
+    assert!(
+        !scratch.0.join(".codex").exists(),
+        "placeholder left behind"
+    );
+}
