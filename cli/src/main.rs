@@ -22,6 +22,8 @@ const NOT_EXECUTABLE: u8 = 126;
 const NOT_FOUND: u8 = 127;
 
 /// Run a command inside the codex-sandbox Linux sandbox.
+///
+/// `codex-linux-sandbox doctor` prints what this host can enforce.
 #[derive(Parser, Debug)]
 #[command(name = "codex-linux-sandbox", version, about)]
 struct Cli {
@@ -42,6 +44,10 @@ struct Cli {
     /// Which pipeline enforces the policy.
     #[arg(long, value_name = "auto|bwrap|landlock")]
     pipeline: Option<String>,
+
+    /// Run the bwrap pipeline with this installed bubblewrap instead of the embedded launcher.
+    #[arg(long, value_name = "PATH")]
+    bwrap_path: Option<PathBuf>,
 
     /// Codex's flag for `--pipeline bwrap`.
     #[arg(long, hide = true)]
@@ -69,6 +75,12 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == "doctor")
+    {
+        return doctor();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => {
@@ -116,6 +128,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     spec.pipeline = pipeline;
     spec.proxy_network = cli.allow_network_for_proxy;
     spec.no_proc = cli.no_proc;
+    spec.bwrap_path = cli.bwrap_path;
     let plan = prepare(&spec)?;
 
     if cli.explain {
@@ -140,6 +153,21 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         .wait(&mut child)
         .map_err(setup_error("wait for the command"))?;
     Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
+}
+
+/// `codex-linux-sandbox doctor`: what this host can enforce, as JSON.
+fn doctor() -> ExitCode {
+    let probe = codex_sandbox_core::probe::probe();
+    match serde_json::to_string_pretty(&probe) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("codex-linux-sandbox: {error}");
+            ExitCode::from(SETUP_FAILED)
+        }
+    }
 }
 
 fn pipeline_request(cli: &Cli) -> Result<PipelineRequest, Error> {

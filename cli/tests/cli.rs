@@ -90,7 +90,11 @@ fn bad_options_are_refused() {
             &["--use-bwrap-sandbox", "--use-legacy-landlock"],
             "ask for different pipelines",
         );
-        assert_refused(user, &["--pipeline", "bwrap"], "bwrap (namespace) pipeline");
+        assert_refused(
+            user,
+            &["--bwrap-path", "/usr/bin/bwrap", "--pipeline", "landlock"],
+            "`bwrap-path`",
+        );
         assert_refused(
             user,
             &["--allow-network-for-proxy"],
@@ -155,13 +159,35 @@ fn explain_prints_the_plan_and_runs_nothing() {
         assert!(output.status.success(), "{}", stderr(&output));
         assert!(!ws.join("ran").exists());
         let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(plan["pipeline"], "landlock");
+        let auto = common::userns_available(user);
+        assert_eq!(plan["pipeline"], if auto { "bwrap" } else { "landlock" });
         assert!(
             plan["pipeline_reason"]
                 .as_str()
                 .unwrap()
                 .starts_with("auto")
         );
+        if auto {
+            let ops: Vec<&str> = plan["mounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|op| op["op"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                ops,
+                [
+                    "read-only-root",
+                    "writable-bind",
+                    "read-only-bind",
+                    "read-only-bind",
+                    "dev",
+                    "proc",
+                    "sysfs"
+                ]
+            );
+            assert_eq!(plan["namespaces"]["network"], true);
+        }
         assert_eq!(plan["network"], "restricted");
         assert_eq!(
             plan["process"]["argv"],

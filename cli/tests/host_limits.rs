@@ -99,18 +99,29 @@ fn without_landlock_the_landlock_pipeline_refuses() {
     let fd = filter.as_raw_fd().to_string();
 
     let scratch = Scratch::new(User::Current, "no-landlock");
-    for policy in ["read-only", "workspace-write"] {
+    let mut run = |pipeline: &str, policy: &str| {
         // bwrap reads the filter from the shared file offset.
         filter.rewind().unwrap();
         let mut command = Command::new(bwrap().unwrap());
         command
             .args(["--dev-bind", "/", "/", "--seccomp", &fd, "--"])
             .arg(common::binary())
-            .args(["--sandbox-policy", policy, "--", "/usr/bin/touch", "ran"])
+            .args([
+                "--pipeline",
+                pipeline,
+                "--sandbox-policy",
+                policy,
+                "--",
+                "/usr/bin/touch",
+                "ran",
+            ])
             .current_dir(&scratch.path);
-        let output = preserve_fd(&mut command, filter.as_raw_fd())
+        preserve_fd(&mut command, filter.as_raw_fd())
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    for policy in ["read-only", "workspace-write"] {
+        let output = run("landlock", policy);
         assert_eq!(
             output.status.code(),
             Some(125),
@@ -122,6 +133,17 @@ fn without_landlock_the_landlock_pipeline_refuses() {
             !scratch.path.join("ran").exists(),
             "{policy}: the command ran without Landlock"
         );
+    }
+    // The namespace pipeline does not need Landlock: its read-only mounts still hold.
+    if common::userns_available(User::Current) {
+        let output = run("bwrap", "read-only");
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("Read-only file system"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(!scratch.path.join("ran").exists());
     }
 }
 

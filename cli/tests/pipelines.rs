@@ -1,5 +1,6 @@
-//! The Landlock pipeline, end to end: real sandboxed processes, as the current user and (when
-//! root) as uid 65534, asserting what the kernel did and that the host is untouched.
+//! Both pipelines, end to end: real sandboxed processes under the Landlock pipeline and the
+//! namespace (bwrap) pipeline, as the current user and (when root) as uid 65534, asserting what
+//! the kernel did and that the host is untouched.
 
 mod common;
 
@@ -10,10 +11,47 @@ use std::path::Path;
 
 use common::{Run, Scratch, User, WORKSPACE, stderr, stdout, users};
 
-const PIPELINE: &str = "--pipeline=landlock";
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pipeline {
+    Landlock,
+    Bwrap,
+}
 
-fn run(user: User, cwd: &Path) -> Run {
-    Run::new(user, cwd).arg(PIPELINE)
+impl Pipeline {
+    fn flag(self) -> &'static str {
+        match self {
+            Pipeline::Landlock => "--pipeline=landlock",
+            Pipeline::Bwrap => "--pipeline=bwrap",
+        }
+    }
+
+    /// The errno of a write outside the writable roots: Landlock refuses it; under the
+    /// namespaces the mount is read-only, which the kernel checks first.
+    fn denied(self) -> &'static str {
+        match self {
+            Pipeline::Landlock => "EACCES",
+            Pipeline::Bwrap => "EROFS",
+        }
+    }
+}
+
+/// Every (user, pipeline) pair this host can run; both pipelines need user namespaces for
+/// protected paths, and the bwrap pipeline always.
+fn matrix() -> Vec<(User, Pipeline)> {
+    let mut pairs = Vec::new();
+    for user in users() {
+        pairs.push((user, Pipeline::Landlock));
+        if common::userns_available(user) {
+            pairs.push((user, Pipeline::Bwrap));
+        } else {
+            eprintln!("SKIP bwrap pipeline as {user:?}: this host forbids user namespaces");
+        }
+    }
+    pairs
+}
+
+fn run(user: User, pipeline: Pipeline, cwd: &Path) -> Run {
+    Run::new(user, cwd).arg(pipeline.flag())
 }
 
 fn skip_without_userns(user: User) -> bool {
@@ -26,11 +64,12 @@ fn skip_without_userns(user: User) -> bool {
 
 #[test]
 fn reads_everywhere_writes_only_in_writable_roots() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "writes");
         let ws = scratch.dir("ws");
         let outside = scratch.file("outside/victim.txt", "original\n");
-        let results = run(user, &ws).policy(WORKSPACE).probe(&[
+        let d = pipeline.denied();
+        let results = run(user, pipeline, &ws).policy(WORKSPACE).probe(&[
             "read:/etc/passwd".into(),
             format!("write:{}", ws.join("inside.txt").display()),
             format!("mkdir:{}", ws.join("subdir").display()),
@@ -43,10 +82,8 @@ fn reads_everywhere_writes_only_in_writable_roots() {
         ]);
         assert_eq!(
             results,
-            [
-                "OK", "OK", "OK", "EACCES", "EACCES", "EACCES", "EACCES", "EACCES", "OK"
-            ],
-            "as {user:?}"
+            ["OK", "OK", "OK", d, d, d, d, d, "OK"],
+            "as {user:?} under {pipeline:?}"
         );
         assert_eq!(
             fs::read_to_string(&outside).unwrap(),
@@ -60,39 +97,45 @@ fn reads_everywhere_writes_only_in_writable_roots() {
 
 #[test]
 fn read_only_policy_writes_nothing() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "readonly");
         let victim = scratch.file("victim.txt", "original\n");
-        let results = run(user, &scratch.path).policy("read-only").probe(&[
-            format!("read:{}", victim.display()),
-            format!("write:{}", victim.display()),
-            "write:/dev/null".into(),
-        ]);
-        assert_eq!(results, ["OK", "EACCES", "OK"], "as {user:?}");
+        let results = run(user, pipeline, &scratch.path)
+            .policy("read-only")
+            .probe(&[
+                format!("read:{}", victim.display()),
+                format!("write:{}", victim.display()),
+                "write:/dev/null".into(),
+            ]);
+        assert_eq!(
+            results,
+            ["OK", pipeline.denied(), "OK"],
+            "as {user:?} under {pipeline:?}"
+        );
         assert_eq!(fs::read_to_string(&victim).unwrap(), "original\n");
     }
 }
 
 #[test]
 fn slash_tmp_is_writable_unless_excluded() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "tmp");
         let ws = scratch.dir("ws");
         let elsewhere_in_tmp = scratch.dir("elsewhere").join("file");
         let write = format!("write:{}", elsewhere_in_tmp.display());
         let included = r#"{"type":"workspace-write","exclude_tmpdir_env_var":true}"#;
         assert_eq!(
-            run(user, &ws)
+            run(user, pipeline, &ws)
                 .policy(included)
                 .probe(std::slice::from_ref(&write)),
             ["OK"],
-            "as {user:?}"
+            "as {user:?} under {pipeline:?}"
         );
         fs::remove_file(&elsewhere_in_tmp).unwrap();
         assert_eq!(
-            run(user, &ws).policy(WORKSPACE).probe(&[write]),
-            ["EACCES"],
-            "as {user:?}"
+            run(user, pipeline, &ws).policy(WORKSPACE).probe(&[write]),
+            [pipeline.denied()],
+            "as {user:?} under {pipeline:?}"
         );
         assert!(!elsewhere_in_tmp.exists());
     }
@@ -100,7 +143,7 @@ fn slash_tmp_is_writable_unless_excluded() {
 
 #[test]
 fn tmpdir_env_is_a_writable_root_unless_excluded() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "tmpdir");
         let ws = scratch.dir("ws");
         let tmpdir = scratch.dir("tmpdir");
@@ -108,7 +151,7 @@ fn tmpdir_env_is_a_writable_root_unless_excluded() {
         let included = r#"{"type":"workspace-write","exclude_slash_tmp":true}"#;
         let tmpdir_str = tmpdir.to_str().unwrap();
         assert_eq!(
-            run(user, &ws)
+            run(user, pipeline, &ws)
                 .policy(included)
                 .env("TMPDIR", tmpdir_str)
                 .probe(std::slice::from_ref(&write)),
@@ -116,18 +159,18 @@ fn tmpdir_env_is_a_writable_root_unless_excluded() {
         );
         fs::remove_file(tmpdir.join("f")).unwrap();
         assert_eq!(
-            run(user, &ws)
+            run(user, pipeline, &ws)
                 .policy(WORKSPACE)
                 .env("TMPDIR", tmpdir_str)
                 .probe(&[write]),
-            ["EACCES"]
+            [pipeline.denied()]
         );
     }
 }
 
 #[test]
 fn explicit_writable_roots_and_missing_ones() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "explicit");
         let ws = scratch.dir("ws");
         let extra = scratch.dir("extra");
@@ -136,16 +179,16 @@ fn explicit_writable_roots_and_missing_ones() {
             extra.display(),
             scratch.path.join("does-not-exist").display()
         );
-        let results = run(user, &ws)
+        let results = run(user, pipeline, &ws)
             .policy(&policy)
             .probe(&[format!("write:{}", extra.join("f").display())]);
-        assert_eq!(results, ["OK"], "as {user:?}");
+        assert_eq!(results, ["OK"], "as {user:?} under {pipeline:?}");
     }
 }
 
 #[test]
 fn protected_paths_stay_read_only() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         if skip_without_userns(user) {
             continue;
         }
@@ -156,7 +199,7 @@ fn protected_paths_stay_read_only() {
         let codex = scratch.file("ws/.codex/config.toml", "model = \"x\"\n");
         let agents = scratch.file("ws/.agents/notes.md", "notes\n");
         let before = scratch.listing();
-        let results = run(user, &ws).policy(WORKSPACE).probe(&[
+        let results = run(user, pipeline, &ws).policy(WORKSPACE).probe(&[
             format!("write:{}", config.display()),
             format!("write:{}", hook.display()),
             format!("unlink:{}", hook.display()),
@@ -177,7 +220,7 @@ fn protected_paths_stay_read_only() {
             [
                 "EROFS", "EROFS", "EROFS", "EROFS", "EROFS", "EROFS", "EBUSY", "EBUSY", "OK", "OK"
             ],
-            "as {user:?}"
+            "as {user:?} under {pipeline:?}"
         );
         assert_eq!(fs::read_to_string(&config).unwrap(), "[core]\n");
         assert_eq!(fs::read_to_string(&hook).unwrap(), "#!/bin/sh\n");
@@ -192,20 +235,24 @@ fn protected_paths_stay_read_only() {
 
 #[test]
 fn missing_codex_cannot_be_created_and_leaves_nothing_behind() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         if skip_without_userns(user) {
             continue;
         }
         let scratch = Scratch::new(user, "codex-missing");
         let ws = scratch.dir("ws");
         let before = scratch.listing();
-        let results = run(user, &ws).policy(WORKSPACE).probe(&[
+        let results = run(user, pipeline, &ws).policy(WORKSPACE).probe(&[
             format!("mkdir:{}", ws.join(".codex/sub").display()),
             format!("write:{}", ws.join(".codex/config.toml").display()),
             format!("rmdir:{}", ws.join(".codex").display()),
             format!("listdir:{}", ws.join(".codex").display()),
         ]);
-        assert_eq!(results, ["EROFS", "EROFS", "EBUSY", "OK"], "as {user:?}");
+        assert_eq!(
+            results,
+            ["EROFS", "EROFS", "EBUSY", "OK"],
+            "as {user:?} under {pipeline:?}"
+        );
         assert!(
             !ws.join(".codex").exists(),
             "placeholder left behind as {user:?}"
@@ -216,7 +263,7 @@ fn missing_codex_cannot_be_created_and_leaves_nothing_behind() {
 
 #[test]
 fn git_pointer_file_and_its_gitdir_are_protected() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         if skip_without_userns(user) {
             continue;
         }
@@ -224,13 +271,17 @@ fn git_pointer_file_and_its_gitdir_are_protected() {
         let ws = scratch.dir("ws");
         let real = scratch.file("ws/modules/real-gitdir/HEAD", "ref: refs/heads/main\n");
         let pointer = scratch.file("ws/.git", "gitdir: modules/real-gitdir\n");
-        let results = run(user, &ws).policy(WORKSPACE).probe(&[
+        let results = run(user, pipeline, &ws).policy(WORKSPACE).probe(&[
             format!("write:{}", pointer.display()),
             format!("write:{}", real.display()),
             format!("write:{}", real.with_file_name("hooks-new").display()),
             format!("write:{}", ws.join("modules/other").display()),
         ]);
-        assert_eq!(results, ["EROFS", "EROFS", "EROFS", "OK"], "as {user:?}");
+        assert_eq!(
+            results,
+            ["EROFS", "EROFS", "EROFS", "OK"],
+            "as {user:?} under {pipeline:?}"
+        );
         assert_eq!(
             fs::read_to_string(&pointer).unwrap(),
             "gitdir: modules/real-gitdir\n"
@@ -241,14 +292,14 @@ fn git_pointer_file_and_its_gitdir_are_protected() {
 
 #[test]
 fn symlinked_codex_is_refused_and_nothing_runs() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "codex-symlink");
         let ws = scratch.dir("ws");
         let decoy = scratch.dir("ws/decoy");
         std::os::unix::fs::symlink("decoy", ws.join(".codex")).unwrap();
         std::os::unix::fs::lchown(ws.join(".codex"), Some(user.ids().0), Some(user.ids().1))
             .unwrap();
-        let output = run(user, &ws)
+        let output = run(user, pipeline, &ws)
             .policy(WORKSPACE)
             .sh("touch ran; echo pwned > .codex/config.toml");
         assert_eq!(
@@ -269,24 +320,26 @@ fn symlinked_codex_is_refused_and_nothing_runs() {
 
 #[test]
 fn tcp_and_udp_to_a_loopback_listener_are_refused() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "net");
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
         let tcp_port = listener.local_addr().unwrap().port();
         let udp_port = udp.local_addr().unwrap().port();
-        let results = run(user, &scratch.path).policy("read-only").probe(&[
-            format!("connect:127.0.0.1:{tcp_port}"),
-            format!("udp:127.0.0.1:{udp_port}"),
-            "socket:AF_INET".into(),
-            "socket:AF_INET6".into(),
-            "socket:AF_NETLINK:SOCK_RAW".into(),
-            "socket:AF_UNIX:SOCK_DGRAM".into(),
-        ]);
+        let results = run(user, pipeline, &scratch.path)
+            .policy("read-only")
+            .probe(&[
+                format!("connect:127.0.0.1:{tcp_port}"),
+                format!("udp:127.0.0.1:{udp_port}"),
+                "socket:AF_INET".into(),
+                "socket:AF_INET6".into(),
+                "socket:AF_NETLINK:SOCK_RAW".into(),
+                "socket:AF_UNIX:SOCK_DGRAM".into(),
+            ]);
         assert_eq!(
             results,
             ["EPERM", "EPERM", "EPERM", "EPERM", "EPERM", "EPERM"],
-            "as {user:?}"
+            "as {user:?} under {pipeline:?}"
         );
         listener.set_nonblocking(true).unwrap();
         assert!(
@@ -303,28 +356,34 @@ fn tcp_and_udp_to_a_loopback_listener_are_refused() {
 
 #[test]
 fn unix_socketpairs_still_work() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "unix");
-        let results = run(user, &scratch.path).policy("read-only").probe(&[
-            "socketpair".into(),
-            "socket:AF_UNIX".into(),
-            "socket:AF_UNIX:SOCK_SEQPACKET".into(),
-        ]);
-        assert_eq!(results, ["OK", "OK", "OK"], "as {user:?}");
+        let results = run(user, pipeline, &scratch.path)
+            .policy("read-only")
+            .probe(&[
+                "socketpair".into(),
+                "socket:AF_UNIX".into(),
+                "socket:AF_UNIX:SOCK_SEQPACKET".into(),
+            ]);
+        assert_eq!(
+            results,
+            ["OK", "OK", "OK"],
+            "as {user:?} under {pipeline:?}"
+        );
     }
 }
 
 #[test]
 fn unix_socket_connect_is_refused_without_network() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "unix-connect");
         let path = scratch.path.join("listener.sock");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         scratch.own(&path);
-        let results = run(user, &scratch.path)
+        let results = run(user, pipeline, &scratch.path)
             .policy("read-only")
             .probe(&[format!("unix_connect:{}", path.display())]);
-        assert_eq!(results, ["EPERM"], "as {user:?}");
+        assert_eq!(results, ["EPERM"], "as {user:?} under {pipeline:?}");
         listener.set_nonblocking(true).unwrap();
         assert!(listener.accept().is_err());
     }
@@ -332,15 +391,15 @@ fn unix_socket_connect_is_refused_without_network() {
 
 #[test]
 fn network_access_true_allows_loopback() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "net-on");
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let policy = r#"{"type":"read-only","network_access":true}"#;
-        let results = run(user, &scratch.path)
+        let results = run(user, pipeline, &scratch.path)
             .policy(policy)
             .probe(&[format!("connect:127.0.0.1:{port}")]);
-        assert_eq!(results, ["OK"], "as {user:?}");
+        assert_eq!(results, ["OK"], "as {user:?} under {pipeline:?}");
         let (mut stream, _) = listener.accept().unwrap();
         let mut received = String::new();
         stream.read_to_string(&mut received).unwrap();
@@ -350,14 +409,16 @@ fn network_access_true_allows_loopback() {
 
 #[test]
 fn no_new_privs_and_no_capabilities() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "caps");
-        let output = run(user, &scratch.path).policy(WORKSPACE).output(&[
-            "/bin/grep",
-            "-E",
-            "^(NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|Amb)):",
-            "/proc/self/status",
-        ]);
+        let output = run(user, pipeline, &scratch.path)
+            .policy(WORKSPACE)
+            .output(&[
+                "/bin/grep",
+                "-E",
+                "^(NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|Amb)):",
+                "/proc/self/status",
+            ]);
         let text = stdout(&output);
         assert!(text.contains("NoNewPrivs:\t1"), "as {user:?}: {text}");
         for line in text.lines().filter(|l| l.starts_with("Cap")) {
@@ -373,11 +434,17 @@ fn inherited_descriptors_are_closed() {
     // SAFETY: opening a file without O_CLOEXEC so that the sandbox binary inherits it.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) };
     assert!(fd > 2);
-    for user in users() {
-        let output = run(user, &scratch.path).policy("read-only").sh(&format!(
-            "test -e /proc/self/fd/{fd} && echo leaked || echo closed"
-        ));
-        assert_eq!(stdout(&output).trim(), "closed", "as {user:?}");
+    for (user, pipeline) in matrix() {
+        let output = run(user, pipeline, &scratch.path)
+            .policy("read-only")
+            .sh(&format!(
+                "test -e /proc/self/fd/{fd} && echo leaked || echo closed"
+            ));
+        assert_eq!(
+            stdout(&output).trim(),
+            "closed",
+            "as {user:?} under {pipeline:?}"
+        );
     }
     // SAFETY: closing the descriptor opened above.
     unsafe { libc::close(fd) };
@@ -385,9 +452,9 @@ fn inherited_descriptors_are_closed() {
 
 #[test]
 fn exit_codes_and_signals_pass_through() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "exit");
-        let sandbox = run(user, &scratch.path).policy("read-only");
+        let sandbox = run(user, pipeline, &scratch.path).policy("read-only");
         assert_eq!(sandbox.sh("exit 7").status.code(), Some(7));
         assert_eq!(sandbox.sh("exit 0").status.code(), Some(0));
         assert_eq!(
@@ -413,7 +480,7 @@ fn exit_codes_and_signals_pass_through() {
 
 #[test]
 fn restricted_read_access() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "read");
         let ws = scratch.dir("ws");
         let readable = scratch.file("readable/data.txt", "yes");
@@ -422,12 +489,16 @@ fn restricted_read_access() {
             r#"{{"type":"read-only","access":{{"type":"restricted","readable_roots":["{}"]}}}}"#,
             readable.parent().unwrap().display()
         );
-        let results = run(user, &ws).policy(&policy).probe(&[
+        let results = run(user, pipeline, &ws).policy(&policy).probe(&[
             format!("read:{}", readable.display()),
             format!("read:{}", hidden.display()),
             "read:/etc/hostname".into(),
         ]);
-        assert_eq!(results, ["OK", "EACCES", "OK"], "as {user:?}");
+        assert_eq!(
+            results,
+            ["OK", "EACCES", "OK"],
+            "as {user:?} under {pipeline:?}"
+        );
     }
 }
 
@@ -450,17 +521,17 @@ fn danger_full_access_is_not_sandboxed() {
 
 #[test]
 fn a_real_empty_codex_directory_is_kept_and_a_stale_placeholder_is_removed() {
-    for user in users() {
+    for (user, pipeline) in matrix() {
         if skip_without_userns(user) {
             continue;
         }
         let scratch = Scratch::new(user, "codex-stale");
         let ws = scratch.dir("ws");
         let codex = scratch.dir("ws/.codex");
-        let results = run(user, &ws)
+        let results = run(user, pipeline, &ws)
             .policy(WORKSPACE)
             .probe(&[format!("mkdir:{}", codex.join("x").display())]);
-        assert_eq!(results, ["EROFS"], "as {user:?}");
+        assert_eq!(results, ["EROFS"], "as {user:?} under {pipeline:?}");
         assert!(
             codex.is_dir(),
             "the user's own .codex was removed as {user:?}"
@@ -476,10 +547,10 @@ fn a_real_empty_codex_directory_is_kept_and_a_stale_placeholder_is_removed() {
             eprintln!("SKIP stale-placeholder half: no user xattrs on /tmp");
             continue;
         }
-        let results = run(user, &ws)
+        let results = run(user, pipeline, &ws)
             .policy(WORKSPACE)
             .probe(&[format!("mkdir:{}", codex.join("x").display())]);
-        assert_eq!(results, ["EROFS"], "as {user:?}");
+        assert_eq!(results, ["EROFS"], "as {user:?} under {pipeline:?}");
         assert!(
             !codex.exists(),
             "the stale placeholder was not cleaned up as {user:?}"

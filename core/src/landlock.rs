@@ -10,9 +10,8 @@
 //! `landlock_restrict_self` on the prepared descriptor.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -104,7 +103,23 @@ pub struct PathRule {
     pub path: PathBuf,
     #[serde(serialize_with = "serialize_rights")]
     pub access: u64,
+    /// Skipped when the path does not exist in the sandbox (device nodes some hosts lack).
+    /// Every other rule is required: a root that vanished since planning stops the run.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
+
+/// Character devices every sandbox may read and write: they reach no file and no other
+/// process (`/dev/tty` is the caller's terminal only while the command still has one, and the
+/// command runs in a new session without one).
+pub const SAFE_DEVICES: [&str; 6] = [
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+];
 
 /// The Landlock part of a plan.
 #[derive(Clone, Debug, Serialize)]
@@ -120,26 +135,38 @@ pub struct LandlockPlan {
 }
 
 impl LandlockPlan {
-    /// Plans a ruleset that allows `read` rights beneath each readable root and every right
-    /// beneath each writable root (and on `/dev/null`).
-    pub fn new(abi: u32, readable: &[PathBuf], writable: &[PathBuf]) -> LandlockPlan {
+    /// Plans a ruleset that allows read and execute beneath each readable root, every right
+    /// beneath each writable root, and reading and writing the [`SAFE_DEVICES`] and any
+    /// `extra_writable` paths that exist (a private devpts, say).
+    pub fn new(
+        abi: u32,
+        readable: &[PathBuf],
+        writable: &[PathBuf],
+        extra_writable: &[&str],
+    ) -> LandlockPlan {
         use fs_access::*;
         let handled = fs_rights_of_abi(abi);
+        let rule = |path: &Path, access: u64, optional: bool| PathRule {
+            path: path.to_path_buf(),
+            access: access & handled,
+            optional,
+        };
         let mut rules: Vec<PathRule> = readable
             .iter()
-            .map(|path| PathRule {
-                path: path.clone(),
-                access: READ_EXECUTE & handled,
-            })
+            .map(|path| rule(path, READ_EXECUTE, false))
             .collect();
-        rules.push(PathRule {
-            path: "/dev/null".into(),
-            access: (READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV) & handled,
-        });
-        rules.extend(writable.iter().map(|path| PathRule {
-            path: path.clone(),
-            access: handled,
-        }));
+        let device_access = READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV;
+        rules.extend(
+            SAFE_DEVICES
+                .iter()
+                .map(|device| rule(Path::new(device), device_access, true)),
+        );
+        rules.extend(
+            extra_writable
+                .iter()
+                .map(|path| rule(Path::new(path), handled, true)),
+        );
+        rules.extend(writable.iter().map(|path| rule(path, handled, false)));
 
         let mut not_enforced = Vec::new();
         if abi < 2 {
@@ -159,9 +186,7 @@ impl LandlockPlan {
             0
         };
         if abi < 6 {
-            not_enforced.push(
-                "ABI < 6: signals to processes outside the sandbox and abstract unix sockets are not scoped".into(),
-            );
+            not_enforced.push("ABI < 6: signals to processes outside the sandbox and abstract unix sockets are not scoped".into());
         }
         LandlockPlan {
             abi,
@@ -172,72 +197,97 @@ impl LandlockPlan {
         }
     }
 
-    /// Creates the ruleset in the kernel. Every rule path must exist: a rule we cannot add
-    /// would leave that root without access, and a root that vanished since planning is a
-    /// reason to stop, not to guess.
-    pub(crate) fn create(&self) -> Result<Ruleset> {
+    /// The exact bytes the child needs to build and enforce the ruleset itself. The child
+    /// builds it (after its mounts, so rules may name inodes that exist only in the sandbox,
+    /// such as a private devpts): creating a ruleset and adding rules are system calls only.
+    pub(crate) fn image(&self) -> Result<LandlockImage> {
         let attr = sys::LandlockRulesetAttr {
             handled_access_fs: self.handled,
             handled_access_net: 0,
             scoped: self.scoped,
         };
-        let size = match self.abi {
+        let attr_size = match self.abi {
             1..=3 => 8,
             4..=5 => 16,
             _ => 24,
         };
-        let fd = sys::landlock_create_ruleset(&attr, size).map_err(|errno| Error::Setup {
-            stage: "create the Landlock ruleset",
-            source: errno.into_io(),
-            hint: "",
-        })?;
-        // SAFETY: landlock_create_ruleset returned a fresh descriptor that nothing else owns.
-        let ruleset = Ruleset(unsafe { OwnedFd::from_raw_fd(fd) });
-        for rule in &self.rules {
-            let path = CString::new(rule.path.as_os_str().as_bytes()).map_err(|_| {
-                Error::Internal(format!("NUL byte in rule path {}", rule.path.display()))
-            })?;
-            let parent = sys::open(&path, libc::O_PATH).map_err(|errno| {
-                Error::path(
-                    "cannot open Landlock rule path",
-                    &rule.path,
-                    errno.into_io(),
-                )
-            })?;
-            // SAFETY: open returned a fresh descriptor that nothing else owns.
-            let parent = unsafe { OwnedFd::from_raw_fd(parent) };
-            let is_dir = sys::fstat(parent.as_raw_fd())
-                .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
-                .map_err(|errno| {
-                    Error::path(
-                        "cannot inspect Landlock rule path",
-                        &rule.path,
-                        errno.into_io(),
-                    )
+        let rules = self
+            .rules
+            .iter()
+            .map(|rule| {
+                let path = CString::new(rule.path.as_os_str().as_bytes()).map_err(|_| {
+                    Error::Internal(format!("NUL byte in rule path {}", rule.path.display()))
                 })?;
-            let allowed = if is_dir {
-                rule.access
-            } else {
-                rule.access & fs_access::FILE_RIGHTS
-            };
-            let attr = sys::LandlockPathBeneathAttr {
-                allowed_access: allowed,
-                parent_fd: parent.as_raw_fd(),
-            };
-            sys::landlock_add_path_rule(ruleset.0.as_raw_fd(), &attr).map_err(|errno| {
-                Error::path("cannot add Landlock rule for", &rule.path, errno.into_io())
-            })?;
-        }
-        Ok(ruleset)
+                Ok(ImageRule {
+                    path,
+                    access: rule.access,
+                    optional: rule.optional,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(LandlockImage {
+            attr,
+            attr_size,
+            rules,
+        })
     }
 }
 
-/// A ruleset descriptor ready for `landlock_restrict_self` in the child.
-pub(crate) struct Ruleset(OwnedFd);
+pub(crate) struct ImageRule {
+    pub path: CString,
+    pub access: u64,
+    pub optional: bool,
+}
 
-impl Ruleset {
-    pub(crate) fn raw_fd(&self) -> i32 {
-        self.0.as_raw_fd()
+/// A ruleset ready to be built and enforced by the child.
+pub(crate) struct LandlockImage {
+    attr: sys::LandlockRulesetAttr,
+    attr_size: usize,
+    pub rules: Vec<ImageRule>,
+}
+
+/// Where enforcing failed: the rule index (or `None` for the ruleset itself) and the errno.
+pub(crate) type EnforceError = (Option<usize>, sys::Errno);
+
+impl LandlockImage {
+    /// Builds the ruleset and restricts the calling thread (and its future children).
+    /// Async-signal-safe; no_new_privs must already be set.
+    pub(crate) fn enforce(&self) -> std::result::Result<(), EnforceError> {
+        let ruleset = sys::landlock_create_ruleset(&self.attr, self.attr_size)
+            .map_err(|errno| (None, errno))?;
+        let result = self
+            .add_rules(ruleset)
+            .and_then(|()| sys::landlock_restrict_self(ruleset).map_err(|errno| (None, errno)));
+        sys::close(ruleset);
+        result
+    }
+
+    fn add_rules(&self, ruleset: i32) -> std::result::Result<(), EnforceError> {
+        for (index, rule) in self.rules.iter().enumerate() {
+            let fd = match sys::open(&rule.path, libc::O_PATH) {
+                Ok(fd) => fd,
+                Err(errno) if rule.optional && errno.0 == libc::ENOENT => continue,
+                Err(errno) => return Err((Some(index), errno)),
+            };
+            let result = sys::fstat(fd).and_then(|st| {
+                let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+                let allowed = if is_dir {
+                    rule.access
+                } else {
+                    rule.access & fs_access::FILE_RIGHTS
+                };
+                sys::landlock_add_path_rule(
+                    ruleset,
+                    &sys::LandlockPathBeneathAttr {
+                        allowed_access: allowed,
+                        parent_fd: fd,
+                    },
+                )
+            });
+            sys::close(fd);
+            result.map_err(|errno| (Some(index), errno))?;
+        }
+        Ok(())
     }
 }
 
@@ -270,7 +320,6 @@ fn serialize_scopes<S: serde::Serializer>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     #[test]
     fn rights_grow_with_abi() {
@@ -282,7 +331,7 @@ mod tests {
 
     #[test]
     fn plan_masks_rights_to_the_abi_and_reports_gaps() {
-        let plan = LandlockPlan::new(1, &["/".into()], &["/w".into()]);
+        let plan = LandlockPlan::new(1, &["/".into()], &["/w".into()], &[]);
         assert!(
             plan.rules
                 .iter()
@@ -290,7 +339,7 @@ mod tests {
         );
         assert_eq!(plan.scoped, 0);
         assert!(plan.not_enforced.iter().any(|gap| gap.contains("truncate")));
-        let plan = LandlockPlan::new(7, &["/".into()], &["/w".into()]);
+        let plan = LandlockPlan::new(7, &["/".into()], &["/w".into()], &[]);
         assert_eq!(plan.scoped, scope::ABSTRACT_UNIX_SOCKET | scope::SIGNAL);
         assert!(plan.not_enforced.is_empty());
         let writable = plan

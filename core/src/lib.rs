@@ -18,15 +18,19 @@
 
 pub mod error;
 pub mod landlock;
+pub mod mounts;
 pub mod plan;
 pub mod policy;
+pub mod probe;
+pub mod proxy_endpoints;
 pub mod resolve;
+pub mod seatbelt;
 pub mod seccomp;
 pub mod spawn;
 mod sys;
 
 pub use error::{Error, ErrorKind, Result};
-pub use plan::{Pipeline, PipelineRequest, SandboxPlan, SandboxSpec, prepare};
+pub use plan::{Executor, Pipeline, PipelineRequest, SandboxPlan, SandboxSpec, prepare};
 pub use policy::{NetworkAccess, ReadAccess, SandboxPolicy};
 pub use seccomp::NetworkMode;
 pub use spawn::{

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::landlock::{self, LandlockPlan};
+use crate::mounts::{self, MountOp, ViewOptions};
 use crate::policy::SandboxPolicy;
+use crate::probe;
 use crate::resolve::{self, FilesystemView, ProtectedPath, ReadScope};
 use crate::seccomp::{NetworkMode, SeccompPlan};
 
@@ -50,7 +52,37 @@ pub enum Pipeline {
     Unsandboxed,
     /// Only the seccomp network filter (external-sandbox with restricted network).
     SeccompOnly,
+    /// Landlock + seccomp + no_new_privs in the child; protected paths re-bound read-only in a
+    /// private user + mount namespace.
     Landlock,
+    /// The namespace pipeline, our embedded bubblewrap: user, mount, PID (and network)
+    /// namespaces, a read-only view of `/`, then Landlock and seccomp as further layers.
+    Bwrap,
+}
+
+/// Who carries out a `bwrap` plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Executor {
+    /// This library, in the forked child: no helper executable.
+    Embedded,
+    /// An installed `bwrap`, given the same view as arguments and the seccomp program as a
+    /// descriptor. It applies no Landlock layer.
+    SystemBwrap { path: PathBuf },
+}
+
+/// The namespaces of a `bwrap` plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct NamespacePlan {
+    pub user: bool,
+    pub mount: bool,
+    /// The sandbox's PID 1 is our init: it reaps, forwards SIGHUP/INT/QUIT/TERM/USR1/USR2/WINCH
+    /// and exits with the command's status.
+    pub pid: bool,
+    /// An empty network namespace with `lo` up (best effort).
+    pub network: bool,
+    /// The caller's uid and gid, mapped to themselves.
+    pub id_map: String,
 }
 
 /// Everything the caller decides.
@@ -71,6 +103,8 @@ pub struct SandboxSpec {
     pub proxy_network: bool,
     /// Do not mount a fresh `/proc` (namespace pipeline).
     pub no_proc: bool,
+    /// Run a `bwrap` plan with this installed `bwrap` instead of the embedded launcher.
+    pub bwrap_path: Option<PathBuf>,
 }
 
 impl SandboxSpec {
@@ -88,6 +122,7 @@ impl SandboxSpec {
             pipeline: PipelineRequest::Auto,
             proxy_network: false,
             no_proc: false,
+            bwrap_path: None,
         }
     }
 }
@@ -103,6 +138,12 @@ pub struct SandboxPlan {
     /// Protected paths inside writable roots that the child re-binds read-only in a private
     /// user + mount namespace (a missing one gets an empty placeholder directory first).
     pub read_only_binds: Vec<ProtectedPath>,
+    /// The filesystem view of the `bwrap` pipeline, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<MountOp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<NamespacePlan>,
+    pub executor: Executor,
     pub landlock: Option<LandlockPlan>,
     pub network: NetworkMode,
     pub seccomp: Option<SeccompPlan>,
@@ -189,8 +230,26 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
     let mut warnings = Vec::new();
     let (pipeline, pipeline_reason) = choose_pipeline(spec)?;
 
+    let readable = match &filesystem.read {
+        ReadScope::Full => vec![PathBuf::from("/")],
+        ReadScope::Restricted { roots, .. } => roots.clone(),
+    };
+    let writable: Vec<PathBuf> = filesystem
+        .writable_roots
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    let protected_in_roots = || -> Vec<ProtectedPath> {
+        filesystem
+            .protected_paths()
+            .filter(|p| filesystem.is_under_writable_root(&p.path))
+            .cloned()
+            .collect()
+    };
     let mut landlock = None;
     let mut read_only_binds = Vec::new();
+    let mut mounts = Vec::new();
+    let mut namespaces = None;
     let seccomp = match pipeline {
         Pipeline::Unsandboxed => None,
         Pipeline::SeccompOnly => Some(SeccompPlan::new(network)),
@@ -199,27 +258,14 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
                 what: "the Landlock pipeline".into(),
                 reason,
             })?;
-            let readable = match &filesystem.read {
-                ReadScope::Full => vec![PathBuf::from("/")],
-                ReadScope::Restricted { roots, .. } => roots.clone(),
-            };
-            let writable: Vec<PathBuf> = filesystem
-                .writable_roots
-                .iter()
-                .map(|r| r.path.clone())
-                .collect();
-            let plan = LandlockPlan::new(abi, &readable, &writable);
+            let plan = LandlockPlan::new(abi, &readable, &writable, &[]);
             warnings.extend(
                 plan.not_enforced
                     .iter()
                     .map(|gap| format!("landlock: {gap}")),
             );
             landlock = Some(plan);
-            read_only_binds = filesystem
-                .protected_paths()
-                .filter(|p| filesystem.is_under_writable_root(&p.path))
-                .cloned()
-                .collect();
+            read_only_binds = protected_in_roots();
             if spec.no_proc {
                 warnings.push(
                     "--no-proc has no effect on the landlock pipeline, which mounts no /proc"
@@ -227,6 +273,60 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
                 );
             }
             Some(SeccompPlan::new(network))
+        }
+        Pipeline::Bwrap => {
+            read_only_binds = protected_in_roots();
+            let new_netns = network != NetworkMode::Full;
+            let options = ViewOptions {
+                no_proc: spec.no_proc,
+                new_netns,
+            };
+            let (ops, view_warnings) = mounts::plan(&filesystem, &read_only_binds, options);
+            mounts = ops;
+            warnings.extend(view_warnings);
+            // SAFETY: getuid/getgid cannot fail.
+            let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+            namespaces = Some(NamespacePlan {
+                user: true,
+                mount: true,
+                pid: true,
+                network: new_netns,
+                id_map: format!("uid {uid} -> {uid}, gid {gid} -> {gid}"),
+            });
+            match landlock::probe_abi() {
+                Ok(abi) if spec.bwrap_path.is_none() => {
+                    let plan = LandlockPlan::new(abi, &readable, &writable, &["/dev/pts"]);
+                    warnings.extend(
+                        plan.not_enforced
+                            .iter()
+                            .map(|gap| format!("landlock: {gap}")),
+                    );
+                    landlock = Some(plan);
+                }
+                Ok(_) => {
+                    warnings.push("the system bwrap executor applies no Landlock layer".into())
+                }
+                Err(reason) => {
+                    warnings.push(format!("no Landlock layer under the namespaces: {reason}"))
+                }
+            }
+            if matches!(filesystem.read, ReadScope::Restricted { .. }) && landlock.is_none() {
+                return Err(Error::Unsupported {
+                    what: "restricted read access on the bwrap pipeline".into(),
+                    reason: "this version enforces restricted reads with Landlock, which this executor or kernel lacks".into(),
+                });
+            }
+            Some(SeccompPlan::new(network))
+        }
+    };
+    let executor = match (&spec.bwrap_path, pipeline) {
+        (None, _) => Executor::Embedded,
+        (Some(path), Pipeline::Bwrap) => Executor::SystemBwrap { path: path.clone() },
+        (Some(_), _) => {
+            return Err(Error::argument(
+                "bwrap-path",
+                "a system bwrap can only run the bwrap pipeline (--pipeline bwrap)",
+            ));
         }
     };
 
@@ -248,6 +348,9 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         policy: spec.policy.clone(),
         filesystem,
         read_only_binds,
+        mounts,
+        namespaces,
+        executor,
         landlock,
         network,
         seccomp,
@@ -260,7 +363,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
             cwd: command_cwd.clone(),
             new_session: true,
             no_new_privs: sandboxed,
-            drop_capabilities: pipeline == Pipeline::Landlock,
+            drop_capabilities: matches!(pipeline, Pipeline::Landlock | Pipeline::Bwrap),
             close_other_fds: true,
             exec_candidates: candidates.clone(),
         },
@@ -294,15 +397,18 @@ fn choose_pipeline(spec: &SandboxSpec) -> Result<(Pipeline, String)> {
         });
     }
     match spec.pipeline {
-        PipelineRequest::Bwrap => Err(Error::Unsupported {
-            what: "the bwrap (namespace) pipeline".into(),
-            reason: "not implemented in this version; use --pipeline landlock or auto".into(),
-        }),
+        PipelineRequest::Bwrap => Ok((Pipeline::Bwrap, "requested explicitly".into())),
         PipelineRequest::Landlock => Ok((Pipeline::Landlock, "requested explicitly".into())),
-        PipelineRequest::Auto => Ok((
-            Pipeline::Landlock,
-            "auto: the namespace pipeline is not available in this version".into(),
-        )),
+        PipelineRequest::Auto => Ok(match probe::namespaces_available() {
+            Ok(()) => (
+                Pipeline::Bwrap,
+                "auto: this host allows user, mount and PID namespaces".into(),
+            ),
+            Err(reason) => (
+                Pipeline::Landlock,
+                format!("auto: namespaces are unavailable ({reason})"),
+            ),
+        }),
     }
 }
 
@@ -427,12 +533,23 @@ mod tests {
         );
         s.policy = SandboxPolicy::read_only();
         s.pipeline = PipelineRequest::Bwrap;
+        let plan = prepare(&s).unwrap();
+        assert_eq!(plan.pipeline, Pipeline::Bwrap);
+        assert_eq!(plan.mounts.first(), Some(&MountOp::ReadOnlyRoot));
+        assert!(plan.namespaces.as_ref().unwrap().network);
+        s.bwrap_path = Some("/usr/bin/bwrap".into());
+        assert!(matches!(
+            prepare(&s).unwrap().executor,
+            Executor::SystemBwrap { .. }
+        ));
+        s.pipeline = PipelineRequest::Landlock;
         assert!(
             prepare(&s)
                 .unwrap_err()
                 .to_string()
-                .contains("bwrap (namespace) pipeline")
+                .contains("`bwrap-path`")
         );
+        s.bwrap_path = None;
         s.pipeline = PipelineRequest::Auto;
         s.proxy_network = true;
         assert!(

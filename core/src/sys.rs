@@ -318,6 +318,12 @@ pub fn poll_two(first: RawFd, second: RawFd) -> SysResult<(bool, bool)> {
 /// right before `execve`: handlers installed by a host (Node, a C program) must not run there,
 /// and ignored signals (Rust ignores SIGPIPE) must not leak into the command.
 pub fn reset_signals() {
+    reset_signal_handlers();
+    unblock_all_signals();
+}
+
+/// Sets every signal's disposition to the default.
+pub fn reset_signal_handlers() {
     // SAFETY: sigaction with a zeroed struct (SIG_DFL, empty mask) on each signal number;
     // failures (SIGKILL, SIGSTOP, libc-reserved numbers) are expected and ignored.
     unsafe {
@@ -326,9 +332,27 @@ pub fn reset_signals() {
         for signal in 1..=libc::SIGRTMAX() {
             libc::sigaction(signal, &action, std::ptr::null_mut());
         }
+    }
+}
+
+pub fn unblock_all_signals() {
+    // SAFETY: the set is plain data initialised by sigemptyset before use.
+    unsafe {
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+}
+
+/// Installs `handler` for `signal` (with `SA_RESTART`). The handler must be async-signal-safe.
+pub fn set_signal_handler(signal: i32, handler: extern "C" fn(libc::c_int)) {
+    // SAFETY: the action is fully initialised; the handler is a plain function.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = handler as usize;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(signal, &action, std::ptr::null_mut());
     }
 }
 
@@ -457,8 +481,93 @@ pub fn pipe_cloexec() -> SysResult<[RawFd; 2]> {
     check_int(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }).map(|_| fds)
 }
 
+pub fn memfd_create(name: &CStr) -> SysResult<RawFd> {
+    // SAFETY: name is NUL-terminated.
+    check_int(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) })
+}
+
+/// Whether the read end of the pipe whose write end is `fd` has been closed everywhere.
+pub fn peer_closed(fd: RawFd) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let ret = unsafe { libc::poll(&mut pollfd, 1, 0) };
+    ret > 0 && pollfd.revents & libc::POLLERR != 0
+}
+
+/// Creates an empty file (failing if it exists) and returns it opened for writing.
+pub fn create_file(path: &CStr, mode: libc::mode_t) -> SysResult<RawFd> {
+    // SAFETY: path is NUL-terminated; mode is used with O_CREAT.
+    check_int(unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+            mode,
+        )
+    })
+}
+
+pub fn mkdir(path: &CStr, mode: libc::mode_t) -> SysResult<()> {
+    // SAFETY: path is NUL-terminated.
+    check_int(unsafe { libc::mkdir(path.as_ptr(), mode) }).map(drop)
+}
+
+pub fn symlink(target: &CStr, link: &CStr) -> SysResult<()> {
+    // SAFETY: both paths are NUL-terminated.
+    check_int(unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) }).map(drop)
+}
+
+/// Sets `IFF_UP` on `lo`. In a new network namespace the kernel then adds 127.0.0.1 and ::1
+/// by itself, so no `RTM_NEWADDR` (which AppArmor-restricted hosts refuse) is needed.
+pub fn bring_up_loopback() -> SysResult<()> {
+    // SAFETY: plain socket and ioctl calls on a zero-initialised ifreq naming "lo".
+    unsafe {
+        let sock = check_int(libc::socket(
+            libc::AF_INET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            0,
+        ))?;
+        let mut request: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in request.ifr_name.iter_mut().zip(b"lo") {
+            *dst = *src as libc::c_char;
+        }
+        let result =
+            check_int(libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut request)).and_then(|_| {
+                request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+                check_int(libc::ioctl(sock, libc::SIOCSIFFLAGS, &request))
+            });
+        libc::close(sock);
+        result.map(drop)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mounts.
+
+/// `mount(2)` of a new filesystem instance (no source path).
+pub fn mount(
+    source: &CStr,
+    target: &CStr,
+    fstype: &CStr,
+    flags: libc::c_ulong,
+    data: Option<&CStr>,
+) -> SysResult<()> {
+    let data = data.map_or(std::ptr::null(), |d| d.as_ptr().cast());
+    // SAFETY: all strings are NUL-terminated; data is null or a NUL-terminated option string.
+    check_int(unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            flags,
+            data,
+        )
+    })
+    .map(drop)
+}
 
 pub fn mount_propagation(target: &CStr, flags: libc::c_ulong) -> SysResult<()> {
     // SAFETY: target is NUL-terminated; the other pointers may be null for a propagation change.

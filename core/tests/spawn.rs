@@ -218,7 +218,12 @@ fn protected_path_swapped_after_planning_is_refused() {
     fs::create_dir(scratch.0.join("decoy")).unwrap();
     std::os::unix::fs::symlink("decoy", &git).unwrap();
     let error = spawn(&plan, options()).unwrap_err();
-    assert!(error.to_string().contains("protected path"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("changed between planning and mounting"),
+        "{error}"
+    );
 }
 
 /// 8 threads × 25 sandboxes while 4 other threads allocate and free in a loop: the child side

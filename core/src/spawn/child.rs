@@ -6,12 +6,14 @@
 //! of [`crate::sys`], never allocates, never panics and never returns (it ends in `execve` or
 //! `_exit`, so no destructor runs in the child either).
 //!
-//! A failure is reported to the parent as `(stage, errno)` over a close-on-exec pipe: the parent
-//! sees end-of-file when `execve` succeeded.
+//! A failure is reported to the parent as `(stage, errno, index)` over a close-on-exec pipe:
+//! the parent sees end-of-file when `execve` succeeded.
 
 use std::ffi::CString;
 use std::os::fd::RawFd;
 
+use super::namespaces::{self, NamespaceImage};
+use crate::landlock::LandlockImage;
 use crate::sys::{self, Errno, SockFilter, SysResult};
 
 /// Where the child stopped; sent to the parent with the errno.
@@ -31,7 +33,13 @@ pub(crate) enum Stage {
     ProtectClone,
     ProtectReadOnly,
     ProtectAttach,
+    ReadOnlyRoot,
+    WritableBind,
+    Dev,
+    Proc,
+    Mask,
     Chdir,
+    Fork,
     CloseFds,
     PassFds,
     DropCapabilities,
@@ -44,7 +52,7 @@ pub(crate) enum Stage {
 impl Stage {
     pub(crate) fn from_u32(value: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 21] = [
+        const ALL: [Stage; 27] = [
             ParentDeathSignal,
             ParentGone,
             NewSession,
@@ -58,7 +66,13 @@ impl Stage {
             ProtectClone,
             ProtectReadOnly,
             ProtectAttach,
+            ReadOnlyRoot,
+            WritableBind,
+            Dev,
+            Proc,
+            Mask,
             Chdir,
+            Fork,
             CloseFds,
             PassFds,
             DropCapabilities,
@@ -80,12 +94,18 @@ impl Stage {
             Stage::UidMap => "write the uid map of the new user namespace",
             Stage::GidMap => "write the gid map of the new user namespace",
             Stage::MountPropagation => "make the mount namespace private",
-            Stage::ProtectOpen => "open a protected path without following symlinks",
-            Stage::ProtectVerify => "a protected path changed between planning and mounting",
-            Stage::ProtectClone => "clone a protected path for its read-only bind",
+            Stage::ProtectOpen => "open a path to mount over without following symlinks",
+            Stage::ProtectVerify => "a path changed between planning and mounting",
+            Stage::ProtectClone => "clone a path for its bind mount",
             Stage::ProtectReadOnly => "make a protected bind read-only",
-            Stage::ProtectAttach => "attach a read-only bind over a protected path",
+            Stage::ProtectAttach => "attach a bind mount",
+            Stage::ReadOnlyRoot => "make the root read-only",
+            Stage::WritableBind => "bind a writable root",
+            Stage::Dev => "set up /dev",
+            Stage::Proc => "mount /proc",
+            Stage::Mask => "mask a path with an empty tmpfs",
             Stage::Chdir => "change to the command's working directory",
+            Stage::Fork => "fork the command under the sandbox's init",
             Stage::CloseFds => "close inherited file descriptors",
             Stage::PassFds => "keep the passed file descriptors open",
             Stage::DropCapabilities => "drop all capabilities",
@@ -97,34 +117,99 @@ impl Stage {
     }
 }
 
-/// A path to re-bind read-only, with the identity it had when planned.
+/// A path to bind over itself, with the identity it had when planned.
 pub(crate) struct BindTarget {
     pub path: CString,
     pub dev: u64,
     pub ino: u64,
 }
 
-/// Everything the child needs, built by the parent before `clone`.
-pub(crate) struct ChildImage {
+/// A failure: the stage, the errno, and which item of the stage's list (mount op, Landlock
+/// rule) failed, when there is a list.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Failure {
+    pub stage: Stage,
+    pub errno: Errno,
+    pub index: Option<usize>,
+}
+
+impl Failure {
+    pub(crate) fn new(stage: Stage, errno: Errno) -> Failure {
+        Failure {
+            stage,
+            errno,
+            index: None,
+        }
+    }
+
+    pub(crate) fn at(mut self, index: usize) -> Failure {
+        self.index.get_or_insert(index);
+        self
+    }
+
+    pub(crate) const WIRE_SIZE: usize = 12;
+
+    fn encode(self) -> [u8; Self::WIRE_SIZE] {
+        let mut message = [0u8; Self::WIRE_SIZE];
+        message[..4].copy_from_slice(&(self.stage as u32).to_ne_bytes());
+        message[4..8].copy_from_slice(&self.errno.0.to_ne_bytes());
+        let index = self.index.map_or(u32::MAX, |i| i as u32);
+        message[8..].copy_from_slice(&index.to_ne_bytes());
+        message
+    }
+
+    pub(crate) fn decode(message: &[u8; Self::WIRE_SIZE]) -> Option<Failure> {
+        let word = |range: std::ops::Range<usize>| {
+            let mut bytes = [0u8; 4];
+            bytes.copy_from_slice(&message[range]);
+            bytes
+        };
+        let stage = Stage::from_u32(u32::from_ne_bytes(word(0..4)))?;
+        let errno = Errno(i32::from_ne_bytes(word(4..8)));
+        let index = match u32::from_ne_bytes(word(8..12)) {
+            u32::MAX => None,
+            i => Some(i as usize),
+        };
+        Some(Failure {
+            stage,
+            errno,
+            index,
+        })
+    }
+}
+
+pub(crate) type Step<T = ()> = Result<T, Failure>;
+
+pub(crate) fn at<T>(stage: Stage, result: SysResult<T>) -> Step<T> {
+    result.map_err(|errno| Failure::new(stage, errno))
+}
+
+/// What the command runs.
+pub(crate) struct ExecImage {
     pub argv: Vec<*const libc::c_char>,
     pub envp: Vec<*const libc::c_char>,
     /// Paths to try for `argv[0]`, in order (what `execvp` would try).
     pub candidates: Vec<CString>,
     pub cwd: CString,
+}
+
+/// Everything the child needs, built by the parent before `clone`.
+pub(crate) struct ChildImage {
+    pub exec: ExecImage,
     /// Source descriptor for fds 0, 1, 2; -1 leaves the inherited one.
     pub stdio: [RawFd; 3],
-    /// Descriptors ≥ 3 that survive the close-everything step, ascending.
+    /// Descriptors ≥ 3 that the command keeps, ascending (passed fds and the report pipe).
     pub keep_fds: Vec<RawFd>,
     /// Caller-passed descriptors: they lose `FD_CLOEXEC` so they survive `execve`.
     pub pass_fds: Vec<RawFd>,
+    /// Write end of the report pipe (close-on-exec).
     pub error_fd: RawFd,
+    /// The spawning process, when the sandbox must die with it.
     pub die_with_parent: Option<libc::pid_t>,
-    /// `(uid_map, gid_map)` contents when the child was cloned into a new user namespace.
-    pub id_maps: Option<(Vec<u8>, Vec<u8>)>,
-    pub binds: Vec<BindTarget>,
+    pub namespaces: Option<NamespaceImage>,
     pub drop_capabilities: bool,
     pub no_new_privs: bool,
-    pub landlock_fd: Option<RawFd>,
+    pub landlock: Option<LandlockImage>,
     pub seccomp: Option<Vec<SockFilter>>,
     /// Upper bound for the fallback close loop when `close_range` is unavailable.
     pub fd_limit: RawFd,
@@ -132,50 +217,57 @@ pub(crate) struct ChildImage {
 
 /// Runs the child side. Never returns.
 pub(crate) fn run(image: &ChildImage) -> ! {
-    let Err((stage, errno)) = setup_and_exec(image);
-    let mut message = [0u8; 8];
-    message[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
-    message[4..].copy_from_slice(&errno.0.to_ne_bytes());
-    let _ = sys::write_all(image.error_fd, &message);
+    let Err(failure) = setup_and_exec(image);
+    report(image.error_fd, failure)
+}
+
+/// Sends `failure` to the parent and exits.
+pub(crate) fn report(error_fd: RawFd, failure: Failure) -> ! {
+    let _ = sys::write_all(error_fd, &failure.encode());
     sys::exit_immediately(125)
 }
 
-type Failure = (Stage, Errno);
-
-fn at<T>(stage: Stage, result: SysResult<T>) -> Result<T, Failure> {
-    result.map_err(|errno| (stage, errno))
-}
-
-fn setup_and_exec(image: &ChildImage) -> Result<std::convert::Infallible, Failure> {
+fn setup_and_exec(image: &ChildImage) -> Step<std::convert::Infallible> {
+    let in_pid_namespace = image
+        .namespaces
+        .as_ref()
+        .is_some_and(|ns| ns.init.is_some());
     if let Some(parent) = image.die_with_parent {
         at(
             Stage::ParentDeathSignal,
             sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong),
         )?;
-        // The parent may have died before the signal was armed.
-        if sys::getppid() != parent {
-            return Err((Stage::ParentGone, Errno(libc::ESRCH)));
+        // The parent may have died before the signal was armed. In a new PID namespace the
+        // parent has no pid here; its end of the report pipe closing says the same.
+        let gone = if in_pid_namespace {
+            sys::peer_closed(image.error_fd)
+        } else {
+            sys::getppid() != parent
+        };
+        if gone {
+            return Err(Failure::new(Stage::ParentGone, Errno(libc::ESRCH)));
         }
     }
     at(Stage::NewSession, sys::setsid())?;
     setup_stdio(image)?;
-
-    if let Some((uid_map, gid_map)) = &image.id_maps {
-        write_file(c"/proc/self/setgroups", b"deny", Stage::SetgroupsDeny)?;
-        write_file(c"/proc/self/uid_map", uid_map, Stage::UidMap)?;
-        write_file(c"/proc/self/gid_map", gid_map, Stage::GidMap)?;
+    if let Some(ns) = &image.namespaces {
+        namespaces::enter(ns)?;
     }
-    if !image.binds.is_empty() {
+    at(Stage::Chdir, sys::chdir(&image.exec.cwd))?;
+    if let Some(init) = image.namespaces.as_ref().and_then(|ns| ns.init.as_ref()) {
+        // This process is PID 1 of the sandbox; the command is its child.
+        namespaces::fork_command_under_init(init, image.error_fd, image.fd_limit)?;
         at(
-            Stage::MountPropagation,
-            sys::mount_propagation(c"/", libc::MS_REC | libc::MS_SLAVE),
+            Stage::ParentDeathSignal,
+            sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong),
         )?;
-        for target in &image.binds {
-            bind_read_only(target)?;
-        }
     }
-    at(Stage::Chdir, sys::chdir(&image.cwd))?;
-    close_other_fds(image)?;
+    confine_and_exec(image)
+}
+
+/// The last steps, in the process that becomes the command.
+fn confine_and_exec(image: &ChildImage) -> Step<std::convert::Infallible> {
+    close_other_fds(&image.keep_fds, image.fd_limit)?;
     for fd in &image.pass_fds {
         at(Stage::PassFds, sys::set_cloexec(*fd, false))?;
     }
@@ -185,27 +277,25 @@ fn setup_and_exec(image: &ChildImage) -> Result<std::convert::Infallible, Failur
     if image.no_new_privs {
         at(Stage::NoNewPrivs, sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1))?;
     }
-    if let Some(fd) = image.landlock_fd {
-        at(Stage::Landlock, sys::landlock_restrict_self(fd))?;
-        sys::close(fd);
+    if let Some(landlock) = &image.landlock {
+        landlock.enforce().map_err(|(index, errno)| {
+            let failure = Failure::new(Stage::Landlock, errno);
+            match index {
+                Some(index) => failure.at(index),
+                None => failure,
+            }
+        })?;
     }
     if let Some(program) = &image.seccomp {
         at(Stage::Seccomp, sys::seccomp_set_filter(program))?;
     }
     sys::reset_signals();
-    Err((Stage::Exec, exec_first_candidate(image)))
-}
-
-fn write_file(path: &std::ffi::CStr, contents: &[u8], stage: Stage) -> Result<(), Failure> {
-    let fd = at(stage, sys::open(path, libc::O_WRONLY))?;
-    let result = sys::write_all(fd, contents);
-    sys::close(fd);
-    at(stage, result)
+    Err(Failure::new(Stage::Exec, exec_first_candidate(&image.exec)))
 }
 
 /// Points fds 0-2 at their sources. Sources are first moved above 2 so that one assignment
 /// cannot clobber the source of another (stdout taken from fd 0, say).
-fn setup_stdio(image: &ChildImage) -> Result<(), Failure> {
+fn setup_stdio(image: &ChildImage) -> Step {
     let mut moved = [-1; 3];
     for (target, source) in image.stdio.iter().enumerate() {
         if *source >= 0 {
@@ -221,57 +311,21 @@ fn setup_stdio(image: &ChildImage) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Re-binds `target` read-only over itself. The path is reopened here, inside the new mount
-/// namespace, refusing every symlink, and must still be the inode the parent planned with: a
-/// path swapped since then (a directory replaced by a symlink to elsewhere) is refused, not
-/// followed. The bind is made read-only while still detached, so it is never visible writable.
-fn bind_read_only(target: &BindTarget) -> Result<(), Failure> {
-    let how = sys::OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64,
-        mode: 0,
-        resolve: sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS,
-    };
-    let fd = at(Stage::ProtectOpen, sys::openat2(&target.path, &how))?;
-    let st = at(Stage::ProtectVerify, sys::fstat(fd))?;
-    if st.st_dev != target.dev || st.st_ino != target.ino {
-        return Err((Stage::ProtectVerify, Errno(libc::ESTALE)));
-    }
-    let tree = at(
-        Stage::ProtectClone,
-        sys::open_tree(
-            fd,
-            sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32,
-        ),
-    )?;
-    let read_only = sys::MountAttr {
-        attr_set: sys::MOUNT_ATTR_RDONLY,
-        ..Default::default()
-    };
-    at(
-        Stage::ProtectReadOnly,
-        sys::mount_setattr(tree, libc::AT_RECURSIVE as u32, &read_only),
-    )?;
-    at(Stage::ProtectAttach, sys::move_mount(tree, fd))?;
-    sys::close(tree);
-    sys::close(fd);
-    Ok(())
-}
-
-/// Closes every descriptor ≥ 3 that is not in `keep_fds`.
-fn close_other_fds(image: &ChildImage) -> Result<(), Failure> {
+/// Closes every descriptor ≥ 3 that is not in `keep` (ascending).
+pub(crate) fn close_other_fds(keep: &[RawFd], fd_limit: RawFd) -> Step {
     let mut low: RawFd = 3;
-    for &keep in &image.keep_fds {
-        if keep > low {
-            close_span(low, keep - 1, image.fd_limit)?;
+    for &fd in keep {
+        if fd > low {
+            close_span(low, fd - 1, fd_limit)?;
         }
-        if keep >= low {
-            low = keep + 1;
+        if fd >= low {
+            low = fd + 1;
         }
     }
-    close_span(low, RawFd::MAX, image.fd_limit)
+    close_span(low, RawFd::MAX, fd_limit)
 }
 
-fn close_span(first: RawFd, last: RawFd, fd_limit: RawFd) -> Result<(), Failure> {
+fn close_span(first: RawFd, last: RawFd, fd_limit: RawFd) -> Step {
     match sys::close_range(first as u32, last as u32) {
         Ok(()) => Ok(()),
         // Kernels before 5.9, or a container seccomp profile that hides close_range.
@@ -283,14 +337,14 @@ fn close_span(first: RawFd, last: RawFd, fd_limit: RawFd) -> Result<(), Failure>
             }
             Ok(())
         }
-        Err(errno) => Err((Stage::CloseFds, errno)),
+        Err(errno) => Err(Failure::new(Stage::CloseFds, errno)),
     }
 }
 
 /// Drops every capability: bounding set (when we may), ambient, then effective, permitted and
 /// inheritable. Root — or the owner of a fresh user namespace, who holds every capability in
 /// it — keeps none.
-fn drop_capabilities() -> Result<(), Failure> {
+pub(crate) fn drop_capabilities() -> Step {
     let current = at(Stage::DropCapabilities, sys::capget())?;
     if current[0].effective & (1 << sys::CAP_SETPCAP) != 0 {
         for cap in 0..64 {
@@ -298,7 +352,7 @@ fn drop_capabilities() -> Result<(), Failure> {
                 Ok(_) => {}
                 // Past the kernel's last capability.
                 Err(errno) if errno.0 == libc::EINVAL => break,
-                Err(errno) => return Err((Stage::DropCapabilities, errno)),
+                Err(errno) => return Err(Failure::new(Stage::DropCapabilities, errno)),
             }
         }
     }
@@ -308,7 +362,7 @@ fn drop_capabilities() -> Result<(), Failure> {
     ) {
         Ok(_) => {}
         Err(errno) if errno.0 == libc::EINVAL => {} // no ambient capabilities before 4.3
-        Err(errno) => return Err((Stage::DropCapabilities, errno)),
+        Err(errno) => return Err(Failure::new(Stage::DropCapabilities, errno)),
     }
     at(
         Stage::DropCapabilities,
@@ -316,20 +370,20 @@ fn drop_capabilities() -> Result<(), Failure> {
     )?;
     let after = at(Stage::DropCapabilities, sys::capget())?;
     if after != [sys::CapData::default(); 2] {
-        return Err((Stage::DropCapabilities, Errno(libc::EPERM)));
+        return Err(Failure::new(Stage::DropCapabilities, Errno(libc::EPERM)));
     }
     Ok(())
 }
 
 /// Tries each candidate path like `execvp`: a missing file moves on, a permission error is
 /// remembered (and wins over "not found"), anything else stops the search.
-fn exec_first_candidate(image: &ChildImage) -> Errno {
+fn exec_first_candidate(exec: &ExecImage) -> Errno {
     let mut saw_eacces = false;
     let mut last = Errno(libc::ENOENT);
-    for candidate in &image.candidates {
+    for candidate in &exec.candidates {
         // SAFETY: argv and envp are null-terminated arrays of pointers into CStrings owned by
         // the parent's copy of the image, which this process never frees.
-        let errno = unsafe { sys::execve(candidate, image.argv.as_ptr(), image.envp.as_ptr()) };
+        let errno = unsafe { sys::execve(candidate, exec.argv.as_ptr(), exec.envp.as_ptr()) };
         match errno.0 {
             libc::ENOENT | libc::ENOTDIR => {}
             libc::EACCES => saw_eacces = true,

@@ -8,20 +8,21 @@
 
 mod child;
 mod forward;
+mod launch;
+mod namespaces;
 mod placeholder;
+mod system_bwrap;
 
 pub use forward::{FORWARDED_SIGNALS, SignalForwarder};
 
-use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 
 use crate::error::{Error, Result};
-use crate::plan::SandboxPlan;
+use crate::plan::{Executor, SandboxPlan};
 use crate::sys;
-use child::{BindTarget, ChildImage, Stage};
+use launch::{LaunchOptions, Launched};
 use placeholder::Placeholder;
 
 /// Where one of the child's standard streams goes.
@@ -111,6 +112,8 @@ pub struct Child {
     pub stdout: Option<File>,
     pub stderr: Option<File>,
     status: Option<ExitStatus>,
+    /// The sandbox's init reports the command's own wait status here (namespace pipeline).
+    init_status: Option<OwnedFd>,
     placeholders: Vec<Placeholder>,
 }
 
@@ -162,7 +165,15 @@ impl Child {
     }
 
     fn finish(&mut self, raw: libc::c_int) -> ExitStatus {
-        let status = ExitStatus::from_raw(raw);
+        // Under the namespace pipeline `pid` is the sandbox's init, which exits with 128+N
+        // when the command died of signal N; init's report restores the real status. Without
+        // a report (init itself was killed) init's own status stands.
+        let reported = self.init_status.take().and_then(|fd| {
+            let mut word = [0u8; 4];
+            matches!(sys::read(fd.as_raw_fd(), &mut word), Ok(4))
+                .then(|| libc::c_int::from_ne_bytes(word))
+        });
+        let status = ExitStatus::from_raw(reported.unwrap_or(raw));
         self.status = Some(status);
         for placeholder in self.placeholders.drain(..) {
             placeholder.release();
@@ -218,16 +229,20 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
     }
 
     let mut placeholders = Vec::new();
-    let result = spawn_with_placeholders(
-        plan,
+    let launch_options = LaunchOptions {
         stdio,
-        &options.pass_fds,
-        options.die_with_parent,
-        &mut placeholders,
-    );
+        pass_fds: &options.pass_fds,
+        die_with_parent: options.die_with_parent,
+    };
+    let result = match &plan.executor {
+        Executor::Embedded => launch::launch(plan, &launch_options, &mut placeholders),
+        Executor::SystemBwrap { path } => {
+            system_bwrap::launch(plan, path, &launch_options, &mut placeholders)
+        }
+    };
     drop(child_ends);
     match result {
-        Ok((pid, pidfd)) => {
+        Ok(Launched { pid, pidfd, status }) => {
             let [stdin, stdout, stderr] = parent_ends;
             Ok(Child {
                 pid,
@@ -236,6 +251,7 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
                 stdout,
                 stderr,
                 status: None,
+                init_status: status,
                 placeholders,
             })
         }
@@ -248,234 +264,6 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
     }
 }
 
-fn spawn_with_placeholders(
-    plan: &SandboxPlan,
-    stdio: [RawFd; 3],
-    pass_fds: &[RawFd],
-    die_with_parent: bool,
-    placeholders: &mut Vec<Placeholder>,
-) -> Result<(libc::pid_t, Option<OwnedFd>)> {
-    let mut binds = Vec::new();
-    let mut ordered: Vec<_> = plan.read_only_binds.iter().collect();
-    ordered.sort_by_key(|p| p.path.components().count());
-    for protected in ordered {
-        let reuse_or_create = protected.placeholder_if_missing
-            && matches!(
-                Placeholder::inspect(&protected.path)?,
-                placeholder::Found::Placeholder
-            );
-        let (dev, ino) = if reuse_or_create {
-            let placeholder = Placeholder::acquire(&protected.path)?;
-            let identity = placeholder.identity();
-            placeholders.push(placeholder);
-            identity
-        } else {
-            // A real path: the child checks it is still the inode planned here. One that was
-            // missing when planned and exists now has no planned inode and is refused.
-            protected.identity.ok_or_else(|| {
-                Error::path(
-                    "protected path appeared while the sandbox was starting",
-                    &protected.path,
-                    io::Error::from_raw_os_error(libc::EEXIST),
-                )
-            })?
-        };
-        binds.push(BindTarget {
-            path: c_path(&protected.path)?,
-            dev,
-            ino,
-        });
-    }
-
-    let ruleset = plan
-        .landlock
-        .as_ref()
-        .map(|landlock| landlock.create())
-        .transpose()?;
-    let [error_read, error_write] = sys::pipe_cloexec().map_err(|errno| Error::Setup {
-        stage: "create the status pipe",
-        source: errno.into_io(),
-        hint: "",
-    })?;
-    // SAFETY: pipe2 returned two fresh descriptors that nothing else owns.
-    let (error_read, error_write) = unsafe {
-        (
-            OwnedFd::from_raw_fd(error_read),
-            OwnedFd::from_raw_fd(error_write),
-        )
-    };
-
-    let argv_storage = c_strings(plan.exec.argv.iter().map(|a| a.as_bytes().to_vec()))?;
-    let env_storage = c_strings(
-        plan.exec
-            .env
-            .iter()
-            .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()),
-    )?;
-    let mut keep_fds: Vec<RawFd> = pass_fds.to_vec();
-    keep_fds.push(error_write.as_raw_fd());
-    if let Some(ruleset) = &ruleset {
-        keep_fds.push(ruleset.raw_fd());
-    }
-    keep_fds.sort_unstable();
-    keep_fds.dedup();
-
-    let id_maps = if binds.is_empty() {
-        None
-    } else {
-        // SAFETY: getuid/getgid cannot fail.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        Some((
-            format!("{uid} {uid} 1\n").into_bytes(),
-            format!("{gid} {gid} 1\n").into_bytes(),
-        ))
-    };
-    let clone_flags = libc::CLONE_PIDFD as u64
-        | if id_maps.is_some() {
-            (libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u64
-        } else {
-            0
-        };
-
-    let image = ChildImage {
-        argv: pointer_array(&argv_storage),
-        envp: pointer_array(&env_storage),
-        candidates: plan
-            .exec
-            .candidates
-            .iter()
-            .map(|p| c_path(p))
-            .collect::<Result<_>>()?,
-        cwd: c_path(&plan.exec.cwd)?,
-        stdio,
-        keep_fds,
-        pass_fds: pass_fds.to_vec(),
-        error_fd: error_write.as_raw_fd(),
-        die_with_parent: die_with_parent.then(sys::getpid),
-        id_maps,
-        binds,
-        drop_capabilities: plan.process.drop_capabilities,
-        no_new_privs: plan.process.no_new_privs,
-        landlock_fd: ruleset.as_ref().map(|r| r.raw_fd()),
-        seccomp: plan.seccomp.as_ref().map(|s| s.program.clone()),
-        fd_limit: fd_limit(),
-    };
-
-    let mut pidfd: RawFd = -1;
-    let saved_mask = sys::block_all_signals();
-    // SAFETY: the child branch only runs `child::run`, which is async-signal-safe and never
-    // returns; every value it reads was built above and stays alive in its copy of memory.
-    let cloned = unsafe { sys::clone_process(clone_flags, &mut pidfd) };
-    if let Ok(0) = cloned {
-        child::run(&image);
-    }
-    sys::set_signal_mask(&saved_mask);
-    drop(error_write);
-    drop(ruleset);
-    let pid = cloned.map_err(|errno| clone_error(errno, clone_flags))?;
-    // SAFETY: with CLONE_PIDFD the kernel stored a fresh descriptor that nothing else owns.
-    let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
-    // Keep the strings alive until the child has exec'd or failed; the image points into them.
-    let outcome = read_child_report(error_read.as_raw_fd());
-    drop((argv_storage, env_storage, image));
-    match outcome {
-        Ok(None) => Ok((pid, pidfd)),
-        Ok(Some((stage, errno))) => {
-            let _ = sys::waitpid(pid, 0);
-            Err(child_error(plan, stage, errno))
-        }
-        Err(errno) => {
-            let _ = sys::kill(pid, libc::SIGKILL);
-            let _ = sys::waitpid(pid, 0);
-            Err(Error::Setup {
-                stage: "read the child's status",
-                source: errno.into_io(),
-                hint: "",
-            })
-        }
-    }
-}
-
-/// Reads the child's failure report, or `None` when the pipe closed because `execve` worked.
-fn read_child_report(fd: RawFd) -> std::result::Result<Option<(Stage, i32)>, sys::Errno> {
-    let mut message = [0u8; 8];
-    let mut filled = 0;
-    while filled < message.len() {
-        match sys::read(fd, &mut message[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    if filled == 0 {
-        return Ok(None);
-    }
-    if filled != message.len() {
-        return Err(sys::Errno(libc::EPROTO));
-    }
-    let stage = u32::from_ne_bytes(message[..4].try_into().unwrap_or_default());
-    let errno = i32::from_ne_bytes(message[4..].try_into().unwrap_or_default());
-    Ok(Some((
-        Stage::from_u32(stage).ok_or(sys::Errno(libc::EPROTO))?,
-        errno,
-    )))
-}
-
-fn child_error(plan: &SandboxPlan, stage: Stage, errno: i32) -> Error {
-    let source = io::Error::from_raw_os_error(errno);
-    let program = plan.process.argv.first().cloned().unwrap_or_default();
-    match (stage, errno) {
-        (Stage::Exec, libc::ENOENT) | (Stage::Exec, libc::ENOTDIR) => {
-            Error::CommandNotFound { program }
-        }
-        (Stage::Exec, _) => Error::CommandNotExecutable { program, source },
-        (Stage::ProtectVerify, libc::ESTALE) => Error::Setup {
-            stage: stage.describe(),
-            source,
-            hint: " (a protected path was replaced while the sandbox was being set up; refusing to run)",
-        },
-        (Stage::SetgroupsDeny | Stage::UidMap | Stage::GidMap | Stage::MountPropagation, _)
-        | (Stage::ProtectClone | Stage::ProtectReadOnly | Stage::ProtectAttach, _) => {
-            Error::Setup {
-                stage: stage.describe(),
-                source,
-                hint: NAMESPACE_HINT,
-            }
-        }
-        _ => Error::Setup {
-            stage: stage.describe(),
-            source,
-            hint: "",
-        },
-    }
-}
-
-const NAMESPACE_HINT: &str = " (protected paths such as .git and .codex are kept read-only with a private user+mount \
-namespace; this host refused it. Allow unprivileged user namespaces — sysctl user.max_user_namespaces > 0, \
-kernel.unprivileged_userns_clone=1, kernel.apparmor_restrict_unprivileged_userns=0 — or use a read-only policy)";
-
-fn clone_error(errno: sys::Errno, flags: u64) -> Error {
-    let uses_namespaces = flags & libc::CLONE_NEWUSER as u64 != 0;
-    if uses_namespaces
-        && matches!(
-            errno.0,
-            libc::EPERM | libc::ENOSPC | libc::EINVAL | libc::EUSERS
-        )
-    {
-        return Error::Unsupported {
-            what: "keeping protected paths (.git, .codex) read-only".into(),
-            reason: format!(
-                "cannot create a user namespace: {}{NAMESPACE_HINT}",
-                errno.into_io()
-            ),
-        };
-    }
-    Error::Setup {
-        stage: "clone the sandbox process",
-        source: errno.into_io(),
-        hint: "",
-    }
-}
-
 fn open_dev_null() -> Result<OwnedFd> {
     let fd = sys::open(c"/dev/null", libc::O_RDWR).map_err(|errno| Error::Setup {
         stage: "open /dev/null",
@@ -484,40 +272,4 @@ fn open_dev_null() -> Result<OwnedFd> {
     })?;
     // SAFETY: open returned a fresh descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn c_path(path: &std::path::Path) -> Result<CString> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| Error::Internal(format!("NUL byte in {}", path.display())))
-}
-
-fn c_strings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>> {
-    items
-        .map(|bytes| {
-            CString::new(bytes).map_err(|_| Error::Internal("NUL byte in argv or env".into()))
-        })
-        .collect()
-}
-
-fn pointer_array(strings: &[CString]) -> Vec<*const libc::c_char> {
-    strings
-        .iter()
-        .map(|s| s.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect()
-}
-
-/// The highest descriptor number the fallback close loop must reach.
-fn fd_limit() -> RawFd {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: limit is a valid out parameter.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    if ok {
-        limit.rlim_cur.min(1 << 20) as RawFd
-    } else {
-        1 << 16
-    }
 }

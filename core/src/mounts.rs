@@ -1,0 +1,241 @@
+//! The filesystem view of the namespace pipeline, as a list of operations.
+//!
+//! Planning is pure: [`plan`] turns the resolved policy into [`MountOp`]s, which `--explain`
+//! prints, the embedded launcher executes in the child (`spawn::namespaces`), and
+//! [`bwrap_args`] renders for a system `bwrap`, so both executors run the same plan.
+//!
+//! The order is bubblewrap's (reference §3.2): the whole tree read-only, writable roots bound
+//! writable (shallowest first), protected paths re-bound read-only after them, then a minimal
+//! `/dev`, a fresh `/proc` (or a mask), and a fresh `/sys` when the sandbox has its own network
+//! namespace (the host's `/sys/class/net` would list the host's interfaces).
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::resolve::{FilesystemView, ProtectedPath};
+
+/// One step of the filesystem view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum MountOp {
+    /// Every mount of the tree, recursively, read-only.
+    ReadOnlyRoot,
+    /// `path` bound writable over itself; the source is the host's view, taken before the root
+    /// became read-only.
+    WritableBind { path: PathBuf },
+    /// `path` bound read-only over itself (checked to be the planned inode first).
+    ReadOnlyBind { path: PathBuf },
+    /// A new read-only tmpfs at `/dev` holding `null zero full random urandom tty` (bound from
+    /// the host), a private devpts at `/dev/pts` with `/dev/ptmx`, the `fd`/`stdin`/`stdout`/
+    /// `stderr` links, and `/dev/shm`: the host's, writable, when it is a writable root,
+    /// otherwise an empty read-only directory.
+    Dev { host_shm: bool },
+    /// A fresh procfs at `/proc`: only the sandbox's own processes.
+    Proc,
+    /// An empty read-only tmpfs over `path`.
+    Mask { path: PathBuf },
+    /// A fresh, read-only sysfs at `/sys` (network namespace only).
+    Sysfs,
+}
+
+impl std::fmt::Display for MountOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MountOp::ReadOnlyRoot => write!(f, "read-only /"),
+            MountOp::WritableBind { path } => write!(f, "writable bind of {}", path.display()),
+            MountOp::ReadOnlyBind { path } => write!(f, "read-only bind of {}", path.display()),
+            MountOp::Dev { .. } => write!(f, "/dev"),
+            MountOp::Proc => write!(f, "/proc"),
+            MountOp::Mask { path } => write!(f, "mask over {}", path.display()),
+            MountOp::Sysfs => write!(f, "/sys"),
+        }
+    }
+}
+
+/// Device nodes bound into the sandbox's `/dev`.
+pub const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Options that shape the view beyond the policy.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ViewOptions {
+    /// Mask `/proc` instead of mounting a fresh one (`--no-proc`).
+    pub no_proc: bool,
+    /// The sandbox gets its own network namespace.
+    pub new_netns: bool,
+}
+
+/// Plans the view. `read_only_binds` are the protected paths inside writable roots.
+pub fn plan(
+    view: &FilesystemView,
+    read_only_binds: &[ProtectedPath],
+    options: ViewOptions,
+) -> (Vec<MountOp>, Vec<String>) {
+    let mut ops = vec![MountOp::ReadOnlyRoot];
+    let mut warnings = Vec::new();
+    let shm = Path::new("/dev/shm");
+    let mut host_shm = false;
+    let mut writable: Vec<&Path> = view
+        .writable_roots
+        .iter()
+        .map(|root| root.path.as_path())
+        .collect();
+    writable.sort_by_key(|path| path.components().count());
+    for path in writable {
+        if path == shm {
+            host_shm = true;
+        } else if ["/dev", "/proc", "/sys"]
+            .iter()
+            .any(|special| path.starts_with(special))
+        {
+            warnings.push(format!("writable root `{}` lies in a filesystem the sandbox replaces; it is not writable there", path.display()));
+        } else {
+            ops.push(MountOp::WritableBind {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    let mut protected: Vec<&ProtectedPath> = read_only_binds.iter().collect();
+    protected.sort_by_key(|p| p.path.components().count());
+    ops.extend(protected.into_iter().map(|p| MountOp::ReadOnlyBind {
+        path: p.path.clone(),
+    }));
+    ops.push(MountOp::Dev { host_shm });
+    ops.push(if options.no_proc {
+        MountOp::Mask {
+            path: "/proc".into(),
+        }
+    } else {
+        MountOp::Proc
+    });
+    if options.new_netns {
+        ops.push(MountOp::Sysfs);
+    }
+    (ops, warnings)
+}
+
+/// The same view as `bwrap` options, in order. Debian 12's bwrap 0.8.0 has everything used
+/// here. `bwrap` cannot mount a fresh sysfs, so [`MountOp::Sysfs`] becomes an empty mask.
+pub fn bwrap_args(ops: &[MountOp]) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut push = |items: &[&str]| args.extend(items.iter().map(|s| s.to_string()));
+    for op in ops {
+        match op {
+            MountOp::ReadOnlyRoot => push(&["--ro-bind", "/", "/"]),
+            MountOp::WritableBind { path } => {
+                let path = path.to_string_lossy();
+                push(&["--bind", &path, &path]);
+            }
+            MountOp::ReadOnlyBind { path } => {
+                let path = path.to_string_lossy();
+                push(&["--ro-bind", &path, &path]);
+            }
+            MountOp::Dev { host_shm } => {
+                push(&["--dev", "/dev"]);
+                if *host_shm {
+                    push(&["--bind", "/dev/shm", "/dev/shm"]);
+                }
+            }
+            MountOp::Proc => push(&["--proc", "/proc"]),
+            MountOp::Mask { path } => {
+                let path = path.to_string_lossy();
+                push(&["--tmpfs", &path, "--remount-ro", &path]);
+            }
+            MountOp::Sysfs => push(&["--tmpfs", "/sys", "--remount-ro", "/sys"]),
+        }
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::{ProtectedKind, ReadScope, RootSource, WritableRoot};
+
+    fn view(roots: &[&str]) -> FilesystemView {
+        FilesystemView {
+            full_write: false,
+            read: ReadScope::Full,
+            writable_roots: roots
+                .iter()
+                .map(|r| WritableRoot {
+                    path: r.into(),
+                    source: RootSource::Explicit,
+                    protected: vec![],
+                })
+                .collect(),
+            skipped_roots: vec![],
+        }
+    }
+
+    fn protected(path: &str) -> ProtectedPath {
+        ProtectedPath {
+            path: path.into(),
+            kind: ProtectedKind::Directory,
+            reason: String::new(),
+            identity: None,
+            placeholder_if_missing: false,
+        }
+    }
+
+    #[test]
+    fn order_is_root_writable_protected_dev_proc() {
+        let (ops, warnings) = plan(
+            &view(&["/w/deep/er", "/w", "/dev/shm"]),
+            &[protected("/w/.git/modules/x"), protected("/w/.git")],
+            ViewOptions {
+                no_proc: false,
+                new_netns: true,
+            },
+        );
+        assert!(warnings.is_empty());
+        assert_eq!(
+            ops,
+            vec![
+                MountOp::ReadOnlyRoot,
+                MountOp::WritableBind { path: "/w".into() },
+                MountOp::WritableBind {
+                    path: "/w/deep/er".into()
+                },
+                MountOp::ReadOnlyBind {
+                    path: "/w/.git".into()
+                },
+                MountOp::ReadOnlyBind {
+                    path: "/w/.git/modules/x".into()
+                },
+                MountOp::Dev { host_shm: true },
+                MountOp::Proc,
+                MountOp::Sysfs,
+            ]
+        );
+        assert_eq!(
+            bwrap_args(&ops).join(" "),
+            "--ro-bind / / --bind /w /w --bind /w/deep/er /w/deep/er --ro-bind /w/.git /w/.git \
+             --ro-bind /w/.git/modules/x /w/.git/modules/x --dev /dev --bind /dev/shm /dev/shm --proc /proc \
+             --tmpfs /sys --remount-ro /sys"
+        );
+    }
+
+    #[test]
+    fn no_proc_masks_and_special_roots_are_reported() {
+        let (ops, warnings) = plan(
+            &view(&["/proc/self"]),
+            &[],
+            ViewOptions {
+                no_proc: true,
+                new_netns: false,
+            },
+        );
+        assert_eq!(
+            ops,
+            vec![
+                MountOp::ReadOnlyRoot,
+                MountOp::Dev { host_shm: false },
+                MountOp::Mask {
+                    path: "/proc".into()
+                }
+            ]
+        );
+        assert_eq!(warnings.len(), 1);
+    }
+}
