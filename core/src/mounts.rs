@@ -135,6 +135,8 @@ pub fn bwrap_args(ops: &[MountOp]) -> Vec<String> {
                 if *host_shm {
                     push(&["--bind", "/dev/shm", "/dev/shm"]);
                 }
+                // Like the embedded /dev: nothing new can be created in it.
+                push(&["--remount-ro", "/dev"]);
             }
             MountOp::Proc => push(&["--proc", "/proc"]),
             MountOp::Mask { path } => {
@@ -211,7 +213,8 @@ mod tests {
         assert_eq!(
             bwrap_args(&ops).join(" "),
             "--ro-bind / / --bind /w /w --bind /w/deep/er /w/deep/er --ro-bind /w/.git /w/.git \
-             --ro-bind /w/.git/modules/x /w/.git/modules/x --dev /dev --bind /dev/shm /dev/shm --proc /proc \
+             --ro-bind /w/.git/modules/x /w/.git/modules/x --dev /dev --bind /dev/shm /dev/shm --remount-ro /dev \
+             --proc /proc \
              --tmpfs /sys --remount-ro /sys"
         );
     }
