@@ -13,8 +13,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use codex_sandbox_core::{
-    Error, ErrorKind, FORWARDED_SIGNALS, PipelineRequest, SandboxPolicy, SandboxSpec,
-    SignalForwarder, SpawnOptions, prepare, spawn,
+    Error, ErrorKind, FORWARDED_SIGNALS, PipelineRequest, SandboxPolicy, SandboxSpec, SignalForwarder, SpawnOptions,
+    prepare, spawn,
 };
 
 const SETUP_FAILED: u8 = 125;
@@ -23,7 +23,9 @@ const NOT_FOUND: u8 = 127;
 
 /// Run a command inside the codex-sandbox Linux sandbox.
 ///
-/// `codex-linux-sandbox doctor` prints what this host can enforce.
+/// `codex-linux-sandbox doctor` prints what this host can enforce;
+/// `codex-linux-sandbox seatbelt [--sandbox-policy P] -- CMD` prints the macOS `sandbox-exec`
+/// command for a policy.
 #[derive(Parser, Debug)]
 #[command(name = "codex-linux-sandbox", version, about)]
 struct Cli {
@@ -74,30 +76,36 @@ struct Cli {
     command: Vec<OsString>,
 }
 
+/// `codex-linux-sandbox seatbelt`: print the macOS `sandbox-exec` command for a policy.
+#[derive(Parser, Debug)]
+#[command(name = "codex-linux-sandbox seatbelt")]
+struct SeatbeltCli {
+    /// The policy, as for running a command.
+    #[arg(long, value_name = "JSON|NAME", default_value = "read-only")]
+    sandbox_policy: String,
+
+    /// Directory the policy's cwd refers to. Defaults to the current directory.
+    #[arg(long, value_name = "DIR")]
+    sandbox_policy_cwd: Option<PathBuf>,
+
+    /// Let the command bind local ports and reach any loopback port.
+    #[arg(long)]
+    allow_local_binding: bool,
+
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
+    command: Vec<OsString>,
+}
+
 fn main() -> ExitCode {
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|arg| arg == "doctor")
-    {
-        return doctor();
+    match std::env::args_os().nth(1) {
+        Some(arg) if arg == "doctor" => return doctor(),
+        Some(arg) if arg == "seatbelt" => return seatbelt(),
+        _ => {}
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(error) if !error.use_stderr() => {
-            // --help, --version
-            let _ = error.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            // clap's message is several lines of tips; keep the one line that says what is wrong.
-            let rendered = error.render().to_string();
-            let first = rendered.lines().next().unwrap_or_default();
-            eprintln!(
-                "codex-linux-sandbox: {} (see --help)",
-                first.trim_start_matches("error: ")
-            );
-            return ExitCode::from(SETUP_FAILED);
-        }
+        Err(error) => return usage_error(error),
     };
     match run(cli) {
         Ok(code) => code,
@@ -132,27 +140,65 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     let plan = prepare(&spec)?;
 
     if cli.explain {
-        let json =
-            serde_json::to_string_pretty(&plan).map_err(|e| Error::Internal(e.to_string()))?;
+        let json = serde_json::to_string_pretty(&plan).map_err(|e| Error::Internal(e.to_string()))?;
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{json}");
         return Ok(ExitCode::SUCCESS);
     }
 
-    let setup_error = |context: &'static str| {
-        move |e: std::io::Error| Error::Setup {
-            stage: context,
-            source: e,
-            hint: "",
-        }
-    };
-    let forwarder =
-        SignalForwarder::new(&FORWARDED_SIGNALS).map_err(setup_error("block forwarded signals"))?;
+    let setup_error =
+        |context: &'static str| move |e: std::io::Error| Error::Setup { stage: context, source: e, hint: "" };
+    let forwarder = SignalForwarder::new(&FORWARDED_SIGNALS).map_err(setup_error("block forwarded signals"))?;
     let mut child = spawn(&plan, SpawnOptions::default())?;
-    let status = forwarder
-        .wait(&mut child)
-        .map_err(setup_error("wait for the command"))?;
+    let status = forwarder.wait(&mut child).map_err(setup_error("wait for the command"))?;
     Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
+}
+
+fn seatbelt() -> ExitCode {
+    let cli = match SeatbeltCli::try_parse_from(std::env::args_os().skip(1)) {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
+    let result = (|| {
+        let cwd = match cli.sandbox_policy_cwd {
+            Some(cwd) => cwd,
+            None => std::env::current_dir().map_err(|e| Error::InvalidArgument {
+                field: "cwd".into(),
+                message: format!("cannot read the current directory: {e}"),
+            })?,
+        };
+        let policy = SandboxPolicy::parse(&cli.sandbox_policy)?;
+        let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+        let options = codex_sandbox_core::seatbelt::SeatbeltOptions {
+            allow_local_binding: cli.allow_local_binding,
+            ..Default::default()
+        };
+        codex_sandbox_core::seatbelt::seatbelt_command(&policy, &cwd, &cli.command, &env, &options)
+    })();
+    match result.and_then(|command| serde_json::to_string_pretty(&command).map_err(|e| Error::Internal(e.to_string())))
+    {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("codex-linux-sandbox: {error}");
+            ExitCode::from(SETUP_FAILED)
+        }
+    }
+}
+
+/// Prints a clap error as one line (help and version go to stdout with exit 0).
+fn usage_error(error: clap::Error) -> ExitCode {
+    if !error.use_stderr() {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    // clap's message is several lines of tips; keep the one line that says what is wrong.
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    eprintln!("codex-linux-sandbox: {} (see --help)", first.trim_start_matches("error: "));
+    ExitCode::from(SETUP_FAILED)
 }
 
 /// `codex-linux-sandbox doctor`: what this host can enforce, as JSON.

@@ -23,165 +23,46 @@ struct Case {
     script: &'static str,
 }
 
-const WS: &str =
-    r#"{"type":"workspace-write","exclude_slash_tmp":true,"exclude_tmpdir_env_var":true}"#;
+const WS: &str = r#"{"type":"workspace-write","exclude_slash_tmp":true,"exclude_tmpdir_env_var":true}"#;
 const WS_TMP: &str = r#"{"type":"workspace-write","exclude_tmpdir_env_var":true}"#;
-const WS_EXTRA: &str = r#"{"type":"workspace-write","writable_roots":["{extra}"],"exclude_slash_tmp":true,"exclude_tmpdir_env_var":true}"#;
+const WS_EXTRA: &str =
+    r#"{"type":"workspace-write","writable_roots":["{extra}"],"exclude_slash_tmp":true,"exclude_tmpdir_env_var":true}"#;
 const RO: &str = "read-only";
 const RO_NET: &str = r#"{"type":"read-only","network_access":true}"#;
-const NET_PY: &str = "import socket,sys; s=socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=2); s.sendall(b'x')";
+const NET_PY: &str =
+    "import socket,sys; s=socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=2); s.sendall(b'x')";
 
 const CASES: &[Case] = &[
-    Case {
-        name: "true",
-        policy: RO,
-        script: "true",
-    },
-    Case {
-        name: "false",
-        policy: RO,
-        script: "false",
-    },
-    Case {
-        name: "exit-code",
-        policy: RO,
-        script: "exit 42",
-    },
-    Case {
-        name: "signal",
-        policy: RO,
-        script: "kill -TERM $$",
-    },
-    Case {
-        name: "read-etc",
-        policy: RO,
-        script: "cat /etc/passwd > /dev/null",
-    },
-    Case {
-        name: "write-dev-null",
-        policy: RO,
-        script: "echo x > /dev/null",
-    },
-    Case {
-        name: "write-cwd",
-        policy: WS,
-        script: "echo data > {ws}/new.txt",
-    },
-    Case {
-        name: "write-cwd-read-only",
-        policy: RO,
-        script: "echo data > {ws}/new.txt",
-    },
-    Case {
-        name: "mkdir-cwd",
-        policy: WS,
-        script: "mkdir -p {ws}/a/b/c",
-    },
-    Case {
-        name: "rm-in-cwd",
-        policy: WS,
-        script: "rm {ws}/existing.txt",
-    },
-    Case {
-        name: "chmod-in-cwd",
-        policy: WS,
-        script: "chmod 600 {ws}/existing.txt",
-    },
-    Case {
-        name: "symlink-in-cwd",
-        policy: WS,
-        script: "ln -s existing.txt {ws}/link",
-    },
-    Case {
-        name: "write-outside",
-        policy: WS,
-        script: "echo data > {out}/victim.txt",
-    },
-    Case {
-        name: "rm-outside",
-        policy: WS,
-        script: "rm {out}/victim.txt",
-    },
-    Case {
-        name: "hardlink-outside",
-        policy: WS,
-        script: "ln {out}/victim.txt {ws}/hard",
-    },
-    Case {
-        name: "write-etc",
-        policy: WS,
-        script: "echo data > /etc/codex-sandbox-differential",
-    },
-    Case {
-        name: "write-tmp-included",
-        policy: WS_TMP,
-        script: "echo data > {tmp}/t.txt",
-    },
-    Case {
-        name: "write-tmp-excluded",
-        policy: WS,
-        script: "echo data > {tmp}/t.txt",
-    },
-    Case {
-        name: "write-extra-root",
-        policy: WS_EXTRA,
-        script: "echo data > {extra}/e.txt",
-    },
-    Case {
-        name: "write-git-config",
-        policy: WS,
-        script: "echo evil >> {ws}/.git/config",
-    },
-    Case {
-        name: "create-git-hook",
-        policy: WS,
-        script: "echo evil > {ws}/.git/hooks/pre-commit",
-    },
-    Case {
-        name: "mkdir-codex",
-        policy: WS,
-        script: "mkdir {ws}/.codex/sub",
-    },
-    Case {
-        name: "write-agents",
-        policy: WS,
-        script: "echo evil > {ws}/.agents/notes.md",
-    },
-    Case {
-        name: "rename-git",
-        policy: WS,
-        script: "mv {ws}/.git {ws}/git-moved",
-    },
-    Case {
-        name: "proc-pid-1",
-        policy: RO,
-        script: "test -d /proc/1",
-    },
-    Case {
-        name: "host-pid-hidden",
-        policy: RO,
-        script: "test ! -e /proc/{hostpid}",
-    },
-    Case {
-        name: "inet-socket",
-        policy: RO,
-        script: "python3 -c 'import socket; socket.socket()'",
-    },
-    Case {
-        name: "loopback-connect-restricted",
-        policy: RO,
-        script: "python3 -c \"{netpy}\" {port}",
-    },
-    Case {
-        name: "loopback-connect-full",
-        policy: RO_NET,
-        script: "python3 -c \"{netpy}\" {port}",
-    },
-    Case {
-        name: "remount-root",
-        policy: WS,
-        script: "mount -o remount,rw / && touch /etc/codex-sandbox-differential",
-    },
+    Case { name: "true", policy: RO, script: "true" },
+    Case { name: "false", policy: RO, script: "false" },
+    Case { name: "exit-code", policy: RO, script: "exit 42" },
+    Case { name: "signal", policy: RO, script: "kill -TERM $$" },
+    Case { name: "read-etc", policy: RO, script: "cat /etc/passwd > /dev/null" },
+    Case { name: "write-dev-null", policy: RO, script: "echo x > /dev/null" },
+    Case { name: "write-cwd", policy: WS, script: "echo data > {ws}/new.txt" },
+    Case { name: "write-cwd-read-only", policy: RO, script: "echo data > {ws}/new.txt" },
+    Case { name: "mkdir-cwd", policy: WS, script: "mkdir -p {ws}/a/b/c" },
+    Case { name: "rm-in-cwd", policy: WS, script: "rm {ws}/existing.txt" },
+    Case { name: "chmod-in-cwd", policy: WS, script: "chmod 600 {ws}/existing.txt" },
+    Case { name: "symlink-in-cwd", policy: WS, script: "ln -s existing.txt {ws}/link" },
+    Case { name: "write-outside", policy: WS, script: "echo data > {out}/victim.txt" },
+    Case { name: "rm-outside", policy: WS, script: "rm {out}/victim.txt" },
+    Case { name: "hardlink-outside", policy: WS, script: "ln {out}/victim.txt {ws}/hard" },
+    Case { name: "write-etc", policy: WS, script: "echo data > /etc/codex-sandbox-differential" },
+    Case { name: "write-tmp-included", policy: WS_TMP, script: "echo data > {tmp}/t.txt" },
+    Case { name: "write-tmp-excluded", policy: WS, script: "echo data > {tmp}/t.txt" },
+    Case { name: "write-extra-root", policy: WS_EXTRA, script: "echo data > {extra}/e.txt" },
+    Case { name: "write-git-config", policy: WS, script: "echo evil >> {ws}/.git/config" },
+    Case { name: "create-git-hook", policy: WS, script: "echo evil > {ws}/.git/hooks/pre-commit" },
+    Case { name: "mkdir-codex", policy: WS, script: "mkdir {ws}/.codex/sub" },
+    Case { name: "write-agents", policy: WS, script: "echo evil > {ws}/.agents/notes.md" },
+    Case { name: "rename-git", policy: WS, script: "mv {ws}/.git {ws}/git-moved" },
+    Case { name: "proc-pid-1", policy: RO, script: "test -d /proc/1" },
+    Case { name: "host-pid-hidden", policy: RO, script: "test ! -e /proc/{hostpid}" },
+    Case { name: "inet-socket", policy: RO, script: "python3 -c 'import socket; socket.socket()'" },
+    Case { name: "loopback-connect-restricted", policy: RO, script: "python3 -c \"{netpy}\" {port}" },
+    Case { name: "loopback-connect-full", policy: RO_NET, script: "python3 -c \"{netpy}\" {port}" },
+    Case { name: "remount-root", policy: WS, script: "mount -o remount,rw / && touch /etc/codex-sandbox-differential" },
 ];
 
 struct Fixture {
@@ -209,18 +90,11 @@ impl Fixture {
         vars.insert("port", listener.local_addr().unwrap().port().to_string());
         vars.insert("hostpid", std::process::id().to_string());
         vars.insert("netpy", NET_PY.to_string());
-        Fixture {
-            scratch,
-            ws,
-            vars,
-            _listener: listener,
-        }
+        Fixture { scratch, ws, vars, _listener: listener }
     }
 
     fn expand(&self, text: &str) -> String {
-        self.vars.iter().fold(text.to_owned(), |acc, (key, value)| {
-            acc.replace(&format!("{{{key}}}"), value)
-        })
+        self.vars.iter().fold(text.to_owned(), |acc, (key, value)| acc.replace(&format!("{{{key}}}"), value))
     }
 
     /// Every file below the scratch directory with its contents (directories as `<dir>`).
@@ -236,41 +110,20 @@ impl Fixture {
                 } else {
                     fs::read_to_string(&path).unwrap_or_else(|_| "<unreadable>".into())
                 };
-                (
-                    path.strip_prefix(&self.scratch.path).unwrap().to_path_buf(),
-                    content,
-                )
+                (path.strip_prefix(&self.scratch.path).unwrap().to_path_buf(), content)
             })
             .collect()
     }
 }
 
-fn run_case(
-    user: User,
-    case: &Case,
-    system_bwrap: bool,
-) -> (Option<i32>, BTreeMap<PathBuf, String>) {
-    let fixture = Fixture::new(
-        user,
-        &format!(
-            "diff-{}-{}",
-            case.name,
-            if system_bwrap { "sys" } else { "emb" }
-        ),
-    );
-    let mut run = Run::new(user, &fixture.ws)
-        .arg("--pipeline=bwrap")
-        .policy(&fixture.expand(case.policy));
+fn run_case(user: User, case: &Case, system_bwrap: bool) -> (Option<i32>, BTreeMap<PathBuf, String>) {
+    let fixture = Fixture::new(user, &format!("diff-{}-{}", case.name, if system_bwrap { "sys" } else { "emb" }));
+    let mut run = Run::new(user, &fixture.ws).arg("--pipeline=bwrap").policy(&fixture.expand(case.policy));
     if system_bwrap {
         run = run.arg("--bwrap-path").arg(BWRAP);
     }
     let output = run.sh(&fixture.expand(case.script));
-    assert!(
-        output.status.code() != Some(125),
-        "{} could not be set up: {}",
-        case.name,
-        stderr(&output)
-    );
+    assert!(output.status.code() != Some(125), "{} could not be set up: {}", case.name, stderr(&output));
     (output.status.code(), fixture.snapshot())
 }
 
@@ -291,17 +144,10 @@ fn embedded_and_system_bwrap_agree() {
             let embedded = run_case(user, case, false);
             let system = run_case(user, case, true);
             if embedded != system {
-                disagreements.push(format!(
-                    "{}: embedded {:?} vs system bwrap {:?}",
-                    case.name, embedded, system
-                ));
+                disagreements.push(format!("{}: embedded {:?} vs system bwrap {:?}", case.name, embedded, system));
             }
         }
-        assert!(
-            disagreements.is_empty(),
-            "as {user:?}:\n{}",
-            disagreements.join("\n")
-        );
+        assert!(disagreements.is_empty(), "as {user:?}:\n{}", disagreements.join("\n"));
     }
 }
 

@@ -43,30 +43,15 @@ fn without_user_namespaces_protected_paths_refuse_and_read_only_runs() {
     let limits = ["--unshare-user", "--disable-userns"];
     let output = sandbox_inside_bwrap(&limits, "workspace-write", &scratch.path);
     assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("cannot create a user namespace"),
-        "{}",
-        stderr(&output)
-    );
-    assert!(
-        stderr(&output).contains("user.max_user_namespaces"),
-        "says what to do: {}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("cannot create a user namespace"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("user.max_user_namespaces"), "says what to do: {}", stderr(&output));
     assert!(!scratch.path.join("ran").exists());
-    assert!(
-        !scratch.path.join(".codex").exists(),
-        "placeholder left behind"
-    );
+    assert!(!scratch.path.join(".codex").exists(), "placeholder left behind");
 
     // A read-only policy protects nothing and needs no namespace; `touch` then fails inside.
     let output = sandbox_inside_bwrap(&limits, "read-only", &scratch.path);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("Permission denied"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("Permission denied"), "{}", stderr(&output));
 }
 
 #[test]
@@ -81,13 +66,7 @@ fn without_landlock_the_landlock_pipeline_refuses() {
         ("landlock_restrict_self", libc::SYS_landlock_restrict_self),
     ]
     .into_iter()
-    .map(|(syscall, number)| SyscallRule {
-        syscall,
-        number,
-        allow_if: vec![],
-        errno: libc::ENOSYS,
-        note: None,
-    })
+    .map(|(syscall, number)| SyscallRule { syscall, number, allow_if: vec![], errno: libc::ENOSYS, note: None })
     .collect();
     let program = compile(&rules);
     let mut filter = tempfile();
@@ -106,56 +85,28 @@ fn without_landlock_the_landlock_pipeline_refuses() {
         command
             .args(["--dev-bind", "/", "/", "--seccomp", &fd, "--"])
             .arg(common::binary())
-            .args([
-                "--pipeline",
-                pipeline,
-                "--sandbox-policy",
-                policy,
-                "--",
-                "/usr/bin/touch",
-                "ran",
-            ])
+            .args(["--pipeline", pipeline, "--sandbox-policy", policy, "--", "/usr/bin/touch", "ran"])
             .current_dir(&scratch.path);
-        preserve_fd(&mut command, filter.as_raw_fd())
-            .output()
-            .unwrap()
+        preserve_fd(&mut command, filter.as_raw_fd()).output().unwrap()
     };
     for policy in ["read-only", "workspace-write"] {
         let output = run("landlock", policy);
-        assert_eq!(
-            output.status.code(),
-            Some(125),
-            "{policy}: {}",
-            stderr(&output)
-        );
+        assert_eq!(output.status.code(), Some(125), "{policy}: {}", stderr(&output));
         assert!(stderr(&output).contains("Landlock"), "{}", stderr(&output));
-        assert!(
-            !scratch.path.join("ran").exists(),
-            "{policy}: the command ran without Landlock"
-        );
+        assert!(!scratch.path.join("ran").exists(), "{policy}: the command ran without Landlock");
     }
     // The namespace pipeline does not need Landlock: its read-only mounts still hold.
     if common::userns_available(User::Current) {
         let output = run("bwrap", "read-only");
         assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-        assert!(
-            stderr(&output).contains("Read-only file system"),
-            "{}",
-            stderr(&output)
-        );
+        assert!(stderr(&output).contains("Read-only file system"), "{}", stderr(&output));
         assert!(!scratch.path.join("ran").exists());
     }
 }
 
 fn tempfile() -> std::fs::File {
     let path = std::env::temp_dir().join(format!("codex-sandbox-filter-{}", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap();
+    let file = std::fs::OpenOptions::new().create(true).truncate(true).read(true).write(true).open(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
     file
 }

@@ -32,11 +32,7 @@ fn run(user: User, cwd: &Path) -> Run {
 fn wait_for(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -57,18 +53,9 @@ fn init_is_pid_1_and_host_pids_are_invisible() {
         assert!(output.status.success(), "{}", stderr(&output));
         let text = stdout(&output);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(
-            lines[0], "2",
-            "the command is the child of our init (PID 1) as {user:?}"
-        );
-        let pids: Vec<u32> = lines[1]
-            .split_whitespace()
-            .map(|p| p.parse().unwrap())
-            .collect();
-        assert!(
-            pids.contains(&1) && pids.iter().all(|pid| *pid < 16),
-            "host pids visible as {user:?}: {pids:?}"
-        );
+        assert_eq!(lines[0], "2", "the command is the child of our init (PID 1) as {user:?}");
+        let pids: Vec<u32> = lines[1].split_whitespace().map(|p| p.parse().unwrap()).collect();
+        assert!(pids.contains(&1) && pids.iter().all(|pid| *pid < 16), "host pids visible as {user:?}: {pids:?}");
         assert_eq!(lines[2], "hidden");
     }
 }
@@ -79,18 +66,9 @@ fn cannot_signal_a_host_process() {
         let scratch = Scratch::new(user, "signal");
         let mut victim = Command::new("/bin/sleep").arg("30").spawn().unwrap();
         let pid = victim.id();
-        let output = run(user, &scratch.path)
-            .policy("read-only")
-            .sh(&format!("kill -KILL {pid}; echo rc=$?"));
-        assert!(
-            stdout(&output).contains("rc=1"),
-            "kill succeeded as {user:?}: {}",
-            stdout(&output)
-        );
-        assert!(
-            alive(&mut victim),
-            "the host process was killed from inside as {user:?}"
-        );
+        let output = run(user, &scratch.path).policy("read-only").sh(&format!("kill -KILL {pid}; echo rc=$?"));
+        assert!(stdout(&output).contains("rc=1"), "kill succeeded as {user:?}: {}", stdout(&output));
+        assert!(alive(&mut victim), "the host process was killed from inside as {user:?}");
         victim.kill().unwrap();
         victim.wait().unwrap();
     }
@@ -116,25 +94,14 @@ fn the_view_cannot_be_remounted_or_escaped_with_a_nested_namespace() {
                 scratch.path.display(),
                 victim.display()
             ),
-            &format!(
-                "unshare -Urm sh -c 'umount -l {}; echo changed > {}'",
-                ws.display(),
-                victim.display()
-            ),
+            &format!("unshare -Urm sh -c 'umount -l {}; echo changed > {}'", ws.display(), victim.display()),
         ];
         for attempt in attempts {
             let output = run(user, &ws).policy(WORKSPACE).sh(attempt);
-            assert!(
-                !output.status.success(),
-                "`{attempt}` succeeded as {user:?}"
-            );
+            assert!(!output.status.success(), "`{attempt}` succeeded as {user:?}");
         }
         assert!(!Path::new("/etc/codex-sandbox-escape").exists());
-        assert_eq!(
-            fs::read_to_string(&victim).unwrap(),
-            "original\n",
-            "host file changed as {user:?}"
-        );
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "original\n", "host file changed as {user:?}");
     }
 }
 
@@ -153,30 +120,19 @@ fn dev_is_minimal_and_dev_shm_is_writable_only_as_a_writable_root() {
         assert_eq!(
             listing,
             [
-                "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout",
-                "tty", "urandom", "zero"
+                "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom",
+                "zero"
             ],
             "as {user:?}"
         );
         assert!(text.contains("null-ok"));
-        assert!(
-            !text.contains("shm-ok"),
-            "/dev/shm was writable as {user:?}"
-        );
+        assert!(!text.contains("shm-ok"), "/dev/shm was writable as {user:?}");
         assert!(!host_file.exists());
 
         let policy = r#"{"type":"workspace-write","writable_roots":["/dev/shm"],"exclude_slash_tmp":true,"exclude_tmpdir_env_var":true}"#;
         let output = run(user, &scratch.path).policy(policy).sh(&script);
-        assert!(
-            stdout(&output).contains("shm-ok"),
-            "as {user:?}: {}",
-            stderr(&output)
-        );
-        assert_eq!(
-            fs::read_to_string(&host_file).unwrap(),
-            "x\n",
-            "the write did not reach the host's /dev/shm"
-        );
+        assert!(stdout(&output).contains("shm-ok"), "as {user:?}: {}", stderr(&output));
+        assert_eq!(fs::read_to_string(&host_file).unwrap(), "x\n", "the write did not reach the host's /dev/shm");
         fs::remove_file(&host_file).unwrap();
     }
 }
@@ -185,18 +141,11 @@ fn dev_is_minimal_and_dev_shm_is_writable_only_as_a_writable_root() {
 fn ptys_work_in_the_private_devpts() {
     for user in bwrap_users() {
         let scratch = Scratch::new(user, "pty");
-        let script = "import os, pty; m, s = pty.openpty(); os.write(s, b'hi'); print(os.read(m, 2).decode(), os.ttyname(s))";
-        let output = run(user, &scratch.path).policy("read-only").output(&[
-            "/usr/bin/python3",
-            "-c",
-            script,
-        ]);
+        let script =
+            "import os, pty; m, s = pty.openpty(); os.write(s, b'hi'); print(os.read(m, 2).decode(), os.ttyname(s))";
+        let output = run(user, &scratch.path).policy("read-only").output(&["/usr/bin/python3", "-c", script]);
         assert!(output.status.success(), "as {user:?}: {}", stderr(&output));
-        assert!(
-            stdout(&output).starts_with("hi /dev/pts/"),
-            "{}",
-            stdout(&output)
-        );
+        assert!(stdout(&output).starts_with("hi /dev/pts/"), "{}", stdout(&output));
     }
 }
 
@@ -223,11 +172,7 @@ fn network_namespace_has_only_loopback_and_sysfs_shows_no_host_interfaces() {
             .sh("ls /sys/class/net | tr '\\n' ' '; grep -c : /proc/net/dev");
         let text = stdout(&output);
         // One interface in sysfs (lo) and one in the namespace's /proc/net/dev.
-        assert_eq!(
-            text.split_whitespace().collect::<Vec<_>>(),
-            ["lo", "1"],
-            "as {user:?}: {text}"
-        );
+        assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["lo", "1"], "as {user:?}: {text}");
     }
 }
 
@@ -256,22 +201,11 @@ fn a_killed_run_leaves_the_host_as_it_was() {
             .unwrap();
         wait_for(&ready);
         fs::remove_file(&ready).unwrap();
-        assert!(
-            ws.join(".codex").exists(),
-            "the placeholder should exist during the run"
-        );
+        assert!(ws.join(".codex").exists(), "the placeholder should exist during the run");
         // SAFETY: killing the sandbox's init, a process this test started (through the CLI).
         unsafe { libc::kill(init_pid_of(&cli) as i32, libc::SIGKILL) };
-        assert_eq!(
-            cli.wait().unwrap().code(),
-            Some(128 + libc::SIGKILL),
-            "as {user:?}"
-        );
-        assert_eq!(
-            scratch.listing(),
-            before,
-            "host changed after the sandbox was killed as {user:?}"
-        );
+        assert_eq!(cli.wait().unwrap().code(), Some(128 + libc::SIGKILL), "as {user:?}");
+        assert_eq!(scratch.listing(), before, "host changed after the sandbox was killed as {user:?}");
 
         // The launcher itself is killed: the sandbox dies with it; the placeholder it could not
         // remove is marked, and the next run in that directory removes it.
@@ -288,18 +222,11 @@ fn a_killed_run_leaves_the_host_as_it_was() {
         cli.wait().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Path::new(&format!("/proc/{init}")).exists() {
-            assert!(
-                Instant::now() < deadline,
-                "the sandbox outlived its launcher as {user:?}"
-            );
+            assert!(Instant::now() < deadline, "the sandbox outlived its launcher as {user:?}");
             std::thread::sleep(Duration::from_millis(10));
         }
         let output = run(user, &ws).policy(WORKSPACE).sh("true");
         assert!(output.status.success(), "{}", stderr(&output));
-        assert_eq!(
-            scratch.listing(),
-            before,
-            "stale placeholder not cleaned up as {user:?}"
-        );
+        assert_eq!(scratch.listing(), before, "stale placeholder not cleaned up as {user:?}");
     }
 }

@@ -80,16 +80,8 @@ fn reads_everywhere_writes_only_in_writable_roots() {
             format!("unlink:{}", outside.display()),
             "write:/dev/null".into(),
         ]);
-        assert_eq!(
-            results,
-            ["OK", "OK", "OK", d, d, d, d, d, "OK"],
-            "as {user:?} under {pipeline:?}"
-        );
-        assert_eq!(
-            fs::read_to_string(&outside).unwrap(),
-            "original\n",
-            "host file changed as {user:?}"
-        );
+        assert_eq!(results, ["OK", "OK", "OK", d, d, d, d, d, "OK"], "as {user:?} under {pipeline:?}");
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "original\n", "host file changed as {user:?}");
         assert!(!scratch.path.join("outside/new.txt").exists());
         assert!(ws.join("inside.txt").exists() && ws.join("subdir").is_dir());
     }
@@ -100,18 +92,12 @@ fn read_only_policy_writes_nothing() {
     for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "readonly");
         let victim = scratch.file("victim.txt", "original\n");
-        let results = run(user, pipeline, &scratch.path)
-            .policy("read-only")
-            .probe(&[
-                format!("read:{}", victim.display()),
-                format!("write:{}", victim.display()),
-                "write:/dev/null".into(),
-            ]);
-        assert_eq!(
-            results,
-            ["OK", pipeline.denied(), "OK"],
-            "as {user:?} under {pipeline:?}"
-        );
+        let results = run(user, pipeline, &scratch.path).policy("read-only").probe(&[
+            format!("read:{}", victim.display()),
+            format!("write:{}", victim.display()),
+            "write:/dev/null".into(),
+        ]);
+        assert_eq!(results, ["OK", pipeline.denied(), "OK"], "as {user:?} under {pipeline:?}");
         assert_eq!(fs::read_to_string(&victim).unwrap(), "original\n");
     }
 }
@@ -125,9 +111,7 @@ fn slash_tmp_is_writable_unless_excluded() {
         let write = format!("write:{}", elsewhere_in_tmp.display());
         let included = r#"{"type":"workspace-write","exclude_tmpdir_env_var":true}"#;
         assert_eq!(
-            run(user, pipeline, &ws)
-                .policy(included)
-                .probe(std::slice::from_ref(&write)),
+            run(user, pipeline, &ws).policy(included).probe(std::slice::from_ref(&write)),
             ["OK"],
             "as {user:?} under {pipeline:?}"
         );
@@ -151,18 +135,12 @@ fn tmpdir_env_is_a_writable_root_unless_excluded() {
         let included = r#"{"type":"workspace-write","exclude_slash_tmp":true}"#;
         let tmpdir_str = tmpdir.to_str().unwrap();
         assert_eq!(
-            run(user, pipeline, &ws)
-                .policy(included)
-                .env("TMPDIR", tmpdir_str)
-                .probe(std::slice::from_ref(&write)),
+            run(user, pipeline, &ws).policy(included).env("TMPDIR", tmpdir_str).probe(std::slice::from_ref(&write)),
             ["OK"]
         );
         fs::remove_file(tmpdir.join("f")).unwrap();
         assert_eq!(
-            run(user, pipeline, &ws)
-                .policy(WORKSPACE)
-                .env("TMPDIR", tmpdir_str)
-                .probe(&[write]),
+            run(user, pipeline, &ws).policy(WORKSPACE).env("TMPDIR", tmpdir_str).probe(&[write]),
             [pipeline.denied()]
         );
     }
@@ -179,9 +157,7 @@ fn explicit_writable_roots_and_missing_ones() {
             extra.display(),
             scratch.path.join("does-not-exist").display()
         );
-        let results = run(user, pipeline, &ws)
-            .policy(&policy)
-            .probe(&[format!("write:{}", extra.join("f").display())]);
+        let results = run(user, pipeline, &ws).policy(&policy).probe(&[format!("write:{}", extra.join("f").display())]);
         assert_eq!(results, ["OK"], "as {user:?} under {pipeline:?}");
     }
 }
@@ -206,30 +182,20 @@ fn protected_paths_stay_read_only() {
             format!("write:{}", ws.join(".git/new-file").display()),
             format!("write:{}", codex.display()),
             format!("write:{}", agents.display()),
-            format!(
-                "rename:{}:{}",
-                ws.join(".git").display(),
-                ws.join("git-moved").display()
-            ),
+            format!("rename:{}:{}", ws.join(".git").display(), ws.join("git-moved").display()),
             format!("rmdir:{}", ws.join(".codex").display()),
             format!("read:{}", config.display()),
             format!("write:{}", ws.join("regular.txt").display()),
         ]);
         assert_eq!(
             results,
-            [
-                "EROFS", "EROFS", "EROFS", "EROFS", "EROFS", "EROFS", "EBUSY", "EBUSY", "OK", "OK"
-            ],
+            ["EROFS", "EROFS", "EROFS", "EROFS", "EROFS", "EROFS", "EBUSY", "EBUSY", "OK", "OK"],
             "as {user:?} under {pipeline:?}"
         );
         assert_eq!(fs::read_to_string(&config).unwrap(), "[core]\n");
         assert_eq!(fs::read_to_string(&hook).unwrap(), "#!/bin/sh\n");
         fs::remove_file(ws.join("regular.txt")).unwrap();
-        assert_eq!(
-            scratch.listing(),
-            before,
-            "the run changed the host as {user:?}"
-        );
+        assert_eq!(scratch.listing(), before, "the run changed the host as {user:?}");
     }
 }
 
@@ -248,15 +214,8 @@ fn missing_codex_cannot_be_created_and_leaves_nothing_behind() {
             format!("rmdir:{}", ws.join(".codex").display()),
             format!("listdir:{}", ws.join(".codex").display()),
         ]);
-        assert_eq!(
-            results,
-            ["EROFS", "EROFS", "EBUSY", "OK"],
-            "as {user:?} under {pipeline:?}"
-        );
-        assert!(
-            !ws.join(".codex").exists(),
-            "placeholder left behind as {user:?}"
-        );
+        assert_eq!(results, ["EROFS", "EROFS", "EBUSY", "OK"], "as {user:?} under {pipeline:?}");
+        assert!(!ws.join(".codex").exists(), "placeholder left behind as {user:?}");
         assert_eq!(scratch.listing(), before);
     }
 }
@@ -277,15 +236,8 @@ fn git_pointer_file_and_its_gitdir_are_protected() {
             format!("write:{}", real.with_file_name("hooks-new").display()),
             format!("write:{}", ws.join("modules/other").display()),
         ]);
-        assert_eq!(
-            results,
-            ["EROFS", "EROFS", "EROFS", "OK"],
-            "as {user:?} under {pipeline:?}"
-        );
-        assert_eq!(
-            fs::read_to_string(&pointer).unwrap(),
-            "gitdir: modules/real-gitdir\n"
-        );
+        assert_eq!(results, ["EROFS", "EROFS", "EROFS", "OK"], "as {user:?} under {pipeline:?}");
+        assert_eq!(fs::read_to_string(&pointer).unwrap(), "gitdir: modules/real-gitdir\n");
         assert_eq!(fs::read_to_string(&real).unwrap(), "ref: refs/heads/main\n");
     }
 }
@@ -297,22 +249,10 @@ fn symlinked_codex_is_refused_and_nothing_runs() {
         let ws = scratch.dir("ws");
         let decoy = scratch.dir("ws/decoy");
         std::os::unix::fs::symlink("decoy", ws.join(".codex")).unwrap();
-        std::os::unix::fs::lchown(ws.join(".codex"), Some(user.ids().0), Some(user.ids().1))
-            .unwrap();
-        let output = run(user, pipeline, &ws)
-            .policy(WORKSPACE)
-            .sh("touch ran; echo pwned > .codex/config.toml");
-        assert_eq!(
-            output.status.code(),
-            Some(125),
-            "as {user:?}: {}",
-            stderr(&output)
-        );
-        assert!(
-            stderr(&output).contains(".codex") && stderr(&output).contains("symbolic link"),
-            "{}",
-            stderr(&output)
-        );
+        std::os::unix::fs::lchown(ws.join(".codex"), Some(user.ids().0), Some(user.ids().1)).unwrap();
+        let output = run(user, pipeline, &ws).policy(WORKSPACE).sh("touch ran; echo pwned > .codex/config.toml");
+        assert_eq!(output.status.code(), Some(125), "as {user:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(".codex") && stderr(&output).contains("symbolic link"), "{}", stderr(&output));
         assert!(!ws.join("ran").exists(), "the command ran as {user:?}");
         assert!(fs::read_dir(&decoy).unwrap().next().is_none());
     }
@@ -326,31 +266,19 @@ fn tcp_and_udp_to_a_loopback_listener_are_refused() {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
         let tcp_port = listener.local_addr().unwrap().port();
         let udp_port = udp.local_addr().unwrap().port();
-        let results = run(user, pipeline, &scratch.path)
-            .policy("read-only")
-            .probe(&[
-                format!("connect:127.0.0.1:{tcp_port}"),
-                format!("udp:127.0.0.1:{udp_port}"),
-                "socket:AF_INET".into(),
-                "socket:AF_INET6".into(),
-                "socket:AF_NETLINK:SOCK_RAW".into(),
-                "socket:AF_UNIX:SOCK_DGRAM".into(),
-            ]);
-        assert_eq!(
-            results,
-            ["EPERM", "EPERM", "EPERM", "EPERM", "EPERM", "EPERM"],
-            "as {user:?} under {pipeline:?}"
-        );
+        let results = run(user, pipeline, &scratch.path).policy("read-only").probe(&[
+            format!("connect:127.0.0.1:{tcp_port}"),
+            format!("udp:127.0.0.1:{udp_port}"),
+            "socket:AF_INET".into(),
+            "socket:AF_INET6".into(),
+            "socket:AF_NETLINK:SOCK_RAW".into(),
+            "socket:AF_UNIX:SOCK_DGRAM".into(),
+        ]);
+        assert_eq!(results, ["EPERM", "EPERM", "EPERM", "EPERM", "EPERM", "EPERM"], "as {user:?} under {pipeline:?}");
         listener.set_nonblocking(true).unwrap();
-        assert!(
-            listener.accept().is_err(),
-            "the listener received a connection"
-        );
+        assert!(listener.accept().is_err(), "the listener received a connection");
         udp.set_nonblocking(true).unwrap();
-        assert!(
-            udp.recv_from(&mut [0u8; 16]).is_err(),
-            "the UDP listener received a datagram"
-        );
+        assert!(udp.recv_from(&mut [0u8; 16]).is_err(), "the UDP listener received a datagram");
     }
 }
 
@@ -358,18 +286,12 @@ fn tcp_and_udp_to_a_loopback_listener_are_refused() {
 fn unix_socketpairs_still_work() {
     for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "unix");
-        let results = run(user, pipeline, &scratch.path)
-            .policy("read-only")
-            .probe(&[
-                "socketpair".into(),
-                "socket:AF_UNIX".into(),
-                "socket:AF_UNIX:SOCK_SEQPACKET".into(),
-            ]);
-        assert_eq!(
-            results,
-            ["OK", "OK", "OK"],
-            "as {user:?} under {pipeline:?}"
-        );
+        let results = run(user, pipeline, &scratch.path).policy("read-only").probe(&[
+            "socketpair".into(),
+            "socket:AF_UNIX".into(),
+            "socket:AF_UNIX:SOCK_SEQPACKET".into(),
+        ]);
+        assert_eq!(results, ["OK", "OK", "OK"], "as {user:?} under {pipeline:?}");
     }
 }
 
@@ -380,9 +302,8 @@ fn unix_socket_connect_is_refused_without_network() {
         let path = scratch.path.join("listener.sock");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         scratch.own(&path);
-        let results = run(user, pipeline, &scratch.path)
-            .policy("read-only")
-            .probe(&[format!("unix_connect:{}", path.display())]);
+        let results =
+            run(user, pipeline, &scratch.path).policy("read-only").probe(&[format!("unix_connect:{}", path.display())]);
         assert_eq!(results, ["EPERM"], "as {user:?} under {pipeline:?}");
         listener.set_nonblocking(true).unwrap();
         assert!(listener.accept().is_err());
@@ -396,9 +317,7 @@ fn network_access_true_allows_loopback() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let policy = r#"{"type":"read-only","network_access":true}"#;
-        let results = run(user, pipeline, &scratch.path)
-            .policy(policy)
-            .probe(&[format!("connect:127.0.0.1:{port}")]);
+        let results = run(user, pipeline, &scratch.path).policy(policy).probe(&[format!("connect:127.0.0.1:{port}")]);
         assert_eq!(results, ["OK"], "as {user:?} under {pipeline:?}");
         let (mut stream, _) = listener.accept().unwrap();
         let mut received = String::new();
@@ -411,14 +330,12 @@ fn network_access_true_allows_loopback() {
 fn no_new_privs_and_no_capabilities() {
     for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "caps");
-        let output = run(user, pipeline, &scratch.path)
-            .policy(WORKSPACE)
-            .output(&[
-                "/bin/grep",
-                "-E",
-                "^(NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|Amb)):",
-                "/proc/self/status",
-            ]);
+        let output = run(user, pipeline, &scratch.path).policy(WORKSPACE).output(&[
+            "/bin/grep",
+            "-E",
+            "^(NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|Amb)):",
+            "/proc/self/status",
+        ]);
         let text = stdout(&output);
         assert!(text.contains("NoNewPrivs:\t1"), "as {user:?}: {text}");
         for line in text.lines().filter(|l| l.starts_with("Cap")) {
@@ -437,14 +354,8 @@ fn inherited_descriptors_are_closed() {
     for (user, pipeline) in matrix() {
         let output = run(user, pipeline, &scratch.path)
             .policy("read-only")
-            .sh(&format!(
-                "test -e /proc/self/fd/{fd} && echo leaked || echo closed"
-            ));
-        assert_eq!(
-            stdout(&output).trim(),
-            "closed",
-            "as {user:?} under {pipeline:?}"
-        );
+            .sh(&format!("test -e /proc/self/fd/{fd} && echo leaked || echo closed"));
+        assert_eq!(stdout(&output).trim(), "closed", "as {user:?} under {pipeline:?}");
     }
     // SAFETY: closing the descriptor opened above.
     unsafe { libc::close(fd) };
@@ -457,24 +368,13 @@ fn exit_codes_and_signals_pass_through() {
         let sandbox = run(user, pipeline, &scratch.path).policy("read-only");
         assert_eq!(sandbox.sh("exit 7").status.code(), Some(7));
         assert_eq!(sandbox.sh("exit 0").status.code(), Some(0));
-        assert_eq!(
-            sandbox.sh("kill -TERM $$").status.code(),
-            Some(128 + libc::SIGTERM)
-        );
-        assert_eq!(
-            sandbox.sh("kill -KILL $$").status.code(),
-            Some(128 + libc::SIGKILL)
-        );
+        assert_eq!(sandbox.sh("kill -TERM $$").status.code(), Some(128 + libc::SIGTERM));
+        assert_eq!(sandbox.sh("kill -KILL $$").status.code(), Some(128 + libc::SIGKILL));
         let missing = sandbox.output(&["definitely-not-a-command-xyz"]);
         assert_eq!(missing.status.code(), Some(127), "{}", stderr(&missing));
         assert!(stderr(&missing).contains("command not found"));
         let not_executable = sandbox.output(&["/etc/passwd"]);
-        assert_eq!(
-            not_executable.status.code(),
-            Some(126),
-            "{}",
-            stderr(&not_executable)
-        );
+        assert_eq!(not_executable.status.code(), Some(126), "{}", stderr(&not_executable));
     }
 }
 
@@ -494,11 +394,7 @@ fn restricted_read_access() {
             format!("read:{}", hidden.display()),
             "read:/etc/hostname".into(),
         ]);
-        assert_eq!(
-            results,
-            ["OK", "EACCES", "OK"],
-            "as {user:?} under {pipeline:?}"
-        );
+        assert_eq!(results, ["OK", "EACCES", "OK"], "as {user:?} under {pipeline:?}");
     }
 }
 
@@ -509,10 +405,7 @@ fn danger_full_access_is_not_sandboxed() {
         let outside = scratch.file("outside.txt", "original");
         let output = Run::new(user, &scratch.path)
             .policy("danger-full-access")
-            .sh(&format!(
-                "echo changed > {} && grep NoNewPrivs /proc/self/status",
-                outside.display()
-            ));
+            .sh(&format!("echo changed > {} && grep NoNewPrivs /proc/self/status", outside.display()));
         assert!(output.status.success(), "{}", stderr(&output));
         assert!(stdout(&output).contains("NoNewPrivs:\t0"));
         assert_eq!(fs::read_to_string(&outside).unwrap(), "changed\n");
@@ -528,32 +421,23 @@ fn a_real_empty_codex_directory_is_kept_and_a_stale_placeholder_is_removed() {
         let scratch = Scratch::new(user, "codex-stale");
         let ws = scratch.dir("ws");
         let codex = scratch.dir("ws/.codex");
-        let results = run(user, pipeline, &ws)
-            .policy(WORKSPACE)
-            .probe(&[format!("mkdir:{}", codex.join("x").display())]);
+        let results =
+            run(user, pipeline, &ws).policy(WORKSPACE).probe(&[format!("mkdir:{}", codex.join("x").display())]);
         assert_eq!(results, ["EROFS"], "as {user:?} under {pipeline:?}");
-        assert!(
-            codex.is_dir(),
-            "the user's own .codex was removed as {user:?}"
-        );
+        assert!(codex.is_dir(), "the user's own .codex was removed as {user:?}");
 
         // What a parent killed mid-run leaves behind: an empty, marked placeholder.
         let name = std::ffi::CString::new("user.codex-sandbox.placeholder").unwrap();
         let path = std::ffi::CString::new(codex.to_str().unwrap()).unwrap();
         // SAFETY: valid NUL-terminated strings and a one-byte value.
-        let ret =
-            unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), b"1".as_ptr().cast(), 1, 0) };
+        let ret = unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), b"1".as_ptr().cast(), 1, 0) };
         if ret != 0 {
             eprintln!("SKIP stale-placeholder half: no user xattrs on /tmp");
             continue;
         }
-        let results = run(user, pipeline, &ws)
-            .policy(WORKSPACE)
-            .probe(&[format!("mkdir:{}", codex.join("x").display())]);
+        let results =
+            run(user, pipeline, &ws).policy(WORKSPACE).probe(&[format!("mkdir:{}", codex.join("x").display())]);
         assert_eq!(results, ["EROFS"], "as {user:?} under {pipeline:?}");
-        assert!(
-            !codex.exists(),
-            "the stale placeholder was not cleaned up as {user:?}"
-        );
+        assert!(!codex.exists(), "the stale placeholder was not cleaned up as {user:?}");
     }
 }

@@ -9,19 +9,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use codex_sandbox_core::{
-    PipelineRequest, SandboxPolicy, SandboxSpec, SpawnOptions, prepare, spawn,
-};
+use codex_sandbox_core::{PipelineRequest, SandboxPolicy, SandboxSpec, SpawnOptions, prepare, spawn};
 
 type Contender = (&'static str, Box<dyn Fn()>);
 
 fn command(argv: &'static [&'static str]) -> Box<dyn Fn()> {
     Box::new(move || {
-        let status = Command::new(argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .status()
-            .unwrap();
+        let status = Command::new(argv[0]).args(&argv[1..]).stdin(Stdio::null()).status().unwrap();
         assert!(status.success(), "{argv:?} failed");
     })
 }
@@ -31,10 +25,7 @@ fn library(pipeline: PipelineRequest, policy: SandboxPolicy) -> Box<dyn Fn()> {
     spec.pipeline = pipeline;
     let plan = prepare(&spec).expect("prepare");
     Box::new(move || {
-        let status = spawn(&plan, SpawnOptions::default())
-            .unwrap()
-            .wait()
-            .unwrap();
+        let status = spawn(&plan, SpawnOptions::default()).unwrap().wait().unwrap();
         assert_eq!(status.code(), Some(0));
     })
 }
@@ -45,19 +36,11 @@ fn median(samples: &mut [Duration]) -> Duration {
 }
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(200);
-    let workspace =
-        SandboxPolicy::parse(r#"{"type":"workspace-write","exclude_tmpdir_env_var":true}"#)
-            .unwrap();
+    let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(200);
+    let workspace = SandboxPolicy::parse(r#"{"type":"workspace-write","exclude_tmpdir_env_var":true}"#).unwrap();
     let mut contenders: Vec<Contender> = vec![
         ("bare /bin/true", command(&["/bin/true"])),
-        (
-            "unshare -Urmnpf --mount-proc true",
-            command(&["unshare", "-Urmnpf", "--mount-proc", "/bin/true"]),
-        ),
+        ("unshare -Urmnpf --mount-proc true", command(&["unshare", "-Urmnpf", "--mount-proc", "/bin/true"])),
     ];
     if Path::new("/usr/bin/bwrap").exists() {
         contenders.push((
@@ -78,22 +61,11 @@ fn main() {
             ]),
         ));
     }
-    contenders.push((
-        "embedded bwrap pipeline, read-only",
-        library(PipelineRequest::Bwrap, SandboxPolicy::read_only()),
-    ));
-    contenders.push((
-        "embedded bwrap pipeline, workspace-write",
-        library(PipelineRequest::Bwrap, workspace.clone()),
-    ));
-    contenders.push((
-        "landlock pipeline, read-only",
-        library(PipelineRequest::Landlock, SandboxPolicy::read_only()),
-    ));
-    contenders.push((
-        "landlock pipeline, workspace-write",
-        library(PipelineRequest::Landlock, workspace),
-    ));
+    contenders
+        .push(("embedded bwrap pipeline, read-only", library(PipelineRequest::Bwrap, SandboxPolicy::read_only())));
+    contenders.push(("embedded bwrap pipeline, workspace-write", library(PipelineRequest::Bwrap, workspace.clone())));
+    contenders.push(("landlock pipeline, read-only", library(PipelineRequest::Landlock, SandboxPolicy::read_only())));
+    contenders.push(("landlock pipeline, workspace-write", library(PipelineRequest::Landlock, workspace)));
 
     for (_, run) in &contenders {
         run(); // warm caches
@@ -107,18 +79,11 @@ fn main() {
         }
     }
     let medians: Vec<Duration> = samples.iter_mut().map(|s| median(s)).collect();
-    let reference = contenders
-        .iter()
-        .position(|(name, _)| name.starts_with("bwrap"))
-        .map(|i| medians[i]);
+    let reference = contenders.iter().position(|(name, _)| name.starts_with("bwrap")).map(|i| medians[i]);
     println!("{rounds} rounds, median spawn-to-exit of /bin/true");
     for ((name, _), median) in contenders.iter().zip(&medians) {
-        let ratio = reference
-            .map(|r| format!("{:.2} x bwrap", median.as_secs_f64() / r.as_secs_f64()))
-            .unwrap_or_default();
-        println!(
-            "{:>9.3} ms  {ratio:>12}  {name}",
-            median.as_secs_f64() * 1e3
-        );
+        let ratio =
+            reference.map(|r| format!("{:.2} x bwrap", median.as_secs_f64() / r.as_secs_f64())).unwrap_or_default();
+        println!("{:>9.3} ms  {ratio:>12}  {name}", median.as_secs_f64() * 1e3);
     }
 }

@@ -48,18 +48,10 @@ pub enum Error {
     CommandNotExecutable { program: String, source: io::Error },
 
     #[error("sandbox setup failed: {stage}: {source}{hint}")]
-    Setup {
-        stage: &'static str,
-        source: io::Error,
-        hint: &'static str,
-    },
+    Setup { stage: &'static str, source: io::Error, hint: &'static str },
 
     #[error("{context} `{}`: {source}", path.display())]
-    Path {
-        context: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    Path { context: &'static str, path: PathBuf, source: io::Error },
 
     #[error("internal error: {0}")]
     Internal(String),
@@ -84,29 +76,15 @@ impl Error {
     }
 
     pub(crate) fn policy(field: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::InvalidPolicy {
-            field: field.into(),
-            message: message.into(),
-        }
+        Error::InvalidPolicy { field: field.into(), message: message.into() }
     }
 
     pub(crate) fn argument(field: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::InvalidArgument {
-            field: field.into(),
-            message: message.into(),
-        }
+        Error::InvalidArgument { field: field.into(), message: message.into() }
     }
 
-    pub(crate) fn path(
-        context: &'static str,
-        path: impl Into<PathBuf>,
-        source: io::Error,
-    ) -> Error {
-        Error::Path {
-            context,
-            path: path.into(),
-            source,
-        }
+    pub(crate) fn path(context: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {
+        Error::Path { context, path: path.into(), source }
     }
 }
 

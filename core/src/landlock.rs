@@ -112,14 +112,7 @@ pub struct PathRule {
 /// Character devices every sandbox may read and write: they reach no file and no other
 /// process (`/dev/tty` is the caller's terminal only while the command still has one, and the
 /// command runs in a new session without one).
-pub const SAFE_DEVICES: [&str; 6] = [
-    "/dev/null",
-    "/dev/zero",
-    "/dev/full",
-    "/dev/random",
-    "/dev/urandom",
-    "/dev/tty",
-];
+pub const SAFE_DEVICES: [&str; 6] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"];
 
 /// The Landlock part of a plan.
 #[derive(Clone, Debug, Serialize)]
@@ -138,12 +131,7 @@ impl LandlockPlan {
     /// Plans a ruleset that allows read and execute beneath each readable root, every right
     /// beneath each writable root, and reading and writing the [`SAFE_DEVICES`] and any
     /// `extra_writable` paths that exist (a private devpts, say).
-    pub fn new(
-        abi: u32,
-        readable: &[PathBuf],
-        writable: &[PathBuf],
-        extra_writable: &[&str],
-    ) -> LandlockPlan {
+    pub fn new(abi: u32, readable: &[PathBuf], writable: &[PathBuf], extra_writable: &[&str]) -> LandlockPlan {
         use fs_access::*;
         let handled = fs_rights_of_abi(abi);
         let rule = |path: &Path, access: u64, optional: bool| PathRule {
@@ -151,61 +139,38 @@ impl LandlockPlan {
             access: access & handled,
             optional,
         };
-        let mut rules: Vec<PathRule> = readable
-            .iter()
-            .map(|path| rule(path, READ_EXECUTE, false))
-            .collect();
+        let mut rules: Vec<PathRule> = readable.iter().map(|path| rule(path, READ_EXECUTE, false)).collect();
         let device_access = READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV;
-        rules.extend(
-            SAFE_DEVICES
-                .iter()
-                .map(|device| rule(Path::new(device), device_access, true)),
-        );
-        rules.extend(
-            extra_writable
-                .iter()
-                .map(|path| rule(Path::new(path), handled, true)),
-        );
+        rules.extend(SAFE_DEVICES.iter().map(|device| rule(Path::new(device), device_access, true)));
+        rules.extend(extra_writable.iter().map(|path| rule(Path::new(path), handled, true)));
         rules.extend(writable.iter().map(|path| rule(path, handled, false)));
 
         let mut not_enforced = Vec::new();
         if abi < 2 {
-            not_enforced.push("ABI < 2: renames and links across directories are always refused (no `refer` right)".into());
+            not_enforced
+                .push("ABI < 2: renames and links across directories are always refused (no `refer` right)".into());
         }
         if abi < 3 {
-            not_enforced
-                .push("ABI < 3: truncate(2) outside the writable roots is not restricted".into());
+            not_enforced.push("ABI < 3: truncate(2) outside the writable roots is not restricted".into());
         }
         if abi < 5 {
-            not_enforced
-                .push("ABI < 5: ioctl on devices opened in the sandbox is not restricted".into());
+            not_enforced.push("ABI < 5: ioctl on devices opened in the sandbox is not restricted".into());
         }
-        let scoped = if abi >= 6 {
-            scope::ABSTRACT_UNIX_SOCKET | scope::SIGNAL
-        } else {
-            0
-        };
+        let scoped = if abi >= 6 { scope::ABSTRACT_UNIX_SOCKET | scope::SIGNAL } else { 0 };
         if abi < 6 {
-            not_enforced.push("ABI < 6: signals to processes outside the sandbox and abstract unix sockets are not scoped".into());
+            not_enforced.push(
+                "ABI < 6: signals to processes outside the sandbox and abstract unix sockets are not scoped".into(),
+            );
         }
-        LandlockPlan {
-            abi,
-            handled,
-            scoped,
-            rules,
-            not_enforced,
-        }
+        LandlockPlan { abi, handled, scoped, rules, not_enforced }
     }
 
     /// The exact bytes the child needs to build and enforce the ruleset itself. The child
     /// builds it (after its mounts, so rules may name inodes that exist only in the sandbox,
     /// such as a private devpts): creating a ruleset and adding rules are system calls only.
     pub(crate) fn image(&self) -> Result<LandlockImage> {
-        let attr = sys::LandlockRulesetAttr {
-            handled_access_fs: self.handled,
-            handled_access_net: 0,
-            scoped: self.scoped,
-        };
+        let attr =
+            sys::LandlockRulesetAttr { handled_access_fs: self.handled, handled_access_net: 0, scoped: self.scoped };
         let attr_size = match self.abi {
             1..=3 => 8,
             4..=5 => 16,
@@ -215,21 +180,12 @@ impl LandlockPlan {
             .rules
             .iter()
             .map(|rule| {
-                let path = CString::new(rule.path.as_os_str().as_bytes()).map_err(|_| {
-                    Error::Internal(format!("NUL byte in rule path {}", rule.path.display()))
-                })?;
-                Ok(ImageRule {
-                    path,
-                    access: rule.access,
-                    optional: rule.optional,
-                })
+                let path = CString::new(rule.path.as_os_str().as_bytes())
+                    .map_err(|_| Error::Internal(format!("NUL byte in rule path {}", rule.path.display())))?;
+                Ok(ImageRule { path, access: rule.access, optional: rule.optional })
             })
             .collect::<Result<_>>()?;
-        Ok(LandlockImage {
-            attr,
-            attr_size,
-            rules,
-        })
+        Ok(LandlockImage { attr, attr_size, rules })
     }
 }
 
@@ -253,11 +209,9 @@ impl LandlockImage {
     /// Builds the ruleset and restricts the calling thread (and its future children).
     /// Async-signal-safe; no_new_privs must already be set.
     pub(crate) fn enforce(&self) -> std::result::Result<(), EnforceError> {
-        let ruleset = sys::landlock_create_ruleset(&self.attr, self.attr_size)
-            .map_err(|errno| (None, errno))?;
-        let result = self
-            .add_rules(ruleset)
-            .and_then(|()| sys::landlock_restrict_self(ruleset).map_err(|errno| (None, errno)));
+        let ruleset = sys::landlock_create_ruleset(&self.attr, self.attr_size).map_err(|errno| (None, errno))?;
+        let result =
+            self.add_rules(ruleset).and_then(|()| sys::landlock_restrict_self(ruleset).map_err(|errno| (None, errno)));
         sys::close(ruleset);
         result
     }
@@ -271,17 +225,10 @@ impl LandlockImage {
             };
             let result = sys::fstat(fd).and_then(|st| {
                 let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
-                let allowed = if is_dir {
-                    rule.access
-                } else {
-                    rule.access & fs_access::FILE_RIGHTS
-                };
+                let allowed = if is_dir { rule.access } else { rule.access & fs_access::FILE_RIGHTS };
                 sys::landlock_add_path_rule(
                     ruleset,
-                    &sys::LandlockPathBeneathAttr {
-                        allowed_access: allowed,
-                        parent_fd: fd,
-                    },
+                    &sys::LandlockPathBeneathAttr { allowed_access: allowed, parent_fd: fd },
                 )
             });
             sys::close(fd);
@@ -291,22 +238,13 @@ impl LandlockImage {
     }
 }
 
-fn serialize_rights<S: serde::Serializer>(
-    rights: &u64,
-    serializer: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    let names: Vec<&str> = fs_access::NAMES
-        .iter()
-        .filter(|(bit, _)| rights & bit != 0)
-        .map(|(_, name)| *name)
-        .collect();
+fn serialize_rights<S: serde::Serializer>(rights: &u64, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    let names: Vec<&str> =
+        fs_access::NAMES.iter().filter(|(bit, _)| rights & bit != 0).map(|(_, name)| *name).collect();
     names.serialize(serializer)
 }
 
-fn serialize_scopes<S: serde::Serializer>(
-    scoped: &u64,
-    serializer: S,
-) -> std::result::Result<S::Ok, S::Error> {
+fn serialize_scopes<S: serde::Serializer>(scoped: &u64, serializer: S) -> std::result::Result<S::Ok, S::Error> {
     let mut names = Vec::new();
     if scoped & scope::ABSTRACT_UNIX_SOCKET != 0 {
         names.push("abstract_unix_socket");
@@ -332,21 +270,13 @@ mod tests {
     #[test]
     fn plan_masks_rights_to_the_abi_and_reports_gaps() {
         let plan = LandlockPlan::new(1, &["/".into()], &["/w".into()], &[]);
-        assert!(
-            plan.rules
-                .iter()
-                .all(|rule| rule.access & !fs_rights_of_abi(1) == 0)
-        );
+        assert!(plan.rules.iter().all(|rule| rule.access & !fs_rights_of_abi(1) == 0));
         assert_eq!(plan.scoped, 0);
         assert!(plan.not_enforced.iter().any(|gap| gap.contains("truncate")));
         let plan = LandlockPlan::new(7, &["/".into()], &["/w".into()], &[]);
         assert_eq!(plan.scoped, scope::ABSTRACT_UNIX_SOCKET | scope::SIGNAL);
         assert!(plan.not_enforced.is_empty());
-        let writable = plan
-            .rules
-            .iter()
-            .find(|rule| rule.path == Path::new("/w"))
-            .unwrap();
+        let writable = plan.rules.iter().find(|rule| rule.path == Path::new("/w")).unwrap();
         assert_eq!(writable.access, plan.handled);
     }
 }

@@ -33,6 +33,4 @@ pub use error::{Error, ErrorKind, Result};
 pub use plan::{Executor, Pipeline, PipelineRequest, SandboxPlan, SandboxSpec, prepare};
 pub use policy::{NetworkAccess, ReadAccess, SandboxPolicy};
 pub use seccomp::NetworkMode;
-pub use spawn::{
-    Child, ExitStatus, FORWARDED_SIGNALS, SignalForwarder, SpawnOptions, Stdio, spawn,
-};
+pub use spawn::{Child, ExitStatus, FORWARDED_SIGNALS, SignalForwarder, SpawnOptions, Stdio, spawn};

@@ -75,39 +75,25 @@ pub fn plan(
     let mut warnings = Vec::new();
     let shm = Path::new("/dev/shm");
     let mut host_shm = false;
-    let mut writable: Vec<&Path> = view
-        .writable_roots
-        .iter()
-        .map(|root| root.path.as_path())
-        .collect();
+    let mut writable: Vec<&Path> = view.writable_roots.iter().map(|root| root.path.as_path()).collect();
     writable.sort_by_key(|path| path.components().count());
     for path in writable {
         if path == shm {
             host_shm = true;
-        } else if ["/dev", "/proc", "/sys"]
-            .iter()
-            .any(|special| path.starts_with(special))
-        {
-            warnings.push(format!("writable root `{}` lies in a filesystem the sandbox replaces; it is not writable there", path.display()));
+        } else if ["/dev", "/proc", "/sys"].iter().any(|special| path.starts_with(special)) {
+            warnings.push(format!(
+                "writable root `{}` lies in a filesystem the sandbox replaces; it is not writable there",
+                path.display()
+            ));
         } else {
-            ops.push(MountOp::WritableBind {
-                path: path.to_path_buf(),
-            });
+            ops.push(MountOp::WritableBind { path: path.to_path_buf() });
         }
     }
     let mut protected: Vec<&ProtectedPath> = read_only_binds.iter().collect();
     protected.sort_by_key(|p| p.path.components().count());
-    ops.extend(protected.into_iter().map(|p| MountOp::ReadOnlyBind {
-        path: p.path.clone(),
-    }));
+    ops.extend(protected.into_iter().map(|p| MountOp::ReadOnlyBind { path: p.path.clone() }));
     ops.push(MountOp::Dev { host_shm });
-    ops.push(if options.no_proc {
-        MountOp::Mask {
-            path: "/proc".into(),
-        }
-    } else {
-        MountOp::Proc
-    });
+    ops.push(if options.no_proc { MountOp::Mask { path: "/proc".into() } } else { MountOp::Proc });
     if options.new_netns {
         ops.push(MountOp::Sysfs);
     }
@@ -160,11 +146,7 @@ mod tests {
             read: ReadScope::Full,
             writable_roots: roots
                 .iter()
-                .map(|r| WritableRoot {
-                    path: r.into(),
-                    source: RootSource::Explicit,
-                    protected: vec![],
-                })
+                .map(|r| WritableRoot { path: r.into(), source: RootSource::Explicit, protected: vec![] })
                 .collect(),
             skipped_roots: vec![],
         }
@@ -185,10 +167,7 @@ mod tests {
         let (ops, warnings) = plan(
             &view(&["/w/deep/er", "/w", "/dev/shm"]),
             &[protected("/w/.git/modules/x"), protected("/w/.git")],
-            ViewOptions {
-                no_proc: false,
-                new_netns: true,
-            },
+            ViewOptions { no_proc: false, new_netns: true },
         );
         assert!(warnings.is_empty());
         assert_eq!(
@@ -196,15 +175,9 @@ mod tests {
             vec![
                 MountOp::ReadOnlyRoot,
                 MountOp::WritableBind { path: "/w".into() },
-                MountOp::WritableBind {
-                    path: "/w/deep/er".into()
-                },
-                MountOp::ReadOnlyBind {
-                    path: "/w/.git".into()
-                },
-                MountOp::ReadOnlyBind {
-                    path: "/w/.git/modules/x".into()
-                },
+                MountOp::WritableBind { path: "/w/deep/er".into() },
+                MountOp::ReadOnlyBind { path: "/w/.git".into() },
+                MountOp::ReadOnlyBind { path: "/w/.git/modules/x".into() },
                 MountOp::Dev { host_shm: true },
                 MountOp::Proc,
                 MountOp::Sysfs,
@@ -221,23 +194,10 @@ mod tests {
 
     #[test]
     fn no_proc_masks_and_special_roots_are_reported() {
-        let (ops, warnings) = plan(
-            &view(&["/proc/self"]),
-            &[],
-            ViewOptions {
-                no_proc: true,
-                new_netns: false,
-            },
-        );
+        let (ops, warnings) = plan(&view(&["/proc/self"]), &[], ViewOptions { no_proc: true, new_netns: false });
         assert_eq!(
             ops,
-            vec![
-                MountOp::ReadOnlyRoot,
-                MountOp::Dev { host_shm: false },
-                MountOp::Mask {
-                    path: "/proc".into()
-                }
-            ]
+            vec![MountOp::ReadOnlyRoot, MountOp::Dev { host_shm: false }, MountOp::Mask { path: "/proc".into() }]
         );
         assert_eq!(warnings.len(), 1);
     }

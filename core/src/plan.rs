@@ -108,11 +108,7 @@ pub struct SandboxSpec {
 }
 
 impl SandboxSpec {
-    pub fn new(
-        policy: SandboxPolicy,
-        policy_cwd: impl Into<PathBuf>,
-        argv: Vec<OsString>,
-    ) -> SandboxSpec {
+    pub fn new(policy: SandboxPolicy, policy_cwd: impl Into<PathBuf>, argv: Vec<OsString>) -> SandboxSpec {
         SandboxSpec {
             policy,
             policy_cwd: policy_cwd.into(),
@@ -189,17 +185,11 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         return Err(Error::argument("command", "empty command: nothing to run"));
     };
     if program.is_empty() {
-        return Err(Error::argument(
-            "command",
-            "the program name (argv[0]) is empty",
-        ));
+        return Err(Error::argument("command", "the program name (argv[0]) is empty"));
     }
     for (i, arg) in spec.argv.iter().enumerate() {
         if arg.as_bytes().contains(&0) {
-            return Err(Error::argument(
-                format!("command[{i}]"),
-                "contains a NUL byte",
-            ));
+            return Err(Error::argument(format!("command[{i}]"), "contains a NUL byte"));
         }
     }
     check_env(&spec.env)?;
@@ -210,23 +200,14 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         });
     }
 
-    let tmpdir = spec
-        .env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "TMPDIR")
-        .map(|(_, v)| v.as_os_str());
+    let tmpdir = spec.env.iter().find(|(k, _)| k == "TMPDIR").map(|(_, v)| v.as_os_str());
     let filesystem = resolve::resolve(&spec.policy, &spec.policy_cwd, tmpdir)?;
     let command_cwd = match &spec.command_cwd {
         Some(cwd) => resolve::canonical_dir(cwd, "command-cwd")?,
         None => resolve::canonical_dir(&spec.policy_cwd, "sandbox-policy-cwd")?,
     };
 
-    let network = if spec.policy.has_full_network_access() {
-        NetworkMode::Full
-    } else {
-        NetworkMode::Restricted
-    };
+    let network = if spec.policy.has_full_network_access() { NetworkMode::Full } else { NetworkMode::Restricted };
     let mut warnings = Vec::new();
     let (pipeline, pipeline_reason) = choose_pipeline(spec)?;
 
@@ -234,17 +215,9 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         ReadScope::Full => vec![PathBuf::from("/")],
         ReadScope::Restricted { roots, .. } => roots.clone(),
     };
-    let writable: Vec<PathBuf> = filesystem
-        .writable_roots
-        .iter()
-        .map(|r| r.path.clone())
-        .collect();
+    let writable: Vec<PathBuf> = filesystem.writable_roots.iter().map(|r| r.path.clone()).collect();
     let protected_in_roots = || -> Vec<ProtectedPath> {
-        filesystem
-            .protected_paths()
-            .filter(|p| filesystem.is_under_writable_root(&p.path))
-            .cloned()
-            .collect()
+        filesystem.protected_paths().filter(|p| filesystem.is_under_writable_root(&p.path)).cloned().collect()
     };
     let mut landlock = None;
     let mut read_only_binds = Vec::new();
@@ -254,33 +227,21 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         Pipeline::Unsandboxed => None,
         Pipeline::SeccompOnly => Some(SeccompPlan::new(network)),
         Pipeline::Landlock => {
-            let abi = landlock::probe_abi().map_err(|reason| Error::Unsupported {
-                what: "the Landlock pipeline".into(),
-                reason,
-            })?;
+            let abi = landlock::probe_abi()
+                .map_err(|reason| Error::Unsupported { what: "the Landlock pipeline".into(), reason })?;
             let plan = LandlockPlan::new(abi, &readable, &writable, &[]);
-            warnings.extend(
-                plan.not_enforced
-                    .iter()
-                    .map(|gap| format!("landlock: {gap}")),
-            );
+            warnings.extend(plan.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
             landlock = Some(plan);
             read_only_binds = protected_in_roots();
             if spec.no_proc {
-                warnings.push(
-                    "--no-proc has no effect on the landlock pipeline, which mounts no /proc"
-                        .into(),
-                );
+                warnings.push("--no-proc has no effect on the landlock pipeline, which mounts no /proc".into());
             }
             Some(SeccompPlan::new(network))
         }
         Pipeline::Bwrap => {
             read_only_binds = protected_in_roots();
             let new_netns = network != NetworkMode::Full;
-            let options = ViewOptions {
-                no_proc: spec.no_proc,
-                new_netns,
-            };
+            let options = ViewOptions { no_proc: spec.no_proc, new_netns };
             let (ops, view_warnings) = mounts::plan(&filesystem, &read_only_binds, options);
             mounts = ops;
             warnings.extend(view_warnings);
@@ -296,24 +257,17 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
             match landlock::probe_abi() {
                 Ok(abi) if spec.bwrap_path.is_none() => {
                     let plan = LandlockPlan::new(abi, &readable, &writable, &["/dev/pts"]);
-                    warnings.extend(
-                        plan.not_enforced
-                            .iter()
-                            .map(|gap| format!("landlock: {gap}")),
-                    );
+                    warnings.extend(plan.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
                     landlock = Some(plan);
                 }
-                Ok(_) => {
-                    warnings.push("the system bwrap executor applies no Landlock layer".into())
-                }
-                Err(reason) => {
-                    warnings.push(format!("no Landlock layer under the namespaces: {reason}"))
-                }
+                Ok(_) => warnings.push("the system bwrap executor applies no Landlock layer".into()),
+                Err(reason) => warnings.push(format!("no Landlock layer under the namespaces: {reason}")),
             }
             if matches!(filesystem.read, ReadScope::Restricted { .. }) && landlock.is_none() {
                 return Err(Error::Unsupported {
                     what: "restricted read access on the bwrap pipeline".into(),
-                    reason: "this version enforces restricted reads with Landlock, which this executor or kernel lacks".into(),
+                    reason: "this version enforces restricted reads with Landlock, which this executor or kernel lacks"
+                        .into(),
                 });
             }
             Some(SeccompPlan::new(network))
@@ -333,12 +287,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
     let mut env = spec.env.clone();
     let mut env_added = Vec::new();
     if network != NetworkMode::Full {
-        set_env(
-            &mut env,
-            &mut env_added,
-            "CODEX_SANDBOX_NETWORK_DISABLED",
-            "1",
-        );
+        set_env(&mut env, &mut env_added, "CODEX_SANDBOX_NETWORK_DISABLED", "1");
     }
     let candidates = exec_candidates(program, &env);
     let sandboxed = pipeline != Pipeline::Unsandboxed;
@@ -355,11 +304,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         network,
         seccomp,
         process: ProcessPlan {
-            argv: spec
-                .argv
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect(),
+            argv: spec.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
             cwd: command_cwd.clone(),
             new_session: true,
             no_new_privs: sandboxed,
@@ -369,12 +314,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         },
         env_added,
         warnings,
-        exec: ExecPlan {
-            argv: spec.argv.clone(),
-            env,
-            cwd: command_cwd,
-            candidates,
-        },
+        exec: ExecPlan { argv: spec.argv.clone(), env, cwd: command_cwd, candidates },
     })
 }
 
@@ -383,16 +323,11 @@ fn choose_pipeline(spec: &SandboxSpec) -> Result<(Pipeline, String)> {
     if policy.has_full_disk_write_access() {
         let name = policy.type_name();
         return Ok(if policy.has_full_network_access() {
-            (
-                Pipeline::Unsandboxed,
-                format!("policy `{name}` with network: nothing to enforce"),
-            )
+            (Pipeline::Unsandboxed, format!("policy `{name}` with network: nothing to enforce"))
         } else {
             (
                 Pipeline::SeccompOnly,
-                format!(
-                    "policy `{name}`: the filesystem is left to the caller; only the network is restricted"
-                ),
+                format!("policy `{name}`: the filesystem is left to the caller; only the network is restricted"),
             )
         });
     }
@@ -400,14 +335,8 @@ fn choose_pipeline(spec: &SandboxSpec) -> Result<(Pipeline, String)> {
         PipelineRequest::Bwrap => Ok((Pipeline::Bwrap, "requested explicitly".into())),
         PipelineRequest::Landlock => Ok((Pipeline::Landlock, "requested explicitly".into())),
         PipelineRequest::Auto => Ok(match probe::namespaces_available() {
-            Ok(()) => (
-                Pipeline::Bwrap,
-                "auto: this host allows user, mount and PID namespaces".into(),
-            ),
-            Err(reason) => (
-                Pipeline::Landlock,
-                format!("auto: namespaces are unavailable ({reason})"),
-            ),
+            Ok(()) => (Pipeline::Bwrap, "auto: this host allows user, mount and PID namespaces".into()),
+            Err(reason) => (Pipeline::Landlock, format!("auto: namespaces are unavailable ({reason})")),
         }),
     }
 }
@@ -416,10 +345,7 @@ fn check_env(env: &[(OsString, OsString)]) -> Result<()> {
     for (key, value) in env {
         let field = format!("env[{}]", key.to_string_lossy());
         if key.is_empty() || key.as_bytes().contains(&b'=') {
-            return Err(Error::argument(
-                field,
-                "a variable name must be non-empty and contain no `=`",
-            ));
+            return Err(Error::argument(field, "a variable name must be non-empty and contain no `=`"));
         }
         if key.as_bytes().contains(&0) || value.as_bytes().contains(&0) {
             return Err(Error::argument(field, "contains a NUL byte"));
@@ -428,12 +354,7 @@ fn check_env(env: &[(OsString, OsString)]) -> Result<()> {
     Ok(())
 }
 
-fn set_env(
-    env: &mut Vec<(OsString, OsString)>,
-    added: &mut Vec<(String, String)>,
-    key: &str,
-    value: &str,
-) {
+fn set_env(env: &mut Vec<(OsString, OsString)>, added: &mut Vec<(String, String)>, key: &str, value: &str) {
     env.retain(|(k, _)| k != key);
     env.push((key.into(), value.into()));
     added.push((key.into(), value.into()));
@@ -445,21 +366,10 @@ fn exec_candidates(program: &OsStr, env: &[(OsString, OsString)]) -> Vec<PathBuf
     if program.as_bytes().contains(&b'/') {
         return vec![PathBuf::from(program)];
     }
-    let path = env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_os_str())
-        .unwrap_or(OsStr::new(DEFAULT_PATH));
+    let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_os_str()).unwrap_or(OsStr::new(DEFAULT_PATH));
     path.as_bytes()
         .split(|b| *b == b':')
-        .map(|dir| {
-            if dir.is_empty() {
-                Path::new(".")
-            } else {
-                Path::new(OsStr::from_bytes(dir))
-            }
-        })
+        .map(|dir| if dir.is_empty() { Path::new(".") } else { Path::new(OsStr::from_bytes(dir)) })
         .map(|dir| dir.join(program))
         .collect()
 }
@@ -469,29 +379,15 @@ mod tests {
     use super::*;
 
     fn spec(argv: &[&str]) -> SandboxSpec {
-        let mut spec = SandboxSpec::new(
-            SandboxPolicy::read_only(),
-            "/",
-            argv.iter().map(OsString::from).collect(),
-        );
+        let mut spec = SandboxSpec::new(SandboxPolicy::read_only(), "/", argv.iter().map(OsString::from).collect());
         spec.env = vec![("PATH".into(), "/usr/bin::/bin".into())];
         spec
     }
 
     #[test]
     fn empty_command_is_refused() {
-        assert!(
-            prepare(&spec(&[]))
-                .unwrap_err()
-                .to_string()
-                .contains("`command`: empty command")
-        );
-        assert!(
-            prepare(&spec(&[""]))
-                .unwrap_err()
-                .to_string()
-                .contains("argv[0]) is empty")
-        );
+        assert!(prepare(&spec(&[])).unwrap_err().to_string().contains("`command`: empty command"));
+        assert!(prepare(&spec(&[""])).unwrap_err().to_string().contains("argv[0]) is empty"));
     }
 
     #[test]
@@ -499,11 +395,7 @@ mod tests {
         let plan = prepare(&spec(&["true"])).unwrap();
         assert_eq!(
             plan.exec.candidates,
-            vec![
-                PathBuf::from("/usr/bin/true"),
-                PathBuf::from("./true"),
-                PathBuf::from("/bin/true")
-            ]
+            vec![PathBuf::from("/usr/bin/true"), PathBuf::from("./true"), PathBuf::from("/bin/true")]
         );
         let plan = prepare(&spec(&["./x"])).unwrap();
         assert_eq!(plan.exec.candidates, vec![PathBuf::from("./x")]);
@@ -527,10 +419,7 @@ mod tests {
         s.policy = SandboxPolicy::parse(r#"{"type":"external-sandbox"}"#).unwrap();
         let plan = prepare(&s).unwrap();
         assert_eq!(plan.pipeline, Pipeline::SeccompOnly);
-        assert_eq!(
-            plan.env_added,
-            vec![("CODEX_SANDBOX_NETWORK_DISABLED".to_owned(), "1".to_owned())]
-        );
+        assert_eq!(plan.env_added, vec![("CODEX_SANDBOX_NETWORK_DISABLED".to_owned(), "1".to_owned())]);
         s.policy = SandboxPolicy::read_only();
         s.pipeline = PipelineRequest::Bwrap;
         let plan = prepare(&s).unwrap();
@@ -538,25 +427,12 @@ mod tests {
         assert_eq!(plan.mounts.first(), Some(&MountOp::ReadOnlyRoot));
         assert!(plan.namespaces.as_ref().unwrap().network);
         s.bwrap_path = Some("/usr/bin/bwrap".into());
-        assert!(matches!(
-            prepare(&s).unwrap().executor,
-            Executor::SystemBwrap { .. }
-        ));
+        assert!(matches!(prepare(&s).unwrap().executor, Executor::SystemBwrap { .. }));
         s.pipeline = PipelineRequest::Landlock;
-        assert!(
-            prepare(&s)
-                .unwrap_err()
-                .to_string()
-                .contains("`bwrap-path`")
-        );
+        assert!(prepare(&s).unwrap_err().to_string().contains("`bwrap-path`"));
         s.bwrap_path = None;
         s.pipeline = PipelineRequest::Auto;
         s.proxy_network = true;
-        assert!(
-            prepare(&s)
-                .unwrap_err()
-                .to_string()
-                .contains("--allow-network-for-proxy")
-        );
+        assert!(prepare(&s).unwrap_err().to_string().contains("--allow-network-for-proxy"));
     }
 }

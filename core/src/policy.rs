@@ -19,10 +19,7 @@ pub enum SandboxPolicy {
     /// No sandbox at all.
     DangerFullAccess,
     /// Read (everything, or some roots), write nothing.
-    ReadOnly {
-        access: ReadAccess,
-        network_access: bool,
-    },
+    ReadOnly { access: ReadAccess, network_access: bool },
     /// The caller is already sandboxed: full disk access, network as stated.
     ExternalSandbox { network_access: NetworkAccess },
     /// Read as `read_only_access` says; write the cwd, temp dirs and `writable_roots`.
@@ -82,10 +79,7 @@ impl SandboxPolicy {
 
     /// `{"type":"read-only"}` with Codex's defaults.
     pub fn read_only() -> SandboxPolicy {
-        SandboxPolicy::ReadOnly {
-            access: ReadAccess::FullAccess,
-            network_access: false,
-        }
+        SandboxPolicy::ReadOnly { access: ReadAccess::FullAccess, network_access: false }
     }
 
     /// `{"type":"workspace-write"}` with Codex's defaults.
@@ -105,10 +99,7 @@ impl SandboxPolicy {
         let kind = match object.get("type") {
             Some(Value::String(kind)) => kind.as_str(),
             Some(other) => {
-                return Err(Error::policy(
-                    "type",
-                    format!("expected a string, found {}", describe(other)),
-                ));
+                return Err(Error::policy("type", format!("expected a string, found {}", describe(other))));
             }
             None => {
                 return Err(Error::policy(
@@ -124,9 +115,9 @@ impl SandboxPolicy {
                 access: fields.read_access("access")?,
                 network_access: fields.bool("network_access", false)?,
             },
-            "external-sandbox" => SandboxPolicy::ExternalSandbox {
-                network_access: fields.network_access("network_access")?,
-            },
+            "external-sandbox" => {
+                SandboxPolicy::ExternalSandbox { network_access: fields.network_access("network_access")? }
+            }
             "workspace-write" => SandboxPolicy::WorkspaceWrite {
                 writable_roots: fields.paths("writable_roots")?,
                 read_only_access: fields.read_access("read_only_access")?,
@@ -152,20 +143,16 @@ impl SandboxPolicy {
     pub fn has_full_network_access(&self) -> bool {
         match self {
             SandboxPolicy::DangerFullAccess => true,
-            SandboxPolicy::ExternalSandbox { network_access } => {
-                *network_access == NetworkAccess::Enabled
+            SandboxPolicy::ExternalSandbox { network_access } => *network_access == NetworkAccess::Enabled,
+            SandboxPolicy::ReadOnly { network_access, .. } | SandboxPolicy::WorkspaceWrite { network_access, .. } => {
+                *network_access
             }
-            SandboxPolicy::ReadOnly { network_access, .. }
-            | SandboxPolicy::WorkspaceWrite { network_access, .. } => *network_access,
         }
     }
 
     /// Whether the command may write anywhere.
     pub fn has_full_disk_write_access(&self) -> bool {
-        matches!(
-            self,
-            SandboxPolicy::DangerFullAccess | SandboxPolicy::ExternalSandbox { .. }
-        )
+        matches!(self, SandboxPolicy::DangerFullAccess | SandboxPolicy::ExternalSandbox { .. })
     }
 
     /// The read scope of the policy.
@@ -173,9 +160,7 @@ impl SandboxPolicy {
         static FULL: ReadAccess = ReadAccess::FullAccess;
         match self {
             SandboxPolicy::ReadOnly { access, .. } => access,
-            SandboxPolicy::WorkspaceWrite {
-                read_only_access, ..
-            } => read_only_access,
+            SandboxPolicy::WorkspaceWrite { read_only_access, .. } => read_only_access,
             SandboxPolicy::DangerFullAccess | SandboxPolicy::ExternalSandbox { .. } => &FULL,
         }
     }
@@ -201,11 +186,7 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn new(object: &'a Map<String, Value>, context: &str) -> Self {
-        Fields {
-            object,
-            context: context.to_owned(),
-            seen: vec!["type"],
-        }
+        Fields { object, context: context.to_owned(), seen: vec!["type"] }
     }
 
     fn take(&mut self, name: &'static str) -> Option<&'a Value> {
@@ -217,10 +198,7 @@ impl<'a> Fields<'a> {
         match self.take(name) {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(Error::policy(
-                name,
-                format!("expected true or false, found {}", describe(other)),
-            )),
+            Some(other) => Err(Error::policy(name, format!("expected true or false, found {}", describe(other)))),
         }
     }
 
@@ -229,19 +207,9 @@ impl<'a> Fields<'a> {
             return Ok(Vec::new());
         };
         let Value::Array(items) = value else {
-            return Err(Error::policy(
-                name,
-                format!(
-                    "expected an array of absolute paths, found {}",
-                    describe(value)
-                ),
-            ));
+            return Err(Error::policy(name, format!("expected an array of absolute paths, found {}", describe(value))));
         };
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| absolute_path(item, &format!("{name}[{i}]")))
-            .collect()
+        items.iter().enumerate().map(|(i, item)| absolute_path(item, &format!("{name}[{i}]"))).collect()
     }
 
     fn network_access(&mut self, name: &'static str) -> Result<NetworkAccess> {
@@ -249,13 +217,9 @@ impl<'a> Fields<'a> {
             None => Ok(NetworkAccess::Restricted),
             Some(Value::String(s)) if s == "restricted" => Ok(NetworkAccess::Restricted),
             Some(Value::String(s)) if s == "enabled" => Ok(NetworkAccess::Enabled),
-            Some(other) => Err(Error::policy(
-                name,
-                format!(
-                    "expected \"restricted\" or \"enabled\", found {}",
-                    describe(other)
-                ),
-            )),
+            Some(other) => {
+                Err(Error::policy(name, format!("expected \"restricted\" or \"enabled\", found {}", describe(other))))
+            }
         }
     }
 
@@ -284,17 +248,12 @@ impl<'a> Fields<'a> {
             "full-access" => ReadAccess::FullAccess,
             "restricted" => ReadAccess::Restricted {
                 include_platform_defaults: fields.bool("include_platform_defaults", true)?,
-                readable_roots: fields
-                    .paths("readable_roots")
-                    .map_err(|e| prefix_field(e, name))?,
+                readable_roots: fields.paths("readable_roots").map_err(|e| prefix_field(e, name))?,
             },
             other => {
                 return Err(Error::policy(
                     format!("{name}.type"),
-                    format!(
-                        "unknown access type `{}`; expected \"full-access\" or \"restricted\"",
-                        shorten(other)
-                    ),
+                    format!("unknown access type `{}`; expected \"full-access\" or \"restricted\"", shorten(other)),
                 ));
             }
         };
@@ -303,11 +262,7 @@ impl<'a> Fields<'a> {
     }
 
     fn finish(self) -> Result<()> {
-        let mut unknown: Vec<&String> = self
-            .object
-            .keys()
-            .filter(|k| !self.seen.contains(&k.as_str()))
-            .collect();
+        let mut unknown: Vec<&String> = self.object.keys().filter(|k| !self.seen.contains(&k.as_str())).collect();
         unknown.sort();
         match unknown.first() {
             None => Ok(()),
@@ -326,33 +281,19 @@ impl<'a> Fields<'a> {
 fn prefix_field(error: Error, prefix: &str) -> Error {
     match error {
         Error::InvalidPolicy { field, message } if !field.starts_with(prefix) => {
-            Error::InvalidPolicy {
-                field: format!("{prefix}.{field}"),
-                message,
-            }
+            Error::InvalidPolicy { field: format!("{prefix}.{field}"), message }
         }
         other => other,
     }
 }
 
 fn expect_object<'a>(value: &'a Value, field: &str) -> Result<&'a Map<String, Value>> {
-    value.as_object().ok_or_else(|| {
-        Error::policy(
-            field,
-            format!("expected a JSON object, found {}", describe(value)),
-        )
-    })
+    value.as_object().ok_or_else(|| Error::policy(field, format!("expected a JSON object, found {}", describe(value))))
 }
 
 fn absolute_path(value: &Value, field: &str) -> Result<PathBuf> {
     let Value::String(text) = value else {
-        return Err(Error::policy(
-            field,
-            format!(
-                "expected an absolute path string, found {}",
-                describe(value)
-            ),
-        ));
+        return Err(Error::policy(field, format!("expected an absolute path string, found {}", describe(value))));
     };
     check_absolute(Path::new(text)).map_err(|message| Error::policy(field, message))
 }
@@ -364,10 +305,7 @@ pub(crate) fn check_absolute(path: &Path) -> std::result::Result<PathBuf, String
         return Err("empty path; expected an absolute path".to_owned());
     }
     if !path.is_absolute() {
-        return Err(format!(
-            "relative path `{}`; expected an absolute path",
-            path.display()
-        ));
+        return Err(format!("relative path `{}`; expected an absolute path", path.display()));
     }
     if path.as_os_str().as_bytes().contains(&0) {
         return Err(format!("path `{}` contains a NUL byte", path.display()));
@@ -407,35 +345,18 @@ mod tests {
 
     #[test]
     fn plain_names() {
-        assert_eq!(
-            SandboxPolicy::parse("read-only").unwrap(),
-            SandboxPolicy::read_only()
-        );
-        assert_eq!(
-            SandboxPolicy::parse("workspace-write").unwrap(),
-            SandboxPolicy::workspace_write()
-        );
-        assert_eq!(
-            SandboxPolicy::parse("danger-full-access").unwrap(),
-            SandboxPolicy::DangerFullAccess
-        );
+        assert_eq!(SandboxPolicy::parse("read-only").unwrap(), SandboxPolicy::read_only());
+        assert_eq!(SandboxPolicy::parse("workspace-write").unwrap(), SandboxPolicy::workspace_write());
+        assert_eq!(SandboxPolicy::parse("danger-full-access").unwrap(), SandboxPolicy::DangerFullAccess);
     }
 
     #[test]
     fn old_codex_json_takes_defaults() {
-        assert_eq!(
-            SandboxPolicy::parse(r#"{"type":"read-only"}"#).unwrap(),
-            SandboxPolicy::read_only()
-        );
-        assert_eq!(
-            SandboxPolicy::parse(r#"{"type":"workspace-write"}"#).unwrap(),
-            SandboxPolicy::workspace_write()
-        );
+        assert_eq!(SandboxPolicy::parse(r#"{"type":"read-only"}"#).unwrap(), SandboxPolicy::read_only());
+        assert_eq!(SandboxPolicy::parse(r#"{"type":"workspace-write"}"#).unwrap(), SandboxPolicy::workspace_write());
         assert_eq!(
             SandboxPolicy::parse(r#"{"type":"external-sandbox"}"#).unwrap(),
-            SandboxPolicy::ExternalSandbox {
-                network_access: NetworkAccess::Restricted
-            }
+            SandboxPolicy::ExternalSandbox { network_access: NetworkAccess::Restricted }
         );
     }
 
@@ -460,17 +381,13 @@ mod tests {
                 exclude_slash_tmp: true,
             }
         );
-        let policy = SandboxPolicy::parse(
-            r#"{"type":"read-only","access":{"type":"restricted"},"network_access":true}"#,
-        )
-        .unwrap();
+        let policy =
+            SandboxPolicy::parse(r#"{"type":"read-only","access":{"type":"restricted"},"network_access":true}"#)
+                .unwrap();
         assert_eq!(
             policy,
             SandboxPolicy::ReadOnly {
-                access: ReadAccess::Restricted {
-                    include_platform_defaults: true,
-                    readable_roots: vec![]
-                },
+                access: ReadAccess::Restricted { include_platform_defaults: true, readable_roots: vec![] },
                 network_access: true
             }
         );
@@ -484,26 +401,18 @@ mod tests {
     #[test]
     fn serializes_back_to_codex_shape() {
         let json = serde_json::to_value(
-            SandboxPolicy::parse(r#"{"type":"external-sandbox","network_access":"enabled"}"#)
-                .unwrap(),
+            SandboxPolicy::parse(r#"{"type":"external-sandbox","network_access":"enabled"}"#).unwrap(),
         )
         .unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"type":"external-sandbox","network_access":"enabled"})
-        );
-        let reparsed = SandboxPolicy::from_json(
-            &serde_json::to_value(SandboxPolicy::workspace_write()).unwrap(),
-        )
-        .unwrap();
+        assert_eq!(json, serde_json::json!({"type":"external-sandbox","network_access":"enabled"}));
+        let reparsed =
+            SandboxPolicy::from_json(&serde_json::to_value(SandboxPolicy::workspace_write()).unwrap()).unwrap();
         assert_eq!(reparsed, SandboxPolicy::workspace_write());
     }
 
     #[test]
     fn errors_name_the_field_and_value() {
-        assert!(
-            err(r#"{"type":"read-write"}"#).contains("`type`: unknown policy type `read-write`")
-        );
+        assert!(err(r#"{"type":"read-write"}"#).contains("`type`: unknown policy type `read-write`"));
         assert!(
             err(r#"{"type":"workspace-write","writable_roots":["rel/dir"]}"#)
                 .contains("`writable_roots[0]`: relative path `rel/dir`")
@@ -513,17 +422,13 @@ mod tests {
                 .contains("`writable_roots[1]`: empty path")
         );
         assert!(
-            err(r#"{"type":"workspace-write","writable_roots":"/a"}"#)
-                .contains("`writable_roots`: expected an array")
+            err(r#"{"type":"workspace-write","writable_roots":"/a"}"#).contains("`writable_roots`: expected an array")
         );
         assert!(
             err(r#"{"type":"read-only","network_access":"yes"}"#)
                 .contains("`network_access`: expected true or false, found the string \"yes\"")
         );
-        assert!(
-            err(r#"{"type":"workspace-write","writeable_roots":[]}"#)
-                .contains("`writeable_roots`: unknown field")
-        );
+        assert!(err(r#"{"type":"workspace-write","writeable_roots":[]}"#).contains("`writeable_roots`: unknown field"));
         assert!(
             err(r#"{"type":"read-only","access":{"type":"restricted","readable_roots":["x"]}}"#)
                 .contains("`access.readable_roots[0]`: relative path `x`")
@@ -550,8 +455,7 @@ mod tests {
     #[test]
     fn null_fields_take_defaults() {
         assert_eq!(
-            SandboxPolicy::parse(r#"{"type":"read-only","access":null,"network_access":null}"#)
-                .unwrap(),
+            SandboxPolicy::parse(r#"{"type":"read-only","access":null,"network_access":null}"#).unwrap(),
             SandboxPolicy::read_only()
         );
     }

@@ -37,14 +37,8 @@ pub struct Capability {
 impl<T: ToString> From<Result<T, String>> for Capability {
     fn from(result: Result<T, String>) -> Capability {
         match result {
-            Ok(value) => Capability {
-                available: true,
-                detail: value.to_string(),
-            },
-            Err(reason) => Capability {
-                available: false,
-                detail: reason,
-            },
+            Ok(value) => Capability { available: true, detail: value.to_string() },
+            Err(reason) => Capability { available: false, detail: reason },
         }
     }
 }
@@ -52,17 +46,11 @@ impl<T: ToString> From<Result<T, String>> for Capability {
 pub fn probe() -> HostProbe {
     let namespaces = namespaces_available();
     HostProbe {
-        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_default(),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_owned()).unwrap_or_default(),
         // SAFETY: getuid cannot fail.
         uid: unsafe { libc::getuid() },
         landlock: landlock::probe_abi().map(|abi| format!("ABI {abi}")).into(),
-        auto_pipeline: if namespaces.is_ok() {
-            "bwrap"
-        } else {
-            "landlock"
-        },
+        auto_pipeline: if namespaces.is_ok() { "bwrap" } else { "landlock" },
         namespaces: namespaces.map(|()| "user, mount and PID namespaces").into(),
         system_bwrap: ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"]
             .iter()
@@ -115,20 +103,11 @@ fn probe_namespaces() -> Result<(), String> {
         sys::exit_immediately(failed as i32);
     }
     sys::set_signal_mask(&saved_mask);
-    let pid = cloned.map_err(|errno| {
-        format!(
-            "cannot create user, mount and PID namespaces: {}",
-            errno.into_io()
-        )
-    })?;
-    let status = sys::waitpid(pid, 0)
-        .map_err(|errno| format!("probe child lost: {}", errno.into_io()))?
-        .1;
+    let pid = cloned.map_err(|errno| format!("cannot create user, mount and PID namespaces: {}", errno.into_io()))?;
+    let status = sys::waitpid(pid, 0).map_err(|errno| format!("probe child lost: {}", errno.into_io()))?.1;
     match libc::WEXITSTATUS(status) as usize {
         0 if libc::WIFEXITED(status) => Ok(()),
-        step if (1..STEPS.len()).contains(&step) => {
-            Err(format!("cannot {} in a new user namespace", STEPS[step]))
-        }
+        step if (1..STEPS.len()).contains(&step) => Err(format!("cannot {} in a new user namespace", STEPS[step])),
         _ => Err(format!("probe child ended with status {status:#x}")),
     }
 }

@@ -89,10 +89,9 @@ impl fmt::Display for ProxyDiagnostic {
             ProxyProblem::NotUnicode => write!(f, "the value is not valid UTF-8"),
             ProxyProblem::Malformed { reason } => write!(f, "not a proxy URL: {reason}"),
             ProxyProblem::PortZero => write!(f, "port 0 is not a proxy port"),
-            ProxyProblem::NotLoopback { host } => write!(
-                f,
-                "host `{host}` is not a loopback proxy (expected localhost, 127.0.0.1 or [::1])"
-            ),
+            ProxyProblem::NotLoopback { host } => {
+                write!(f, "host `{host}` is not a loopback proxy (expected localhost, 127.0.0.1 or [::1])")
+            }
         }
     }
 }
@@ -115,10 +114,7 @@ impl ProxyEndpoints {
         if self.endpoints.is_empty() {
             return Err(Error::argument(
                 "env",
-                format!(
-                    "proxy-only networking needs a loopback proxy URL in one of {}",
-                    PROXY_URL_ENV_KEYS.join(", ")
-                ),
+                format!("proxy-only networking needs a loopback proxy URL in one of {}", PROXY_URL_ENV_KEYS.join(", ")),
             ));
         }
         Ok(&self.endpoints)
@@ -132,10 +128,7 @@ pub fn infer<K: AsRef<OsStr>, V: AsRef<OsStr>>(env: &[(K, V)]) -> ProxyEndpoints
         let Some(variable) = key.as_ref().to_str() else {
             continue;
         };
-        if !PROXY_URL_ENV_KEYS
-            .iter()
-            .any(|known| known.eq_ignore_ascii_case(variable))
-        {
+        if !PROXY_URL_ENV_KEYS.iter().any(|known| known.eq_ignore_ascii_case(variable)) {
             continue;
         }
         let Some(text) = value.as_ref().to_str() else {
@@ -154,10 +147,7 @@ pub fn infer<K: AsRef<OsStr>, V: AsRef<OsStr>>(env: &[(K, V)]) -> ProxyEndpoints
         }
         found.config_present = true;
         match loopback_endpoint(text) {
-            Ok(addr) => found.endpoints.push(ProxyEndpoint {
-                variable: variable.to_owned(),
-                addr,
-            }),
+            Ok(addr) => found.endpoints.push(ProxyEndpoint { variable: variable.to_owned(), addr }),
             Err(problem) => found.diagnostics.push(ProxyDiagnostic {
                 variable: variable.to_owned(),
                 value: redact_credentials(text),
@@ -166,9 +156,7 @@ pub fn infer<K: AsRef<OsStr>, V: AsRef<OsStr>>(env: &[(K, V)]) -> ProxyEndpoints
         }
     }
     found.endpoints.sort_by(|a, b| a.variable.cmp(&b.variable));
-    found
-        .diagnostics
-        .sort_by(|a, b| a.variable.cmp(&b.variable));
+    found.diagnostics.sort_by(|a, b| a.variable.cmp(&b.variable));
     found
 }
 
@@ -177,27 +165,19 @@ pub fn infer<K: AsRef<OsStr>, V: AsRef<OsStr>>(env: &[(K, V)]) -> ProxyEndpoints
 /// Only the authority is read; a full URL parser would accept more than a proxy value can
 /// mean, and every extra accepted form is one more way to misread where traffic goes.
 fn loopback_endpoint(value: &str) -> Result<SocketAddr, ProxyProblem> {
-    let malformed = |reason: &str| ProxyProblem::Malformed {
-        reason: reason.to_owned(),
-    };
+    let malformed = |reason: &str| ProxyProblem::Malformed { reason: reason.to_owned() };
     // Tools accept `host:port` without a scheme and treat it as HTTP.
     let (scheme, rest) = value.split_once("://").unwrap_or(("http", value));
     let scheme_is_valid = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     if !scheme_is_valid {
         return Err(malformed("invalid scheme"));
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host_port)| host_port);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host_port)| host_port);
 
     let (host, port_text) = if let Some(bracketed) = host_port.strip_prefix('[') {
-        let (host, after) = bracketed
-            .split_once(']')
-            .ok_or_else(|| malformed("unclosed `[` in the host"))?;
+        let (host, after) = bracketed.split_once(']').ok_or_else(|| malformed("unclosed `[` in the host"))?;
         match after {
             "" => (host, None),
             _ => match after.strip_prefix(':') {
@@ -206,9 +186,7 @@ fn loopback_endpoint(value: &str) -> Result<SocketAddr, ProxyProblem> {
             },
         }
     } else if host_port.matches(':').count() > 1 {
-        return Err(malformed(
-            "an IPv6 host must be in brackets, as in http://[::1]:3128",
-        ));
+        return Err(malformed("an IPv6 host must be in brackets, as in http://[::1]:3128"));
     } else {
         match host_port.split_once(':') {
             Some((host, port)) => (host, Some(port)),
@@ -221,9 +199,9 @@ fn loopback_endpoint(value: &str) -> Result<SocketAddr, ProxyProblem> {
 
     let port = match port_text.filter(|p| !p.is_empty()) {
         None => default_port(scheme),
-        Some(text) if text.bytes().all(|b| b.is_ascii_digit()) => text
-            .parse::<u16>()
-            .map_err(|_| malformed(&format!("port `{text}` is out of range")))?,
+        Some(text) if text.bytes().all(|b| b.is_ascii_digit()) => {
+            text.parse::<u16>().map_err(|_| malformed(&format!("port `{text}` is out of range")))?
+        }
         Some(text) => return Err(malformed(&format!("port `{text}` is not a number"))),
     };
     if port == 0 {
@@ -235,9 +213,7 @@ fn loopback_endpoint(value: &str) -> Result<SocketAddr, ProxyProblem> {
     } else if host == "::1" {
         IpAddr::V6(Ipv6Addr::LOCALHOST)
     } else {
-        return Err(ProxyProblem::NotLoopback {
-            host: host.to_owned(),
-        });
+        return Err(ProxyProblem::NotLoopback { host: host.to_owned() });
     };
     Ok(SocketAddr::new(ip, port))
 }
@@ -271,10 +247,7 @@ mod tests {
     use std::os::unix::ffi::OsStringExt;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn addr(text: &str) -> SocketAddr {
@@ -302,11 +275,7 @@ mod tests {
             ("ALL_PROXY", "socks5h://[::1]:1081"),
         ]));
         assert!(found.config_present);
-        let got: Vec<_> = found
-            .endpoints
-            .iter()
-            .map(|e| (e.variable.as_str(), e.addr))
-            .collect();
+        let got: Vec<_> = found.endpoints.iter().map(|e| (e.variable.as_str(), e.addr)).collect();
         assert_eq!(
             got,
             vec![
@@ -338,10 +307,7 @@ mod tests {
 
     #[test]
     fn credentials_paths_and_whitespace_are_tolerated() {
-        let found = infer(&env(&[(
-            "HTTP_PROXY",
-            "  http://user:p%40ss@localhost:3128/some/path?q#f ",
-        )]));
+        let found = infer(&env(&[("HTTP_PROXY", "  http://user:p%40ss@localhost:3128/some/path?q#f ")]));
         assert_eq!(found.endpoints[0].addr, addr("127.0.0.1:3128"));
     }
 
@@ -363,15 +329,7 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             })
             .collect();
-        assert_eq!(
-            hosts,
-            [
-                "localhost.example.com",
-                "proxy.example.com",
-                "127.0.0.2",
-                "::2"
-            ]
-        );
+        assert_eq!(hosts, ["localhost.example.com", "proxy.example.com", "127.0.0.2", "::2"]);
     }
 
     #[test]
@@ -404,10 +362,7 @@ mod tests {
 
     #[test]
     fn non_unicode_values_count_as_configuration() {
-        let env = vec![(
-            OsString::from("HTTP_PROXY"),
-            OsString::from_vec(b"http://localhost:\xff".to_vec()),
-        )];
+        let env = vec![(OsString::from("HTTP_PROXY"), OsString::from_vec(b"http://localhost:\xff".to_vec()))];
         let found = infer(&env);
         assert!(found.config_present);
         assert_eq!(found.diagnostics[0].problem, ProxyProblem::NotUnicode);
@@ -415,39 +370,21 @@ mod tests {
 
     #[test]
     fn diagnostics_hide_credentials() {
-        let found = infer(&env(&[(
-            "HTTPS_PROXY",
-            "http://alice:s3cret@proxy.example.com:8080/x@y",
-        )]));
+        let found = infer(&env(&[("HTTPS_PROXY", "http://alice:s3cret@proxy.example.com:8080/x@y")]));
         let message = found.diagnostics[0].to_string();
-        assert!(
-            !message.contains("s3cret") && !message.contains("alice"),
-            "{message}"
-        );
-        assert!(
-            message.contains("http://***@proxy.example.com:8080/x@y"),
-            "{message}"
-        );
+        assert!(!message.contains("s3cret") && !message.contains("alice"), "{message}");
+        assert!(message.contains("http://***@proxy.example.com:8080/x@y"), "{message}");
     }
 
     #[test]
     fn require_all_usable_names_the_bad_variable() {
-        let err = infer(&env(&[
-            ("HTTP_PROXY", "http://localhost:3128"),
-            ("HTTPS_PROXY", "http://10.0.0.1:3128"),
-        ]))
-        .require_all_usable()
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("`HTTPS_PROXY`") && err.contains("10.0.0.1"),
-            "{err}"
-        );
-
-        let err = infer(&env(&[]))
+        let err = infer(&env(&[("HTTP_PROXY", "http://localhost:3128"), ("HTTPS_PROXY", "http://10.0.0.1:3128")]))
             .require_all_usable()
             .unwrap_err()
             .to_string();
+        assert!(err.contains("`HTTPS_PROXY`") && err.contains("10.0.0.1"), "{err}");
+
+        let err = infer(&env(&[])).require_all_usable().unwrap_err().to_string();
         assert!(err.contains("HTTP_PROXY, HTTPS_PROXY"), "{err}");
 
         let ok = infer(&env(&[("HTTP_PROXY", "localhost:3128")]));

@@ -60,10 +60,7 @@ pub enum ReadScope {
     /// Everything the user can read.
     Full,
     /// Only these canonical paths (and what lies beneath them).
-    Restricted {
-        roots: Vec<PathBuf>,
-        skipped: Vec<SkippedPath>,
-    },
+    Restricted { roots: Vec<PathBuf>, skipped: Vec<SkippedPath> },
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -122,25 +119,17 @@ pub struct SkippedPath {
 impl FilesystemView {
     /// Every protected path of every writable root.
     pub fn protected_paths(&self) -> impl Iterator<Item = &ProtectedPath> {
-        self.writable_roots
-            .iter()
-            .flat_map(|root| root.protected.iter())
+        self.writable_roots.iter().flat_map(|root| root.protected.iter())
     }
 
     /// Whether `path` (canonical) lies in a writable root.
     pub fn is_under_writable_root(&self, path: &Path) -> bool {
-        self.writable_roots
-            .iter()
-            .any(|root| path.starts_with(&root.path))
+        self.writable_roots.iter().any(|root| path.starts_with(&root.path))
     }
 }
 
 /// Resolves `policy` against the policy cwd. `tmpdir` is the `TMPDIR` the command will see.
-pub fn resolve(
-    policy: &SandboxPolicy,
-    policy_cwd: &Path,
-    tmpdir: Option<&OsStr>,
-) -> Result<FilesystemView> {
+pub fn resolve(policy: &SandboxPolicy, policy_cwd: &Path, tmpdir: Option<&OsStr>) -> Result<FilesystemView> {
     let policy_cwd = canonical_dir(policy_cwd, "sandbox-policy-cwd")?;
     let mut view = FilesystemView {
         full_write: policy.has_full_disk_write_access(),
@@ -149,17 +138,9 @@ pub fn resolve(
         skipped_roots: Vec::new(),
     };
 
-    if let SandboxPolicy::WorkspaceWrite {
-        writable_roots,
-        exclude_tmpdir_env_var,
-        exclude_slash_tmp,
-        ..
-    } = policy
-    {
-        let mut candidates: Vec<(PathBuf, RootSource)> = writable_roots
-            .iter()
-            .map(|root| (root.clone(), RootSource::Explicit))
-            .collect();
+    if let SandboxPolicy::WorkspaceWrite { writable_roots, exclude_tmpdir_env_var, exclude_slash_tmp, .. } = policy {
+        let mut candidates: Vec<(PathBuf, RootSource)> =
+            writable_roots.iter().map(|root| (root.clone(), RootSource::Explicit)).collect();
         candidates.push((policy_cwd.clone(), RootSource::PolicyCwd));
         if !exclude_slash_tmp && Path::new("/tmp").is_dir() {
             candidates.push((PathBuf::from("/tmp"), RootSource::SlashTmp));
@@ -167,18 +148,12 @@ pub fn resolve(
         if !exclude_tmpdir_env_var && let Some(tmpdir) = tmpdir.filter(|t| !t.is_empty()) {
             let tmpdir = Path::new(tmpdir);
             if tmpdir.to_str().is_none() {
-                return Err(Error::argument(
-                    "TMPDIR",
-                    format!("`{}` is not valid UTF-8", tmpdir.display()),
-                ));
+                return Err(Error::argument("TMPDIR", format!("`{}` is not valid UTF-8", tmpdir.display())));
             }
             if !tmpdir.is_absolute() {
                 return Err(Error::argument(
                     "TMPDIR",
-                    format!(
-                        "relative path `{}`; expected an absolute path",
-                        tmpdir.display()
-                    ),
+                    format!("relative path `{}`; expected an absolute path", tmpdir.display()),
                 ));
             }
             candidates.push((tmpdir.to_path_buf(), RootSource::TmpdirEnv));
@@ -188,28 +163,17 @@ pub fn resolve(
             match fs::canonicalize(&path) {
                 Ok(canonical) if canonical.is_dir() => {
                     if !view.writable_roots.iter().any(|r| r.path == canonical) {
-                        view.writable_roots.push(WritableRoot {
-                            path: canonical,
-                            source,
-                            protected: Vec::new(),
-                        });
+                        view.writable_roots.push(WritableRoot { path: canonical, source, protected: Vec::new() });
                     }
                 }
-                Ok(_) => view.skipped_roots.push(SkippedPath {
-                    path,
-                    reason: "not a directory".into(),
-                }),
+                Ok(_) => view.skipped_roots.push(SkippedPath { path, reason: "not a directory".into() }),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    view.skipped_roots.push(SkippedPath {
-                        path,
-                        reason: "does not exist".into(),
-                    })
+                    view.skipped_roots.push(SkippedPath { path, reason: "does not exist".into() })
                 }
                 Err(e) => return Err(Error::path("cannot resolve writable root", path, e)),
             }
         }
-        view.writable_roots
-            .sort_by_key(|root| (root.path.components().count(), root.path.clone()));
+        view.writable_roots.sort_by_key(|root| (root.path.components().count(), root.path.clone()));
 
         for index in 0..view.writable_roots.len() {
             let is_cwd = view.writable_roots[index].path == policy_cwd;
@@ -219,17 +183,8 @@ pub fn resolve(
         check_roots_outside_protected(&view)?;
     }
 
-    if let ReadAccess::Restricted {
-        include_platform_defaults,
-        readable_roots,
-    } = policy.read_access()
-    {
-        view.read = restricted_read_scope(
-            &view,
-            &policy_cwd,
-            readable_roots,
-            *include_platform_defaults,
-        )?;
+    if let ReadAccess::Restricted { include_platform_defaults, readable_roots } = policy.read_access() {
+        view.read = restricted_read_scope(&view, &policy_cwd, readable_roots, *include_platform_defaults)?;
     }
     Ok(view)
 }
@@ -237,19 +192,12 @@ pub fn resolve(
 /// Canonicalises a directory the caller named, with an error naming the option.
 pub(crate) fn canonical_dir(path: &Path, field: &str) -> Result<PathBuf> {
     if path.to_str().is_none() {
-        return Err(Error::argument(
-            field,
-            format!("`{}` is not valid UTF-8", path.display()),
-        ));
+        return Err(Error::argument(field, format!("`{}` is not valid UTF-8", path.display())));
     }
     crate::policy::check_absolute(path).map_err(|message| Error::argument(field, message))?;
-    let canonical = fs::canonicalize(path)
-        .map_err(|e| Error::argument(field, format!("`{}`: {e}", path.display())))?;
+    let canonical = fs::canonicalize(path).map_err(|e| Error::argument(field, format!("`{}`: {e}", path.display())))?;
     if !canonical.is_dir() {
-        return Err(Error::argument(
-            field,
-            format!("`{}` is not a directory", path.display()),
-        ));
+        return Err(Error::argument(field, format!("`{}` is not a directory", path.display())));
     }
     Ok(canonical)
 }
@@ -277,9 +225,7 @@ fn protected_paths_of(root: &Path, is_policy_cwd: bool) -> Result<Vec<ProtectedP
             continue;
         };
         if metadata.file_type().is_symlink() {
-            let target = fs::read_link(&path)
-                .map(|t| t.display().to_string())
-                .unwrap_or_default();
+            let target = fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default();
             return Err(Error::Unsupported {
                 what: format!("keeping `{}` read-only", path.display()),
                 reason: format!(
@@ -328,18 +274,13 @@ fn gitdir_target(dot_git: &Path) -> Result<Option<ProtectedPath>> {
     let mut text = String::new();
     {
         use std::io::Read;
-        let file = fs::File::open(dot_git)
-            .map_err(|e| Error::path("cannot read git pointer file", dot_git, e))?;
+        let file = fs::File::open(dot_git).map_err(|e| Error::path("cannot read git pointer file", dot_git, e))?;
         // A pointer file is one short line; a large file is not a pointer.
         file.take(4096)
             .read_to_string(&mut text)
             .map_err(|e| Error::path("cannot read git pointer file", dot_git, e))?;
     }
-    let Some(pointer) = text
-        .lines()
-        .next()
-        .and_then(|line| line.strip_prefix("gitdir:"))
-    else {
+    let Some(pointer) = text.lines().next().and_then(|line| line.strip_prefix("gitdir:")) else {
         return Ok(None);
     };
     let pointer = Path::new(pointer.trim());
@@ -351,8 +292,7 @@ fn gitdir_target(dot_git: &Path) -> Result<Option<ProtectedPath>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::path("cannot resolve gitdir target", target, e)),
     };
-    let metadata = fs::metadata(&canonical)
-        .map_err(|e| Error::path("cannot inspect gitdir target", &canonical, e))?;
+    let metadata = fs::metadata(&canonical).map_err(|e| Error::path("cannot inspect gitdir target", &canonical, e))?;
     if !metadata.is_dir() {
         return Ok(None);
     }
@@ -407,10 +347,7 @@ fn restricted_read_scope(
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if readable_roots.contains(&path) {
-                    skipped.push(SkippedPath {
-                        path,
-                        reason: "does not exist".into(),
-                    });
+                    skipped.push(SkippedPath { path, reason: "does not exist".into() });
                 }
             }
             Err(e) => return Err(Error::path("cannot resolve readable root", path, e)),
@@ -425,10 +362,7 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "codex-sandbox-resolve-{name}-{}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("codex-sandbox-resolve-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         fs::canonicalize(dir).unwrap()
@@ -451,23 +385,12 @@ mod tests {
         fs::create_dir(&extra).unwrap();
         let tmpdir = cwd.join("tmpdir");
         fs::create_dir(&tmpdir).unwrap();
-        let view = resolve(
-            &workspace(vec![extra.clone(), cwd.join("missing")], false),
-            &cwd,
-            Some(tmpdir.as_os_str()),
-        )
-        .unwrap();
-        let roots: Vec<_> = view
-            .writable_roots
-            .iter()
-            .map(|r| (r.path.clone(), r.source))
-            .collect();
+        let view = resolve(&workspace(vec![extra.clone(), cwd.join("missing")], false), &cwd, Some(tmpdir.as_os_str()))
+            .unwrap();
+        let roots: Vec<_> = view.writable_roots.iter().map(|r| (r.path.clone(), r.source)).collect();
         assert!(roots.contains(&(cwd.clone(), RootSource::PolicyCwd)));
         assert!(roots.contains(&(extra, RootSource::Explicit)));
-        assert!(
-            roots.contains(&(PathBuf::from("/tmp"), RootSource::SlashTmp))
-                || cwd.starts_with("/tmp")
-        );
+        assert!(roots.contains(&(PathBuf::from("/tmp"), RootSource::SlashTmp)) || cwd.starts_with("/tmp"));
         assert!(roots.iter().any(|(p, _)| p == &tmpdir));
         assert_eq!(view.skipped_roots.len(), 1);
         assert_eq!(view.skipped_roots[0].path, cwd.join("missing"));
@@ -485,10 +408,7 @@ mod tests {
         fs::create_dir(&real_gitdir).unwrap();
         fs::write(cwd.join(".git"), "gitdir: real-gitdir\n").unwrap();
         let view = resolve(&workspace(vec![], true), &cwd, None).unwrap();
-        let protected: Vec<_> = view
-            .protected_paths()
-            .map(|p| (p.path.clone(), p.kind))
-            .collect();
+        let protected: Vec<_> = view.protected_paths().map(|p| (p.path.clone(), p.kind)).collect();
         assert!(protected.contains(&(cwd.join(".git"), ProtectedKind::File)));
         assert!(protected.contains(&(real_gitdir, ProtectedKind::Directory)));
         assert!(protected.contains(&(cwd.join(".agents"), ProtectedKind::Directory)));
@@ -502,11 +422,7 @@ mod tests {
         let other = cwd.join("other");
         fs::create_dir(&other).unwrap();
         let view = resolve(&workspace(vec![other.clone()], true), &cwd, None).unwrap();
-        let other_root = view
-            .writable_roots
-            .iter()
-            .find(|r| r.path == other)
-            .unwrap();
+        let other_root = view.writable_roots.iter().find(|r| r.path == other).unwrap();
         assert!(other_root.protected.is_empty());
         fs::remove_dir_all(cwd).unwrap();
     }
@@ -516,33 +432,17 @@ mod tests {
         let cwd = scratch("symlink");
         fs::create_dir(cwd.join("decoy")).unwrap();
         symlink("decoy", cwd.join(".codex")).unwrap();
-        let err = resolve(&workspace(vec![], true), &cwd, None)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains(".codex") && err.contains("symbolic link"),
-            "{err}"
-        );
+        let err = resolve(&workspace(vec![], true), &cwd, None).unwrap_err().to_string();
+        assert!(err.contains(".codex") && err.contains("symbolic link"), "{err}");
         fs::remove_dir_all(cwd).unwrap();
     }
 
     #[test]
     fn relative_tmpdir_and_cwd_are_refused() {
-        let err = resolve(
-            &workspace(vec![], false),
-            Path::new("/"),
-            Some(OsStr::new("tmp")),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = resolve(&workspace(vec![], false), Path::new("/"), Some(OsStr::new("tmp"))).unwrap_err().to_string();
         assert!(err.contains("`TMPDIR`: relative path `tmp`"), "{err}");
-        let err = resolve(&SandboxPolicy::read_only(), Path::new("rel"), None)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("`sandbox-policy-cwd`: relative path `rel`"),
-            "{err}"
-        );
+        let err = resolve(&SandboxPolicy::read_only(), Path::new("rel"), None).unwrap_err().to_string();
+        assert!(err.contains("`sandbox-policy-cwd`: relative path `rel`"), "{err}");
     }
 
     #[test]
@@ -556,9 +456,7 @@ mod tests {
             network_access: false,
         };
         let view = resolve(&policy, &cwd, None).unwrap();
-        let ReadScope::Restricted { roots, skipped } = view.read else {
-            panic!("expected restricted read")
-        };
+        let ReadScope::Restricted { roots, skipped } = view.read else { panic!("expected restricted read") };
         assert!(roots.contains(&cwd));
         assert!(roots.contains(&PathBuf::from("/usr")));
         assert_eq!(skipped[0].path, PathBuf::from("/nonexistent-root"));

@@ -42,12 +42,7 @@ pub struct SyscallRule {
 #[serde(tag = "test", rename_all = "kebab-case")]
 pub enum Condition {
     /// `(arg & mask)`, as a 32-bit value, is one of `values`.
-    ArgIn {
-        arg: u8,
-        mask: u32,
-        values: Vec<u32>,
-        meaning: &'static str,
-    },
+    ArgIn { arg: u8, mask: u32, values: Vec<u32>, meaning: &'static str },
     /// The 64-bit argument is zero (a NULL pointer).
     ArgIsZero { arg: u8, meaning: &'static str },
 }
@@ -72,29 +67,12 @@ impl SeccompPlan {
             rules.extend(restricted_network());
         }
         let program = compile(&rules);
-        SeccompPlan {
-            network,
-            architecture: ARCH_NAME,
-            foreign_abi: FOREIGN_ABI_POLICY,
-            rules,
-            program,
-        }
+        SeccompPlan { network, architecture: ARCH_NAME, foreign_abi: FOREIGN_ABI_POLICY, rules, program }
     }
 }
 
-fn rule(
-    syscall: &'static str,
-    number: i64,
-    allow_if: Vec<Condition>,
-    note: Option<&'static str>,
-) -> SyscallRule {
-    SyscallRule {
-        syscall,
-        number,
-        allow_if,
-        errno: libc::EPERM,
-        note,
-    }
+fn rule(syscall: &'static str, number: i64, allow_if: Vec<Condition>, note: Option<&'static str>) -> SyscallRule {
+    SyscallRule { syscall, number, allow_if, errno: libc::EPERM, note }
 }
 
 /// Refused in every mode.
@@ -104,25 +82,13 @@ fn always_denied() -> Vec<SyscallRule> {
             "io_uring_setup",
             libc::SYS_io_uring_setup,
             vec![],
-            Some(
-                "io_uring performs socket and file operations that bypass seccomp argument checks",
-            ),
+            Some("io_uring performs socket and file operations that bypass seccomp argument checks"),
         ),
         rule("io_uring_enter", libc::SYS_io_uring_enter, vec![], None),
-        rule(
-            "io_uring_register",
-            libc::SYS_io_uring_register,
-            vec![],
-            None,
-        ),
+        rule("io_uring_register", libc::SYS_io_uring_register, vec![], None),
         rule("ptrace", libc::SYS_ptrace, vec![], None),
         rule("process_vm_readv", libc::SYS_process_vm_readv, vec![], None),
-        rule(
-            "process_vm_writev",
-            libc::SYS_process_vm_writev,
-            vec![],
-            None,
-        ),
+        rule("process_vm_writev", libc::SYS_process_vm_writev, vec![], None),
     ]
 }
 
@@ -130,12 +96,7 @@ const SOCKET_TYPE_FLAGS: u32 = (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as u32
 
 fn unix_stream_only() -> Vec<Condition> {
     vec![
-        Condition::ArgIn {
-            arg: 0,
-            mask: u32::MAX,
-            values: vec![libc::AF_UNIX as u32],
-            meaning: "domain is AF_UNIX",
-        },
+        Condition::ArgIn { arg: 0, mask: u32::MAX, values: vec![libc::AF_UNIX as u32], meaning: "domain is AF_UNIX" },
         Condition::ArgIn {
             arg: 1,
             mask: !SOCKET_TYPE_FLAGS,
@@ -150,18 +111,8 @@ fn restricted_network() -> Vec<SyscallRule> {
     const DGRAM_NOTE: &str = "Codex allows any AF_UNIX type; datagram sockets can send to any named unix socket \
                               with sendmsg, whose address seccomp cannot inspect, so only stream and seqpacket are allowed";
     vec![
-        rule(
-            "socket",
-            libc::SYS_socket,
-            unix_stream_only(),
-            Some(DGRAM_NOTE),
-        ),
-        rule(
-            "socketpair",
-            libc::SYS_socketpair,
-            unix_stream_only(),
-            Some(DGRAM_NOTE),
-        ),
+        rule("socket", libc::SYS_socket, unix_stream_only(), Some(DGRAM_NOTE)),
+        rule("socketpair", libc::SYS_socketpair, unix_stream_only(), Some(DGRAM_NOTE)),
         rule("connect", libc::SYS_connect, vec![], None),
         rule("bind", libc::SYS_bind, vec![], None),
         rule("listen", libc::SYS_listen, vec![], None),
@@ -170,10 +121,7 @@ fn restricted_network() -> Vec<SyscallRule> {
         rule(
             "sendto",
             libc::SYS_sendto,
-            vec![Condition::ArgIsZero {
-                arg: 4,
-                meaning: "no destination address",
-            }],
+            vec![Condition::ArgIsZero { arg: 4, meaning: "no destination address" }],
             Some(
                 "Codex refuses sendto outright, which breaks send(2) on socketpairs (glibc's send is sendto without an address); only sendto with an address is refused",
             ),
@@ -191,8 +139,7 @@ const AUDIT_ARCH: u32 = 0xc000_003e;
 #[cfg(target_arch = "x86_64")]
 const ARCH_NAME: &str = "x86_64";
 #[cfg(target_arch = "x86_64")]
-const FOREIGN_ABI_POLICY: &str =
-    "other architectures (i386) kill the process; x32 numbers are refused with EPERM";
+const FOREIGN_ABI_POLICY: &str = "other architectures (i386) kill the process; x32 numbers are refused with EPERM";
 #[cfg(target_arch = "aarch64")]
 const AUDIT_ARCH: u32 = 0xc000_00b7;
 #[cfg(target_arch = "aarch64")]
@@ -221,12 +168,7 @@ fn offset_arg_low(arg: u8) -> u32 {
 }
 
 fn stmt(code: u16, k: u32) -> SockFilter {
-    SockFilter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    }
+    SockFilter { code, jt: 0, jf: 0, k }
 }
 
 fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
@@ -252,9 +194,7 @@ pub fn compile(rules: &[SyscallRule]) -> Vec<SockFilter> {
         let mut body = Vec::new();
         for condition in &rule.allow_if {
             match condition {
-                Condition::ArgIn {
-                    arg, mask, values, ..
-                } => {
+                Condition::ArgIn { arg, mask, values, .. } => {
                     body.push(stmt(BPF_LD_W_ABS, offset_arg_low(*arg)));
                     if *mask != u32::MAX {
                         body.push(stmt(BPF_AND_K, *mask));
@@ -275,16 +215,8 @@ pub fn compile(rules: &[SyscallRule]) -> Vec<SockFilter> {
                 }
             }
         }
-        body.push(if rule.allow_if.is_empty() {
-            deny
-        } else {
-            stmt(BPF_RET_K, SECCOMP_RET_ALLOW)
-        });
-        assert!(
-            body.len() <= u8::MAX as usize,
-            "seccomp rule block for {} too long",
-            rule.syscall
-        );
+        body.push(if rule.allow_if.is_empty() { deny } else { stmt(BPF_RET_K, SECCOMP_RET_ALLOW) });
+        assert!(body.len() <= u8::MAX as usize, "seccomp rule block for {} too long", rule.syscall);
         program.push(jump(BPF_JEQ_K, rule.number as u32, 0, body.len() as u8));
         program.extend(body);
     }
@@ -318,20 +250,8 @@ mod tests {
                     acc &= ins.k;
                     pc += 1;
                 }
-                BPF_JEQ_K => {
-                    pc += 1 + if acc == ins.k {
-                        ins.jt as usize
-                    } else {
-                        ins.jf as usize
-                    }
-                }
-                BPF_JGE_K => {
-                    pc += 1 + if acc >= ins.k {
-                        ins.jt as usize
-                    } else {
-                        ins.jf as usize
-                    }
-                }
+                BPF_JEQ_K => pc += 1 + if acc == ins.k { ins.jt as usize } else { ins.jf as usize },
+                BPF_JGE_K => pc += 1 + if acc >= ins.k { ins.jt as usize } else { ins.jf as usize },
                 BPF_RET_K => return ins.k,
                 other => panic!("unexpected opcode {other:#x}"),
             }
@@ -350,116 +270,32 @@ mod tests {
         let plan = SeccompPlan::new(NetworkMode::Restricted);
         let unix = libc::AF_UNIX as u64;
         let stream = libc::SOCK_STREAM as u64;
+        assert_eq!(call(&plan, libc::SYS_socket, [unix, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
         assert_eq!(
-            call(&plan, libc::SYS_socket, [unix, stream, 0, 0, 0, 0]),
+            call(&plan, libc::SYS_socket, [unix, stream | libc::SOCK_CLOEXEC as u64, 0, 0, 0, 0]),
             SECCOMP_RET_ALLOW
         );
-        assert_eq!(
-            call(
-                &plan,
-                libc::SYS_socket,
-                [unix, stream | libc::SOCK_CLOEXEC as u64, 0, 0, 0, 0]
-            ),
-            SECCOMP_RET_ALLOW
-        );
-        assert_eq!(
-            call(
-                &plan,
-                libc::SYS_socket,
-                [unix, libc::SOCK_SEQPACKET as u64, 0, 0, 0, 0]
-            ),
-            SECCOMP_RET_ALLOW
-        );
-        assert_eq!(
-            call(
-                &plan,
-                libc::SYS_socket,
-                [unix, libc::SOCK_DGRAM as u64, 0, 0, 0, 0]
-            ),
-            EPERM
-        );
-        assert_eq!(
-            call(
-                &plan,
-                libc::SYS_socket,
-                [libc::AF_INET as u64, stream, 0, 0, 0, 0]
-            ),
-            EPERM
-        );
-        assert_eq!(
-            call(
-                &plan,
-                libc::SYS_socket,
-                [libc::AF_INET6 as u64, stream, 0, 0, 0, 0]
-            ),
-            EPERM
-        );
-        assert_eq!(
-            call(
-                &plan,
-                libc::SYS_socket,
-                [libc::AF_NETLINK as u64, libc::SOCK_RAW as u64, 0, 0, 0, 0]
-            ),
-            EPERM
-        );
+        assert_eq!(call(&plan, libc::SYS_socket, [unix, libc::SOCK_SEQPACKET as u64, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(call(&plan, libc::SYS_socket, [unix, libc::SOCK_DGRAM as u64, 0, 0, 0, 0]), EPERM);
+        assert_eq!(call(&plan, libc::SYS_socket, [libc::AF_INET as u64, stream, 0, 0, 0, 0]), EPERM);
+        assert_eq!(call(&plan, libc::SYS_socket, [libc::AF_INET6 as u64, stream, 0, 0, 0, 0]), EPERM);
+        assert_eq!(call(&plan, libc::SYS_socket, [libc::AF_NETLINK as u64, libc::SOCK_RAW as u64, 0, 0, 0, 0]), EPERM);
         // High bits of the domain argument are ignored by the kernel, and by the filter.
-        assert_eq!(
-            call(
-                &plan,
-                libc::SYS_socket,
-                [(1 << 32) | unix, stream, 0, 0, 0, 0]
-            ),
-            SECCOMP_RET_ALLOW
-        );
-        assert_eq!(
-            call(&plan, libc::SYS_socketpair, [unix, stream, 0, 0, 0, 0]),
-            SECCOMP_RET_ALLOW
-        );
-        assert_eq!(
-            call(
-                &plan,
-                libc::SYS_socketpair,
-                [libc::AF_INET as u64, stream, 0, 0, 0, 0]
-            ),
-            EPERM
-        );
+        assert_eq!(call(&plan, libc::SYS_socket, [(1 << 32) | unix, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(call(&plan, libc::SYS_socketpair, [unix, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(call(&plan, libc::SYS_socketpair, [libc::AF_INET as u64, stream, 0, 0, 0, 0]), EPERM);
     }
 
     #[test]
     fn restricted_refuses_connectivity_but_not_send_on_connected_sockets() {
         let plan = SeccompPlan::new(NetworkMode::Restricted);
-        for nr in [
-            libc::SYS_connect,
-            libc::SYS_bind,
-            libc::SYS_listen,
-            libc::SYS_accept,
-            libc::SYS_accept4,
-        ] {
+        for nr in [libc::SYS_connect, libc::SYS_bind, libc::SYS_listen, libc::SYS_accept, libc::SYS_accept4] {
             assert_eq!(call(&plan, nr, [3, 0, 0, 0, 0, 0]), EPERM);
         }
-        assert_eq!(
-            call(&plan, libc::SYS_sendto, [3, 0x1000, 10, 0, 0, 0]),
-            SECCOMP_RET_ALLOW
-        );
-        assert_eq!(
-            call(&plan, libc::SYS_sendto, [3, 0x1000, 10, 0, 0x7fff_0000, 16]),
-            EPERM
-        );
-        assert_eq!(
-            call(
-                &plan,
-                libc::SYS_sendto,
-                [3, 0x1000, 10, 0, 0x7f00_0000_0000, 16]
-            ),
-            EPERM
-        );
-        for nr in [
-            libc::SYS_sendmsg,
-            libc::SYS_recvmsg,
-            libc::SYS_recvfrom,
-            libc::SYS_read,
-            libc::SYS_write,
-        ] {
+        assert_eq!(call(&plan, libc::SYS_sendto, [3, 0x1000, 10, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(call(&plan, libc::SYS_sendto, [3, 0x1000, 10, 0, 0x7fff_0000, 16]), EPERM);
+        assert_eq!(call(&plan, libc::SYS_sendto, [3, 0x1000, 10, 0, 0x7f00_0000_0000, 16]), EPERM);
+        for nr in [libc::SYS_sendmsg, libc::SYS_recvmsg, libc::SYS_recvfrom, libc::SYS_read, libc::SYS_write] {
             assert_eq!(call(&plan, nr, [3, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
         }
     }
@@ -468,36 +304,19 @@ mod tests {
     fn every_mode_refuses_io_uring_ptrace_and_foreign_abis() {
         for mode in [NetworkMode::Restricted, NetworkMode::Full] {
             let plan = SeccompPlan::new(mode);
-            for nr in [
-                libc::SYS_io_uring_setup,
-                libc::SYS_ptrace,
-                libc::SYS_process_vm_writev,
-            ] {
+            for nr in [libc::SYS_io_uring_setup, libc::SYS_ptrace, libc::SYS_process_vm_writev] {
                 assert_eq!(call(&plan, nr, [0; 6]), EPERM);
             }
-            assert_eq!(
-                run(&plan.program, 0x4000_0003, libc::SYS_getpid as u32, [0; 6]),
-                SECCOMP_RET_KILL_PROCESS
-            );
+            assert_eq!(run(&plan.program, 0x4000_0003, libc::SYS_getpid as u32, [0; 6]), SECCOMP_RET_KILL_PROCESS);
             if cfg!(target_arch = "x86_64") {
-                assert_eq!(
-                    call(&plan, X32_SYSCALL_BIT as i64 | libc::SYS_getpid, [0; 6]),
-                    EPERM
-                );
+                assert_eq!(call(&plan, X32_SYSCALL_BIT as i64 | libc::SYS_getpid, [0; 6]), EPERM);
             }
         }
         let full = SeccompPlan::new(NetworkMode::Full);
         assert_eq!(
-            call(
-                &full,
-                libc::SYS_socket,
-                [libc::AF_INET as u64, libc::SOCK_STREAM as u64, 0, 0, 0, 0]
-            ),
+            call(&full, libc::SYS_socket, [libc::AF_INET as u64, libc::SOCK_STREAM as u64, 0, 0, 0, 0]),
             SECCOMP_RET_ALLOW
         );
-        assert_eq!(
-            call(&full, libc::SYS_connect, [3, 0, 0, 0, 0, 0]),
-            SECCOMP_RET_ALLOW
-        );
+        assert_eq!(call(&full, libc::SYS_connect, [3, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
     }
 }

@@ -28,19 +28,11 @@ pub type SysResult<T> = Result<T, Errno>;
 
 /// Turns the `-1 means errno` convention into a `Result`.
 fn check(ret: libc::c_long) -> SysResult<libc::c_long> {
-    if ret == -1 {
-        Err(Errno::last())
-    } else {
-        Ok(ret)
-    }
+    if ret == -1 { Err(Errno::last()) } else { Ok(ret) }
 }
 
 fn check_int(ret: libc::c_int) -> SysResult<libc::c_int> {
-    if ret == -1 {
-        Err(Errno::last())
-    } else {
-        Ok(ret)
-    }
+    if ret == -1 { Err(Errno::last()) } else { Ok(ret) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -184,28 +176,13 @@ pub fn setsid() -> SysResult<()> {
 
 pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> SysResult<libc::c_int> {
     // SAFETY: the prctl options used by this crate take integer arguments only.
-    check_int(unsafe {
-        libc::prctl(
-            option,
-            arg2,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-        )
-    })
+    check_int(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })
 }
 
 pub fn pidfd_send_signal(pidfd: RawFd, signal: i32) -> SysResult<()> {
     // SAFETY: integer arguments; a null siginfo means "as if by kill(2)".
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd,
-            signal,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, signal, std::ptr::null::<libc::siginfo_t>(), 0) };
     check(ret).map(drop)
 }
 
@@ -290,16 +267,8 @@ pub fn read_signalfd(fd: RawFd) -> SysResult<Option<i32>> {
 /// Polls two descriptors for input; returns which are readable.
 pub fn poll_two(first: RawFd, second: RawFd) -> SysResult<(bool, bool)> {
     let mut fds = [
-        libc::pollfd {
-            fd: first,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: second,
-            events: libc::POLLIN,
-            revents: 0,
-        },
+        libc::pollfd { fd: first, events: libc::POLLIN, revents: 0 },
+        libc::pollfd { fd: second, events: libc::POLLIN, revents: 0 },
     ];
     loop {
         // SAFETY: fds is a valid array of two pollfd structures.
@@ -460,8 +429,7 @@ pub fn flock(fd: RawFd, operation: libc::c_int) -> SysResult<()> {
 /// Sets an extended attribute on an open file.
 pub fn fsetxattr(fd: RawFd, name: &CStr, value: &[u8]) -> SysResult<()> {
     // SAFETY: name is NUL-terminated; the pointer and length describe `value`.
-    check_int(unsafe { libc::fsetxattr(fd, name.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
-        .map(drop)
+    check_int(unsafe { libc::fsetxattr(fd, name.as_ptr(), value.as_ptr().cast(), value.len(), 0) }).map(drop)
 }
 
 /// Whether an open file carries the extended attribute `name`.
@@ -488,11 +456,7 @@ pub fn memfd_create(name: &CStr) -> SysResult<RawFd> {
 
 /// Whether the read end of the pipe whose write end is `fd` has been closed everywhere.
 pub fn peer_closed(fd: RawFd) -> bool {
-    let mut pollfd = libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    };
+    let mut pollfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
     // SAFETY: one valid pollfd, zero timeout.
     let ret = unsafe { libc::poll(&mut pollfd, 1, 0) };
     ret > 0 && pollfd.revents & libc::POLLERR != 0
@@ -502,11 +466,7 @@ pub fn peer_closed(fd: RawFd) -> bool {
 pub fn create_file(path: &CStr, mode: libc::mode_t) -> SysResult<RawFd> {
     // SAFETY: path is NUL-terminated; mode is used with O_CREAT.
     check_int(unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
-            mode,
-        )
+        libc::open(path.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC, mode)
     })
 }
 
@@ -525,20 +485,15 @@ pub fn symlink(target: &CStr, link: &CStr) -> SysResult<()> {
 pub fn bring_up_loopback() -> SysResult<()> {
     // SAFETY: plain socket and ioctl calls on a zero-initialised ifreq naming "lo".
     unsafe {
-        let sock = check_int(libc::socket(
-            libc::AF_INET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            0,
-        ))?;
+        let sock = check_int(libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0))?;
         let mut request: libc::ifreq = std::mem::zeroed();
         for (dst, src) in request.ifr_name.iter_mut().zip(b"lo") {
             *dst = *src as libc::c_char;
         }
-        let result =
-            check_int(libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut request)).and_then(|_| {
-                request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-                check_int(libc::ioctl(sock, libc::SIOCSIFFLAGS, &request))
-            });
+        let result = check_int(libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut request)).and_then(|_| {
+            request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            check_int(libc::ioctl(sock, libc::SIOCSIFFLAGS, &request))
+        });
         libc::close(sock);
         result.map(drop)
     }
@@ -548,52 +503,22 @@ pub fn bring_up_loopback() -> SysResult<()> {
 // Mounts.
 
 /// `mount(2)` of a new filesystem instance (no source path).
-pub fn mount(
-    source: &CStr,
-    target: &CStr,
-    fstype: &CStr,
-    flags: libc::c_ulong,
-    data: Option<&CStr>,
-) -> SysResult<()> {
+pub fn mount(source: &CStr, target: &CStr, fstype: &CStr, flags: libc::c_ulong, data: Option<&CStr>) -> SysResult<()> {
     let data = data.map_or(std::ptr::null(), |d| d.as_ptr().cast());
     // SAFETY: all strings are NUL-terminated; data is null or a NUL-terminated option string.
-    check_int(unsafe {
-        libc::mount(
-            source.as_ptr(),
-            target.as_ptr(),
-            fstype.as_ptr(),
-            flags,
-            data,
-        )
-    })
-    .map(drop)
+    check_int(unsafe { libc::mount(source.as_ptr(), target.as_ptr(), fstype.as_ptr(), flags, data) }).map(drop)
 }
 
 pub fn mount_propagation(target: &CStr, flags: libc::c_ulong) -> SysResult<()> {
     // SAFETY: target is NUL-terminated; the other pointers may be null for a propagation change.
-    check_int(unsafe {
-        libc::mount(
-            std::ptr::null(),
-            target.as_ptr(),
-            std::ptr::null(),
-            flags,
-            std::ptr::null(),
-        )
-    })
-    .map(drop)
+    check_int(unsafe { libc::mount(std::ptr::null(), target.as_ptr(), std::ptr::null(), flags, std::ptr::null()) })
+        .map(drop)
 }
 
 /// `open_tree(2)` on an fd with `AT_EMPTY_PATH`.
 pub fn open_tree(fd: RawFd, flags: u32) -> SysResult<RawFd> {
     // SAFETY: an empty NUL-terminated path with AT_EMPTY_PATH designates `fd` itself.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            fd,
-            c"".as_ptr(),
-            flags | libc::AT_EMPTY_PATH as u32,
-        )
-    };
+    let ret = unsafe { libc::syscall(libc::SYS_open_tree, fd, c"".as_ptr(), flags | libc::AT_EMPTY_PATH as u32) };
     check(ret).map(|fd| fd as RawFd)
 }
 
@@ -633,35 +558,17 @@ pub fn move_mount(from: RawFd, to: RawFd) -> SysResult<()> {
 // Credentials and capabilities.
 
 pub fn capget() -> SysResult<[CapData; 2]> {
-    let mut header = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
+    let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
     let mut data = [CapData::default(); 2];
     // SAFETY: header and data are valid for the version-3 layout (two data words).
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_capget,
-            &mut header as *mut CapHeader,
-            data.as_mut_ptr(),
-        )
-    };
+    let ret = unsafe { libc::syscall(libc::SYS_capget, &mut header as *mut CapHeader, data.as_mut_ptr()) };
     check(ret).map(|_| data)
 }
 
 pub fn capset(data: &[CapData; 2]) -> SysResult<()> {
-    let mut header = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
+    let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
     // SAFETY: header and data are valid for the version-3 layout (two data words).
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_capset,
-            &mut header as *mut CapHeader,
-            data.as_ptr(),
-        )
-    };
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, data.as_ptr()) };
     check(ret).map(drop)
 }
 
@@ -685,14 +592,8 @@ pub fn landlock_abi_version() -> SysResult<u32> {
 pub fn landlock_create_ruleset(attr: &LandlockRulesetAttr, size: usize) -> SysResult<RawFd> {
     debug_assert!(size <= std::mem::size_of::<LandlockRulesetAttr>());
     // SAFETY: attr is valid for at least `size` bytes.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            attr as *const LandlockRulesetAttr,
-            size,
-            0u32,
-        )
-    };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, attr as *const LandlockRulesetAttr, size, 0u32) };
     check(ret).map(|fd| fd as RawFd)
 }
 
@@ -717,18 +618,10 @@ pub fn landlock_restrict_self(ruleset: RawFd) -> SysResult<()> {
 
 /// Installs a seccomp filter on the calling thread (no_new_privs must already be set).
 pub fn seccomp_set_filter(program: &[SockFilter]) -> SysResult<()> {
-    let prog = SockFprog {
-        len: program.len() as u16,
-        filter: program.as_ptr(),
-    };
+    let prog = SockFprog { len: program.len() as u16, filter: program.as_ptr() };
     // SAFETY: prog describes the live instruction slice for the duration of the call.
     let ret = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            SECCOMP_SET_MODE_FILTER,
-            0 as libc::c_ulong,
-            &prog as *const SockFprog,
-        )
+        libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0 as libc::c_ulong, &prog as *const SockFprog)
     };
     check(ret).map(drop)
 }
@@ -738,11 +631,7 @@ pub fn seccomp_set_filter(program: &[SockFilter]) -> SysResult<()> {
 /// # Safety
 /// `argv` and `envp` must be null-terminated arrays of pointers to NUL-terminated strings that
 /// stay alive for the call.
-pub unsafe fn execve(
-    path: &CStr,
-    argv: *const *const libc::c_char,
-    envp: *const *const libc::c_char,
-) -> Errno {
+pub unsafe fn execve(path: &CStr, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> Errno {
     // SAFETY: upheld by the caller.
     unsafe {
         libc::execve(path.as_ptr(), argv, envp);

@@ -11,8 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use codex_sandbox_core::{
-    ExitStatus, PipelineRequest, SandboxPolicy, SandboxSpec, SpawnOptions, Stdio, prepare, probe,
-    spawn,
+    ExitStatus, PipelineRequest, SandboxPolicy, SandboxSpec, SpawnOptions, Stdio, prepare, probe, spawn,
 };
 
 const THREADS: usize = 8;
@@ -27,20 +26,13 @@ fn children() -> Vec<String> {
     fs::read_dir("/proc/self/task")
         .unwrap()
         .filter_map(|task| fs::read_to_string(task.unwrap().path().join("children")).ok())
-        .flat_map(|list| {
-            list.split_whitespace()
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|list| list.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
         .collect()
 }
 
 #[test]
 fn two_hundred_sandboxes_from_eight_threads_under_allocation_pressure() {
-    let scratch = PathBuf::from(format!(
-        "/tmp/codex-sandbox-concurrency-{}",
-        std::process::id()
-    ));
+    let scratch = PathBuf::from(format!("/tmp/codex-sandbox-concurrency-{}", std::process::id()));
     let _ = fs::remove_dir_all(&scratch);
     fs::create_dir(&scratch).unwrap();
     let namespaces = probe::namespaces_available().is_ok();
@@ -70,14 +62,22 @@ fn two_hundred_sandboxes_from_eight_threads_under_allocation_pressure() {
                 for i in 0..PER_THREAD {
                     let code = (thread * PER_THREAD + i) % 200;
                     let policy = if i % 2 == 0 {
-                        SandboxPolicy::parse(r#"{"type":"workspace-write","exclude_slash_tmp":true,"exclude_tmpdir_env_var":true}"#).unwrap()
+                        SandboxPolicy::parse(
+                            r#"{"type":"workspace-write","exclude_slash_tmp":true,"exclude_tmpdir_env_var":true}"#,
+                        )
+                        .unwrap()
                     } else {
                         SandboxPolicy::read_only()
                     };
                     let script = format!("exit {code}");
-                    let mut spec = SandboxSpec::new(policy, Path::new(&cwd), ["/bin/sh", "-c", &script].map(OsString::from).to_vec());
+                    let mut spec = SandboxSpec::new(
+                        policy,
+                        Path::new(&cwd),
+                        ["/bin/sh", "-c", &script].map(OsString::from).to_vec(),
+                    );
                     spec.env = vec![("PATH".into(), "/usr/bin:/bin".into())];
-                    spec.pipeline = if namespaces && i % 4 < 2 { PipelineRequest::Bwrap } else { PipelineRequest::Landlock };
+                    spec.pipeline =
+                        if namespaces && i % 4 < 2 { PipelineRequest::Bwrap } else { PipelineRequest::Landlock };
                     let plan = prepare(&spec).unwrap();
                     let options = SpawnOptions { stdin: Stdio::Null, stdout: Stdio::Null, ..SpawnOptions::default() };
                     let status = spawn(&plan, options).unwrap().wait().unwrap();

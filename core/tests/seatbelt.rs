@@ -14,9 +14,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use codex_sandbox_core::proxy_endpoints::{self, PROXY_URL_ENV_KEYS};
-use codex_sandbox_core::seatbelt::{
-    SANDBOX_EXEC, SeatbeltCommand, SeatbeltOptions, UnixSockets, seatbelt_command,
-};
+use codex_sandbox_core::seatbelt::{SANDBOX_EXEC, SeatbeltCommand, SeatbeltOptions, UnixSockets, seatbelt_command};
 use codex_sandbox_core::{NetworkAccess, ReadAccess, SandboxPolicy};
 
 const GOLDEN_SCRATCH: &str = "/tmp/codex-sandbox-seatbelt-golden";
@@ -46,10 +44,7 @@ fn mkdirs(base: &Path, dirs: &[&str]) {
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-        .collect()
+    pairs.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))).collect()
 }
 
 fn command() -> Vec<OsString> {
@@ -67,10 +62,7 @@ fn workspace_write(writable_roots: Vec<PathBuf>, network_access: bool) -> Sandbo
 }
 
 fn read_only(network_access: bool) -> SandboxPolicy {
-    SandboxPolicy::ReadOnly {
-        access: ReadAccess::FullAccess,
-        network_access,
-    }
+    SandboxPolicy::ReadOnly { access: ReadAccess::FullAccess, network_access }
 }
 
 fn generate(
@@ -92,11 +84,7 @@ struct Invocation<'a> {
 fn split_args(cmd: &SeatbeltCommand) -> Invocation<'_> {
     assert_eq!(cmd.program, SANDBOX_EXEC);
     assert_eq!(cmd.args[0], "-p");
-    let separator = cmd
-        .args
-        .iter()
-        .position(|arg| arg == "--")
-        .expect("`--` before the command");
+    let separator = cmd.args.iter().position(|arg| arg == "--").expect("`--` before the command");
     let params = cmd.args[2..separator]
         .iter()
         .map(|arg| {
@@ -105,11 +93,7 @@ fn split_args(cmd: &SeatbeltCommand) -> Invocation<'_> {
                 .unwrap_or_else(|| panic!("not a -DNAME=value argument: {arg}"))
         })
         .collect();
-    Invocation {
-        profile: &cmd.args[1],
-        params,
-        command: &cmd.args[separator + 1..],
-    }
+    Invocation { profile: &cmd.args[1], params, command: &cmd.args[separator + 1..] }
 }
 
 /// The golden-file rendering: the invocation as SBPL comments, then the profile, so that the
@@ -136,20 +120,14 @@ fn render(cmd: &SeatbeltCommand) -> String {
 fn check_golden(case: &str, cmd: &SeatbeltCommand) {
     check_structure(cmd);
     let actual = render(cmd);
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/seatbelt")
-        .join(format!("{case}.sbpl"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/seatbelt").join(format!("{case}.sbpl"));
     if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
         fs::create_dir_all(path.parent().expect("golden dir")).expect("create golden dir");
         fs::write(&path, &actual).expect("write golden file");
         return;
     }
-    let expected = fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {}: {e}; run with UPDATE_GOLDEN=1 to create it",
-            path.display()
-        )
-    });
+    let expected = fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}; run with UPDATE_GOLDEN=1 to create it", path.display()));
     if actual != expected {
         let line = actual
             .lines()
@@ -206,10 +184,7 @@ fn parse_sbpl(text: &str) -> Result<Vec<Sexp>, String> {
                     return Err(format!("line {line}: unmatched `)`"));
                 }
                 let list = stack.pop().ok_or("empty stack")?;
-                stack
-                    .last_mut()
-                    .ok_or("empty stack")?
-                    .push(Sexp::List(list));
+                stack.last_mut().ok_or("empty stack")?.push(Sexp::List(list));
                 i += 1;
             }
             '"' => {
@@ -231,10 +206,7 @@ fn parse_sbpl(text: &str) -> Result<Vec<Sexp>, String> {
                     }
                 }
                 i += 1;
-                stack
-                    .last_mut()
-                    .ok_or("empty stack")?
-                    .push(Sexp::Str(value));
+                stack.last_mut().ok_or("empty stack")?.push(Sexp::Str(value));
             }
             '#' if chars.get(i + 1) == Some(&'"') => {
                 let start = i + 2;
@@ -243,25 +215,16 @@ fn parse_sbpl(text: &str) -> Result<Vec<Sexp>, String> {
                     .filter(|&j| chars[j] == '"')
                     .ok_or(format!("line {line}: unterminated regex literal"))?;
                 let regex: String = chars[start..end].iter().collect();
-                stack
-                    .last_mut()
-                    .ok_or("empty stack")?
-                    .push(Sexp::Regex(regex));
+                stack.last_mut().ok_or("empty stack")?.push(Sexp::Regex(regex));
                 i = end + 1;
             }
             _ => {
                 let start = i;
-                while i < chars.len()
-                    && !chars[i].is_whitespace()
-                    && !matches!(chars[i], '(' | ')' | '"' | ';')
-                {
+                while i < chars.len() && !chars[i].is_whitespace() && !matches!(chars[i], '(' | ')' | '"' | ';') {
                     i += 1;
                 }
                 let symbol: String = chars[start..i].iter().collect();
-                stack
-                    .last_mut()
-                    .ok_or("empty stack")?
-                    .push(Sexp::Symbol(symbol));
+                stack.last_mut().ok_or("empty stack")?.push(Sexp::Symbol(symbol));
             }
         }
     }
@@ -302,25 +265,14 @@ fn check_structure(cmd: &SeatbeltCommand) {
     let invocation = split_args(cmd);
     assert_eq!(invocation.command, ["/bin/echo", "hello"]);
     let forms = parse_or_panic(invocation.profile);
-    let version = Sexp::List(vec![
-        Sexp::Symbol("version".into()),
-        Sexp::Symbol("1".into()),
-    ]);
-    let deny_default = Sexp::List(vec![
-        Sexp::Symbol("deny".into()),
-        Sexp::Symbol("default".into()),
-    ]);
+    let version = Sexp::List(vec![Sexp::Symbol("version".into()), Sexp::Symbol("1".into())]);
+    let deny_default = Sexp::List(vec![Sexp::Symbol("deny".into()), Sexp::Symbol("default".into())]);
     assert_eq!(forms.first(), Some(&version));
     assert_eq!(forms.get(1), Some(&deny_default));
     for form in &forms[1..] {
-        let Sexp::List(items) = form else {
-            panic!("top-level atom {form:?}")
-        };
+        let Sexp::List(items) = form else { panic!("top-level atom {form:?}") };
         let head = items.first().and_then(symbol);
-        assert!(
-            matches!(head, Some("allow" | "deny")),
-            "top-level form is not a rule: {form:?}"
-        );
+        assert!(matches!(head, Some("allow" | "deny")), "top-level form is not a rule: {form:?}");
     }
 
     let mut referenced = BTreeSet::new();
@@ -331,18 +283,13 @@ fn check_structure(cmd: &SeatbeltCommand) {
             }
             [Sexp::Symbol(head), ..] if head == "param" => panic!("malformed param {list:?}"),
             [Sexp::Symbol(head), Sexp::Regex(regex)] if head == "regex" => {
-                regex::Regex::new(regex)
-                    .unwrap_or_else(|e| panic!("regex {regex:?} does not compile: {e}"));
+                regex::Regex::new(regex).unwrap_or_else(|e| panic!("regex {regex:?} does not compile: {e}"));
             }
             _ => {}
         }
     }
     let passed: BTreeSet<&str> = invocation.params.iter().map(|(name, _)| *name).collect();
-    assert_eq!(
-        passed.len(),
-        invocation.params.len(),
-        "a parameter is passed twice"
-    );
+    assert_eq!(passed.len(), invocation.params.len(), "a parameter is passed twice");
     assert_eq!(referenced, passed, "referenced vs passed parameters");
     for (name, value) in &invocation.params {
         assert!(value.starts_with('/'), "{name}={value} is not absolute");
@@ -371,11 +318,7 @@ fn outbound_rules(forms: &[Sexp]) -> (bool, Vec<String>) {
         }
         for filter in filters {
             if let Sexp::List(parts) = filter
-                && let [
-                    Sexp::Symbol(kind),
-                    Sexp::Symbol(family),
-                    Sexp::Str(destination),
-                ] = parts.as_slice()
+                && let [Sexp::Symbol(kind), Sexp::Symbol(family), Sexp::Str(destination)] = parts.as_slice()
                 && kind == "remote"
                 && family == "ip"
             {
@@ -393,12 +336,8 @@ fn outbound_rules(forms: &[Sexp]) -> (bool, Vec<String>) {
 #[cfg(target_os = "linux")]
 fn golden_read_only() {
     let cwd = scratch("read-only");
-    let cmd = generate(
-        &SandboxPolicy::read_only(),
-        &cwd,
-        &env(&[("PATH", "/usr/bin:/bin")]),
-        &SeatbeltOptions::default(),
-    );
+    let cmd =
+        generate(&SandboxPolicy::read_only(), &cwd, &env(&[("PATH", "/usr/bin:/bin")]), &SeatbeltOptions::default());
     check_golden("read-only", &cmd);
 }
 
@@ -406,24 +345,12 @@ fn golden_read_only() {
 #[cfg(target_os = "linux")]
 fn golden_workspace_write_protected_subpaths() {
     let base = scratch("workspace-write");
-    mkdirs(
-        &base,
-        &[
-            "project/.git",
-            "project/.agents",
-            "project/cache/.git",
-            "tmp",
-        ],
-    );
+    mkdirs(&base, &["project/.git", "project/.agents", "project/cache/.git", "tmp"]);
     let cwd = base.join("project");
     let policy = workspace_write(vec![cwd.join("cache"), base.join("missing")], false);
     let tmpdir = base.join("tmp");
-    let cmd = generate(
-        &policy,
-        &cwd,
-        &env(&[("TMPDIR", tmpdir.to_str().expect("utf-8"))]),
-        &SeatbeltOptions::default(),
-    );
+    let cmd =
+        generate(&policy, &cwd, &env(&[("TMPDIR", tmpdir.to_str().expect("utf-8"))]), &SeatbeltOptions::default());
     check_golden("workspace-write", &cmd);
 }
 
@@ -530,10 +457,7 @@ fn golden_local_binding() {
         &read_only(false),
         &cwd,
         &env(&[("HTTPS_PROXY", "http://127.0.0.1:3128")]),
-        &SeatbeltOptions {
-            allow_local_binding: true,
-            ..SeatbeltOptions::default()
-        },
+        &SeatbeltOptions { allow_local_binding: true, ..SeatbeltOptions::default() },
     );
     check_golden("local-binding", &cmd);
 }
@@ -560,10 +484,7 @@ fn golden_unix_sockets() {
 // Other properties of the generated command
 
 fn temp_case(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "codex-sandbox-seatbelt-{name}-{}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("codex-sandbox-seatbelt-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).expect("scratch dir");
     fs::canonicalize(dir).expect("canonical scratch dir")
@@ -582,10 +503,7 @@ fn env_markers_follow_the_policy() {
         ])
     );
     let full = generate(&read_only(true), &cwd, &[], &opts);
-    assert_eq!(
-        full.env,
-        BTreeMap::from([("CODEX_SANDBOX".to_owned(), "seatbelt".to_owned())])
-    );
+    assert_eq!(full.env, BTreeMap::from([("CODEX_SANDBOX".to_owned(), "seatbelt".to_owned())]));
     fs::remove_dir_all(cwd).expect("cleanup");
 }
 
@@ -606,9 +524,7 @@ fn bad_input_is_refused_with_the_field() {
     let cwd = temp_case("bad-input");
     let opts = SeatbeltOptions::default();
     let policy = SandboxPolicy::read_only();
-    let err = |result: codex_sandbox_core::Result<SeatbeltCommand>| {
-        result.expect_err("should be refused").to_string()
-    };
+    let err = |result: codex_sandbox_core::Result<SeatbeltCommand>| result.expect_err("should be refused").to_string();
 
     let message = err(seatbelt_command(&policy, &cwd, &[], &[], &opts));
     assert!(message.contains("`command`: empty"), "{message}");
@@ -617,31 +533,13 @@ fn bad_input_is_refused_with_the_field() {
         use std::os::unix::ffi::OsStringExt;
         OsString::from_vec(b"caf\xe9".to_vec())
     };
-    let message = err(seatbelt_command(
-        &policy,
-        &cwd,
-        &["/bin/echo".into(), non_utf8],
-        &[],
-        &opts,
-    ));
+    let message = err(seatbelt_command(&policy, &cwd, &["/bin/echo".into(), non_utf8], &[], &opts));
     assert!(message.contains("`command[1]`"), "{message}");
 
-    let message = err(seatbelt_command(
-        &policy,
-        Path::new("relative/dir"),
-        &command(),
-        &[],
-        &opts,
-    ));
-    assert!(
-        message.contains("`sandbox-policy-cwd`: relative path `relative/dir`"),
-        "{message}"
-    );
+    let message = err(seatbelt_command(&policy, Path::new("relative/dir"), &command(), &[], &opts));
+    assert!(message.contains("`sandbox-policy-cwd`: relative path `relative/dir`"), "{message}");
 
-    let bad_glob = SeatbeltOptions {
-        deny_read_globs: vec!["*.env".into()],
-        ..SeatbeltOptions::default()
-    };
+    let bad_glob = SeatbeltOptions { deny_read_globs: vec!["*.env".into()], ..SeatbeltOptions::default() };
     let message = err(seatbelt_command(&policy, &cwd, &command(), &[], &bad_glob));
     assert!(message.contains("`deny_read_globs[0]`"), "{message}");
 
@@ -649,13 +547,7 @@ fn bad_input_is_refused_with_the_field() {
         unix_sockets: UnixSockets::Allowlist(vec!["docker.sock".into()]),
         ..SeatbeltOptions::default()
     };
-    let message = err(seatbelt_command(
-        &policy,
-        &cwd,
-        &command(),
-        &[],
-        &bad_socket,
-    ));
+    let message = err(seatbelt_command(&policy, &cwd, &command(), &[], &bad_socket));
     assert!(message.contains("`unix_sockets[0]`"), "{message}");
     fs::remove_dir_all(cwd).expect("cleanup");
 }
@@ -663,12 +555,7 @@ fn bad_input_is_refused_with_the_field() {
 #[test]
 fn missing_codex_dir_cannot_be_created() {
     let cwd = temp_case("mkdir-codex");
-    let cmd = generate(
-        &workspace_write(vec![], false),
-        &cwd,
-        &[],
-        &SeatbeltOptions::default(),
-    );
+    let cmd = generate(&workspace_write(vec![], false), &cwd, &[], &SeatbeltOptions::default());
     check_structure(&cmd);
     let forms = parse_or_panic(split_args(&cmd).profile);
     let regexes: Vec<regex::Regex> = all_lists(&forms)
@@ -694,25 +581,16 @@ fn platform_defaults_only_for_restricted_reads_that_ask() {
     let cwd = temp_case("platform-defaults");
     let marker = "; Platform defaults:";
     let restricted = |include_platform_defaults| SandboxPolicy::ReadOnly {
-        access: ReadAccess::Restricted {
-            include_platform_defaults,
-            readable_roots: vec![],
-        },
+        access: ReadAccess::Restricted { include_platform_defaults, readable_roots: vec![] },
         network_access: false,
     };
     let opts = SeatbeltOptions::default();
-    for (policy, expected) in [
-        (restricted(true), true),
-        (restricted(false), false),
-        (SandboxPolicy::read_only(), false),
-    ] {
+    for (policy, expected) in
+        [(restricted(true), true), (restricted(false), false), (SandboxPolicy::read_only(), false)]
+    {
         let cmd = generate(&policy, &cwd, &[], &opts);
         check_structure(&cmd);
-        assert_eq!(
-            split_args(&cmd).profile.contains(marker),
-            expected,
-            "{policy:?}"
-        );
+        assert_eq!(split_args(&cmd).profile.contains(marker), expected, "{policy:?}");
     }
     fs::remove_dir_all(cwd).expect("cleanup");
 }
@@ -720,19 +598,13 @@ fn platform_defaults_only_for_restricted_reads_that_ask() {
 #[test]
 fn full_disk_policies_write_everywhere() {
     let cwd = temp_case("full-disk");
-    for policy in [
-        SandboxPolicy::DangerFullAccess,
-        SandboxPolicy::ExternalSandbox {
-            network_access: NetworkAccess::Restricted,
-        },
-    ] {
+    for policy in
+        [SandboxPolicy::DangerFullAccess, SandboxPolicy::ExternalSandbox { network_access: NetworkAccess::Restricted }]
+    {
         let cmd = generate(&policy, &cwd, &[], &SeatbeltOptions::default());
         check_structure(&cmd);
         let profile = split_args(&cmd).profile;
-        assert!(
-            profile.contains("(allow file-write* (regex #\"^/\"))"),
-            "{profile}"
-        );
+        assert!(profile.contains("(allow file-write* (regex #\"^/\"))"), "{profile}");
         assert!(profile.contains("(allow file-read*)"), "{profile}");
     }
     fs::remove_dir_all(cwd).expect("cleanup");
@@ -741,45 +613,26 @@ fn full_disk_policies_write_everywhere() {
 #[test]
 fn managed_network_without_proxy_variables_is_closed() {
     let cwd = temp_case("managed");
-    let options = SeatbeltOptions {
-        managed_network: true,
-        allow_local_binding: true,
-        ..SeatbeltOptions::default()
-    };
+    let options = SeatbeltOptions { managed_network: true, allow_local_binding: true, ..SeatbeltOptions::default() };
     let cmd = generate(&read_only(true), &cwd, &[], &options);
     check_structure(&cmd);
     let (blanket, destinations) = outbound_rules(&parse_or_panic(split_args(&cmd).profile));
     assert!(!blanket);
     // Local binding was asked for, so loopback stays reachable; nothing else is.
     assert_eq!(destinations, ["localhost:*"]);
-    assert!(
-        cmd.warnings
-            .iter()
-            .any(|w| w.contains("no usable loopback proxy endpoint")),
-        "{:?}",
-        cmd.warnings
-    );
+    assert!(cmd.warnings.iter().any(|w| w.contains("no usable loopback proxy endpoint")), "{:?}", cmd.warnings);
     fs::remove_dir_all(cwd).expect("cleanup");
 }
 
 #[test]
 fn all_unix_sockets() {
     let cwd = temp_case("all-sockets");
-    let options = SeatbeltOptions {
-        unix_sockets: UnixSockets::AllowAll,
-        ..SeatbeltOptions::default()
-    };
+    let options = SeatbeltOptions { unix_sockets: UnixSockets::AllowAll, ..SeatbeltOptions::default() };
     let cmd = generate(&read_only(false), &cwd, &[], &options);
     check_structure(&cmd);
     let profile = split_args(&cmd).profile;
-    assert!(
-        profile.contains("(allow network-bind (local unix-socket))"),
-        "{profile}"
-    );
-    assert!(
-        profile.contains("(allow network-outbound (remote unix-socket))"),
-        "{profile}"
-    );
+    assert!(profile.contains("(allow network-bind (local unix-socket))"), "{profile}");
+    assert!(profile.contains("(allow network-outbound (remote unix-socket))"), "{profile}");
     let (blanket, destinations) = outbound_rules(&parse_or_panic(profile));
     assert!(!blanket && destinations.is_empty());
     fs::remove_dir_all(cwd).expect("cleanup");
@@ -793,11 +646,7 @@ fn sbpl_reader_rejects_unbalanced_text() {
     assert!(parse_sbpl("(allow \"abc)").is_err());
     assert_eq!(
         parse_sbpl("; c\n(a \"x\\\"y\" #\"^/(.*)?$\") ; (").expect("parses"),
-        vec![Sexp::List(vec![
-            Sexp::Symbol("a".into()),
-            Sexp::Str("x\"y".into()),
-            Sexp::Regex("^/(.*)?$".into()),
-        ])]
+        vec![Sexp::List(vec![Sexp::Symbol("a".into()), Sexp::Str("x\"y".into()), Sexp::Regex("^/(.*)?$".into()),])]
     );
 }
 
@@ -832,16 +681,7 @@ fn random_case(rng: &mut Rng, key: &str) -> String {
     match rng.below(3) {
         0 => key.to_owned(),
         1 => key.to_ascii_lowercase(),
-        _ => key
-            .chars()
-            .map(|c| {
-                if rng.chance() {
-                    c.to_ascii_lowercase()
-                } else {
-                    c
-                }
-            })
-            .collect(),
+        _ => key.chars().map(|c| if rng.chance() { c.to_ascii_lowercase() } else { c }).collect(),
     }
 }
 
@@ -899,11 +739,7 @@ fn proxy_configuration_never_opens_the_network() {
         let options = SeatbeltOptions {
             allow_local_binding: rng.chance(),
             managed_network: rng.below(8) == 0,
-            unix_sockets: if rng.chance() {
-                UnixSockets::AllowAll
-            } else {
-                UnixSockets::default()
-            },
+            unix_sockets: if rng.chance() { UnixSockets::AllowAll } else { UnixSockets::default() },
             deny_read_globs: Vec::new(),
         };
         let cmd = seatbelt_command(&policy, &cwd, &command(), &pairs, &options)
@@ -912,9 +748,7 @@ fn proxy_configuration_never_opens_the_network() {
 
         let proxy_set = pairs.iter().any(|(key, value)| {
             let key = key.to_str().expect("utf-8 key");
-            PROXY_URL_ENV_KEYS
-                .iter()
-                .any(|known| known.eq_ignore_ascii_case(key))
+            PROXY_URL_ENV_KEYS.iter().any(|known| known.eq_ignore_ascii_case(key))
                 && !value.to_str().expect("utf-8 value").trim().is_empty()
         });
         let (blanket, destinations) = outbound_rules(&parse_or_panic(split_args(&cmd).profile));
@@ -942,10 +776,7 @@ fn proxy_configuration_never_opens_the_network() {
                 }
             }
         }
-        assert!(
-            !destinations.iter().any(|d| d.contains("*:53")) || options.allow_local_binding,
-            "{context}"
-        );
+        assert!(!destinations.iter().any(|d| d.contains("*:53")) || options.allow_local_binding, "{context}");
     }
     assert!(proxied_cases > 100, "only {proxied_cases} proxied cases");
     fs::remove_dir_all(cwd).expect("cleanup");

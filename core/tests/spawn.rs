@@ -8,18 +8,13 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use codex_sandbox_core::{
-    ErrorKind, ExitStatus, SandboxPolicy, SandboxSpec, SpawnOptions, Stdio, prepare, spawn,
-};
+use codex_sandbox_core::{ErrorKind, ExitStatus, SandboxPolicy, SandboxSpec, SpawnOptions, Stdio, prepare, spawn};
 
 struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
-        let path = PathBuf::from(format!(
-            "/tmp/codex-sandbox-core-test-{}-{name}",
-            std::process::id()
-        ));
+        let path = PathBuf::from(format!("/tmp/codex-sandbox-core-test-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).unwrap();
         Scratch(path)
@@ -33,10 +28,8 @@ impl Drop for Scratch {
 }
 
 fn workspace_policy() -> SandboxPolicy {
-    SandboxPolicy::parse(
-        r#"{"type":"workspace-write","exclude_tmpdir_env_var":true,"exclude_slash_tmp":true}"#,
-    )
-    .unwrap()
+    SandboxPolicy::parse(r#"{"type":"workspace-write","exclude_tmpdir_env_var":true,"exclude_slash_tmp":true}"#)
+        .unwrap()
 }
 
 fn spec(policy: SandboxPolicy, cwd: &Path, argv: &[&str]) -> SandboxSpec {
@@ -46,41 +39,18 @@ fn spec(policy: SandboxPolicy, cwd: &Path, argv: &[&str]) -> SandboxSpec {
 }
 
 fn options() -> SpawnOptions {
-    SpawnOptions {
-        stdin: Stdio::Null,
-        stdout: Stdio::Null,
-        stderr: Stdio::Inherit,
-        ..SpawnOptions::default()
-    }
+    SpawnOptions { stdin: Stdio::Null, stdout: Stdio::Null, stderr: Stdio::Inherit, ..SpawnOptions::default() }
 }
 
 #[test]
 fn pipes_carry_stdin_and_stdout() {
     let scratch = Scratch::new("pipes");
     let plan = prepare(&spec(SandboxPolicy::read_only(), &scratch.0, &["/bin/cat"])).unwrap();
-    let mut child = spawn(
-        &plan,
-        SpawnOptions {
-            stdin: Stdio::Pipe,
-            stdout: Stdio::Pipe,
-            ..options()
-        },
-    )
-    .unwrap();
-    child
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(b"through the sandbox")
-        .unwrap();
+    let mut child = spawn(&plan, SpawnOptions { stdin: Stdio::Pipe, stdout: Stdio::Pipe, ..options() }).unwrap();
+    child.stdin.as_mut().unwrap().write_all(b"through the sandbox").unwrap();
     drop(child.stdin.take());
     let mut out = String::new();
-    child
-        .stdout
-        .as_mut()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    child.stdout.as_mut().unwrap().read_to_string(&mut out).unwrap();
     assert_eq!(out, "through the sandbox");
     assert_eq!(child.wait().unwrap(), ExitStatus::Exited(0));
 }
@@ -88,22 +58,14 @@ fn pipes_carry_stdin_and_stdout() {
 #[test]
 fn kill_and_try_wait() {
     let scratch = Scratch::new("kill");
-    let plan = prepare(&spec(
-        SandboxPolicy::read_only(),
-        &scratch.0,
-        &["/bin/sleep", "30"],
-    ))
-    .unwrap();
+    let plan = prepare(&spec(SandboxPolicy::read_only(), &scratch.0, &["/bin/sleep", "30"])).unwrap();
     let mut child = spawn(&plan, options()).unwrap();
     assert_eq!(child.try_wait().unwrap(), None);
     assert!(child.pidfd().is_some());
     child.kill(libc::SIGKILL).unwrap();
     assert_eq!(child.wait().unwrap(), ExitStatus::Signaled(libc::SIGKILL));
     assert_eq!(child.wait().unwrap().shell_code(), 128 + libc::SIGKILL);
-    assert!(
-        child.kill(libc::SIGKILL).is_err(),
-        "a reaped child cannot be signalled"
-    );
+    assert!(child.kill(libc::SIGKILL).is_err(), "a reaped child cannot be signalled");
 }
 
 #[test]
@@ -114,30 +76,11 @@ fn passed_descriptors_survive_and_others_do_not() {
     let passed: OwnedFd = fs::File::open(&file).unwrap().into();
     let not_passed: OwnedFd = fs::File::open(&file).unwrap().into();
     let (p, n) = (passed.as_raw_fd(), not_passed.as_raw_fd());
-    let script =
-        format!("cat /proc/self/fd/{p}; test -e /proc/self/fd/{n} && echo leaked || echo closed");
-    let plan = prepare(&spec(
-        SandboxPolicy::read_only(),
-        &scratch.0,
-        &["/bin/sh", "-c", &script],
-    ))
-    .unwrap();
-    let mut child = spawn(
-        &plan,
-        SpawnOptions {
-            stdout: Stdio::Pipe,
-            pass_fds: vec![p],
-            ..options()
-        },
-    )
-    .unwrap();
+    let script = format!("cat /proc/self/fd/{p}; test -e /proc/self/fd/{n} && echo leaked || echo closed");
+    let plan = prepare(&spec(SandboxPolicy::read_only(), &scratch.0, &["/bin/sh", "-c", &script])).unwrap();
+    let mut child = spawn(&plan, SpawnOptions { stdout: Stdio::Pipe, pass_fds: vec![p], ..options() }).unwrap();
     let mut out = String::new();
-    child
-        .stdout
-        .as_mut()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    child.stdout.as_mut().unwrap().read_to_string(&mut out).unwrap();
     assert_eq!(child.wait().unwrap(), ExitStatus::Exited(0));
     assert_eq!(out, "passedclosed\n");
 }
@@ -147,20 +90,8 @@ fn stdio_from_a_caller_descriptor() {
     let scratch = Scratch::new("stdio-fd");
     let out_path = scratch.0.join("out");
     let out: OwnedFd = fs::File::create(&out_path).unwrap().into();
-    let plan = prepare(&spec(
-        SandboxPolicy::read_only(),
-        &scratch.0,
-        &["/bin/echo", "to a file"],
-    ))
-    .unwrap();
-    let mut child = spawn(
-        &plan,
-        SpawnOptions {
-            stdout: Stdio::Fd(out),
-            ..options()
-        },
-    )
-    .unwrap();
+    let plan = prepare(&spec(SandboxPolicy::read_only(), &scratch.0, &["/bin/echo", "to a file"])).unwrap();
+    let mut child = spawn(&plan, SpawnOptions { stdout: Stdio::Fd(out), ..options() }).unwrap();
     assert_eq!(child.wait().unwrap(), ExitStatus::Exited(0));
     assert_eq!(fs::read_to_string(out_path).unwrap(), "to a file\n");
 }
@@ -172,28 +103,15 @@ fn child_setup_failures_are_errors_and_nothing_runs() {
     fs::create_dir(&cwd).unwrap();
     let marker = scratch.0.join("ran");
     let script = format!("touch {}", marker.display());
-    let plan = prepare(&spec(
-        SandboxPolicy::read_only(),
-        &cwd,
-        &["/bin/sh", "-c", &script],
-    ))
-    .unwrap();
+    let plan = prepare(&spec(SandboxPolicy::read_only(), &cwd, &["/bin/sh", "-c", &script])).unwrap();
     fs::remove_dir(&cwd).unwrap();
     let error = spawn(&plan, options()).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::SpawnFailed);
     assert!(error.to_string().contains("working directory"), "{error}");
     assert!(!marker.exists());
 
-    let plan = prepare(&spec(
-        SandboxPolicy::read_only(),
-        &scratch.0,
-        &["no-such-program-xyz"],
-    ))
-    .unwrap();
-    assert_eq!(
-        spawn(&plan, options()).unwrap_err().kind(),
-        ErrorKind::CommandNotFound
-    );
+    let plan = prepare(&spec(SandboxPolicy::read_only(), &scratch.0, &["no-such-program-xyz"])).unwrap();
+    assert_eq!(spawn(&plan, options()).unwrap_err().kind(), ErrorKind::CommandNotFound);
 }
 
 #[test]
@@ -211,10 +129,5 @@ fn protected_path_swapped_after_planning_is_refused() {
     fs::create_dir(scratch.0.join("decoy")).unwrap();
     std::os::unix::fs::symlink("decoy", &git).unwrap();
     let error = spawn(&plan, options()).unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .contains("changed between planning and mounting"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("changed between planning and mounting"), "{error}");
 }

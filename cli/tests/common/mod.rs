@@ -35,11 +35,7 @@ impl User {
 /// The users every behavioural test runs as.
 pub fn users() -> Vec<User> {
     // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        vec![User::Current, User::Nobody]
-    } else {
-        vec![User::Current]
-    }
+    if unsafe { libc::geteuid() } == 0 { vec![User::Current, User::Nobody] } else { vec![User::Current] }
 }
 
 /// The binary under test, copied to a world-readable directory: the build tree may sit under a
@@ -74,10 +70,7 @@ impl Scratch {
     pub fn new(user: User, name: &str) -> Scratch {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = PathBuf::from(format!(
-            "/tmp/codex-sandbox-test-{}-{n}-{name}",
-            std::process::id()
-        ));
+        let path = PathBuf::from(format!("/tmp/codex-sandbox-test-{}-{n}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir(&path).unwrap();
         let scratch = Scratch { path, user };
@@ -155,16 +148,12 @@ impl Run {
             user,
             args: Vec::new(),
             cwd: cwd.to_path_buf(),
-            env: vec![
-                ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
-                ("LC_ALL".into(), "C".into()),
-            ],
+            env: vec![("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()), ("LC_ALL".into(), "C".into())],
         }
     }
 
     pub fn policy(mut self, policy: &str) -> Run {
-        self.args
-            .extend(["--sandbox-policy".to_owned(), policy.to_owned()]);
+        self.args.extend(["--sandbox-policy".to_owned(), policy.to_owned()]);
         self
     }
 
@@ -180,13 +169,7 @@ impl Run {
 
     pub fn command(&self, argv: &[&str]) -> Command {
         let mut command = Command::new(binary());
-        command
-            .args(&self.args)
-            .arg("--")
-            .args(argv)
-            .current_dir(&self.cwd)
-            .env_clear()
-            .stdin(Stdio::null());
+        command.args(&self.args).arg("--").args(argv).current_dir(&self.cwd).env_clear().stdin(Stdio::null());
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         if self.user == User::Nobody {
             command.uid(65534).gid(65534);
@@ -195,9 +178,7 @@ impl Run {
     }
 
     pub fn output(&self, argv: &[&str]) -> Output {
-        self.command(argv)
-            .output()
-            .expect("failed to start codex-linux-sandbox")
+        self.command(argv).output().expect("failed to start codex-linux-sandbox")
     }
 
     /// Runs the probe with the given operations; returns one result per operation.
@@ -213,11 +194,7 @@ impl Run {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        String::from_utf8(output.stdout).unwrap().lines().map(str::to_owned).collect()
     }
 
     /// Runs a shell snippet.
@@ -237,9 +214,7 @@ pub fn stderr(output: &Output) -> String {
 /// Whether the host lets this user create a user namespace (needed for protected paths).
 pub fn userns_available(user: User) -> bool {
     let mut command = Command::new("/usr/bin/unshare");
-    command
-        .args(["--user", "--map-current-user", "--mount", "/bin/true"])
-        .stderr(Stdio::null());
+    command.args(["--user", "--map-current-user", "--mount", "/bin/true"]).stderr(Stdio::null());
     if user == User::Nobody {
         command.uid(65534).gid(65534);
     }
@@ -248,5 +223,4 @@ pub fn userns_available(user: User) -> bool {
 
 /// workspace-write without `/tmp` and `$TMPDIR`: scratch directories live under `/tmp`, so
 /// "outside the writable roots" must not be writable through `/tmp`.
-pub const WORKSPACE: &str =
-    r#"{"type":"workspace-write","exclude_tmpdir_env_var":true,"exclude_slash_tmp":true}"#;
+pub const WORKSPACE: &str = r#"{"type":"workspace-write","exclude_tmpdir_env_var":true,"exclude_slash_tmp":true}"#;

@@ -45,9 +45,8 @@ pub(super) fn write_section(view: &FilesystemView, params: &mut Params) -> Resul
     if view.writable_roots.is_empty() {
         return Ok(String::new());
     }
-    let mut section = String::from(
-        "; Writes: only beneath the writable roots, never to protected paths.\n(allow file-write*",
-    );
+    let mut section =
+        String::from("; Writes: only beneath the writable roots, never to protected paths.\n(allow file-write*");
     for (index, root) in view.writable_roots.iter().enumerate() {
         let root_param = format!("WRITABLE_ROOT_{index}");
         let root_expression = params.path(root_param.clone(), &root.path, "writable root")?;
@@ -56,24 +55,16 @@ pub(super) fn write_section(view: &FilesystemView, params: &mut Params) -> Resul
             section.push_str(&format!("\n  (subpath {root_expression})"));
             continue;
         }
-        section.push_str(&format!(
-            "\n  (require-all\n    (subpath {root_expression})"
-        ));
+        section.push_str(&format!("\n  (require-all\n    (subpath {root_expression})"));
         let mut excluded = 0;
         for path in protected {
             if path.kind == ProtectedKind::Missing {
-                let regex = format!(
-                    "^{}(/.*)?$",
-                    escape_regex(utf8(&path.path, "protected path")?)
-                );
+                let regex = format!("^{}(/.*)?$", escape_regex(utf8(&path.path, "protected path")?));
                 let regex = regex_literal(&regex, "protected path")?;
                 section.push_str(&format!("\n    (require-not (regex {regex}))"));
             } else {
-                let expression = params.path(
-                    format!("{root_param}_EXCLUDED_{excluded}"),
-                    &path.path,
-                    "protected path",
-                )?;
+                let expression =
+                    params.path(format!("{root_param}_EXCLUDED_{excluded}"), &path.path, "protected path")?;
                 excluded += 1;
                 section.push_str(&format!(
                     "\n    (require-not (literal {expression}))\n    (require-not (subpath {expression}))"
@@ -94,10 +85,7 @@ pub(super) fn write_section(view: &FilesystemView, params: &mut Params) -> Resul
 fn protected_beneath<'a>(view: &'a FilesystemView, root: &Path) -> Vec<&'a ProtectedPath> {
     let mut found: Vec<&ProtectedPath> = Vec::new();
     for path in view.protected_paths() {
-        if path.path != root
-            && path.path.starts_with(root)
-            && !found.iter().any(|seen| seen.path == path.path)
-        {
+        if path.path != root && path.path.starts_with(root) && !found.iter().any(|seen| seen.path == path.path) {
             found.push(path);
         }
     }
@@ -109,22 +97,14 @@ mod tests {
     use super::*;
 
     fn view(read: ReadScope) -> FilesystemView {
-        FilesystemView {
-            full_write: false,
-            read,
-            writable_roots: Vec::new(),
-            skipped_roots: Vec::new(),
-        }
+        FilesystemView { full_write: false, read, writable_roots: Vec::new(), skipped_roots: Vec::new() }
     }
 
     /// An empty root list must mean "nothing", never a rule without filters ("everything").
     #[test]
     fn empty_root_lists_grant_nothing() {
         let mut params = Params::default();
-        let empty = view(ReadScope::Restricted {
-            roots: Vec::new(),
-            skipped: Vec::new(),
-        });
+        let empty = view(ReadScope::Restricted { roots: Vec::new(), skipped: Vec::new() });
         let reads = read_section(&empty, &mut params).expect("read section");
         assert!(!reads.contains("(allow"), "{reads}");
         let writes = write_section(&empty, &mut params).expect("write section");

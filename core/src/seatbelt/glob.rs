@@ -19,12 +19,10 @@ pub(super) fn deny_read_section(globs: &[String]) -> Result<String> {
     if globs.is_empty() {
         return Ok(String::new());
     }
-    let mut section =
-        String::from("; Deny-read globs: matching paths can be neither read nor deleted.\n");
+    let mut section = String::from("; Deny-read globs: matching paths can be neither read nor deleted.\n");
     for (index, glob) in globs.iter().enumerate() {
         let field = format!("deny_read_globs[{index}]");
-        crate::policy::check_absolute(Path::new(glob))
-            .map_err(|message| Error::argument(&field, message))?;
+        crate::policy::check_absolute(Path::new(glob)).map_err(|message| Error::argument(&field, message))?;
         let mut spellings = vec![glob.clone()];
         spellings.extend(resolved_spelling(glob, &field)?);
         for spelling in spellings {
@@ -168,17 +166,9 @@ fn resolve_leniently(path: &Path) -> Result<PathBuf> {
             Ok(resolved) => {
                 let rest = path.strip_prefix(ancestor).unwrap_or(Path::new(""));
                 // `join("")` would append a slash.
-                return Ok(if rest.as_os_str().is_empty() {
-                    resolved
-                } else {
-                    resolved.join(rest)
-                });
+                return Ok(if rest.as_os_str().is_empty() { resolved } else { resolved.join(rest) });
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                ) => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {}
             Err(e) => return Err(Error::path("cannot resolve deny-read glob", ancestor, e)),
         }
     }
@@ -209,21 +199,12 @@ mod tests {
             &["/tmp/repo/a", "/tmp/repo/a/b", "/tmp/repo/"],
             &["/tmp/repo", "/tmp/repository"],
         ),
-        (
-            "/tmp/repo/a**b",
-            r"^/tmp/repo/a.*b$",
-            &["/tmp/repo/ab", "/tmp/repo/a/x/b"],
-            &["/tmp/repo/a/x/c"],
-        ),
+        ("/tmp/repo/a**b", r"^/tmp/repo/a.*b$", &["/tmp/repo/ab", "/tmp/repo/a/x/b"], &["/tmp/repo/a/x/c"]),
         (
             "/tmp/repo/file?.txt",
             r"^/tmp/repo/file[^/]\.txt$",
             &["/tmp/repo/file1.txt", "/tmp/repo/fileé.txt"],
-            &[
-                "/tmp/repo/file.txt",
-                "/tmp/repo/file//.txt",
-                "/tmp/repo/file12.txt",
-            ],
+            &["/tmp/repo/file.txt", "/tmp/repo/file//.txt", "/tmp/repo/file12.txt"],
         ),
         (
             "/tmp/repo/[abc].key",
@@ -255,18 +236,8 @@ mod tests {
             &["/tmp/repo/a.key", "/tmp/repo/&.key", "/tmp/repo/b.key"],
             &["/tmp/repo/c.key"],
         ),
-        (
-            "/tmp/repo/[abc",
-            r"^/tmp/repo/\[abc(/.*)?$",
-            &["/tmp/repo/[abc", "/tmp/repo/[abc/x"],
-            &["/tmp/repo/a"],
-        ),
-        (
-            "/tmp/repo/a]b",
-            r"^/tmp/repo/a\]b(/.*)?$",
-            &["/tmp/repo/a]b"],
-            &["/tmp/repo/ab"],
-        ),
+        ("/tmp/repo/[abc", r"^/tmp/repo/\[abc(/.*)?$", &["/tmp/repo/[abc", "/tmp/repo/[abc/x"], &["/tmp/repo/a"]),
+        ("/tmp/repo/a]b", r"^/tmp/repo/a\]b(/.*)?$", &["/tmp/repo/a]b"], &["/tmp/repo/ab"]),
         (
             "/tmp/repo/secrets",
             r"^/tmp/repo/secrets(/.*)?$",
@@ -305,26 +276,16 @@ mod tests {
 
     #[test]
     fn relative_and_empty_globs_are_refused_with_their_index() {
-        let err = deny_read_section(&["/ok/*".into(), "repo/*.env".into()])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("`deny_read_globs[1]`") && err.contains("relative path `repo/*.env`"),
-            "{err}"
-        );
+        let err = deny_read_section(&["/ok/*".into(), "repo/*.env".into()]).unwrap_err().to_string();
+        assert!(err.contains("`deny_read_globs[1]`") && err.contains("relative path `repo/*.env`"), "{err}");
         let err = deny_read_section(&[String::new()]).unwrap_err().to_string();
         assert!(err.contains("`deny_read_globs[0]`: empty path"), "{err}");
     }
 
     #[test]
     fn quotes_cannot_reach_the_profile() {
-        let err = deny_read_section(&["/tmp/\"x\"/*".into()])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("`deny_read_globs[0]`") && err.contains("double quote"),
-            "{err}"
-        );
+        let err = deny_read_section(&["/tmp/\"x\"/*".into()]).unwrap_err().to_string();
+        assert!(err.contains("`deny_read_globs[0]`") && err.contains("double quote"), "{err}");
     }
 
     #[test]
@@ -338,34 +299,18 @@ mod tests {
         let field = "deny_read_globs[0]";
 
         let via_link = format!("{base}/link/sub/**/*.env");
-        assert_eq!(
-            resolved_spelling(&via_link, field).ok().flatten(),
-            Some(format!("{base}/real/sub/**/*.env"))
-        );
+        assert_eq!(resolved_spelling(&via_link, field).ok().flatten(), Some(format!("{base}/real/sub/**/*.env")));
         let literal_link = format!("{base}/link");
-        assert_eq!(
-            resolved_spelling(&literal_link, field).ok().flatten(),
-            Some(format!("{base}/real"))
-        );
+        assert_eq!(resolved_spelling(&literal_link, field).ok().flatten(), Some(format!("{base}/real")));
         let missing_tail = format!("{base}/link/not-yet/*.pem");
-        assert_eq!(
-            resolved_spelling(&missing_tail, field).ok().flatten(),
-            Some(format!("{base}/real/not-yet/*.pem"))
-        );
+        assert_eq!(resolved_spelling(&missing_tail, field).ok().flatten(), Some(format!("{base}/real/not-yet/*.pem")));
         let already_resolved = format!("{base}/real/*.pem");
-        assert_eq!(
-            resolved_spelling(&already_resolved, field).ok().flatten(),
-            None
-        );
+        assert_eq!(resolved_spelling(&already_resolved, field).ok().flatten(), None);
         assert_eq!(resolved_spelling("/*.pem", field).ok().flatten(), None);
 
         let section = deny_read_section(&[via_link]).expect("section");
         assert_eq!(section.matches("(deny file-read*").count(), 2, "{section}");
-        assert_eq!(
-            section.matches("(deny file-write-unlink").count(),
-            2,
-            "{section}"
-        );
+        assert_eq!(section.matches("(deny file-write-unlink").count(), 2, "{section}");
         fs::remove_dir_all(dir).expect("cleanup");
     }
 }

@@ -110,18 +110,11 @@ pub fn seatbelt_profile(
     env: &[(OsString, OsString)],
     options: &SeatbeltOptions,
 ) -> Result<SeatbeltProfile> {
-    let tmpdir = env
-        .iter()
-        .find(|(key, _)| key == "TMPDIR")
-        .map(|(_, value)| value.as_os_str());
+    let tmpdir = env.iter().find(|(key, _)| key == "TMPDIR").map(|(_, value)| value.as_os_str());
     let view = resolve::resolve(policy, policy_cwd, tmpdir)?;
     let proxy = proxy_endpoints::infer(env);
-    let form = NetworkForm::decide(
-        policy.has_full_network_access(),
-        &proxy,
-        options.managed_network,
-        &options.unix_sockets,
-    );
+    let form =
+        NetworkForm::decide(policy.has_full_network_access(), &proxy, options.managed_network, &options.unix_sockets);
 
     let mut params = Params::default();
     let mut sections = vec![include_str!("base.sbpl").to_owned()];
@@ -129,11 +122,7 @@ pub fn seatbelt_profile(
     sections.push(filesystem::write_section(&view, &mut params)?);
     sections.push(glob::deny_read_section(&options.deny_read_globs)?);
     let unix_rules = UnixSocketRules::new(&options.unix_sockets, &mut params)?;
-    sections.push(network::network_section(
-        &form,
-        options.allow_local_binding,
-        &unix_rules,
-    ));
+    sections.push(network::network_section(&form, options.allow_local_binding, &unix_rules));
     if wants_platform_defaults(policy) {
         sections.push(include_str!("platform_defaults.sbpl").to_owned());
     }
@@ -155,18 +144,10 @@ pub fn seatbelt_profile(
         ReadScope::Full => &[],
     };
     for skipped in view.skipped_roots.iter().chain(skipped_reads) {
-        warnings.push(format!(
-            "skipped `{}`: {}",
-            skipped.path.display(),
-            skipped.reason
-        ));
+        warnings.push(format!("skipped `{}`: {}", skipped.path.display(), skipped.reason));
     }
 
-    Ok(SeatbeltProfile {
-        text: sections.join("\n"),
-        params: params.into_entries(),
-        warnings,
-    })
+    Ok(SeatbeltProfile { text: sections.join("\n"), params: params.into_entries(), warnings })
 }
 
 /// The full `sandbox-exec` invocation for `command` (program first) under `policy`.
@@ -178,32 +159,21 @@ pub fn seatbelt_command(
     options: &SeatbeltOptions,
 ) -> Result<SeatbeltCommand> {
     if command.is_empty() {
-        return Err(Error::argument(
-            "command",
-            "empty; expected the program to run and its arguments",
-        ));
+        return Err(Error::argument("command", "empty; expected the program to run and its arguments"));
     }
     let command: Vec<&str> = command
         .iter()
         .enumerate()
         .map(|(index, arg)| {
             arg.to_str().ok_or_else(|| {
-                Error::argument(
-                    format!("command[{index}]"),
-                    format!("`{}` is not valid UTF-8", arg.to_string_lossy()),
-                )
+                Error::argument(format!("command[{index}]"), format!("`{}` is not valid UTF-8", arg.to_string_lossy()))
             })
         })
         .collect::<Result<_>>()?;
     let profile = seatbelt_profile(policy, policy_cwd, env, options)?;
 
     let mut args = vec!["-p".to_owned(), profile.text];
-    args.extend(
-        profile
-            .params
-            .iter()
-            .map(|(name, value)| format!("-D{name}={value}")),
-    );
+    args.extend(profile.params.iter().map(|(name, value)| format!("-D{name}={value}")));
     args.push("--".to_owned());
     args.extend(command.iter().map(|arg| (*arg).to_owned()));
 
@@ -213,20 +183,9 @@ pub fn seatbelt_command(
     if !policy.has_full_network_access() {
         env_added.insert("CODEX_SANDBOX_NETWORK_DISABLED".to_owned(), "1".to_owned());
     }
-    Ok(SeatbeltCommand {
-        program: SANDBOX_EXEC.to_owned(),
-        args,
-        env: env_added,
-        warnings: profile.warnings,
-    })
+    Ok(SeatbeltCommand { program: SANDBOX_EXEC.to_owned(), args, env: env_added, warnings: profile.warnings })
 }
 
 fn wants_platform_defaults(policy: &SandboxPolicy) -> bool {
-    matches!(
-        policy.read_access(),
-        ReadAccess::Restricted {
-            include_platform_defaults: true,
-            ..
-        }
-    )
+    matches!(policy.read_access(), ReadAccess::Restricted { include_platform_defaults: true, .. })
 }

@@ -43,17 +43,13 @@ impl NetworkForm {
         if proxy.config_present || managed_network {
             // Even a policy with full network is narrowed: the launcher set a proxy up so
             // that traffic goes through it, and a blanket rule would let a tool ignore it.
-            return NetworkForm::Restricted {
-                ports: proxy.ports(),
-            };
+            return NetworkForm::Restricted { ports: proxy.ports() };
         }
         if policy_grants_network {
             return NetworkForm::Open;
         }
         if unix_sockets.allows_any() {
-            return NetworkForm::Restricted {
-                ports: BTreeSet::new(),
-            };
+            return NetworkForm::Restricted { ports: BTreeSet::new() };
         }
         NetworkForm::Closed
     }
@@ -78,8 +74,7 @@ impl UnixSocketRules {
         let mut resolved = BTreeSet::new();
         for (index, path) in paths.iter().enumerate() {
             let field = format!("unix_sockets[{index}]");
-            crate::policy::check_absolute(path)
-                .map_err(|message| Error::argument(&field, message))?;
+            crate::policy::check_absolute(path).map_err(|message| Error::argument(&field, message))?;
             resolved.insert((resolve_socket_path(path)?, field));
         }
         let mut expressions = Vec::new();
@@ -115,24 +110,16 @@ fn resolve_socket_path(path: &Path) -> Result<PathBuf> {
 }
 
 /// The network section for `form`.
-pub(super) fn network_section(
-    form: &NetworkForm,
-    allow_local_binding: bool,
-    unix_sockets: &UnixSocketRules,
-) -> String {
+pub(super) fn network_section(form: &NetworkForm, allow_local_binding: bool, unix_sockets: &UnixSocketRules) -> String {
     let mut section = String::new();
     match form {
         NetworkForm::Closed => return section,
         NetworkForm::Open => {
-            section.push_str(
-                "; Network: unrestricted (the policy allows it, no proxy is configured).\n",
-            );
+            section.push_str("; Network: unrestricted (the policy allows it, no proxy is configured).\n");
             section.push_str("(allow network-outbound)\n(allow network-inbound)\n");
         }
         NetworkForm::Restricted { ports } => {
-            section.push_str(
-                "; Network: restricted; nothing is reachable unless a rule below names it.\n",
-            );
+            section.push_str("; Network: restricted; nothing is reachable unless a rule below names it.\n");
             if allow_local_binding {
                 section.push_str(
                     "; Local binding was asked for: listen on any port, talk to any loopback port.\n\
@@ -152,9 +139,7 @@ pub(super) fn network_section(
                 section.push_str("; The loopback proxies named in the environment.\n");
             }
             for port in ports {
-                section.push_str(&format!(
-                    "(allow network-outbound (remote ip \"localhost:{port}\"))\n"
-                ));
+                section.push_str(&format!("(allow network-outbound (remote ip \"localhost:{port}\"))\n"));
             }
         }
     }
@@ -172,9 +157,8 @@ fn unix_socket_rules(rules: &UnixSocketRules) -> String {
             .to_owned(),
         UnixSocketRules::Paths(paths) if paths.is_empty() => String::new(),
         UnixSocketRules::Paths(paths) => {
-            let mut rules = String::from(
-                "; The unix sockets on the allowlist.\n(allow system-socket (socket-domain AF_UNIX))\n",
-            );
+            let mut rules =
+                String::from("; The unix sockets on the allowlist.\n(allow system-socket (socket-domain AF_UNIX))\n");
             for path in paths {
                 rules.push_str(&format!(
                     "(allow network-bind (local unix-socket (subpath {path})))\n\
@@ -202,51 +186,23 @@ mod tests {
         let bad = proxy(&[("HTTP_PROXY", "http://proxy.example.com:3128")]);
         let no_sockets = UnixSockets::default();
         let some_sockets = UnixSockets::Allowlist(vec![PathBuf::from("/tmp/s.sock")]);
-        let only = |ports: &[u16]| NetworkForm::Restricted {
-            ports: ports.iter().copied().collect(),
-        };
+        let only = |ports: &[u16]| NetworkForm::Restricted { ports: ports.iter().copied().collect() };
 
-        assert_eq!(
-            NetworkForm::decide(false, &none, false, &no_sockets),
-            NetworkForm::Closed
-        );
-        assert_eq!(
-            NetworkForm::decide(true, &none, false, &no_sockets),
-            NetworkForm::Open
-        );
-        assert_eq!(
-            NetworkForm::decide(false, &none, false, &some_sockets),
-            only(&[])
-        );
-        assert_eq!(
-            NetworkForm::decide(true, &none, false, &some_sockets),
-            NetworkForm::Open
-        );
-        assert_eq!(
-            NetworkForm::decide(false, &none, true, &no_sockets),
-            only(&[])
-        );
-        assert_eq!(
-            NetworkForm::decide(true, &none, true, &no_sockets),
-            only(&[])
-        );
+        assert_eq!(NetworkForm::decide(false, &none, false, &no_sockets), NetworkForm::Closed);
+        assert_eq!(NetworkForm::decide(true, &none, false, &no_sockets), NetworkForm::Open);
+        assert_eq!(NetworkForm::decide(false, &none, false, &some_sockets), only(&[]));
+        assert_eq!(NetworkForm::decide(true, &none, false, &some_sockets), NetworkForm::Open);
+        assert_eq!(NetworkForm::decide(false, &none, true, &no_sockets), only(&[]));
+        assert_eq!(NetworkForm::decide(true, &none, true, &no_sockets), only(&[]));
         for grants in [false, true] {
-            assert_eq!(
-                NetworkForm::decide(grants, &good, false, &no_sockets),
-                only(&[3128])
-            );
-            assert_eq!(
-                NetworkForm::decide(grants, &bad, false, &no_sockets),
-                only(&[])
-            );
+            assert_eq!(NetworkForm::decide(grants, &good, false, &no_sockets), only(&[3128]));
+            assert_eq!(NetworkForm::decide(grants, &bad, false, &no_sockets), only(&[]));
         }
     }
 
     #[test]
     fn proxy_only_without_ports_allows_no_outbound_even_with_local_binding() {
-        let form = NetworkForm::Restricted {
-            ports: BTreeSet::new(),
-        };
+        let form = NetworkForm::Restricted { ports: BTreeSet::new() };
         let text = network_section(&form, true, &UnixSocketRules::Paths(Vec::new()));
         assert!(!text.contains("*:53"), "{text}");
         assert!(!text.contains("(allow network-outbound)"), "{text}");
@@ -271,24 +227,13 @@ mod tests {
         assert_eq!(
             params.into_entries(),
             [
-                (
-                    "UNIX_SOCKET_PATH_0".into(),
-                    "/nonexistent-dir/a.sock".into()
-                ),
-                (
-                    "UNIX_SOCKET_PATH_1".into(),
-                    "/nonexistent-dir/b.sock".into()
-                ),
+                ("UNIX_SOCKET_PATH_0".into(), "/nonexistent-dir/a.sock".into()),
+                ("UNIX_SOCKET_PATH_1".into(), "/nonexistent-dir/b.sock".into()),
             ]
         );
 
         let relative = UnixSockets::Allowlist(vec![PathBuf::from("/a.sock"), "run/x.sock".into()]);
-        let err = UnixSocketRules::new(&relative, &mut Params::default())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("`unix_sockets[1]`") && err.contains("relative path `run/x.sock`"),
-            "{err}"
-        );
+        let err = UnixSocketRules::new(&relative, &mut Params::default()).unwrap_err().to_string();
+        assert!(err.contains("`unix_sockets[1]`") && err.contains("relative path `run/x.sock`"), "{err}");
     }
 }

@@ -36,10 +36,7 @@ pub(super) fn utf8<'a>(path: &'a Path, what: &str) -> Result<&'a str> {
     path.to_str().ok_or_else(|| {
         Error::argument(
             what,
-            format!(
-                "`{}` is not valid UTF-8, which a Seatbelt profile cannot express",
-                path.display()
-            ),
+            format!("`{}` is not valid UTF-8, which a Seatbelt profile cannot express", path.display()),
         )
     })
 }
@@ -57,10 +54,7 @@ pub(super) fn escape_regex(text: &str) -> String {
 }
 
 pub(super) fn is_regex_meta(c: char) -> bool {
-    matches!(
-        c,
-        '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$'
-    )
+    matches!(c, '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$')
 }
 
 /// `#"regex"`, SBPL's regex literal. The literal has no escape for its closing quote, and a
@@ -97,17 +91,9 @@ mod tests {
 
     #[test]
     fn regex_literal_refuses_quotes_and_line_breaks() {
-        assert_eq!(
-            regex_literal("^/a$", "x").ok().as_deref(),
-            Some("#\"^/a$\"")
-        );
-        let err = regex_literal("^/a\"b$", "deny_read_globs[0]")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("`deny_read_globs[0]`") && err.contains("double quote"),
-            "{err}"
-        );
+        assert_eq!(regex_literal("^/a$", "x").ok().as_deref(), Some("#\"^/a$\""));
+        let err = regex_literal("^/a\"b$", "deny_read_globs[0]").unwrap_err().to_string();
+        assert!(err.contains("`deny_read_globs[0]`") && err.contains("double quote"), "{err}");
         let err = regex_literal("^/a\nb$", "x").unwrap_err().to_string();
         assert!(err.contains("control character"), "{err}");
     }
@@ -124,9 +110,6 @@ mod tests {
         let bad = Path::new(OsStr::from_bytes(b"/x\xff"));
         let err = params.path("C".into(), bad, "writable root").unwrap_err();
         assert!(err.to_string().contains("`writable root`"), "{err}");
-        assert_eq!(
-            params.into_entries(),
-            [("A".into(), "/a".into()), ("B".into(), "/b".into())]
-        );
+        assert_eq!(params.into_entries(), [("A".into(), "/a".into()), ("B".into(), "/b".into())]);
     }
 }

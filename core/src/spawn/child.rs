@@ -135,11 +135,7 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub(crate) fn new(stage: Stage, errno: Errno) -> Failure {
-        Failure {
-            stage,
-            errno,
-            index: None,
-        }
+        Failure { stage, errno, index: None }
     }
 
     pub(crate) fn at(mut self, index: usize) -> Failure {
@@ -170,11 +166,7 @@ impl Failure {
             u32::MAX => None,
             i => Some(i as usize),
         };
-        Some(Failure {
-            stage,
-            errno,
-            index,
-        })
+        Some(Failure { stage, errno, index })
     }
 }
 
@@ -228,22 +220,12 @@ pub(crate) fn report(error_fd: RawFd, failure: Failure) -> ! {
 }
 
 fn setup_and_exec(image: &ChildImage) -> Step<std::convert::Infallible> {
-    let in_pid_namespace = image
-        .namespaces
-        .as_ref()
-        .is_some_and(|ns| ns.init.is_some());
+    let in_pid_namespace = image.namespaces.as_ref().is_some_and(|ns| ns.init.is_some());
     if let Some(parent) = image.die_with_parent {
-        at(
-            Stage::ParentDeathSignal,
-            sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong),
-        )?;
+        at(Stage::ParentDeathSignal, sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
         // The parent may have died before the signal was armed. In a new PID namespace the
         // parent has no pid here; its end of the report pipe closing says the same.
-        let gone = if in_pid_namespace {
-            sys::peer_closed(image.error_fd)
-        } else {
-            sys::getppid() != parent
-        };
+        let gone = if in_pid_namespace { sys::peer_closed(image.error_fd) } else { sys::getppid() != parent };
         if gone {
             return Err(Failure::new(Stage::ParentGone, Errno(libc::ESRCH)));
         }
@@ -257,10 +239,7 @@ fn setup_and_exec(image: &ChildImage) -> Step<std::convert::Infallible> {
     if let Some(init) = image.namespaces.as_ref().and_then(|ns| ns.init.as_ref()) {
         // This process is PID 1 of the sandbox; the command is its child.
         namespaces::fork_command_under_init(init, image.error_fd, image.fd_limit)?;
-        at(
-            Stage::ParentDeathSignal,
-            sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong),
-        )?;
+        at(Stage::ParentDeathSignal, sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
     }
     confine_and_exec(image)
 }
@@ -356,18 +335,12 @@ pub(crate) fn drop_capabilities() -> Step {
             }
         }
     }
-    match sys::prctl(
-        libc::PR_CAP_AMBIENT,
-        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-    ) {
+    match sys::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong) {
         Ok(_) => {}
         Err(errno) if errno.0 == libc::EINVAL => {} // no ambient capabilities before 4.3
         Err(errno) => return Err(Failure::new(Stage::DropCapabilities, errno)),
     }
-    at(
-        Stage::DropCapabilities,
-        sys::capset(&[sys::CapData::default(); 2]),
-    )?;
+    at(Stage::DropCapabilities, sys::capset(&[sys::CapData::default(); 2]))?;
     let after = at(Stage::DropCapabilities, sys::capget())?;
     if after != [sys::CapData::default(); 2] {
         return Err(Failure::new(Stage::DropCapabilities, Errno(libc::EPERM)));
@@ -391,9 +364,5 @@ fn exec_first_candidate(exec: &ExecImage) -> Errno {
         }
         last = errno;
     }
-    if saw_eacces {
-        Errno(libc::EACCES)
-    } else {
-        last
-    }
+    if saw_eacces { Errno(libc::EACCES) } else { last }
 }

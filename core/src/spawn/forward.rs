@@ -26,10 +26,7 @@ impl SignalForwarder {
         let (fd, previous_mask) = sys::block_into_signalfd(signals).map_err(sys::Errno::into_io)?;
         // SAFETY: signalfd returned a fresh descriptor that nothing else owns.
         let signalfd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(SignalForwarder {
-            signalfd,
-            previous_mask,
-        })
+        Ok(SignalForwarder { signalfd, previous_mask })
     }
 
     /// Waits for `child`, sending it every forwarded signal that arrives meanwhile.
@@ -39,14 +36,12 @@ impl SignalForwarder {
             return child.wait();
         };
         loop {
-            let ready =
-                sys::poll_two(self.signalfd.as_raw_fd(), pidfd).map_err(sys::Errno::into_io)?;
+            let ready = sys::poll_two(self.signalfd.as_raw_fd(), pidfd).map_err(sys::Errno::into_io)?;
             if ready.1 {
                 return child.wait();
             }
             if ready.0
-                && let Some(signal) =
-                    sys::read_signalfd(self.signalfd.as_raw_fd()).map_err(sys::Errno::into_io)?
+                && let Some(signal) = sys::read_signalfd(self.signalfd.as_raw_fd()).map_err(sys::Errno::into_io)?
             {
                 // The child may exit at any moment; a failed send is then harmless.
                 let _ = child.kill(signal);

@@ -40,17 +40,9 @@ pub(crate) fn launch(
 ) -> Result<Launched> {
     let targets = protected_targets(plan, placeholders)?;
     let [error_read, error_write] = pipe("create the report pipe")?;
-    let status_pipe = if plan.pipeline == Pipeline::Bwrap {
-        Some(pipe("create the status pipe")?)
-    } else {
-        None
-    };
+    let status_pipe = if plan.pipeline == Pipeline::Bwrap { Some(pipe("create the status pipe")?) } else { None };
     let namespaces = match plan.pipeline {
-        Pipeline::Bwrap => Some(namespace_image(
-            plan,
-            &targets,
-            status_pipe.as_ref().map(|[_, w]| w.as_raw_fd()),
-        )?),
+        Pipeline::Bwrap => Some(namespace_image(plan, &targets, status_pipe.as_ref().map(|[_, w]| w.as_raw_fd()))?),
         Pipeline::Landlock if !targets.is_empty() => Some(bind_only_image(targets)?),
         _ => None,
     };
@@ -66,12 +58,7 @@ pub(crate) fn launch(
     }
 
     let argv_storage = c_strings(plan.exec.argv.iter().map(|a| a.as_bytes().to_vec()))?;
-    let env_storage = c_strings(
-        plan.exec
-            .env
-            .iter()
-            .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()),
-    )?;
+    let env_storage = c_strings(plan.exec.env.iter().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()))?;
     let mut keep_fds: Vec<RawFd> = options.pass_fds.to_vec();
     keep_fds.push(error_write.as_raw_fd());
     keep_fds.sort_unstable();
@@ -80,12 +67,7 @@ pub(crate) fn launch(
         exec: ExecImage {
             argv: pointer_array(&argv_storage),
             envp: pointer_array(&env_storage),
-            candidates: plan
-                .exec
-                .candidates
-                .iter()
-                .map(|p| c_path(p))
-                .collect::<Result<_>>()?,
+            candidates: plan.exec.candidates.iter().map(|p| c_path(p)).collect::<Result<_>>()?,
             cwd: c_path(&plan.exec.cwd)?,
         },
         stdio: options.stdio,
@@ -127,25 +109,18 @@ pub(crate) fn launch(
         Err(errno) => {
             let _ = sys::kill(pid, libc::SIGKILL);
             let _ = sys::waitpid(pid, 0);
-            Err(Error::Setup {
-                stage: "read the child's report",
-                source: errno.into_io(),
-                hint: "",
-            })
+            Err(Error::Setup { stage: "read the child's report", source: errno.into_io(), hint: "" })
         }
     }
 }
 
 /// Bind targets for the protected paths, in the plan's order, creating or joining placeholders
 /// for missing ones.
-fn protected_targets(
-    plan: &SandboxPlan,
-    placeholders: &mut Vec<Placeholder>,
-) -> Result<Vec<BindTarget>> {
+fn protected_targets(plan: &SandboxPlan, placeholders: &mut Vec<Placeholder>) -> Result<Vec<BindTarget>> {
     let mut targets = Vec::new();
     for protected in &plan.read_only_binds {
-        let use_placeholder = protected.placeholder_if_missing
-            && matches!(Placeholder::inspect(&protected.path)?, Found::Placeholder);
+        let use_placeholder =
+            protected.placeholder_if_missing && matches!(Placeholder::inspect(&protected.path)?, Found::Placeholder);
         let (dev, ino) = if use_placeholder {
             let placeholder = Placeholder::acquire(&protected.path)?;
             let identity = placeholder.identity();
@@ -162,11 +137,7 @@ fn protected_targets(
                 )
             })?
         };
-        targets.push(BindTarget {
-            path: c_path(&protected.path)?,
-            dev,
-            ino,
-        });
+        targets.push(BindTarget { path: c_path(&protected.path)?, dev, ino });
     }
     Ok(targets)
 }
@@ -187,11 +158,7 @@ fn bind_only_image(targets: Vec<BindTarget>) -> Result<NamespaceImage> {
 }
 
 /// The namespace pipeline's image: every [`MountOp`] of the plan, prepared.
-fn namespace_image(
-    plan: &SandboxPlan,
-    targets: &[BindTarget],
-    status_fd: Option<RawFd>,
-) -> Result<NamespaceImage> {
+fn namespace_image(plan: &SandboxPlan, targets: &[BindTarget], status_fd: Option<RawFd>) -> Result<NamespaceImage> {
     let mut ops = Vec::new();
     let mut clone_first = Vec::new();
     let mut take_slot = |path: &Path| -> Result<usize> {
@@ -202,34 +169,18 @@ fn namespace_image(
     for op in &plan.mounts {
         ops.push(match op {
             MountOp::ReadOnlyRoot => PreparedOp::ReadOnlyRoot,
-            MountOp::WritableBind { path } => PreparedOp::WritableBind {
-                target: identify(path)?,
-                slot: take_slot(path)?,
-            },
+            MountOp::WritableBind { path } => {
+                PreparedOp::WritableBind { target: identify(path)?, slot: take_slot(path)? }
+            }
             MountOp::ReadOnlyBind { path } => {
-                let index = plan
-                    .read_only_binds
-                    .iter()
-                    .position(|p| &p.path == path)
-                    .ok_or_else(|| {
-                        Error::Internal(format!(
-                            "mount plan names {} which is not a protected path",
-                            path.display()
-                        ))
-                    })?;
+                let index = plan.read_only_binds.iter().position(|p| &p.path == path).ok_or_else(|| {
+                    Error::Internal(format!("mount plan names {} which is not a protected path", path.display()))
+                })?;
                 let target = &targets[index];
-                PreparedOp::ReadOnlyBind(BindTarget {
-                    path: target.path.clone(),
-                    dev: target.dev,
-                    ino: target.ino,
-                })
+                PreparedOp::ReadOnlyBind(BindTarget { path: target.path.clone(), dev: target.dev, ino: target.ino })
             }
             MountOp::Dev { host_shm } => PreparedOp::Dev {
-                host_shm_slot: if *host_shm {
-                    Some(take_slot(Path::new("/dev/shm"))?)
-                } else {
-                    None
-                },
+                host_shm_slot: if *host_shm { Some(take_slot(Path::new("/dev/shm"))?) } else { None },
             },
             MountOp::Proc => PreparedOp::Proc,
             MountOp::Mask { path } => PreparedOp::Mask(c_path(path)?),
@@ -250,30 +201,19 @@ fn namespace_image(
 
 fn identify(path: &Path) -> Result<BindTarget> {
     let metadata = fs::metadata(path).map_err(|e| Error::path("cannot inspect", path, e))?;
-    Ok(BindTarget {
-        path: c_path(path)?,
-        dev: metadata.dev(),
-        ino: metadata.ino(),
-    })
+    Ok(BindTarget { path: c_path(path)?, dev: metadata.dev(), ino: metadata.ino() })
 }
 
 fn id_maps() -> (Vec<u8>, Vec<u8>) {
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    (
-        format!("{uid} {uid} 1\n").into_bytes(),
-        format!("{gid} {gid} 1\n").into_bytes(),
-    )
+    (format!("{uid} {uid} 1\n").into_bytes(), format!("{gid} {gid} 1\n").into_bytes())
 }
 
 fn dev_node_paths() -> Result<[CString; DEV_NODES.len()]> {
-    let paths: Vec<CString> = DEV_NODES
-        .iter()
-        .map(|node| c_path(&Path::new("/dev").join(node)))
-        .collect::<Result<_>>()?;
-    paths
-        .try_into()
-        .map_err(|_| Error::Internal("device node list".into()))
+    let paths: Vec<CString> =
+        DEV_NODES.iter().map(|node| c_path(&Path::new("/dev").join(node))).collect::<Result<_>>()?;
+    paths.try_into().map_err(|_| Error::Internal("device node list".into()))
 }
 
 /// Reads the child's failure report, or `None` when the pipe closed because `execve` worked.
@@ -288,41 +228,26 @@ fn read_report(fd: RawFd) -> std::result::Result<Option<Failure>, sys::Errno> {
     }
     match filled {
         0 => Ok(None),
-        Failure::WIRE_SIZE => Failure::decode(&message)
-            .map(Some)
-            .ok_or(sys::Errno(libc::EPROTO)),
+        Failure::WIRE_SIZE => Failure::decode(&message).map(Some).ok_or(sys::Errno(libc::EPROTO)),
         _ => Err(sys::Errno(libc::EPROTO)),
     }
 }
 
 /// Turns a child's report into an error that names what failed.
 fn failure_error(plan: &SandboxPlan, failure: Failure) -> Error {
-    let Failure {
-        stage,
-        errno,
-        index,
-    } = failure;
+    let Failure { stage, errno, index } = failure;
     let source = io::Error::from_raw_os_error(errno.0);
     let program = plan.process.argv.first().cloned().unwrap_or_default();
     let subject = index.and_then(|i| match stage {
-        Stage::Landlock => plan
-            .landlock
-            .as_ref()
-            .and_then(|l| l.rules.get(i))
-            .map(|r| r.path.display().to_string()),
+        Stage::Landlock => plan.landlock.as_ref().and_then(|l| l.rules.get(i)).map(|r| r.path.display().to_string()),
         _ if plan.pipeline == Pipeline::Bwrap => plan.mounts.get(i).map(ToString::to_string),
-        _ => plan
-            .read_only_binds
-            .get(i)
-            .map(|p| p.path.display().to_string()),
+        _ => plan.read_only_binds.get(i).map(|p| p.path.display().to_string()),
     });
     let hint = match (stage, errno.0) {
         (Stage::ProtectVerify, libc::ESTALE) => {
             " (a path was replaced while the sandbox was being set up; refusing to run)"
         }
-        (Stage::SetgroupsDeny | Stage::UidMap | Stage::GidMap | Stage::MountPropagation, _) => {
-            NAMESPACE_HINT
-        }
+        (Stage::SetgroupsDeny | Stage::UidMap | Stage::GidMap | Stage::MountPropagation, _) => NAMESPACE_HINT,
         (Stage::ProtectClone | Stage::ProtectReadOnly | Stage::ProtectAttach, _) => NAMESPACE_HINT,
         _ => "",
     };
@@ -335,11 +260,7 @@ fn failure_error(plan: &SandboxPlan, failure: Failure) -> Error {
                 source: io::Error::new(source.kind(), format!("{subject}: {source}")),
                 hint,
             },
-            None => Error::Setup {
-                stage: stage.describe(),
-                source,
-                hint,
-            },
+            None => Error::Setup { stage: stage.describe(), source, hint },
         },
     }
 }
@@ -351,69 +272,38 @@ with --pipeline landlock)";
 
 fn clone_error(errno: sys::Errno, flags: u64) -> Error {
     let uses_namespaces = flags & libc::CLONE_NEWUSER as u64 != 0;
-    if uses_namespaces
-        && matches!(
-            errno.0,
-            libc::EPERM | libc::ENOSPC | libc::EINVAL | libc::EUSERS
-        )
-    {
+    if uses_namespaces && matches!(errno.0, libc::EPERM | libc::ENOSPC | libc::EINVAL | libc::EUSERS) {
         return Error::Unsupported {
             what: "the sandbox's namespaces".into(),
-            reason: format!(
-                "cannot create a user namespace: {}{NAMESPACE_HINT}",
-                errno.into_io()
-            ),
+            reason: format!("cannot create a user namespace: {}{NAMESPACE_HINT}", errno.into_io()),
         };
     }
-    Error::Setup {
-        stage: "clone the sandbox process",
-        source: errno.into_io(),
-        hint: "",
-    }
+    Error::Setup { stage: "clone the sandbox process", source: errno.into_io(), hint: "" }
 }
 
 fn pipe(stage: &'static str) -> Result<[OwnedFd; 2]> {
-    let [read, write] = sys::pipe_cloexec().map_err(|errno| Error::Setup {
-        stage,
-        source: errno.into_io(),
-        hint: "",
-    })?;
+    let [read, write] =
+        sys::pipe_cloexec().map_err(|errno| Error::Setup { stage, source: errno.into_io(), hint: "" })?;
     // SAFETY: pipe2 returned two fresh descriptors that nothing else owns.
     Ok(unsafe { [OwnedFd::from_raw_fd(read), OwnedFd::from_raw_fd(write)] })
 }
 
 pub(crate) fn c_path(path: &Path) -> Result<CString> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| Error::Internal(format!("NUL byte in {}", path.display())))
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::Internal(format!("NUL byte in {}", path.display())))
 }
 
 fn c_strings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>> {
-    items
-        .map(|bytes| {
-            CString::new(bytes).map_err(|_| Error::Internal("NUL byte in argv or env".into()))
-        })
-        .collect()
+    items.map(|bytes| CString::new(bytes).map_err(|_| Error::Internal("NUL byte in argv or env".into()))).collect()
 }
 
 fn pointer_array(strings: &[CString]) -> Vec<*const libc::c_char> {
-    strings
-        .iter()
-        .map(|s| s.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect()
+    strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
 }
 
 /// The highest descriptor number the fallback close loop must reach.
 fn fd_limit() -> RawFd {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: limit is a valid out parameter.
     let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    if ok {
-        limit.rlim_cur.min(1 << 20) as RawFd
-    } else {
-        1 << 16
-    }
+    if ok { limit.rlim_cur.min(1 << 20) as RawFd } else { 1 << 16 }
 }

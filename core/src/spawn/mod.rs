@@ -130,10 +130,7 @@ impl Child {
     /// Sends `signal` to the command (through the pidfd, so never to a recycled pid).
     pub fn kill(&mut self, signal: i32) -> io::Result<()> {
         if self.status.is_some() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the child has already been reaped",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "the child has already been reaped"));
         }
         match &self.pidfd {
             Some(pidfd) => sys::pidfd_send_signal(pidfd.as_raw_fd(), signal),
@@ -170,8 +167,7 @@ impl Child {
         // a report (init itself was killed) init's own status stands.
         let reported = self.init_status.take().and_then(|fd| {
             let mut word = [0u8; 4];
-            matches!(sys::read(fd.as_raw_fd(), &mut word), Ok(4))
-                .then(|| libc::c_int::from_ne_bytes(word))
+            matches!(sys::read(fd.as_raw_fd(), &mut word), Ok(4)).then(|| libc::c_int::from_ne_bytes(word))
         });
         let status = ExitStatus::from_raw(reported.unwrap_or(raw));
         self.status = Some(status);
@@ -187,10 +183,7 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
     let mut parent_ends: [Option<File>; 3] = [None, None, None];
     let mut child_ends: Vec<OwnedFd> = Vec::new();
     let mut stdio = [-1; 3];
-    for (index, request) in [options.stdin, options.stdout, options.stderr]
-        .into_iter()
-        .enumerate()
-    {
+    for (index, request) in [options.stdin, options.stdout, options.stderr].into_iter().enumerate() {
         let child_end = match request {
             Stdio::Inherit => continue,
             Stdio::Null => open_dev_null()?,
@@ -202,13 +195,8 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
                     hint: "",
                 })?;
                 // SAFETY: pipe2 returned two fresh descriptors that nothing else owns.
-                let (read, write) =
-                    unsafe { (OwnedFd::from_raw_fd(read), OwnedFd::from_raw_fd(write)) };
-                let (parent, child) = if index == 0 {
-                    (write, read)
-                } else {
-                    (read, write)
-                };
+                let (read, write) = unsafe { (OwnedFd::from_raw_fd(read), OwnedFd::from_raw_fd(write)) };
+                let (parent, child) = if index == 0 { (write, read) } else { (read, write) };
                 parent_ends[index] = Some(File::from(parent));
                 child
             }
@@ -223,37 +211,21 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
                 format!("descriptor {fd} is a standard stream; use stdin/stdout/stderr"),
             ));
         }
-        sys::fstat(*fd).map_err(|errno| {
-            Error::argument("pass_fds", format!("descriptor {fd}: {}", errno.into_io()))
-        })?;
+        sys::fstat(*fd)
+            .map_err(|errno| Error::argument("pass_fds", format!("descriptor {fd}: {}", errno.into_io())))?;
     }
 
     let mut placeholders = Vec::new();
-    let launch_options = LaunchOptions {
-        stdio,
-        pass_fds: &options.pass_fds,
-        die_with_parent: options.die_with_parent,
-    };
+    let launch_options = LaunchOptions { stdio, pass_fds: &options.pass_fds, die_with_parent: options.die_with_parent };
     let result = match &plan.executor {
         Executor::Embedded => launch::launch(plan, &launch_options, &mut placeholders),
-        Executor::SystemBwrap { path } => {
-            system_bwrap::launch(plan, path, &launch_options, &mut placeholders)
-        }
+        Executor::SystemBwrap { path } => system_bwrap::launch(plan, path, &launch_options, &mut placeholders),
     };
     drop(child_ends);
     match result {
         Ok(Launched { pid, pidfd, status }) => {
             let [stdin, stdout, stderr] = parent_ends;
-            Ok(Child {
-                pid,
-                pidfd,
-                stdin,
-                stdout,
-                stderr,
-                status: None,
-                init_status: status,
-                placeholders,
-            })
+            Ok(Child { pid, pidfd, stdin, stdout, stderr, status: None, init_status: status, placeholders })
         }
         Err(error) => {
             for placeholder in placeholders {

@@ -59,20 +59,14 @@ pub(crate) fn enter(ns: &NamespaceImage) -> Step {
     write_file(c"/proc/self/gid_map", &ns.id_maps.1, Stage::GidMap)?;
     // Mount events must never propagate back to the host (they cannot from a user namespace,
     // but this states it and costs one system call).
-    at(
-        Stage::MountPropagation,
-        sys::mount_propagation(c"/", libc::MS_REC | libc::MS_SLAVE),
-    )?;
+    at(Stage::MountPropagation, sys::mount_propagation(c"/", libc::MS_REC | libc::MS_SLAVE))?;
     if ns.loopback {
         // Best effort: a host that refuses it (gVisor, AppArmor) leaves `lo` as it is.
         let _ = sys::bring_up_loopback();
     }
     for (target, slot) in &ns.clone_first {
         let fd = open_checked(target)?;
-        let tree = sys::open_tree(
-            fd,
-            sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32,
-        );
+        let tree = sys::open_tree(fd, sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32);
         sys::close(fd);
         ns.slots[*slot].set(at(Stage::ProtectClone, tree)?);
     }
@@ -85,14 +79,8 @@ pub(crate) fn enter(ns: &NamespaceImage) -> Step {
 fn run_op(ns: &NamespaceImage, op: &PreparedOp) -> Step {
     match op {
         PreparedOp::ReadOnlyRoot => {
-            let root = at(
-                Stage::ReadOnlyRoot,
-                sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY),
-            )?;
-            let attr = sys::MountAttr {
-                attr_set: sys::MOUNT_ATTR_RDONLY,
-                ..Default::default()
-            };
+            let root = at(Stage::ReadOnlyRoot, sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY))?;
+            let attr = sys::MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
             let result = sys::mount_setattr(root, libc::AT_RECURSIVE as u32, &attr);
             sys::close(root);
             at(Stage::ReadOnlyRoot, result)
@@ -106,18 +94,14 @@ fn run_op(ns: &NamespaceImage, op: &PreparedOp) -> Step {
             at(Stage::WritableBind, result)
         }
         PreparedOp::ReadOnlyBind(target) => bind_read_only(target),
-        PreparedOp::Dev { host_shm_slot } => {
-            set_up_dev(ns, host_shm_slot.map(|slot| ns.slots[slot].replace(-1)))
-        }
+        PreparedOp::Dev { host_shm_slot } => set_up_dev(ns, host_shm_slot.map(|slot| ns.slots[slot].replace(-1))),
         PreparedOp::Proc => {
             let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
             match sys::mount(c"proc", c"/proc", c"proc", flags, None) {
                 Ok(()) => Ok(()),
                 // A host whose /proc has locked over-mounts (a container's masked paths)
                 // forbids a fresh procfs: hide the host's instead of showing its processes.
-                Err(errno) if matches!(errno.0, libc::EPERM | libc::EINVAL | libc::EACCES) => {
-                    mask(c"/proc")
-                }
+                Err(errno) if matches!(errno.0, libc::EPERM | libc::EINVAL | libc::EACCES) => mask(c"/proc"),
                 Err(errno) => Err(Failure::new(Stage::Proc, errno)),
             }
         }
@@ -134,10 +118,7 @@ fn run_op(ns: &NamespaceImage, op: &PreparedOp) -> Step {
 
 fn mask(path: &CStr) -> Step {
     let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    at(
-        Stage::Mask,
-        sys::mount(c"tmpfs", path, c"tmpfs", flags, Some(c"mode=0555,size=4k")),
-    )
+    at(Stage::Mask, sys::mount(c"tmpfs", path, c"tmpfs", flags, Some(c"mode=0555,size=4k")))
 }
 
 /// A minimal `/dev`: the host's harmless device nodes bound onto files of a new tmpfs, a private
@@ -152,16 +133,7 @@ fn set_up_dev(ns: &NamespaceImage, host_shm: Option<RawFd>) -> Step {
             sys::close(fd);
         }
     }
-    at(
-        dev,
-        sys::mount(
-            c"tmpfs",
-            c"/dev",
-            c"tmpfs",
-            libc::MS_NOSUID | libc::MS_NOEXEC,
-            Some(c"mode=0755,size=64k"),
-        ),
-    )?;
+    at(dev, sys::mount(c"tmpfs", c"/dev", c"tmpfs", libc::MS_NOSUID | libc::MS_NOEXEC, Some(c"mode=0755,size=64k")))?;
     for (tree, path) in nodes.iter().zip(&ns.dev_nodes) {
         if *tree >= 0 {
             let file = at(dev, sys::create_file(path, 0o666))?;
@@ -174,14 +146,7 @@ fn set_up_dev(ns: &NamespaceImage, host_shm: Option<RawFd>) -> Step {
     at(dev, sys::mkdir(c"/dev/pts", 0o755))?;
     let devpts_flags = libc::MS_NOSUID | libc::MS_NOEXEC;
     // Without a devpts instance the command gets no new terminals, nothing worse.
-    if sys::mount(
-        c"devpts",
-        c"/dev/pts",
-        c"devpts",
-        devpts_flags,
-        Some(c"newinstance,ptmxmode=0666,mode=0620"),
-    )
-    .is_ok()
+    if sys::mount(c"devpts", c"/dev/pts", c"devpts", devpts_flags, Some(c"newinstance,ptmxmode=0666,mode=0620")).is_ok()
     {
         at(dev, sys::symlink(c"pts/ptmx", c"/dev/ptmx"))?;
     }
@@ -195,20 +160,14 @@ fn set_up_dev(ns: &NamespaceImage, host_shm: Option<RawFd>) -> Step {
     }
     at(dev, sys::mkdir(c"/dev/shm", 0o755))?;
     if let Some(tree) = host_shm {
-        let target = at(
-            dev,
-            sys::open(c"/dev/shm", libc::O_PATH | libc::O_DIRECTORY),
-        )?;
+        let target = at(dev, sys::open(c"/dev/shm", libc::O_PATH | libc::O_DIRECTORY))?;
         let result = sys::move_mount(tree, target);
         sys::close(target);
         sys::close(tree);
         at(dev, result)?;
     }
     let dev_dir = at(dev, sys::open(c"/dev", libc::O_PATH | libc::O_DIRECTORY))?;
-    let attr = sys::MountAttr {
-        attr_set: sys::MOUNT_ATTR_RDONLY,
-        ..Default::default()
-    };
+    let attr = sys::MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
     let result = sys::mount_setattr(dev_dir, 0, &attr);
     sys::close(dev_dir);
     at(dev, result)
@@ -253,15 +212,9 @@ pub(crate) fn bind_read_only(target: &BindTarget) -> Step {
 fn clone_read_only(fd: RawFd) -> Step<RawFd> {
     let tree = at(
         Stage::ProtectClone,
-        sys::open_tree(
-            fd,
-            sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32,
-        ),
+        sys::open_tree(fd, sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32),
     )?;
-    let read_only = sys::MountAttr {
-        attr_set: sys::MOUNT_ATTR_RDONLY,
-        ..Default::default()
-    };
+    let read_only = sys::MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
     match sys::mount_setattr(tree, libc::AT_RECURSIVE as u32, &read_only) {
         Ok(()) => Ok(tree),
         Err(errno) => {
@@ -286,15 +239,8 @@ static COMMAND_PID: AtomicI32 = AtomicI32::new(0);
 
 /// Signals init passes on to the command. PID 1 only receives signals it has a handler for,
 /// so each gets this handler (a plain `kill`, which is async-signal-safe).
-const FORWARDED: [i32; 7] = [
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-];
+const FORWARDED: [i32; 7] =
+    [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH];
 
 extern "C" fn forward_signal(signal: libc::c_int) {
     let pid = COMMAND_PID.load(Ordering::Relaxed);
@@ -309,9 +255,7 @@ pub(crate) fn fork_command_under_init(init: &InitImage, error_fd: RawFd, fd_limi
     let mut unused_pidfd = -1;
     // SAFETY: this process is single-threaded (a fresh clone); both sides continue with
     // async-signal-safe code only.
-    let pid = at(Stage::Fork, unsafe {
-        sys::clone_process(0, &mut unused_pidfd)
-    })?;
+    let pid = at(Stage::Fork, unsafe { sys::clone_process(0, &mut unused_pidfd) })?;
     if pid == 0 {
         return Ok(());
     }
@@ -340,11 +284,8 @@ fn reap_until_command_exits(command: libc::pid_t, status_fd: RawFd) -> ! {
         match sys::waitpid(-1, 0) {
             Ok((pid, status)) if pid == command => {
                 let _ = sys::write_all(status_fd, &status.to_ne_bytes());
-                let code = if libc::WIFSIGNALED(status) {
-                    128 + libc::WTERMSIG(status)
-                } else {
-                    libc::WEXITSTATUS(status)
-                };
+                let code =
+                    if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) };
                 sys::exit_immediately(code)
             }
             Ok(_) => {}

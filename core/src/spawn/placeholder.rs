@@ -39,10 +39,7 @@ pub(crate) struct Placeholder {
 
 impl std::fmt::Debug for Placeholder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Placeholder")
-            .field("path", &self.path)
-            .field("created", &self.created)
-            .finish()
+        f.debug_struct("Placeholder").field("path", &self.path).field("created", &self.created).finish()
     }
 }
 
@@ -61,14 +58,8 @@ impl Placeholder {
             Err(e) => Err(Error::path("cannot inspect protected path", path, e)),
             Ok(metadata) if !metadata.is_dir() => Ok(Found::Real),
             Ok(_) => {
-                let marked = open_dir(path)
-                    .map(|fd| sys::has_xattr(fd.as_raw_fd(), MARKER))
-                    .unwrap_or(false);
-                Ok(if marked {
-                    Found::Placeholder
-                } else {
-                    Found::Real
-                })
+                let marked = open_dir(path).map(|fd| sys::has_xattr(fd.as_raw_fd(), MARKER)).unwrap_or(false);
+                Ok(if marked { Found::Placeholder } else { Found::Real })
             }
         }
     }
@@ -80,22 +71,14 @@ impl Placeholder {
                 Ok(()) => true,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
                 Err(e) => {
-                    return Err(Error::path(
-                        "cannot create a placeholder for the protected path",
-                        path,
-                        e,
-                    ));
+                    return Err(Error::path("cannot create a placeholder for the protected path", path, e));
                 }
             };
             let lock = match open_dir(path) {
                 Ok(fd) => fd,
                 Err(errno) if errno.0 == libc::ENOENT => continue,
                 Err(errno) => {
-                    return Err(Error::path(
-                        "protected path is not a plain directory",
-                        path,
-                        errno.into_io(),
-                    ));
+                    return Err(Error::path("protected path is not a plain directory", path, errno.into_io()));
                 }
             };
             if created {
@@ -111,20 +94,14 @@ impl Placeholder {
             }
             sys::flock(lock.as_raw_fd(), libc::LOCK_SH)
                 .map_err(|errno| Error::path("cannot lock placeholder", path, errno.into_io()))?;
-            let held = sys::fstat(lock.as_raw_fd()).map_err(|errno| {
-                Error::path("cannot inspect placeholder", path, errno.into_io())
-            })?;
+            let held = sys::fstat(lock.as_raw_fd())
+                .map_err(|errno| Error::path("cannot inspect placeholder", path, errno.into_io()))?;
             let identity = (held.st_dev, held.st_ino);
             // The last user of an earlier placeholder may have removed it between our open and
             // our lock; then the path is gone or is a new directory, and we start over.
             match fs::symlink_metadata(path) {
                 Ok(now) if (now.dev(), now.ino()) == identity => {
-                    return Ok(Placeholder {
-                        path: path.to_path_buf(),
-                        lock,
-                        identity,
-                        created,
-                    });
+                    return Ok(Placeholder { path: path.to_path_buf(), lock, identity, created });
                 }
                 Ok(_) => continue,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -147,8 +124,7 @@ impl Placeholder {
     pub(crate) fn release(self) {
         let last_user = sys::flock(self.lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB).is_ok();
         let ours = self.created || sys::has_xattr(self.lock.as_raw_fd(), MARKER);
-        let unchanged = fs::symlink_metadata(&self.path)
-            .is_ok_and(|now| (now.dev(), now.ino()) == self.identity);
+        let unchanged = fs::symlink_metadata(&self.path).is_ok_and(|now| (now.dev(), now.ino()) == self.identity);
         if last_user && ours && unchanged {
             // Fails, and leaves it, if someone put files in it from outside.
             let _ = fs::remove_dir(&self.path);
@@ -158,10 +134,7 @@ impl Placeholder {
 
 fn open_dir(path: &Path) -> std::result::Result<OwnedFd, sys::Errno> {
     let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| sys::Errno(libc::EINVAL))?;
-    let fd = sys::open(
-        &c_path,
-        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-    )?;
+    let fd = sys::open(&c_path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
     // SAFETY: open returned a fresh descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

@@ -16,21 +16,10 @@ use crate::plan::{Pipeline, SandboxPlan};
 use crate::sys;
 
 /// The `bwrap` command line for `plan`, with the seccomp program read from `seccomp_fd`.
-pub(crate) fn command_line(
-    plan: &SandboxPlan,
-    bwrap: &Path,
-    seccomp_fd: Option<i32>,
-) -> Vec<String> {
+pub(crate) fn command_line(plan: &SandboxPlan, bwrap: &Path, seccomp_fd: Option<i32>) -> Vec<String> {
     let mut args = vec![bwrap.to_string_lossy().into_owned()];
     let mut push = |items: &[&str]| args.extend(items.iter().map(|s| s.to_string()));
-    push(&[
-        "--new-session",
-        "--die-with-parent",
-        "--unshare-user",
-        "--unshare-pid",
-        "--cap-drop",
-        "ALL",
-    ]);
+    push(&["--new-session", "--die-with-parent", "--unshare-user", "--unshare-pid", "--cap-drop", "ALL"]);
     if plan.namespaces.as_ref().is_some_and(|ns| ns.network) {
         push(&["--unshare-net"]);
     }
@@ -51,16 +40,9 @@ pub(crate) fn launch(
     options: &LaunchOptions,
     placeholders: &mut Vec<Placeholder>,
 ) -> Result<Launched> {
-    let seccomp = plan
-        .seccomp
-        .as_ref()
-        .map(|s| seccomp_memfd(&s.program))
-        .transpose()?;
+    let seccomp = plan.seccomp.as_ref().map(|s| seccomp_memfd(&s.program)).transpose()?;
     let mut argv: Vec<std::ffi::OsString> =
-        command_line(plan, bwrap, seccomp.as_ref().map(AsRawFd::as_raw_fd))
-            .into_iter()
-            .map(Into::into)
-            .collect();
+        command_line(plan, bwrap, seccomp.as_ref().map(AsRawFd::as_raw_fd)).into_iter().map(Into::into).collect();
     argv.extend(plan.exec.argv.iter().cloned());
 
     // bwrap does the isolation; this process only starts it (and keeps the placeholders of
@@ -75,11 +57,8 @@ pub(crate) fn launch(
     outer.exec.candidates = vec![bwrap.to_path_buf()];
     let mut pass_fds = options.pass_fds.to_vec();
     pass_fds.extend(seccomp.as_ref().map(AsRawFd::as_raw_fd));
-    let outer_options = LaunchOptions {
-        stdio: options.stdio,
-        pass_fds: &pass_fds,
-        die_with_parent: options.die_with_parent,
-    };
+    let outer_options =
+        LaunchOptions { stdio: options.stdio, pass_fds: &pass_fds, die_with_parent: options.die_with_parent };
     launch::launch(&outer, &outer_options, placeholders)
 }
 
@@ -98,11 +77,7 @@ fn seccomp_memfd(program: &[sys::SockFilter]) -> Result<OwnedFd> {
         bytes.extend_from_slice(&[instruction.jt, instruction.jf]);
         bytes.extend_from_slice(&instruction.k.to_ne_bytes());
     }
-    let io_error = |source| Error::Setup {
-        stage: "write the seccomp memfd",
-        source,
-        hint: "",
-    };
+    let io_error = |source| Error::Setup { stage: "write the seccomp memfd", source, hint: "" };
     file.write_all(&bytes).map_err(io_error)?;
     std::io::Seek::rewind(&mut file).map_err(io_error)?;
     Ok(file.into())
