@@ -10,3 +10,5 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== C tests (install under a prefix, .so and .a, root and uid 65534, valgrind)"
+tests/c/run.sh

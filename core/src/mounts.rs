@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::resolve::{FilesystemView, ProtectedPath};
+use crate::resolve::{FilesystemView, ProtectedPath, ReadScope};
 
 /// One step of the filesystem view.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -21,6 +21,16 @@ use crate::resolve::{FilesystemView, ProtectedPath};
 pub enum MountOp {
     /// Every mount of the tree, recursively, read-only.
     ReadOnlyRoot,
+    /// A new, empty tmpfs becomes the root (restricted read access); what may be read is bound
+    /// into it, mount points are created as needed, and [`MountOp::SealRoot`] makes it
+    /// read-only at the end.
+    EmptyRoot,
+    /// A readable root bound read-only from the host's view into the empty root.
+    ReadableBind { path: PathBuf },
+    /// A symlink recreated in the empty root (`/bin -> usr/bin`).
+    Symlink { link: PathBuf, target: PathBuf },
+    /// The empty root becomes read-only.
+    SealRoot,
     /// `path` bound writable over itself; the source is the host's view, taken before the root
     /// became read-only.
     WritableBind { path: PathBuf },
@@ -43,6 +53,10 @@ impl std::fmt::Display for MountOp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             MountOp::ReadOnlyRoot => write!(f, "read-only /"),
+            MountOp::EmptyRoot => write!(f, "empty root"),
+            MountOp::ReadableBind { path } => write!(f, "readable bind of {}", path.display()),
+            MountOp::Symlink { link, .. } => write!(f, "symlink {}", link.display()),
+            MountOp::SealRoot => write!(f, "read-only empty root"),
             MountOp::WritableBind { path } => write!(f, "writable bind of {}", path.display()),
             MountOp::ReadOnlyBind { path } => write!(f, "read-only bind of {}", path.display()),
             MountOp::Dev { .. } => write!(f, "/dev"),
@@ -71,16 +85,35 @@ pub fn plan(
     read_only_binds: &[ProtectedPath],
     options: ViewOptions,
 ) -> (Vec<MountOp>, Vec<String>) {
-    let mut ops = vec![MountOp::ReadOnlyRoot];
     let mut warnings = Vec::new();
     let shm = Path::new("/dev/shm");
     let mut host_shm = false;
     let mut writable: Vec<&Path> = view.writable_roots.iter().map(|root| root.path.as_path()).collect();
     writable.sort_by_key(|path| path.components().count());
+    let special = |path: &Path| ["/dev", "/proc", "/sys"].iter().any(|dir| path.starts_with(dir));
+
+    let mut ops = match &view.read {
+        ReadScope::Full => vec![MountOp::ReadOnlyRoot],
+        ReadScope::Restricted { roots, links, .. } => {
+            let mut ops = vec![MountOp::EmptyRoot];
+            ops.extend(
+                links.iter().map(|(link, target)| MountOp::Symlink { link: link.clone(), target: target.clone() }),
+            );
+            let mut readable: Vec<&Path> = roots
+                .iter()
+                .map(PathBuf::as_path)
+                // Inside a writable root it is bound writable below; /dev, /proc, /sys are built.
+                .filter(|root| !writable.iter().any(|w| root.starts_with(w)) && !special(root))
+                .collect();
+            readable.sort_by_key(|path| path.components().count());
+            ops.extend(readable.into_iter().map(|path| MountOp::ReadableBind { path: path.to_path_buf() }));
+            ops
+        }
+    };
     for path in writable {
         if path == shm {
             host_shm = true;
-        } else if ["/dev", "/proc", "/sys"].iter().any(|special| path.starts_with(special)) {
+        } else if special(path) {
             warnings.push(format!(
                 "writable root `{}` lies in a filesystem the sandbox replaces; it is not writable there",
                 path.display()
@@ -97,6 +130,9 @@ pub fn plan(
     if options.new_netns {
         ops.push(MountOp::Sysfs);
     }
+    if ops.first() == Some(&MountOp::EmptyRoot) {
+        ops.push(MountOp::SealRoot);
+    }
     (ops, warnings)
 }
 
@@ -108,6 +144,16 @@ pub fn bwrap_args(ops: &[MountOp]) -> Vec<String> {
     for op in ops {
         match op {
             MountOp::ReadOnlyRoot => push(&["--ro-bind", "/", "/"]),
+            // bwrap's root is an empty tmpfs already.
+            MountOp::EmptyRoot => {}
+            MountOp::ReadableBind { path } => {
+                let path = path.to_string_lossy();
+                push(&["--ro-bind", &path, &path]);
+            }
+            MountOp::Symlink { link, target } => {
+                push(&["--symlink", &target.to_string_lossy(), &link.to_string_lossy()])
+            }
+            MountOp::SealRoot => push(&["--remount-ro", "/"]),
             MountOp::WritableBind { path } => {
                 let path = path.to_string_lossy();
                 push(&["--bind", &path, &path]);
@@ -138,7 +184,7 @@ pub fn bwrap_args(ops: &[MountOp]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::{ProtectedKind, ReadScope, RootSource, WritableRoot};
+    use crate::resolve::{ProtectedKind, RootSource, WritableRoot};
 
     fn view(roots: &[&str]) -> FilesystemView {
         FilesystemView {
@@ -189,6 +235,35 @@ mod tests {
              --ro-bind /w/.git/modules/x /w/.git/modules/x --dev /dev --bind /dev/shm /dev/shm --remount-ro /dev \
              --proc /proc \
              --tmpfs /sys --remount-ro /sys"
+        );
+    }
+
+    #[test]
+    fn restricted_read_builds_an_empty_root() {
+        let mut view = view(&["/w"]);
+        view.read = ReadScope::Restricted {
+            roots: vec!["/usr".into(), "/w".into(), "/w/sub".into(), "/opt/tools".into(), "/proc".into()],
+            links: vec![("/bin".into(), "usr/bin".into())],
+            skipped: vec![],
+        };
+        let (ops, _) = plan(&view, &[], ViewOptions { no_proc: false, new_netns: false });
+        assert_eq!(
+            ops,
+            vec![
+                MountOp::EmptyRoot,
+                MountOp::Symlink { link: "/bin".into(), target: "usr/bin".into() },
+                MountOp::ReadableBind { path: "/usr".into() },
+                MountOp::ReadableBind { path: "/opt/tools".into() },
+                MountOp::WritableBind { path: "/w".into() },
+                MountOp::Dev { host_shm: false },
+                MountOp::Proc,
+                MountOp::SealRoot,
+            ]
+        );
+        assert_eq!(
+            bwrap_args(&ops).join(" "),
+            "--symlink usr/bin /bin --ro-bind /usr /usr --ro-bind /opt/tools /opt/tools --bind /w /w --dev /dev \
+             --remount-ro /dev --proc /proc --remount-ro /"
         );
     }
 

@@ -256,19 +256,14 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
             });
             match landlock::probe_abi() {
                 Ok(abi) if spec.bwrap_path.is_none() => {
-                    let plan = LandlockPlan::new(abi, &readable, &writable, &["/dev/pts"]);
+                    // The view itself hides what may not be read, so the second layer only
+                    // restricts writes.
+                    let plan = LandlockPlan::new(abi, &[PathBuf::from("/")], &writable, &["/dev/pts"]);
                     warnings.extend(plan.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
                     landlock = Some(plan);
                 }
                 Ok(_) => warnings.push("the system bwrap executor applies no Landlock layer".into()),
                 Err(reason) => warnings.push(format!("no Landlock layer under the namespaces: {reason}")),
-            }
-            if matches!(filesystem.read, ReadScope::Restricted { .. }) && landlock.is_none() {
-                return Err(Error::Unsupported {
-                    what: "restricted read access on the bwrap pipeline".into(),
-                    reason: "this version enforces restricted reads with Landlock, which this executor or kernel lacks"
-                        .into(),
-                });
             }
             Some(SeccompPlan::new(network))
         }

@@ -60,7 +60,14 @@ pub enum ReadScope {
     /// Everything the user can read.
     Full,
     /// Only these canonical paths (and what lies beneath them).
-    Restricted { roots: Vec<PathBuf>, skipped: Vec<SkippedPath> },
+    Restricted {
+        roots: Vec<PathBuf>,
+        /// Requested roots that are symlinks (`/bin -> usr/bin` on merged-/usr systems), as
+        /// `(link, target as written)`: a view built from `roots` alone must recreate them.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        links: Vec<(PathBuf, PathBuf)>,
+        skipped: Vec<SkippedPath>,
+    },
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -337,10 +344,18 @@ fn restricted_read_scope(
         requested.extend(PLATFORM_DEFAULT_READ_PATHS.iter().map(PathBuf::from));
     }
     let mut roots: Vec<PathBuf> = Vec::new();
+    let mut links = Vec::new();
     let mut skipped = Vec::new();
     for path in requested {
         match fs::canonicalize(&path) {
             Ok(canonical) => {
+                if canonical != path
+                    && path.parent().is_some_and(|parent| fs::canonicalize(parent).is_ok_and(|p| p == parent))
+                    && let Ok(target) = fs::read_link(&path)
+                    && !links.iter().any(|(link, _)| link == &path)
+                {
+                    links.push((path.clone(), target));
+                }
                 if !roots.contains(&canonical) {
                     roots.push(canonical);
                 }
@@ -353,7 +368,7 @@ fn restricted_read_scope(
             Err(e) => return Err(Error::path("cannot resolve readable root", path, e)),
         }
     }
-    Ok(ReadScope::Restricted { roots, skipped })
+    Ok(ReadScope::Restricted { roots, links, skipped })
 }
 
 #[cfg(test)]
@@ -456,7 +471,10 @@ mod tests {
             network_access: false,
         };
         let view = resolve(&policy, &cwd, None).unwrap();
-        let ReadScope::Restricted { roots, skipped } = view.read else { panic!("expected restricted read") };
+        let ReadScope::Restricted { roots, links, skipped } = view.read else { panic!("expected restricted read") };
+        if fs::symlink_metadata("/bin").is_ok_and(|m| m.file_type().is_symlink()) {
+            assert!(links.iter().any(|(link, _)| link == Path::new("/bin")), "{links:?}");
+        }
         assert!(roots.contains(&cwd));
         assert!(roots.contains(&PathBuf::from("/usr")));
         assert_eq!(skipped[0].path, PathBuf::from("/nonexistent-root"));

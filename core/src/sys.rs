@@ -515,6 +515,19 @@ pub fn mount_propagation(target: &CStr, flags: libc::c_ulong) -> SysResult<()> {
         .map(drop)
 }
 
+/// `pivot_root(".", ".")`: the current directory (a mount point) becomes the root, and the
+/// old root ends up mounted on top of it, ready to be detached.
+pub fn pivot_root_here() -> SysResult<()> {
+    // SAFETY: both arguments are NUL-terminated strings.
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) }).map(drop)
+}
+
+/// Lazily unmounts the mount at `path` (`umount2(MNT_DETACH)`).
+pub fn detach_mount(path: &CStr) -> SysResult<()> {
+    // SAFETY: path is NUL-terminated.
+    check_int(unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) }).map(drop)
+}
+
 /// `open_tree(2)` on an fd with `AT_EMPTY_PATH`.
 pub fn open_tree(fd: RawFd, flags: u32) -> SysResult<RawFd> {
     // SAFETY: an empty NUL-terminated path with AT_EMPTY_PATH designates `fd` itself.

@@ -104,7 +104,7 @@ mod tests {
     #[test]
     fn empty_root_lists_grant_nothing() {
         let mut params = Params::default();
-        let empty = view(ReadScope::Restricted { roots: Vec::new(), skipped: Vec::new() });
+        let empty = view(ReadScope::Restricted { roots: Vec::new(), links: Vec::new(), skipped: Vec::new() });
         let reads = read_section(&empty, &mut params).expect("read section");
         assert!(!reads.contains("(allow"), "{reads}");
         let writes = write_section(&empty, &mut params).expect("write section");

@@ -11,7 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::child::{self, BindTarget, ChildImage, ExecImage, Failure, Stage};
-use super::namespaces::{InitImage, NamespaceImage, PreparedOp};
+use super::namespaces::{CloneSource, DEV_NODE_PATHS, InitImage, NamespaceImage, PreparedOp};
 use super::placeholder::{Found, Placeholder};
 use crate::error::{Error, Result};
 use crate::mounts::{DEV_NODES, MountOp};
@@ -119,6 +119,8 @@ pub(crate) fn launch(
 fn protected_targets(plan: &SandboxPlan, placeholders: &mut Vec<Placeholder>) -> Result<Vec<BindTarget>> {
     let mut targets = Vec::new();
     for protected in &plan.read_only_binds {
+        // `.codex` in the policy cwd, missing or a directory: create or join a placeholder
+        // (which may be the user's own directory; it is then protected and left alone).
         let use_placeholder =
             protected.placeholder_if_missing && matches!(Placeholder::inspect(&protected.path)?, Found::Placeholder);
         let (dev, ino) = if use_placeholder {
@@ -153,25 +155,28 @@ fn bind_only_image(targets: Vec<BindTarget>) -> Result<NamespaceImage> {
         slots: Vec::new(),
         loopback: false,
         init: None,
-        dev_nodes: dev_node_paths()?,
     })
 }
 
 /// The namespace pipeline's image: every [`MountOp`] of the plan, prepared.
 fn namespace_image(plan: &SandboxPlan, targets: &[BindTarget], status_fd: Option<RawFd>) -> Result<NamespaceImage> {
     let mut ops = Vec::new();
-    let mut clone_first = Vec::new();
-    let mut take_slot = |path: &Path| -> Result<usize> {
+    let mut clone_first: Vec<CloneSource> = Vec::new();
+    let mut clone = |target: BindTarget, checked: bool| {
         let slot = clone_first.len();
-        clone_first.push((identify(path)?, slot));
-        Ok(slot)
+        clone_first.push(CloneSource { target, checked, slot });
+        slot
     };
     for op in &plan.mounts {
         ops.push(match op {
             MountOp::ReadOnlyRoot => PreparedOp::ReadOnlyRoot,
-            MountOp::WritableBind { path } => {
-                PreparedOp::WritableBind { target: identify(path)?, slot: take_slot(path)? }
+            MountOp::EmptyRoot => PreparedOp::EmptyRoot { staging: c_path(staging_dir())? },
+            MountOp::ReadableBind { path } | MountOp::WritableBind { path } => {
+                let (target, is_dir) = identify(path)?;
+                let read_only = matches!(op, MountOp::ReadableBind { .. });
+                PreparedOp::Attach { target: target.path.clone(), slot: clone(target, true), is_dir, read_only }
             }
+            MountOp::Symlink { link, target } => PreparedOp::Symlink { link: c_path(link)?, target: c_path(target)? },
             MountOp::ReadOnlyBind { path } => {
                 let index = plan.read_only_binds.iter().position(|p| &p.path == path).ok_or_else(|| {
                     Error::Internal(format!("mount plan names {} which is not a protected path", path.display()))
@@ -179,12 +184,19 @@ fn namespace_image(plan: &SandboxPlan, targets: &[BindTarget], status_fd: Option
                 let target = &targets[index];
                 PreparedOp::ReadOnlyBind(BindTarget { path: target.path.clone(), dev: target.dev, ino: target.ino })
             }
-            MountOp::Dev { host_shm } => PreparedOp::Dev {
-                host_shm_slot: if *host_shm { Some(take_slot(Path::new("/dev/shm"))?) } else { None },
-            },
+            MountOp::Dev { host_shm } => {
+                let mut node_slots = [0; DEV_NODES.len()];
+                for (slot, node) in node_slots.iter_mut().zip(DEV_NODE_PATHS) {
+                    *slot = clone(BindTarget { path: node.to_owned(), dev: 0, ino: 0 }, false);
+                }
+                let host_shm_slot =
+                    if *host_shm { Some(clone(identify(Path::new("/dev/shm"))?.0, true)) } else { None };
+                PreparedOp::Dev { node_slots, host_shm_slot }
+            }
             MountOp::Proc => PreparedOp::Proc,
             MountOp::Mask { path } => PreparedOp::Mask(c_path(path)?),
             MountOp::Sysfs => PreparedOp::Sysfs,
+            MountOp::SealRoot => PreparedOp::SealRoot,
         });
     }
     let slots = (0..clone_first.len()).map(|_| Cell::new(-1)).collect();
@@ -195,25 +207,25 @@ fn namespace_image(plan: &SandboxPlan, targets: &[BindTarget], status_fd: Option
         slots,
         loopback: plan.namespaces.as_ref().is_some_and(|ns| ns.network),
         init: status_fd.map(|status_fd| InitImage { status_fd }),
-        dev_nodes: dev_node_paths()?,
     })
 }
 
-fn identify(path: &Path) -> Result<BindTarget> {
+/// A directory of the host's view to mount the empty root on before pivoting into it; the
+/// mount happens in the sandbox's private mount namespace and is gone with the old root.
+fn staging_dir() -> &'static Path {
+    ["/tmp", "/mnt", "/proc"].into_iter().map(Path::new).find(|dir| dir.is_dir()).unwrap_or(Path::new("/proc"))
+}
+
+/// The bind target for `path` as it is now, and whether it is a directory.
+fn identify(path: &Path) -> Result<(BindTarget, bool)> {
     let metadata = fs::metadata(path).map_err(|e| Error::path("cannot inspect", path, e))?;
-    Ok(BindTarget { path: c_path(path)?, dev: metadata.dev(), ino: metadata.ino() })
+    Ok((BindTarget { path: c_path(path)?, dev: metadata.dev(), ino: metadata.ino() }, metadata.is_dir()))
 }
 
 fn id_maps() -> (Vec<u8>, Vec<u8>) {
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     (format!("{uid} {uid} 1\n").into_bytes(), format!("{gid} {gid} 1\n").into_bytes())
-}
-
-fn dev_node_paths() -> Result<[CString; DEV_NODES.len()]> {
-    let paths: Vec<CString> =
-        DEV_NODES.iter().map(|node| c_path(&Path::new("/dev").join(node))).collect::<Result<_>>()?;
-    paths.try_into().map_err(|_| Error::Internal("device node list".into()))
 }
 
 /// Reads the child's failure report, or `None` when the pipe closed because `execve` worked.

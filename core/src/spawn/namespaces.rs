@@ -16,18 +16,39 @@ use crate::sys::{self, Errno};
 /// One prepared mount operation (see [`crate::mounts::MountOp`]).
 pub(crate) enum PreparedOp {
     ReadOnlyRoot,
-    /// Attach the clone in `slot` over `target` (re-opened and checked like a protected path).
-    WritableBind {
-        target: BindTarget,
+    /// Mount a tmpfs on `staging` (any directory of the old view) and make it the root.
+    EmptyRoot {
+        staging: CString,
+    },
+    /// Attach the clone in `slot` at `target`, read-only (`read_only`) or as it is.
+    Attach {
+        target: CString,
         slot: usize,
+        is_dir: bool,
+        read_only: bool,
+    },
+    Symlink {
+        link: CString,
+        target: CString,
     },
     ReadOnlyBind(BindTarget),
     Dev {
+        node_slots: [usize; DEV_NODES.len()],
         host_shm_slot: Option<usize>,
     },
     Proc,
     Mask(CString),
     Sysfs,
+    SealRoot,
+}
+
+/// A tree cloned from the host's view before the view changes (the root becomes read-only or
+/// is replaced): writable and readable roots, device nodes, the host's /dev/shm.
+pub(crate) struct CloneSource {
+    pub target: BindTarget,
+    /// Checked against the planned inode; device nodes (which some hosts lack) are not.
+    pub checked: bool,
+    pub slot: usize,
 }
 
 /// Runs as the sandbox's PID 1.
@@ -40,16 +61,13 @@ pub(crate) struct NamespaceImage {
     /// `(uid_map, gid_map)` contents: the caller's own ids, mapped to themselves.
     pub id_maps: (Vec<u8>, Vec<u8>),
     pub ops: Vec<PreparedOp>,
-    /// Sources of writable binds, cloned before the root becomes read-only: `(path, slot)`.
-    pub clone_first: Vec<(BindTarget, usize)>,
+    pub clone_first: Vec<CloneSource>,
     /// Descriptor slots for the clones (filled and consumed by the child).
     pub slots: Vec<Cell<RawFd>>,
     /// Bring `lo` up (new network namespace).
     pub loopback: bool,
     /// Present when the child is PID 1 of a new PID namespace.
     pub init: Option<InitImage>,
-    /// Device node paths (`/dev/null`, ...) and their `/dev` directory, prepared.
-    pub dev_nodes: [CString; DEV_NODES.len()],
 }
 
 /// Sets up the namespaces the child was cloned into.
@@ -64,11 +82,18 @@ pub(crate) fn enter(ns: &NamespaceImage) -> Step {
         // Best effort: a host that refuses it (gVisor, AppArmor) leaves `lo` as it is.
         let _ = sys::bring_up_loopback();
     }
-    for (target, slot) in &ns.clone_first {
-        let fd = open_checked(target)?;
+    for source in &ns.clone_first {
+        let fd = if source.checked {
+            open_checked(&source.target)?
+        } else {
+            match sys::open(&source.target.path, libc::O_PATH | libc::O_NOFOLLOW) {
+                Ok(fd) => fd,
+                Err(_) => continue, // a device node this host lacks is left out
+            }
+        };
         let tree = sys::open_tree(fd, sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32);
         sys::close(fd);
-        ns.slots[*slot].set(at(Stage::ProtectClone, tree)?);
+        ns.slots[source.slot].set(at(Stage::ProtectClone, tree)?);
     }
     for (index, op) in ns.ops.iter().enumerate() {
         run_op(ns, op).map_err(|failure| failure.at(index))?;
@@ -77,25 +102,27 @@ pub(crate) fn enter(ns: &NamespaceImage) -> Step {
 }
 
 fn run_op(ns: &NamespaceImage, op: &PreparedOp) -> Step {
+    let read_only = sys::MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
     match op {
-        PreparedOp::ReadOnlyRoot => {
-            let root = at(Stage::ReadOnlyRoot, sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY))?;
-            let attr = sys::MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
-            let result = sys::mount_setattr(root, libc::AT_RECURSIVE as u32, &attr);
-            sys::close(root);
-            at(Stage::ReadOnlyRoot, result)
-        }
-        PreparedOp::WritableBind { target, slot } => {
+        PreparedOp::ReadOnlyRoot => set_attr(c"/", libc::AT_RECURSIVE as u32, &read_only, Stage::ReadOnlyRoot),
+        PreparedOp::EmptyRoot { staging } => switch_to_empty_root(staging),
+        PreparedOp::Attach { target, slot, is_dir, read_only: make_read_only } => {
             let tree = ns.slots[*slot].replace(-1);
-            let fd = open_checked(target)?;
-            let result = sys::move_mount(tree, fd);
-            sys::close(fd);
+            let result = attach(tree, target, *is_dir, make_read_only.then_some(&read_only));
             sys::close(tree);
-            at(Stage::WritableBind, result)
+            result
+        }
+        PreparedOp::Symlink { link, target } => {
+            ensure_parents(link)?;
+            at(Stage::WritableBind, sys::symlink(target, link))
         }
         PreparedOp::ReadOnlyBind(target) => bind_read_only(target),
-        PreparedOp::Dev { host_shm_slot } => set_up_dev(ns, host_shm_slot.map(|slot| ns.slots[slot].replace(-1))),
+        PreparedOp::Dev { node_slots, host_shm_slot } => {
+            let nodes = node_slots.map(|slot| ns.slots[slot].replace(-1));
+            set_up_dev(nodes, host_shm_slot.map(|slot| ns.slots[slot].replace(-1)))
+        }
         PreparedOp::Proc => {
+            ensure_mountpoint(c"/proc", true)?;
             let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
             match sys::mount(c"proc", c"/proc", c"proc", flags, None) {
                 Ok(()) => Ok(()),
@@ -107,34 +134,107 @@ fn run_op(ns: &NamespaceImage, op: &PreparedOp) -> Step {
         }
         PreparedOp::Mask(path) => mask(path),
         PreparedOp::Sysfs => {
+            ensure_mountpoint(c"/sys", true)?;
             let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
             match sys::mount(c"sysfs", c"/sys", c"sysfs", flags, None) {
                 Ok(()) => Ok(()),
                 Err(_) => mask(c"/sys"),
             }
         }
+        PreparedOp::SealRoot => set_attr(c"/", 0, &read_only, Stage::ReadOnlyRoot),
+    }
+}
+
+fn set_attr(path: &CStr, flags: u32, attr: &sys::MountAttr, stage: Stage) -> Step {
+    let fd = at(stage, sys::open(path, libc::O_PATH | libc::O_DIRECTORY))?;
+    let result = sys::mount_setattr(fd, flags, attr);
+    sys::close(fd);
+    at(stage, result)
+}
+
+/// Makes a new tmpfs the root: mount it on `staging`, `pivot_root(".", ".")` into it, and
+/// detach the old root that now sits on top.
+fn switch_to_empty_root(staging: &CStr) -> Step {
+    let stage = Stage::ReadOnlyRoot;
+    at(stage, sys::mount(c"tmpfs", staging, c"tmpfs", libc::MS_NOSUID | libc::MS_NODEV, Some(c"mode=0755")))?;
+    at(stage, sys::chdir(staging))?;
+    at(stage, sys::pivot_root_here())?;
+    at(stage, sys::detach_mount(c"."))?;
+    at(stage, sys::chdir(c"/"))
+}
+
+/// Attaches `tree` at `target`, creating the mount point when the view lacks it (an empty
+/// root), optionally making the tree read-only first.
+fn attach(tree: RawFd, target: &CStr, is_dir: bool, read_only: Option<&sys::MountAttr>) -> Step {
+    if tree < 0 {
+        return Err(Failure::new(Stage::WritableBind, Errno(libc::EBADF)));
+    }
+    if let Some(attr) = read_only {
+        at(Stage::ProtectReadOnly, sys::mount_setattr(tree, libc::AT_RECURSIVE as u32, attr))?;
+    }
+    ensure_mountpoint(target, is_dir)?;
+    let how = sys::OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64,
+        mode: 0,
+        resolve: sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS,
+    };
+    let fd = at(Stage::ProtectOpen, sys::openat2(target, &how))?;
+    let result = sys::move_mount(tree, fd);
+    sys::close(fd);
+    at(Stage::ProtectAttach, result)
+}
+
+/// Creates the missing parent directories of `path` (an absolute path).
+fn ensure_parents(path: &CStr) -> Step {
+    let bytes = path.to_bytes();
+    let mut buffer = [0u8; libc::PATH_MAX as usize];
+    if bytes.len() >= buffer.len() {
+        return Err(Failure::new(Stage::ProtectOpen, Errno(libc::ENAMETOOLONG)));
+    }
+    buffer[..bytes.len()].copy_from_slice(bytes);
+    for end in 1..bytes.len() {
+        if bytes[end] == b'/' {
+            buffer[end] = 0;
+            let prefix = CStr::from_bytes_until_nul(&buffer)
+                .map_err(|_| Failure::new(Stage::ProtectOpen, Errno(libc::EINVAL)))?;
+            match sys::mkdir(prefix, 0o755) {
+                Ok(()) => {}
+                Err(errno) if errno.0 == libc::EEXIST => {}
+                Err(errno) => return Err(Failure::new(Stage::ProtectOpen, errno)),
+            }
+            buffer[end] = b'/';
+        }
+    }
+    Ok(())
+}
+
+/// Makes sure `path` exists to be mounted on: a directory, or an empty file.
+fn ensure_mountpoint(path: &CStr, is_dir: bool) -> Step {
+    ensure_parents(path)?;
+    let created = if is_dir { sys::mkdir(path, 0o755) } else { sys::create_file(path, 0o644).map(sys::close) };
+    match created {
+        Ok(()) => Ok(()),
+        Err(errno) if errno.0 == libc::EEXIST => Ok(()),
+        // A read-only view already holding the path answers EROFS for mkdir on it.
+        Err(errno) if errno.0 == libc::EROFS => Ok(()),
+        Err(errno) => Err(Failure::new(Stage::ProtectOpen, errno)),
     }
 }
 
 fn mask(path: &CStr) -> Step {
+    ensure_mountpoint(path, true)?;
     let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     at(Stage::Mask, sys::mount(c"tmpfs", path, c"tmpfs", flags, Some(c"mode=0555,size=4k")))
 }
 
-/// A minimal `/dev`: the host's harmless device nodes bound onto files of a new tmpfs, a private
-/// devpts, the usual links, and `/dev/shm`; then the tmpfs is made read-only.
-fn set_up_dev(ns: &NamespaceImage, host_shm: Option<RawFd>) -> Step {
+/// A minimal `/dev`: the host's harmless device nodes (cloned before the view changed) bound
+/// onto files of a new tmpfs, a private devpts, the usual links, and `/dev/shm`; then the tmpfs
+/// is made read-only.
+fn set_up_dev(nodes: [RawFd; DEV_NODES.len()], host_shm: Option<RawFd>) -> Step {
     let dev = Stage::Dev;
-    // Clone the nodes before the tmpfs hides them. A node the host lacks is left out.
-    let mut nodes = [-1; DEV_NODES.len()];
-    for (slot, path) in nodes.iter_mut().zip(&ns.dev_nodes) {
-        if let Ok(fd) = sys::open(path, libc::O_PATH | libc::O_NOFOLLOW) {
-            *slot = sys::open_tree(fd, sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC).unwrap_or(-1);
-            sys::close(fd);
-        }
-    }
+    ensure_mountpoint(c"/dev", true)?;
     at(dev, sys::mount(c"tmpfs", c"/dev", c"tmpfs", libc::MS_NOSUID | libc::MS_NOEXEC, Some(c"mode=0755,size=64k")))?;
-    for (tree, path) in nodes.iter().zip(&ns.dev_nodes) {
+    for (tree, path) in nodes.iter().zip(DEV_NODE_PATHS) {
         if *tree >= 0 {
             let file = at(dev, sys::create_file(path, 0o666))?;
             let result = sys::move_mount(*tree, file);
@@ -166,12 +266,13 @@ fn set_up_dev(ns: &NamespaceImage, host_shm: Option<RawFd>) -> Step {
         sys::close(tree);
         at(dev, result)?;
     }
-    let dev_dir = at(dev, sys::open(c"/dev", libc::O_PATH | libc::O_DIRECTORY))?;
-    let attr = sys::MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
-    let result = sys::mount_setattr(dev_dir, 0, &attr);
-    sys::close(dev_dir);
-    at(dev, result)
+    let read_only = sys::MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
+    set_attr(c"/dev", 0, &read_only, dev)
 }
+
+/// Paths of [`DEV_NODES`], in the same order.
+pub(crate) const DEV_NODE_PATHS: [&CStr; DEV_NODES.len()] =
+    [c"/dev/null", c"/dev/zero", c"/dev/full", c"/dev/random", c"/dev/urandom", c"/dev/tty"];
 
 /// Opens `target` without following any symlink and checks it is the planned inode.
 fn open_checked(target: &BindTarget) -> Step<RawFd> {

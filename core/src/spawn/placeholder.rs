@@ -45,9 +45,11 @@ impl std::fmt::Debug for Placeholder {
 
 /// What is at a placeholder-eligible path right now.
 pub(crate) enum Found {
-    /// Nothing, or a placeholder of ours: join or create one.
+    /// Nothing, or a directory: create or join it. A directory may be another run's
+    /// placeholder whose marker is not set yet, so it is never told apart here; whether this
+    /// run may remove it is decided at release.
     Placeholder,
-    /// A real file or directory: protect it as planned.
+    /// Something else (a file): protect it as planned.
     Real,
 }
 
@@ -56,11 +58,8 @@ impl Placeholder {
         match fs::symlink_metadata(path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Found::Placeholder),
             Err(e) => Err(Error::path("cannot inspect protected path", path, e)),
-            Ok(metadata) if !metadata.is_dir() => Ok(Found::Real),
-            Ok(_) => {
-                let marked = open_dir(path).map(|fd| sys::has_xattr(fd.as_raw_fd(), MARKER)).unwrap_or(false);
-                Ok(if marked { Found::Placeholder } else { Found::Real })
-            }
+            Ok(metadata) if metadata.is_dir() => Ok(Found::Placeholder),
+            Ok(_) => Ok(Found::Real),
         }
     }
 
@@ -84,14 +83,9 @@ impl Placeholder {
             if created {
                 // Best effort: without user xattrs, only this run will remove it.
                 let _ = sys::fsetxattr(lock.as_raw_fd(), MARKER, b"1");
-            } else if !sys::has_xattr(lock.as_raw_fd(), MARKER) {
-                // Someone made a real directory there since we looked: not ours to manage.
-                return Err(Error::path(
-                    "protected path appeared while the sandbox was starting",
-                    path,
-                    io::Error::from_raw_os_error(libc::EEXIST),
-                ));
             }
+            // A directory someone else made is joined as it is: this run only protects it and,
+            // unless it carries the marker when this run ends, never removes it.
             sys::flock(lock.as_raw_fd(), libc::LOCK_SH)
                 .map_err(|errno| Error::path("cannot lock placeholder", path, errno.into_io()))?;
             let held = sys::fstat(lock.as_raw_fd())

@@ -1,0 +1,110 @@
+//! The child handle: the core's `Child` plus what the C API reads without locking.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use codex_sandbox_core::{Child, ExitStatus};
+
+use crate::error::FfiError;
+
+/// A running (or finished) sandboxed command, returned by codex_sandbox_spawn().
+///
+/// Opaque; owned by the caller, who releases it with codex_sandbox_child_free(). The handle
+/// may be used from several threads at once (codex_sandbox_kill() from one thread while
+/// another blocks in codex_sandbox_wait() is the intended use), except that
+/// codex_sandbox_child_free() must not race with any other call on the same handle.
+pub struct codex_sandbox_child {
+    pid: i32,
+    /// The core's pidfd, owned by `inner`, which lives as long as this handle.
+    pidfd: RawFd,
+    reaped: AtomicBool,
+    /// The parent ends of the pipes: stdin, stdout, stderr.
+    stdio: Mutex<[Option<OwnedFd>; 3]>,
+    inner: Mutex<Child>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl codex_sandbox_child {
+    pub(crate) fn new(mut child: Child) -> codex_sandbox_child {
+        let stdio = [
+            child.stdin.take().map(OwnedFd::from),
+            child.stdout.take().map(OwnedFd::from),
+            child.stderr.take().map(OwnedFd::from),
+        ];
+        codex_sandbox_child {
+            pid: child.id() as i32,
+            pidfd: child.pidfd().map_or(-1, |fd| fd.as_raw_fd()),
+            reaped: AtomicBool::new(false),
+            stdio: Mutex::new(stdio),
+            inner: Mutex::new(child),
+        }
+    }
+
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    pub(crate) fn pidfd(&self) -> RawFd {
+        self.pidfd
+    }
+
+    pub(crate) fn stdio_fd(&self, which: usize) -> RawFd {
+        lock(&self.stdio)[which].as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+
+    pub(crate) fn take_stdio(&self, which: usize) -> Option<OwnedFd> {
+        lock(&self.stdio)[which].take()
+    }
+
+    /// Blocks until the command exits. Closes the parent's end of a stdin pipe first, so a
+    /// command reading stdin sees end of file.
+    pub(crate) fn wait(&self) -> Result<ExitStatus, FfiError> {
+        drop(self.take_stdio(0));
+        let status = lock(&self.inner).wait().map_err(|e| FfiError::io("waitpid", &e))?;
+        self.reaped.store(true, Ordering::SeqCst);
+        Ok(status)
+    }
+
+    /// `None` while the command runs, or while another thread is blocked in [`Self::wait`].
+    pub(crate) fn try_wait(&self) -> Result<Option<ExitStatus>, FfiError> {
+        let mut inner = match self.inner.try_lock() {
+            Ok(inner) => inner,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(None),
+        };
+        let status = inner.try_wait().map_err(|e| FfiError::io("waitpid", &e))?;
+        if status.is_some() {
+            self.reaped.store(true, Ordering::SeqCst);
+        }
+        Ok(status)
+    }
+
+    /// Sends `signal` through the pidfd (never to a recycled pid), without taking the lock
+    /// that a blocked [`Self::wait`] holds.
+    pub(crate) fn kill(&self, signal: i32) -> Result<(), FfiError> {
+        let esrch = || FfiError::io("send a signal to the child", &std::io::Error::from_raw_os_error(libc::ESRCH));
+        if self.reaped.load(Ordering::SeqCst) {
+            return Err(FfiError {
+                message: "send a signal to the child: it has already been waited for".into(),
+                ..esrch()
+            });
+        }
+        // SAFETY: plain system calls on a descriptor this handle owns (or on the pid).
+        let rc = unsafe {
+            if self.pidfd >= 0 {
+                libc::syscall(libc::SYS_pidfd_send_signal, self.pidfd, signal, std::ptr::null::<libc::siginfo_t>(), 0)
+                    as libc::c_int
+            } else {
+                libc::kill(self.pid, signal)
+            }
+        };
+        if rc < 0 {
+            return Err(FfiError::io("send a signal to the child", &std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+}

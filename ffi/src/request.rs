@@ -1,0 +1,369 @@
+//! The request struct and its conversion into the core's `SandboxSpec`.
+
+use std::ffi::{CStr, OsStr, OsString, c_char, c_int};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use codex_sandbox_core::{PipelineRequest, SandboxPolicy, SandboxSpec, Stdio};
+
+use crate::error::{FfiError, codex_sandbox_result::*};
+
+/// Which pipeline carries out the sandbox; the `pipeline` field of
+/// codex_sandbox_spawn_request. Any other value is CODEX_SANDBOX_INVALID_ARGUMENT.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum codex_sandbox_pipeline {
+    /// The strongest pipeline this host supports: bwrap when user, mount and PID namespaces
+    /// are available, landlock otherwise (codex_sandbox_explain() says which and why).
+    CODEX_SANDBOX_PIPELINE_AUTO = 0,
+    /// Landlock + seccomp + no_new_privs, applied in the child (Codex's legacy pipeline).
+    CODEX_SANDBOX_PIPELINE_LANDLOCK = 1,
+    /// The namespace pipeline (the embedded bubblewrap): user, mount, PID and network
+    /// namespaces, a read-only view of `/`, then Landlock and seccomp as further layers.
+    CODEX_SANDBOX_PIPELINE_BWRAP = 2,
+}
+
+/// The standard streams, for codex_sandbox_child_stdio_fd() and
+/// codex_sandbox_child_take_stdio_fd().
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum codex_sandbox_stdio_which {
+    CODEX_SANDBOX_STDIN = 0,
+    CODEX_SANDBOX_STDOUT = 1,
+    CODEX_SANDBOX_STDERR = 2,
+}
+
+/// `stdin_fd` / `stdout_fd` / `stderr_fd`: the child uses the caller's own stream.
+pub const CODEX_SANDBOX_STDIO_INHERIT: c_int = -1;
+/// `stdin_fd` / `stdout_fd` / `stderr_fd`: the library creates a pipe; the caller's end is
+/// returned by codex_sandbox_child_stdio_fd().
+pub const CODEX_SANDBOX_STDIO_PIPE: c_int = -2;
+/// `stdin_fd` / `stdout_fd` / `stderr_fd`: `/dev/null`.
+pub const CODEX_SANDBOX_STDIO_NULL: c_int = -3;
+
+/// `flags`: do not mount a fresh `/proc` in the sandbox (bwrap pipeline; Codex's `--no-proc`,
+/// for hosts where mounting proc is refused, e.g. inside some containers).
+pub const CODEX_SANDBOX_FLAG_NO_PROC: u32 = 1;
+/// `flags`: network only through the loopback proxies named in the environment (Codex's
+/// `--allow-network-for-proxy`). This version refuses it with CODEX_SANDBOX_UNSUPPORTED rather
+/// than run with a different network.
+pub const CODEX_SANDBOX_FLAG_PROXY_NETWORK: u32 = 2;
+/// `flags`: do not kill the sandbox when the spawning thread exits. By default the sandbox
+/// gets SIGKILL when the thread that called codex_sandbox_spawn() exits (Linux ties the
+/// parent-death signal to the thread, not the process): spawn from a long-lived thread, or
+/// set this flag.
+pub const CODEX_SANDBOX_FLAG_NO_DIE_WITH_PARENT: u32 = 4;
+
+const KNOWN_FLAGS: u32 =
+    CODEX_SANDBOX_FLAG_NO_PROC | CODEX_SANDBOX_FLAG_PROXY_NETWORK | CODEX_SANDBOX_FLAG_NO_DIE_WITH_PARENT;
+
+/// The largest `struct_size` accepted: a guard against garbage, far above any future version.
+pub const CODEX_SANDBOX_MAX_STRUCT_SIZE: u32 = 4096;
+
+/// The most entries read from `argv`, `envp` or `extra_fds`: a guard against a missing NULL.
+const MAX_ENTRIES: usize = 1 << 20;
+
+/// What to run and how: the input of codex_sandbox_spawn(), codex_sandbox_explain() and
+/// codex_sandbox_seatbelt().
+///
+/// Versioning: set `struct_size = sizeof(codex_sandbox_spawn_request)` (or call
+/// codex_sandbox_spawn_request_init()). Fields are only ever added at the end. A library older
+/// than your header accepts the larger struct as long as every field it does not know is
+/// zero, and refuses it (CODEX_SANDBOX_BAD_STRUCT_SIZE) otherwise, so a new option is never
+/// silently ignored; zero the whole struct (memset or `= {0}`) before filling it in.
+///
+/// Ownership: the library only reads the request and the strings and arrays it points to,
+/// during the call; it keeps no pointer into them. Descriptors named in it stay the caller's.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct codex_sandbox_spawn_request {
+    /// `sizeof(codex_sandbox_spawn_request)` as the caller compiled it. 0 is an error.
+    pub struct_size: u32,
+    /// One of codex_sandbox_pipeline; 0 is CODEX_SANDBOX_PIPELINE_AUTO.
+    pub pipeline: u32,
+    /// Required. The sandbox policy: Codex's policy JSON (`{"type":"workspace-write",...}`)
+    /// or one of the names `read-only`, `workspace-write`, `danger-full-access`. UTF-8.
+    pub policy: *const c_char,
+    /// Required. The absolute directory the policy's cwd-relative parts refer to (the
+    /// workspace that `workspace-write` makes writable, its `.git` and `.codex`).
+    pub policy_cwd: *const c_char,
+    /// The absolute directory the command runs in; NULL means `policy_cwd`.
+    pub command_cwd: *const c_char,
+    /// Required. The command and its arguments, terminated by a NULL entry; must have at
+    /// least one entry. `argv[0]` is searched in the command's `PATH` when it has no slash.
+    pub argv: *const *const c_char,
+    /// The command's whole environment as `NAME=value` strings, terminated by a NULL entry.
+    /// NULL means a copy of the caller's `environ` taken during the call (like posix_spawn()
+    /// with `environ`; as with getenv(), do not setenv() in another thread meanwhile). Pass an
+    /// array holding only NULL for an empty environment. The library adds
+    /// `CODEX_SANDBOX_NETWORK_DISABLED=1` when the network is restricted.
+    pub envp: *const *const c_char,
+    /// An installed `bwrap` executable to carry out a bwrap plan instead of the embedded
+    /// launcher (it applies no Landlock layer); NULL for the embedded launcher.
+    pub bwrap_path: *const c_char,
+    /// Descriptors (each >= 3) the command inherits at the same numbers; every other
+    /// descriptor above 2 is closed in the command. NULL when `extra_fds_len` is 0.
+    pub extra_fds: *const c_int,
+    /// The number of entries in `extra_fds`.
+    pub extra_fds_len: usize,
+    /// The command's stdin: a descriptor of the caller (duplicated; the caller keeps and must
+    /// still close its own), or CODEX_SANDBOX_STDIO_INHERIT, _PIPE or _NULL.
+    pub stdin_fd: c_int,
+    /// The command's stdout; as `stdin_fd`.
+    pub stdout_fd: c_int,
+    /// The command's stderr; as `stdin_fd`.
+    pub stderr_fd: c_int,
+    /// A bitwise OR of CODEX_SANDBOX_FLAG_*; an unknown bit is CODEX_SANDBOX_INVALID_ARGUMENT.
+    pub flags: u32,
+}
+
+/// The size of the first version of the request; smaller values of `struct_size` are refused.
+pub(crate) const V1_SIZE: usize = std::mem::size_of::<codex_sandbox_spawn_request>();
+
+/// Everything the request says, in Rust types.
+pub(crate) struct Request {
+    pub spec: SandboxSpec,
+    pub stdio: [RawFd; 3],
+    pub extra_fds: Vec<RawFd>,
+    pub die_with_parent: bool,
+}
+
+/// Checks `struct_size` and copies the request.
+///
+/// # Safety
+/// `req` is NULL or points to at least `req->struct_size` readable bytes (up to
+/// [`CODEX_SANDBOX_MAX_STRUCT_SIZE`]).
+unsafe fn copy_request(req: *const codex_sandbox_spawn_request) -> Result<codex_sandbox_spawn_request, FfiError> {
+    if req.is_null() {
+        return Err(FfiError::null("req"));
+    }
+    // SAFETY: `req` is non-NULL and points to at least the `struct_size` field (4 bytes),
+    // which every version of the struct starts with. read_unaligned: no alignment assumed.
+    let size = unsafe { std::ptr::addr_of!((*req).struct_size).read_unaligned() };
+    let bad = |why: String| {
+        Err(FfiError::new(
+            CODEX_SANDBOX_BAD_STRUCT_SIZE,
+            format!(
+                "invalid argument: `struct_size`: {why}; set it to sizeof(codex_sandbox_spawn_request) ({V1_SIZE} for this library)"
+            ),
+        ))
+    };
+    if size == 0 {
+        return bad("0 (the request was not initialised)".into());
+    }
+    if (size as usize) < V1_SIZE {
+        return bad(format!("{size} is smaller than the first version of the struct"));
+    }
+    if size > CODEX_SANDBOX_MAX_STRUCT_SIZE {
+        return bad(format!(
+            "{size} is larger than any version of the struct (at most {CODEX_SANDBOX_MAX_STRUCT_SIZE})"
+        ));
+    }
+    if size as usize > V1_SIZE {
+        // SAFETY: the caller guarantees `struct_size` readable bytes at `req`.
+        let bytes = unsafe { std::slice::from_raw_parts(req.cast::<u8>(), size as usize) };
+        if let Some(offset) = bytes[V1_SIZE..].iter().position(|b| *b != 0) {
+            return bad(format!(
+                "{size} is larger than this library's {V1_SIZE} bytes and byte {} of the unknown tail is not zero: the request uses an option this version does not support",
+                V1_SIZE + offset
+            ));
+        }
+    }
+    // SAFETY: at least V1_SIZE bytes are readable (checked above); every bit pattern is a
+    // valid value of each field (integers and raw pointers).
+    Ok(unsafe { req.read_unaligned() })
+}
+
+/// Reads a NUL-terminated string field; NULL is `None`.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string.
+unsafe fn c_str<'a>(ptr: *const c_char) -> Option<&'a CStr> {
+    // SAFETY: guaranteed by the caller.
+    (!ptr.is_null()).then(|| unsafe { CStr::from_ptr(ptr) })
+}
+
+/// Reads a NULL-terminated array of strings.
+///
+/// # Safety
+/// `array` is non-NULL and points to a NULL-terminated array of NUL-terminated strings.
+unsafe fn c_str_array<'a>(array: *const *const c_char, name: &str) -> Result<Vec<&'a CStr>, FfiError> {
+    let mut out = Vec::new();
+    loop {
+        if out.len() >= MAX_ENTRIES {
+            return Err(FfiError::argument(
+                name,
+                format!("more than {MAX_ENTRIES} entries; is the terminating NULL missing?"),
+            ));
+        }
+        // SAFETY: the array is NULL-terminated and we have not passed the terminator.
+        let entry = unsafe { array.add(out.len()).read() };
+        if entry.is_null() {
+            return Ok(out);
+        }
+        // SAFETY: each entry is a NUL-terminated string.
+        out.push(unsafe { CStr::from_ptr(entry) });
+    }
+}
+
+fn os(s: &CStr) -> OsString {
+    OsStr::from_bytes(s.to_bytes()).to_owned()
+}
+
+/// Parses `NAME=value` strings.
+fn parse_env(entries: &[&CStr]) -> Result<Vec<(OsString, OsString)>, FfiError> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let bytes = entry.to_bytes();
+            match bytes.iter().position(|b| *b == b'=') {
+                Some(eq) if eq > 0 => {
+                    Ok((OsStr::from_bytes(&bytes[..eq]).to_owned(), OsStr::from_bytes(&bytes[eq + 1..]).to_owned()))
+                }
+                _ => Err(FfiError::argument(
+                    &format!("envp[{i}]"),
+                    format!("`{}` is not of the form NAME=value", String::from_utf8_lossy(bytes)),
+                )),
+            }
+        })
+        .collect()
+}
+
+fn pipeline(value: u32) -> Result<PipelineRequest, FfiError> {
+    match value {
+        0 => Ok(PipelineRequest::Auto),
+        1 => Ok(PipelineRequest::Landlock),
+        2 => Ok(PipelineRequest::Bwrap),
+        other => Err(FfiError::argument(
+            "pipeline",
+            format!(
+                "unknown pipeline {other}; expected CODEX_SANDBOX_PIPELINE_AUTO (0), CODEX_SANDBOX_PIPELINE_LANDLOCK (1) or CODEX_SANDBOX_PIPELINE_BWRAP (2)"
+            ),
+        )),
+    }
+}
+
+/// Checks that `fd` is an open descriptor of this process.
+fn check_open(fd: RawFd, field: &str) -> Result<(), FfiError> {
+    // SAFETY: F_GETFD only reads the descriptor table.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        let error = std::io::Error::last_os_error();
+        return Err(FfiError {
+            errno: error.raw_os_error().unwrap_or(0),
+            ..FfiError::argument(field, format!("descriptor {fd}: {error}"))
+        });
+    }
+    Ok(())
+}
+
+fn check_stdio(value: c_int, field: &str) -> Result<RawFd, FfiError> {
+    if value >= 0 {
+        check_open(value, field)?;
+        Ok(value)
+    } else if (CODEX_SANDBOX_STDIO_NULL..=CODEX_SANDBOX_STDIO_INHERIT).contains(&value) {
+        Ok(value)
+    } else {
+        Err(FfiError::argument(
+            field,
+            format!("{value} is neither a descriptor nor CODEX_SANDBOX_STDIO_INHERIT (-1), _PIPE (-2) or _NULL (-3)"),
+        ))
+    }
+}
+
+/// Validates the request and converts it. Reads only; creates nothing.
+///
+/// # Safety
+/// `req` is NULL or a valid request (see [`codex_sandbox_spawn_request`]) whose pointers are
+/// NULL or valid for reading as documented there.
+pub(crate) unsafe fn read_request(req: *const codex_sandbox_spawn_request) -> Result<Request, FfiError> {
+    // SAFETY: forwarded from the caller.
+    let r = unsafe { copy_request(req) }?;
+    if r.flags & !KNOWN_FLAGS != 0 {
+        return Err(FfiError::argument(
+            "flags",
+            format!(
+                "unknown bits {:#x}: this library knows only CODEX_SANDBOX_FLAG_NO_PROC, _PROXY_NETWORK and _NO_DIE_WITH_PARENT",
+                r.flags & !KNOWN_FLAGS
+            ),
+        ));
+    }
+    let pipeline = pipeline(r.pipeline)?;
+    // SAFETY (all `c_str` and `c_str_array` calls below): the request's pointers are NULL or
+    // valid strings / NULL-terminated arrays, as its documentation requires.
+    let policy_text = unsafe { c_str(r.policy) }.ok_or_else(|| FfiError::null("policy"))?;
+    let policy_text = policy_text.to_str().map_err(|_| {
+        FfiError::new(CODEX_SANDBOX_INVALID_POLICY, "invalid policy: `sandbox-policy`: not valid UTF-8")
+    })?;
+    let policy = SandboxPolicy::parse(policy_text)?;
+    let policy_cwd = unsafe { c_str(r.policy_cwd) }.ok_or_else(|| FfiError::null("policy_cwd"))?;
+    let command_cwd = unsafe { c_str(r.command_cwd) }.map(|s| PathBuf::from(os(s)));
+    if r.argv.is_null() {
+        return Err(FfiError::null("argv"));
+    }
+    let argv: Vec<OsString> = unsafe { c_str_array(r.argv, "argv") }?.into_iter().map(os).collect();
+    let env = if r.envp.is_null() {
+        std::env::vars_os().collect()
+    } else {
+        parse_env(&unsafe { c_str_array(r.envp, "envp") }?)?
+    };
+    let bwrap_path = unsafe { c_str(r.bwrap_path) }.map(|s| PathBuf::from(os(s)));
+    let extra_fds = if r.extra_fds_len == 0 {
+        Vec::new()
+    } else if r.extra_fds.is_null() {
+        return Err(FfiError::null("extra_fds"));
+    } else if r.extra_fds_len > MAX_ENTRIES {
+        return Err(FfiError::argument("extra_fds_len", format!("{} is more than {MAX_ENTRIES}", r.extra_fds_len)));
+    } else {
+        // SAFETY: the caller guarantees `extra_fds_len` readable ints at `extra_fds`.
+        unsafe { std::slice::from_raw_parts(r.extra_fds, r.extra_fds_len) }.to_vec()
+    };
+    for (i, fd) in extra_fds.iter().enumerate() {
+        let field = format!("extra_fds[{i}]");
+        if *fd < 3 {
+            return Err(FfiError::argument(
+                &field,
+                format!("descriptor {fd} is a standard stream; use stdin_fd/stdout_fd/stderr_fd"),
+            ));
+        }
+        check_open(*fd, &field)?;
+    }
+    let stdio = [
+        check_stdio(r.stdin_fd, "stdin_fd")?,
+        check_stdio(r.stdout_fd, "stdout_fd")?,
+        check_stdio(r.stderr_fd, "stderr_fd")?,
+    ];
+
+    let mut spec = SandboxSpec::new(policy, PathBuf::from(os(policy_cwd)), argv);
+    spec.command_cwd = command_cwd;
+    spec.env = env;
+    spec.pipeline = pipeline;
+    spec.proxy_network = r.flags & CODEX_SANDBOX_FLAG_PROXY_NETWORK != 0;
+    spec.no_proc = r.flags & CODEX_SANDBOX_FLAG_NO_PROC != 0;
+    spec.bwrap_path = bwrap_path;
+    Ok(Request { spec, stdio, extra_fds, die_with_parent: r.flags & CODEX_SANDBOX_FLAG_NO_DIE_WITH_PARENT == 0 })
+}
+
+/// The core's `Stdio` for one stream; a caller descriptor is duplicated (close-on-exec), so
+/// the caller's own stays open and stays the caller's.
+pub(crate) fn stdio(value: RawFd, field: &str) -> Result<Stdio, FfiError> {
+    Ok(match value {
+        CODEX_SANDBOX_STDIO_INHERIT => Stdio::Inherit,
+        CODEX_SANDBOX_STDIO_PIPE => Stdio::Pipe,
+        CODEX_SANDBOX_STDIO_NULL => Stdio::Null,
+        fd => {
+            // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table.
+            let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+            if dup < 0 {
+                let error = std::io::Error::last_os_error();
+                return Err(FfiError {
+                    errno: error.raw_os_error().unwrap_or(0),
+                    ..FfiError::argument(field, format!("descriptor {fd}: {error}"))
+                });
+            }
+            // SAFETY: `dup` is a fresh descriptor that nothing else owns.
+            Stdio::Fd(unsafe { OwnedFd::from_raw_fd(dup) })
+        }
+    })
+}
