@@ -57,8 +57,10 @@
 
 /**
  * `flags`: network only through the loopback proxies named in the environment (Codex's
- * `--allow-network-for-proxy`). This version refuses it with CODEX_SANDBOX_UNSUPPORTED rather
- * than run with a different network.
+ * `--allow-network-for-proxy`). A request whose environment names no usable loopback proxy,
+ * or any unusable one, fails with CODEX_SANDBOX_INVALID_ARGUMENT naming the variable. On the
+ * bwrap pipeline a bridge thread in this process relays the sandbox's connections to the
+ * proxies until the child is waited for or freed.
  */
 #define CODEX_SANDBOX_FLAG_PROXY_NETWORK 2
 

@@ -56,7 +56,7 @@ fn bad_options_are_refused() {
         assert_refused(user, &["--pipeline", "chroot"], "unknown pipeline `chroot`");
         assert_refused(user, &["--use-bwrap-sandbox", "--use-legacy-landlock"], "ask for different pipelines");
         assert_refused(user, &["--bwrap-path", "/usr/bin/bwrap", "--pipeline", "landlock"], "`bwrap-path`");
-        assert_refused(user, &["--allow-network-for-proxy"], "--allow-network-for-proxy");
+        assert_refused(user, &["--allow-network-for-proxy"], "needs a loopback proxy URL");
         assert_refused(user, &["--no-such-flag"], "--no-such-flag");
     }
 }

@@ -64,6 +64,12 @@ pub mod fs_access {
     pub const READ_EXECUTE: u64 = EXECUTE | READ_FILE | READ_DIR;
 }
 
+/// Network access rights (`LANDLOCK_ACCESS_NET_*`, ABI 4).
+pub mod net_access {
+    pub const BIND_TCP: u64 = 1 << 0;
+    pub const CONNECT_TCP: u64 = 1 << 1;
+}
+
 /// Scopes (`LANDLOCK_SCOPE_*`, ABI 6).
 pub mod scope {
     pub const ABSTRACT_UNIX_SOCKET: u64 = 1 << 0;
@@ -123,6 +129,10 @@ pub struct LandlockPlan {
     #[serde(serialize_with = "serialize_scopes")]
     pub scoped: u64,
     pub rules: Vec<PathRule>,
+    /// TCP: when present, binding is refused and connecting is allowed to these ports only
+    /// (proxy mode on the landlock pipeline; ABI 4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_connect_ports: Option<Vec<u16>>,
     /// Protections this kernel's ABI cannot give (best-effort features left out).
     pub not_enforced: Vec<String>,
 }
@@ -162,15 +172,37 @@ impl LandlockPlan {
                 "ABI < 6: signals to processes outside the sandbox and abstract unix sockets are not scoped".into(),
             );
         }
-        LandlockPlan { abi, handled, scoped, rules, not_enforced }
+        LandlockPlan { abi, handled, scoped, rules, tcp_connect_ports: None, not_enforced }
+    }
+
+    /// A ruleset that restricts nothing on the filesystem (a full-write policy) — only what
+    /// [`LandlockPlan::with_tcp_connect_only`] and the scopes add.
+    pub fn network_only(abi: u32) -> LandlockPlan {
+        let mut plan = LandlockPlan::new(abi, &[], &[], &[]);
+        plan.handled = 0;
+        plan.rules.clear();
+        plan.not_enforced.retain(|gap| gap.contains("ABI < 6"));
+        plan
+    }
+
+    /// Refuses every TCP bind and every TCP connect but to `ports`. A hard requirement: an
+    /// ABI below 4 cannot, and the caller must refuse to run.
+    pub fn with_tcp_connect_only(mut self, ports: Vec<u16>) -> std::result::Result<LandlockPlan, String> {
+        if self.abi < 4 {
+            return Err(format!("Landlock ABI {} cannot restrict TCP connections (ABI 4, Linux 6.7, can)", self.abi));
+        }
+        self.tcp_connect_ports = Some(ports);
+        Ok(self)
     }
 
     /// The exact bytes the child needs to build and enforce the ruleset itself. The child
     /// builds it (after its mounts, so rules may name inodes that exist only in the sandbox,
     /// such as a private devpts): creating a ruleset and adding rules are system calls only.
     pub(crate) fn image(&self) -> Result<LandlockImage> {
+        let handled_access_net =
+            if self.tcp_connect_ports.is_some() { net_access::BIND_TCP | net_access::CONNECT_TCP } else { 0 };
         let attr =
-            sys::LandlockRulesetAttr { handled_access_fs: self.handled, handled_access_net: 0, scoped: self.scoped };
+            sys::LandlockRulesetAttr { handled_access_fs: self.handled, handled_access_net, scoped: self.scoped };
         let attr_size = match self.abi {
             1..=3 => 8,
             4..=5 => 16,
@@ -185,7 +217,8 @@ impl LandlockPlan {
                 Ok(ImageRule { path, access: rule.access, optional: rule.optional })
             })
             .collect::<Result<_>>()?;
-        Ok(LandlockImage { attr, attr_size, rules })
+        let tcp_connect_ports = self.tcp_connect_ports.clone().unwrap_or_default();
+        Ok(LandlockImage { attr, attr_size, rules, tcp_connect_ports })
     }
 }
 
@@ -200,6 +233,7 @@ pub(crate) struct LandlockImage {
     attr: sys::LandlockRulesetAttr,
     attr_size: usize,
     pub rules: Vec<ImageRule>,
+    tcp_connect_ports: Vec<u16>,
 }
 
 /// Where enforcing failed: the rule index (or `None` for the ruleset itself) and the errno.
@@ -233,6 +267,10 @@ impl LandlockImage {
             });
             sys::close(fd);
             result.map_err(|errno| (Some(index), errno))?;
+        }
+        for port in &self.tcp_connect_ports {
+            let rule = sys::LandlockNetPortAttr { allowed_access: net_access::CONNECT_TCP, port: u64::from(*port) };
+            sys::landlock_add_net_rule(ruleset, &rule).map_err(|errno| (None, errno))?;
         }
         Ok(())
     }

@@ -22,7 +22,7 @@ pub mod mounts;
 pub mod plan;
 pub mod policy;
 pub mod probe;
-pub mod proxy_endpoints;
+pub mod proxy;
 pub mod resolve;
 pub mod seatbelt;
 pub mod seccomp;

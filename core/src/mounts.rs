@@ -92,6 +92,15 @@ pub fn plan(
     writable.sort_by_key(|path| path.components().count());
     let special = |path: &Path| ["/dev", "/proc", "/sys"].iter().any(|dir| path.starts_with(dir));
 
+    if view.full_write {
+        // Nothing to restrict on the filesystem (a full-write policy in proxy mode): only the
+        // namespaces' own /proc and /sys.
+        let mut ops = vec![if options.no_proc { MountOp::Mask { path: "/proc".into() } } else { MountOp::Proc }];
+        if options.new_netns {
+            ops.push(MountOp::Sysfs);
+        }
+        return (ops, warnings);
+    }
     let mut ops = match &view.read {
         ReadScope::Full => vec![MountOp::ReadOnlyRoot],
         ReadScope::Restricted { roots, links, .. } => {

@@ -13,6 +13,7 @@ use crate::landlock::{self, LandlockPlan};
 use crate::mounts::{self, MountOp, ViewOptions};
 use crate::policy::SandboxPolicy;
 use crate::probe;
+use crate::proxy::{self, ProxyPlan};
 use crate::resolve::{self, FilesystemView, ProtectedPath, ReadScope};
 use crate::seccomp::{NetworkMode, SeccompPlan};
 
@@ -142,6 +143,9 @@ pub struct SandboxPlan {
     pub executor: Executor,
     pub landlock: Option<LandlockPlan>,
     pub network: NetworkMode,
+    /// Proxy mode: which proxies, and how the command reaches them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyPlan>,
     pub seccomp: Option<SeccompPlan>,
     pub process: ProcessPlan,
     /// Variables set on top of the caller's environment.
@@ -193,12 +197,9 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         }
     }
     check_env(&spec.env)?;
-    if spec.proxy_network {
-        return Err(Error::Unsupported {
-            what: "proxy-only networking (--allow-network-for-proxy)".into(),
-            reason: "not implemented in this version; refusing rather than running with a different network".into(),
-        });
-    }
+    // Proxy mode routes exactly the proxies the environment names, or nothing runs.
+    let proxy_endpoints =
+        if spec.proxy_network { Some(proxy::endpoints::infer(&spec.env).require_all_usable()?.to_vec()) } else { None };
 
     let tmpdir = spec.env.iter().find(|(k, _)| k == "TMPDIR").map(|(_, v)| v.as_os_str());
     let filesystem = resolve::resolve(&spec.policy, &spec.policy_cwd, tmpdir)?;
@@ -207,9 +208,13 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         None => resolve::canonical_dir(&spec.policy_cwd, "sandbox-policy-cwd")?,
     };
 
-    let network = if spec.policy.has_full_network_access() { NetworkMode::Full } else { NetworkMode::Restricted };
+    let network = match &proxy_endpoints {
+        Some(_) => NetworkMode::Proxy,
+        None if spec.policy.has_full_network_access() => NetworkMode::Full,
+        None => NetworkMode::Restricted,
+    };
     let mut warnings = Vec::new();
-    let (pipeline, pipeline_reason) = choose_pipeline(spec)?;
+    let (pipeline, pipeline_reason) = choose_pipeline(spec, network)?;
 
     let readable = match &filesystem.read {
         ReadScope::Full => vec![PathBuf::from("/")],
@@ -223,20 +228,33 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
     let mut read_only_binds = Vec::new();
     let mut mounts = Vec::new();
     let mut namespaces = None;
+    let mut proxy = None;
     let seccomp = match pipeline {
         Pipeline::Unsandboxed => None,
-        Pipeline::SeccompOnly => Some(SeccompPlan::new(network)),
+        Pipeline::SeccompOnly => Some(SeccompPlan::new(network, false)),
         Pipeline::Landlock => {
             let abi = landlock::probe_abi()
                 .map_err(|reason| Error::Unsupported { what: "the Landlock pipeline".into(), reason })?;
-            let plan = LandlockPlan::new(abi, &readable, &writable, &[]);
+            let mut plan = if filesystem.full_write {
+                LandlockPlan::network_only(abi)
+            } else {
+                LandlockPlan::new(abi, &readable, &writable, &[])
+            };
+            if let Some(endpoints) = proxy_endpoints.clone() {
+                let route = ProxyPlan::landlock_ports(endpoints);
+                plan = plan.with_tcp_connect_only(route.ports()).map_err(|reason| Error::Unsupported {
+                    what: "proxy-only networking on the landlock pipeline".into(),
+                    reason: format!("{reason}; use the bwrap pipeline"),
+                })?;
+                proxy = Some(route);
+            }
             warnings.extend(plan.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
             landlock = Some(plan);
             read_only_binds = protected_in_roots();
             if spec.no_proc {
                 warnings.push("--no-proc has no effect on the landlock pipeline, which mounts no /proc".into());
             }
-            Some(SeccompPlan::new(network))
+            Some(SeccompPlan::new(network, false))
         }
         Pipeline::Bwrap => {
             read_only_binds = protected_in_roots();
@@ -254,18 +272,28 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
                 network: new_netns,
                 id_map: format!("uid {uid} -> {uid}, gid {gid} -> {gid}"),
             });
+            if let Some(endpoints) = proxy_endpoints.clone() {
+                if spec.bwrap_path.is_some() {
+                    return Err(Error::Unsupported {
+                        what: "proxy-only networking with a system bwrap".into(),
+                        reason: "the proxy bridge needs the embedded launcher; drop --bwrap-path".into(),
+                    });
+                }
+                proxy = Some(ProxyPlan::bridged(endpoints));
+            }
             match landlock::probe_abi() {
-                Ok(abi) if spec.bwrap_path.is_none() => {
+                Ok(abi) if spec.bwrap_path.is_none() && !filesystem.full_write => {
                     // The view itself hides what may not be read, so the second layer only
                     // restricts writes.
                     let plan = LandlockPlan::new(abi, &[PathBuf::from("/")], &writable, &["/dev/pts"]);
                     warnings.extend(plan.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
                     landlock = Some(plan);
                 }
+                Ok(_) if filesystem.full_write => {}
                 Ok(_) => warnings.push("the system bwrap executor applies no Landlock layer".into()),
                 Err(reason) => warnings.push(format!("no Landlock layer under the namespaces: {reason}")),
             }
-            Some(SeccompPlan::new(network))
+            Some(SeccompPlan::new(network, new_netns))
         }
     };
     let executor = match (&spec.bwrap_path, pipeline) {
@@ -297,6 +325,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         executor,
         landlock,
         network,
+        proxy,
         seccomp,
         process: ProcessPlan {
             argv: spec.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
@@ -313,11 +342,13 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
     })
 }
 
-fn choose_pipeline(spec: &SandboxSpec) -> Result<(Pipeline, String)> {
+fn choose_pipeline(spec: &SandboxSpec, network: NetworkMode) -> Result<(Pipeline, String)> {
     let policy = &spec.policy;
-    if policy.has_full_disk_write_access() {
+    // A full-write policy needs no filesystem sandbox; in proxy mode it still needs a network
+    // one (Codex wraps even danger-full-access then).
+    if policy.has_full_disk_write_access() && network != NetworkMode::Proxy {
         let name = policy.type_name();
-        return Ok(if policy.has_full_network_access() {
+        return Ok(if network == NetworkMode::Full {
             (Pipeline::Unsandboxed, format!("policy `{name}` with network: nothing to enforce"))
         } else {
             (
@@ -428,6 +459,18 @@ mod tests {
         s.bwrap_path = None;
         s.pipeline = PipelineRequest::Auto;
         s.proxy_network = true;
-        assert!(prepare(&s).unwrap_err().to_string().contains("--allow-network-for-proxy"));
+        // No proxy variable: refused, naming where one was expected.
+        assert!(prepare(&s).unwrap_err().to_string().contains("needs a loopback proxy URL"));
+        s.env.push(("HTTPS_PROXY".into(), "http://example.com:3128".into()));
+        let error = prepare(&s).unwrap_err().to_string();
+        assert!(error.contains("`HTTPS_PROXY`"), "{error}");
+        s.env.pop();
+        s.env.push(("https_proxy".into(), "http://127.0.0.1:3128".into()));
+        for pipeline in [PipelineRequest::Bwrap, PipelineRequest::Landlock] {
+            s.pipeline = pipeline;
+            let plan = prepare(&s).unwrap();
+            assert_eq!(plan.network, NetworkMode::Proxy);
+            assert_eq!(plan.proxy.as_ref().unwrap().ports(), vec![3128]);
+        }
     }
 }

@@ -5,8 +5,24 @@
 //! (architecture check, x32 refusal, per-syscall blocks) is visible and unit-testable with the
 //! interpreter in the tests below. It is compiled in the parent; the child only installs it.
 //!
-//! Where the `Restricted` rules depart from Codex's table (reference §5.2) the rule's `note`
-//! says why; `--explain` prints the notes.
+//! Where the rules depart from Codex's table (reference §5.2) the rule's `note` says why;
+//! `--explain` prints the notes.
+//!
+//! Three modes:
+//! - `Restricted`: no network. Only AF_UNIX stream/seqpacket sockets and socketpairs; nothing
+//!   can connect, bind, listen or accept, so only descriptors already connected (socketpairs,
+//!   inherited pipes) carry data.
+//! - `Proxy`: TCP only (AF_INET/AF_INET6 stream sockets), no AF_UNIX sockets (a connect to the
+//!   host's docker or ssh-agent socket would be allowed otherwise), no TCP Fast Open (a connect
+//!   hidden in `sendto`/`sendmsg`). Where it goes is decided elsewhere: the empty network
+//!   namespace of the bwrap pipeline, or Landlock's TCP connect rules on the landlock pipeline,
+//!   where binding, listening and accepting are refused too.
+//! - `Full`: everything but packet sockets (raw frames on the host's interfaces) and vsock
+//!   (WSL2's interop channel to Windows, hypervisor channels).
+//!
+//! Every mode refuses io_uring (its socket and file operations bypass these argument checks),
+//! ptrace and process_vm_* (reading or writing another process's memory), system calls of
+//! another architecture and x32 system-call numbers.
 
 use serde::Serialize;
 
@@ -18,7 +34,9 @@ use crate::sys::SockFilter;
 pub enum NetworkMode {
     /// No network: only AF_UNIX stream/seqpacket sockets and socketpairs, no connect/bind.
     Restricted,
-    /// Unrestricted network.
+    /// TCP to the loopback proxies named in the environment, nothing else.
+    Proxy,
+    /// Unrestricted network (but for packet and vsock sockets).
     Full,
 }
 
@@ -43,6 +61,8 @@ pub struct SyscallRule {
 pub enum Condition {
     /// `(arg & mask)`, as a 32-bit value, is one of `values`.
     ArgIn { arg: u8, mask: u32, values: Vec<u32>, meaning: &'static str },
+    /// `(arg & mask)`, as a 32-bit value, is none of `values`.
+    ArgNotIn { arg: u8, mask: u32, values: Vec<u32>, meaning: &'static str },
     /// The 64-bit argument is zero (a NULL pointer).
     ArgIsZero { arg: u8, meaning: &'static str },
 }
@@ -61,11 +81,15 @@ pub struct SeccompPlan {
 }
 
 impl SeccompPlan {
-    pub fn new(network: NetworkMode) -> SeccompPlan {
+    /// The filter for `network`. `own_network_namespace` says whether the command sits in an
+    /// empty network namespace (bwrap pipeline), which then decides where proxy-mode TCP can go.
+    pub fn new(network: NetworkMode, own_network_namespace: bool) -> SeccompPlan {
         let mut rules = always_denied();
-        if network == NetworkMode::Restricted {
-            rules.extend(restricted_network());
-        }
+        rules.extend(match network {
+            NetworkMode::Restricted => restricted_network(),
+            NetworkMode::Proxy => proxy_network(own_network_namespace),
+            NetworkMode::Full => full_network(),
+        });
         let program = compile(&rules);
         SeccompPlan { network, architecture: ARCH_NAME, foreign_abi: FOREIGN_ABI_POLICY, rules, program }
     }
@@ -131,6 +155,75 @@ fn restricted_network() -> Vec<SyscallRule> {
     ]
 }
 
+fn stream_sockets_of(
+    domains: &[i32],
+    meaning: &'static str,
+    types: &[i32],
+    type_meaning: &'static str,
+) -> Vec<Condition> {
+    vec![
+        Condition::ArgIn { arg: 0, mask: u32::MAX, values: domains.iter().map(|d| *d as u32).collect(), meaning },
+        Condition::ArgIn {
+            arg: 1,
+            mask: !SOCKET_TYPE_FLAGS,
+            values: types.iter().map(|t| *t as u32).collect(),
+            meaning: type_meaning,
+        },
+    ]
+}
+
+fn no_fast_open(arg: u8) -> Vec<Condition> {
+    vec![Condition::ArgIn { arg, mask: libc::MSG_FASTOPEN as u32, values: vec![0], meaning: "no MSG_FASTOPEN" }]
+}
+
+/// The `Proxy` network rules.
+fn proxy_network(own_network_namespace: bool) -> Vec<SyscallRule> {
+    const TFO_NOTE: &str = "TCP Fast Open connects from sendto/sendmsg, past connect(2) checks";
+    let mut rules = vec![
+        rule(
+            "socket",
+            libc::SYS_socket,
+            stream_sockets_of(
+                &[libc::AF_INET, libc::AF_INET6],
+                "domain is AF_INET or AF_INET6",
+                &[libc::SOCK_STREAM],
+                "type is SOCK_STREAM",
+            ),
+            Some("Codex also allows UDP and raw types; only TCP can reach an HTTP or SOCKS proxy"),
+        ),
+        rule("socketpair", libc::SYS_socketpair, unix_stream_only(), None),
+        rule("sendto", libc::SYS_sendto, no_fast_open(3), Some(TFO_NOTE)),
+        rule("sendmsg", libc::SYS_sendmsg, no_fast_open(2), Some(TFO_NOTE)),
+        rule("sendmmsg", libc::SYS_sendmmsg, no_fast_open(3), Some(TFO_NOTE)),
+    ];
+    if !own_network_namespace {
+        // On the host's network stack a listening socket would be reachable from outside.
+        const NOTE: &str = "landlock pipeline: the command shares the host's network stack";
+        rules.extend([
+            rule("bind", libc::SYS_bind, vec![], Some(NOTE)),
+            rule("listen", libc::SYS_listen, vec![], Some(NOTE)),
+            rule("accept", libc::SYS_accept, vec![], Some(NOTE)),
+            rule("accept4", libc::SYS_accept4, vec![], Some(NOTE)),
+        ]);
+    }
+    rules
+}
+
+/// The `Full` network rules.
+fn full_network() -> Vec<SyscallRule> {
+    vec![rule(
+        "socket",
+        libc::SYS_socket,
+        vec![Condition::ArgNotIn {
+            arg: 0,
+            mask: u32::MAX,
+            values: vec![libc::AF_PACKET as u32, libc::AF_VSOCK as u32],
+            meaning: "domain is not AF_PACKET or AF_VSOCK",
+        }],
+        Some("packet sockets see and forge raw frames; vsock reaches the hypervisor or, on WSL2, Windows"),
+    )]
+}
+
 // ---------------------------------------------------------------------------------------------
 // Compiler.
 
@@ -155,6 +248,7 @@ const BPF_LD_W_ABS: u16 = 0x20;
 const BPF_JEQ_K: u16 = 0x15;
 const BPF_JGE_K: u16 = 0x35;
 const BPF_AND_K: u16 = 0x54;
+const BPF_JA: u16 = 0x05;
 const BPF_RET_K: u16 = 0x06;
 
 const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
@@ -206,6 +300,20 @@ pub fn compile(rules: &[SyscallRule]) -> Vec<SockFilter> {
                     }
                     body.push(deny);
                 }
+                Condition::ArgNotIn { arg, mask, values, .. } => {
+                    body.push(stmt(BPF_LD_W_ABS, offset_arg_low(*arg)));
+                    if *mask != u32::MAX {
+                        body.push(stmt(BPF_AND_K, *mask));
+                    }
+                    // Each match jumps over the remaining comparisons and the skip, onto the
+                    // deny; no match skips the deny.
+                    let count = values.len();
+                    for (i, value) in values.iter().enumerate() {
+                        body.push(jump(BPF_JEQ_K, *value, (count - i) as u8, 0));
+                    }
+                    body.push(stmt(BPF_JA, 1));
+                    body.push(deny);
+                }
                 Condition::ArgIsZero { arg, .. } => {
                     for offset in [offset_arg_low(*arg), offset_arg_low(*arg) + 4] {
                         body.push(stmt(BPF_LD_W_ABS, offset));
@@ -252,6 +360,7 @@ mod tests {
                 }
                 BPF_JEQ_K => pc += 1 + if acc == ins.k { ins.jt as usize } else { ins.jf as usize },
                 BPF_JGE_K => pc += 1 + if acc >= ins.k { ins.jt as usize } else { ins.jf as usize },
+                BPF_JA => pc += 1 + ins.k as usize,
                 BPF_RET_K => return ins.k,
                 other => panic!("unexpected opcode {other:#x}"),
             }
@@ -267,7 +376,7 @@ mod tests {
 
     #[test]
     fn restricted_allows_only_unix_stream_sockets() {
-        let plan = SeccompPlan::new(NetworkMode::Restricted);
+        let plan = SeccompPlan::new(NetworkMode::Restricted, false);
         let unix = libc::AF_UNIX as u64;
         let stream = libc::SOCK_STREAM as u64;
         assert_eq!(call(&plan, libc::SYS_socket, [unix, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
@@ -288,7 +397,7 @@ mod tests {
 
     #[test]
     fn restricted_refuses_connectivity_but_not_send_on_connected_sockets() {
-        let plan = SeccompPlan::new(NetworkMode::Restricted);
+        let plan = SeccompPlan::new(NetworkMode::Restricted, false);
         for nr in [libc::SYS_connect, libc::SYS_bind, libc::SYS_listen, libc::SYS_accept, libc::SYS_accept4] {
             assert_eq!(call(&plan, nr, [3, 0, 0, 0, 0, 0]), EPERM);
         }
@@ -302,8 +411,8 @@ mod tests {
 
     #[test]
     fn every_mode_refuses_io_uring_ptrace_and_foreign_abis() {
-        for mode in [NetworkMode::Restricted, NetworkMode::Full] {
-            let plan = SeccompPlan::new(mode);
+        for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
+            let plan = SeccompPlan::new(mode, false);
             for nr in [libc::SYS_io_uring_setup, libc::SYS_ptrace, libc::SYS_process_vm_writev] {
                 assert_eq!(call(&plan, nr, [0; 6]), EPERM);
             }
@@ -312,11 +421,51 @@ mod tests {
                 assert_eq!(call(&plan, X32_SYSCALL_BIT as i64 | libc::SYS_getpid, [0; 6]), EPERM);
             }
         }
-        let full = SeccompPlan::new(NetworkMode::Full);
+        let full = SeccompPlan::new(NetworkMode::Full, false);
         assert_eq!(
             call(&full, libc::SYS_socket, [libc::AF_INET as u64, libc::SOCK_STREAM as u64, 0, 0, 0, 0]),
             SECCOMP_RET_ALLOW
         );
         assert_eq!(call(&full, libc::SYS_connect, [3, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(
+            call(&full, libc::SYS_socket, [libc::AF_UNIX as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0]),
+            SECCOMP_RET_ALLOW
+        );
+        for family in [libc::AF_PACKET, libc::AF_VSOCK] {
+            assert_eq!(call(&full, libc::SYS_socket, [family as u64, libc::SOCK_RAW as u64, 0, 0, 0, 0]), EPERM);
+        }
+    }
+
+    #[test]
+    fn proxy_mode_allows_tcp_only_and_no_fast_open() {
+        let stream = libc::SOCK_STREAM as u64;
+        for own_netns in [true, false] {
+            let plan = SeccompPlan::new(NetworkMode::Proxy, own_netns);
+            assert_eq!(call(&plan, libc::SYS_socket, [libc::AF_INET as u64, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+            assert_eq!(
+                call(&plan, libc::SYS_socket, [libc::AF_INET6 as u64, stream | libc::SOCK_NONBLOCK as u64, 0, 0, 0, 0]),
+                SECCOMP_RET_ALLOW
+            );
+            assert_eq!(
+                call(&plan, libc::SYS_socket, [libc::AF_INET as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0]),
+                EPERM
+            );
+            assert_eq!(call(&plan, libc::SYS_socket, [libc::AF_INET as u64, libc::SOCK_RAW as u64, 0, 0, 0, 0]), EPERM);
+            assert_eq!(call(&plan, libc::SYS_socket, [libc::AF_UNIX as u64, stream, 0, 0, 0, 0]), EPERM);
+            assert_eq!(
+                call(&plan, libc::SYS_socketpair, [libc::AF_UNIX as u64, stream, 0, 0, 0, 0]),
+                SECCOMP_RET_ALLOW
+            );
+            assert_eq!(call(&plan, libc::SYS_connect, [3, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+            assert_eq!(call(&plan, libc::SYS_sendto, [3, 0, 1, 0, 0, 0]), SECCOMP_RET_ALLOW);
+            assert_eq!(call(&plan, libc::SYS_sendto, [3, 0, 1, libc::MSG_FASTOPEN as u64, 0x1000, 16]), EPERM);
+            assert_eq!(
+                call(&plan, libc::SYS_sendmsg, [3, 0, (libc::MSG_FASTOPEN | libc::MSG_NOSIGNAL) as u64, 0, 0, 0]),
+                EPERM
+            );
+            assert_eq!(call(&plan, libc::SYS_sendmsg, [3, 0, libc::MSG_NOSIGNAL as u64, 0, 0, 0]), SECCOMP_RET_ALLOW);
+            let listen = call(&plan, libc::SYS_listen, [3, 16, 0, 0, 0, 0]);
+            assert_eq!(listen, if own_netns { SECCOMP_RET_ALLOW } else { EPERM });
+        }
     }
 }

@@ -59,6 +59,16 @@ pub struct LandlockPathBeneathAttr {
     pub parent_fd: i32,
 }
 
+/// `struct landlock_net_port_attr`.
+#[repr(C, packed)]
+#[derive(Clone, Copy)]
+pub struct LandlockNetPortAttr {
+    pub allowed_access: u64,
+    pub port: u64,
+}
+
+pub const LANDLOCK_RULE_NET_PORT: u32 = 2;
+
 /// `struct open_how` for `openat2(2)`.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -283,6 +293,21 @@ pub fn poll_two(first: RawFd, second: RawFd) -> SysResult<(bool, bool)> {
     }
 }
 
+/// `poll(2)` without a timeout, retried on EINTR.
+pub fn poll(fds: &mut [libc::pollfd]) -> SysResult<usize> {
+    loop {
+        // SAFETY: the pointer and length describe the live slice of pollfd structures.
+        let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if ret >= 0 {
+            return Ok(ret as usize);
+        }
+        let errno = Errno::last();
+        if errno.0 != libc::EINTR {
+            return Err(errno);
+        }
+    }
+}
+
 /// Restores the default disposition of every signal and unblocks them all. Used by the child
 /// right before `execve`: handlers installed by a host (Node, a C program) must not run there,
 /// and ignored signals (Rust ignores SIGPIPE) must not leak into the command.
@@ -499,6 +524,103 @@ pub fn bring_up_loopback() -> SysResult<()> {
     }
 }
 
+/// A listening TCP socket on `127.0.0.1:port` or `[::1]:port` of the current network namespace.
+pub fn listen_loopback(ipv6: bool, port: u16) -> SysResult<RawFd> {
+    let family = if ipv6 { libc::AF_INET6 } else { libc::AF_INET };
+    // SAFETY: plain socket calls; the address structures are fully initialised on the stack.
+    unsafe {
+        let fd = check_int(libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0))?;
+        let bound = if ipv6 {
+            let mut addr: libc::sockaddr_in6 = std::mem::zeroed();
+            addr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            addr.sin6_port = port.to_be();
+            addr.sin6_addr.s6_addr[15] = 1;
+            let only_v6: libc::c_int = 1;
+            libc::setsockopt(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, (&only_v6 as *const libc::c_int).cast(), 4);
+            libc::bind(
+                fd,
+                (&addr as *const libc::sockaddr_in6).cast(),
+                std::mem::size_of::<libc::sockaddr_in6>() as u32,
+            )
+        } else {
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_port = port.to_be();
+            addr.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
+            libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), std::mem::size_of::<libc::sockaddr_in>() as u32)
+        };
+        match check_int(bound).and_then(|_| check_int(libc::listen(fd, 128))) {
+            Ok(_) => Ok(fd),
+            Err(errno) => {
+                libc::close(fd);
+                Err(errno)
+            }
+        }
+    }
+}
+
+/// Space for one `SCM_RIGHTS` control message carrying one descriptor (`CMSG_SPACE(4)` is 24
+/// on 64-bit Linux), aligned for `cmsghdr`.
+#[repr(C, align(8))]
+struct OneFdControl([u8; 32]);
+
+/// Sends `fd` with a 4-byte `tag` over a unix socket.
+pub fn send_fd(socket: RawFd, tag: u32, fd: RawFd) -> SysResult<()> {
+    let mut payload = tag.to_ne_bytes();
+    let mut control = OneFdControl([0; 32]);
+    // SAFETY: the iovec and control buffer live on the stack for the call; the CMSG macros
+    // stay within the buffer, which is larger than CMSG_SPACE(sizeof(int)).
+    unsafe {
+        let mut iov = libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: payload.len() };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(4) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+        check(libc::sendmsg(socket, &msg, libc::MSG_NOSIGNAL) as libc::c_long).map(drop)
+    }
+}
+
+/// Receives one `(tag, fd)` sent by [`send_fd`] without blocking; `None` when nothing is queued.
+pub fn recv_fd(socket: RawFd) -> SysResult<Option<(u32, RawFd)>> {
+    let mut payload = [0u8; 4];
+    let mut control = OneFdControl([0; 32]);
+    // SAFETY: as in send_fd; received descriptors are taken over by the caller.
+    unsafe {
+        let mut iov = libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: payload.len() };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_controllen = control.0.len();
+        let received = libc::recvmsg(socket, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC);
+        if received < 0 {
+            let errno = Errno::last();
+            return if errno.0 == libc::EAGAIN { Ok(None) } else { Err(errno) };
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if received != 4 || cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+            return if received == 0 { Ok(None) } else { Err(Errno(libc::EPROTO)) };
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
+        Ok(Some((u32::from_ne_bytes(payload), fd)))
+    }
+}
+
+pub fn socketpair_seqpacket() -> SysResult<[RawFd; 2]> {
+    let mut fds = [-1; 2];
+    // SAFETY: fds has room for the two descriptors socketpair writes.
+    check_int(unsafe {
+        libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
+    })
+    .map(|_| fds)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mounts.
 
@@ -618,6 +740,20 @@ pub fn landlock_add_path_rule(ruleset: RawFd, rule: &LandlockPathBeneathAttr) ->
             ruleset,
             LANDLOCK_RULE_PATH_BENEATH,
             rule as *const LandlockPathBeneathAttr,
+            0u32,
+        )
+    };
+    check(ret).map(drop)
+}
+
+pub fn landlock_add_net_rule(ruleset: RawFd, rule: &LandlockNetPortAttr) -> SysResult<()> {
+    // SAFETY: rule points to a valid packed net-port attribute.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset,
+            LANDLOCK_RULE_NET_PORT,
+            rule as *const LandlockNetPortAttr,
             0u32,
         )
     };

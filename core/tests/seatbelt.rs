@@ -13,7 +13,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use codex_sandbox_core::proxy_endpoints::{self, PROXY_URL_ENV_KEYS};
+use codex_sandbox_core::proxy::endpoints::{self as proxy_endpoints, PROXY_URL_ENV_KEYS};
 use codex_sandbox_core::seatbelt::{SANDBOX_EXEC, SeatbeltCommand, SeatbeltOptions, UnixSockets, seatbelt_command};
 use codex_sandbox_core::{NetworkAccess, ReadAccess, SandboxPolicy};
 

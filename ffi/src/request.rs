@@ -46,8 +46,10 @@ pub const CODEX_SANDBOX_STDIO_NULL: c_int = -3;
 /// for hosts where mounting proc is refused, e.g. inside some containers).
 pub const CODEX_SANDBOX_FLAG_NO_PROC: u32 = 1;
 /// `flags`: network only through the loopback proxies named in the environment (Codex's
-/// `--allow-network-for-proxy`). This version refuses it with CODEX_SANDBOX_UNSUPPORTED rather
-/// than run with a different network.
+/// `--allow-network-for-proxy`). A request whose environment names no usable loopback proxy,
+/// or any unusable one, fails with CODEX_SANDBOX_INVALID_ARGUMENT naming the variable. On the
+/// bwrap pipeline a bridge thread in this process relays the sandbox's connections to the
+/// proxies until the child is waited for or freed.
 pub const CODEX_SANDBOX_FLAG_PROXY_NETWORK: u32 = 2;
 /// `flags`: do not kill the sandbox when the spawning thread exits. By default the sandbox
 /// gets SIGKILL when the thread that called codex_sandbox_spawn() exits (Linux ties the

@@ -512,9 +512,17 @@ static void test_errors(void) {
   req.extra_fds_len = 2;
   expect_error("NULL extra_fds", &req, CODEX_SANDBOX_NULL_POINTER, "extra_fds");
 
+  /* Proxy mode needs a loopback proxy in the environment, and refuses anything else. */
+  static const char *const no_proxy_env[] = {"PATH=/usr/bin:/bin", NULL};
   req = request(CODEX_SANDBOX_PIPELINE_AUTO, true_argv);
   req.flags = CODEX_SANDBOX_FLAG_PROXY_NETWORK;
-  expect_error("proxy network", &req, CODEX_SANDBOX_UNSUPPORTED, "proxy");
+  req.envp = no_proxy_env;
+  expect_error("proxy network without a proxy", &req, CODEX_SANDBOX_INVALID_ARGUMENT, "loopback proxy URL");
+  static const char *const remote_proxy_env[] = {"HTTPS_PROXY=http://example.com:3128", NULL};
+  req = request(CODEX_SANDBOX_PIPELINE_AUTO, true_argv);
+  req.flags = CODEX_SANDBOX_FLAG_PROXY_NETWORK;
+  req.envp = remote_proxy_env;
+  expect_error("proxy network with a remote proxy", &req, CODEX_SANDBOX_INVALID_ARGUMENT, "HTTPS_PROXY");
 
   /* NULL out pointers and handles. */
   req = request(CODEX_SANDBOX_PIPELINE_AUTO, true_argv);

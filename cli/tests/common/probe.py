@@ -66,6 +66,7 @@ OPS = {
     "symlink": os.symlink,
     "truncate": lambda path: os.truncate(path, 0),
     "connect": connect,
+    "connect6": lambda port: connect("::1", port),
     "udp": udp_send,
     "socket": new_socket,
     "socketpair": socketpair_roundtrip,

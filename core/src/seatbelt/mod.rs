@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::policy::{ReadAccess, SandboxPolicy};
-use crate::proxy_endpoints;
+use crate::proxy::endpoints as proxy_endpoints;
 use crate::resolve::{self, ReadScope};
 use network::{NetworkForm, UnixSocketRules};
 use sbpl::Params;

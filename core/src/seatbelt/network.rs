@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use super::UnixSockets;
 use super::sbpl::Params;
 use crate::error::{Error, Result};
-use crate::proxy_endpoints::ProxyEndpoints;
+use crate::proxy::endpoints::ProxyEndpoints;
 
 /// The shape of the network section.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,7 +173,7 @@ fn unix_socket_rules(rules: &UnixSocketRules) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy_endpoints::infer;
+    use crate::proxy::endpoints::infer;
 
     fn proxy(pairs: &[(&str, &str)]) -> ProxyEndpoints {
         infer(pairs)

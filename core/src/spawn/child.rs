@@ -38,6 +38,7 @@ pub(crate) enum Stage {
     Dev,
     Proc,
     Mask,
+    ProxyListen,
     Chdir,
     Fork,
     CloseFds,
@@ -52,7 +53,7 @@ pub(crate) enum Stage {
 impl Stage {
     pub(crate) fn from_u32(value: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 27] = [
+        const ALL: [Stage; 28] = [
             ParentDeathSignal,
             ParentGone,
             NewSession,
@@ -71,6 +72,7 @@ impl Stage {
             Dev,
             Proc,
             Mask,
+            ProxyListen,
             Chdir,
             Fork,
             CloseFds,
@@ -104,6 +106,7 @@ impl Stage {
             Stage::Dev => "set up /dev",
             Stage::Proc => "mount /proc",
             Stage::Mask => "mask a path with an empty tmpfs",
+            Stage::ProxyListen => "listen on a proxy port inside the sandbox",
             Stage::Chdir => "change to the command's working directory",
             Stage::Fork => "fork the command under the sandbox's init",
             Stage::CloseFds => "close inherited file descriptors",

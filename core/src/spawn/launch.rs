@@ -5,17 +5,20 @@ use std::cell::Cell;
 use std::ffi::CString;
 use std::fs;
 use std::io;
+use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::child::{self, BindTarget, ChildImage, ExecImage, Failure, Stage};
-use super::namespaces::{CloneSource, DEV_NODE_PATHS, InitImage, NamespaceImage, PreparedOp};
+use super::namespaces::{CloneSource, DEV_NODE_PATHS, InitImage, NamespaceImage, PreparedOp, ProxyListeners};
 use super::placeholder::{Found, Placeholder};
 use crate::error::{Error, Result};
 use crate::mounts::{DEV_NODES, MountOp};
 use crate::plan::{Pipeline, SandboxPlan};
+use crate::proxy::bridge::Bridge;
+use crate::proxy::{BridgeRoute, ProxyPlan, ProxyRoute};
 use crate::sys;
 
 /// What a successful launch hands to [`super::Child`].
@@ -24,6 +27,8 @@ pub(crate) struct Launched {
     pub pidfd: Option<OwnedFd>,
     /// Read end of init's status pipe (namespace pipeline).
     pub status: Option<OwnedFd>,
+    /// Proxy mode on the namespace pipeline: the bridge serving the sandbox's listeners.
+    pub bridge: Option<Bridge>,
 }
 
 /// Descriptors and flags that come from the caller rather than the plan.
@@ -41,8 +46,22 @@ pub(crate) fn launch(
     let targets = protected_targets(plan, placeholders)?;
     let [error_read, error_write] = pipe("create the report pipe")?;
     let status_pipe = if plan.pipeline == Pipeline::Bwrap { Some(pipe("create the status pipe")?) } else { None };
+    let bridge_routes = match &plan.proxy {
+        Some(ProxyPlan { route: ProxyRoute::Bridge { routes }, .. }) if plan.pipeline == Pipeline::Bwrap => {
+            Some(routes)
+        }
+        _ => None,
+    };
+    let control = bridge_routes.map(|_| control_socketpair()).transpose()?;
     let namespaces = match plan.pipeline {
-        Pipeline::Bwrap => Some(namespace_image(plan, &targets, status_pipe.as_ref().map(|[_, w]| w.as_raw_fd()))?),
+        Pipeline::Bwrap => {
+            let mut image = namespace_image(plan, &targets, status_pipe.as_ref().map(|[_, w]| w.as_raw_fd()))?;
+            if let (Some(routes), Some([_, child_end])) = (bridge_routes, &control) {
+                let ports = routes.iter().map(|route| route.port).collect();
+                image.proxy_listeners = Some(ProxyListeners { control_fd: child_end.as_raw_fd(), ports });
+            }
+            Some(image)
+        }
         Pipeline::Landlock if !targets.is_empty() => Some(bind_only_image(targets)?),
         _ => None,
     };
@@ -94,6 +113,7 @@ pub(crate) fn launch(
     sys::set_signal_mask(&saved_mask);
     drop(error_write);
     let status = status_pipe.map(|[read, _write]| read);
+    let control = control.map(|[parent_end, _child_end]| parent_end);
     let pid = cloned.map_err(|errno| clone_error(errno, clone_flags))?;
     // SAFETY: with CLONE_PIDFD the kernel stored a fresh descriptor that nothing else owns.
     let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
@@ -101,7 +121,20 @@ pub(crate) fn launch(
     let outcome = read_report(error_read.as_raw_fd());
     drop((image, argv_storage, env_storage));
     match outcome {
-        Ok(None) => Ok(Launched { pid, pidfd, status }),
+        Ok(None) => {
+            let bridge = match (bridge_routes, control) {
+                (Some(routes), Some(control)) => match start_bridge(routes, &control) {
+                    Ok(bridge) => Some(bridge),
+                    Err(error) => {
+                        let _ = sys::kill(pid, libc::SIGKILL);
+                        let _ = sys::waitpid(pid, 0);
+                        return Err(error);
+                    }
+                },
+                _ => None,
+            };
+            Ok(Launched { pid, pidfd, status, bridge })
+        }
         Ok(Some(failure)) => {
             let _ = sys::waitpid(pid, 0);
             Err(failure_error(plan, failure))
@@ -112,6 +145,34 @@ pub(crate) fn launch(
             Err(Error::Setup { stage: "read the child's report", source: errno.into_io(), hint: "" })
         }
     }
+}
+
+/// A socketpair whose second end the child uses to hand over its listening sockets.
+fn control_socketpair() -> Result<[OwnedFd; 2]> {
+    let [a, b] = sys::socketpair_seqpacket().map_err(|errno| Error::Setup {
+        stage: "create the proxy control socket",
+        source: errno.into_io(),
+        hint: "",
+    })?;
+    // SAFETY: socketpair returned two fresh descriptors that nothing else owns.
+    Ok(unsafe { [OwnedFd::from_raw_fd(a), OwnedFd::from_raw_fd(b)] })
+}
+
+/// Collects the listening sockets the child sent (all queued before it exec'd the command) and
+/// starts the bridge on them.
+fn start_bridge(routes: &[BridgeRoute], control: &OwnedFd) -> Result<Bridge> {
+    let setup = |source: io::Error| Error::Setup { stage: "start the proxy bridge", source, hint: "" };
+    let mut listeners = Vec::new();
+    while let Some((index, fd)) = sys::recv_fd(control.as_raw_fd()).map_err(|errno| setup(errno.into_io()))? {
+        // SAFETY: the descriptor arrived with SCM_RIGHTS and belongs to this process now.
+        let listener = TcpListener::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let route = routes.get(index as usize).ok_or_else(|| setup(io::Error::from_raw_os_error(libc::EPROTO)))?;
+        listeners.push((listener, route.upstream));
+    }
+    if listeners.len() < routes.len() {
+        return Err(setup(io::Error::other("the sandbox handed over fewer listeners than proxy routes")));
+    }
+    Bridge::start(listeners).map_err(setup)
 }
 
 /// Bind targets for the protected paths, in the plan's order, creating or joining placeholders
@@ -155,6 +216,7 @@ fn bind_only_image(targets: Vec<BindTarget>) -> Result<NamespaceImage> {
         slots: Vec::new(),
         loopback: false,
         init: None,
+        proxy_listeners: None,
     })
 }
 
@@ -207,6 +269,7 @@ fn namespace_image(plan: &SandboxPlan, targets: &[BindTarget], status_fd: Option
         slots,
         loopback: plan.namespaces.as_ref().is_some_and(|ns| ns.network),
         init: status_fd.map(|status_fd| InitImage { status_fd }),
+        proxy_listeners: None,
     })
 }
 

@@ -21,6 +21,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
 use crate::plan::{Executor, SandboxPlan};
+use crate::proxy::bridge::Bridge;
 use crate::sys;
 use launch::{LaunchOptions, Launched};
 use placeholder::Placeholder;
@@ -114,6 +115,9 @@ pub struct Child {
     status: Option<ExitStatus>,
     /// The sandbox's init reports the command's own wait status here (namespace pipeline).
     init_status: Option<OwnedFd>,
+    /// Proxy mode: relays the sandbox's connections to the proxies until the sandbox is
+    /// reaped or this handle is dropped.
+    bridge: Option<Bridge>,
     placeholders: Vec<Placeholder>,
 }
 
@@ -170,6 +174,9 @@ impl Child {
             matches!(sys::read(fd.as_raw_fd(), &mut word), Ok(4)).then(|| libc::c_int::from_ne_bytes(word))
         });
         let status = ExitStatus::from_raw(reported.unwrap_or(raw));
+        if let Some(mut bridge) = self.bridge.take() {
+            bridge.stop();
+        }
         self.status = Some(status);
         for placeholder in self.placeholders.drain(..) {
             placeholder.release();
@@ -223,9 +230,9 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
     };
     drop(child_ends);
     match result {
-        Ok(Launched { pid, pidfd, status }) => {
+        Ok(Launched { pid, pidfd, status, bridge }) => {
             let [stdin, stdout, stderr] = parent_ends;
-            Ok(Child { pid, pidfd, stdin, stdout, stderr, status: None, init_status: status, placeholders })
+            Ok(Child { pid, pidfd, stdin, stdout, stderr, status: None, init_status: status, bridge, placeholders })
         }
         Err(error) => {
             for placeholder in placeholders {

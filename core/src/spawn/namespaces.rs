@@ -68,6 +68,14 @@ pub(crate) struct NamespaceImage {
     pub loopback: bool,
     /// Present when the child is PID 1 of a new PID namespace.
     pub init: Option<InitImage>,
+    /// Proxy mode: listen on these ports at 127.0.0.1 and ::1 and hand each listening socket,
+    /// tagged with its route index, to the spawning process over `control_fd`.
+    pub proxy_listeners: Option<ProxyListeners>,
+}
+
+pub(crate) struct ProxyListeners {
+    pub control_fd: RawFd,
+    pub ports: Vec<u16>,
 }
 
 /// Sets up the namespaces the child was cloned into.
@@ -81,6 +89,9 @@ pub(crate) fn enter(ns: &NamespaceImage) -> Step {
     if ns.loopback {
         // Best effort: a host that refuses it (gVisor, AppArmor) leaves `lo` as it is.
         let _ = sys::bring_up_loopback();
+    }
+    if let Some(proxy) = &ns.proxy_listeners {
+        hand_over_proxy_listeners(proxy)?;
     }
     for source in &ns.clone_first {
         let fd = if source.checked {
@@ -97,6 +108,24 @@ pub(crate) fn enter(ns: &NamespaceImage) -> Step {
     }
     for (index, op) in ns.ops.iter().enumerate() {
         run_op(ns, op).map_err(|failure| failure.at(index))?;
+    }
+    Ok(())
+}
+
+/// Creates the in-sandbox end of each proxy route and passes it to the bridge outside. IPv4 is
+/// required; IPv6 is skipped when the namespace has no `::1` (IPv6 disabled).
+fn hand_over_proxy_listeners(proxy: &ProxyListeners) -> Step {
+    for (index, port) in proxy.ports.iter().enumerate() {
+        for ipv6 in [false, true] {
+            let fd = match sys::listen_loopback(ipv6, *port) {
+                Ok(fd) => fd,
+                Err(errno) if ipv6 && matches!(errno.0, libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT) => continue,
+                Err(errno) => return Err(Failure::new(Stage::ProxyListen, errno).at(index)),
+            };
+            let sent = sys::send_fd(proxy.control_fd, index as u32, fd);
+            sys::close(fd);
+            at(Stage::ProxyListen, sent).map_err(|failure| failure.at(index))?;
+        }
     }
     Ok(())
 }

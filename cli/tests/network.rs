@@ -1,0 +1,256 @@
+//! The network modes, end to end, on both pipelines, as the current user and (when root) as
+//! uid 65534. Every target is a listener this test starts on the loopback interface.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Run, Scratch, User, stderr, stdout, users};
+
+const PIPELINES: [&str; 2] = ["landlock", "bwrap"];
+
+fn matrix() -> Vec<(User, &'static str)> {
+    let mut pairs = Vec::new();
+    for user in users() {
+        for pipeline in PIPELINES {
+            if pipeline == "bwrap" && !common::userns_available(user) {
+                eprintln!("SKIP bwrap as {user:?}: this host forbids user namespaces");
+                continue;
+            }
+            pairs.push((user, pipeline));
+        }
+    }
+    pairs
+}
+
+fn run(user: User, pipeline: &str, cwd: &Path) -> Run {
+    Run::new(user, cwd).arg(format!("--pipeline={pipeline}"))
+}
+
+/// Nothing arrived at a listener.
+fn assert_untouched(listener: &TcpListener, what: &str) {
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "{what}: the listener received a connection");
+}
+
+/// Tries one system call the way a program would and prints OK or the errno name.
+const SYSCALLS: &str = r#"
+import ctypes, errno, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def attempt(fn):
+    try:
+        fn(); return "OK"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+def io_uring():
+    params = ctypes.create_string_buffer(120)
+    if libc.syscall(425, 8, params) < 0:
+        raise OSError(ctypes.get_errno(), "io_uring_setup")
+for name, fn in [
+    ("netlink", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0).close()),
+    ("packet", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()),
+    ("io_uring", io_uring),
+    ("socketpair", lambda: [s.close() for s in socket.socketpair()]),
+]:
+    print(name, attempt(fn))
+"#;
+
+#[test]
+fn restricted_mode_refuses_every_kind_of_network_access() {
+    for (user, pipeline) in matrix() {
+        let scratch = Scratch::new(user, "net-restricted");
+        let tcp4 = TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp6 = TcpListener::bind("[::1]:0").ok();
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let p4 = tcp4.local_addr().unwrap().port();
+        let mut ops =
+            vec![format!("connect:127.0.0.1:{p4}"), format!("udp:127.0.0.1:{}", udp.local_addr().unwrap().port())];
+        if let Some(tcp6) = &tcp6 {
+            ops.push(format!("connect6:{}", tcp6.local_addr().unwrap().port()));
+        }
+        let results = run(user, pipeline, &scratch.path).policy("read-only").probe(&ops);
+        assert!(results.iter().all(|r| r == "EPERM"), "as {user:?} on {pipeline}: {results:?}");
+
+        let output = run(user, pipeline, &scratch.path).policy("read-only").output(&[
+            "/bin/bash",
+            "-c",
+            &format!("echo escaped > /dev/tcp/127.0.0.1/{p4}"),
+        ]);
+        assert!(!output.status.success(), "bash /dev/tcp connected as {user:?} on {pipeline}");
+
+        let output =
+            run(user, pipeline, &scratch.path).policy("read-only").output(&["/usr/bin/python3", "-c", SYSCALLS]);
+        let text = stdout(&output);
+        assert_eq!(
+            text.lines().collect::<Vec<_>>(),
+            ["netlink EPERM", "packet EPERM", "io_uring EPERM", "socketpair OK"],
+            "as {user:?} on {pipeline}: {}",
+            stderr(&output)
+        );
+
+        assert_untouched(&tcp4, "tcp4");
+        if let Some(tcp6) = &tcp6 {
+            assert_untouched(tcp6, "tcp6");
+        }
+        udp.set_nonblocking(true).unwrap();
+        assert!(udp.recv_from(&mut [0u8; 16]).is_err(), "the UDP listener received a datagram");
+    }
+}
+
+#[test]
+fn full_network_still_refuses_packet_sockets_and_io_uring() {
+    for (user, pipeline) in matrix() {
+        let scratch = Scratch::new(user, "net-full");
+        let policy = r#"{"type":"read-only","network_access":true}"#;
+        let output = run(user, pipeline, &scratch.path).policy(policy).output(&["/usr/bin/python3", "-c", SYSCALLS]);
+        let text = stdout(&output);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1..], ["packet EPERM", "io_uring EPERM", "socketpair OK"], "as {user:?} on {pipeline}");
+    }
+}
+
+/// A tiny HTTP proxy on 127.0.0.1: records each request line; answers a GET with `proxied`
+/// and a CONNECT with `200` followed by `tunnel` and a close.
+struct TestProxy {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl TestProxy {
+    fn start() -> TestProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    let mut request = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !request.ends_with(b"\r\n\r\n") && request.len() < 65536 {
+                        match stream.read(&mut byte) {
+                            Ok(1) => request.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let line = String::from_utf8_lossy(&request).lines().next().unwrap_or_default().to_owned();
+                    let reply: &[u8] = if line.starts_with("CONNECT") {
+                        b"HTTP/1.1 200 Connection established\r\n\r\ntunnel"
+                    } else {
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nproxied"
+                    };
+                    seen.lock().unwrap().push(line);
+                    let _ = stream.write_all(reply);
+                });
+            }
+        });
+        TestProxy { port, requests }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn proxy_mode_reaches_the_proxy_and_nothing_else() {
+    let curl = Path::new("/usr/bin/curl").exists();
+    if !curl {
+        eprintln!("SKIP the curl clients: /usr/bin/curl is not installed (CI installs it)");
+    }
+    for (user, pipeline) in matrix() {
+        let scratch = Scratch::new(user, "net-proxy");
+        let proxy = TestProxy::start();
+        let other = TcpListener::bind("127.0.0.1:0").unwrap();
+        let other_port = other.local_addr().unwrap().port();
+        let python = "import urllib.request; print(urllib.request.urlopen('http://python.example.test/', timeout=10).read().decode())";
+        let mut script = format!("/usr/bin/python3 -c \"{python}\"; ");
+        if curl {
+            script.push_str(
+                "curl -s --max-time 10 http://curl-http.example.test/; echo; \
+                 curl -s --max-time 10 https://curl-https.example.test/ >/dev/null; echo; \
+                 ALL_PROXY=$HTTP_PROXY http_proxy= HTTPS_PROXY= curl -s --max-time 10 http://curl-all.example.test/; echo; ",
+            );
+        }
+        script.push_str(&format!("/usr/bin/python3 -c \"import socket; socket.create_connection(('127.0.0.1', {other_port}), timeout=3)\" 2>/dev/null && echo other-reachable || echo other-refused"));
+        let output = run(user, pipeline, &scratch.path)
+            .policy("read-only")
+            .arg("--allow-network-for-proxy")
+            .env("HTTP_PROXY", &proxy.url())
+            .env("http_proxy", &proxy.url())
+            .env("HTTPS_PROXY", &proxy.url())
+            .sh(&script);
+        let text = stdout(&output);
+        assert!(text.starts_with("proxied\n"), "python as {user:?} on {pipeline}: {text} {}", stderr(&output));
+        assert!(
+            text.trim_end().ends_with("other-refused"),
+            "another loopback port was reachable as {user:?} on {pipeline}"
+        );
+        let requests = proxy.requests();
+        assert!(requests.iter().any(|r| r == "GET http://python.example.test/ HTTP/1.1"), "{requests:?}");
+        if curl {
+            assert_eq!(text.matches("proxied").count(), 3, "curl as {user:?} on {pipeline}: {text}");
+            assert!(requests.iter().any(|r| r.starts_with("GET http://curl-http.example.test/")), "{requests:?}");
+            assert!(requests.iter().any(|r| r.starts_with("CONNECT curl-https.example.test:443")), "{requests:?}");
+            assert!(requests.iter().any(|r| r.starts_with("GET http://curl-all.example.test/")), "{requests:?}");
+        }
+        assert_untouched(&other, "the second host listener");
+    }
+}
+
+#[test]
+fn proxy_mode_refuses_unroutable_proxy_settings() {
+    let cases = [
+        ("HTTP_PROXY", "http://[::1", "HTTP_PROXY"),
+        ("HTTPS_PROXY", "http://example.com:3128", "HTTPS_PROXY"),
+        ("http_proxy", "http://127.0.0.1:0", "http_proxy"),
+        ("ALL_PROXY", "http://:3128", "ALL_PROXY"),
+    ];
+    for (user, pipeline) in matrix() {
+        let scratch = Scratch::new(user, "net-proxy-bad");
+        for (key, value, needle) in cases {
+            let output = run(user, pipeline, &scratch.path)
+                .policy("read-only")
+                .arg("--allow-network-for-proxy")
+                .env(key, value)
+                .output(&["/usr/bin/touch", "ran"]);
+            assert_eq!(output.status.code(), Some(125), "{key}={value} as {user:?} on {pipeline}");
+            assert!(stderr(&output).contains(needle), "{}", stderr(&output));
+            assert!(!scratch.path.join("ran").exists());
+        }
+        let output = run(user, pipeline, &scratch.path)
+            .policy("read-only")
+            .arg("--allow-network-for-proxy")
+            .output(&["/usr/bin/touch", "ran"]);
+        assert_eq!(output.status.code(), Some(125), "no proxy variable at all");
+        assert!(!scratch.path.join("ran").exists());
+    }
+}
+
+#[test]
+fn full_network_reaches_loopback() {
+    for (user, pipeline) in matrix() {
+        let scratch = Scratch::new(user, "net-full-loopback");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let policy = r#"{"type":"read-only","network_access":true}"#;
+        let results = run(user, pipeline, &scratch.path).policy(policy).probe(&[format!("connect:127.0.0.1:{port}")]);
+        assert_eq!(results, ["OK"], "as {user:?} on {pipeline}");
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut received = String::new();
+        stream.read_to_string(&mut received).unwrap();
+        assert_eq!(received, "escaped");
+        drop(TcpStream::connect(("127.0.0.1", port)));
+    }
+}
