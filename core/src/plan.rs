@@ -309,7 +309,8 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
 
     let mut env = spec.env.clone();
     let mut env_added = Vec::new();
-    if network != NetworkMode::Full {
+    // Codex's marker follows the policy: in proxy mode a policy without network keeps it.
+    if !spec.policy.has_full_network_access() {
         set_env(&mut env, &mut env_added, "CODEX_SANDBOX_NETWORK_DISABLED", "1");
     }
     let candidates = exec_candidates(program, &env);
