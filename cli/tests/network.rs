@@ -254,3 +254,36 @@ fn full_network_reaches_loopback() {
         drop(TcpStream::connect(("127.0.0.1", port)));
     }
 }
+
+/// Codex wraps even danger-full-access in proxy mode: the filesystem stays open, the network
+/// does not.
+#[test]
+fn proxy_mode_confines_the_network_of_a_full_access_policy() {
+    for (user, pipeline) in matrix() {
+        let scratch = Scratch::new(user, "net-proxy-full");
+        let proxy = TestProxy::start();
+        let other = TcpListener::bind("127.0.0.1:0").unwrap();
+        let other_port = other.local_addr().unwrap().port();
+        let marker = scratch.path.join("written");
+        let script = format!(
+            "echo yes > {}; exec /usr/bin/python3 -c \"import socket\nfor port in ({}, {other_port}):\n  try:\n    socket.create_connection(('127.0.0.1', port), timeout=3).close(); print('ok')\n  except OSError as e: print(e.errno)\"",
+            marker.display(),
+            proxy.port
+        );
+        let output = run(user, pipeline, &scratch.path)
+            .policy("danger-full-access")
+            .arg("--allow-network-for-proxy")
+            .env("HTTP_PROXY", &proxy.url())
+            .sh(&script);
+        let lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+        assert_eq!(
+            lines.first().map(String::as_str),
+            Some("ok"),
+            "proxy unreachable as {user:?} on {pipeline}: {}",
+            stderr(&output)
+        );
+        assert_ne!(lines.get(1).map(String::as_str), Some("ok"), "another port reachable as {user:?} on {pipeline}");
+        assert_eq!(std::fs::read_to_string(&marker).unwrap(), "yes\n", "the filesystem should stay writable");
+        assert_untouched(&other, "the second host listener");
+    }
+}

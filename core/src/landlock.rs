@@ -298,6 +298,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tcp_rules_need_abi_4() {
+        let refused = LandlockPlan::new(3, &["/".into()], &[], &[]).with_tcp_connect_only(vec![3128]);
+        assert!(refused.unwrap_err().contains("ABI 3 cannot restrict TCP"));
+        let plan = LandlockPlan::network_only(4).with_tcp_connect_only(vec![3128]).unwrap();
+        assert_eq!(plan.handled, 0, "a full-write policy restricts no file access");
+        assert!(plan.rules.is_empty());
+        assert_eq!(plan.tcp_connect_ports, Some(vec![3128]));
+    }
+
+    #[test]
     fn rights_grow_with_abi() {
         assert_eq!(fs_rights_of_abi(1), (1 << 13) - 1);
         assert_eq!(fs_rights_of_abi(2) & fs_access::REFER, fs_access::REFER);

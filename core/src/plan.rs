@@ -259,7 +259,12 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         Pipeline::Bwrap => {
             read_only_binds = protected_in_roots();
             let new_netns = network != NetworkMode::Full;
-            let options = ViewOptions { no_proc: spec.no_proc, new_netns };
+            let mut no_proc = spec.no_proc;
+            if !no_proc && !probe::fresh_proc_available() {
+                warnings.push("this host refuses a fresh /proc in new namespaces (a container's masked /proc?): /proc is masked instead".into());
+                no_proc = true;
+            }
+            let options = ViewOptions { no_proc, new_netns };
             let (ops, view_warnings) = mounts::plan(&filesystem, &read_only_binds, options);
             mounts = ops;
             warnings.extend(view_warnings);

@@ -20,6 +20,8 @@ pub struct HostProbe {
     pub landlock: Capability,
     /// Whether the namespace pipeline can run, or why not.
     pub namespaces: Capability,
+    /// Whether a fresh `/proc` can be mounted there (else the bwrap pipeline masks `/proc`).
+    pub fresh_proc: bool,
     /// An installed `bwrap`, for `--bwrap-path`.
     pub system_bwrap: Option<PathBuf>,
     /// The pipeline `auto` picks for a policy that restricts the filesystem.
@@ -52,6 +54,7 @@ pub fn probe() -> HostProbe {
         landlock: landlock::probe_abi().map(|abi| format!("ABI {abi}")).into(),
         auto_pipeline: if namespaces.is_ok() { "bwrap" } else { "landlock" },
         namespaces: namespaces.map(|()| "user, mount and PID namespaces").into(),
+        fresh_proc: fresh_proc_available(),
         system_bwrap: ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"]
             .iter()
             .map(Path::new)
@@ -63,9 +66,22 @@ pub fn probe() -> HostProbe {
 /// Whether this process may create the namespaces of the `bwrap` pipeline. Probed once per
 /// process (about a tenth of a millisecond) and cached.
 pub fn namespaces_available() -> Result<(), String> {
-    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
-    RESULT.get_or_init(probe_namespaces).clone()
+    cached().0.clone()
 }
+
+/// Whether a fresh procfs can be mounted in those namespaces. Containers whose `/proc` has
+/// masked (over-mounted) paths forbid it; the bwrap pipeline then masks `/proc` instead.
+pub fn fresh_proc_available() -> bool {
+    cached().1
+}
+
+fn cached() -> &'static (Result<(), String>, bool) {
+    static RESULT: OnceLock<(Result<(), String>, bool)> = OnceLock::new();
+    RESULT.get_or_init(probe_namespaces)
+}
+
+/// The probe child's exit code when everything but the procfs mount worked.
+const PROC_REFUSED: i32 = 10;
 
 const STEPS: [&str; 5] = [
     "",
@@ -75,7 +91,16 @@ const STEPS: [&str; 5] = [
     "make the mount tree private",
 ];
 
-fn probe_namespaces() -> Result<(), String> {
+fn probe_namespaces() -> (Result<(), String>, bool) {
+    match run_probe_child() {
+        Ok(()) => (Ok(()), true),
+        Err(None) => (Ok(()), false),
+        Err(Some(reason)) => (Err(reason), false),
+    }
+}
+
+/// `Err(None)`: namespaces work but a fresh procfs was refused.
+fn run_probe_child() -> Result<(), Option<String>> {
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let uid_map = format!("{uid} {uid} 1\n");
@@ -100,14 +125,27 @@ fn probe_namespaces() -> Result<(), String> {
             sys::mount_propagation(c"/", libc::MS_REC | libc::MS_SLAVE),
         ];
         let failed = steps.iter().position(Result::is_err).map_or(0, |i| i + 1);
-        sys::exit_immediately(failed as i32);
+        if failed != 0 {
+            sys::exit_immediately(failed as i32);
+        }
+        // This child is PID 1 of its PID namespace, as the sandbox's init would be.
+        let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        let proc = sys::mount(c"proc", c"/proc", c"proc", flags, None);
+        sys::exit_immediately(if proc.is_ok() { 0 } else { PROC_REFUSED });
     }
     sys::set_signal_mask(&saved_mask);
-    let pid = cloned.map_err(|errno| format!("cannot create user, mount and PID namespaces: {}", errno.into_io()))?;
-    let status = sys::waitpid(pid, 0).map_err(|errno| format!("probe child lost: {}", errno.into_io()))?.1;
-    match libc::WEXITSTATUS(status) as usize {
-        0 if libc::WIFEXITED(status) => Ok(()),
-        step if (1..STEPS.len()).contains(&step) => Err(format!("cannot {} in a new user namespace", STEPS[step])),
-        _ => Err(format!("probe child ended with status {status:#x}")),
+    let pid =
+        cloned.map_err(|errno| Some(format!("cannot create user, mount and PID namespaces: {}", errno.into_io())))?;
+    let status = sys::waitpid(pid, 0).map_err(|errno| Some(format!("probe child lost: {}", errno.into_io())))?.1;
+    if !libc::WIFEXITED(status) {
+        return Err(Some(format!("probe child ended with status {status:#x}")));
+    }
+    match libc::WEXITSTATUS(status) {
+        0 => Ok(()),
+        PROC_REFUSED => Err(None),
+        step if (1..STEPS.len() as i32).contains(&step) => {
+            Err(Some(format!("cannot {} in a new user namespace", STEPS[step as usize])))
+        }
+        other => Err(Some(format!("probe child exited with {other}"))),
     }
 }
