@@ -98,34 +98,30 @@ struct SeatbeltCli {
 }
 
 fn main() -> ExitCode {
-    match std::env::args_os().nth(1) {
-        Some(arg) if arg == "doctor" => return doctor(),
-        Some(arg) if arg == "seatbelt" => return seatbelt(),
-        _ => {}
-    }
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => return usage_error(error),
+    let result = match std::env::args_os().nth(1) {
+        Some(arg) if arg == "doctor" => print_json(&codex_sandbox_core::probe::probe()),
+        Some(arg) if arg == "seatbelt" => match SeatbeltCli::try_parse_from(std::env::args_os().skip(1)) {
+            Ok(cli) => seatbelt(cli),
+            Err(error) => return usage_error(error),
+        },
+        _ => match Cli::try_parse() {
+            Ok(cli) => run(cli),
+            Err(error) => return usage_error(error),
+        },
     };
-    match run(cli) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("codex-linux-sandbox: {error}");
-            ExitCode::from(match error.kind() {
-                ErrorKind::CommandNotFound => NOT_FOUND,
-                ErrorKind::CommandNotExecutable => NOT_EXECUTABLE,
-                _ => SETUP_FAILED,
-            })
-        }
-    }
+    result.unwrap_or_else(|error| {
+        eprintln!("codex-linux-sandbox: {error}");
+        ExitCode::from(match error.kind() {
+            ErrorKind::CommandNotFound => NOT_FOUND,
+            ErrorKind::CommandNotExecutable => NOT_EXECUTABLE,
+            _ => SETUP_FAILED,
+        })
+    })
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
     let pipeline = pipeline_request(&cli)?;
-    let cwd = std::env::current_dir().map_err(|e| Error::InvalidArgument {
-        field: "cwd".into(),
-        message: format!("cannot read the current directory: {e}"),
-    })?;
+    let cwd = current_dir()?;
     let mut spec = SandboxSpec::new(
         SandboxPolicy::parse(&cli.sandbox_policy)?,
         cli.sandbox_policy_cwd.unwrap_or_else(|| cwd.clone()),
@@ -138,12 +134,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     spec.no_proc = cli.no_proc;
     spec.bwrap_path = cli.bwrap_path;
     let plan = prepare(&spec)?;
-
     if cli.explain {
-        let json = serde_json::to_string_pretty(&plan).map_err(|e| Error::Internal(e.to_string()))?;
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{json}");
-        return Ok(ExitCode::SUCCESS);
+        return print_json(&plan);
     }
 
     let setup_error =
@@ -154,38 +146,32 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
 }
 
-fn seatbelt() -> ExitCode {
-    let cli = match SeatbeltCli::try_parse_from(std::env::args_os().skip(1)) {
-        Ok(cli) => cli,
-        Err(error) => return usage_error(error),
+/// `codex-linux-sandbox seatbelt`: the macOS `sandbox-exec` command for a policy, as JSON.
+fn seatbelt(cli: SeatbeltCli) -> Result<ExitCode, Error> {
+    let cwd = match cli.sandbox_policy_cwd {
+        Some(cwd) => cwd,
+        None => current_dir()?,
     };
-    let result = (|| {
-        let cwd = match cli.sandbox_policy_cwd {
-            Some(cwd) => cwd,
-            None => std::env::current_dir().map_err(|e| Error::InvalidArgument {
-                field: "cwd".into(),
-                message: format!("cannot read the current directory: {e}"),
-            })?,
-        };
-        let policy = SandboxPolicy::parse(&cli.sandbox_policy)?;
-        let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-        let options = codex_sandbox_core::seatbelt::SeatbeltOptions {
-            allow_local_binding: cli.allow_local_binding,
-            ..Default::default()
-        };
-        codex_sandbox_core::seatbelt::seatbelt_command(&policy, &cwd, &cli.command, &env, &options)
-    })();
-    match result.and_then(|command| serde_json::to_string_pretty(&command).map_err(|e| Error::Internal(e.to_string())))
-    {
-        Ok(json) => {
-            println!("{json}");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("codex-linux-sandbox: {error}");
-            ExitCode::from(SETUP_FAILED)
-        }
-    }
+    let policy = SandboxPolicy::parse(&cli.sandbox_policy)?;
+    let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let options = codex_sandbox_core::seatbelt::SeatbeltOptions {
+        allow_local_binding: cli.allow_local_binding,
+        ..Default::default()
+    };
+    print_json(&codex_sandbox_core::seatbelt::seatbelt_command(&policy, &cwd, &cli.command, &env, &options)?)
+}
+
+fn current_dir() -> Result<PathBuf, Error> {
+    std::env::current_dir().map_err(|e| Error::InvalidArgument {
+        field: "cwd".into(),
+        message: format!("cannot read the current directory: {e}"),
+    })
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<ExitCode, Error> {
+    let json = serde_json::to_string_pretty(value).map_err(|e| Error::Internal(e.to_string()))?;
+    let _ = writeln!(std::io::stdout().lock(), "{json}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints a clap error as one line (help and version go to stdout with exit 0).
@@ -199,21 +185,6 @@ fn usage_error(error: clap::Error) -> ExitCode {
     let first = rendered.lines().next().unwrap_or_default();
     eprintln!("codex-linux-sandbox: {} (see --help)", first.trim_start_matches("error: "));
     ExitCode::from(SETUP_FAILED)
-}
-
-/// `codex-linux-sandbox doctor`: what this host can enforce, as JSON.
-fn doctor() -> ExitCode {
-    let probe = codex_sandbox_core::probe::probe();
-    match serde_json::to_string_pretty(&probe) {
-        Ok(json) => {
-            println!("{json}");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("codex-linux-sandbox: {error}");
-            ExitCode::from(SETUP_FAILED)
-        }
-    }
 }
 
 fn pipeline_request(cli: &Cli) -> Result<PipelineRequest, Error> {

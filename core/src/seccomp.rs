@@ -288,30 +288,21 @@ pub fn compile(rules: &[SyscallRule]) -> Vec<SockFilter> {
         let mut body = Vec::new();
         for condition in &rule.allow_if {
             match condition {
-                Condition::ArgIn { arg, mask, values, .. } => {
+                Condition::ArgIn { arg, mask, values, .. } | Condition::ArgNotIn { arg, mask, values, .. } => {
                     body.push(stmt(BPF_LD_W_ABS, offset_arg_low(*arg)));
                     if *mask != u32::MAX {
                         body.push(stmt(BPF_AND_K, *mask));
                     }
-                    // Each match jumps over the remaining comparisons and the deny.
+                    // Each match jumps over the remaining comparisons and one instruction more.
+                    // For ArgIn that is the deny: a match goes on, no match is denied. For
+                    // ArgNotIn it is a jump over the deny: a match lands on it, no match skips it.
                     let count = values.len();
                     for (i, value) in values.iter().enumerate() {
                         body.push(jump(BPF_JEQ_K, *value, (count - i) as u8, 0));
                     }
-                    body.push(deny);
-                }
-                Condition::ArgNotIn { arg, mask, values, .. } => {
-                    body.push(stmt(BPF_LD_W_ABS, offset_arg_low(*arg)));
-                    if *mask != u32::MAX {
-                        body.push(stmt(BPF_AND_K, *mask));
+                    if matches!(condition, Condition::ArgNotIn { .. }) {
+                        body.push(stmt(BPF_JA, 1));
                     }
-                    // Each match jumps over the remaining comparisons and the skip, onto the
-                    // deny; no match skips the deny.
-                    let count = values.len();
-                    for (i, value) in values.iter().enumerate() {
-                        body.push(jump(BPF_JEQ_K, *value, (count - i) as u8, 0));
-                    }
-                    body.push(stmt(BPF_JA, 1));
                     body.push(deny);
                 }
                 Condition::ArgIsZero { arg, .. } => {

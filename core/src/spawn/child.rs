@@ -16,107 +16,67 @@ use super::namespaces::{self, NamespaceImage};
 use crate::landlock::LandlockImage;
 use crate::sys::{self, Errno, SockFilter, SysResult};
 
-/// Where the child stopped; sent to the parent with the errno.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum Stage {
-    ParentDeathSignal = 1,
-    ParentGone,
-    NewSession,
-    Stdio,
-    SetgroupsDeny,
-    UidMap,
-    GidMap,
-    MountPropagation,
-    ProtectOpen,
-    ProtectVerify,
-    ProtectClone,
-    ProtectReadOnly,
-    ProtectAttach,
-    ReadOnlyRoot,
-    WritableBind,
-    Dev,
-    Proc,
-    Mask,
-    ProxyListen,
-    Chdir,
-    Fork,
-    CloseFds,
-    PassFds,
-    DropCapabilities,
-    NoNewPrivs,
-    Landlock,
-    Seccomp,
-    Exec,
+/// Declares [`Stage`] from one table: each stage, in wire order from 1, with what it does.
+macro_rules! stages {
+    ($($name:ident => $what:literal,)*) => {
+        /// Where the child stopped; sent to the parent with the errno.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u32)]
+        pub(crate) enum Stage {
+            $($name,)*
+        }
+
+        impl Stage {
+            const ALL: &[Stage] = &[$(Stage::$name,)*];
+
+            pub(crate) fn describe(self) -> &'static str {
+                match self {
+                    $(Stage::$name => $what,)*
+                }
+            }
+        }
+    };
+}
+
+stages! {
+    ParentDeathSignal => "set the parent-death signal",
+    ParentGone => "the spawning process exited before the sandbox started",
+    NewSession => "start a new session (setsid)",
+    Stdio => "set up standard input/output",
+    SetgroupsDeny => "write /proc/self/setgroups in the new user namespace",
+    UidMap => "write the uid map of the new user namespace",
+    GidMap => "write the gid map of the new user namespace",
+    MountPropagation => "make the mount namespace private",
+    ProtectOpen => "open a path to mount over without following symlinks",
+    ProtectVerify => "a path changed between planning and mounting",
+    ProtectClone => "clone a path for its bind mount",
+    ProtectReadOnly => "make a protected bind read-only",
+    ProtectAttach => "attach a bind mount",
+    ReadOnlyRoot => "make the root read-only",
+    WritableBind => "bind a writable root",
+    Dev => "set up /dev",
+    Proc => "mount /proc",
+    Mask => "mask a path with an empty tmpfs",
+    ProxyListen => "listen on a proxy port inside the sandbox",
+    Chdir => "change to the command's working directory",
+    Fork => "fork the command under the sandbox's init",
+    CloseFds => "close inherited file descriptors",
+    PassFds => "keep the passed file descriptors open",
+    DropCapabilities => "drop all capabilities",
+    NoNewPrivs => "set no_new_privs",
+    Landlock => "enforce the Landlock ruleset",
+    Seccomp => "install the seccomp filter",
+    Exec => "execute the command",
 }
 
 impl Stage {
-    pub(crate) fn from_u32(value: u32) -> Option<Stage> {
-        use Stage::*;
-        const ALL: [Stage; 28] = [
-            ParentDeathSignal,
-            ParentGone,
-            NewSession,
-            Stdio,
-            SetgroupsDeny,
-            UidMap,
-            GidMap,
-            MountPropagation,
-            ProtectOpen,
-            ProtectVerify,
-            ProtectClone,
-            ProtectReadOnly,
-            ProtectAttach,
-            ReadOnlyRoot,
-            WritableBind,
-            Dev,
-            Proc,
-            Mask,
-            ProxyListen,
-            Chdir,
-            Fork,
-            CloseFds,
-            PassFds,
-            DropCapabilities,
-            NoNewPrivs,
-            Landlock,
-            Seccomp,
-            Exec,
-        ];
-        ALL.into_iter().find(|stage| *stage as u32 == value)
+    /// The value sent on the wire (never 0, so a zeroed message is not a valid report).
+    fn to_wire(self) -> u32 {
+        self as u32 + 1
     }
 
-    pub(crate) fn describe(self) -> &'static str {
-        match self {
-            Stage::ParentDeathSignal => "set the parent-death signal",
-            Stage::ParentGone => "the spawning process exited before the sandbox started",
-            Stage::NewSession => "start a new session (setsid)",
-            Stage::Stdio => "set up standard input/output",
-            Stage::SetgroupsDeny => "write /proc/self/setgroups in the new user namespace",
-            Stage::UidMap => "write the uid map of the new user namespace",
-            Stage::GidMap => "write the gid map of the new user namespace",
-            Stage::MountPropagation => "make the mount namespace private",
-            Stage::ProtectOpen => "open a path to mount over without following symlinks",
-            Stage::ProtectVerify => "a path changed between planning and mounting",
-            Stage::ProtectClone => "clone a path for its bind mount",
-            Stage::ProtectReadOnly => "make a protected bind read-only",
-            Stage::ProtectAttach => "attach a bind mount",
-            Stage::ReadOnlyRoot => "make the root read-only",
-            Stage::WritableBind => "bind a writable root",
-            Stage::Dev => "set up /dev",
-            Stage::Proc => "mount /proc",
-            Stage::Mask => "mask a path with an empty tmpfs",
-            Stage::ProxyListen => "listen on a proxy port inside the sandbox",
-            Stage::Chdir => "change to the command's working directory",
-            Stage::Fork => "fork the command under the sandbox's init",
-            Stage::CloseFds => "close inherited file descriptors",
-            Stage::PassFds => "keep the passed file descriptors open",
-            Stage::DropCapabilities => "drop all capabilities",
-            Stage::NoNewPrivs => "set no_new_privs",
-            Stage::Landlock => "enforce the Landlock ruleset",
-            Stage::Seccomp => "install the seccomp filter",
-            Stage::Exec => "execute the command",
-        }
+    pub(crate) fn from_wire(value: u32) -> Option<Stage> {
+        Stage::ALL.iter().copied().find(|stage| stage.to_wire() == value)
     }
 }
 
@@ -150,7 +110,7 @@ impl Failure {
 
     fn encode(self) -> [u8; Self::WIRE_SIZE] {
         let mut message = [0u8; Self::WIRE_SIZE];
-        message[..4].copy_from_slice(&(self.stage as u32).to_ne_bytes());
+        message[..4].copy_from_slice(&self.stage.to_wire().to_ne_bytes());
         message[4..8].copy_from_slice(&self.errno.0.to_ne_bytes());
         let index = self.index.map_or(u32::MAX, |i| i as u32);
         message[8..].copy_from_slice(&index.to_ne_bytes());
@@ -163,7 +123,7 @@ impl Failure {
             bytes.copy_from_slice(&message[range]);
             bytes
         };
-        let stage = Stage::from_u32(u32::from_ne_bytes(word(0..4)))?;
+        let stage = Stage::from_wire(u32::from_ne_bytes(word(0..4)))?;
         let errno = Errno(i32::from_ne_bytes(word(4..8)));
         let index = match u32::from_ne_bytes(word(8..12)) {
             u32::MAX => None,
