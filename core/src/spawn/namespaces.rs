@@ -312,6 +312,12 @@ fn open_checked(target: &BindTarget) -> Step<RawFd> {
     };
     let fd = at(Stage::ProtectOpen, sys::openat2(&target.path, &how))?;
     match sys::fstat(fd) {
+        // With O_PATH|O_NOFOLLOW a trailing symlink is opened itself rather than refused, and
+        // a freed inode number can come back as that symlink's: never mount over a symlink.
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+            sys::close(fd);
+            Err(Failure::new(Stage::ProtectVerify, Errno(libc::ESTALE)))
+        }
         Ok(st) if st.st_dev == target.dev && st.st_ino == target.ino => Ok(fd),
         Ok(_) => {
             sys::close(fd);
