@@ -10,5 +10,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== Node tests (addon, package, packed tarball, root and uid 65534)"
+sh node/test.sh
 echo "== C tests (install under a prefix, .so and .a, root and uid 65534, valgrind)"
 tests/c/run.sh

@@ -1,0 +1,317 @@
+//! Spawning, and one reaper thread per JS environment that reports exits.
+//!
+//! A child is never waited for on libuv's thread pool. The reaper thread blocks in
+//! `epoll_wait` over the pidfds of all pending children (plus an eventfd to wake it up). When a
+//! pidfd becomes readable the child has exited: the thread reaps it (`waitpid` with `WNOHANG`,
+//! through the core's `Child::try_wait`, which also restores the command's own status under
+//! the namespace pipeline) and queues the status on a threadsafe function, whose callback runs
+//! on the JS thread. On kernels without pidfds the thread polls such children every 50 ms.
+//!
+//! The threadsafe function starts unreferenced ("weak"); the JS layer references it while
+//! children it has not unref()ed are pending, so the event loop stays alive exactly as long as
+//! Node's own `ChildProcess` would keep it alive, and not a moment longer.
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use codex_sandbox_core::{Child, Error, ExitStatus, SpawnOptions};
+use napi::bindgen_prelude::{Either, FnArgs, Function, Status};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, sys};
+use napi_derive::napi;
+
+use crate::spec::{NativeError, NativeSpec, stdio};
+
+/// The epoll token of the wake-up eventfd; children use their id (a `u32`).
+const WAKE: u64 = u64::MAX;
+/// How often children without a pidfd are polled.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// What the reaper reports for one child: `(id, code, signal, error)`. `code` is -1 when the
+/// command died of a signal, `signal` 0 when it exited; `error` is set (and both are -1 / 0)
+/// when it could not be reaped at all.
+pub struct Exit {
+    id: u32,
+    code: i32,
+    signal: i32,
+    error: Option<String>,
+}
+
+type ExitArgs = FnArgs<(u32, i32, i32, Option<String>)>;
+type ExitCallback = ThreadsafeFunction<Exit, (), ExitArgs, Status, false, true>;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn os_error(stage: &'static str) -> Error {
+    Error::Setup { stage, source: std::io::Error::last_os_error(), hint: "" }
+}
+
+struct Watch {
+    child: Arc<Mutex<Child>>,
+    /// The child's pidfd, owned by `child` (which outlives the epoll registration).
+    pidfd: Option<RawFd>,
+}
+
+struct Shared {
+    epoll: OwnedFd,
+    wake: OwnedFd,
+    stop: AtomicBool,
+    watched: Mutex<HashMap<u32, Watch>>,
+}
+
+impl Shared {
+    fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a valid u64 to our own eventfd. A full counter (EAGAIN)
+        // still leaves the eventfd readable, which is all a wake-up needs.
+        unsafe { libc::write(self.wake.as_raw_fd(), (&raw const one).cast(), 8) };
+    }
+
+    fn epoll_ctl(&self, op: libc::c_int, fd: RawFd, token: u64) -> std::io::Result<()> {
+        let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
+        // SAFETY: both descriptors are open; `event` is a valid epoll_event.
+        let ret = unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut event) };
+        if ret < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+    }
+
+    fn run(&self, callback: &ExitCallback) {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
+        loop {
+            let polling = lock(&self.watched).values().any(|w| w.pidfd.is_none());
+            let timeout = if polling { POLL_INTERVAL.as_millis() as i32 } else { -1 };
+            // SAFETY: `events` is a writable buffer of `events.len()` entries.
+            let n =
+                unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, timeout) };
+            if self.stop.load(Ordering::Acquire) {
+                return;
+            }
+            if n < 0 {
+                if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                    std::thread::sleep(POLL_INTERVAL);
+                }
+                continue;
+            }
+            let mut ready = Vec::new();
+            for event in &events[..n as usize] {
+                let token = event.u64;
+                if token == WAKE {
+                    let mut count: u64 = 0;
+                    // SAFETY: reads 8 bytes into a valid u64 from our own non-blocking eventfd.
+                    unsafe { libc::read(self.wake.as_raw_fd(), (&raw mut count).cast(), 8) };
+                } else {
+                    ready.push(token as u32);
+                }
+            }
+            let candidates: Vec<(u32, Arc<Mutex<Child>>)> = {
+                let watched = lock(&self.watched);
+                let by_pidfd = ready.iter().filter_map(|id| watched.get(id).map(|w| (*id, w.child.clone())));
+                let polled = watched.iter().filter(|(_, w)| w.pidfd.is_none()).map(|(id, w)| (*id, w.child.clone()));
+                by_pidfd.chain(polled).collect()
+            };
+            for (id, child) in candidates {
+                let exit = match lock(&child).try_wait() {
+                    Ok(None) => continue,
+                    Ok(Some(ExitStatus::Exited(code))) => Exit { id, code, signal: 0, error: None },
+                    Ok(Some(ExitStatus::Signaled(signal))) => Exit { id, code: -1, signal, error: None },
+                    Err(error) => {
+                        Exit { id, code: -1, signal: 0, error: Some(format!("cannot reap the child: {error}")) }
+                    }
+                };
+                if let Some(Watch { pidfd: Some(fd), .. }) = lock(&self.watched).remove(&id) {
+                    // The pidfd is still open: `child` owns it.
+                    let _ = self.epoll_ctl(libc::EPOLL_CTL_DEL, fd, 0);
+                }
+                callback.call(exit, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        }
+    }
+}
+
+/// The spawner and reaper of one JS environment (the JS layer creates one per module instance).
+#[napi]
+pub struct Reaper {
+    shared: Arc<Shared>,
+    callback: Arc<ExitCallback>,
+    thread: Option<JoinHandle<()>>,
+    next_id: u32,
+    referenced: bool,
+}
+
+#[napi]
+impl Reaper {
+    /// `onExit(id, code, signal, error)` runs on the JS thread for every child that ends.
+    #[napi(constructor)]
+    pub fn new(on_exit: Function<'_, ExitArgs, ()>) -> napi::Result<Reaper> {
+        let callback =
+            on_exit.build_threadsafe_function::<Exit>().callee_handled::<false>().weak::<true>().build_callback(
+                |ctx| Ok(FnArgs::from((ctx.value.id, ctx.value.code, ctx.value.signal, ctx.value.error))),
+            )?;
+        let to_napi = |e: Error| napi::Error::from_reason(e.to_string());
+        // SAFETY: plain system calls; the results are checked and owned below.
+        let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if epoll < 0 {
+            return Err(to_napi(os_error("epoll_create1")));
+        }
+        // SAFETY: a fresh descriptor that nothing else owns.
+        let epoll = unsafe { OwnedFd::from_raw_fd(epoll) };
+        // SAFETY: as above.
+        let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if wake < 0 {
+            return Err(to_napi(os_error("eventfd")));
+        }
+        // SAFETY: a fresh descriptor that nothing else owns.
+        let wake = unsafe { OwnedFd::from_raw_fd(wake) };
+        let shared = Shared { epoll, wake, stop: AtomicBool::new(false), watched: Mutex::new(HashMap::new()) };
+        shared
+            .epoll_ctl(libc::EPOLL_CTL_ADD, shared.wake.as_raw_fd(), WAKE)
+            .map_err(|e| napi::Error::from_reason(format!("epoll_ctl: {e}")))?;
+        Ok(Reaper {
+            shared: Arc::new(shared),
+            callback: Arc::new(callback),
+            thread: None,
+            next_id: 1,
+            referenced: false,
+        })
+    }
+
+    /// Whether pending exits keep the event loop alive. JS thread only.
+    #[napi]
+    pub fn set_ref(&mut self, env: Env, referenced: bool) -> napi::Result<()> {
+        if referenced == self.referenced {
+            return Ok(());
+        }
+        let raw = self.callback.raw();
+        // SAFETY: `raw` is alive (we hold the threadsafe function) and `env` is the environment
+        // it was created in: this method runs on that environment's JS thread.
+        let status = unsafe {
+            if referenced {
+                sys::napi_ref_threadsafe_function(env.raw(), raw)
+            } else {
+                sys::napi_unref_threadsafe_function(env.raw(), raw)
+            }
+        };
+        if status != sys::Status::napi_ok {
+            return Err(napi::Error::from_status(Status::from(status)));
+        }
+        self.referenced = referenced;
+        Ok(())
+    }
+
+    /// Prepares and spawns. `stdio` holds three codes (see `spec::STDIO_*`) or descriptors.
+    #[napi(catch_unwind)]
+    pub fn spawn(&mut self, spec: NativeSpec, stdio: Vec<i32>) -> Either<NativeChild, NativeError> {
+        match self.try_spawn(&spec, &stdio) {
+            Ok(child) => Either::A(child),
+            Err(error) => Either::B(error.into()),
+        }
+    }
+
+    fn try_spawn(&mut self, spec: &NativeSpec, codes: &[i32]) -> Result<NativeChild, Error> {
+        let [stdin, stdout, stderr] = codes else {
+            return Err(Error::Internal("stdio must have three entries".into()));
+        };
+        let plan = codex_sandbox_core::prepare(&spec.to_core()?)?;
+        let options = SpawnOptions {
+            stdin: stdio(*stdin, "stdio[0]")?,
+            stdout: stdio(*stdout, "stdio[1]")?,
+            stderr: stdio(*stderr, "stdio[2]")?,
+            pass_fds: Vec::new(),
+            // The spawning thread is the JS thread: the sandbox is killed when it ends.
+            die_with_parent: true,
+        };
+        self.start_thread()?;
+        let mut child = codex_sandbox_core::spawn(&plan, options)?;
+        let id = self.next_id;
+        self.next_id = self.next_id.checked_add(1).unwrap_or(1);
+        // Ownership of the pipe ends passes to the JS layer, which wraps them at once.
+        let take = |file: Option<std::fs::File>| file.map(IntoRawFd::into_raw_fd);
+        let fds = [take(child.stdin.take()), take(child.stdout.take()), take(child.stderr.take())];
+        let pid = child.id();
+        let mut pidfd = child.pidfd().map(|fd| fd.as_raw_fd());
+        let child = Arc::new(Mutex::new(child));
+        let mut watched = lock(&self.shared.watched);
+        if let Some(fd) = pidfd
+            && self.shared.epoll_ctl(libc::EPOLL_CTL_ADD, fd, u64::from(id)).is_err()
+        {
+            pidfd = None;
+        }
+        watched.insert(id, Watch { child: child.clone(), pidfd });
+        drop(watched);
+        if pidfd.is_none() {
+            // Start polling it.
+            self.shared.wake();
+        }
+        Ok(NativeChild { id, pid, fds, child })
+    }
+
+    fn start_thread(&mut self) -> Result<(), Error> {
+        if self.thread.is_some() {
+            return Ok(());
+        }
+        let shared = self.shared.clone();
+        let callback = self.callback.clone();
+        let thread = std::thread::Builder::new()
+            .name("codex-sandbox-reaper".into())
+            .spawn(move || shared.run(&callback))
+            .map_err(|source| Error::Setup { stage: "start the reaper thread", source, hint: "" })?;
+        self.thread = Some(thread);
+        Ok(())
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.wake();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A spawned child, as the JS layer sees it.
+#[napi]
+pub struct NativeChild {
+    id: u32,
+    pid: u32,
+    /// The parent's pipe ends (stdin, stdout, stderr), owned by the JS layer from the moment
+    /// `spawn` returns.
+    fds: [Option<RawFd>; 3],
+    child: Arc<Mutex<Child>>,
+}
+
+#[napi]
+impl NativeChild {
+    /// The id the reaper reports the exit under.
+    #[napi(getter)]
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The process id (the sandbox's init under the namespace pipeline).
+    #[napi(getter)]
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The parent's pipe ends as descriptor numbers (`null` where not a pipe).
+    #[napi(getter)]
+    pub fn fds(&self) -> Vec<Option<i32>> {
+        self.fds.to_vec()
+    }
+
+    /// Sends `signal` through the pidfd; 0 on success, else an errno (`ESRCH` once reaped).
+    #[napi]
+    pub fn kill(&self, signal: i32) -> i32 {
+        match lock(&self.child).kill(signal) {
+            Ok(()) => 0,
+            Err(error) => error.raw_os_error().unwrap_or(libc::ESRCH),
+        }
+    }
+}

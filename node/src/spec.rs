@@ -1,0 +1,149 @@
+//! From the options the JS layer hands over (already type-checked there) to the core's
+//! [`SandboxSpec`], and from core errors to plain objects the JS layer turns into `Error`s.
+
+use std::ffi::OsString;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use codex_sandbox_core::policy::NetworkAccess;
+use codex_sandbox_core::{Error, PipelineRequest, SandboxPolicy, SandboxSpec, Stdio};
+use napi_derive::napi;
+
+/// A failure, as data: the JS layer builds the `Error` (with a JS stack) from it.
+#[napi(object)]
+pub struct NativeError {
+    /// The core's stable `ErrorKind`, kebab-case (`invalid-policy`, `command-not-found`, ...).
+    pub kind: String,
+    pub message: String,
+    /// The OS error number behind a setup failure, when there is one.
+    pub errno: Option<i32>,
+}
+
+impl From<&Error> for NativeError {
+    fn from(error: &Error) -> NativeError {
+        let kind = serde_json::to_value(error.kind()).ok().and_then(|v| v.as_str().map(str::to_owned));
+        let errno = match error {
+            Error::Setup { source, .. } | Error::Path { source, .. } | Error::CommandNotExecutable { source, .. } => {
+                source.raw_os_error()
+            }
+            _ => None,
+        };
+        NativeError { kind: kind.unwrap_or_else(|| "internal".into()), message: error.to_string(), errno }
+    }
+}
+
+impl From<Error> for NativeError {
+    fn from(error: Error) -> NativeError {
+        NativeError::from(&error)
+    }
+}
+
+pub fn argument_error(field: &str, message: impl Into<String>) -> Error {
+    Error::InvalidArgument { field: field.into(), message: message.into() }
+}
+
+/// What `spawn`, `explain` and `seatbeltPolicy` share. Paths are absolute (the JS layer
+/// resolves them); the environment is complete (the JS layer defaults it to `process.env`).
+#[napi(object)]
+pub struct NativeSpec {
+    /// Policy JSON text or one of the plain names.
+    pub policy: String,
+    /// `restricted`, `full`, `proxy`, or absent (the policy decides).
+    pub network: Option<String>,
+    pub policy_cwd: String,
+    pub cwd: Option<String>,
+    pub argv: Vec<String>,
+    pub env_keys: Vec<String>,
+    pub env_values: Vec<String>,
+    pub pipeline: Option<String>,
+    pub no_proc: Option<bool>,
+    pub bwrap_path: Option<String>,
+}
+
+/// Sets the policy's network access as `network` asks. `proxy` leaves the policy alone and
+/// asks for proxy-only networking (the return value).
+fn apply_network(policy: &mut SandboxPolicy, network: Option<&str>) -> Result<bool, Error> {
+    let full = match network {
+        None => return Ok(false),
+        Some("proxy") => return Ok(true),
+        Some("full") => true,
+        Some("restricted") => false,
+        Some(other) => {
+            return Err(argument_error(
+                "network",
+                format!("unknown mode `{other}`; expected restricted, full or proxy"),
+            ));
+        }
+    };
+    match policy {
+        SandboxPolicy::DangerFullAccess if !full => Err(argument_error(
+            "network",
+            "`restricted` cannot be combined with the danger-full-access policy, which enforces nothing",
+        )),
+        SandboxPolicy::DangerFullAccess => Ok(false),
+        SandboxPolicy::ExternalSandbox { network_access } => {
+            *network_access = if full { NetworkAccess::Enabled } else { NetworkAccess::Restricted };
+            Ok(false)
+        }
+        SandboxPolicy::ReadOnly { network_access, .. } | SandboxPolicy::WorkspaceWrite { network_access, .. } => {
+            *network_access = full;
+            Ok(false)
+        }
+    }
+}
+
+impl NativeSpec {
+    pub fn policy(&self) -> Result<(SandboxPolicy, bool), Error> {
+        let mut policy = SandboxPolicy::parse(&self.policy)?;
+        let proxy = apply_network(&mut policy, self.network.as_deref())?;
+        Ok((policy, proxy))
+    }
+
+    pub fn env(&self) -> Result<Vec<(OsString, OsString)>, Error> {
+        if self.env_keys.len() != self.env_values.len() {
+            return Err(Error::Internal("environment keys and values differ in number".into()));
+        }
+        Ok(self.env_keys.iter().zip(&self.env_values).map(|(k, v)| (k.into(), v.into())).collect())
+    }
+
+    pub fn to_core(&self) -> Result<SandboxSpec, Error> {
+        let (policy, proxy_network) = self.policy()?;
+        let mut spec =
+            SandboxSpec::new(policy, PathBuf::from(&self.policy_cwd), self.argv.iter().map(OsString::from).collect());
+        spec.command_cwd = self.cwd.as_ref().map(PathBuf::from);
+        spec.env = self.env()?;
+        spec.pipeline = match &self.pipeline {
+            Some(name) => PipelineRequest::parse(name)?,
+            None => PipelineRequest::Auto,
+        };
+        spec.proxy_network = proxy_network;
+        spec.no_proc = self.no_proc.unwrap_or(false);
+        spec.bwrap_path = self.bwrap_path.as_ref().map(PathBuf::from);
+        Ok(spec)
+    }
+}
+
+/// One stream of `stdio`, encoded by the JS layer.
+pub const STDIO_INHERIT: i32 = -1;
+pub const STDIO_PIPE: i32 = -2;
+pub const STDIO_IGNORE: i32 = -3;
+
+/// The core's `Stdio` for one stream; a caller descriptor is duplicated (close-on-exec), so the
+/// caller's own stays open and stays the caller's.
+pub fn stdio(value: i32, field: &str) -> Result<Stdio, Error> {
+    Ok(match value {
+        STDIO_INHERIT => Stdio::Inherit,
+        STDIO_PIPE => Stdio::Pipe,
+        STDIO_IGNORE => Stdio::Null,
+        fd if fd >= 0 => {
+            // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table.
+            let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+            if dup < 0 {
+                return Err(argument_error(field, format!("descriptor {fd}: {}", std::io::Error::last_os_error())));
+            }
+            // SAFETY: `dup` is a fresh descriptor that nothing else owns.
+            Stdio::Fd(unsafe { OwnedFd::from_raw_fd(dup) })
+        }
+        other => return Err(argument_error(field, format!("unknown stdio code {other}"))),
+    })
+}
