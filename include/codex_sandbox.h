@@ -106,7 +106,8 @@ enum codex_sandbox_result
   CODEX_SANDBOX_INVALID_POLICY = 2,
   /**
    * This host cannot enforce what was asked (no Landlock, no user namespaces, proxy-only
-   * networking in this version). Nothing runs without the sandbox that was asked for.
+   * networking on a Landlock ABI below 4). Nothing runs without the sandbox that was asked
+   * for.
    */
   CODEX_SANDBOX_UNSUPPORTED = 3,
   /**

@@ -25,7 +25,8 @@ pub enum codex_sandbox_result {
     /// `read-only`, `workspace-write`, `danger-full-access`.
     CODEX_SANDBOX_INVALID_POLICY = 2,
     /// This host cannot enforce what was asked (no Landlock, no user namespaces, proxy-only
-    /// networking in this version). Nothing runs without the sandbox that was asked for.
+    /// networking on a Landlock ABI below 4). Nothing runs without the sandbox that was asked
+    /// for.
     CODEX_SANDBOX_UNSUPPORTED = 3,
     /// The sandbox could not be set up or the process could not be started.
     CODEX_SANDBOX_SPAWN_FAILED = 4,
