@@ -80,8 +80,11 @@ pub struct NamespacePlan {
     /// The sandbox's PID 1 is our init: it reaps, forwards SIGHUP/INT/QUIT/TERM/USR1/USR2/WINCH
     /// and exits with the command's status.
     pub pid: bool,
-    /// An empty network namespace with `lo` up (best effort).
+    /// An empty network namespace.
     pub network: bool,
+    /// How `lo` is brought up in that namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loopback: Option<&'static str>,
     /// The caller's uid and gid, mapped to themselves.
     pub id_map: String,
 }
@@ -275,6 +278,10 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
                 mount: true,
                 pid: true,
                 network: new_netns,
+                loopback: new_netns.then_some(
+                    "IFF_UP only (the kernel then adds 127.0.0.1 and ::1; no RTM_NEWADDR, which AppArmor-restricted \
+                     hosts refuse); best effort: where even that is refused the command runs with lo as the host left it",
+                ),
                 id_map: format!("uid {uid} -> {uid}, gid {gid} -> {gid}"),
             });
             if let Some(endpoints) = proxy_endpoints.clone() {
