@@ -29,6 +29,8 @@ const WS_EXTRA: &str =
     r#"{"type":"workspace-write","writable_roots":["{extra}"],"exclude_slash_tmp":true,"exclude_tmpdir_env_var":true}"#;
 const RO: &str = "read-only";
 const RO_NET: &str = r#"{"type":"read-only","network_access":true}"#;
+const RO_RESTRICTED: &str = r#"{"type":"read-only","access":{"type":"restricted","readable_roots":["/etc"]}}"#;
+const WS_RESTRICTED: &str = r#"{"type":"workspace-write","read_only_access":{"type":"restricted","readable_roots":["/etc"]},"exclude_slash_tmp":true,"exclude_tmpdir_env_var":true}"#;
 const NET_PY: &str =
     "import socket,sys; s=socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=2); s.sendall(b'x')";
 
@@ -63,6 +65,11 @@ const CASES: &[Case] = &[
     Case { name: "loopback-connect-restricted", policy: RO, script: "python3 -c \"{netpy}\" {port}" },
     Case { name: "loopback-connect-full", policy: RO_NET, script: "python3 -c \"{netpy}\" {port}" },
     Case { name: "remount-root", policy: WS, script: "mount -o remount,rw / && touch /etc/codex-sandbox-differential" },
+    Case { name: "restricted-read-allowed", policy: RO_RESTRICTED, script: "cat /etc/hostname >/dev/null" },
+    Case { name: "restricted-read-cwd", policy: RO_RESTRICTED, script: "cat {ws}/existing.txt >/dev/null" },
+    Case { name: "restricted-read-hidden", policy: RO_RESTRICTED, script: "cat {out}/victim.txt" },
+    Case { name: "restricted-read-write-cwd", policy: WS_RESTRICTED, script: "echo data > {ws}/new.txt" },
+    Case { name: "restricted-read-git", policy: WS_RESTRICTED, script: "echo evil >> {ws}/.git/config" },
 ];
 
 struct Fixture {
@@ -166,6 +173,11 @@ fn the_cases_exercise_both_outcomes() {
         ("signal", Some(143)),
         ("loopback-connect-restricted", Some(1)),
         ("loopback-connect-full", Some(0)),
+        ("restricted-read-allowed", Some(0)),
+        ("restricted-read-cwd", Some(0)),
+        ("restricted-read-hidden", Some(1)),
+        ("restricted-read-write-cwd", Some(0)),
+        ("restricted-read-git", Some(2)),
     ];
     for (name, code) in expect {
         let case = CASES.iter().find(|c| c.name == name).unwrap();
