@@ -16,6 +16,7 @@ use crate::probe;
 use crate::proxy::{self, ProxyPlan};
 use crate::resolve::{self, FilesystemView, ProtectedPath, ReadScope};
 use crate::seccomp::{NetworkMode, SeccompPlan};
+use crate::sys;
 
 /// Which pipeline the caller wants.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -271,8 +272,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
             let (ops, view_warnings) = mounts::plan(&filesystem, &read_only_binds, options);
             mounts = ops;
             warnings.extend(view_warnings);
-            // SAFETY: getuid/getgid cannot fail.
-            let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+            let (uid, gid) = (sys::getuid(), sys::getgid());
             namespaces = Some(NamespacePlan {
                 user: true,
                 mount: true,

@@ -49,8 +49,7 @@ pub fn probe() -> HostProbe {
     let namespaces = namespaces_available();
     HostProbe {
         kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_owned()).unwrap_or_default(),
-        // SAFETY: getuid cannot fail.
-        uid: unsafe { libc::getuid() },
+        uid: sys::getuid(),
         landlock: landlock::probe_abi().map(|abi| format!("ABI {abi}")).into(),
         auto_pipeline: if namespaces.is_ok() { "bwrap" } else { "landlock" },
         namespaces: namespaces.map(|()| "user, mount and PID namespaces").into(),
@@ -101,16 +100,14 @@ fn probe_namespaces() -> (Result<(), String>, bool) {
 
 /// `Err(None)`: namespaces work but a fresh procfs was refused.
 fn run_probe_child() -> Result<(), Option<String>> {
-    // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = (sys::getuid(), sys::getgid());
     let uid_map = format!("{uid} {uid} 1\n");
     let gid_map = format!("{gid} {gid} 1\n");
     let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64;
-    let mut pidfd = -1;
     let saved_mask = sys::block_all_signals();
     // SAFETY: the child only performs the async-signal-safe steps below and exits.
-    let cloned = unsafe { sys::clone_process(flags, &mut pidfd) };
-    if let Ok(0) = cloned {
+    let cloned = unsafe { sys::clone_process(flags) };
+    if let Ok((0, _)) = cloned {
         let write = |path: &std::ffi::CStr, data: &[u8]| {
             sys::open(path, libc::O_WRONLY).and_then(|fd| {
                 let result = sys::write_all(fd, data);
@@ -134,7 +131,7 @@ fn run_probe_child() -> Result<(), Option<String>> {
         sys::exit_immediately(if proc.is_ok() { 0 } else { PROC_REFUSED });
     }
     sys::set_signal_mask(&saved_mask);
-    let pid =
+    let (pid, _) =
         cloned.map_err(|errno| Some(format!("cannot create user, mount and PID namespaces: {}", errno.into_io())))?;
     let status = sys::waitpid(pid, 0).map_err(|errno| Some(format!("probe child lost: {}", errno.into_io())))?.1;
     if !libc::WIFEXITED(status) {

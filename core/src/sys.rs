@@ -6,7 +6,7 @@
 //! may call any of them. Errors come back as [`Errno`], a plain integer.
 
 use std::ffi::CStr;
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// An `errno` value from a failed system call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +25,13 @@ impl Errno {
 }
 
 pub type SysResult<T> = Result<T, Errno>;
+
+/// Takes ownership of a descriptor a system call has just returned.
+fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: only called on fresh descriptors from a successful system call, which nothing
+    // else owns yet.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
 
 /// Turns the `-1 means errno` convention into a `Result`.
 fn check(ret: libc::c_long) -> SysResult<libc::c_long> {
@@ -138,16 +145,16 @@ const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
 // Process creation and control.
 
 /// `clone(2)` without a new stack: the child continues on a copy of the caller's stack, as
-/// with `fork`. With `CLONE_PIDFD` the kernel stores a pidfd for the child in `*pidfd`.
+/// with `fork`. With `CLONE_PIDFD` in `flags` the parent also gets a pidfd for the child.
 ///
-/// Returns 0 in the child and the child's pid in the parent.
+/// Returns `(0, None)` in the child and `(pid, pidfd)` in the parent.
 ///
 /// # Safety
 /// The child shares nothing with the parent but runs on a copy of a possibly multi-threaded
 /// address space: until `execve` it may only call async-signal-safe functions.
-pub unsafe fn clone_process(flags: u64, pidfd: &mut RawFd) -> SysResult<libc::pid_t> {
+pub unsafe fn clone_process(flags: u64) -> SysResult<(libc::pid_t, Option<OwnedFd>)> {
     let flags = flags | libc::SIGCHLD as u64;
-    let pidfd_ptr = pidfd as *mut RawFd;
+    let mut pidfd: RawFd = -1;
     // SAFETY: a null stack makes clone behave like fork; the pidfd pointer is valid for the
     // duration of the call. The caller upholds the async-signal-safety of the child.
     let ret = unsafe {
@@ -155,12 +162,13 @@ pub unsafe fn clone_process(flags: u64, pidfd: &mut RawFd) -> SysResult<libc::pi
             libc::SYS_clone,
             flags,
             std::ptr::null_mut::<libc::c_void>(),
-            pidfd_ptr,
+            &mut pidfd as *mut RawFd,
             std::ptr::null_mut::<libc::c_void>(),
             std::ptr::null_mut::<libc::c_void>(),
         )
     };
-    check(ret).map(|pid| pid as libc::pid_t)
+    // The kernel writes the pidfd into the parent's memory only: the child's copy stays -1.
+    check(ret).map(|pid| (pid as libc::pid_t, (pid > 0 && pidfd >= 0).then(|| owned(pidfd))))
 }
 
 pub fn exit_immediately(code: i32) -> ! {
@@ -172,6 +180,24 @@ pub fn exit_immediately(code: i32) -> ! {
 pub fn getpid() -> libc::pid_t {
     // SAFETY: no arguments, cannot fail.
     unsafe { libc::getpid() }
+}
+
+pub fn getuid() -> libc::uid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getuid() }
+}
+
+pub fn getgid() -> libc::gid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getgid() }
+}
+
+/// The soft limit on descriptors (capped at 2^20), or 2^16 when unknown.
+pub fn fd_limit() -> RawFd {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: limit is a valid out parameter.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    if ok { limit.rlim_cur.min(1 << 20) as RawFd } else { 1 << 16 }
 }
 
 pub fn getppid() -> libc::pid_t {
@@ -239,7 +265,7 @@ pub fn set_signal_mask(mask: &libc::sigset_t) {
 
 /// Blocks `signals` in the calling thread and returns a signalfd for them plus the previous
 /// signal mask.
-pub fn block_into_signalfd(signals: &[i32]) -> SysResult<(RawFd, libc::sigset_t)> {
+pub fn block_into_signalfd(signals: &[i32]) -> SysResult<(OwnedFd, libc::sigset_t)> {
     // SAFETY: the sets are plain data initialised by sigemptyset before use.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -250,7 +276,7 @@ pub fn block_into_signalfd(signals: &[i32]) -> SysResult<(RawFd, libc::sigset_t)
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
         match check_int(libc::signalfd(-1, &set, libc::SFD_CLOEXEC)) {
-            Ok(fd) => Ok((fd, old)),
+            Ok(fd) => Ok((owned(fd), old)),
             Err(errno) => {
                 libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
                 Err(errno)
@@ -468,15 +494,21 @@ pub fn chdir(path: &CStr) -> SysResult<()> {
     check_int(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
 }
 
-pub fn pipe_cloexec() -> SysResult<[RawFd; 2]> {
+/// A close-on-exec pipe: `(read end, write end)`.
+pub fn pipe() -> SysResult<(OwnedFd, OwnedFd)> {
     let mut fds = [-1; 2];
     // SAFETY: fds has room for the two descriptors pipe2 writes.
-    check_int(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }).map(|_| fds)
+    check_int(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }).map(|_| (owned(fds[0]), owned(fds[1])))
 }
 
-pub fn memfd_create(name: &CStr) -> SysResult<RawFd> {
+/// `open(2)` for the parent side: the descriptor comes back owned.
+pub fn open_owned(path: &CStr, flags: libc::c_int) -> SysResult<OwnedFd> {
+    open(path, flags).map(owned)
+}
+
+pub fn memfd_create(name: &CStr) -> SysResult<OwnedFd> {
     // SAFETY: name is NUL-terminated.
-    check_int(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) })
+    check_int(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) }).map(owned)
 }
 
 /// Whether the read end of the pipe whose write end is `fd` has been closed everywhere.
@@ -587,7 +619,7 @@ pub fn send_fd(socket: RawFd, tag: u32, fd: RawFd) -> SysResult<()> {
 }
 
 /// Receives one `(tag, fd)` sent by [`send_fd`] without blocking; `None` when nothing is queued.
-pub fn recv_fd(socket: RawFd) -> SysResult<Option<(u32, RawFd)>> {
+pub fn recv_fd(socket: RawFd) -> SysResult<Option<(u32, OwnedFd)>> {
     let mut payload = [0u8; 4];
     let mut control = OneFdControl([0; 32]);
     // SAFETY: as in send_fd; received descriptors are taken over by the caller.
@@ -608,17 +640,17 @@ pub fn recv_fd(socket: RawFd) -> SysResult<Option<(u32, RawFd)>> {
             return if received == 0 { Ok(None) } else { Err(Errno(libc::EPROTO)) };
         }
         let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
-        Ok(Some((u32::from_ne_bytes(payload), fd)))
+        Ok(Some((u32::from_ne_bytes(payload), owned(fd))))
     }
 }
 
-pub fn socketpair_seqpacket() -> SysResult<[RawFd; 2]> {
+pub fn socketpair_seqpacket() -> SysResult<(OwnedFd, OwnedFd)> {
     let mut fds = [-1; 2];
     // SAFETY: fds has room for the two descriptors socketpair writes.
     check_int(unsafe {
         libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
     })
-    .map(|_| fds)
+    .map(|_| (owned(fds[0]), owned(fds[1])))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -35,9 +35,7 @@ impl Bridge {
         for (listener, _) in &listeners {
             listener.set_nonblocking(true)?;
         }
-        let [stop_read, stop_write] = sys::pipe_cloexec().map_err(sys::Errno::into_io)?;
-        // SAFETY: pipe2 returned two fresh descriptors that nothing else owns.
-        let (stop_read, stop_write) = unsafe { (OwnedFd::from_raw_fd(stop_read), OwnedFd::from_raw_fd(stop_write)) };
+        let (stop_read, stop_write) = sys::pipe().map_err(sys::Errno::into_io)?;
         let thread = std::thread::Builder::new()
             .name("codex-sandbox-proxy-bridge".into())
             .spawn(move || serve(&stop_read, &listeners))?;

@@ -6,7 +6,7 @@
 //! pidfd, in one `poll` loop: no handler runs, so nothing here has to be async-signal-safe.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::{Child, ExitStatus};
 use crate::sys;
@@ -23,9 +23,7 @@ pub struct SignalForwarder {
 
 impl SignalForwarder {
     pub fn new(signals: &[i32]) -> io::Result<SignalForwarder> {
-        let (fd, previous_mask) = sys::block_into_signalfd(signals).map_err(sys::Errno::into_io)?;
-        // SAFETY: signalfd returned a fresh descriptor that nothing else owns.
-        let signalfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let (signalfd, previous_mask) = sys::block_into_signalfd(signals).map_err(sys::Errno::into_io)?;
         Ok(SignalForwarder { signalfd, previous_mask })
     }
 

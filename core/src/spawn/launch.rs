@@ -6,7 +6,7 @@ use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -44,7 +44,7 @@ pub(crate) fn launch(
     placeholders: &mut Vec<Placeholder>,
 ) -> Result<Launched> {
     let targets = protected_targets(plan, placeholders)?;
-    let [error_read, error_write] = pipe("create the report pipe")?;
+    let (error_read, error_write) = pipe("create the report pipe")?;
     let status_pipe = if plan.pipeline == Pipeline::Bwrap { Some(pipe("create the status pipe")?) } else { None };
     let bridge_routes = match &plan.proxy {
         Some(ProxyPlan { route: ProxyRoute::Bridge { routes }, .. }) if plan.pipeline == Pipeline::Bwrap => {
@@ -55,8 +55,8 @@ pub(crate) fn launch(
     let control = bridge_routes.map(|_| control_socketpair()).transpose()?;
     let namespaces = match plan.pipeline {
         Pipeline::Bwrap => {
-            let mut image = namespace_image(plan, &targets, status_pipe.as_ref().map(|[_, w]| w.as_raw_fd()))?;
-            if let (Some(routes), Some([_, child_end])) = (bridge_routes, &control) {
+            let mut image = namespace_image(plan, &targets, status_pipe.as_ref().map(|(_, w)| w.as_raw_fd()))?;
+            if let (Some(routes), Some((_, child_end))) = (bridge_routes, &control) {
                 let ports = routes.iter().map(|route| route.port).collect();
                 image.proxy_listeners = Some(ProxyListeners { control_fd: child_end.as_raw_fd(), ports });
             }
@@ -99,24 +99,21 @@ pub(crate) fn launch(
         no_new_privs: plan.process.no_new_privs,
         landlock: plan.landlock.as_ref().map(|l| l.image()).transpose()?,
         seccomp: plan.seccomp.as_ref().map(|s| s.program.clone()),
-        fd_limit: fd_limit(),
+        fd_limit: sys::fd_limit(),
     };
 
-    let mut pidfd: RawFd = -1;
     let saved_mask = sys::block_all_signals();
     // SAFETY: the child branch only runs `child::run`, which is async-signal-safe and never
     // returns; every value it reads was built above and stays alive in its copy of memory.
-    let cloned = unsafe { sys::clone_process(clone_flags, &mut pidfd) };
-    if let Ok(0) = cloned {
+    let cloned = unsafe { sys::clone_process(clone_flags) };
+    if let Ok((0, _)) = cloned {
         child::run(&image);
     }
     sys::set_signal_mask(&saved_mask);
     drop(error_write);
-    let status = status_pipe.map(|[read, _write]| read);
-    let control = control.map(|[parent_end, _child_end]| parent_end);
-    let pid = cloned.map_err(|errno| clone_error(errno, clone_flags))?;
-    // SAFETY: with CLONE_PIDFD the kernel stored a fresh descriptor that nothing else owns.
-    let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
+    let status = status_pipe.map(|(read, _write)| read);
+    let control = control.map(|(parent_end, _child_end)| parent_end);
+    let (pid, pidfd) = cloned.map_err(|errno| clone_error(errno, clone_flags))?;
     // The image points into these strings; keep them until the child has exec'd or failed.
     let outcome = read_report(error_read.as_raw_fd());
     drop((image, argv_storage, env_storage));
@@ -148,14 +145,12 @@ pub(crate) fn launch(
 }
 
 /// A socketpair whose second end the child uses to hand over its listening sockets.
-fn control_socketpair() -> Result<[OwnedFd; 2]> {
-    let [a, b] = sys::socketpair_seqpacket().map_err(|errno| Error::Setup {
+fn control_socketpair() -> Result<(OwnedFd, OwnedFd)> {
+    sys::socketpair_seqpacket().map_err(|errno| Error::Setup {
         stage: "create the proxy control socket",
         source: errno.into_io(),
         hint: "",
-    })?;
-    // SAFETY: socketpair returned two fresh descriptors that nothing else owns.
-    Ok(unsafe { [OwnedFd::from_raw_fd(a), OwnedFd::from_raw_fd(b)] })
+    })
 }
 
 /// Collects the listening sockets the child sent (all queued before it exec'd the command) and
@@ -164,8 +159,7 @@ fn start_bridge(routes: &[BridgeRoute], control: &OwnedFd) -> Result<Bridge> {
     let setup = |source: io::Error| Error::Setup { stage: "start the proxy bridge", source, hint: "" };
     let mut listeners = Vec::new();
     while let Some((index, fd)) = sys::recv_fd(control.as_raw_fd()).map_err(|errno| setup(errno.into_io()))? {
-        // SAFETY: the descriptor arrived with SCM_RIGHTS and belongs to this process now.
-        let listener = TcpListener::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let listener = TcpListener::from(fd);
         let route = routes.get(index as usize).ok_or_else(|| setup(io::Error::from_raw_os_error(libc::EPROTO)))?;
         listeners.push((listener, route.upstream));
     }
@@ -286,8 +280,7 @@ fn identify(path: &Path) -> Result<(BindTarget, bool)> {
 }
 
 fn id_maps() -> (Vec<u8>, Vec<u8>) {
-    // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = (sys::getuid(), sys::getgid());
     (format!("{uid} {uid} 1\n").into_bytes(), format!("{gid} {gid} 1\n").into_bytes())
 }
 
@@ -356,11 +349,8 @@ fn clone_error(errno: sys::Errno, flags: u64) -> Error {
     Error::Setup { stage: "clone the sandbox process", source: errno.into_io(), hint: "" }
 }
 
-fn pipe(stage: &'static str) -> Result<[OwnedFd; 2]> {
-    let [read, write] =
-        sys::pipe_cloexec().map_err(|errno| Error::Setup { stage, source: errno.into_io(), hint: "" })?;
-    // SAFETY: pipe2 returned two fresh descriptors that nothing else owns.
-    Ok(unsafe { [OwnedFd::from_raw_fd(read), OwnedFd::from_raw_fd(write)] })
+fn pipe(stage: &'static str) -> Result<(OwnedFd, OwnedFd)> {
+    sys::pipe().map_err(|errno| Error::Setup { stage, source: errno.into_io(), hint: "" })
 }
 
 pub(crate) fn c_path(path: &Path) -> Result<CString> {
@@ -373,12 +363,4 @@ fn c_strings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>> {
 
 fn pointer_array(strings: &[CString]) -> Vec<*const libc::c_char> {
     strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
-}
-
-/// The highest descriptor number the fallback close loop must reach.
-fn fd_limit() -> RawFd {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: limit is a valid out parameter.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    if ok { limit.rlim_cur.min(1 << 20) as RawFd } else { 1 << 16 }
 }

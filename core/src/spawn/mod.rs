@@ -17,7 +17,7 @@ pub use forward::{FORWARDED_SIGNALS, SignalForwarder};
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
 use crate::plan::{Executor, SandboxPlan};
@@ -196,13 +196,11 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
             Stdio::Null => open_dev_null()?,
             Stdio::Fd(fd) => fd,
             Stdio::Pipe => {
-                let [read, write] = sys::pipe_cloexec().map_err(|errno| Error::Setup {
+                let (read, write) = sys::pipe().map_err(|errno| Error::Setup {
                     stage: "create a pipe",
                     source: errno.into_io(),
                     hint: "",
                 })?;
-                // SAFETY: pipe2 returned two fresh descriptors that nothing else owns.
-                let (read, write) = unsafe { (OwnedFd::from_raw_fd(read), OwnedFd::from_raw_fd(write)) };
                 let (parent, child) = if index == 0 { (write, read) } else { (read, write) };
                 parent_ends[index] = Some(File::from(parent));
                 child
@@ -244,11 +242,9 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
 }
 
 fn open_dev_null() -> Result<OwnedFd> {
-    let fd = sys::open(c"/dev/null", libc::O_RDWR).map_err(|errno| Error::Setup {
+    sys::open_owned(c"/dev/null", libc::O_RDWR).map_err(|errno| Error::Setup {
         stage: "open /dev/null",
         source: errno.into_io(),
         hint: "",
-    })?;
-    // SAFETY: open returned a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    })
 }

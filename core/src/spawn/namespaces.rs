@@ -388,10 +388,9 @@ extern "C" fn forward_signal(signal: libc::c_int) {
 /// Forks the command. Returns in the command's process; in this process (PID 1) it runs the
 /// init loop and never returns.
 pub(crate) fn fork_command_under_init(init: &InitImage, error_fd: RawFd, fd_limit: RawFd) -> Step {
-    let mut unused_pidfd = -1;
     // SAFETY: this process is single-threaded (a fresh clone); both sides continue with
     // async-signal-safe code only.
-    let pid = at(Stage::Fork, unsafe { sys::clone_process(0, &mut unused_pidfd) })?;
+    let (pid, _) = at(Stage::Fork, unsafe { sys::clone_process(0) })?;
     if pid == 0 {
         return Ok(());
     }

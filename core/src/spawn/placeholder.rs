@@ -16,7 +16,7 @@
 use std::ffi::{CStr, CString};
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -128,7 +128,5 @@ impl Placeholder {
 
 fn open_dir(path: &Path) -> std::result::Result<OwnedFd, sys::Errno> {
     let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| sys::Errno(libc::EINVAL))?;
-    let fd = sys::open(&c_path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
-    // SAFETY: open returned a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    sys::open_owned(&c_path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)
 }

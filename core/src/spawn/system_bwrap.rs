@@ -5,7 +5,7 @@
 //! bwrap applies no Landlock layer; `prepare` says so in the plan's warnings.
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use super::launch::{self, LaunchOptions, Launched};
@@ -64,13 +64,12 @@ pub(crate) fn launch(
 
 /// The BPF program as bwrap reads it: `struct sock_filter` records, native endian.
 fn seccomp_memfd(program: &[sys::SockFilter]) -> Result<OwnedFd> {
-    let fd = sys::memfd_create(c"codex-sandbox-seccomp").map_err(|errno| Error::Setup {
+    let memfd = sys::memfd_create(c"codex-sandbox-seccomp").map_err(|errno| Error::Setup {
         stage: "create the seccomp memfd",
         source: errno.into_io(),
         hint: "",
     })?;
-    // SAFETY: memfd_create returned a fresh descriptor that nothing else owns.
-    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let mut file = std::fs::File::from(memfd);
     let mut bytes = Vec::with_capacity(program.len() * 8);
     for instruction in program {
         bytes.extend_from_slice(&instruction.code.to_ne_bytes());
