@@ -230,3 +230,21 @@ fn a_killed_run_leaves_the_host_as_it_was() {
         assert_eq!(scratch.listing(), before, "stale placeholder not cleaned up as {user:?}");
     }
 }
+
+/// Init runs without Landlock or seccomp; the command must not reach it even when the sandbox
+/// has no Landlock layer (here: a full-write policy in proxy mode).
+#[test]
+fn init_memory_is_out_of_the_commands_reach() {
+    for user in bwrap_users() {
+        let scratch = Scratch::new(user, "init-mem");
+        let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}", proxy.local_addr().unwrap().port());
+        let script = "import errno\ntry:\n  open('/proc/1/mem', 'r+b').close(); print('opened')\nexcept OSError as e: print(errno.errorcode[e.errno])";
+        let output = run(user, &scratch.path)
+            .policy("danger-full-access")
+            .arg("--allow-network-for-proxy")
+            .env("HTTP_PROXY", &url)
+            .output(&["/usr/bin/python3", "-c", script]);
+        assert_eq!(stdout(&output).trim(), "EACCES", "as {user:?}: {}", stderr(&output));
+    }
+}

@@ -287,3 +287,28 @@ fn proxy_mode_confines_the_network_of_a_full_access_policy() {
         assert_untouched(&other, "the second host listener");
     }
 }
+
+/// Landlock's TCP rules cover TCP only: other stream protocols must not get past proxy mode.
+#[test]
+fn proxy_mode_refuses_mptcp_and_sctp() {
+    for (user, pipeline) in matrix() {
+        let scratch = Scratch::new(user, "net-proxy-mptcp");
+        let proxy = TestProxy::start();
+        let other = TcpListener::bind("127.0.0.1:0").unwrap();
+        let script = format!(
+            "import errno, socket\nfor proto in (262, 132):\n  try:\n    socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto).connect(('127.0.0.1', {}))\n    print('connected')\n  except OSError as e: print(errno.errorcode.get(e.errno, e.errno))",
+            other.local_addr().unwrap().port()
+        );
+        let output = run(user, pipeline, &scratch.path)
+            .policy("read-only")
+            .arg("--allow-network-for-proxy")
+            .env("HTTP_PROXY", &proxy.url())
+            .output(&["/usr/bin/python3", "-c", &script]);
+        assert_eq!(
+            stdout(&output).split_whitespace().collect::<Vec<_>>(),
+            ["EPERM", "EPERM"],
+            "as {user:?} on {pipeline}"
+        );
+        assert_untouched(&other, "the second host listener");
+    }
+}

@@ -81,6 +81,9 @@ pub struct NamespacePlan {
     /// The sandbox's PID 1 is our init: it reaps, forwards SIGHUP/INT/QUIT/TERM/USR1/USR2/WINCH
     /// and exits with the command's status.
     pub pid: bool,
+    /// IPC, UTS and cgroup namespaces: the host's System V and POSIX IPC objects are out of
+    /// reach.
+    pub ipc_uts_cgroup: bool,
     /// An empty network namespace.
     pub network: bool,
     /// How `lo` is brought up in that namespace.
@@ -277,6 +280,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
                 user: true,
                 mount: true,
                 pid: true,
+                ipc_uts_cgroup: true,
                 network: new_netns,
                 loopback: new_netns.then_some(
                     "IFF_UP only (the kernel then adds 127.0.0.1 and ::1; no RTM_NEWADDR, which AppArmor-restricted \

@@ -119,7 +119,7 @@ fn run_probe_child() -> Result<(), Option<String>> {
             write(c"/proc/self/setgroups", b"deny"),
             write(c"/proc/self/uid_map", uid_map.as_bytes()),
             write(c"/proc/self/gid_map", gid_map.as_bytes()),
-            sys::mount_propagation(c"/", libc::MS_REC | libc::MS_SLAVE),
+            sys::mount_propagation(c"/", libc::MS_REC | libc::MS_PRIVATE),
         ];
         let failed = steps.iter().position(Result::is_err).map_or(0, |i| i + 1);
         if failed != 0 {

@@ -118,16 +118,19 @@ fn always_denied() -> Vec<SyscallRule> {
 
 const SOCKET_TYPE_FLAGS: u32 = (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as u32;
 
+/// The obsolete packet-socket type of AF_INET (`libc` deprecates its constant); the kernel
+/// still turns `socket(AF_INET, SOCK_PACKET, ...)` into a packet socket.
+const SOCK_PACKET: i32 = 10;
+
 fn unix_stream_only() -> Vec<Condition> {
-    vec![
-        Condition::ArgIn { arg: 0, mask: u32::MAX, values: vec![libc::AF_UNIX as u32], meaning: "domain is AF_UNIX" },
-        Condition::ArgIn {
-            arg: 1,
-            mask: !SOCKET_TYPE_FLAGS,
-            values: vec![libc::SOCK_STREAM as u32, libc::SOCK_SEQPACKET as u32],
-            meaning: "type is SOCK_STREAM or SOCK_SEQPACKET",
-        },
-    ]
+    sockets_of(
+        &[libc::AF_UNIX],
+        "domain is AF_UNIX",
+        &[libc::SOCK_STREAM, libc::SOCK_SEQPACKET],
+        "type is SOCK_STREAM or SOCK_SEQPACKET",
+        &[],
+        "protocol is the default (0)",
+    )
 }
 
 /// The `Restricted` network rules.
@@ -155,19 +158,25 @@ fn restricted_network() -> Vec<SyscallRule> {
     ]
 }
 
-fn stream_sockets_of(
+/// Allows `socket(domain, type, protocol)` only for the given domains and types, with the
+/// default protocol (0) or `protocols`.
+fn sockets_of(
     domains: &[i32],
     meaning: &'static str,
     types: &[i32],
     type_meaning: &'static str,
+    protocols: &[i32],
+    protocol_meaning: &'static str,
 ) -> Vec<Condition> {
+    let values = |list: &[i32]| list.iter().map(|v| *v as u32).collect();
     vec![
-        Condition::ArgIn { arg: 0, mask: u32::MAX, values: domains.iter().map(|d| *d as u32).collect(), meaning },
+        Condition::ArgIn { arg: 0, mask: u32::MAX, values: values(domains), meaning },
+        Condition::ArgIn { arg: 1, mask: !SOCKET_TYPE_FLAGS, values: values(types), meaning: type_meaning },
         Condition::ArgIn {
-            arg: 1,
-            mask: !SOCKET_TYPE_FLAGS,
-            values: types.iter().map(|t| *t as u32).collect(),
-            meaning: type_meaning,
+            arg: 2,
+            mask: u32::MAX,
+            values: std::iter::once(0).chain(protocols.iter().map(|p| *p as u32)).collect(),
+            meaning: protocol_meaning,
         },
     ]
 }
@@ -183,11 +192,13 @@ fn proxy_network(own_network_namespace: bool) -> Vec<SyscallRule> {
         rule(
             "socket",
             libc::SYS_socket,
-            stream_sockets_of(
+            sockets_of(
                 &[libc::AF_INET, libc::AF_INET6],
                 "domain is AF_INET or AF_INET6",
                 &[libc::SOCK_STREAM],
                 "type is SOCK_STREAM",
+                &[libc::IPPROTO_TCP],
+                "protocol is TCP (MPTCP, SCTP and SMC are stream sockets too, and Landlock's TCP rules do not cover them)",
             ),
             Some("Codex also allows UDP and raw types; only TCP can reach an HTTP or SOCKS proxy"),
         ),
@@ -214,12 +225,20 @@ fn full_network() -> Vec<SyscallRule> {
     vec![rule(
         "socket",
         libc::SYS_socket,
-        vec![Condition::ArgNotIn {
-            arg: 0,
-            mask: u32::MAX,
-            values: vec![libc::AF_PACKET as u32, libc::AF_VSOCK as u32],
-            meaning: "domain is not AF_PACKET or AF_VSOCK",
-        }],
+        vec![
+            Condition::ArgNotIn {
+                arg: 0,
+                mask: u32::MAX,
+                values: vec![libc::AF_PACKET as u32, libc::AF_VSOCK as u32],
+                meaning: "domain is not AF_PACKET or AF_VSOCK",
+            },
+            Condition::ArgNotIn {
+                arg: 1,
+                mask: !SOCKET_TYPE_FLAGS,
+                values: vec![SOCK_PACKET as u32],
+                meaning: "type is not SOCK_PACKET (the old packet-socket alias of AF_INET)",
+            },
+        ],
         Some("packet sockets see and forge raw frames; vsock reaches the hypervisor or, on WSL2, Windows"),
     )]
 }
@@ -425,6 +444,10 @@ mod tests {
         for family in [libc::AF_PACKET, libc::AF_VSOCK] {
             assert_eq!(call(&full, libc::SYS_socket, [family as u64, libc::SOCK_RAW as u64, 0, 0, 0, 0]), EPERM);
         }
+        let sock_packet = [libc::AF_INET as u64, SOCK_PACKET as u64, 0, 0, 0, 0];
+        assert_eq!(call(&full, libc::SYS_socket, sock_packet), EPERM);
+        let mptcp = [libc::AF_INET as u64, libc::SOCK_STREAM as u64, libc::IPPROTO_MPTCP as u64, 0, 0, 0];
+        assert_eq!(call(&full, libc::SYS_socket, mptcp), SECCOMP_RET_ALLOW);
     }
 
     #[test]

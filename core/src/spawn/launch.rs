@@ -69,7 +69,10 @@ pub(crate) fn launch(
     if let Some(ns) = &namespaces {
         clone_flags |= (libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u64;
         if ns.init.is_some() {
-            clone_flags |= libc::CLONE_NEWPID as u64;
+            // The sandbox's own PID, IPC (System V and POSIX message queues and shared memory
+            // of the host's processes stay out of reach), UTS and cgroup namespaces.
+            clone_flags |=
+                (libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWCGROUP) as u64;
         }
         if ns.loopback {
             clone_flags |= libc::CLONE_NEWNET as u64;

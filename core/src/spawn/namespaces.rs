@@ -83,9 +83,9 @@ pub(crate) fn enter(ns: &NamespaceImage) -> Step {
     write_file(c"/proc/self/setgroups", b"deny", Stage::SetgroupsDeny)?;
     write_file(c"/proc/self/uid_map", &ns.id_maps.0, Stage::UidMap)?;
     write_file(c"/proc/self/gid_map", &ns.id_maps.1, Stage::GidMap)?;
-    // Mount events must never propagate back to the host (they cannot from a user namespace,
-    // but this states it and costs one system call).
-    at(Stage::MountPropagation, sys::mount_propagation(c"/", libc::MS_REC | libc::MS_SLAVE))?;
+    // Private, not slave: mounts the host makes later (automounts, FUSE, removable media) must
+    // not appear in the sandbox with their own, writable, flags; and nothing propagates back.
+    at(Stage::MountPropagation, sys::mount_propagation(c"/", libc::MS_REC | libc::MS_PRIVATE))?;
     if ns.loopback {
         // Best effort: a host that refuses it (gVisor, AppArmor) leaves `lo` as it is.
         let _ = sys::bring_up_loopback();
@@ -395,9 +395,16 @@ pub(crate) fn fork_command_under_init(init: &InitImage, error_fd: RawFd, fd_limi
         return Ok(());
     }
     COMMAND_PID.store(pid, Ordering::Relaxed);
+    // Handlers the host installed must not run here, and a host that ignores SIGCHLD would
+    // make waitpid fail: start from the defaults, then forward.
+    sys::reset_signal_handlers();
     for signal in FORWARDED {
         sys::set_signal_handler(signal, forward_signal);
     }
+    // Init runs without Landlock or seccomp. Not dumpable, its memory (`/proc/1/mem`) and
+    // descriptors are out of the command's reach even where neither Landlock nor Yama would
+    // stop a same-uid process: that takes CAP_SYS_PTRACE in the host's user namespace.
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
     // Init keeps nothing of the command's: the report pipe must close when the command execs,
     // and its stdio must close when the command and its children are done.
     let _ = child::close_other_fds(&[init.status_fd], fd_limit);

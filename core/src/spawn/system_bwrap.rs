@@ -19,7 +19,17 @@ use crate::sys;
 pub(crate) fn command_line(plan: &SandboxPlan, bwrap: &Path, seccomp_fd: Option<i32>) -> Vec<String> {
     let mut args = vec![bwrap.to_string_lossy().into_owned()];
     let mut push = |items: &[&str]| args.extend(items.iter().map(|s| s.to_string()));
-    push(&["--new-session", "--die-with-parent", "--unshare-user", "--unshare-pid", "--cap-drop", "ALL"]);
+    push(&[
+        "--new-session",
+        "--die-with-parent",
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--cap-drop",
+        "ALL",
+    ]);
     if plan.namespaces.as_ref().is_some_and(|ns| ns.network) {
         push(&["--unshare-net"]);
     }
