@@ -450,3 +450,29 @@ fn a_real_empty_codex_directory_is_kept_and_a_stale_placeholder_is_removed() {
         assert!(!codex.exists(), "the stale placeholder was not cleaned up as {user:?}");
     }
 }
+
+/// Renaming a directory above a protected path would carry the protected mount away and let
+/// the command recreate the path with contents of its own (`mv proj proj.old; mkdir -p
+/// proj/.git/hooks`). Every such directory inside a writable root is pinned.
+#[test]
+fn protected_paths_cannot_be_carried_away_by_renaming_a_parent() {
+    for (user, pipeline) in matrix() {
+        if skip_without_userns(user) {
+            continue;
+        }
+        let scratch = Scratch::new(user, "rename-parent");
+        let ws = scratch.dir("a/ws");
+        let config = scratch.file("a/ws/.git/config", "[core]\n");
+        // /tmp stays writable, so the scratch directory and `a` are inside a writable root.
+        let policy = r#"{"type":"workspace-write","exclude_tmpdir_env_var":true}"#;
+        let results = run(user, pipeline, &ws).policy(policy).probe(&[
+            format!("rename:{}:{}", ws.display(), scratch.path.join("a/moved").display()),
+            format!("rename:{}:{}", scratch.path.join("a").display(), scratch.path.join("b").display()),
+            format!("rename:{}:{}", scratch.path.display(), scratch.path.with_extension("moved").display()),
+            format!("write:{}", scratch.path.join("a/sibling.txt").display()),
+        ]);
+        assert_eq!(results, ["EBUSY", "EBUSY", "EBUSY", "OK"], "as {user:?} under {pipeline:?}");
+        assert_eq!(fs::read_to_string(&config).unwrap(), "[core]\n");
+        assert!(ws.join(".git").is_dir());
+    }
+}

@@ -34,6 +34,8 @@ pub enum MountOp {
     /// `path` bound writable over itself; the source is the host's view, taken before the root
     /// became read-only.
     WritableBind { path: PathBuf },
+    /// `path` bound over itself as it is, so that it cannot be renamed.
+    Pin { path: PathBuf },
     /// `path` bound read-only over itself (checked to be the planned inode first).
     ReadOnlyBind { path: PathBuf },
     /// A new read-only tmpfs at `/dev` holding `null zero full random urandom tty` (bound from
@@ -58,6 +60,7 @@ impl std::fmt::Display for MountOp {
             MountOp::Symlink { link, .. } => write!(f, "symlink {}", link.display()),
             MountOp::SealRoot => write!(f, "read-only empty root"),
             MountOp::WritableBind { path } => write!(f, "writable bind of {}", path.display()),
+            MountOp::Pin { path } => write!(f, "pin of {}", path.display()),
             MountOp::ReadOnlyBind { path } => write!(f, "read-only bind of {}", path.display()),
             MountOp::Dev { .. } => write!(f, "/dev"),
             MountOp::Proc => write!(f, "/proc"),
@@ -79,9 +82,11 @@ pub struct ViewOptions {
     pub new_netns: bool,
 }
 
-/// Plans the view. `read_only_binds` are the protected paths inside writable roots.
+/// Plans the view. `pins` are directories to bind over themselves before the protected paths
+/// inside writable roots (`read_only_binds`) are bound read-only.
 pub fn plan(
     view: &FilesystemView,
+    pins: &[PathBuf],
     read_only_binds: &[ProtectedPath],
     options: ViewOptions,
 ) -> (Vec<MountOp>, Vec<String>) {
@@ -131,6 +136,11 @@ pub fn plan(
             ops.push(MountOp::WritableBind { path: path.to_path_buf() });
         }
     }
+    // A writable root is a mount point already.
+    let bound = |path: &Path| ops.iter().any(|op| matches!(op, MountOp::WritableBind { path: p } if p == path));
+    let pins: Vec<MountOp> =
+        pins.iter().filter(|pin| !bound(pin)).map(|pin| MountOp::Pin { path: pin.clone() }).collect();
+    ops.extend(pins);
     let mut protected: Vec<&ProtectedPath> = read_only_binds.iter().collect();
     protected.sort_by_key(|p| p.path.components().count());
     ops.extend(protected.into_iter().map(|p| MountOp::ReadOnlyBind { path: p.path.clone() }));
@@ -170,6 +180,10 @@ pub fn bwrap_args(ops: &[MountOp]) -> Vec<String> {
             MountOp::ReadOnlyBind { path } => {
                 let path = path.to_string_lossy();
                 push(&["--ro-bind", &path, &path]);
+            }
+            MountOp::Pin { path } => {
+                let path = path.to_string_lossy();
+                push(&["--bind", &path, &path]);
             }
             MountOp::Dev { host_shm } => {
                 push(&["--dev", "/dev"]);
@@ -221,6 +235,7 @@ mod tests {
     fn order_is_root_writable_protected_dev_proc() {
         let (ops, warnings) = plan(
             &view(&["/w/deep/er", "/w", "/dev/shm"]),
+            &["/w".into(), "/w/.git/modules".into()],
             &[protected("/w/.git/modules/x"), protected("/w/.git")],
             ViewOptions { no_proc: false, new_netns: true },
         );
@@ -231,6 +246,7 @@ mod tests {
                 MountOp::ReadOnlyRoot,
                 MountOp::WritableBind { path: "/w".into() },
                 MountOp::WritableBind { path: "/w/deep/er".into() },
+                MountOp::Pin { path: "/w/.git/modules".into() },
                 MountOp::ReadOnlyBind { path: "/w/.git".into() },
                 MountOp::ReadOnlyBind { path: "/w/.git/modules/x".into() },
                 MountOp::Dev { host_shm: true },
@@ -240,7 +256,8 @@ mod tests {
         );
         assert_eq!(
             bwrap_args(&ops).join(" "),
-            "--ro-bind / / --bind /w /w --bind /w/deep/er /w/deep/er --ro-bind /w/.git /w/.git \
+            "--ro-bind / / --bind /w /w --bind /w/deep/er /w/deep/er --bind /w/.git/modules /w/.git/modules \
+             --ro-bind /w/.git /w/.git \
              --ro-bind /w/.git/modules/x /w/.git/modules/x --dev /dev --bind /dev/shm /dev/shm --remount-ro /dev \
              --proc /proc \
              --tmpfs /sys --remount-ro /sys"
@@ -255,7 +272,7 @@ mod tests {
             links: vec![("/bin".into(), "usr/bin".into())],
             skipped: vec![],
         };
-        let (ops, _) = plan(&view, &[], ViewOptions { no_proc: false, new_netns: false });
+        let (ops, _) = plan(&view, &[], &[], ViewOptions { no_proc: false, new_netns: false });
         assert_eq!(
             ops,
             vec![
@@ -278,7 +295,7 @@ mod tests {
 
     #[test]
     fn no_proc_masks_and_special_roots_are_reported() {
-        let (ops, warnings) = plan(&view(&["/proc/self"]), &[], ViewOptions { no_proc: true, new_netns: false });
+        let (ops, warnings) = plan(&view(&["/proc/self"]), &[], &[], ViewOptions { no_proc: true, new_netns: false });
         assert_eq!(
             ops,
             vec![MountOp::ReadOnlyRoot, MountOp::Dev { host_shm: false }, MountOp::Mask { path: "/proc".into() }]

@@ -142,6 +142,10 @@ pub struct SandboxPlan {
     /// Protected paths inside writable roots that the child re-binds read-only in a private
     /// user + mount namespace (a missing one gets an empty placeholder directory first).
     pub read_only_binds: Vec<ProtectedPath>,
+    /// Directories bound over themselves first, so that the command cannot rename them to
+    /// carry a protected path away (see [`FilesystemView::directories_to_pin`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pinned_directories: Vec<PathBuf>,
     /// The filesystem view of the `bwrap` pipeline, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<MountOp>,
@@ -228,11 +232,16 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         ReadScope::Restricted { roots, .. } => roots.clone(),
     };
     let writable: Vec<PathBuf> = filesystem.writable_roots.iter().map(|r| r.path.clone()).collect();
+    // Shallowest first: the order in which they are bound.
     let protected_in_roots = || -> Vec<ProtectedPath> {
-        filesystem.protected_paths().filter(|p| filesystem.is_under_writable_root(&p.path)).cloned().collect()
+        let mut paths: Vec<ProtectedPath> =
+            filesystem.protected_paths().filter(|p| filesystem.is_under_writable_root(&p.path)).cloned().collect();
+        paths.sort_by_key(|p| p.path.components().count());
+        paths
     };
     let mut landlock = None;
     let mut read_only_binds = Vec::new();
+    let mut pinned_directories = Vec::new();
     let mut mounts = Vec::new();
     let mut namespaces = None;
     let mut proxy = None;
@@ -258,6 +267,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
             warnings.extend(plan.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
             landlock = Some(plan);
             read_only_binds = protected_in_roots();
+            pinned_directories = filesystem.directories_to_pin(&read_only_binds);
             if spec.no_proc {
                 warnings.push("--no-proc has no effect on the landlock pipeline, which mounts no /proc".into());
             }
@@ -272,7 +282,8 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
                 no_proc = true;
             }
             let options = ViewOptions { no_proc, new_netns };
-            let (ops, view_warnings) = mounts::plan(&filesystem, &read_only_binds, options);
+            pinned_directories = filesystem.directories_to_pin(&read_only_binds);
+            let (ops, view_warnings) = mounts::plan(&filesystem, &pinned_directories, &read_only_binds, options);
             mounts = ops;
             warnings.extend(view_warnings);
             let (uid, gid) = (sys::getuid(), sys::getgid());
@@ -336,6 +347,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         pipeline_reason,
         policy: spec.policy.clone(),
         filesystem,
+        pinned_directories,
         read_only_binds,
         mounts,
         namespaces,

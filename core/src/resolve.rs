@@ -133,6 +133,24 @@ impl FilesystemView {
     pub fn is_under_writable_root(&self, path: &Path) -> bool {
         self.writable_roots.iter().any(|root| path.starts_with(&root.path))
     }
+
+    /// Directories the command could rename to carry a protected path away, then recreate the
+    /// path with contents of its own (`mv proj proj.old; mkdir -p proj/.git/hooks`): every
+    /// ancestor of a protected path whose parent lies in a writable root. The sandbox makes each
+    /// a mount point, which cannot be renamed (EBUSY). Shallowest first.
+    pub fn directories_to_pin(&self, protected: &[ProtectedPath]) -> Vec<PathBuf> {
+        let mut pins: Vec<PathBuf> = Vec::new();
+        for path in protected.iter().map(|p| &p.path) {
+            for ancestor in path.ancestors().skip(1) {
+                let renamable = ancestor.parent().is_some_and(|parent| self.is_under_writable_root(parent));
+                if renamable && !pins.iter().any(|pin| pin == ancestor) {
+                    pins.push(ancestor.to_path_buf());
+                }
+            }
+        }
+        pins.sort_by_key(|path| path.components().count());
+        pins
+    }
 }
 
 /// Resolves `policy` against the policy cwd. `tmpdir` is the `TMPDIR` the command will see.

@@ -62,7 +62,7 @@ pub(crate) fn launch(
             }
             Some(image)
         }
-        Pipeline::Landlock if !targets.is_empty() => Some(bind_only_image(targets)?),
+        Pipeline::Landlock if !targets.is_empty() => Some(bind_only_image(plan, targets)?),
         _ => None,
     };
     let mut clone_flags = libc::CLONE_PIDFD as u64;
@@ -202,13 +202,16 @@ fn protected_targets(plan: &SandboxPlan, placeholders: &mut Vec<Placeholder>) ->
     Ok(targets)
 }
 
-/// The Landlock pipeline's namespaces: only read-only binds of the protected paths.
-fn bind_only_image(targets: Vec<BindTarget>) -> Result<NamespaceImage> {
-    let mut ordered = targets;
-    ordered.sort_by_key(|t| t.path.as_bytes().iter().filter(|b| **b == b'/').count());
+/// The Landlock pipeline's namespaces: only pins and read-only binds of the protected paths.
+fn bind_only_image(plan: &SandboxPlan, targets: Vec<BindTarget>) -> Result<NamespaceImage> {
+    let mut ops = Vec::new();
+    for pin in &plan.pinned_directories {
+        ops.push(PreparedOp::Pin(identify(pin)?.0));
+    }
+    ops.extend(targets.into_iter().map(PreparedOp::ReadOnlyBind));
     Ok(NamespaceImage {
         id_maps: id_maps(),
-        ops: ordered.into_iter().map(PreparedOp::ReadOnlyBind).collect(),
+        ops,
         clone_first: Vec::new(),
         slots: Vec::new(),
         loopback: false,
@@ -235,6 +238,7 @@ fn namespace_image(plan: &SandboxPlan, targets: &[BindTarget], status_fd: Option
                 let read_only = matches!(op, MountOp::ReadableBind { .. });
                 PreparedOp::Attach { target: target.path.clone(), slot: clone(target, true), is_dir, read_only }
             }
+            MountOp::Pin { path } => PreparedOp::Pin(identify(path)?.0),
             MountOp::Symlink { link, target } => PreparedOp::Symlink { link: c_path(link)?, target: c_path(target)? },
             MountOp::ReadOnlyBind { path } => {
                 let index = plan.read_only_binds.iter().position(|p| &p.path == path).ok_or_else(|| {
@@ -312,7 +316,11 @@ fn failure_error(plan: &SandboxPlan, failure: Failure) -> Error {
     let subject = index.and_then(|i| match stage {
         Stage::Landlock => plan.landlock.as_ref().and_then(|l| l.rules.get(i)).map(|r| r.path.display().to_string()),
         _ if plan.pipeline == Pipeline::Bwrap => plan.mounts.get(i).map(ToString::to_string),
-        _ => plan.read_only_binds.get(i).map(|p| p.path.display().to_string()),
+        // The landlock pipeline's operations: the pins, then the protected paths.
+        _ => {
+            let pins = plan.pinned_directories.iter();
+            pins.chain(plan.read_only_binds.iter().map(|p| &p.path)).nth(i).map(|p| p.display().to_string())
+        }
     });
     let hint = match (stage, errno.0) {
         (Stage::ProtectVerify, libc::ESTALE) => {

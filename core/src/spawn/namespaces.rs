@@ -31,6 +31,8 @@ pub(crate) enum PreparedOp {
         link: CString,
         target: CString,
     },
+    /// Bind the directory over itself as it is, so that it cannot be renamed.
+    Pin(BindTarget),
     ReadOnlyBind(BindTarget),
     Dev {
         node_slots: [usize; DEV_NODES.len()],
@@ -144,6 +146,17 @@ fn run_op(ns: &NamespaceImage, op: &PreparedOp) -> Step {
         PreparedOp::Symlink { link, target } => {
             ensure_parents(link)?;
             at(Stage::WritableBind, sys::symlink(target, link))
+        }
+        PreparedOp::Pin(target) => {
+            let fd = open_checked(target)?;
+            let tree = sys::open_tree(fd, sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32);
+            let result = at(Stage::ProtectClone, tree).and_then(|tree| {
+                let attached = at(Stage::ProtectAttach, sys::move_mount(tree, fd));
+                sys::close(tree);
+                attached
+            });
+            sys::close(fd);
+            result
         }
         PreparedOp::ReadOnlyBind(target) => bind_read_only(target),
         PreparedOp::Dev { node_slots, host_shm_slot } => {
