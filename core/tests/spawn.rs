@@ -131,3 +131,43 @@ fn protected_path_swapped_after_planning_is_refused() {
     let error = spawn(&plan, options()).unwrap_err();
     assert!(error.to_string().contains("changed between planning and mounting"), "{error}");
 }
+
+/// A handle dropped while its sandbox runs must not let a later run remove the `.codex`
+/// placeholder under it (which would lift its read-only mount).
+#[test]
+fn placeholders_outlive_a_dropped_handle() {
+    let scratch = Scratch::new("dropped");
+    let go = scratch.0.join("go");
+    let result = scratch.0.join("result");
+    let script = format!(
+        "i=0; while [ ! -e {go} ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; \
+         mkdir -p .codex/x 2>/dev/null && echo escaped > {result} || echo blocked > {result}",
+        go = go.display(),
+        result = result.display()
+    );
+    let pipelines = if codex_sandbox_core::probe::namespaces_available().is_ok() {
+        vec![codex_sandbox_core::PipelineRequest::Landlock, codex_sandbox_core::PipelineRequest::Bwrap]
+    } else {
+        vec![codex_sandbox_core::PipelineRequest::Landlock]
+    };
+    for pipeline in pipelines {
+        let _ = fs::remove_file(&go);
+        let _ = fs::remove_file(&result);
+        let mut first = spec(workspace_policy(), &scratch.0, &["/bin/sh", "-c", &script]);
+        first.pipeline = pipeline;
+        let running = spawn(&prepare(&first).unwrap(), options()).unwrap();
+        drop(running);
+        let mut second = spec(workspace_policy(), &scratch.0, &["/bin/true"]);
+        second.pipeline = pipeline;
+        assert_eq!(spawn(&prepare(&second).unwrap(), options()).unwrap().wait().unwrap(), ExitStatus::Exited(0));
+        fs::write(&go, "").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !result.exists() {
+            assert!(std::time::Instant::now() < deadline, "the first sandbox never reported");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(fs::read_to_string(&result).unwrap(), "blocked\n", "{pipeline:?}");
+        assert!(!scratch.0.join(".codex/x").exists());
+    }
+}

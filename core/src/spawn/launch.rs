@@ -55,7 +55,8 @@ pub(crate) fn launch(
     let control = bridge_routes.map(|_| control_socketpair()).transpose()?;
     let namespaces = match plan.pipeline {
         Pipeline::Bwrap => {
-            let mut image = namespace_image(plan, &targets, status_pipe.as_ref().map(|(_, w)| w.as_raw_fd()))?;
+            let locks: Vec<RawFd> = placeholders.iter().map(Placeholder::lock_fd).collect();
+            let mut image = namespace_image(plan, &targets, status_pipe.as_ref().map(|(_, w)| w.as_raw_fd()), &locks)?;
             if let (Some(routes), Some((_, child_end))) = (bridge_routes, &control) {
                 let ports = routes.iter().map(|route| route.port).collect();
                 image.proxy_listeners = Some(ProxyListeners { control_fd: child_end.as_raw_fd(), ports });
@@ -221,7 +222,12 @@ fn bind_only_image(plan: &SandboxPlan, targets: Vec<BindTarget>) -> Result<Names
 }
 
 /// The namespace pipeline's image: every [`MountOp`] of the plan, prepared.
-fn namespace_image(plan: &SandboxPlan, targets: &[BindTarget], status_fd: Option<RawFd>) -> Result<NamespaceImage> {
+fn namespace_image(
+    plan: &SandboxPlan,
+    targets: &[BindTarget],
+    status_fd: Option<RawFd>,
+    placeholder_locks: &[RawFd],
+) -> Result<NamespaceImage> {
     let mut ops = Vec::new();
     let mut clone_first: Vec<CloneSource> = Vec::new();
     let mut clone = |target: BindTarget, checked: bool| {
@@ -269,7 +275,12 @@ fn namespace_image(plan: &SandboxPlan, targets: &[BindTarget], status_fd: Option
         clone_first,
         slots,
         loopback: plan.namespaces.as_ref().is_some_and(|ns| ns.network),
-        init: status_fd.map(|status_fd| InitImage { status_fd }),
+        init: status_fd.map(|status_fd| {
+            let mut keep_fds: Vec<RawFd> = placeholder_locks.to_vec();
+            keep_fds.push(status_fd);
+            keep_fds.sort_unstable();
+            InitImage { status_fd, keep_fds }
+        }),
         proxy_listeners: None,
     })
 }

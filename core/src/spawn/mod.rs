@@ -121,6 +121,16 @@ pub struct Child {
     placeholders: Vec<Placeholder>,
 }
 
+impl Drop for Child {
+    /// A child dropped before it was reaped may still be running: its placeholders stay locked
+    /// (never removed under it) for the rest of this process's life. Its proxy bridge stops.
+    fn drop(&mut self) {
+        for placeholder in self.placeholders.drain(..) {
+            placeholder.hold_forever();
+        }
+    }
+}
+
 impl Child {
     pub fn id(&self) -> u32 {
         self.pid as u32

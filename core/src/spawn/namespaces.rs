@@ -57,6 +57,9 @@ pub(crate) struct CloneSource {
 pub(crate) struct InitImage {
     /// Write end of the pipe on which init reports the command's raw wait status.
     pub status_fd: RawFd,
+    /// Descriptors init keeps until the sandbox ends, the status pipe's included, ascending:
+    /// the placeholders' shared locks, so that they outlive a launcher that dies or lets go.
+    pub keep_fds: Vec<RawFd>,
 }
 
 pub(crate) struct NamespaceImage {
@@ -420,7 +423,7 @@ pub(crate) fn fork_command_under_init(init: &InitImage, error_fd: RawFd, fd_limi
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
     // Init keeps nothing of the command's: the report pipe must close when the command execs,
     // and its stdio must close when the command and its children are done.
-    let _ = child::close_other_fds(&[init.status_fd], fd_limit);
+    let _ = child::close_other_fds(&init.keep_fds, fd_limit);
     let _ = error_fd;
     for fd in 0..3 {
         sys::close(fd);

@@ -16,7 +16,7 @@
 use std::ffi::{CStr, CString};
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -111,6 +111,17 @@ impl Placeholder {
 
     pub(crate) fn identity(&self) -> (u64, u64) {
         self.identity
+    }
+
+    /// The descriptor holding the shared lock (another holder keeps the placeholder alive).
+    pub(crate) fn lock_fd(&self) -> RawFd {
+        self.lock.as_raw_fd()
+    }
+
+    /// Keeps the shared lock for the rest of this process's life: for a sandbox that may still
+    /// be running when its handle goes away. Its placeholder is then removed by a later run.
+    pub(crate) fn hold_forever(self) {
+        std::mem::forget(self.lock);
     }
 
     /// Removes the placeholder if no other run holds it. Call only once the sandboxed process
