@@ -248,3 +248,24 @@ fn init_memory_is_out_of_the_commands_reach() {
         assert_eq!(stdout(&output).trim(), "EACCES", "as {user:?}: {}", stderr(&output));
     }
 }
+
+/// With full network, host unix sockets through which a command could act outside the sandbox
+/// (here an SSH agent's, named by SSH_AUTH_SOCK) are hidden.
+#[test]
+fn full_network_hides_host_agent_sockets() {
+    for user in bwrap_users() {
+        let scratch = Scratch::new(user, "ipc-mask");
+        let agent_dir = scratch.dir("ssh-test");
+        let socket = agent_dir.join("agent.1");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        scratch.own(&socket);
+        let policy = r#"{"type":"read-only","network_access":true}"#;
+        let results = run(user, &scratch.path)
+            .policy(policy)
+            .env("SSH_AUTH_SOCK", socket.to_str().unwrap())
+            .probe(&[format!("unix_connect:{}", socket.display())]);
+        assert_eq!(results, ["ENOENT"], "as {user:?}");
+        listener.set_nonblocking(true).unwrap();
+        assert!(listener.accept().is_err(), "the agent received a connection");
+    }
+}

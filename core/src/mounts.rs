@@ -47,6 +47,8 @@ pub enum MountOp {
     Proc,
     /// An empty read-only tmpfs over `path`.
     Mask { path: PathBuf },
+    /// An empty read-only file (`/dev/null`) over the non-directory `path`.
+    MaskFile { path: PathBuf },
     /// A fresh, read-only sysfs at `/sys` (network namespace only).
     Sysfs,
 }
@@ -65,6 +67,7 @@ impl std::fmt::Display for MountOp {
             MountOp::Dev { .. } => write!(f, "/dev"),
             MountOp::Proc => write!(f, "/proc"),
             MountOp::Mask { path } => write!(f, "mask over {}", path.display()),
+            MountOp::MaskFile { path } => write!(f, "mask over {}", path.display()),
             MountOp::Sysfs => write!(f, "/sys"),
         }
     }
@@ -82,12 +85,45 @@ pub struct ViewOptions {
     pub new_netns: bool,
 }
 
+/// Unix sockets on the host through which a command with network access could act outside the
+/// sandbox: the session and system buses and the systemd managers (`systemd-run`), container
+/// engines, the X server, SSH and GPG agents. Connecting to a socket ignores read-only mounts
+/// and Landlock, so with full network the bwrap pipeline hides them. (Restricted and proxy
+/// modes refuse unix-socket connections outright.)
+pub fn host_ipc_paths(uid: u32, ssh_auth_sock: Option<&Path>) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = [
+        format!("/run/user/{uid}"),
+        "/run/dbus".into(),
+        "/run/systemd/private".into(),
+        "/run/docker.sock".into(),
+        "/run/containerd".into(),
+        "/run/podman".into(),
+        "/tmp/.X11-unix".into(),
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .collect();
+    // The agent's directory (`/tmp/ssh-XXXX/agent.N`), or the socket itself when the directory
+    // is shared (`/tmp`).
+    if let Some(socket) = ssh_auth_sock.filter(|s| s.is_absolute()) {
+        match socket.parent() {
+            Some(dir) if dir.file_name().is_some_and(|name| name.to_string_lossy().starts_with("ssh-")) => {
+                paths.push(dir.to_path_buf())
+            }
+            _ => paths.push(socket.to_path_buf()),
+        }
+    }
+    paths
+}
+
 /// Plans the view. `pins` are directories to bind over themselves before the protected paths
-/// inside writable roots (`read_only_binds`) are bound read-only.
+/// inside writable roots (`read_only_binds`) are bound read-only; `masks` are host paths to
+/// hide (those that exist).
 pub fn plan(
     view: &FilesystemView,
     pins: &[PathBuf],
     read_only_binds: &[ProtectedPath],
+    masks: &[PathBuf],
     options: ViewOptions,
 ) -> (Vec<MountOp>, Vec<String>) {
     let mut warnings = Vec::new();
@@ -144,6 +180,19 @@ pub fn plan(
     let mut protected: Vec<&ProtectedPath> = read_only_binds.iter().collect();
     protected.sort_by_key(|p| p.path.components().count());
     ops.extend(protected.into_iter().map(|p| MountOp::ReadOnlyBind { path: p.path.clone() }));
+    if matches!(view.read, ReadScope::Full) {
+        for path in masks {
+            // A path the user made writable is theirs to use.
+            if view.writable_roots.iter().any(|root| &root.path == path) {
+                continue;
+            }
+            match std::fs::canonicalize(path).and_then(|canonical| Ok((std::fs::metadata(&canonical)?, canonical))) {
+                Ok((metadata, canonical)) if metadata.is_dir() => ops.push(MountOp::Mask { path: canonical }),
+                Ok((_, canonical)) => ops.push(MountOp::MaskFile { path: canonical }),
+                Err(_) => {}
+            }
+        }
+    }
     ops.push(MountOp::Dev { host_shm });
     ops.push(if options.no_proc { MountOp::Mask { path: "/proc".into() } } else { MountOp::Proc });
     if options.new_netns {
@@ -194,6 +243,10 @@ pub fn bwrap_args(ops: &[MountOp]) -> Vec<String> {
                 push(&["--remount-ro", "/dev"]);
             }
             MountOp::Proc => push(&["--proc", "/proc"]),
+            MountOp::MaskFile { path } => {
+                let path = path.to_string_lossy();
+                push(&["--ro-bind", "/dev/null", &path]);
+            }
             MountOp::Mask { path } => {
                 let path = path.to_string_lossy();
                 push(&["--tmpfs", &path, "--remount-ro", &path]);
@@ -237,6 +290,7 @@ mod tests {
             &view(&["/w/deep/er", "/w", "/dev/shm"]),
             &["/w".into(), "/w/.git/modules".into()],
             &[protected("/w/.git/modules/x"), protected("/w/.git")],
+            &[],
             ViewOptions { no_proc: false, new_netns: true },
         );
         assert!(warnings.is_empty());
@@ -272,7 +326,7 @@ mod tests {
             links: vec![("/bin".into(), "usr/bin".into())],
             skipped: vec![],
         };
-        let (ops, _) = plan(&view, &[], &[], ViewOptions { no_proc: false, new_netns: false });
+        let (ops, _) = plan(&view, &[], &[], &["/".into()], ViewOptions { no_proc: false, new_netns: false });
         assert_eq!(
             ops,
             vec![
@@ -295,7 +349,8 @@ mod tests {
 
     #[test]
     fn no_proc_masks_and_special_roots_are_reported() {
-        let (ops, warnings) = plan(&view(&["/proc/self"]), &[], &[], ViewOptions { no_proc: true, new_netns: false });
+        let (ops, warnings) =
+            plan(&view(&["/proc/self"]), &[], &[], &[], ViewOptions { no_proc: true, new_netns: false });
         assert_eq!(
             ops,
             vec![MountOp::ReadOnlyRoot, MountOp::Dev { host_shm: false }, MountOp::Mask { path: "/proc".into() }]

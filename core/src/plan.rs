@@ -283,7 +283,14 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
             }
             let options = ViewOptions { no_proc, new_netns };
             pinned_directories = filesystem.directories_to_pin(&read_only_binds);
-            let (ops, view_warnings) = mounts::plan(&filesystem, &pinned_directories, &read_only_binds, options);
+            let masks = if network == NetworkMode::Full {
+                let ssh_auth_sock = spec.env.iter().find(|(k, _)| k == "SSH_AUTH_SOCK").map(|(_, v)| Path::new(v));
+                mounts::host_ipc_paths(sys::getuid(), ssh_auth_sock)
+            } else {
+                Vec::new()
+            };
+            let (ops, view_warnings) =
+                mounts::plan(&filesystem, &pinned_directories, &read_only_binds, &masks, options);
             mounts = ops;
             warnings.extend(view_warnings);
             let (uid, gid) = (sys::getuid(), sys::getgid());

@@ -264,6 +264,10 @@ fn namespace_image(
             }
             MountOp::Proc => PreparedOp::Proc,
             MountOp::Mask { path } => PreparedOp::Mask(c_path(path)?),
+            MountOp::MaskFile { path } => {
+                let null = clone(BindTarget { path: c"/dev/null".to_owned(), dev: 0, ino: 0 }, false);
+                PreparedOp::Attach { target: c_path(path)?, slot: null, is_dir: false, read_only: true }
+            }
             MountOp::Sysfs => PreparedOp::Sysfs,
             MountOp::SealRoot => PreparedOp::SealRoot,
         });
