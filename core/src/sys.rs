@@ -319,11 +319,11 @@ pub fn poll_two(first: RawFd, second: RawFd) -> SysResult<(bool, bool)> {
     }
 }
 
-/// `poll(2)` without a timeout, retried on EINTR.
-pub fn poll(fds: &mut [libc::pollfd]) -> SysResult<usize> {
+/// `poll(2)`, retried on EINTR; `timeout_ms` -1 waits for ever.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> SysResult<usize> {
     loop {
         // SAFETY: the pointer and length describe the live slice of pollfd structures.
-        let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
         if ret >= 0 {
             return Ok(ret as usize);
         }
@@ -553,6 +553,41 @@ pub fn bring_up_loopback() -> SysResult<()> {
         });
         libc::close(sock);
         result.map(drop)
+    }
+}
+
+/// Starts a non-blocking TCP connection to `addr`; it completes (or fails) later.
+pub fn tcp_connect_nonblocking(addr: std::net::SocketAddr) -> SysResult<OwnedFd> {
+    // SAFETY: plain socket calls; the address structures are fully initialised on the stack.
+    unsafe {
+        let (family, storage, len) = match addr {
+            std::net::SocketAddr::V4(v4) => {
+                let mut sin: libc::sockaddr_in = std::mem::zeroed();
+                sin.sin_family = libc::AF_INET as libc::sa_family_t;
+                sin.sin_port = v4.port().to_be();
+                sin.sin_addr.s_addr = u32::from_ne_bytes(v4.ip().octets());
+                let mut storage: libc::sockaddr_storage = std::mem::zeroed();
+                std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin);
+                (libc::AF_INET, storage, std::mem::size_of::<libc::sockaddr_in>())
+            }
+            std::net::SocketAddr::V6(v6) => {
+                let mut sin6: libc::sockaddr_in6 = std::mem::zeroed();
+                sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sin6.sin6_port = v6.port().to_be();
+                sin6.sin6_addr.s6_addr = v6.ip().octets();
+                let mut storage: libc::sockaddr_storage = std::mem::zeroed();
+                std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6);
+                (libc::AF_INET6, storage, std::mem::size_of::<libc::sockaddr_in6>())
+            }
+        };
+        let fd =
+            owned(check_int(libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0))?);
+        let ret = libc::connect(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            (&storage as *const libc::sockaddr_storage).cast(),
+            len as libc::socklen_t,
+        );
+        if ret == 0 || Errno::last().0 == libc::EINPROGRESS { Ok(fd) } else { Err(Errno::last()) }
     }
 }
 

@@ -9,13 +9,16 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::sys;
 
 /// How long connecting to the (loopback) proxy may take before the client is dropped.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const BUFFER: usize = 64 * 1024;
+/// Connections relayed at once. Each costs two descriptors and two buffers in the host
+/// process (the Node or C host, or the CLI): a command must not be able to exhaust them.
+const MAX_CONNECTIONS: usize = 256;
 
 /// A running bridge.
 pub(crate) struct Bridge {
@@ -115,6 +118,8 @@ impl Flow {
 struct Connection {
     client: TcpStream,
     upstream: TcpStream,
+    /// Until when the (non-blocking) connection to the proxy may still be in progress.
+    connecting: Option<Instant>,
     to_upstream: Flow,
     to_client: Flow,
 }
@@ -125,12 +130,25 @@ impl Connection {
     }
 
     fn service(&mut self) -> io::Result<()> {
+        if let Some(deadline) = self.connecting {
+            if let Some(error) = self.upstream.take_error()? {
+                return Err(error);
+            }
+            match self.upstream.peer_addr() {
+                Ok(_) => self.connecting = None,
+                Err(_) if Instant::now() < deadline => return Ok(()),
+                Err(_) => return Err(io::Error::from(ErrorKind::TimedOut)),
+            }
+        }
         self.to_upstream.pump(&mut self.client, &mut self.upstream)?;
         self.to_client.pump(&mut self.upstream, &mut self.client)
     }
 
     /// Poll interest for the client and the upstream socket (0: none).
     fn interest(&self) -> (i16, i16) {
+        if self.connecting.is_some() {
+            return (0, libc::POLLOUT);
+        }
         let read = |flow: &Flow| if flow.wants_read() { libc::POLLIN } else { 0 };
         let write = |flow: &Flow| if flow.wants_write() { libc::POLLOUT } else { 0 };
         (read(&self.to_upstream) | write(&self.to_client), read(&self.to_client) | write(&self.to_upstream))
@@ -144,15 +162,24 @@ fn accept(listener: &TcpListener, upstream: SocketAddr, connections: &mut Vec<Co
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(_) => return, // WouldBlock, or a client that gave up already
         };
-        // The proxy is on loopback: connecting takes microseconds or fails at once. A client
-        // whose proxy cannot be reached is closed, as a refused connection would be.
-        let Ok(upstream) = TcpStream::connect_timeout(&upstream, CONNECT_TIMEOUT) else { continue };
-        if client.set_nonblocking(true).is_err() || upstream.set_nonblocking(true).is_err() {
+        if connections.len() >= MAX_CONNECTIONS {
+            continue; // closed at once, as an overloaded server would
+        }
+        // Connecting never blocks the relay of other connections; a client whose proxy cannot
+        // be reached is closed, as a refused connection would be.
+        let Ok(upstream) = sys::tcp_connect_nonblocking(upstream).map(TcpStream::from) else { continue };
+        if client.set_nonblocking(true).is_err() {
             continue;
         }
         let _ = client.set_nodelay(true);
         let _ = upstream.set_nodelay(true);
-        connections.push(Connection { client, upstream, to_upstream: Flow::new(), to_client: Flow::new() });
+        connections.push(Connection {
+            client,
+            upstream,
+            connecting: Some(Instant::now() + CONNECT_TIMEOUT),
+            to_upstream: Flow::new(),
+            to_client: Flow::new(),
+        });
     }
 }
 
@@ -172,7 +199,9 @@ fn serve(stop: &OwnedFd, listeners: &[(TcpListener, SocketAddr)]) {
             fds.push(entry(connection.client.as_raw_fd(), client));
             fds.push(entry(connection.upstream.as_raw_fd(), upstream));
         }
-        if sys::poll(&mut fds).is_err() || fds[0].revents != 0 {
+        // Wake up at least once a second while a connection is pending, to time it out.
+        let timeout = if connections.iter().any(|c| c.connecting.is_some()) { 1000 } else { -1 };
+        if sys::poll(&mut fds, timeout).is_err() || fds[0].revents != 0 {
             return;
         }
         for (index, (listener, upstream)) in listeners.iter().enumerate() {
