@@ -251,8 +251,16 @@ impl LandlockImage {
     }
 
     fn add_rules(&self, ruleset: i32) -> std::result::Result<(), EnforceError> {
+        // Rule paths are canonical: a symlink on the way now means the path was swapped since
+        // planning (a background process of an earlier run, say), and following it could grant
+        // access elsewhere. Refuse instead.
+        let how = sys::OpenHow {
+            flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+            mode: 0,
+            resolve: sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS,
+        };
         for (index, rule) in self.rules.iter().enumerate() {
-            let fd = match sys::open(&rule.path, libc::O_PATH) {
+            let fd = match sys::openat2(&rule.path, &how) {
                 Ok(fd) => fd,
                 Err(errno) if rule.optional && errno.0 == libc::ENOENT => continue,
                 Err(errno) => return Err((Some(index), errno)),
