@@ -556,36 +556,44 @@ pub fn bring_up_loopback() -> SysResult<()> {
     }
 }
 
-/// Starts a non-blocking TCP connection to `addr`; it completes (or fails) later.
-pub fn tcp_connect_nonblocking(addr: std::net::SocketAddr) -> SysResult<OwnedFd> {
-    // SAFETY: plain socket calls; the address structures are fully initialised on the stack.
+/// `addr` as a `sockaddr_storage`, its family and its length. Pure: safe in the child.
+fn sockaddr_of(addr: std::net::SocketAddr) -> (libc::sockaddr_storage, libc::c_int, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data, large and aligned enough for either address
+    // type, and is fully initialised (zeroed) before the typed write.
     unsafe {
-        let (family, storage, len) = match addr {
+        let mut storage: libc::sockaddr_storage = std::mem::zeroed();
+        match addr {
             std::net::SocketAddr::V4(v4) => {
                 let mut sin: libc::sockaddr_in = std::mem::zeroed();
                 sin.sin_family = libc::AF_INET as libc::sa_family_t;
                 sin.sin_port = v4.port().to_be();
                 sin.sin_addr.s_addr = u32::from_ne_bytes(v4.ip().octets());
-                let mut storage: libc::sockaddr_storage = std::mem::zeroed();
                 std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin);
-                (libc::AF_INET, storage, std::mem::size_of::<libc::sockaddr_in>())
+                (storage, libc::AF_INET, std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
             }
             std::net::SocketAddr::V6(v6) => {
                 let mut sin6: libc::sockaddr_in6 = std::mem::zeroed();
                 sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
                 sin6.sin6_port = v6.port().to_be();
                 sin6.sin6_addr.s6_addr = v6.ip().octets();
-                let mut storage: libc::sockaddr_storage = std::mem::zeroed();
                 std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6);
-                (libc::AF_INET6, storage, std::mem::size_of::<libc::sockaddr_in6>())
+                (storage, libc::AF_INET6, std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t)
             }
-        };
+        }
+    }
+}
+
+/// Starts a non-blocking TCP connection to `addr`; it completes (or fails) later.
+pub fn tcp_connect_nonblocking(addr: std::net::SocketAddr) -> SysResult<OwnedFd> {
+    let (storage, family, len) = sockaddr_of(addr);
+    // SAFETY: plain socket calls with a fully initialised address of the stated length.
+    unsafe {
         let fd =
             owned(check_int(libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0))?);
         let ret = libc::connect(
             std::os::fd::AsRawFd::as_raw_fd(&fd),
             (&storage as *const libc::sockaddr_storage).cast(),
-            len as libc::socklen_t,
+            len,
         );
         if ret == 0 || Errno::last().0 == libc::EINPROGRESS { Ok(fd) } else { Err(Errno::last()) }
     }
@@ -593,29 +601,20 @@ pub fn tcp_connect_nonblocking(addr: std::net::SocketAddr) -> SysResult<OwnedFd>
 
 /// A listening TCP socket on `127.0.0.1:port` or `[::1]:port` of the current network namespace.
 pub fn listen_loopback(ipv6: bool, port: u16) -> SysResult<RawFd> {
-    let family = if ipv6 { libc::AF_INET6 } else { libc::AF_INET };
-    // SAFETY: plain socket calls; the address structures are fully initialised on the stack.
+    let ip = if ipv6 {
+        std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+    } else {
+        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+    };
+    let (storage, family, len) = sockaddr_of(std::net::SocketAddr::new(ip, port));
+    // SAFETY: plain socket calls with a fully initialised address of the stated length.
     unsafe {
         let fd = check_int(libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0))?;
-        let bound = if ipv6 {
-            let mut addr: libc::sockaddr_in6 = std::mem::zeroed();
-            addr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            addr.sin6_port = port.to_be();
-            addr.sin6_addr.s6_addr[15] = 1;
+        if ipv6 {
             let only_v6: libc::c_int = 1;
             libc::setsockopt(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, (&only_v6 as *const libc::c_int).cast(), 4);
-            libc::bind(
-                fd,
-                (&addr as *const libc::sockaddr_in6).cast(),
-                std::mem::size_of::<libc::sockaddr_in6>() as u32,
-            )
-        } else {
-            let mut addr: libc::sockaddr_in = std::mem::zeroed();
-            addr.sin_family = libc::AF_INET as libc::sa_family_t;
-            addr.sin_port = port.to_be();
-            addr.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
-            libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), std::mem::size_of::<libc::sockaddr_in>() as u32)
-        };
+        }
+        let bound = libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len);
         match check_int(bound).and_then(|_| check_int(libc::listen(fd, 128))) {
             Ok(_) => Ok(fd),
             Err(errno) => {
