@@ -192,12 +192,13 @@ pub fn getgid() -> libc::gid_t {
     unsafe { libc::getgid() }
 }
 
-/// The soft limit on descriptors (capped at 2^20), or 2^16 when unknown.
+/// How far a close-everything loop must go: the hard limit on descriptors (a process may have
+/// lowered its soft limit after opening more), capped at 2^20; 2^16 when unknown.
 pub fn fd_limit() -> RawFd {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: limit is a valid out parameter.
     let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    if ok { limit.rlim_cur.min(1 << 20) as RawFd } else { 1 << 16 }
+    if ok { limit.rlim_cur.max(limit.rlim_max).min(1 << 20) as RawFd } else { 1 << 16 }
 }
 
 pub fn getppid() -> libc::pid_t {
