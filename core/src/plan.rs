@@ -78,8 +78,8 @@ pub enum Executor {
 pub struct NamespacePlan {
     pub user: bool,
     pub mount: bool,
-    /// The sandbox's PID 1 is our init: it reaps, forwards SIGHUP/INT/QUIT/TERM/USR1/USR2/WINCH
-    /// and exits with the command's status.
+    /// The sandbox's PID 1 is our init: it reaps, forwards every catchable signal but SIGCHLD
+    /// (and its own fault signals) to the command, and exits with the command's status.
     pub pid: bool,
     /// IPC, UTS and cgroup namespaces: the host's System V and POSIX IPC objects are out of
     /// reach.

@@ -171,3 +171,24 @@ fn placeholders_outlive_a_dropped_handle() {
         assert!(!scratch.0.join(".codex/x").exists());
     }
 }
+
+/// A signal sent to the sandbox reaches the command whatever it is: under the bwrap pipeline
+/// the pid is the sandbox's init, which the kernel shields from signals it has no handler for.
+#[test]
+fn any_catchable_signal_reaches_the_command() {
+    let scratch = Scratch::new("signals");
+    let mut pipelines = vec![codex_sandbox_core::PipelineRequest::Landlock];
+    if codex_sandbox_core::probe::namespaces_available().is_ok() {
+        pipelines.push(codex_sandbox_core::PipelineRequest::Bwrap);
+    }
+    for pipeline in pipelines {
+        for signal in [libc::SIGALRM, libc::SIGABRT, libc::SIGTERM, libc::SIGUSR2, libc::SIGRTMIN() + 3] {
+            let mut s = spec(SandboxPolicy::read_only(), &scratch.0, &["/bin/sleep", "30"]);
+            s.pipeline = pipeline;
+            let mut child = spawn(&prepare(&s).unwrap(), options()).unwrap();
+            // spawn returns once the command has exec'd, by which time init forwards signals.
+            child.kill(signal).unwrap();
+            assert_eq!(child.wait().unwrap(), ExitStatus::Signaled(signal), "{pipeline:?} signal {signal}");
+        }
+    }
+}

@@ -93,14 +93,26 @@ impl codex_sandbox_child {
                 ..esrch()
             });
         }
-        // SAFETY: plain system calls on a descriptor this handle owns (or on the pid).
-        let rc = unsafe {
-            if self.pidfd >= 0 {
+        let rc = if self.pidfd >= 0 {
+            // SAFETY: a plain system call on a descriptor this handle owns.
+            unsafe {
                 libc::syscall(libc::SYS_pidfd_send_signal, self.pidfd, signal, std::ptr::null::<libc::siginfo_t>(), 0)
                     as libc::c_int
-            } else {
-                libc::kill(self.pid, signal)
             }
+        } else {
+            // Without a pidfd only the pid names the child: hold the lock `wait` reaps under,
+            // so the pid cannot be reaped (and recycled) between the check and the signal.
+            let inner = lock(&self.inner);
+            if self.reaped.load(Ordering::SeqCst) {
+                return Err(FfiError {
+                    message: "send a signal to the child: it has already been waited for".into(),
+                    ..esrch()
+                });
+            }
+            // SAFETY: a plain system call on the pid of a child that has not been reaped.
+            let rc = unsafe { libc::kill(self.pid, signal) };
+            drop(inner);
+            rc
         };
         if rc < 0 {
             return Err(FfiError::io("send a signal to the child", &std::io::Error::last_os_error()));

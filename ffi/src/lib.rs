@@ -253,7 +253,15 @@ pub unsafe extern "C" fn codex_sandbox_seatbelt(
         // SAFETY: forwarded from the caller.
         let Request { spec, .. } = unsafe { read_request(req) }?;
         let command =
-            seatbelt_command(&spec.policy, &spec.policy_cwd, &spec.argv, &spec.env, &SeatbeltOptions::default())?;
+            // Proxy mode makes the profile proxy-only even when no proxy variable is set (then
+            // it allows no network at all), as spawn would refuse to run with an open network.
+            seatbelt_command(
+                &spec.policy,
+                &spec.policy_cwd,
+                &spec.argv,
+                &spec.env,
+                &SeatbeltOptions { managed_network: spec.proxy_network, ..SeatbeltOptions::default() },
+            )?;
         let json = to_json(&command)?;
         // SAFETY: checked by clear_out.
         unsafe { give_string(json_out, json) };

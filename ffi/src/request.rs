@@ -121,7 +121,12 @@ pub struct codex_sandbox_spawn_request {
 }
 
 /// The size of the first version of the request; smaller values of `struct_size` are refused.
-pub(crate) const V1_SIZE: usize = std::mem::size_of::<codex_sandbox_spawn_request>();
+/// Frozen: a field appended later makes the struct larger, and requests of this size must
+/// keep working (copied into a zeroed struct, not read past their end).
+pub(crate) const V1_SIZE: usize = 88;
+
+// Adding a field must come with versioned reading of requests of V1_SIZE bytes.
+const _: () = assert!(std::mem::size_of::<codex_sandbox_spawn_request>() == V1_SIZE);
 
 /// Everything the request says, in Rust types.
 pub(crate) struct Request {

@@ -609,6 +609,22 @@ static void test_json(void) {
         "seatbelt JSON: %s %.300s", codex_sandbox_error_message(err), json ? json : "(null)");
   codex_sandbox_string_free(json);
   codex_sandbox_error_free(err);
+
+  /* Proxy mode with no proxy variable: the profile must allow no network at all, even for a
+     policy with network access (spawn refuses the same request). */
+  static const char *const no_proxy_env[] = {"PATH=/usr/bin:/bin", NULL};
+  codex_sandbox_spawn_request proxy_req = request(CODEX_SANDBOX_PIPELINE_AUTO, argv);
+  proxy_req.policy = "{\"type\":\"read-only\",\"network_access\":true}";
+  proxy_req.flags = CODEX_SANDBOX_FLAG_PROXY_NETWORK;
+  proxy_req.envp = no_proxy_env;
+  json = NULL;
+  err = NULL;
+  rc = codex_sandbox_seatbelt(&proxy_req, &json, &err);
+  CHECK(rc == CODEX_SANDBOX_OK && json && !strstr(json, "(allow network-outbound)\\n") &&
+            !strstr(json, "(allow network-outbound)\""),
+        "seatbelt proxy mode without a proxy is closed: %.400s", json ? json : "(null)");
+  codex_sandbox_string_free(json);
+  codex_sandbox_error_free(err);
   CHECK(no_children(), "explain/probe/seatbelt: no child left");
 }
 

@@ -389,10 +389,25 @@ fn write_file(path: &CStr, contents: &[u8], stage: Stage) -> Step {
 /// The command's pid, for the forwarding signal handler.
 static COMMAND_PID: AtomicI32 = AtomicI32::new(0);
 
-/// Signals init passes on to the command. PID 1 only receives signals it has a handler for,
-/// so each gets this handler (a plain `kill`, which is async-signal-safe).
-const FORWARDED: [i32; 7] =
-    [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH];
+/// Whether init passes `signal` on to the command. The kernel drops any signal sent to a PID
+/// namespace's init from outside unless init has a handler for it, so every signal a caller
+/// may send gets the forwarding handler (a plain `kill`, which is async-signal-safe) — all but
+/// SIGCHLD (init's own business), SIGKILL and SIGSTOP (cannot be caught; SIGKILL ends the whole
+/// sandbox), and the signals of init's own faults, which must keep their default action.
+fn forwarded(signal: i32) -> bool {
+    !matches!(
+        signal,
+        libc::SIGCHLD
+            | libc::SIGKILL
+            | libc::SIGSTOP
+            | libc::SIGSEGV
+            | libc::SIGBUS
+            | libc::SIGILL
+            | libc::SIGFPE
+            | libc::SIGTRAP
+            | libc::SIGSYS
+    )
+}
 
 extern "C" fn forward_signal(signal: libc::c_int) {
     let pid = COMMAND_PID.load(Ordering::Relaxed);
@@ -414,7 +429,7 @@ pub(crate) fn fork_command_under_init(init: &InitImage, error_fd: RawFd, fd_limi
     // Handlers the host installed must not run here, and a host that ignores SIGCHLD would
     // make waitpid fail: start from the defaults, then forward.
     sys::reset_signal_handlers();
-    for signal in FORWARDED {
+    for signal in (1..=libc::SIGRTMAX()).filter(|signal| forwarded(*signal)) {
         sys::set_signal_handler(signal, forward_signal);
     }
     // Init runs without Landlock or seccomp. Not dumpable, its memory (`/proc/1/mem`) and
