@@ -68,7 +68,11 @@ export interface SandboxOptions {
   env?: NodeJS.ProcessEnv | Record<string, string | number | boolean | undefined>;
   /** Default: `'read-only'`. */
   policy?: SandboxPolicy;
-  /** The directory the policy's cwd-relative parts (the cwd writable root) refer to. Default: `cwd`. */
+  /**
+   * The directory the policy's cwd-relative parts (the cwd writable root, `.codex`) refer to.
+   * Default: `process.cwd()` — not `cwd`, so that choosing where a command runs does not choose
+   * what is writable.
+   */
   policyCwd?: string | URL;
   /** Default `'auto'`: the namespace pipeline when this host allows it, else Landlock. */
   pipeline?: 'auto' | 'bwrap' | 'landlock';

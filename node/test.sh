@@ -22,5 +22,6 @@ exec node --test --test-reporter=spec \
     node/test/spawn.test.js \
     node/test/sandbox.test.js \
     node/test/concurrency.test.js \
+    node/test/edges.test.js \
     node/test/package.test.js \
     node/test/nobody.test.js

@@ -91,8 +91,13 @@ function environment(env) {
   return { keys, values };
 }
 
+/** The highest signal number Linux has (SIGRTMAX). */
+const MAX_SIGNAL = 64;
+/** The highest file descriptor number (the addon takes 32-bit values). */
+const MAX_FD = 0x7fffffff;
+
 function signalNumber(signal, name = 'signal') {
-  if (typeof signal === 'number' && Number.isInteger(signal) && signal >= 0) return signal;
+  if (typeof signal === 'number' && Number.isInteger(signal) && signal >= 0 && signal <= MAX_SIGNAL) return signal;
   if (typeof signal === 'string' && Object.hasOwn(os.constants.signals, signal)) return os.constants.signals[signal];
   throw invalidArgument(`${name} must be a signal name such as 'SIGTERM' or a signal number, got ${describe(signal)}`);
 }
@@ -105,8 +110,8 @@ function stdioEntry(value, index) {
   if (value == null || value === 'pipe' || value === 'overlapped') return STDIO.pipe;
   if (value === 'inherit') return STDIO.inherit;
   if (value === 'ignore') return STDIO.ignore;
-  if (Number.isInteger(value) && value >= 0) return value;
-  if (typeof value === 'object' && Number.isInteger(value.fd) && value.fd >= 0) return value.fd;
+  if (Number.isInteger(value) && value >= 0 && value <= MAX_FD) return value;
+  if (typeof value === 'object' && Number.isInteger(value.fd) && value.fd >= 0 && value.fd <= MAX_FD) return value.fd;
   throw invalidArgument(
     `stdio[${index}] must be 'pipe', 'inherit', 'ignore', a file descriptor or a stream with an fd, got ${describe(value)}`,
   );
@@ -123,7 +128,10 @@ function stdioCodes(stdio, defaults) {
 /** The NativeSpec of node/src/spec.rs. */
 function nativeSpec(command, args, options) {
   const cwd = options.cwd === undefined ? process.cwd() : directory(options.cwd, 'cwd');
-  const policyCwd = options.policyCwd === undefined ? cwd : directory(options.policyCwd, 'policyCwd');
+  // The policy's cwd (the writable workspace under workspace-write) does not follow the
+  // command's `cwd`: a caller that lets the model pick `cwd` must not let it pick what is
+  // writable. Like the CLI, it defaults to this process's working directory.
+  const policyCwd = options.policyCwd === undefined ? process.cwd() : directory(options.policyCwd, 'policyCwd');
   if (options.network !== undefined && !NETWORK_MODES.has(options.network)) {
     throw invalidArgument(`network must be 'restricted', 'full' or 'proxy', got ${describe(options.network)}`);
   }

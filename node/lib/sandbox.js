@@ -122,8 +122,12 @@ module.exports = function createSandbox(binding) {
       process.nextTick(() => this.emit('spawn'));
     }
 
+    /** The command never started: 'error', then 'close' (as child_process does), no 'exit'. */
     _failed(error) {
-      process.nextTick(() => this.emit('error', error));
+      process.nextTick(() => {
+        this.emit('error', error);
+        this.emit('close', -2, null);
+      });
     }
 
     _exited(code, signal, error) {

@@ -266,11 +266,18 @@ impl Reaper {
 }
 
 impl Drop for Reaper {
+    /// The JS environment is going away (a Worker terminated): children still pending are
+    /// killed and reaped here, so none is left a zombie holding its placeholders.
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         self.shared.wake();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+        for (_, watch) in lock(&self.shared.watched).drain() {
+            let mut child = lock(&watch.child);
+            let _ = child.kill(libc::SIGKILL);
+            let _ = child.wait();
         }
     }
 }

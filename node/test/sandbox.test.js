@@ -42,9 +42,9 @@ for (const pipeline of PIPELINES) {
     const inside = path.join(work, 'inside.txt');
     const outside = path.join(other, 'outside.txt');
     fs.writeFileSync(outside, 'original');
-    assert.equal(await inSandbox(writeScript(inside), { policy, cwd: work, pipeline }), 'WROTE');
+    assert.equal(await inSandbox(writeScript(inside), { policy, cwd: work, policyCwd: work, pipeline }), 'WROTE');
     assert.equal(fs.readFileSync(inside, 'utf8'), 'pwned');
-    assert.match(await inSandbox(writeScript(outside), { policy, cwd: work, pipeline }), /^(EROFS|EACCES|EPERM)$/);
+    assert.match(await inSandbox(writeScript(outside), { policy, cwd: work, policyCwd: work, pipeline }), /^(EROFS|EACCES|EPERM)$/);
     assert.equal(fs.readFileSync(outside, 'utf8'), 'original');
   });
 }
