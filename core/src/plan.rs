@@ -70,7 +70,12 @@ pub enum Executor {
     Embedded,
     /// An installed `bwrap`, given the same view as arguments and the seccomp program as a
     /// descriptor. It applies no Landlock layer.
-    SystemBwrap { path: PathBuf },
+    SystemBwrap {
+        path: PathBuf,
+        /// The arguments it gets before the command (`FD`: the seccomp program's descriptor,
+        /// known at spawn time).
+        args: Vec<String>,
+    },
 }
 
 /// The namespaces of a `bwrap` plan.
@@ -332,7 +337,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
     };
     let executor = match (&spec.bwrap_path, pipeline) {
         (None, _) => Executor::Embedded,
-        (Some(path), Pipeline::Bwrap) => Executor::SystemBwrap { path: path.clone() },
+        (Some(path), Pipeline::Bwrap) => Executor::SystemBwrap { path: path.clone(), args: Vec::new() },
         (Some(_), _) => {
             return Err(Error::argument(
                 "bwrap-path",
@@ -349,7 +354,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
     }
     let candidates = exec_candidates(program, &env);
     let sandboxed = pipeline != Pipeline::Unsandboxed;
-    Ok(SandboxPlan {
+    let mut plan = SandboxPlan {
         pipeline,
         pipeline_reason,
         policy: spec.policy.clone(),
@@ -375,7 +380,15 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         env_added,
         warnings,
         exec: ExecPlan { argv: spec.argv.clone(), env, cwd: command_cwd, candidates },
-    })
+    };
+    // What the system bwrap will get, for --explain.
+    if let Executor::SystemBwrap { path, .. } = &plan.executor {
+        let rendered = crate::spawn::system_bwrap_command_line(&plan, path, plan.seccomp.as_ref().map(|_| "FD"));
+        if let Executor::SystemBwrap { args, .. } = &mut plan.executor {
+            *args = rendered;
+        }
+    }
+    Ok(plan)
 }
 
 fn choose_pipeline(spec: &SandboxSpec, network: NetworkMode) -> Result<(Pipeline, String)> {
@@ -489,7 +502,10 @@ mod tests {
         assert_eq!(plan.mounts.first(), Some(&MountOp::ReadOnlyRoot));
         assert!(plan.namespaces.as_ref().unwrap().network);
         s.bwrap_path = Some("/usr/bin/bwrap".into());
-        assert!(matches!(prepare(&s).unwrap().executor, Executor::SystemBwrap { .. }));
+        let Executor::SystemBwrap { args, .. } = prepare(&s).unwrap().executor else { panic!("system bwrap expected") };
+        let args = args.join(" ");
+        assert!(args.starts_with("/usr/bin/bwrap --new-session --die-with-parent --unshare-user"), "{args}");
+        assert!(args.contains("--unshare-net --ro-bind / / ") && args.ends_with("--seccomp FD --"), "{args}");
         s.pipeline = PipelineRequest::Landlock;
         assert!(prepare(&s).unwrap_err().to_string().contains("`bwrap-path`"));
         s.bwrap_path = None;

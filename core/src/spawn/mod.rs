@@ -14,6 +14,7 @@ mod placeholder;
 mod system_bwrap;
 
 pub use forward::{FORWARDED_SIGNALS, SignalForwarder};
+pub(crate) use system_bwrap::command_line as system_bwrap_command_line;
 
 use std::fs::File;
 use std::io;
@@ -234,7 +235,7 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
     let launch_options = LaunchOptions { stdio, pass_fds: &options.pass_fds, die_with_parent: options.die_with_parent };
     let result = match &plan.executor {
         Executor::Embedded => launch::launch(plan, &launch_options, &mut placeholders),
-        Executor::SystemBwrap { path } => system_bwrap::launch(plan, path, &launch_options, &mut placeholders),
+        Executor::SystemBwrap { path, .. } => system_bwrap::launch(plan, path, &launch_options, &mut placeholders),
     };
     drop(child_ends);
     match result {

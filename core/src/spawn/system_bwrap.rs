@@ -15,8 +15,9 @@ use crate::mounts;
 use crate::plan::{Pipeline, SandboxPlan};
 use crate::sys;
 
-/// The `bwrap` command line for `plan`, with the seccomp program read from `seccomp_fd`.
-pub(crate) fn command_line(plan: &SandboxPlan, bwrap: &Path, seccomp_fd: Option<i32>) -> Vec<String> {
+/// The `bwrap` command line for `plan` (without the command), with the seccomp program read
+/// from `seccomp_fd` (a descriptor number, or a placeholder for `--explain`).
+pub(crate) fn command_line(plan: &SandboxPlan, bwrap: &Path, seccomp_fd: Option<&str>) -> Vec<String> {
     let mut args = vec![bwrap.to_string_lossy().into_owned()];
     let mut push = |items: &[&str]| args.extend(items.iter().map(|s| s.to_string()));
     push(&[
@@ -51,8 +52,9 @@ pub(crate) fn launch(
     placeholders: &mut Vec<Placeholder>,
 ) -> Result<Launched> {
     let seccomp = plan.seccomp.as_ref().map(|s| seccomp_memfd(&s.program)).transpose()?;
+    let fd = seccomp.as_ref().map(|memfd| memfd.as_raw_fd().to_string());
     let mut argv: Vec<std::ffi::OsString> =
-        command_line(plan, bwrap, seccomp.as_ref().map(AsRawFd::as_raw_fd)).into_iter().map(Into::into).collect();
+        command_line(plan, bwrap, fd.as_deref()).into_iter().map(Into::into).collect();
     argv.extend(plan.exec.argv.iter().cloned());
 
     // bwrap does the isolation; this process only starts it (and keeps the placeholders of
