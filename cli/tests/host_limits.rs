@@ -52,6 +52,21 @@ fn without_user_namespaces_protected_paths_refuse_and_read_only_runs() {
     let output = sandbox_inside_bwrap(&limits, "read-only", &scratch.path);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("Permission denied"), "{}", stderr(&output));
+
+    // `auto` fell back to the landlock pipeline, and says why.
+    let output = Command::new(bwrap().unwrap())
+        .args(["--dev-bind", "/", "/"])
+        .args(limits)
+        .arg("--")
+        .arg(common::binary())
+        .args(["--explain", "--", "/bin/true"])
+        .current_dir(&scratch.path)
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(plan["pipeline"], "landlock");
+    let reason = plan["pipeline_reason"].as_str().unwrap();
+    assert!(reason.starts_with("auto: namespaces are unavailable"), "{reason}");
 }
 
 #[test]
