@@ -324,6 +324,7 @@ mod tests {
         view.read = ReadScope::Restricted {
             roots: vec!["/usr".into(), "/w".into(), "/w/sub".into(), "/opt/tools".into(), "/proc".into()],
             links: vec![("/bin".into(), "usr/bin".into())],
+            platform_defaults: vec![],
             skipped: vec![],
         };
         let (ops, _) = plan(&view, &[], &[], &["/".into()], ViewOptions { no_proc: false, new_netns: false });

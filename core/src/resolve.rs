@@ -66,6 +66,10 @@ pub enum ReadScope {
         /// `(link, target as written)`: a view built from `roots` alone must recreate them.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         links: Vec<(PathBuf, PathBuf)>,
+        /// Which of `roots` are there only as Linux platform defaults: other platforms (the
+        /// Seatbelt generator) put their own defaults in their place.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        platform_defaults: Vec<PathBuf>,
         skipped: Vec<SkippedPath>,
     },
 }
@@ -358,15 +362,20 @@ fn restricted_read_scope(
     let mut requested: Vec<PathBuf> = readable_roots.to_vec();
     requested.push(policy_cwd.to_path_buf());
     requested.extend(view.writable_roots.iter().map(|root| root.path.clone()));
+    let asked_for = requested.len();
     if include_platform_defaults {
         requested.extend(PLATFORM_DEFAULT_READ_PATHS.iter().map(PathBuf::from));
     }
     let mut roots: Vec<PathBuf> = Vec::new();
+    let mut platform_defaults = Vec::new();
     let mut links = Vec::new();
     let mut skipped = Vec::new();
-    for path in requested {
+    for (index, path) in requested.into_iter().enumerate() {
         match fs::canonicalize(&path) {
             Ok(canonical) => {
+                if index >= asked_for && !roots.contains(&canonical) {
+                    platform_defaults.push(canonical.clone());
+                }
                 if canonical != path
                     && path.parent().is_some_and(|parent| fs::canonicalize(parent).is_ok_and(|p| p == parent))
                     && let Ok(target) = fs::read_link(&path)
@@ -386,7 +395,7 @@ fn restricted_read_scope(
             Err(e) => return Err(Error::path("cannot resolve readable root", path, e)),
         }
     }
-    Ok(ReadScope::Restricted { roots, links, skipped })
+    Ok(ReadScope::Restricted { roots, links, platform_defaults, skipped })
 }
 
 #[cfg(test)]
@@ -489,7 +498,11 @@ mod tests {
             network_access: false,
         };
         let view = resolve(&policy, &cwd, None).unwrap();
-        let ReadScope::Restricted { roots, links, skipped } = view.read else { panic!("expected restricted read") };
+        let ReadScope::Restricted { roots, links, platform_defaults, skipped } = view.read else {
+            panic!("expected restricted read")
+        };
+        assert!(platform_defaults.contains(&PathBuf::from("/usr")));
+        assert!(!platform_defaults.contains(&cwd), "the cwd was asked for, not a platform default");
         if fs::symlink_metadata("/bin").is_ok_and(|m| m.file_type().is_symlink()) {
             assert!(links.iter().any(|(link, _)| link == Path::new("/bin")), "{links:?}");
         }

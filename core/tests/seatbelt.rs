@@ -785,3 +785,23 @@ fn proxy_configuration_never_opens_the_network() {
 fn rng_key(rng: &mut Rng) -> &'static str {
     PROXY_URL_ENV_KEYS[rng.below(PROXY_URL_ENV_KEYS.len())]
 }
+
+/// With `include_platform_defaults`, macOS gets its own platform defaults, not the Linux
+/// directories the Linux pipelines read (`/usr`, `/lib64`, `/proc`...).
+#[test]
+fn platform_defaults_are_macos_ones() {
+    let cwd = scratch("platform-defaults");
+    let policy = SandboxPolicy::ReadOnly {
+        access: ReadAccess::Restricted { include_platform_defaults: true, readable_roots: vec![] },
+        network_access: false,
+    };
+    let cmd = generate(&policy, &cwd, &env(&[]), &SeatbeltOptions::default());
+    let invocation = split_args(&cmd);
+    let readable: Vec<&str> =
+        invocation.params.iter().filter(|(name, _)| name.starts_with("READABLE_ROOT_")).map(|(_, v)| *v).collect();
+    assert_eq!(readable, [cwd.to_str().unwrap()], "only the cwd is a readable root");
+    assert!(
+        invocation.profile.contains(include_str!("../src/seatbelt/platform_defaults.sbpl").lines().nth(1).unwrap())
+    );
+    check_structure(&cmd);
+}

@@ -9,16 +9,19 @@ use super::sbpl::{Params, escape_regex, regex_literal, utf8};
 use crate::error::Result;
 use crate::resolve::{FilesystemView, ProtectedKind, ProtectedPath, ReadScope};
 
-/// `(allow file-read* ...)`: everything, or the readable roots as `READABLE_ROOT_i`.
+/// `(allow file-read* ...)`: everything, or the readable roots as `READABLE_ROOT_i`. Linux's
+/// platform defaults are left out: macOS's come from `platform_defaults.sbpl`.
 pub(super) fn read_section(view: &FilesystemView, params: &mut Params) -> Result<String> {
-    let roots = match &view.read {
+    let roots: Vec<&Path> = match &view.read {
         ReadScope::Full => return Ok("; Reads: anywhere.\n(allow file-read*)\n".to_owned()),
-        // `(allow file-read*)` without filters would allow every read.
-        ReadScope::Restricted { roots, .. } if roots.is_empty() => {
-            return Ok("; Reads: none.\n".to_owned());
+        ReadScope::Restricted { roots, platform_defaults, .. } => {
+            roots.iter().filter(|root| !platform_defaults.contains(root)).map(|root| root.as_path()).collect()
         }
-        ReadScope::Restricted { roots, .. } => roots,
     };
+    // `(allow file-read*)` without filters would allow every read.
+    if roots.is_empty() {
+        return Ok("; Reads: none.\n".to_owned());
+    }
     let mut section = String::from("; Reads: only beneath the readable roots.\n(allow file-read*");
     for (index, root) in roots.iter().enumerate() {
         let root = params.path(format!("READABLE_ROOT_{index}"), root, "readable root")?;
@@ -104,7 +107,12 @@ mod tests {
     #[test]
     fn empty_root_lists_grant_nothing() {
         let mut params = Params::default();
-        let empty = view(ReadScope::Restricted { roots: Vec::new(), links: Vec::new(), skipped: Vec::new() });
+        let empty = view(ReadScope::Restricted {
+            roots: Vec::new(),
+            links: Vec::new(),
+            platform_defaults: Vec::new(),
+            skipped: Vec::new(),
+        });
         let reads = read_section(&empty, &mut params).expect("read section");
         assert!(!reads.contains("(allow"), "{reads}");
         let writes = write_section(&empty, &mut params).expect("write section");
