@@ -476,3 +476,54 @@ fn protected_paths_cannot_be_carried_away_by_renaming_a_parent() {
         assert!(ws.join(".git").is_dir());
     }
 }
+
+/// In a cwd inside a repository, a new `.git` would shadow that repository for the user's next
+/// `git` there (hooks, `core.fsmonitor`): it cannot be created, and git still finds the
+/// enclosing repository.
+#[test]
+fn a_git_directory_shadowing_the_enclosing_repository_cannot_be_created() {
+    for (user, pipeline) in matrix() {
+        if skip_without_userns(user) {
+            continue;
+        }
+        let scratch = Scratch::new(user, "shadow-git");
+        scratch.file(".git/HEAD", "ref: refs/heads/main\n");
+        scratch.dir(".git/objects");
+        scratch.dir(".git/refs");
+        let sub = scratch.dir("sub");
+        let before = scratch.listing();
+        let results = run(user, pipeline, &sub).policy(WORKSPACE).probe(&[
+            format!("mkdir:{}", sub.join(".git/hooks").display()),
+            format!("write:{}", sub.join(".git/config").display()),
+            format!("rmdir:{}", sub.join(".git").display()),
+            format!("write:{}", sub.join("file.txt").display()),
+        ]);
+        assert_eq!(results, ["EROFS", "EROFS", "EBUSY", "OK"], "as {user:?} under {pipeline:?}");
+        fs::remove_file(sub.join("file.txt")).unwrap();
+        assert_eq!(scratch.listing(), before, "as {user:?} under {pipeline:?}: the placeholder was left behind");
+
+        if user == User::Current && Path::new("/usr/bin/git").exists() {
+            let output =
+                run(user, pipeline, &sub).policy(WORKSPACE).env("GIT_CEILING_DIRECTORIES", "/nonexistent").output(&[
+                    "/usr/bin/git",
+                    "-c",
+                    &format!("safe.directory={}", scratch.path.display()),
+                    "rev-parse",
+                    "--show-toplevel",
+                ]);
+            assert_eq!(stdout(&output).trim(), scratch.path.to_str().unwrap(), "{}", stderr(&output));
+        }
+    }
+}
+
+/// Outside any repository, `git init` in the cwd stays possible.
+#[test]
+fn a_git_directory_outside_any_repository_can_be_created() {
+    for (user, pipeline) in matrix() {
+        let scratch = Scratch::new(user, "new-git");
+        let results = run(user, pipeline, &scratch.path)
+            .policy(WORKSPACE)
+            .probe(&[format!("mkdir:{}", scratch.path.join(".git").display())]);
+        assert_eq!(results, ["OK"], "as {user:?} under {pipeline:?}");
+    }
+}

@@ -241,14 +241,26 @@ fn protected_paths_of(root: &Path, is_policy_cwd: bool) -> Result<Vec<ProtectedP
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::path("cannot inspect protected path", path, e)),
         };
+        // A `.git` created in a cwd inside a repository would shadow that repository for the
+        // user's next `git` there, with hooks and config (`core.fsmonitor`) of the command's
+        // choosing. An empty read-only `.git` is ignored by git's discovery, which goes on to
+        // the enclosing repository. (Outside any repository, `git init` stays possible.)
+        let shadows_repository = name == ".git" && is_policy_cwd && enclosing_repository(root).is_some();
+        let placeholder_if_missing = is_policy_cwd && (name == ".codex" || shadows_repository);
         let Some(metadata) = metadata else {
-            if name == ".codex" && is_policy_cwd {
+            if placeholder_if_missing {
+                let reason = if name == ".codex" {
+                    "Codex configuration; kept from being created in the policy cwd".to_owned()
+                } else {
+                    let repository = enclosing_repository(root).unwrap_or_default();
+                    format!("would shadow the repository at `{}`; kept from being created", repository.display())
+                };
                 protected.push(ProtectedPath {
                     path,
                     kind: ProtectedKind::Missing,
-                    reason: "Codex configuration; kept from being created in the policy cwd".into(),
+                    reason,
                     identity: None,
-                    placeholder_if_missing: true,
+                    placeholder_if_missing,
                 });
             }
             continue;
@@ -266,7 +278,6 @@ fn protected_paths_of(root: &Path, is_policy_cwd: bool) -> Result<Vec<ProtectedP
             });
         }
         let identity = Some((metadata.dev(), metadata.ino()));
-        let placeholder_if_missing = name == ".codex" && is_policy_cwd;
         let reason = match name {
             ".git" => "git metadata (hooks and config run code outside the sandbox)",
             ".agents" => "agent configuration",
@@ -296,6 +307,21 @@ fn protected_paths_of(root: &Path, is_policy_cwd: bool) -> Result<Vec<ProtectedP
         }
     }
     Ok(protected)
+}
+
+/// The nearest ancestor of `dir` that is a git work tree: it has a `.git` directory with a
+/// `HEAD`, or a `.git` file pointing elsewhere.
+fn enclosing_repository(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().skip(1).find_map(|ancestor| {
+        let dot_git = ancestor.join(".git");
+        let metadata = fs::symlink_metadata(&dot_git).ok()?;
+        let is_repository = if metadata.is_dir() {
+            dot_git.join("HEAD").exists()
+        } else {
+            metadata.is_file() && fs::read_to_string(&dot_git).is_ok_and(|text| text.starts_with("gitdir:"))
+        };
+        is_repository.then(|| ancestor.to_path_buf())
+    })
 }
 
 /// For a `.git` file of the form `gitdir: <path>`, the directory it points to.
@@ -456,6 +482,26 @@ mod tests {
         assert!(protected.contains(&(cwd.join(".agents"), ProtectedKind::Directory)));
         assert!(protected.contains(&(cwd.join(".codex"), ProtectedKind::Missing)));
         fs::remove_dir_all(cwd).unwrap();
+    }
+
+    #[test]
+    fn missing_git_is_protected_only_where_it_would_shadow_a_repository() {
+        let top = scratch("shadow");
+        fs::create_dir_all(top.join(".git")).unwrap();
+        fs::write(top.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+        let cwd = top.join("sub");
+        fs::create_dir(&cwd).unwrap();
+        let view = resolve(&workspace(vec![], true), &cwd, None).unwrap();
+        let git = view.protected_paths().find(|p| p.path == cwd.join(".git")).expect("protected");
+        assert_eq!(git.kind, ProtectedKind::Missing);
+        assert!(git.placeholder_if_missing && git.reason.contains("shadow"));
+        fs::remove_dir_all(top.join(".git")).unwrap();
+        let view = resolve(&workspace(vec![], true), &cwd, None).unwrap();
+        assert!(
+            !view.protected_paths().any(|p| p.path == cwd.join(".git")),
+            "outside a repository, git init stays possible"
+        );
+        fs::remove_dir_all(top).unwrap();
     }
 
     #[test]
