@@ -5,7 +5,7 @@
 //! 1. [`prepare`] validates a [`SandboxSpec`] (Codex's policy JSON, cwd, argv, env, options) and
 //!    returns a [`SandboxPlan`]: plain, serialisable data describing every restriction. All
 //!    errors that a caller can cause happen here, before anything is created.
-//! 2. [`spawn`] carries the plan out: the forked child applies it with async-signal-safe system
+//! 2. [`spawn()`] carries the plan out: the forked child applies it with async-signal-safe system
 //!    calls only (so the host may be multi-threaded) and executes the command.
 //!
 //! ```no_run

@@ -2,12 +2,12 @@
 //! and nothing else.
 //!
 //! - [`endpoints`] reads the proxy variables and refuses anything it cannot route (fail closed).
-//! - [`env`] writes them, for a launcher that runs a proxy and wants every tool to use it.
+//! - [`self::env`] writes them, for a launcher that runs a proxy and wants every tool to use it.
 //! - On the bwrap pipeline the command sits in an empty network namespace. Inside it, the
 //!   sandbox's init listens on `127.0.0.1:PORT` and `[::1]:PORT` for each proxy port — the same
 //!   port as the real proxy, so the environment (and any `.npmrc` or `pip.conf` naming the
 //!   proxy) stays valid unchanged — and hands each listening socket to the spawning process over
-//!   a socketpair. There, the [`bridge`] accepts on those sockets (they stay in the sandbox's
+//!   a socketpair. There, the bridge (`bridge.rs`) accepts on those sockets (they stay in the sandbox's
 //!   namespace) and connects to the real proxy from the host's. No socket file exists on disk
 //!   and no bridge process runs inside the sandbox.
 //! - On the landlock pipeline (Landlock ABI 4) TCP may connect only to the proxy ports, and

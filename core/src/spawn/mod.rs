@@ -1,6 +1,6 @@
 //! `spawn`: runs a [`SandboxPlan`].
 //!
-//! The parent turns the plan into a [`ChildImage`] (C strings, descriptor numbers, id maps, the
+//! The parent turns the plan into a `ChildImage` (C strings, descriptor numbers, id maps, the
 //! Landlock ruleset, the BPF program), blocks signals, clones, and waits on a close-on-exec pipe
 //! until the child has either executed the command (end of file) or reported the stage at which
 //! it failed. Nothing is spawned when the plan cannot be carried out: a setup failure in the
