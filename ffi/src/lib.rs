@@ -1,6 +1,6 @@
 //! `libcodex_sandbox`: the stable C ABI of codex-sandbox.
 //!
-//! Every export goes through [`error::boundary`] (or an equivalent `catch_unwind`), checks its
+//! Every export goes through `error::boundary` (or an equivalent `catch_unwind`), checks its
 //! pointers, and reports failures as a [`codex_sandbox_result`] plus an optional
 //! [`codex_sandbox_error`]. The header `include/codex_sandbox.h` is generated from this crate by
 //! cbindgen; the doc comments below are the C documentation.
