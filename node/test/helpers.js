@@ -4,9 +4,17 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const created = [];
+// Scratch directories go when the test file's process does, whatever the outcome.
+process.on('exit', () => {
+  for (const dir of created) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A world-readable scratch directory under the system temp dir, removed at exit. */
 function tempDir(prefix = 'codex-sandbox-node-') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   fs.chmodSync(dir, 0o755);
+  created.push(dir);
   return dir;
 }
 
