@@ -148,32 +148,33 @@ pub unsafe extern "C" fn codex_sandbox_spawn(
     })
 }
 
-/// Writes `text` as a new C string to `*json_out`.
+/// The body of every export that returns JSON: clears `*json_out` (refusing NULL), runs
+/// `produce` inside the panic boundary, and hands its result over as a new C string.
 ///
 /// # Safety
-/// `json_out` is non-NULL and valid for writing one pointer.
-unsafe fn give_string(json_out: *mut *mut c_char, text: String) {
-    let raw = error::to_c_string(text).into_raw();
-    // SAFETY: guaranteed by the caller.
-    unsafe { json_out.write(raw) };
-}
-
-/// Checks and clears an output string pointer.
-///
-/// # Safety
-/// `json_out` is NULL or valid for writing one pointer.
-unsafe fn clear_out(json_out: *mut *mut c_char) -> Result<(), FfiError> {
-    if json_out.is_null() {
-        return Err(FfiError::null("json_out"));
-    }
-    // SAFETY: non-NULL and valid for writing (caller's contract).
-    unsafe { json_out.write(std::ptr::null_mut()) };
-    Ok(())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, FfiError> {
-    serde_json::to_string_pretty(value)
-        .map_err(|e| FfiError::new(CODEX_SANDBOX_INTERNAL, format!("internal error: cannot serialise to JSON: {e}")))
+/// `json_out` and `err` are NULL or valid for writing one pointer.
+unsafe fn export_json<T, F>(
+    json_out: *mut *mut c_char,
+    err: *mut *mut codex_sandbox_error,
+    produce: F,
+) -> codex_sandbox_result
+where
+    T: serde::Serialize,
+    F: FnOnce() -> Result<T, FfiError>,
+{
+    boundary(err, || {
+        if json_out.is_null() {
+            return Err(FfiError::null("json_out"));
+        }
+        // SAFETY: non-NULL and valid for writing (caller's contract).
+        unsafe { json_out.write(std::ptr::null_mut()) };
+        let json = serde_json::to_string_pretty(&produce()?).map_err(|e| {
+            FfiError::new(CODEX_SANDBOX_INTERNAL, format!("internal error: cannot serialise to JSON: {e}"))
+        })?;
+        // SAFETY: as above.
+        unsafe { json_out.write(error::to_c_string(json).into_raw()) };
+        Ok(())
+    })
 }
 
 /// Explains what codex_sandbox_spawn() would do with `req`, without spawning: the sandbox
@@ -195,17 +196,14 @@ pub unsafe extern "C" fn codex_sandbox_explain(
     json_out: *mut *mut c_char,
     err: *mut *mut codex_sandbox_error,
 ) -> codex_sandbox_result {
-    boundary(err, || {
-        // SAFETY: forwarded from the caller.
-        unsafe { clear_out(json_out) }?;
-        // SAFETY: forwarded from the caller.
-        let request = unsafe { read_request(req) }?;
-        let plan = prepare(&request.spec)?;
-        let json = to_json(&plan)?;
-        // SAFETY: checked by clear_out.
-        unsafe { give_string(json_out, json) };
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        export_json(json_out, err, || {
+            // SAFETY: forwarded from the caller.
+            let request = read_request(req)?;
+            Ok(prepare(&request.spec)?)
+        })
+    }
 }
 
 /// Probes what this host can enforce (Landlock ABI, user namespaces, an installed bwrap, the
@@ -221,14 +219,8 @@ pub unsafe extern "C" fn codex_sandbox_probe(
     json_out: *mut *mut c_char,
     err: *mut *mut codex_sandbox_error,
 ) -> codex_sandbox_result {
-    boundary(err, || {
-        // SAFETY: forwarded from the caller.
-        unsafe { clear_out(json_out) }?;
-        let json = to_json(&probe())?;
-        // SAFETY: checked by clear_out.
-        unsafe { give_string(json_out, json) };
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { export_json(json_out, err, || Ok(probe())) }
 }
 
 /// The macOS Seatbelt equivalent of `req`: the `sandbox-exec` invocation for its policy,
@@ -247,26 +239,17 @@ pub unsafe extern "C" fn codex_sandbox_seatbelt(
     json_out: *mut *mut c_char,
     err: *mut *mut codex_sandbox_error,
 ) -> codex_sandbox_result {
-    boundary(err, || {
-        // SAFETY: forwarded from the caller.
-        unsafe { clear_out(json_out) }?;
-        // SAFETY: forwarded from the caller.
-        let Request { spec, .. } = unsafe { read_request(req) }?;
-        let command =
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        export_json(json_out, err, || {
+            // SAFETY: forwarded from the caller.
+            let Request { spec, .. } = read_request(req)?;
             // Proxy mode makes the profile proxy-only even when no proxy variable is set (then
             // it allows no network at all), as spawn would refuse to run with an open network.
-            seatbelt_command(
-                &spec.policy,
-                &spec.policy_cwd,
-                &spec.argv,
-                &spec.env,
-                &SeatbeltOptions { managed_network: spec.proxy_network, ..SeatbeltOptions::default() },
-            )?;
-        let json = to_json(&command)?;
-        // SAFETY: checked by clear_out.
-        unsafe { give_string(json_out, json) };
-        Ok(())
-    })
+            let options = SeatbeltOptions { managed_network: spec.proxy_network, ..SeatbeltOptions::default() };
+            Ok(seatbelt_command(&spec.policy, &spec.policy_cwd, &spec.argv, &spec.env, &options)?)
+        })
+    }
 }
 
 /// Frees a string returned by this library (codex_sandbox_explain(), _probe(), _seatbelt()).
