@@ -631,18 +631,26 @@ pub fn listen_loopback(ipv6: bool, port: u16) -> SysResult<RawFd> {
 #[repr(C, align(8))]
 struct OneFdControl([u8; 32]);
 
+/// A message of one data buffer (`iov`) and room for one descriptor (`control`, whole).
+fn one_fd_message(iov: &mut libc::iovec, control: &mut OneFdControl) -> libc::msghdr {
+    // SAFETY: msghdr is plain data; the zeroed fields are "no address, no flags".
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control.0.len();
+    msg
+}
+
 /// Sends `fd` with a 4-byte `tag` over a unix socket.
 pub fn send_fd(socket: RawFd, tag: u32, fd: RawFd) -> SysResult<()> {
     let mut payload = tag.to_ne_bytes();
     let mut control = OneFdControl([0; 32]);
+    let mut iov = libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: payload.len() };
     // SAFETY: the iovec and control buffer live on the stack for the call; the CMSG macros
     // stay within the buffer, which is larger than CMSG_SPACE(sizeof(int)).
     unsafe {
-        let mut iov = libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: payload.len() };
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.0.as_mut_ptr().cast();
+        let mut msg = one_fd_message(&mut iov, &mut control);
         msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
@@ -657,14 +665,10 @@ pub fn send_fd(socket: RawFd, tag: u32, fd: RawFd) -> SysResult<()> {
 pub fn recv_fd(socket: RawFd) -> SysResult<Option<(u32, OwnedFd)>> {
     let mut payload = [0u8; 4];
     let mut control = OneFdControl([0; 32]);
+    let mut iov = libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: payload.len() };
     // SAFETY: as in send_fd; received descriptors are taken over by the caller.
     unsafe {
-        let mut iov = libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: payload.len() };
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.0.as_mut_ptr().cast();
-        msg.msg_controllen = control.0.len();
+        let mut msg = one_fd_message(&mut iov, &mut control);
         let received = libc::recvmsg(socket, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC);
         if received < 0 {
             let errno = Errno::last();
