@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use crate::landlock;
+use crate::plan::landlock;
 use crate::sys;
 
 /// Everything `doctor` reports.

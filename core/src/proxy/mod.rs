@@ -13,7 +13,6 @@
 //! - On the landlock pipeline (Landlock ABI 4) TCP may connect only to the proxy ports, and
 //!   seccomp allows TCP sockets only. The residual risk: the same port on another host.
 
-pub(crate) mod bridge;
 pub mod endpoints;
 pub mod env;
 

@@ -6,10 +6,10 @@
 //! it failed. Nothing is spawned when the plan cannot be carried out: a setup failure in the
 //! child is returned as an error after the child has been reaped.
 
+pub(crate) mod bridge;
 mod child;
 mod forward;
 mod launch;
-mod namespaces;
 mod placeholder;
 mod system_bwrap;
 
@@ -21,8 +21,8 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
+use crate::exec::bridge::Bridge;
 use crate::plan::{Executor, SandboxPlan};
-use crate::proxy::bridge::Bridge;
 use crate::sys;
 use launch::{LaunchOptions, Launched};
 use placeholder::Placeholder;

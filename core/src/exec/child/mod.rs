@@ -12,9 +12,11 @@
 use std::ffi::CString;
 use std::os::fd::RawFd;
 
-use super::namespaces::{self, NamespaceImage};
-use crate::landlock::LandlockImage;
+pub(crate) mod view;
+
+use crate::plan::landlock::LandlockImage;
 use crate::sys::{self, Errno, SockFilter, SysResult};
+use view::NamespaceImage;
 
 /// Declares [`Stage`] from one table: each stage, in wire order from 1, with what it does.
 macro_rules! stages {
@@ -196,12 +198,12 @@ fn setup_and_exec(image: &ChildImage) -> Step<std::convert::Infallible> {
     at(Stage::NewSession, sys::setsid())?;
     setup_stdio(image)?;
     if let Some(ns) = &image.namespaces {
-        namespaces::enter(ns)?;
+        view::enter(ns)?;
     }
     at(Stage::Chdir, sys::chdir(&image.exec.cwd))?;
     if let Some(init) = image.namespaces.as_ref().and_then(|ns| ns.init.as_ref()) {
         // This process is PID 1 of the sandbox; the command is its child.
-        namespaces::fork_command_under_init(init, image.error_fd, image.fd_limit)?;
+        view::fork_command_under_init(init, image.error_fd, image.fd_limit)?;
         at(Stage::ParentDeathSignal, sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
     }
     confine_and_exec(image)

@@ -11,13 +11,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use super::child::view::{CloneSource, DEV_NODE_PATHS, InitImage, NamespaceImage, PreparedOp, ProxyListeners};
 use super::child::{self, BindTarget, ChildImage, ExecImage, Failure, Stage};
-use super::namespaces::{CloneSource, DEV_NODE_PATHS, InitImage, NamespaceImage, PreparedOp, ProxyListeners};
 use super::placeholder::{Found, Placeholder};
 use crate::error::{Error, Result};
-use crate::mounts::{DEV_NODES, MountOp};
+use crate::exec::bridge::Bridge;
+use crate::plan::mounts::{DEV_NODES, MountOp};
 use crate::plan::{Pipeline, SandboxPlan};
-use crate::proxy::bridge::Bridge;
 use crate::proxy::{BridgeRoute, ProxyPlan, ProxyRoute};
 use crate::sys;
 

@@ -1,5 +1,5 @@
 //! The second executor of a `bwrap` plan: an installed bubblewrap, given the plan's view as
-//! arguments ([`crate::mounts::bwrap_args`]) and its seccomp program through `--seccomp FD`.
+//! arguments ([`crate::plan::mounts::bwrap_args`]) and its seccomp program through `--seccomp FD`.
 //! It exists so users can prefer upstream bubblewrap and so tests can run one plan through
 //! both executors and compare. Works with Debian 12's bwrap 0.8.0 (no `--argv0` needed).
 //! bwrap applies no Landlock layer; `prepare` says so in the plan's warnings.
@@ -11,7 +11,7 @@ use std::path::Path;
 use super::launch::{self, LaunchOptions, Launched};
 use super::placeholder::Placeholder;
 use crate::error::{Error, Result};
-use crate::mounts;
+use crate::plan::mounts;
 use crate::plan::{Pipeline, SandboxPlan};
 use crate::sys;
 

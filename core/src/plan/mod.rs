@@ -9,14 +9,17 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::landlock::{self, LandlockPlan};
-use crate::mounts::{self, MountOp, ViewOptions};
+pub mod landlock;
+pub mod mounts;
+
 use crate::policy::SandboxPolicy;
 use crate::probe;
 use crate::proxy::{self, ProxyPlan};
 use crate::resolve::{self, FilesystemView, ProtectedPath, ReadScope};
 use crate::seccomp::{NetworkMode, SeccompPlan};
 use crate::sys;
+use landlock::LandlockPlan;
+use mounts::{MountOp, ViewOptions};
 
 /// Which pipeline the caller wants.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -383,7 +386,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
     };
     // What the system bwrap will get, for --explain.
     if let Executor::SystemBwrap { path, .. } = &plan.executor {
-        let rendered = crate::spawn::system_bwrap_command_line(&plan, path, plan.seccomp.as_ref().map(|_| "FD"));
+        let rendered = crate::exec::system_bwrap_command_line(&plan, path, plan.seccomp.as_ref().map(|_| "FD"));
         if let Executor::SystemBwrap { args, .. } = &mut plan.executor {
             *args = rendered;
         }

@@ -1,4 +1,4 @@
-//! Child side of the namespaces: id maps, the filesystem view ([`crate::mounts`] operations,
+//! Child side of the namespaces: id maps, the filesystem view ([`crate::plan::mounts`] operations,
 //! executed with the new mount API), the loopback interface, and the sandbox's PID 1.
 //!
 //! Async-signal-safe like the rest of the child: every path and option string was prepared by
@@ -9,11 +9,11 @@ use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use super::child::{self, BindTarget, Failure, Stage, Step, at};
-use crate::mounts::DEV_NODES;
+use super::{self as child, BindTarget, Failure, Stage, Step, at};
+use crate::plan::mounts::DEV_NODES;
 use crate::sys::{self, Errno};
 
-/// One prepared mount operation (see [`crate::mounts::MountOp`]).
+/// One prepared mount operation (see [`crate::plan::mounts::MountOp`]).
 pub(crate) enum PreparedOp {
     ReadOnlyRoot,
     /// Mount a tmpfs on `staging` (any directory of the old view) and make it the root.
