@@ -138,8 +138,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         return print_json(&plan);
     }
 
-    let setup_error =
-        |context: &'static str| move |e: std::io::Error| Error::Setup { stage: context, source: e, hint: "" };
+    let setup_error = |context: &'static str| move |e: std::io::Error| Error::setup(context, e);
     let forwarder = SignalForwarder::new(&FORWARDED_SIGNALS).map_err(setup_error("block forwarded signals"))?;
     let mut child = spawn(&plan, SpawnOptions::default())?;
     let status = forwarder.wait(&mut child).map_err(setup_error("wait for the command"))?;

@@ -139,6 +139,7 @@ pub unsafe extern "C" fn codex_sandbox_spawn(
             stderr: request::stdio(stdio[2], "stderr_fd")?,
             pass_fds: extra_fds,
             die_with_parent,
+            ..SpawnOptions::default()
         };
         let child = spawn(&plan, options)?;
         let handle = Box::into_raw(Box::new(codex_sandbox_child::new(child)));

@@ -49,7 +49,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn os_error(stage: &'static str) -> Error {
-    Error::Setup { stage, source: std::io::Error::last_os_error(), hint: "" }
+    Error::setup(stage, std::io::Error::last_os_error())
 }
 
 struct Watch {
@@ -224,6 +224,7 @@ impl Reaper {
             pass_fds: Vec::new(),
             // The spawning thread is the JS thread: the sandbox is killed when it ends.
             die_with_parent: true,
+            ..SpawnOptions::default()
         };
         self.start_thread()?;
         let mut child = codex_sandbox_core::spawn(&plan, options)?;
@@ -259,7 +260,7 @@ impl Reaper {
         let thread = std::thread::Builder::new()
             .name("codex-sandbox-reaper".into())
             .spawn(move || shared.run(&callback))
-            .map_err(|source| Error::Setup { stage: "start the reaper thread", source, hint: "" })?;
+            .map_err(|source| Error::setup("start the reaper thread", source))?;
         self.thread = Some(thread);
         Ok(())
     }

@@ -1,69 +1,40 @@
-//! `prepare`: from what the caller asked for ([`SandboxSpec`]) to everything the child will do
-//! ([`SandboxPlan`]). All validation happens here, before anything is created or spawned; the
-//! plan is plain data that `--explain` prints as JSON.
+//! Planning: from what the caller asked for ([`SandboxSpec`]) and what the host can do
+//! ([`HostFacts`]) to everything the child will do ([`SandboxPlan`]).
+//!
+//! Planning creates no process and changes nothing: it reads the policy, the host's facts
+//! (injected, so a test can plan for any simulated host) and the filesystem (canonical paths,
+//! inodes of protected paths). Every error a caller can cause happens here. The plan is plain
+//! data, printed as JSON by `--explain`, and cannot be edited once made: the executor
+//! (`crate::exec`) only reads it.
+//!
+//! - [`pipeline`]: which pipeline, and why;
+//! - [`mounts`]: the namespace pipeline's filesystem view; [`bwrap_args`]: the same view for an
+//!   installed bubblewrap;
+//! - [`landlock`]: the Landlock rules; [`devices`]: the one table of device nodes;
+//! - [`crate::resolve`] (writable roots, protected paths), [`crate::seccomp`] (the BPF
+//!   program) and [`crate::proxy`] (proxy routes) supply the rest.
 
-use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
+pub mod bwrap_args;
+pub mod devices;
+pub mod landlock;
+pub mod mounts;
+pub mod pipeline;
+mod process;
+
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-pub mod landlock;
-pub mod mounts;
-
 use crate::policy::SandboxPolicy;
-use crate::probe;
-use crate::proxy::{self, ProxyPlan};
+use crate::probe::HostFacts;
+use crate::proxy::{self, ProxyEndpoint, ProxyPlan};
 use crate::resolve::{self, FilesystemView, ProtectedPath, ReadScope};
 use crate::seccomp::{NetworkMode, SeccompPlan};
-use crate::sys;
 use landlock::LandlockPlan;
 use mounts::{MountOp, ViewOptions};
-
-/// Which pipeline the caller wants.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PipelineRequest {
-    /// The strongest pipeline this host supports.
-    #[default]
-    Auto,
-    /// Landlock + seccomp + no_new_privs, applied in the child.
-    Landlock,
-    /// The namespace pipeline (our embedded bubblewrap).
-    Bwrap,
-}
-
-impl PipelineRequest {
-    pub fn parse(name: &str) -> Result<PipelineRequest> {
-        match name {
-            "auto" => Ok(PipelineRequest::Auto),
-            "landlock" => Ok(PipelineRequest::Landlock),
-            "bwrap" | "namespaces" => Ok(PipelineRequest::Bwrap),
-            other => Err(Error::argument(
-                "pipeline",
-                format!("unknown pipeline `{other}`; expected auto, bwrap or landlock"),
-            )),
-        }
-    }
-}
-
-/// The pipeline a plan uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Pipeline {
-    /// No sandbox (danger-full-access, or external-sandbox with network): the command runs as
-    /// a plain child in its own session.
-    Unsandboxed,
-    /// Only the seccomp network filter (external-sandbox with restricted network).
-    SeccompOnly,
-    /// Landlock + seccomp + no_new_privs in the child; protected paths re-bound read-only in a
-    /// private user + mount namespace.
-    Landlock,
-    /// The namespace pipeline, our embedded bubblewrap: user, mount, PID (and network)
-    /// namespaces, a read-only view of `/`, then Landlock and seccomp as further layers.
-    Bwrap,
-}
+pub use pipeline::{Pipeline, PipelineRequest};
 
 /// Who carries out a `bwrap` plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -97,7 +68,7 @@ pub struct NamespacePlan {
     /// How `lo` is brought up in that namespace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loopback: Option<&'static str>,
-    /// The caller's uid and gid, mapped to themselves.
+    /// The caller's effective uid and gid, mapped to themselves.
     pub id_map: String,
 }
 
@@ -139,38 +110,55 @@ impl SandboxSpec {
     }
 }
 
-/// What the child does, decided in full before `fork`.
-#[derive(Clone, Debug, Serialize)]
+/// How a plan is enforced: one variant per pipeline, each holding exactly what that pipeline
+/// uses, so an impossible combination (a mount view without namespaces, Landlock without
+/// seccomp) cannot be represented.
+#[derive(Clone, Debug)]
+pub(crate) enum Enforcement {
+    Unsandboxed,
+    SeccompOnly {
+        seccomp: SeccompPlan,
+    },
+    Landlock {
+        landlock: LandlockPlan,
+        seccomp: SeccompPlan,
+        protected: ProtectedBinds,
+        proxy: Option<ProxyPlan>,
+    },
+    Namespaces {
+        namespaces: NamespacePlan,
+        mounts: Vec<MountOp>,
+        protected: ProtectedBinds,
+        /// A second layer where the kernel has Landlock and the embedded launcher runs.
+        landlock: Option<LandlockPlan>,
+        seccomp: SeccompPlan,
+        executor: Executor,
+        proxy: Option<ProxyPlan>,
+    },
+}
+
+/// Protected paths inside writable roots, re-bound read-only in the sandbox's mount namespace
+/// (a missing one gets an empty placeholder directory first), and the directories above them
+/// bound over themselves first, so the command cannot rename them to carry a protected path
+/// away (see [`FilesystemView::directories_to_pin`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ProtectedBinds {
+    pub read_only: Vec<ProtectedPath>,
+    pub pins: Vec<PathBuf>,
+}
+
+/// What the child does, decided in full before `clone`. Read-only: the executor and `--explain`
+/// read it through the accessors; nothing can change it between planning and spawning.
+#[derive(Clone, Debug)]
 pub struct SandboxPlan {
-    pub pipeline: Pipeline,
-    /// Why this pipeline, in words.
-    pub pipeline_reason: String,
-    pub policy: SandboxPolicy,
-    pub filesystem: FilesystemView,
-    /// Protected paths inside writable roots that the child re-binds read-only in a private
-    /// user + mount namespace (a missing one gets an empty placeholder directory first).
-    pub read_only_binds: Vec<ProtectedPath>,
-    /// Directories bound over themselves first, so that the command cannot rename them to
-    /// carry a protected path away (see [`FilesystemView::directories_to_pin`]).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub pinned_directories: Vec<PathBuf>,
-    /// The filesystem view of the `bwrap` pipeline, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub mounts: Vec<MountOp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespaces: Option<NamespacePlan>,
-    pub executor: Executor,
-    pub landlock: Option<LandlockPlan>,
-    pub network: NetworkMode,
-    /// Proxy mode: which proxies, and how the command reaches them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<ProxyPlan>,
-    pub seccomp: Option<SeccompPlan>,
-    pub process: ProcessPlan,
-    /// Variables set on top of the caller's environment.
-    pub env_added: Vec<(String, String)>,
-    pub warnings: Vec<String>,
-    #[serde(skip)]
+    pub(crate) reason: String,
+    pub(crate) policy: SandboxPolicy,
+    pub(crate) filesystem: FilesystemView,
+    pub(crate) network: NetworkMode,
+    pub(crate) enforcement: Enforcement,
+    pub(crate) process: ProcessPlan,
+    pub(crate) env_added: Vec<(String, String)>,
+    pub(crate) warnings: Vec<String>,
     pub(crate) exec: ExecPlan,
 }
 
@@ -199,23 +187,170 @@ pub(crate) struct ExecPlan {
     pub candidates: Vec<PathBuf>,
 }
 
-const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
-
-/// Validates `spec` and decides everything the child will do. Reads the filesystem, changes
-/// nothing.
-pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
-    let Some(program) = spec.argv.first() else {
-        return Err(Error::argument("command", "empty command: nothing to run"));
-    };
-    if program.is_empty() {
-        return Err(Error::argument("command", "the program name (argv[0]) is empty"));
-    }
-    for (i, arg) in spec.argv.iter().enumerate() {
-        if arg.as_bytes().contains(&0) {
-            return Err(Error::argument(format!("command[{i}]"), "contains a NUL byte"));
+impl SandboxPlan {
+    pub fn pipeline(&self) -> Pipeline {
+        match self.enforcement {
+            Enforcement::Unsandboxed => Pipeline::Unsandboxed,
+            Enforcement::SeccompOnly { .. } => Pipeline::SeccompOnly,
+            Enforcement::Landlock { .. } => Pipeline::Landlock,
+            Enforcement::Namespaces { .. } => Pipeline::Bwrap,
         }
     }
-    check_env(&spec.env)?;
+
+    /// Why this pipeline, in words.
+    pub fn pipeline_reason(&self) -> &str {
+        &self.reason
+    }
+
+    pub fn network(&self) -> NetworkMode {
+        self.network
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    pub fn process(&self) -> &ProcessPlan {
+        &self.process
+    }
+
+    /// Variables set on top of the caller's environment.
+    pub fn env_added(&self) -> &[(String, String)] {
+        &self.env_added
+    }
+
+    pub fn landlock(&self) -> Option<&LandlockPlan> {
+        match &self.enforcement {
+            Enforcement::Landlock { landlock, .. } => Some(landlock),
+            Enforcement::Namespaces { landlock, .. } => landlock.as_ref(),
+            _ => None,
+        }
+    }
+
+    pub fn seccomp(&self) -> Option<&SeccompPlan> {
+        match &self.enforcement {
+            Enforcement::Unsandboxed => None,
+            Enforcement::SeccompOnly { seccomp }
+            | Enforcement::Landlock { seccomp, .. }
+            | Enforcement::Namespaces { seccomp, .. } => Some(seccomp),
+        }
+    }
+
+    /// The namespace pipeline's filesystem view, in order (empty on the other pipelines).
+    pub fn mounts(&self) -> &[MountOp] {
+        match &self.enforcement {
+            Enforcement::Namespaces { mounts, .. } => mounts,
+            _ => &[],
+        }
+    }
+
+    pub fn namespaces(&self) -> Option<&NamespacePlan> {
+        match &self.enforcement {
+            Enforcement::Namespaces { namespaces, .. } => Some(namespaces),
+            _ => None,
+        }
+    }
+
+    pub fn proxy(&self) -> Option<&ProxyPlan> {
+        match &self.enforcement {
+            Enforcement::Landlock { proxy, .. } | Enforcement::Namespaces { proxy, .. } => proxy.as_ref(),
+            _ => None,
+        }
+    }
+
+    pub fn executor(&self) -> &Executor {
+        match &self.enforcement {
+            Enforcement::Namespaces { executor, .. } => executor,
+            _ => &Executor::Embedded,
+        }
+    }
+
+    pub(crate) fn protected(&self) -> &ProtectedBinds {
+        static NONE: ProtectedBinds = ProtectedBinds { read_only: Vec::new(), pins: Vec::new() };
+        match &self.enforcement {
+            Enforcement::Landlock { protected, .. } | Enforcement::Namespaces { protected, .. } => protected,
+            _ => &NONE,
+        }
+    }
+
+    /// Protected paths re-bound read-only in the sandbox, shallowest first.
+    pub fn read_only_binds(&self) -> &[ProtectedPath] {
+        &self.protected().read_only
+    }
+
+    /// The plan that starts an installed bwrap (`bwrap_argv`, the command included) as a plain
+    /// child: bwrap does the isolation.
+    pub(crate) fn bwrap_launcher(&self, bwrap: &Path, bwrap_argv: Vec<OsString>) -> SandboxPlan {
+        let mut outer = self.clone();
+        outer.enforcement = Enforcement::Unsandboxed;
+        outer.process.no_new_privs = false;
+        outer.process.drop_capabilities = false;
+        outer.exec.argv = bwrap_argv;
+        outer.exec.candidates = vec![bwrap.to_path_buf()];
+        outer
+    }
+}
+
+/// `--explain`'s view of a plan: every field, including those a pipeline does not use (empty
+/// or null), so the JSON has one shape.
+#[derive(Serialize)]
+struct Explained<'a> {
+    pipeline: Pipeline,
+    pipeline_reason: &'a str,
+    policy: &'a SandboxPolicy,
+    filesystem: &'a FilesystemView,
+    read_only_binds: &'a [ProtectedPath],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pinned_directories: &'a [PathBuf],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    mounts: &'a [MountOp],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespaces: Option<&'a NamespacePlan>,
+    executor: &'a Executor,
+    landlock: Option<&'a LandlockPlan>,
+    network: NetworkMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proxy: Option<&'a ProxyPlan>,
+    seccomp: Option<&'a SeccompPlan>,
+    process: &'a ProcessPlan,
+    env_added: &'a [(String, String)],
+    warnings: &'a [String],
+}
+
+impl Serialize for SandboxPlan {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        Explained {
+            pipeline: self.pipeline(),
+            pipeline_reason: &self.reason,
+            policy: &self.policy,
+            filesystem: &self.filesystem,
+            read_only_binds: &self.protected().read_only,
+            pinned_directories: &self.protected().pins,
+            mounts: self.mounts(),
+            namespaces: self.namespaces(),
+            executor: self.executor(),
+            landlock: self.landlock(),
+            network: self.network,
+            proxy: self.proxy(),
+            seccomp: self.seccomp(),
+            process: &self.process,
+            env_added: &self.env_added,
+            warnings: &self.warnings,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// Validates `spec` and decides everything the child will do on this host.
+pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
+    prepare_for(spec, HostFacts::get())
+}
+
+/// Validates `spec` and decides everything the child will do on a host with these facts.
+/// Reads the filesystem, creates no process, changes nothing.
+pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> {
+    let program = process::check_argv(&spec.argv)?;
+    process::check_env(&spec.env)?;
     // Proxy mode routes exactly the proxies the environment names, or nothing runs.
     let proxy_endpoints =
         if spec.proxy_network { Some(proxy::endpoints::infer(&spec.env).require_all_usable()?.to_vec()) } else { None };
@@ -226,151 +361,40 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         Some(cwd) => resolve::canonical_dir(cwd, "command-cwd")?,
         None => resolve::canonical_dir(&spec.policy_cwd, "sandbox-policy-cwd")?,
     };
-
     let network = match &proxy_endpoints {
         Some(_) => NetworkMode::Proxy,
         None if spec.policy.has_full_network_access() => NetworkMode::Full,
         None => NetworkMode::Restricted,
     };
+    if spec.bwrap_path.is_some() && spec.pipeline == PipelineRequest::Landlock {
+        return Err(Error::argument("bwrap-path", "a system bwrap can only run the bwrap pipeline (--pipeline bwrap)"));
+    }
+    let (pipeline, reason) = pipeline::choose(spec, network, host)?;
     let mut warnings = Vec::new();
-    let (pipeline, pipeline_reason) = choose_pipeline(spec, network)?;
-
-    let readable = match &filesystem.read {
-        ReadScope::Full => vec![PathBuf::from("/")],
-        ReadScope::Restricted { roots, .. } => roots.clone(),
+    let enforcement = match pipeline {
+        Pipeline::Unsandboxed => Enforcement::Unsandboxed,
+        Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false) },
+        Pipeline::Landlock => plan_landlock(spec, host, &filesystem, network, proxy_endpoints, &mut warnings)?,
+        Pipeline::Bwrap => plan_namespaces(spec, host, &filesystem, network, proxy_endpoints, &mut warnings)?,
     };
-    let writable: Vec<PathBuf> = filesystem.writable_roots.iter().map(|r| r.path.clone()).collect();
-    // Shallowest first: the order in which they are bound.
-    let protected_in_roots = || -> Vec<ProtectedPath> {
-        let mut paths: Vec<ProtectedPath> =
-            filesystem.protected_paths().filter(|p| filesystem.is_under_writable_root(&p.path)).cloned().collect();
-        paths.sort_by_key(|p| p.path.components().count());
-        paths
-    };
-    let mut landlock = None;
-    let mut read_only_binds = Vec::new();
-    let mut pinned_directories = Vec::new();
-    let mut mounts = Vec::new();
-    let mut namespaces = None;
-    let mut proxy = None;
-    let seccomp = match pipeline {
-        Pipeline::Unsandboxed => None,
-        Pipeline::SeccompOnly => Some(SeccompPlan::new(network, false)),
-        Pipeline::Landlock => {
-            let abi = landlock::probe_abi()
-                .map_err(|reason| Error::Unsupported { what: "the Landlock pipeline".into(), reason })?;
-            let mut plan = if filesystem.full_write {
-                LandlockPlan::network_only(abi)
-            } else {
-                LandlockPlan::new(abi, &readable, &writable, &[])
-            };
-            if let Some(endpoints) = proxy_endpoints.clone() {
-                let route = ProxyPlan::landlock_ports(endpoints);
-                plan = plan.with_tcp_connect_only(route.ports()).map_err(|reason| Error::Unsupported {
-                    what: "proxy-only networking on the landlock pipeline".into(),
-                    reason: format!("{reason}; use the bwrap pipeline"),
-                })?;
-                proxy = Some(route);
-            }
-            warnings.extend(plan.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
-            landlock = Some(plan);
-            read_only_binds = protected_in_roots();
-            pinned_directories = filesystem.directories_to_pin(&read_only_binds);
-            if spec.no_proc {
-                warnings.push("--no-proc has no effect on the landlock pipeline, which mounts no /proc".into());
-            }
-            Some(SeccompPlan::new(network, false))
-        }
-        Pipeline::Bwrap => {
-            read_only_binds = protected_in_roots();
-            let new_netns = network != NetworkMode::Full;
-            let mut no_proc = spec.no_proc;
-            if !no_proc && !probe::fresh_proc_available() {
-                warnings.push("this host refuses a fresh /proc in new namespaces (a container's masked /proc?): /proc is masked instead".into());
-                no_proc = true;
-            }
-            let options = ViewOptions { no_proc, new_netns };
-            pinned_directories = filesystem.directories_to_pin(&read_only_binds);
-            let masks = if network == NetworkMode::Full {
-                let ssh_auth_sock = spec.env.iter().find(|(k, _)| k == "SSH_AUTH_SOCK").map(|(_, v)| Path::new(v));
-                mounts::host_ipc_paths(sys::getuid(), ssh_auth_sock)
-            } else {
-                Vec::new()
-            };
-            let (ops, view_warnings) =
-                mounts::plan(&filesystem, &pinned_directories, &read_only_binds, &masks, options);
-            mounts = ops;
-            warnings.extend(view_warnings);
-            let (uid, gid) = (sys::getuid(), sys::getgid());
-            namespaces = Some(NamespacePlan {
-                user: true,
-                mount: true,
-                pid: true,
-                ipc_uts_cgroup: true,
-                network: new_netns,
-                loopback: new_netns.then_some(
-                    "IFF_UP only (the kernel then adds 127.0.0.1 and ::1; no RTM_NEWADDR, which AppArmor-restricted \
-                     hosts refuse); best effort: where even that is refused the command runs with lo as the host left it",
-                ),
-                id_map: format!("uid {uid} -> {uid}, gid {gid} -> {gid}"),
-            });
-            if let Some(endpoints) = proxy_endpoints.clone() {
-                if spec.bwrap_path.is_some() {
-                    return Err(Error::Unsupported {
-                        what: "proxy-only networking with a system bwrap".into(),
-                        reason: "the proxy bridge needs the embedded launcher; drop --bwrap-path".into(),
-                    });
-                }
-                proxy = Some(ProxyPlan::bridged(endpoints));
-            }
-            match landlock::probe_abi() {
-                Ok(abi) if spec.bwrap_path.is_none() && !filesystem.full_write => {
-                    // The view itself hides what may not be read, so the second layer only
-                    // restricts writes.
-                    let plan = LandlockPlan::new(abi, &[PathBuf::from("/")], &writable, &["/dev/pts"]);
-                    warnings.extend(plan.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
-                    landlock = Some(plan);
-                }
-                Ok(_) if filesystem.full_write => {}
-                Ok(_) => warnings.push("the system bwrap executor applies no Landlock layer".into()),
-                Err(reason) => warnings.push(format!("no Landlock layer under the namespaces: {reason}")),
-            }
-            Some(SeccompPlan::new(network, new_netns))
-        }
-    };
-    let executor = match (&spec.bwrap_path, pipeline) {
-        (None, _) => Executor::Embedded,
-        (Some(path), Pipeline::Bwrap) => Executor::SystemBwrap { path: path.clone(), args: Vec::new() },
-        (Some(_), _) => {
-            return Err(Error::argument(
-                "bwrap-path",
-                "a system bwrap can only run the bwrap pipeline (--pipeline bwrap)",
-            ));
-        }
-    };
+    if spec.bwrap_path.is_some() && !matches!(enforcement, Enforcement::Namespaces { .. }) {
+        return Err(Error::argument("bwrap-path", "a system bwrap can only run the bwrap pipeline (--pipeline bwrap)"));
+    }
 
     let mut env = spec.env.clone();
     let mut env_added = Vec::new();
     // Codex's marker follows the policy: in proxy mode a policy without network keeps it.
     if !spec.policy.has_full_network_access() {
-        set_env(&mut env, &mut env_added, "CODEX_SANDBOX_NETWORK_DISABLED", "1");
+        process::set_env(&mut env, &mut env_added, "CODEX_SANDBOX_NETWORK_DISABLED", "1");
     }
-    let candidates = exec_candidates(program, &env);
+    let candidates = process::exec_candidates(program, &env);
     let sandboxed = pipeline != Pipeline::Unsandboxed;
     let mut plan = SandboxPlan {
-        pipeline,
-        pipeline_reason,
+        reason,
         policy: spec.policy.clone(),
         filesystem,
-        pinned_directories,
-        read_only_binds,
-        mounts,
-        namespaces,
-        executor,
-        landlock,
         network,
-        proxy,
-        seccomp,
+        enforcement,
         process: ProcessPlan {
             argv: spec.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
             cwd: command_cwd.clone(),
@@ -385,147 +409,154 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         exec: ExecPlan { argv: spec.argv.clone(), env, cwd: command_cwd, candidates },
     };
     // What the system bwrap will get, for --explain.
-    if let Executor::SystemBwrap { path, .. } = &plan.executor {
-        let rendered = crate::exec::system_bwrap_command_line(&plan, path, plan.seccomp.as_ref().map(|_| "FD"));
-        if let Executor::SystemBwrap { args, .. } = &mut plan.executor {
+    if let Executor::SystemBwrap { path, .. } = plan.executor() {
+        let rendered = bwrap_args::command_line(&plan, &path.clone(), plan.seccomp().map(|_| "FD"));
+        if let Enforcement::Namespaces { executor: Executor::SystemBwrap { args, .. }, .. } = &mut plan.enforcement {
             *args = rendered;
         }
     }
     Ok(plan)
 }
 
-fn choose_pipeline(spec: &SandboxSpec, network: NetworkMode) -> Result<(Pipeline, String)> {
-    let policy = &spec.policy;
-    // A full-write policy needs no filesystem sandbox; in proxy mode it still needs a network
-    // one (Codex wraps even danger-full-access then).
-    if policy.has_full_disk_write_access() && network != NetworkMode::Proxy {
-        let name = policy.type_name();
-        return Ok(if network == NetworkMode::Full {
-            (Pipeline::Unsandboxed, format!("policy `{name}` with network: nothing to enforce"))
-        } else {
-            (
-                Pipeline::SeccompOnly,
-                format!("policy `{name}`: the filesystem is left to the caller; only the network is restricted"),
-            )
-        });
-    }
-    match spec.pipeline {
-        PipelineRequest::Bwrap => Ok((Pipeline::Bwrap, "requested explicitly".into())),
-        PipelineRequest::Landlock => Ok((Pipeline::Landlock, "requested explicitly".into())),
-        PipelineRequest::Auto => Ok(match probe::namespaces_available() {
-            Ok(()) => (Pipeline::Bwrap, "auto: this host allows user, mount and PID namespaces".into()),
-            Err(reason) => (Pipeline::Landlock, format!("auto: namespaces are unavailable ({reason})")),
-        }),
+/// Protected paths inside writable roots, shallowest first (the order they are bound in).
+fn protected_binds(filesystem: &FilesystemView) -> ProtectedBinds {
+    let mut read_only: Vec<ProtectedPath> =
+        filesystem.protected_paths().filter(|p| filesystem.is_under_writable_root(&p.path)).cloned().collect();
+    read_only.sort_by_key(|p| p.path.components().count());
+    let pins = filesystem.directories_to_pin(&read_only);
+    ProtectedBinds { read_only, pins }
+}
+
+fn readable_roots(filesystem: &FilesystemView) -> Vec<PathBuf> {
+    match &filesystem.read {
+        ReadScope::Full => vec![PathBuf::from("/")],
+        ReadScope::Restricted { roots, .. } => roots.clone(),
     }
 }
 
-fn check_env(env: &[(OsString, OsString)]) -> Result<()> {
-    for (key, value) in env {
-        let field = format!("env[{}]", key.to_string_lossy());
-        if key.is_empty() || key.as_bytes().contains(&b'=') {
-            return Err(Error::argument(field, "a variable name must be non-empty and contain no `=`"));
+fn writable_roots(filesystem: &FilesystemView) -> Vec<PathBuf> {
+    filesystem.writable_roots.iter().map(|r| r.path.clone()).collect()
+}
+
+fn plan_landlock(
+    spec: &SandboxSpec,
+    host: &HostFacts,
+    filesystem: &FilesystemView,
+    network: NetworkMode,
+    proxy_endpoints: Option<Vec<ProxyEndpoint>>,
+    warnings: &mut Vec<String>,
+) -> Result<Enforcement> {
+    let abi = host
+        .landlock_abi
+        .clone()
+        .map_err(|reason| Error::Unsupported { what: "the Landlock pipeline".into(), reason })?;
+    let mut landlock = if filesystem.full_write {
+        LandlockPlan::network_only(abi)
+    } else {
+        LandlockPlan::new(abi, &readable_roots(filesystem), &writable_roots(filesystem), &[])
+    };
+    let mut proxy = None;
+    if let Some(endpoints) = proxy_endpoints {
+        let route = ProxyPlan::landlock_ports(endpoints);
+        landlock = landlock.with_tcp_connect_only(route.ports()).map_err(|reason| Error::Unsupported {
+            what: "proxy-only networking on the landlock pipeline".into(),
+            reason: format!("{reason}; use the bwrap pipeline"),
+        })?;
+        proxy = Some(route);
+    }
+    warnings.extend(landlock.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
+    if spec.no_proc {
+        warnings.push("--no-proc has no effect on the landlock pipeline, which mounts no /proc".into());
+    }
+    Ok(Enforcement::Landlock {
+        landlock,
+        seccomp: SeccompPlan::new(network, false),
+        protected: protected_binds(filesystem),
+        proxy,
+    })
+}
+
+fn plan_namespaces(
+    spec: &SandboxSpec,
+    host: &HostFacts,
+    filesystem: &FilesystemView,
+    network: NetworkMode,
+    proxy_endpoints: Option<Vec<ProxyEndpoint>>,
+    warnings: &mut Vec<String>,
+) -> Result<Enforcement> {
+    let protected = protected_binds(filesystem);
+    let new_netns = network != NetworkMode::Full;
+    let mut no_proc = spec.no_proc;
+    if !no_proc && !host.fresh_proc {
+        warnings.push(
+            "this host refuses a fresh /proc in new namespaces (a container's masked /proc?): /proc is masked instead"
+                .into(),
+        );
+        no_proc = true;
+    }
+    let masks = if network == NetworkMode::Full {
+        let ssh_auth_sock = spec.env.iter().find(|(k, _)| k == "SSH_AUTH_SOCK").map(|(_, v)| Path::new(v));
+        mounts::host_ipc_paths(host.euid, ssh_auth_sock)
+    } else {
+        Vec::new()
+    };
+    let options = ViewOptions { no_proc, new_netns };
+    let (view, view_warnings) = mounts::plan(filesystem, &protected.pins, &protected.read_only, &masks, options);
+    warnings.extend(view_warnings);
+    let namespaces = NamespacePlan {
+        user: true,
+        mount: true,
+        pid: true,
+        ipc_uts_cgroup: true,
+        network: new_netns,
+        loopback: new_netns.then_some(
+            "IFF_UP only (the kernel then adds 127.0.0.1 and ::1; no RTM_NEWADDR, which AppArmor-restricted \
+             hosts refuse); best effort: where even that is refused the command runs with lo as the host left it",
+        ),
+        id_map: format!("uid {0} -> {0}, gid {1} -> {1}", host.euid, host.egid),
+    };
+    let proxy = match proxy_endpoints {
+        Some(_) if spec.bwrap_path.is_some() => {
+            return Err(Error::Unsupported {
+                what: "proxy-only networking with a system bwrap".into(),
+                reason: "the proxy bridge needs the embedded launcher; drop --bwrap-path".into(),
+            });
         }
-        if key.as_bytes().contains(&0) || value.as_bytes().contains(&0) {
-            return Err(Error::argument(field, "contains a NUL byte"));
+        Some(endpoints) => Some(ProxyPlan::bridged(endpoints)),
+        None => None,
+    };
+    let landlock = match &host.landlock_abi {
+        Ok(_) if filesystem.full_write => None,
+        Ok(_) if spec.bwrap_path.is_some() => {
+            warnings.push("the system bwrap executor applies no Landlock layer".into());
+            None
         }
-    }
-    Ok(())
-}
-
-fn set_env(env: &mut Vec<(OsString, OsString)>, added: &mut Vec<(String, String)>, key: &str, value: &str) {
-    env.retain(|(k, _)| k != key);
-    env.push((key.into(), value.into()));
-    added.push((key.into(), value.into()));
-}
-
-/// Where `execvp` would look for `program`: itself when it contains a slash, else each entry of
-/// the child's `PATH` (an empty entry meaning the current directory).
-fn exec_candidates(program: &OsStr, env: &[(OsString, OsString)]) -> Vec<PathBuf> {
-    if program.as_bytes().contains(&b'/') {
-        return vec![PathBuf::from(program)];
-    }
-    let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_os_str()).unwrap_or(OsStr::new(DEFAULT_PATH));
-    path.as_bytes()
-        .split(|b| *b == b':')
-        .map(|dir| if dir.is_empty() { Path::new(".") } else { Path::new(OsStr::from_bytes(dir)) })
-        .map(|dir| dir.join(program))
-        .collect()
+        Ok(abi) => {
+            // The view itself hides what may not be read, so the second layer only restricts
+            // writes.
+            let plan = LandlockPlan::new(*abi, &[PathBuf::from("/")], &writable_roots(filesystem), &["/dev/pts"]);
+            warnings.extend(plan.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
+            Some(plan)
+        }
+        Err(reason) => {
+            warnings.push(format!("no Landlock layer under the namespaces: {reason}"));
+            None
+        }
+    };
+    let executor = match &spec.bwrap_path {
+        None => Executor::Embedded,
+        Some(path) => Executor::SystemBwrap { path: path.clone(), args: Vec::new() },
+    };
+    Ok(Enforcement::Namespaces {
+        namespaces,
+        mounts: view,
+        protected,
+        landlock,
+        seccomp: SeccompPlan::new(network, new_netns),
+        executor,
+        proxy,
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(argv: &[&str]) -> SandboxSpec {
-        let mut spec = SandboxSpec::new(SandboxPolicy::read_only(), "/", argv.iter().map(OsString::from).collect());
-        spec.env = vec![("PATH".into(), "/usr/bin::/bin".into())];
-        spec
-    }
-
-    #[test]
-    fn empty_command_is_refused() {
-        assert!(prepare(&spec(&[])).unwrap_err().to_string().contains("`command`: empty command"));
-        assert!(prepare(&spec(&[""])).unwrap_err().to_string().contains("argv[0]) is empty"));
-    }
-
-    #[test]
-    fn path_search_candidates() {
-        let plan = prepare(&spec(&["true"])).unwrap();
-        assert_eq!(
-            plan.exec.candidates,
-            vec![PathBuf::from("/usr/bin/true"), PathBuf::from("./true"), PathBuf::from("/bin/true")]
-        );
-        let plan = prepare(&spec(&["./x"])).unwrap();
-        assert_eq!(plan.exec.candidates, vec![PathBuf::from("./x")]);
-    }
-
-    #[test]
-    fn bad_env_is_refused() {
-        let mut s = spec(&["true"]);
-        s.env.push(("A=B".into(), "c".into()));
-        assert!(prepare(&s).unwrap_err().to_string().contains("`env[A=B]`"));
-    }
-
-    #[test]
-    fn pipelines_by_policy() {
-        let mut s = spec(&["true"]);
-        s.policy = SandboxPolicy::DangerFullAccess;
-        let plan = prepare(&s).unwrap();
-        assert_eq!(plan.pipeline, Pipeline::Unsandboxed);
-        assert!(plan.seccomp.is_none());
-        assert!(plan.env_added.is_empty());
-        s.policy = SandboxPolicy::parse(r#"{"type":"external-sandbox"}"#).unwrap();
-        let plan = prepare(&s).unwrap();
-        assert_eq!(plan.pipeline, Pipeline::SeccompOnly);
-        assert_eq!(plan.env_added, vec![("CODEX_SANDBOX_NETWORK_DISABLED".to_owned(), "1".to_owned())]);
-        s.policy = SandboxPolicy::read_only();
-        s.pipeline = PipelineRequest::Bwrap;
-        let plan = prepare(&s).unwrap();
-        assert_eq!(plan.pipeline, Pipeline::Bwrap);
-        assert_eq!(plan.mounts.first(), Some(&MountOp::ReadOnlyRoot));
-        assert!(plan.namespaces.as_ref().unwrap().network);
-        s.bwrap_path = Some("/usr/bin/bwrap".into());
-        let Executor::SystemBwrap { args, .. } = prepare(&s).unwrap().executor else { panic!("system bwrap expected") };
-        let args = args.join(" ");
-        assert!(args.starts_with("/usr/bin/bwrap --new-session --die-with-parent --unshare-user"), "{args}");
-        assert!(args.contains("--unshare-net --ro-bind / / ") && args.ends_with("--seccomp FD --"), "{args}");
-        s.pipeline = PipelineRequest::Landlock;
-        assert!(prepare(&s).unwrap_err().to_string().contains("`bwrap-path`"));
-        s.bwrap_path = None;
-        s.pipeline = PipelineRequest::Auto;
-        s.proxy_network = true;
-        // No proxy variable: refused, naming where one was expected.
-        assert!(prepare(&s).unwrap_err().to_string().contains("needs a loopback proxy URL"));
-        s.env.push(("HTTPS_PROXY".into(), "http://example.com:3128".into()));
-        let error = prepare(&s).unwrap_err().to_string();
-        assert!(error.contains("`HTTPS_PROXY`"), "{error}");
-        s.env.pop();
-        s.env.push(("https_proxy".into(), "http://127.0.0.1:3128".into()));
-        for pipeline in [PipelineRequest::Bwrap, PipelineRequest::Landlock] {
-            s.pipeline = pipeline;
-            let plan = prepare(&s).unwrap();
-            assert_eq!(plan.network, NetworkMode::Proxy);
-            assert_eq!(plan.proxy.as_ref().unwrap().ports(), vec![3128]);
-        }
-    }
-}
+mod tests;

@@ -1,10 +1,10 @@
 //! The filesystem view of the namespace pipeline, as a list of operations.
 //!
 //! Planning is pure: [`plan`] turns the resolved policy into [`MountOp`]s, which `--explain`
-//! prints, the embedded launcher executes in the child (`spawn::namespaces`), and
-//! [`bwrap_args`] renders for a system `bwrap`, so both executors run the same plan.
+//! prints, the embedded launcher executes in the child (`exec::child::view`), and
+//! [`super::bwrap_args`] renders for a system `bwrap`, so both executors run the same plan.
 //!
-//! The order is bubblewrap's (reference §3.2): the whole tree read-only, writable roots bound
+//! The order is bubblewrap's: the whole tree read-only, writable roots bound
 //! writable (shallowest first), protected paths re-bound read-only after them, then a minimal
 //! `/dev`, a fresh `/proc` (or a mask), and a fresh `/sys` when the sandbox has its own network
 //! namespace (the host's `/sys/class/net` would list the host's interfaces).
@@ -72,9 +72,6 @@ impl std::fmt::Display for MountOp {
         }
     }
 }
-
-/// Device nodes bound into the sandbox's `/dev`.
-pub const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// Options that shape the view beyond the policy.
 #[derive(Clone, Copy, Debug, Default)]
@@ -204,62 +201,10 @@ pub fn plan(
     (ops, warnings)
 }
 
-/// The same view as `bwrap` options, in order. Debian 12's bwrap 0.8.0 has everything used
-/// here. `bwrap` cannot mount a fresh sysfs, so [`MountOp::Sysfs`] becomes an empty mask.
-pub fn bwrap_args(ops: &[MountOp]) -> Vec<String> {
-    let mut args = Vec::new();
-    let mut push = |items: &[&str]| args.extend(items.iter().map(|s| s.to_string()));
-    for op in ops {
-        match op {
-            MountOp::ReadOnlyRoot => push(&["--ro-bind", "/", "/"]),
-            // bwrap's root is an empty tmpfs already.
-            MountOp::EmptyRoot => {}
-            MountOp::ReadableBind { path } => {
-                let path = path.to_string_lossy();
-                push(&["--ro-bind", &path, &path]);
-            }
-            MountOp::Symlink { link, target } => {
-                push(&["--symlink", &target.to_string_lossy(), &link.to_string_lossy()])
-            }
-            MountOp::SealRoot => push(&["--remount-ro", "/"]),
-            MountOp::WritableBind { path } => {
-                let path = path.to_string_lossy();
-                push(&["--bind", &path, &path]);
-            }
-            MountOp::ReadOnlyBind { path } => {
-                let path = path.to_string_lossy();
-                push(&["--ro-bind", &path, &path]);
-            }
-            MountOp::Pin { path } => {
-                let path = path.to_string_lossy();
-                push(&["--bind", &path, &path]);
-            }
-            MountOp::Dev { host_shm } => {
-                push(&["--dev", "/dev"]);
-                if *host_shm {
-                    push(&["--bind", "/dev/shm", "/dev/shm"]);
-                }
-                // Like the embedded /dev: nothing new can be created in it.
-                push(&["--remount-ro", "/dev"]);
-            }
-            MountOp::Proc => push(&["--proc", "/proc"]),
-            MountOp::MaskFile { path } => {
-                let path = path.to_string_lossy();
-                push(&["--ro-bind", "/dev/null", &path]);
-            }
-            MountOp::Mask { path } => {
-                let path = path.to_string_lossy();
-                push(&["--tmpfs", &path, "--remount-ro", &path]);
-            }
-            MountOp::Sysfs => push(&["--tmpfs", "/sys", "--remount-ro", "/sys"]),
-        }
-    }
-    args
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::bwrap_args::bwrap_args;
     use crate::resolve::{ProtectedKind, RootSource, WritableRoot};
 
     fn view(roots: &[&str]) -> FilesystemView {

@@ -4,8 +4,15 @@ use std::os::fd::{OwnedFd, RawFd};
 
 use super::{Errno, SysResult, check, check_int, owned};
 
-pub fn close(fd: RawFd) {
-    // SAFETY: closing an fd is always memory-safe; EBADF is harmless here.
+/// Closes a descriptor given by number.
+///
+/// # Safety
+/// `fd` must not belong to an `OwnedFd`, `File` or similar owner in this process that will be
+/// used or dropped later (that owner would then act on whatever reuses the number). In the
+/// forked child this holds for the parent's descriptors: the child never returns to the code
+/// that owns them.
+pub unsafe fn close_raw(fd: RawFd) {
+    // SAFETY: upheld by the caller; EBADF is harmless.
     unsafe {
         libc::close(fd);
     }
@@ -17,9 +24,23 @@ pub fn dup2(from: RawFd, to: RawFd) -> SysResult<()> {
 }
 
 /// Duplicates `fd` onto the lowest free descriptor at or above `min`, with `FD_CLOEXEC`.
-pub fn dup_above(fd: RawFd, min: RawFd) -> SysResult<RawFd> {
+pub fn dup_above(fd: RawFd, min: RawFd) -> SysResult<OwnedFd> {
     // SAFETY: integer arguments.
-    check_int(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })
+    check_int(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) }).map(owned)
+}
+
+/// `fd` itself when its number is at least `min`, else a close-on-exec duplicate at or above
+/// `min` (and `fd` is closed). The launcher keeps every descriptor it creates at 3 or above so
+/// that none can be mistaken for, or clobbered as, one of the command's standard streams.
+pub fn renumber_above(fd: OwnedFd, min: RawFd) -> SysResult<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    if fd.as_raw_fd() >= min { Ok(fd) } else { dup_above(fd.as_raw_fd(), min) }
+}
+
+/// Whether `fd` is open in this process.
+pub fn is_open(fd: RawFd) -> bool {
+    // SAFETY: integer arguments; F_GETFD has no side effect.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
 }
 
 pub fn set_cloexec(fd: RawFd, cloexec: bool) -> SysResult<()> {
@@ -29,8 +50,11 @@ pub fn set_cloexec(fd: RawFd, cloexec: bool) -> SysResult<()> {
 }
 
 /// Closes every descriptor in `first..=last`.
-pub fn close_range(first: u32, last: u32) -> SysResult<()> {
-    // SAFETY: integer arguments.
+///
+/// # Safety
+/// As for [`close_raw`], for every descriptor in the range.
+pub unsafe fn close_range(first: u32, last: u32) -> SysResult<()> {
+    // SAFETY: integer arguments; ownership is upheld by the caller.
     check(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) }).map(drop)
 }
 

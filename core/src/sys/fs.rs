@@ -17,13 +17,14 @@ pub struct OpenHow {
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 
-pub fn open(path: &CStr, flags: libc::c_int) -> SysResult<RawFd> {
+/// `open(2)`, always close-on-exec.
+pub fn open(path: &CStr, flags: libc::c_int) -> SysResult<OwnedFd> {
     // SAFETY: path is NUL-terminated; the mode argument is ignored without O_CREAT.
-    check_int(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, 0) })
+    check_int(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, 0) }).map(owned)
 }
 
 /// `openat2(2)` relative to the current directory (or absolute).
-pub fn openat2(path: &CStr, how: &OpenHow) -> SysResult<RawFd> {
+pub fn openat2(path: &CStr, how: &OpenHow) -> SysResult<OwnedFd> {
     // SAFETY: path is NUL-terminated and `how` points to a correctly sized open_how.
     let ret = unsafe {
         libc::syscall(
@@ -34,7 +35,7 @@ pub fn openat2(path: &CStr, how: &OpenHow) -> SysResult<RawFd> {
             std::mem::size_of::<OpenHow>(),
         )
     };
-    check(ret).map(|fd| fd as RawFd)
+    check(ret).map(|fd| owned(fd as RawFd))
 }
 
 pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
@@ -72,22 +73,18 @@ pub fn chdir(path: &CStr) -> SysResult<()> {
     check_int(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
 }
 
-/// `open(2)` for the parent side: the descriptor comes back owned.
-pub fn open_owned(path: &CStr, flags: libc::c_int) -> SysResult<OwnedFd> {
-    open(path, flags).map(owned)
-}
-
 pub fn memfd_create(name: &CStr) -> SysResult<OwnedFd> {
     // SAFETY: name is NUL-terminated.
     check_int(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) }).map(owned)
 }
 
 /// Creates an empty file (failing if it exists) and returns it opened for writing.
-pub fn create_file(path: &CStr, mode: libc::mode_t) -> SysResult<RawFd> {
+pub fn create_file(path: &CStr, mode: libc::mode_t) -> SysResult<OwnedFd> {
     // SAFETY: path is NUL-terminated; mode is used with O_CREAT.
     check_int(unsafe {
         libc::open(path.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC, mode)
     })
+    .map(owned)
 }
 
 pub fn mkdir(path: &CStr, mode: libc::mode_t) -> SysResult<()> {

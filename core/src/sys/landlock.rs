@@ -1,8 +1,8 @@
 //! Landlock: ruleset creation, rules and self-restriction.
 
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 
-use super::{Errno, SysResult, check};
+use super::{Errno, SysResult, check, owned};
 
 pub const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1 << 0;
 pub const LANDLOCK_RULE_PATH_BENEATH: u32 = 1;
@@ -49,14 +49,14 @@ pub fn landlock_abi_version() -> SysResult<u32> {
 }
 
 /// Creates a ruleset; `size` is how many leading bytes of `attr` this kernel understands.
-pub fn landlock_create_ruleset(attr: &LandlockRulesetAttr, size: usize) -> SysResult<RawFd> {
+pub fn landlock_create_ruleset(attr: &LandlockRulesetAttr, size: usize) -> SysResult<OwnedFd> {
     if size > std::mem::size_of::<LandlockRulesetAttr>() {
         return Err(Errno(libc::EINVAL));
     }
     // SAFETY: attr is valid for at least `size` bytes.
     let ret =
         unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, attr as *const LandlockRulesetAttr, size, 0u32) };
-    check(ret).map(|fd| fd as RawFd)
+    check(ret).map(|fd| owned(fd as RawFd))
 }
 
 pub fn landlock_add_path_rule(ruleset: RawFd, rule: &LandlockPathBeneathAttr) -> SysResult<()> {

@@ -2,9 +2,9 @@
 //! `mount_setattr`).
 
 use std::ffi::CStr;
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 
-use super::{SysResult, check, check_int};
+use super::{SysResult, check, check_int, owned};
 
 /// `struct mount_attr` for `mount_setattr(2)`.
 #[repr(C)]
@@ -48,11 +48,12 @@ pub fn detach_mount(path: &CStr) -> SysResult<()> {
     check_int(unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) }).map(drop)
 }
 
-/// `open_tree(2)` on an fd with `AT_EMPTY_PATH`.
-pub fn open_tree(fd: RawFd, flags: u32) -> SysResult<RawFd> {
+/// `open_tree(2)` on an fd with `AT_EMPTY_PATH`: with `OPEN_TREE_CLONE`, a detached copy of the
+/// mount tree at `fd`, ready to be attached elsewhere with [`move_mount`].
+pub fn open_tree(fd: RawFd, flags: u32) -> SysResult<OwnedFd> {
     // SAFETY: an empty NUL-terminated path with AT_EMPTY_PATH designates `fd` itself.
     let ret = unsafe { libc::syscall(libc::SYS_open_tree, fd, c"".as_ptr(), flags | libc::AT_EMPTY_PATH as u32) };
-    check(ret).map(|fd| fd as RawFd)
+    check(ret).map(|fd| owned(fd as RawFd))
 }
 
 /// `mount_setattr(2)` on an fd with `AT_EMPTY_PATH`.

@@ -67,7 +67,7 @@ pub fn tcp_connect_nonblocking(addr: std::net::SocketAddr) -> SysResult<OwnedFd>
 }
 
 /// A listening TCP socket on `127.0.0.1:port` or `[::1]:port` of the current network namespace.
-pub fn listen_loopback(ipv6: bool, port: u16) -> SysResult<RawFd> {
+pub fn listen_loopback(ipv6: bool, port: u16) -> SysResult<OwnedFd> {
     let ip = if ipv6 {
         std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
     } else {
@@ -76,19 +76,15 @@ pub fn listen_loopback(ipv6: bool, port: u16) -> SysResult<RawFd> {
     let (storage, family, len) = sockaddr_of(std::net::SocketAddr::new(ip, port));
     // SAFETY: plain socket calls with a fully initialised address of the stated length.
     unsafe {
-        let fd = check_int(libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0))?;
+        let socket = owned(check_int(libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0))?);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
         if ipv6 {
             let only_v6: libc::c_int = 1;
             libc::setsockopt(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, (&only_v6 as *const libc::c_int).cast(), 4);
         }
-        let bound = libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len);
-        match check_int(bound).and_then(|_| check_int(libc::listen(fd, 128))) {
-            Ok(_) => Ok(fd),
-            Err(errno) => {
-                libc::close(fd);
-                Err(errno)
-            }
-        }
+        check_int(libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len))?;
+        check_int(libc::listen(fd, 128))?;
+        Ok(socket)
     }
 }
 

@@ -48,6 +48,16 @@ pub fn getuid() -> libc::uid_t {
     unsafe { libc::getuid() }
 }
 
+pub fn geteuid() -> libc::uid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+pub fn getegid() -> libc::gid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getegid() }
+}
+
 pub fn getgid() -> libc::gid_t {
     // SAFETY: no arguments, cannot fail.
     unsafe { libc::getgid() }
@@ -117,4 +127,27 @@ pub unsafe fn execve(path: &CStr, argv: *const *const libc::c_char, envp: *const
         libc::execve(path.as_ptr(), argv, envp);
     }
     Errno::last()
+}
+
+/// The kernel's release string (`uname -r`), or `None` if `uname` failed.
+pub fn uname_release() -> Option<String> {
+    // SAFETY: utsname is plain data, fully written by a successful uname.
+    let mut name: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: name is a valid out parameter.
+    if unsafe { libc::uname(&mut name) } != 0 {
+        return None;
+    }
+    let bytes: Vec<u8> = name.release.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The errno of system call `number` called with arguments every kernel that has it rejects
+/// (descriptor -1, null pointers, zero sizes and flags): ENOSYS when the kernel lacks it or a
+/// filter hides it, something else (EBADF, EFAULT, EINVAL) when it exists.
+pub fn invalid_call_errno(number: libc::c_long) -> i32 {
+    let null = std::ptr::null::<libc::c_void>();
+    // SAFETY: with a descriptor of -1 and null pointers the call fails before touching memory
+    // or any object; no pointer is dereferenced by the kernel successfully.
+    let ret = unsafe { libc::syscall(number, -1 as libc::c_long, null, null, 0 as libc::c_long, 0 as libc::c_long) };
+    if ret == -1 { Errno::last().0 } else { 0 }
 }
