@@ -10,6 +10,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== panic containment (core built with the fault-injection feature)"
+cargo test -p codex-sandbox-core --locked --features fault-injection --test panic_containment
 echo "== Node tests (addon, package, packed tarball, root and uid 65534)"
 sh node/test.sh
 echo "== C tests (install under a prefix, .so and .a, root and uid 65534, valgrind)"

@@ -17,7 +17,7 @@ fn bwrap() -> Option<&'static str> {
     if Path::new(path).exists() {
         Some(path)
     } else {
-        eprintln!("SKIP: /usr/bin/bwrap is not installed (CI installs Debian's bubblewrap)");
+        common::skip("/usr/bin/bwrap is not installed (CI installs Debian's bubblewrap)");
         None
     }
 }

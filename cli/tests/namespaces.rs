@@ -17,7 +17,7 @@ fn bwrap_users() -> Vec<User> {
         .filter(|user| {
             let ok = common::userns_available(*user);
             if !ok {
-                eprintln!("SKIP as {user:?}: this host forbids user namespaces");
+                common::skip(format!("as {user:?}: this host forbids user namespaces"));
             }
             ok
         })

@@ -1,6 +1,7 @@
 //! The spawn engine through the library API, from a multi-threaded process (the test harness
 //! itself): stdio, pass-through descriptors, kill, concurrency under allocation pressure, and
 //! that nothing leaks.
+mod common;
 
 use std::ffi::OsString;
 use std::fs;
@@ -108,6 +109,9 @@ fn child_setup_failures_are_errors_and_nothing_runs() {
     let error = spawn(&plan, options()).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::SpawnFailed);
     assert!(error.to_string().contains("working directory"), "{error}");
+    // The errno survives, and the path is named beside it.
+    assert_eq!(error.errno(), Some(libc::ENOENT), "{error}");
+    assert!(error.to_string().contains(&format!("{}: No such file or directory", cwd.display())), "{error}");
     assert!(!marker.exists());
 
     let plan = prepare(&spec(SandboxPolicy::read_only(), &scratch.0, &["no-such-program-xyz"])).unwrap();
@@ -117,7 +121,7 @@ fn child_setup_failures_are_errors_and_nothing_runs() {
 #[test]
 fn protected_path_swapped_after_planning_is_refused() {
     if !Path::new("/proc/self/ns/user").exists() {
-        eprintln!("SKIP: no user namespaces");
+        common::skip("no user namespaces");
         return;
     }
     let scratch = Scratch::new("swap");

@@ -163,7 +163,7 @@ pub(crate) fn into_error(plan: &SandboxPlan, failure: Failure) -> Error {
         (Stage::Panic, _) => Error::Internal(format!("sandbox setup failed: {}", stage.describe())),
         _ => Error::Setup {
             stage: stage.describe(),
-            subject: index.and_then(|i| subject(plan, stage, i as usize)),
+            subject: subject(plan, stage, index.map(|i| i as usize)),
             source,
             hint,
         },
@@ -171,7 +171,11 @@ pub(crate) fn into_error(plan: &SandboxPlan, failure: Failure) -> Error {
 }
 
 /// What item `index` of `stage`'s list is, in words.
-fn subject(plan: &SandboxPlan, stage: Stage, index: usize) -> Option<String> {
+fn subject(plan: &SandboxPlan, stage: Stage, index: Option<usize>) -> Option<String> {
+    if stage == Stage::Chdir {
+        return Some(plan.process.cwd.display().to_string());
+    }
+    let index = index?;
     match stage {
         Stage::Landlock => plan.landlock().and_then(|l| l.rules.get(index)).map(|r| r.path.display().to_string()),
         Stage::ProxyListen => plan.proxy().and_then(|proxy| proxy.describe_route(index)),
