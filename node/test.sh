@@ -23,5 +23,6 @@ exec node --test --test-reporter=spec \
     node/test/sandbox.test.js \
     node/test/concurrency.test.js \
     node/test/edges.test.js \
+    node/test/errno.test.js \
     node/test/package.test.js \
     node/test/nobody.test.js
