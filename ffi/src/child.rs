@@ -4,6 +4,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use codex_sandbox_core::sys;
 use codex_sandbox_core::{Child, ExitStatus};
 
 use crate::error::FfiError;
@@ -93,12 +94,8 @@ impl codex_sandbox_child {
                 ..esrch()
             });
         }
-        let rc = if self.pidfd >= 0 {
-            // SAFETY: a plain system call on a descriptor this handle owns.
-            unsafe {
-                libc::syscall(libc::SYS_pidfd_send_signal, self.pidfd, signal, std::ptr::null::<libc::siginfo_t>(), 0)
-                    as libc::c_int
-            }
+        let sent = if self.pidfd >= 0 {
+            sys::pidfd_send_signal(self.pidfd, signal)
         } else {
             // Without a pidfd only the pid names the child: hold the lock `wait` reaps under,
             // so the pid cannot be reaped (and recycled) between the check and the signal.
@@ -109,14 +106,11 @@ impl codex_sandbox_child {
                     ..esrch()
                 });
             }
-            // SAFETY: a plain system call on the pid of a child that has not been reaped.
-            let rc = unsafe { libc::kill(self.pid, signal) };
+            // The pid of a child that has not been reaped.
+            let sent = sys::kill(self.pid, signal);
             drop(inner);
-            rc
+            sent
         };
-        if rc < 0 {
-            return Err(FfiError::io("send a signal to the child", &std::io::Error::last_os_error()));
-        }
-        Ok(())
+        sent.map_err(|errno| FfiError::io("send a signal to the child", &errno.into_io()))
     }
 }

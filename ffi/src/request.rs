@@ -1,10 +1,11 @@
 //! The request struct and its conversion into the core's `SandboxSpec`.
 
 use std::ffi::{CStr, OsStr, OsString, c_char, c_int};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use codex_sandbox_core::sys;
 use codex_sandbox_core::{PipelineRequest, SandboxPolicy, SandboxSpec, Stdio};
 
 use crate::error::{FfiError, codex_sandbox_result::*};
@@ -254,9 +255,8 @@ fn pipeline(value: u32) -> Result<PipelineRequest, FfiError> {
 
 /// Checks that `fd` is an open descriptor of this process.
 fn check_open(fd: RawFd, field: &str) -> Result<(), FfiError> {
-    // SAFETY: F_GETFD only reads the descriptor table.
-    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-        let error = std::io::Error::last_os_error();
+    if let Err(errno) = sys::fstat(fd) {
+        let error = errno.into_io();
         return Err(FfiError {
             errno: error.raw_os_error().unwrap_or(0),
             ..FfiError::argument(field, format!("descriptor {fd}: {error}"))
@@ -360,17 +360,14 @@ pub(crate) fn stdio(value: RawFd, field: &str) -> Result<Stdio, FfiError> {
         CODEX_SANDBOX_STDIO_PIPE => Stdio::Pipe,
         CODEX_SANDBOX_STDIO_NULL => Stdio::Null,
         fd => {
-            // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table.
-            let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-            if dup < 0 {
-                let error = std::io::Error::last_os_error();
-                return Err(FfiError {
+            let dup = sys::dup_above(fd, 3).map_err(|errno| {
+                let error = errno.into_io();
+                FfiError {
                     errno: error.raw_os_error().unwrap_or(0),
                     ..FfiError::argument(field, format!("descriptor {fd}: {error}"))
-                });
-            }
-            // SAFETY: `dup` is a fresh descriptor that nothing else owns.
-            Stdio::Fd(unsafe { OwnedFd::from_raw_fd(dup) })
+                }
+            })?;
+            Stdio::Fd(dup)
         }
     })
 }

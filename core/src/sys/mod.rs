@@ -53,6 +53,7 @@ fn check_int(ret: libc::c_int) -> SysResult<libc::c_int> {
 }
 
 pub mod caps;
+pub mod event;
 pub mod fd;
 pub mod fs;
 pub mod landlock;
@@ -63,6 +64,7 @@ pub mod seccomp;
 pub mod signal;
 
 pub use caps::*;
+pub use event::*;
 pub use fd::*;
 pub use fs::*;
 pub use landlock::*;
