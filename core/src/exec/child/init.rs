@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use super::confine::drop_capabilities;
 use super::fds::{close_other_fds, close_span};
 use super::image::InitImage;
+use super::kernel::Kernel;
 use crate::exec::report::{Stage, Step, at};
 use crate::sys;
 
@@ -43,33 +44,33 @@ extern "C" fn forward_signal(signal: libc::c_int) {
 
 /// Forks the command. Returns in the command's process; in this process (PID 1) it runs the
 /// init loop and never returns.
-pub(crate) fn fork_command(init: &InitImage, fd_limit: RawFd) -> Step {
+pub(crate) fn fork_command(k: &impl Kernel, init: &InitImage, fd_limit: RawFd) -> Step {
     // SAFETY: this process is single-threaded (a fresh clone); both sides continue with
     // async-signal-safe code only.
-    let (pid, _) = at(Stage::Fork, unsafe { sys::clone_process(0) })?;
+    let (pid, _) = at(Stage::Fork, unsafe { k.clone_process(0) })?;
     if pid == 0 {
         return Ok(());
     }
     COMMAND_PID.store(pid, Ordering::Relaxed);
     // Handlers the host installed must not run here, and a host that ignores SIGCHLD would
     // make waitpid fail: start from the defaults, then forward.
-    sys::reset_signal_handlers();
+    k.reset_signal_handlers();
     for signal in (1..=libc::SIGRTMAX()).filter(|signal| forwarded(*signal)) {
-        sys::set_signal_handler(signal, forward_signal);
+        k.set_signal_handler(signal, forward_signal);
     }
     // Init runs without Landlock or seccomp. Not dumpable, its memory (`/proc/1/mem`) and
     // descriptors are out of the command's reach even where neither Landlock nor Yama would
     // stop a same-uid process: that takes CAP_SYS_PTRACE in the host's user namespace.
-    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
+    let _ = k.prctl(libc::PR_SET_DUMPABLE, 0);
     // Init keeps nothing of the command's — its standard streams, its other descriptors, the
     // report pipe (which must close when the command execs) — only the status pipe and the
     // placeholder locks, all at 3 or above.
-    let _ = close_other_fds(&init.keep_fds, fd_limit);
-    let _ = close_span(0, 2, fd_limit);
+    let _ = close_other_fds(k, &init.keep_fds, fd_limit);
+    let _ = close_span(k, 0, 2, fd_limit);
     // Init needs no privilege to reap and forward: drop it, like the command will.
-    let _ = drop_capabilities();
-    let _ = sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1);
-    sys::unblock_all_signals();
+    let _ = drop_capabilities(k);
+    let _ = k.prctl(libc::PR_SET_NO_NEW_PRIVS, 1);
+    k.unblock_all_signals();
     reap_until_command_exits(pid, init.status_fd)
 }
 

@@ -26,12 +26,16 @@ pub(crate) mod confine;
 pub(crate) mod fds;
 pub(crate) mod image;
 pub(crate) mod init;
+pub(crate) mod kernel;
+#[cfg(test)]
+mod tests;
 pub(crate) mod view;
 
 use std::convert::Infallible;
 use std::os::fd::RawFd;
 
 pub(crate) use image::ChildImage;
+use kernel::{Kernel, Live};
 
 use crate::exec::report::{Failure, Stage, Step, at};
 use crate::sys::{self, Errno};
@@ -39,7 +43,7 @@ use crate::sys::{self, Errno};
 /// Runs the child side. Never returns.
 pub(crate) fn run(image: &ChildImage) -> ! {
     let guard = UnwindGuard { report_fd: image.report_fd };
-    let Err(failure) = setup_and_exec(image);
+    let Err(failure) = setup_and_exec(&Live, image);
     guard.defuse();
     report(image.report_fd, failure)
 }
@@ -68,32 +72,32 @@ pub(crate) fn report(report_fd: RawFd, failure: Failure) -> ! {
     sys::exit_immediately(125)
 }
 
-fn setup_and_exec(image: &ChildImage) -> Step<Infallible> {
+fn setup_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infallible> {
     // SAFETY: the parent's read end is owned by the parent's memory, which this process never
     // returns to.
-    unsafe { sys::close_raw(image.report_read_fd) };
+    unsafe { k.close_raw(image.report_read_fd) };
     crate::exec::fault::child_checkpoint();
     let in_pid_namespace = image.namespaces.as_ref().is_some_and(|ns| ns.init.is_some());
     if let Some(parent) = image.die_with_parent {
-        at(Stage::ParentDeathSignal, sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
+        at(Stage::ParentDeathSignal, k.prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
         // The parent may have died before the signal was armed. In a new PID namespace the
         // parent has no pid here; its end of the report pipe closing says the same (this
         // process closed its own copy above).
-        let gone = if in_pid_namespace { sys::peer_closed(image.report_fd) } else { sys::getppid() != parent };
+        let gone = if in_pid_namespace { k.peer_closed(image.report_fd) } else { k.getppid() != parent };
         if gone {
             return Err(Failure::new(Stage::ParentGone, Errno(libc::ESRCH)));
         }
     }
-    at(Stage::NewSession, sys::setsid())?;
-    fds::set_up(&image.fds)?;
+    at(Stage::NewSession, k.setsid())?;
+    fds::set_up(k, &image.fds)?;
     if let Some(ns) = &image.namespaces {
-        view::enter(ns)?;
+        view::enter(k, ns)?;
     }
-    at(Stage::Chdir, sys::chdir(&image.exec.cwd))?;
+    at(Stage::Chdir, k.chdir(&image.exec.cwd))?;
     if let Some(init) = image.namespaces.as_ref().and_then(|ns| ns.init.as_ref()) {
         // This process is PID 1 of the sandbox; the command is its child.
-        init::fork_command(init, image.fd_limit)?;
-        at(Stage::ParentDeathSignal, sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
+        init::fork_command(k, init, image.fd_limit)?;
+        at(Stage::ParentDeathSignal, k.prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
     }
-    confine::confine_and_exec(image)
+    confine::confine_and_exec(k, image)
 }

@@ -7,6 +7,7 @@ use std::ffi::CStr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::image::{BindTarget, NamespaceImage, PreparedOp, ProxyListeners};
+use super::kernel::Kernel;
 use crate::exec::report::{Failure, Stage, Step, at};
 use crate::plan::devices::{DEVICE_COUNT, DEVICES};
 use crate::sys::{self, Errno};
@@ -22,49 +23,49 @@ const NO_SYMLINKS: sys::OpenHow = sys::OpenHow {
 };
 
 /// Sets up the namespaces the child was cloned into.
-pub(crate) fn enter(ns: &NamespaceImage) -> Step {
-    write_file(c"/proc/self/setgroups", b"deny", Stage::SetgroupsDeny)?;
-    write_file(c"/proc/self/uid_map", &ns.id_maps.0, Stage::UidMap)?;
-    write_file(c"/proc/self/gid_map", &ns.id_maps.1, Stage::GidMap)?;
+pub(crate) fn enter(k: &impl Kernel, ns: &NamespaceImage) -> Step {
+    write_file(k, c"/proc/self/setgroups", b"deny", Stage::SetgroupsDeny)?;
+    write_file(k, c"/proc/self/uid_map", &ns.id_maps.0, Stage::UidMap)?;
+    write_file(k, c"/proc/self/gid_map", &ns.id_maps.1, Stage::GidMap)?;
     // Private, not slave: mounts the host makes later (automounts, FUSE, removable media) must
     // not appear in the sandbox with their own, writable, flags; and nothing propagates back.
-    at(Stage::MountPropagation, sys::mount_propagation(c"/", libc::MS_REC | libc::MS_PRIVATE))?;
+    at(Stage::MountPropagation, k.mount_propagation(c"/", libc::MS_REC | libc::MS_PRIVATE))?;
     if ns.loopback {
         // Best effort: a host that refuses it (gVisor, AppArmor) leaves `lo` as it is.
-        let _ = sys::bring_up_loopback();
+        let _ = k.bring_up_loopback();
     }
     if let Some(proxy) = &ns.proxy_listeners {
-        hand_over_proxy_listeners(proxy)?;
+        hand_over_proxy_listeners(k, proxy)?;
     }
     for source in &ns.clone_first {
         let fd = if source.checked {
-            open_checked(&source.target)?
+            open_checked(k, &source.target)?
         } else {
-            match sys::open(&source.target.path, libc::O_PATH | libc::O_NOFOLLOW) {
+            match k.open(&source.target.path, libc::O_PATH | libc::O_NOFOLLOW) {
                 Ok(fd) => fd,
                 Err(_) => continue, // a device node this host lacks is left out
             }
         };
-        source.tree.set(Some(at(Stage::ProtectClone, sys::open_tree(fd.as_raw_fd(), CLONE_TREE))?));
+        source.tree.set(Some(at(Stage::ProtectClone, k.open_tree(fd.as_raw_fd(), CLONE_TREE))?));
     }
     for (index, op) in ns.ops.iter().enumerate() {
-        run_op(ns, op).map_err(|failure| failure.at(index))?;
+        run_op(k, ns, op).map_err(|failure| failure.at(index))?;
     }
     Ok(())
 }
 
 /// Creates the in-sandbox end of each proxy route and passes it to the bridge outside. IPv4 is
 /// required; IPv6 is skipped when the namespace has no `::1` (IPv6 disabled).
-fn hand_over_proxy_listeners(proxy: &ProxyListeners) -> Step {
+fn hand_over_proxy_listeners(k: &impl Kernel, proxy: &ProxyListeners) -> Step {
     for (index, port) in proxy.ports.iter().enumerate() {
         let tag = u32::try_from(index).unwrap_or(u32::MAX);
         for ipv6 in [false, true] {
-            let listener = match sys::listen_loopback(ipv6, *port) {
+            let listener = match k.listen_loopback(ipv6, *port) {
                 Ok(fd) => fd,
                 Err(errno) if ipv6 && matches!(errno.0, libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT) => continue,
                 Err(errno) => return Err(Failure::new(Stage::ProxyListen, errno).at(index)),
             };
-            let sent = sys::send_fd(proxy.control_fd, tag, listener.as_raw_fd());
+            let sent = k.send_fd(proxy.control_fd, tag, listener.as_raw_fd());
             at(Stage::ProxyListen, sent).map_err(|failure| failure.at(index))?;
         }
     }
@@ -76,83 +77,83 @@ fn take_tree(ns: &NamespaceImage, slot: usize) -> Option<OwnedFd> {
     ns.clone_first.get(slot).and_then(|source| source.tree.take())
 }
 
-fn run_op(ns: &NamespaceImage, op: &PreparedOp) -> Step {
+fn run_op(k: &impl Kernel, ns: &NamespaceImage, op: &PreparedOp) -> Step {
     match op {
-        PreparedOp::ReadOnlyRoot => set_attr(c"/", libc::AT_RECURSIVE as u32, Stage::ReadOnlyRoot),
-        PreparedOp::EmptyRoot { staging } => switch_to_empty_root(staging),
+        PreparedOp::ReadOnlyRoot => set_attr(k, c"/", libc::AT_RECURSIVE as u32, Stage::ReadOnlyRoot),
+        PreparedOp::EmptyRoot { staging } => switch_to_empty_root(k, staging),
         PreparedOp::Attach { target, slot, is_dir, read_only } => {
             let tree = take_tree(ns, *slot).ok_or(Failure::new(Stage::WritableBind, Errno(libc::EBADF)))?;
-            attach(&tree, target, *is_dir, *read_only)
+            attach(k, &tree, target, *is_dir, *read_only)
         }
         PreparedOp::Symlink { link, target } => {
-            ensure_parents(link)?;
-            at(Stage::WritableBind, sys::symlink(target, link))
+            ensure_parents(k, link)?;
+            at(Stage::WritableBind, k.symlink(target, link))
         }
         PreparedOp::Pin(target) => {
-            let fd = open_checked(target)?;
-            let tree = at(Stage::ProtectClone, sys::open_tree(fd.as_raw_fd(), CLONE_TREE))?;
-            at(Stage::ProtectAttach, sys::move_mount(tree.as_raw_fd(), fd.as_raw_fd()))
+            let fd = open_checked(k, target)?;
+            let tree = at(Stage::ProtectClone, k.open_tree(fd.as_raw_fd(), CLONE_TREE))?;
+            at(Stage::ProtectAttach, k.move_mount(tree.as_raw_fd(), fd.as_raw_fd()))
         }
-        PreparedOp::ReadOnlyBind(target) => bind_read_only(target),
+        PreparedOp::ReadOnlyBind(target) => bind_read_only(k, target),
         PreparedOp::Dev { node_slots, host_shm_slot } => {
             let nodes = node_slots.map(|slot| take_tree(ns, slot));
-            set_up_dev(nodes, host_shm_slot.and_then(|slot| take_tree(ns, slot)))
+            set_up_dev(k, nodes, host_shm_slot.and_then(|slot| take_tree(ns, slot)))
         }
         PreparedOp::Proc => {
-            ensure_mountpoint(c"/proc", true)?;
+            ensure_mountpoint(k, c"/proc", true)?;
             let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-            match sys::mount(c"proc", c"/proc", c"proc", flags, None) {
+            match k.mount(c"proc", c"/proc", c"proc", flags, None) {
                 Ok(()) => Ok(()),
                 // A host whose /proc has locked over-mounts (a container's masked paths)
                 // forbids a fresh procfs: hide the host's instead of showing its processes.
-                Err(errno) if matches!(errno.0, libc::EPERM | libc::EINVAL | libc::EACCES) => mask(c"/proc"),
+                Err(errno) if matches!(errno.0, libc::EPERM | libc::EINVAL | libc::EACCES) => mask(k, c"/proc"),
                 Err(errno) => Err(Failure::new(Stage::Proc, errno)),
             }
         }
-        PreparedOp::Mask(path) => mask(path),
+        PreparedOp::Mask(path) => mask(k, path),
         PreparedOp::Sysfs => {
-            ensure_mountpoint(c"/sys", true)?;
+            ensure_mountpoint(k, c"/sys", true)?;
             let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-            match sys::mount(c"sysfs", c"/sys", c"sysfs", flags, None) {
+            match k.mount(c"sysfs", c"/sys", c"sysfs", flags, None) {
                 Ok(()) => Ok(()),
-                Err(_) => mask(c"/sys"),
+                Err(_) => mask(k, c"/sys"),
             }
         }
-        PreparedOp::SealRoot => set_attr(c"/", 0, Stage::ReadOnlyRoot),
+        PreparedOp::SealRoot => set_attr(k, c"/", 0, Stage::ReadOnlyRoot),
     }
 }
 
 /// Makes the mount at `path` (recursively, with `AT_RECURSIVE`) read-only.
-fn set_attr(path: &CStr, flags: u32, stage: Stage) -> Step {
-    let fd = at(stage, sys::open(path, libc::O_PATH | libc::O_DIRECTORY))?;
-    at(stage, sys::mount_setattr(fd.as_raw_fd(), flags, &READ_ONLY))
+fn set_attr(k: &impl Kernel, path: &CStr, flags: u32, stage: Stage) -> Step {
+    let fd = at(stage, k.open(path, libc::O_PATH | libc::O_DIRECTORY))?;
+    at(stage, k.mount_setattr(fd.as_raw_fd(), flags, &READ_ONLY))
 }
 
 /// Makes a new tmpfs the root: mount it on `staging`, `pivot_root(".", ".")` into it, and
 /// detach the old root that now sits on top.
-fn switch_to_empty_root(staging: &CStr) -> Step {
+fn switch_to_empty_root(k: &impl Kernel, staging: &CStr) -> Step {
     let stage = Stage::ReadOnlyRoot;
-    at(stage, sys::mount(c"tmpfs", staging, c"tmpfs", libc::MS_NOSUID | libc::MS_NODEV, Some(c"mode=0755")))?;
-    at(stage, sys::chdir(staging))?;
-    at(stage, sys::pivot_root_here())?;
-    at(stage, sys::detach_mount(c"."))?;
-    at(stage, sys::chdir(c"/"))
+    at(stage, k.mount(c"tmpfs", staging, c"tmpfs", libc::MS_NOSUID | libc::MS_NODEV, Some(c"mode=0755")))?;
+    at(stage, k.chdir(staging))?;
+    at(stage, k.pivot_root_here())?;
+    at(stage, k.detach_mount(c"."))?;
+    at(stage, k.chdir(c"/"))
 }
 
 /// Attaches `tree` at `target`, creating the mount point when the view lacks it (an empty
 /// root), optionally making the tree read-only first (while it is still detached, so it is
 /// never visible writable).
-fn attach(tree: &OwnedFd, target: &CStr, is_dir: bool, read_only: bool) -> Step {
+fn attach(k: &impl Kernel, tree: &OwnedFd, target: &CStr, is_dir: bool, read_only: bool) -> Step {
     if read_only {
-        at(Stage::ProtectReadOnly, sys::mount_setattr(tree.as_raw_fd(), libc::AT_RECURSIVE as u32, &READ_ONLY))?;
+        at(Stage::ProtectReadOnly, k.mount_setattr(tree.as_raw_fd(), libc::AT_RECURSIVE as u32, &READ_ONLY))?;
     }
-    ensure_mountpoint(target, is_dir)?;
-    let fd = at(Stage::ProtectOpen, sys::openat2(target, &NO_SYMLINKS))?;
-    at(Stage::ProtectAttach, sys::move_mount(tree.as_raw_fd(), fd.as_raw_fd()))
+    ensure_mountpoint(k, target, is_dir)?;
+    let fd = at(Stage::ProtectOpen, k.openat2(target, &NO_SYMLINKS))?;
+    at(Stage::ProtectAttach, k.move_mount(tree.as_raw_fd(), fd.as_raw_fd()))
 }
 
 /// Creates the missing parent directories of `path` (an absolute path).
-fn ensure_parents(path: &CStr) -> Step {
+fn ensure_parents(k: &impl Kernel, path: &CStr) -> Step {
     let bytes = path.to_bytes();
     let mut buffer = [0u8; libc::PATH_MAX as usize];
     if bytes.len() >= buffer.len() {
@@ -171,7 +172,7 @@ fn ensure_parents(path: &CStr) -> Step {
         }
         let prefix =
             CStr::from_bytes_until_nul(&buffer).map_err(|_| Failure::new(Stage::ProtectOpen, Errno(libc::EINVAL)))?;
-        match sys::mkdir(prefix, 0o755) {
+        match k.mkdir(prefix, 0o755) {
             Ok(()) => {}
             Err(errno) if errno.0 == libc::EEXIST => {}
             Err(errno) => return Err(Failure::new(Stage::ProtectOpen, errno)),
@@ -184,9 +185,9 @@ fn ensure_parents(path: &CStr) -> Step {
 }
 
 /// Makes sure `path` exists to be mounted on: a directory, or an empty file.
-fn ensure_mountpoint(path: &CStr, is_dir: bool) -> Step {
-    ensure_parents(path)?;
-    let created = if is_dir { sys::mkdir(path, 0o755) } else { sys::create_file(path, 0o644).map(drop) };
+fn ensure_mountpoint(k: &impl Kernel, path: &CStr, is_dir: bool) -> Step {
+    ensure_parents(k, path)?;
+    let created = if is_dir { k.mkdir(path, 0o755) } else { k.create_file(path, 0o644).map(drop) };
     match created {
         Ok(()) => Ok(()),
         Err(errno) if errno.0 == libc::EEXIST => Ok(()),
@@ -196,31 +197,30 @@ fn ensure_mountpoint(path: &CStr, is_dir: bool) -> Step {
     }
 }
 
-fn mask(path: &CStr) -> Step {
-    ensure_mountpoint(path, true)?;
+fn mask(k: &impl Kernel, path: &CStr) -> Step {
+    ensure_mountpoint(k, path, true)?;
     let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    at(Stage::Mask, sys::mount(c"tmpfs", path, c"tmpfs", flags, Some(c"mode=0555,size=4k")))
+    at(Stage::Mask, k.mount(c"tmpfs", path, c"tmpfs", flags, Some(c"mode=0555,size=4k")))
 }
 
 /// A minimal `/dev`: the host's harmless device nodes (cloned before the view changed) bound
 /// onto files of a new tmpfs, a private devpts, the usual links, and `/dev/shm`; then the tmpfs
 /// is made read-only.
-fn set_up_dev(nodes: [Option<OwnedFd>; DEVICE_COUNT], host_shm: Option<OwnedFd>) -> Step {
+fn set_up_dev(k: &impl Kernel, nodes: [Option<OwnedFd>; DEVICE_COUNT], host_shm: Option<OwnedFd>) -> Step {
     let dev = Stage::Dev;
-    ensure_mountpoint(c"/dev", true)?;
-    at(dev, sys::mount(c"tmpfs", c"/dev", c"tmpfs", libc::MS_NOSUID | libc::MS_NOEXEC, Some(c"mode=0755,size=64k")))?;
+    ensure_mountpoint(k, c"/dev", true)?;
+    at(dev, k.mount(c"tmpfs", c"/dev", c"tmpfs", libc::MS_NOSUID | libc::MS_NOEXEC, Some(c"mode=0755,size=64k")))?;
     for (tree, device) in nodes.iter().zip(DEVICES) {
         if let Some(tree) = tree {
-            let file = at(dev, sys::create_file(device.path, 0o666))?;
-            at(dev, sys::move_mount(tree.as_raw_fd(), file.as_raw_fd()))?;
+            let file = at(dev, k.create_file(device.path, 0o666))?;
+            at(dev, k.move_mount(tree.as_raw_fd(), file.as_raw_fd()))?;
         }
     }
-    at(dev, sys::mkdir(c"/dev/pts", 0o755))?;
+    at(dev, k.mkdir(c"/dev/pts", 0o755))?;
     let devpts_flags = libc::MS_NOSUID | libc::MS_NOEXEC;
     // Without a devpts instance the command gets no new terminals, nothing worse.
-    if sys::mount(c"devpts", c"/dev/pts", c"devpts", devpts_flags, Some(c"newinstance,ptmxmode=0666,mode=0620")).is_ok()
-    {
-        at(dev, sys::symlink(c"pts/ptmx", c"/dev/ptmx"))?;
+    if k.mount(c"devpts", c"/dev/pts", c"devpts", devpts_flags, Some(c"newinstance,ptmxmode=0666,mode=0620")).is_ok() {
+        at(dev, k.symlink(c"pts/ptmx", c"/dev/ptmx"))?;
     }
     for (target, link) in [
         (c"/proc/self/fd", c"/dev/fd"),
@@ -228,20 +228,20 @@ fn set_up_dev(nodes: [Option<OwnedFd>; DEVICE_COUNT], host_shm: Option<OwnedFd>)
         (c"/proc/self/fd/1", c"/dev/stdout"),
         (c"/proc/self/fd/2", c"/dev/stderr"),
     ] {
-        at(dev, sys::symlink(target, link))?;
+        at(dev, k.symlink(target, link))?;
     }
-    at(dev, sys::mkdir(c"/dev/shm", 0o755))?;
+    at(dev, k.mkdir(c"/dev/shm", 0o755))?;
     if let Some(tree) = host_shm {
-        let target = at(dev, sys::open(c"/dev/shm", libc::O_PATH | libc::O_DIRECTORY))?;
-        at(dev, sys::move_mount(tree.as_raw_fd(), target.as_raw_fd()))?;
+        let target = at(dev, k.open(c"/dev/shm", libc::O_PATH | libc::O_DIRECTORY))?;
+        at(dev, k.move_mount(tree.as_raw_fd(), target.as_raw_fd()))?;
     }
-    set_attr(c"/dev", 0, dev)
+    set_attr(k, c"/dev", 0, dev)
 }
 
 /// Opens `target` without following any symlink and checks it is the planned inode.
-fn open_checked(target: &BindTarget) -> Step<OwnedFd> {
-    let fd = at(Stage::ProtectOpen, sys::openat2(&target.path, &NO_SYMLINKS))?;
-    let st = at(Stage::ProtectVerify, sys::fstat(fd.as_raw_fd()))?;
+fn open_checked(k: &impl Kernel, target: &BindTarget) -> Step<OwnedFd> {
+    let fd = at(Stage::ProtectOpen, k.openat2(&target.path, &NO_SYMLINKS))?;
+    let st = at(Stage::ProtectVerify, k.fstat(fd.as_raw_fd()))?;
     // With O_PATH|O_NOFOLLOW a trailing symlink is opened itself rather than refused, and a
     // freed inode number can come back as that symlink's: never mount over a symlink.
     let is_symlink = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
@@ -255,14 +255,14 @@ fn open_checked(target: &BindTarget) -> Step<OwnedFd> {
 /// namespace, refusing every symlink, and must still be the inode the parent planned with: a
 /// path swapped since then (a directory replaced by a symlink to elsewhere) is refused, not
 /// followed. The bind is made read-only while still detached, so it is never visible writable.
-pub(crate) fn bind_read_only(target: &BindTarget) -> Step {
-    let fd = open_checked(target)?;
-    let tree = at(Stage::ProtectClone, sys::open_tree(fd.as_raw_fd(), CLONE_TREE))?;
-    at(Stage::ProtectReadOnly, sys::mount_setattr(tree.as_raw_fd(), libc::AT_RECURSIVE as u32, &READ_ONLY))?;
-    at(Stage::ProtectAttach, sys::move_mount(tree.as_raw_fd(), fd.as_raw_fd()))
+pub(crate) fn bind_read_only(k: &impl Kernel, target: &BindTarget) -> Step {
+    let fd = open_checked(k, target)?;
+    let tree = at(Stage::ProtectClone, k.open_tree(fd.as_raw_fd(), CLONE_TREE))?;
+    at(Stage::ProtectReadOnly, k.mount_setattr(tree.as_raw_fd(), libc::AT_RECURSIVE as u32, &READ_ONLY))?;
+    at(Stage::ProtectAttach, k.move_mount(tree.as_raw_fd(), fd.as_raw_fd()))
 }
 
-fn write_file(path: &CStr, contents: &[u8], stage: Stage) -> Step {
-    let fd = at(stage, sys::open(path, libc::O_WRONLY))?;
-    at(stage, sys::write_all(fd.as_raw_fd(), contents))
+fn write_file(k: &impl Kernel, path: &CStr, contents: &[u8], stage: Stage) -> Step {
+    let fd = at(stage, k.open(path, libc::O_WRONLY))?;
+    at(stage, k.write_all(fd.as_raw_fd(), contents))
 }
