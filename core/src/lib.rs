@@ -31,6 +31,6 @@ mod sys;
 
 pub use error::{Error, ErrorKind, Result};
 pub use plan::{Executor, Pipeline, PipelineRequest, SandboxPlan, SandboxSpec, prepare};
-pub use policy::{NetworkAccess, ReadAccess, SandboxPolicy};
+pub use policy::{ManagedNetwork, NetworkAccess, Permissions, Policy, ReadAccess, SandboxPolicy};
 pub use seccomp::NetworkMode;
 pub use spawn::{Child, ExitStatus, FORWARDED_SIGNALS, SignalForwarder, SpawnOptions, Stdio, spawn};

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::landlock::{self, LandlockPlan};
 use crate::mounts::{self, MountOp, ViewOptions};
-use crate::policy::SandboxPolicy;
+use crate::policy::{ManagedNetwork, Policy};
 use crate::probe;
 use crate::proxy::{self, ProxyPlan};
 use crate::resolve::{self, FilesystemView, ProtectedPath, ReadScope};
@@ -101,7 +101,8 @@ pub struct NamespacePlan {
 /// Everything the caller decides.
 #[derive(Clone, Debug)]
 pub struct SandboxSpec {
-    pub policy: SandboxPolicy,
+    /// The legacy policy, or one in the split model (split policies, permission profile).
+    pub policy: Policy,
     /// The directory the policy's cwd-relative parts (the cwd writable root, `.codex`) refer to.
     pub policy_cwd: PathBuf,
     /// Where the command runs; defaults to `policy_cwd`.
@@ -114,6 +115,8 @@ pub struct SandboxSpec {
     pub pipeline: PipelineRequest,
     /// Codex's `--allow-network-for-proxy`: network only through the proxies named in `env`.
     pub proxy_network: bool,
+    /// Codex's `--managed-network`: network only to these loopback proxy ports.
+    pub managed_network: Option<ManagedNetwork>,
     /// Do not mount a fresh `/proc` (namespace pipeline).
     pub no_proc: bool,
     /// Run a `bwrap` plan with this installed `bwrap` instead of the embedded launcher.
@@ -121,15 +124,16 @@ pub struct SandboxSpec {
 }
 
 impl SandboxSpec {
-    pub fn new(policy: SandboxPolicy, policy_cwd: impl Into<PathBuf>, argv: Vec<OsString>) -> SandboxSpec {
+    pub fn new(policy: impl Into<Policy>, policy_cwd: impl Into<PathBuf>, argv: Vec<OsString>) -> SandboxSpec {
         SandboxSpec {
-            policy,
+            policy: policy.into(),
             policy_cwd: policy_cwd.into(),
             command_cwd: None,
             argv,
             env: Vec::new(),
             pipeline: PipelineRequest::Auto,
             proxy_network: false,
+            managed_network: None,
             no_proc: false,
             bwrap_path: None,
         }
@@ -142,7 +146,7 @@ pub struct SandboxPlan {
     pub pipeline: Pipeline,
     /// Why this pipeline, in words.
     pub pipeline_reason: String,
-    pub policy: SandboxPolicy,
+    pub policy: Policy,
     pub filesystem: FilesystemView,
     /// Protected paths inside writable roots that the child re-binds read-only in a private
     /// user + mount namespace (a missing one gets an empty placeholder directory first).
@@ -213,12 +217,17 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         }
     }
     check_env(&spec.env)?;
-    // Proxy mode routes exactly the proxies the environment names, or nothing runs.
-    let proxy_endpoints =
-        if spec.proxy_network { Some(proxy::endpoints::infer(&spec.env).require_all_usable()?.to_vec()) } else { None };
+    // Proxy mode routes exactly the proxies the environment names (or, with a managed network,
+    // the loopback ports it names), or nothing runs.
+    let proxy_endpoints = match &spec.managed_network {
+        Some(managed) if managed.loopback_ports.is_empty() => None,
+        Some(managed) => Some(managed_endpoints(managed)),
+        None if spec.proxy_network => Some(proxy::endpoints::infer(&spec.env).require_all_usable()?.to_vec()),
+        None => None,
+    };
 
     let tmpdir = spec.env.iter().find(|(k, _)| k == "TMPDIR").map(|(_, v)| v.as_os_str());
-    let filesystem = resolve::resolve(&spec.policy, &spec.policy_cwd, tmpdir)?;
+    let filesystem = resolve::resolve(&spec.policy.lower(), &spec.policy_cwd, tmpdir)?;
     let command_cwd = match &spec.command_cwd {
         Some(cwd) => resolve::canonical_dir(cwd, "command-cwd")?,
         None => resolve::canonical_dir(&spec.policy_cwd, "sandbox-policy-cwd")?,
@@ -226,11 +235,13 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
 
     let network = match &proxy_endpoints {
         Some(_) => NetworkMode::Proxy,
+        // A managed network without ports reaches nothing.
+        None if spec.managed_network.is_some() => NetworkMode::Restricted,
         None if spec.policy.has_full_network_access() => NetworkMode::Full,
         None => NetworkMode::Restricted,
     };
-    let mut warnings = Vec::new();
-    let (pipeline, pipeline_reason) = choose_pipeline(spec, network)?;
+    let mut warnings: Vec<String> = spec.managed_network.iter().flat_map(ManagedNetwork::not_granted).collect();
+    let (pipeline, pipeline_reason) = choose_pipeline(spec, filesystem.full_write, network)?;
 
     let readable = match &filesystem.read {
         ReadScope::Full => vec![PathBuf::from("/")],
@@ -254,6 +265,16 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
         Pipeline::Unsandboxed => None,
         Pipeline::SeccompOnly => Some(SeccompPlan::new(network, false)),
         Pipeline::Landlock => {
+            // Landlock only grants; a path inside a readable tree cannot be taken away again
+            // without a mount namespace. Never run with it silently readable.
+            if let Some(deny) = filesystem.deny_read.first() {
+                return Err(Error::Unsupported {
+                    what: format!("deny-read of `{}` on the landlock pipeline", deny.path.display()),
+                    reason: "Landlock cannot take back reads inside a readable tree and this pipeline masks nothing; \
+                             use the bwrap pipeline (a host that allows user namespaces)"
+                        .into(),
+                });
+            }
             let abi = landlock::probe_abi()
                 .map_err(|reason| Error::Unsupported { what: "the Landlock pipeline".into(), reason })?;
             let mut plan = if filesystem.full_write {
@@ -391,11 +412,11 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
     Ok(plan)
 }
 
-fn choose_pipeline(spec: &SandboxSpec, network: NetworkMode) -> Result<(Pipeline, String)> {
+fn choose_pipeline(spec: &SandboxSpec, full_write: bool, network: NetworkMode) -> Result<(Pipeline, String)> {
     let policy = &spec.policy;
     // A full-write policy needs no filesystem sandbox; in proxy mode it still needs a network
     // one (Codex wraps even danger-full-access then).
-    if policy.has_full_disk_write_access() && network != NetworkMode::Proxy {
+    if full_write && network != NetworkMode::Proxy {
         let name = policy.type_name();
         return Ok(if network == NetworkMode::Full {
             (Pipeline::Unsandboxed, format!("policy `{name}` with network: nothing to enforce"))
@@ -414,6 +435,19 @@ fn choose_pipeline(spec: &SandboxSpec, network: NetworkMode) -> Result<(Pipeline
             Err(reason) => (Pipeline::Landlock, format!("auto: namespaces are unavailable ({reason})")),
         }),
     }
+}
+
+/// The proxy endpoints of a managed network: its loopback ports on `127.0.0.1`.
+fn managed_endpoints(managed: &ManagedNetwork) -> Vec<proxy::ProxyEndpoint> {
+    managed
+        .loopback_ports
+        .iter()
+        .enumerate()
+        .map(|(index, port)| proxy::ProxyEndpoint {
+            variable: format!("managed-network.loopbackPorts[{index}]"),
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], *port)),
+        })
+        .collect()
 }
 
 fn check_env(env: &[(OsString, OsString)]) -> Result<()> {
@@ -452,6 +486,7 @@ fn exec_candidates(program: &OsStr, env: &[(OsString, OsString)]) -> Vec<PathBuf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::SandboxPolicy;
 
     fn spec(argv: &[&str]) -> SandboxSpec {
         let mut spec = SandboxSpec::new(SandboxPolicy::read_only(), "/", argv.iter().map(OsString::from).collect());
@@ -486,16 +521,16 @@ mod tests {
     #[test]
     fn pipelines_by_policy() {
         let mut s = spec(&["true"]);
-        s.policy = SandboxPolicy::DangerFullAccess;
+        s.policy = SandboxPolicy::DangerFullAccess.into();
         let plan = prepare(&s).unwrap();
         assert_eq!(plan.pipeline, Pipeline::Unsandboxed);
         assert!(plan.seccomp.is_none());
         assert!(plan.env_added.is_empty());
-        s.policy = SandboxPolicy::parse(r#"{"type":"external-sandbox"}"#).unwrap();
+        s.policy = SandboxPolicy::parse(r#"{"type":"external-sandbox"}"#).unwrap().into();
         let plan = prepare(&s).unwrap();
         assert_eq!(plan.pipeline, Pipeline::SeccompOnly);
         assert_eq!(plan.env_added, vec![("CODEX_SANDBOX_NETWORK_DISABLED".to_owned(), "1".to_owned())]);
-        s.policy = SandboxPolicy::read_only();
+        s.policy = SandboxPolicy::read_only().into();
         s.pipeline = PipelineRequest::Bwrap;
         let plan = prepare(&s).unwrap();
         assert_eq!(plan.pipeline, Pipeline::Bwrap);
