@@ -3,7 +3,7 @@
 //! under uid 65534 is tests/c/run.sh.)
 
 use std::ffi::{CStr, CString, c_char, c_int};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::ptr;
 
 use codex_sandbox::*;
@@ -26,7 +26,7 @@ fn workspace() -> Workspace {
 }
 
 /// Runs `sh -c script` under `policy` in `cwd`: the result code, the message and the exit code.
-fn run(policy: &str, cwd: &PathBuf, script: &str) -> (codex_sandbox_result, String, c_int) {
+fn run(policy: &str, cwd: &Path, script: &str) -> (codex_sandbox_result, String, c_int) {
     let policy = CString::new(policy).unwrap();
     let cwd = CString::new(cwd.to_str().unwrap()).unwrap();
     let script = CString::new(script).unwrap();
@@ -95,7 +95,7 @@ fn permission_profile_through_policy() {
     assert_eq!(code, 0);
     let (_, _, code) = run(&profile, &ws.0, "echo x > /etc/codex-sandbox-ffi-probe");
     assert_ne!(code, 0);
-    assert!(!std::path::Path::new("/etc/codex-sandbox-ffi-probe").exists());
+    assert!(!Path::new("/etc/codex-sandbox-ffi-probe").exists());
 
     let bad = r#"{"type":"managed","file_system":{"type":"restricted","entries":[{"path":{"type":"path","path":"rel"},"access":"read"}]}}"#;
     let (rc, message, _) = run(bad, &ws.0, "true");
