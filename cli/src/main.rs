@@ -199,15 +199,17 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, Error> {
     cli.inner_stage.refuse()?;
     let pipeline = pipeline_request(&cli)?;
+    let cwd = current_dir()?;
+    let policy_cwd = cli.sandbox_policy_cwd.clone().unwrap_or_else(|| cwd.clone());
     let policy = policy_from_flags(
+        &policy_cwd,
         cli.sandbox_policy.as_deref(),
         cli.file_system_sandbox_policy.as_deref(),
         cli.network_sandbox_policy.as_deref(),
         cli.permission_profile.as_deref(),
     )?;
     let managed_network = cli.managed_network.as_deref().map(ManagedNetwork::parse).transpose()?;
-    let cwd = current_dir()?;
-    let mut spec = SandboxSpec::new(policy, cli.sandbox_policy_cwd.unwrap_or_else(|| cwd.clone()), cli.command);
+    let mut spec = SandboxSpec::new(policy, policy_cwd, cli.command);
     spec.managed_network = managed_network;
     spec.command_cwd = Some(cli.command_cwd.unwrap_or(cwd));
     spec.env = std::env::vars_os().collect();

@@ -943,4 +943,140 @@ mod tests {
         assert_eq!(skipped[0].path, PathBuf::from("/nonexistent-root"));
         fs::remove_dir_all(cwd).unwrap();
     }
+
+    fn profile(entries: &[String]) -> Permissions {
+        crate::policy::parse_permission_profile(&format!(
+            r#"{{"type":"managed","file_system":{{"type":"restricted","entries":[{}]}}}}"#,
+            entries.join(",")
+        ))
+        .unwrap()
+    }
+
+    fn entry(path: &Path, access: &str) -> String {
+        format!(r#"{{"path":{{"type":"path","path":"{}"}},"access":"{access}"}}"#, path.display())
+    }
+
+    fn root_read() -> String {
+        r#"{"path":{"type":"special","value":{"kind":"root"}},"access":"read"}"#.to_owned()
+    }
+
+    #[test]
+    fn deny_beats_write_at_equal_depth_and_a_deeper_read_is_carved_out() {
+        let cwd = scratch("precedence");
+        fs::create_dir(cwd.join("docs")).unwrap();
+        fs::create_dir(cwd.join("secret")).unwrap();
+        fs::write(cwd.join("key.pem"), "k").unwrap();
+        let view = resolve(
+            &profile(&[
+                root_read(),
+                entry(&cwd, "write"),
+                entry(&cwd.join("docs"), "read"),
+                entry(&cwd.join("secret"), "write"),
+                entry(&cwd.join("secret"), "deny"),
+                entry(&cwd.join("key.pem"), "none"),
+            ]),
+            &cwd,
+            None,
+        )
+        .unwrap();
+        let roots: Vec<&Path> = view.writable_roots.iter().map(|r| r.path.as_path()).collect();
+        assert_eq!(roots, vec![cwd.as_path()], "the denied `secret` is not writable");
+        let docs = view.protected_paths().find(|p| p.path == cwd.join("docs")).expect("docs carved out");
+        assert_eq!((docs.kind, docs.reason.as_str()), (ProtectedKind::Directory, "read-only by entries[2]"));
+        assert_eq!(
+            view.deny_read,
+            vec![
+                DenyRead { path: cwd.join("secret"), kind: DenyKind::Directory, reason: "denied by entries[4]".into() },
+                DenyRead { path: cwd.join("key.pem"), kind: DenyKind::File, reason: "denied by entries[5]".into() },
+            ]
+        );
+        assert!(matches!(view.read, ReadScope::Full));
+        fs::remove_dir_all(cwd).unwrap();
+    }
+
+    #[test]
+    fn grants_inside_a_denied_path_and_a_narrowed_writable_root_are_refused() {
+        let cwd = scratch("refusals");
+        fs::create_dir_all(cwd.join("private/sub")).unwrap();
+        let error = resolve(
+            &profile(&[root_read(), entry(&cwd.join("private"), "deny"), entry(&cwd.join("private/sub"), "write")]),
+            &cwd,
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("writable access to") && error.contains("inside the denied"), "{error}");
+        let root_write = r#"{"path":{"type":"special","value":{"kind":"root"}},"access":"write"}"#.to_owned();
+        let error = resolve(&profile(&[root_write.clone(), entry(&cwd, "read")]), &cwd, None).unwrap_err().to_string();
+        assert!(error.contains("under a writable `/`"), "{error}");
+        assert!(resolve(&profile(&[root_write]), &cwd, None).unwrap().full_write);
+        fs::remove_dir_all(cwd).unwrap();
+    }
+
+    #[test]
+    fn missing_paths_in_a_writable_root_are_kept_from_being_created() {
+        let cwd = scratch("missing-deny");
+        let view = resolve(
+            &profile(&[
+                root_read(),
+                entry(&cwd, "write"),
+                entry(&cwd.join("later/deep/secret"), "deny"),
+                entry(&cwd.join(".aws"), "read"),
+                entry(Path::new("/nonexistent-codex-sandbox/x"), "deny"),
+            ]),
+            &cwd,
+            None,
+        )
+        .unwrap();
+        let later = view.protected_paths().find(|p| p.path == cwd.join("later")).expect("first missing component");
+        assert!(later.kind == ProtectedKind::Missing && later.placeholder_if_missing, "{later:?}");
+        let aws = view.protected_paths().find(|p| p.path == cwd.join(".aws")).expect(".aws");
+        assert!(aws.placeholder_if_missing);
+        assert!(view.deny_read.is_empty());
+        assert!(view.policy_entries.notes.iter().any(|n| n.contains("/nonexistent-codex-sandbox/x")), "{view:?}");
+        fs::remove_dir_all(cwd).unwrap();
+    }
+
+    #[test]
+    fn symlinks_are_masked_at_their_target_and_unknown_kinds_are_listed() {
+        let cwd = scratch("symlink-deny");
+        fs::create_dir(cwd.join("private")).unwrap();
+        fs::write(cwd.join("private/key.txt"), "k").unwrap();
+        symlink("private/key.txt", cwd.join("link")).unwrap();
+        fs::create_dir(cwd.join(".aws")).unwrap();
+        let view = resolve(
+            &profile(&[
+                root_read(),
+                entry(&cwd, "write"),
+                entry(&cwd.join("link"), "deny"),
+                r#"{"path":{"type":"special","value":{"kind":"vault","path":"/v"}},"access":"read"}"#.into(),
+            ]),
+            &cwd,
+            None,
+        )
+        .unwrap();
+        assert_eq!(view.deny_read.len(), 1);
+        assert_eq!(view.deny_read[0].path, cwd.join("private/key.txt"));
+        assert!(view.deny_read[0].reason.contains(&format!("as `{}`", cwd.join("link").display())));
+        assert!(view.policy_entries.ignored[0].contains("`vault`"), "{:?}", view.policy_entries.ignored);
+        // `.aws` is a protected name of every writable root.
+        assert!(view.protected_paths().any(|p| p.path == cwd.join(".aws") && p.kind == ProtectedKind::Directory));
+        fs::remove_dir_all(cwd).unwrap();
+    }
+
+    #[test]
+    fn a_deny_outside_a_restricted_view_needs_no_mask() {
+        let cwd = scratch("restricted-deny");
+        let elsewhere = scratch("restricted-deny-elsewhere");
+        let minimal = r#"{"path":{"type":"special","value":{"kind":"minimal"}},"access":"read"}"#.to_owned();
+        let cwd_write =
+            r#"{"path":{"type":"special","value":{"kind":"current_working_directory"}},"access":"write"}"#.to_owned();
+        let view = resolve(&profile(&[minimal, cwd_write, entry(&elsewhere, "deny")]), &cwd, None).unwrap();
+        assert!(view.deny_read.is_empty());
+        let ReadScope::Restricted { roots, .. } = &view.read else { panic!("restricted") };
+        assert!(roots.contains(&cwd) && roots.contains(&PathBuf::from("/usr")) && !roots.contains(&elsewhere));
+        assert!(view.policy_entries.notes[0].contains("not readable under this policy anyway"));
+        fs::remove_dir_all(cwd).unwrap();
+        fs::remove_dir_all(elsewhere).unwrap();
+    }
 }

@@ -345,8 +345,9 @@ fn special(value: &Value, field: &str) -> Result<Special> {
 }
 
 /// Checks the legacy policy given next to split policies means the same (reference §2.2):
-/// otherwise one of them would be enforced and the other silently not.
-pub fn agree(legacy: &SandboxPolicy, split: &Permissions) -> Result<()> {
+/// otherwise one of them would be enforced and the other silently not. A path entry naming the
+/// policy cwd, `/tmp` or `/` means the same as the special kind for it.
+pub fn agree(legacy: &SandboxPolicy, split: &Permissions, policy_cwd: &Path) -> Result<()> {
     let derived = legacy.to_permissions();
     let legacy_network = derived.network;
     if legacy_network != split.network {
@@ -360,14 +361,15 @@ pub fn agree(legacy: &SandboxPolicy, split: &Permissions) -> Result<()> {
             ),
         ));
     }
-    if signature(&derived.file_system) != signature(&split.file_system) {
+    let cwd = std::fs::canonicalize(policy_cwd).unwrap_or_else(|_| policy_cwd.to_path_buf());
+    if signature(&derived.file_system, &cwd) != signature(&split.file_system, &cwd) {
         return Err(Error::policy(
             "sandbox-policy",
             format!(
                 "disagrees with `file-system-sandbox-policy`: the legacy policy `{}` means {}, the split policy means {}",
                 legacy.type_name(),
-                describe_signature(&signature(&derived.file_system)),
-                describe_signature(&signature(&split.file_system))
+                describe_signature(&signature(&derived.file_system, &cwd)),
+                describe_signature(&signature(&split.file_system, &cwd))
             ),
         ));
     }
@@ -384,7 +386,7 @@ fn network_name(network: NetworkPolicy) -> &'static str {
 /// What a file-system policy means, independent of entry order and of the protected-name
 /// entries (`.git`, `.agents`, `.codex`, `.aws` read with `missing_path_behavior: skip`) that
 /// Codex adds and that every writable root gets anyway.
-fn signature(policy: &FileSystemPolicy) -> Vec<String> {
+fn signature(policy: &FileSystemPolicy, cwd: &Path) -> Vec<String> {
     let entries = match policy {
         FileSystemPolicy::Unrestricted => return vec!["unrestricted".into()],
         FileSystemPolicy::ExternalSandbox => return vec!["external-sandbox".into()],
@@ -399,6 +401,11 @@ fn signature(policy: &FileSystemPolicy) -> Vec<String> {
         })
         .map(|entry| {
             let path = match &entry.path {
+                FileSystemPath::Path { path } if path == Path::new("/") => "root".into(),
+                FileSystemPath::Path { path } if path == Path::new("/tmp") => "slash_tmp".into(),
+                FileSystemPath::Path { path } if std::fs::canonicalize(path).is_ok_and(|p| p == cwd) || path == cwd => {
+                    "current_working_directory".into()
+                }
                 FileSystemPath::Path { path } => path.display().to_string(),
                 FileSystemPath::GlobPattern { pattern } => format!("glob {pattern}"),
                 FileSystemPath::Special { value: Special::ProjectRoots { subpath: None } } => {
@@ -425,6 +432,7 @@ fn describe_signature(signature: &[String]) -> String {
 /// `--sandbox-policy` alone, the split pair (with or without a legacy policy that must agree
 /// with it), or `--permission-profile` alone. Nothing given means `read-only`.
 pub fn policy_from_flags(
+    policy_cwd: &Path,
     legacy: Option<&str>,
     file_system: Option<&str>,
     network_policy: Option<&str>,
@@ -472,7 +480,7 @@ pub fn policy_from_flags(
     let legacy = legacy.map(SandboxPolicy::parse).transpose()?;
     match (legacy, split) {
         (Some(legacy), Some(split)) => {
-            agree(&legacy, &split)?;
+            agree(&legacy, &split, policy_cwd)?;
             Ok(Policy::Permissions(split))
         }
         (Some(legacy), None) => Ok(Policy::Legacy(legacy)),
@@ -706,11 +714,11 @@ mod tests {
         let network = parse_network_policy("\"restricted\"").unwrap();
         assert_eq!(parse_network_policy("enabled").unwrap(), NetworkPolicy::Enabled);
         let permissions = Permissions { form: PolicyForm::Split, file_system: split, network };
-        agree(&SandboxPolicy::workspace_write(), &permissions).unwrap();
-        let error = agree(&SandboxPolicy::read_only(), &permissions).unwrap_err().to_string();
+        agree(&SandboxPolicy::workspace_write(), &permissions, Path::new("/")).unwrap();
+        let error = agree(&SandboxPolicy::read_only(), &permissions, Path::new("/")).unwrap_err().to_string();
         assert!(error.contains("`sandbox-policy`: disagrees with `file-system-sandbox-policy`"), "{error}");
         let open = Permissions { network: NetworkPolicy::Enabled, ..permissions };
-        let error = agree(&SandboxPolicy::workspace_write(), &open).unwrap_err().to_string();
+        let error = agree(&SandboxPolicy::workspace_write(), &open, Path::new("/")).unwrap_err().to_string();
         assert!(error.contains("disagrees with `network-sandbox-policy`"), "{error}");
         assert_eq!(parse_file_system_policy(r#"{"kind":"unrestricted"}"#).unwrap(), FileSystemPolicy::Unrestricted);
         agree(
@@ -720,6 +728,26 @@ mod tests {
                 file_system: FileSystemPolicy::Unrestricted,
                 network: NetworkPolicy::Enabled,
             },
+            Path::new("/"),
+        )
+        .unwrap();
+        // The cwd spelled as a path means the cwd.
+        let cwd = std::env::current_dir().unwrap().canonicalize().unwrap();
+        let spelled = parse_file_system_policy(&format!(
+            r#"{{"entries":[
+                {{"path":{{"type":"path","path":"/"}},"access":"read"}},
+                {{"path":{{"type":"path","path":"{}"}},"access":"write"}}]}}"#,
+            cwd.display()
+        ))
+        .unwrap();
+        let legacy = SandboxPolicy::parse(
+            r#"{"type":"workspace-write","exclude_slash_tmp":true,"exclude_tmpdir_env_var":true}"#,
+        )
+        .unwrap();
+        agree(
+            &legacy,
+            &Permissions { form: PolicyForm::Split, file_system: spelled, network: NetworkPolicy::Restricted },
+            &cwd,
         )
         .unwrap();
         let error = parse_file_system_policy(r#"{"kind":"everything"}"#).unwrap_err().to_string();
