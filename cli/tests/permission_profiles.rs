@@ -240,14 +240,35 @@ fn captured_deny_read_profile() {
         let public = scratch.file("ws/pub.txt", "public\n");
         std::os::unix::fs::symlink("private/key.txt", ws.join("key-link")).unwrap();
         std::os::unix::fs::symlink("certs/deep/server.pem", ws.join("pem-link.txt")).unwrap();
-        let paths = [&key, &pem, &top_pem, &ws.join("key-link"), &ws.join("pem-link.txt"), &public];
+        // A glob match that is a symlink is hidden at its target too, wherever that is.
+        let outside = scratch.file("outside/target.txt", "outside-secret\n");
+        std::os::unix::fs::symlink(&outside, ws.join("alias.pem")).unwrap();
+        let paths = [
+            &key,
+            &pem,
+            &top_pem,
+            &ws.join("key-link"),
+            &ws.join("pem-link.txt"),
+            &public,
+            &outside,
+            &ws.join("alias.pem"),
+        ];
         let paths: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
 
         // The control: without the deny entries everything reads.
         let open = codex_run(user, pipeline, &ws, &workspace_write(&ws, "enabled", true), None);
         assert_eq!(
             read_all(&open, &paths),
-            ["OK:the-key", "OK:the-pem", "OK:top-pem", "OK:the-key", "OK:the-pem", "OK:public"],
+            [
+                "OK:the-key",
+                "OK:the-pem",
+                "OK:top-pem",
+                "OK:the-key",
+                "OK:the-pem",
+                "OK:public",
+                "OK:outside-secret",
+                "OK:outside-secret"
+            ],
             "control as {user:?} under {pipeline:?}"
         );
 
@@ -266,7 +287,7 @@ fn captured_deny_read_profile() {
         // A denied directory is an empty read-only directory; a denied file reads as empty.
         assert_eq!(
             read_all(&run, &paths),
-            ["ENOENT", "OK:", "OK:", "ENOENT", "OK:", "OK:public"],
+            ["ENOENT", "OK:", "OK:", "ENOENT", "OK:", "OK:public", "OK:", "OK:"],
             "as {user:?} under {pipeline:?}"
         );
         let results = run.probe(&[
@@ -315,30 +336,47 @@ fn missing_denied_path_is_enforced_on_landlock_too() {
     }
 }
 
-/// The managed network: only the named loopback port, reached through `HTTP_PROXY`.
+/// The managed network: only the named loopback port, reached through `HTTP_PROXY`. The
+/// captured profile itself (with its deny entries: refused on the Landlock pipeline), and its
+/// file-system part without them (so that the Landlock pipeline's proxy mode is exercised).
 #[test]
 fn captured_managed_network_profile() {
     for (user, pipeline) in matrix() {
-        let scratch = Scratch::new(user, "managed");
-        let ws = scratch.dir("ws");
-        let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
-        let other = TcpListener::bind("127.0.0.1:0").unwrap();
-        let (proxy_port, other_port) = (proxy.local_addr().unwrap().port(), other.local_addr().unwrap().port());
-        let (seen_tx, seen_rx) = mpsc::channel();
-        let server = std::thread::spawn(move || {
-            proxy.set_nonblocking(false).unwrap();
-            if let Ok((mut stream, _)) = proxy.accept() {
-                stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                let mut buf = [0u8; 64];
-                let n = stream.read(&mut buf).unwrap_or(0);
-                let _ = stream.write_all(b"proxied\n");
-                seen_tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).unwrap();
-            }
-        });
-        other.set_nonblocking(true).unwrap();
-        let managed = MANAGED_NETWORK.replace("PORT", &proxy_port.to_string());
-        let script = format!(
-            r#"
+        for exact in [true, false] {
+            let scratch = Scratch::new(user, "managed");
+            let ws = scratch.dir("ws");
+            // The secrets the deny entries are for exist (with none, there is nothing to mask
+            // and Landlock enforces the rest).
+            scratch.file("ws/private/key.txt", "the-key\n");
+            let profile = if exact { deny_read(&ws) } else { deny_read_free_profile() };
+            managed_network_case(user, pipeline, &ws, &profile, exact);
+        }
+    }
+}
+
+fn managed_network_case(user: User, pipeline: Pipeline, ws: &Path, profile: &str, with_denies: bool) {
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (proxy_port, other_port) = (proxy.local_addr().unwrap().port(), other.local_addr().unwrap().port());
+    let (seen_tx, seen_rx) = mpsc::channel();
+    let server = std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = proxy.accept() {
+            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 64];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let _ = stream.write_all(b"proxied\n");
+            seen_tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).unwrap();
+        }
+    });
+    // Ends the server thread when the sandbox never connected.
+    let release = |server: std::thread::JoinHandle<()>| {
+        drop(std::net::TcpStream::connect(("127.0.0.1", proxy_port)));
+        server.join().unwrap();
+    };
+    other.set_nonblocking(true).unwrap();
+    let managed = MANAGED_NETWORK.replace("PORT", &proxy_port.to_string());
+    let script = format!(
+        r#"
 import os, socket
 from urllib.parse import urlparse
 u = urlparse(os.environ["HTTP_PROXY"])
@@ -348,28 +386,35 @@ try:
 except OSError as e:
     print("refused", e.errno)
 "#
-        );
-        let output = codex_run(user, pipeline, &ws, &deny_read_free_profile(), Some(&managed))
-            .env("HTTP_PROXY", &format!("http://127.0.0.1:{proxy_port}"))
-            .output(&["/usr/bin/python3", "-c", &script]);
-        if pipeline == Pipeline::Landlock
-            && output.status.code() == Some(125)
-            && stderr(&output).contains("proxy-only networking on the landlock pipeline")
-        {
-            skip(&format!("landlock proxy mode as {user:?}: {}", stderr(&output).trim()));
-            drop(std::net::TcpStream::connect(("127.0.0.1", proxy_port)));
-            server.join().unwrap();
-            continue;
-        }
-        let text = stdout(&output);
-        assert!(output.status.success(), "as {user:?} under {pipeline:?}: {text} {}", stderr(&output));
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.first().copied(), Some("proxied"), "as {user:?} under {pipeline:?}: {text}");
-        assert!(lines.get(1).is_some_and(|l| l.starts_with("refused")), "as {user:?} under {pipeline:?}: {text}");
-        assert_eq!(seen_rx.recv_timeout(Duration::from_secs(5)).unwrap(), "hello");
-        server.join().unwrap();
-        assert!(other.accept().is_err(), "the unlisted port got a connection as {user:?} under {pipeline:?}");
+    );
+    let output = codex_run(user, pipeline, ws, profile, Some(&managed))
+        .env("HTTP_PROXY", &format!("http://127.0.0.1:{proxy_port}"))
+        .output(&["/usr/bin/python3", "-c", &script]);
+    let message = stderr(&output);
+    if pipeline == Pipeline::Landlock && with_denies {
+        assert_eq!(output.status.code(), Some(125), "as {user:?}: {message}");
+        assert!(message.contains("deny-read of"), "{message}");
+        assert!(stdout(&output).is_empty());
+        release(server);
+        assert_eq!(seen_rx.try_recv().unwrap_or_default(), "", "the refused run reached the proxy");
+        return;
     }
+    if pipeline == Pipeline::Landlock
+        && output.status.code() == Some(125)
+        && message.contains("proxy-only networking on the landlock pipeline")
+    {
+        skip(&format!("landlock proxy mode as {user:?}: {}", message.trim()));
+        release(server);
+        return;
+    }
+    let text = stdout(&output);
+    assert!(output.status.success(), "as {user:?} under {pipeline:?}: {text} {message}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.first().copied(), Some("proxied"), "as {user:?} under {pipeline:?}: {text}");
+    assert!(lines.get(1).is_some_and(|l| l.starts_with("refused")), "as {user:?} under {pipeline:?}: {text}");
+    assert_eq!(seen_rx.recv_timeout(Duration::from_secs(5)).unwrap(), "hello");
+    server.join().unwrap();
+    assert!(other.accept().is_err(), "the unlisted port got a connection as {user:?} under {pipeline:?}");
 }
 
 /// The captured managed-network profile's file-system part, without its deny entries (those
