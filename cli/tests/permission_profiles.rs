@@ -698,3 +698,30 @@ fn seatbelt_renders_the_same_denies() {
     assert!(args.contains(&format!("-DDENY_READ_0={}", ws.join("private").display()).as_str()), "{args:?}");
     assert!(text.contains("\\.pem"), "the glob is rendered as a regex: {text}");
 }
+
+/// The same deny-read plan carried out by an installed bubblewrap (`--bwrap-path`).
+#[test]
+fn deny_read_profile_with_the_system_bwrap() {
+    let bwrap = Path::new("/usr/bin/bwrap");
+    if !bwrap.exists() {
+        skip("no /usr/bin/bwrap installed (.ci/run installs it)");
+        return;
+    }
+    for (user, pipeline) in matrix() {
+        if pipeline != Pipeline::Bwrap {
+            continue;
+        }
+        let scratch = Scratch::new(user, "deny-system-bwrap");
+        let ws = scratch.dir("ws");
+        let key = scratch.file("ws/private/key.txt", "the-key\n");
+        let pem = scratch.file("ws/a/server.pem", "the-pem\n");
+        let public = scratch.file("ws/pub.txt", "public\n");
+        let run = codex_run(user, pipeline, &ws, &deny_read(&ws), None).arg("--bwrap-path=/usr/bin/bwrap");
+        let results = read_all(&run, &[&key, &pem, &public]);
+        assert_eq!(results[0], "ENOENT", "as {user:?}: {results:?}");
+        // bwrap binds /dev/null `nodev`: the masked file cannot even be opened.
+        assert!(results[1] == "EACCES" || results[1] == "OK:", "as {user:?}: {results:?}");
+        assert_eq!(results[2], "OK:public", "as {user:?}: {results:?}");
+        assert_eq!(fs::read_to_string(&pem).unwrap(), "the-pem\n");
+    }
+}
