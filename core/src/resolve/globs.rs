@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 pub const MAX_MATCHES: usize = 8192;
 /// More directory entries visited than this refuses the run: a pattern that broad would make
 /// every start slow, and a partial scan would leave matches readable.
-pub const MAX_VISITED: usize = 200_000;
+pub const MAX_VISITED: usize = 1_000_000;
 
 /// One pattern and what it expanded to.
 #[derive(Clone, Debug, Serialize)]
