@@ -367,7 +367,8 @@ pub fn resolve(policy: &Permissions, policy_cwd: &Path, tmpdir: Option<&OsStr>) 
     for entry in &entries {
         let outer = container(entry).map(|outer| outer.access);
         let carve_out = entry.access == Access::Read && outer == Some(Access::Write);
-        let missing_deny = entry.access == Access::Deny && entry.kind.is_none();
+        // (One inside a denied directory is hidden with it.)
+        let missing_deny = entry.access == Access::Deny && entry.kind.is_none() && outer != Some(Access::Deny);
         if !carve_out && !missing_deny {
             continue;
         }
@@ -381,6 +382,14 @@ pub fn resolve(policy: &Permissions, policy_cwd: &Path, tmpdir: Option<&OsStr>) 
             }
             continue;
         };
+        // Inside a read-only protected path nothing can be created anyway, nor written.
+        let in_protected = view.writable_roots[root]
+            .protected
+            .iter()
+            .any(|p| p.kind != ProtectedKind::Missing && p.path != entry.path && entry.path.starts_with(&p.path));
+        if in_protected {
+            continue;
+        }
         check_no_writable_symlink(&view, &entry.literal, entry.access)?;
         let protected = match &entry.kind {
             Some(kind) => ProtectedPath {
@@ -1016,10 +1025,16 @@ mod tests {
     #[test]
     fn missing_paths_in_a_writable_root_are_kept_from_being_created() {
         let cwd = scratch("missing-deny");
+        fs::create_dir(cwd.join(".git")).unwrap();
+        fs::create_dir(cwd.join("private")).unwrap();
         let view = resolve(
             &profile(&[
                 root_read(),
                 entry(&cwd, "write"),
+                // Already read-only, or already hidden: no placeholder on the host.
+                entry(&cwd.join(".git/hooks-new"), "deny"),
+                entry(&cwd.join("private"), "deny"),
+                entry(&cwd.join("private/new"), "deny"),
                 entry(&cwd.join("later/deep/secret"), "deny"),
                 entry(&cwd.join(".aws"), "read"),
                 entry(Path::new("/nonexistent-codex-sandbox/x"), "deny"),
@@ -1032,7 +1047,9 @@ mod tests {
         assert!(later.kind == ProtectedKind::Missing && later.placeholder_if_missing, "{later:?}");
         let aws = view.protected_paths().find(|p| p.path == cwd.join(".aws")).expect(".aws");
         assert!(aws.placeholder_if_missing);
-        assert!(view.deny_read.is_empty());
+        assert!(!view.protected_paths().any(|p| p.path.starts_with(cwd.join(".git/hooks-new"))));
+        assert!(!view.protected_paths().any(|p| p.path.starts_with(cwd.join("private"))));
+        assert_eq!(view.deny_read.iter().map(|d| d.path.clone()).collect::<Vec<_>>(), vec![cwd.join("private")]);
         assert!(view.policy_entries.notes.iter().any(|n| n.contains("/nonexistent-codex-sandbox/x")), "{view:?}");
         fs::remove_dir_all(cwd).unwrap();
     }
