@@ -301,19 +301,8 @@ pub fn resolve(policy: &Permissions, policy_cwd: &Path, tmpdir: Option<&OsStr>) 
 
     let root_access = entries.iter().find(|e| e.path == Path::new("/")).map(|e| e.access);
     let full_read = matches!(root_access, Some(Access::Read | Access::Write));
-    if root_access == Some(Access::Write) {
-        if let Some(narrower) = entries.iter().find(|e| e.path != Path::new("/") && e.access != Access::Write) {
-            return Err(Error::Unsupported {
-                what: format!("`{}` ({}) under a writable `/`", narrower.path.display(), narrower.origin),
-                reason: "this sandbox makes `/` writable only as a whole (no filesystem sandbox); \
-                         make the workspace writable instead of `/`"
-                    .into(),
-            });
-        }
-        view.full_write = true;
-        return Ok(view);
-    }
-
+    // A writable `/` is a writable root like any other (as the legacy `writable_roots: ["/"]`
+    // always was), never "no sandbox": protected names and narrower entries still apply.
     // The most specific entry strictly containing each one decides what it refines.
     let container = |entry: &Lowered| -> Option<&Lowered> {
         entries
@@ -1004,7 +993,7 @@ mod tests {
     }
 
     #[test]
-    fn grants_inside_a_denied_path_and_a_narrowed_writable_root_are_refused() {
+    fn grants_inside_a_denied_path_are_refused_and_a_writable_root_keeps_its_exceptions() {
         let cwd = scratch("refusals");
         fs::create_dir_all(cwd.join("private/sub")).unwrap();
         let error = resolve(
@@ -1015,10 +1004,13 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("writable access to") && error.contains("inside the denied"), "{error}");
+        // A writable `/` keeps its narrower entries (and is not "no sandbox").
         let root_write = r#"{"path":{"type":"special","value":{"kind":"root"}},"access":"write"}"#.to_owned();
-        let error = resolve(&profile(&[root_write.clone(), entry(&cwd, "read")]), &cwd, None).unwrap_err().to_string();
-        assert!(error.contains("under a writable `/`"), "{error}");
-        assert!(resolve(&profile(&[root_write]), &cwd, None).unwrap().full_write);
+        let view = resolve(&profile(&[root_write.clone(), entry(&cwd, "read")]), &cwd, None).unwrap();
+        assert!(!view.full_write);
+        assert_eq!(view.writable_roots[0].path, PathBuf::from("/"));
+        assert!(view.protected_paths().any(|p| p.path == cwd && p.kind == ProtectedKind::Directory));
+        assert!(!resolve(&profile(&[root_write]), &cwd, None).unwrap().full_write);
         fs::remove_dir_all(cwd).unwrap();
     }
 
