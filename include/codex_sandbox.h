@@ -249,8 +249,10 @@ typedef struct codex_sandbox_spawn_request {
    */
   uint32_t pipeline;
   /**
-   * Required. The sandbox policy: Codex's policy JSON (`{"type":"workspace-write",...}`)
-   * or one of the names `read-only`, `workspace-write`, `danger-full-access`. UTF-8.
+   * Required. The sandbox policy: Codex's policy JSON (`{"type":"workspace-write",...}`),
+   * one of the names `read-only`, `workspace-write`, `danger-full-access`, or Codex's
+   * permission profile JSON (`{"type":"managed","file_system":{...},"network":...}`, also
+   * `disabled` and `external`). UTF-8.
    */
   const char *policy;
   /**

@@ -30,6 +30,6 @@ pub mod sys;
 pub use error::{Error, ErrorKind, Result};
 pub use exec::{Child, ExitStatus, FORWARDED_SIGNALS, SignalForwarder, SpawnOptions, Stdio, spawn};
 pub use plan::{Executor, Pipeline, PipelineRequest, SandboxPlan, SandboxSpec, prepare, prepare_for};
-pub use policy::{NetworkAccess, ReadAccess, SandboxPolicy};
+pub use policy::{ManagedNetwork, NetworkAccess, Permissions, Policy, ReadAccess, SandboxPolicy};
 pub use probe::HostFacts;
 pub use seccomp::NetworkMode;

@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use codex_sandbox_core::sys;
-use codex_sandbox_core::{PipelineRequest, SandboxPolicy, SandboxSpec, Stdio};
+use codex_sandbox_core::{PipelineRequest, Policy, SandboxSpec, Stdio};
 
 use crate::error::{FfiError, codex_sandbox_result::*};
 
@@ -85,8 +85,10 @@ pub struct codex_sandbox_spawn_request {
     pub struct_size: u32,
     /// One of codex_sandbox_pipeline; 0 is CODEX_SANDBOX_PIPELINE_AUTO.
     pub pipeline: u32,
-    /// Required. The sandbox policy: Codex's policy JSON (`{"type":"workspace-write",...}`)
-    /// or one of the names `read-only`, `workspace-write`, `danger-full-access`. UTF-8.
+    /// Required. The sandbox policy: Codex's policy JSON (`{"type":"workspace-write",...}`),
+    /// one of the names `read-only`, `workspace-write`, `danger-full-access`, or Codex's
+    /// permission profile JSON (`{"type":"managed","file_system":{...},"network":...}`, also
+    /// `disabled` and `external`). UTF-8.
     pub policy: *const c_char,
     /// Required. The absolute directory the policy's cwd-relative parts refer to (the
     /// workspace that `workspace-write` makes writable, its `.git` and `.codex`).
@@ -303,7 +305,7 @@ pub(crate) unsafe fn read_request(req: *const codex_sandbox_spawn_request) -> Re
     let policy_text = policy_text.to_str().map_err(|_| {
         FfiError::new(CODEX_SANDBOX_INVALID_POLICY, "invalid policy: `sandbox-policy`: not valid UTF-8")
     })?;
-    let policy = SandboxPolicy::parse(policy_text)?;
+    let policy = Policy::parse(policy_text)?;
     let policy_cwd = unsafe { c_str(r.policy_cwd) }.ok_or_else(|| FfiError::null("policy_cwd"))?;
     let command_cwd = unsafe { c_str(r.command_cwd) }.map(|s| PathBuf::from(os(s)));
     if r.argv.is_null() {

@@ -88,8 +88,8 @@ pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget], init: InitI
             MountOp::EmptyRoot => PreparedOp::EmptyRoot { staging: c_path(staging_dir())? },
             MountOp::ReadableBind { path } | MountOp::WritableBind { path } => {
                 let (target, is_dir) = identify(path)?;
-                let read_only = matches!(op, MountOp::ReadableBind { .. });
-                PreparedOp::Attach { target: target.path.clone(), slot: clone(target, true), is_dir, read_only }
+                let attr = if matches!(op, MountOp::ReadableBind { .. }) { sys::MOUNT_ATTR_RDONLY } else { 0 };
+                PreparedOp::Attach { target: target.path.clone(), slot: clone(target, true), is_dir, attr }
             }
             MountOp::Pin { path } => PreparedOp::Pin(identify(path)?.0),
             MountOp::Symlink { link, target } => PreparedOp::Symlink { link: c_path(link)?, target: c_path(target)? },
@@ -117,7 +117,11 @@ pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget], init: InitI
             MountOp::Mask { path } => PreparedOp::Mask(c_path(path)?),
             MountOp::MaskFile { path } => {
                 let null = clone(plain(c"/dev/null"), false);
-                PreparedOp::Attach { target: c_path(path)?, slot: null, is_dir: false, read_only: true }
+                // No device access through it either: opening the mask fails (EACCES) rather
+                // than reading as an empty file.
+                let attr =
+                    sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC;
+                PreparedOp::Attach { target: c_path(path)?, slot: null, is_dir: false, attr }
             }
             MountOp::Sysfs => PreparedOp::Sysfs,
             MountOp::SealRoot => PreparedOp::SealRoot,

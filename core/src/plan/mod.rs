@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::policy::SandboxPolicy;
+use crate::policy::{ManagedNetwork, Policy};
 use crate::probe::HostFacts;
 use crate::proxy::{self, ProxyEndpoint, ProxyPlan};
 use crate::resolve::{self, FilesystemView, ProtectedPath, ReadScope};
@@ -75,7 +75,8 @@ pub struct NamespacePlan {
 /// Everything the caller decides.
 #[derive(Clone, Debug)]
 pub struct SandboxSpec {
-    pub policy: SandboxPolicy,
+    /// The legacy policy, or one in the split model (split policies, permission profile).
+    pub policy: Policy,
     /// The directory the policy's cwd-relative parts (the cwd writable root, `.codex`) refer to.
     pub policy_cwd: PathBuf,
     /// Where the command runs; defaults to `policy_cwd`.
@@ -88,6 +89,8 @@ pub struct SandboxSpec {
     pub pipeline: PipelineRequest,
     /// Codex's `--allow-network-for-proxy`: network only through the proxies named in `env`.
     pub proxy_network: bool,
+    /// Codex's `--managed-network`: network only to these loopback proxy ports.
+    pub managed_network: Option<ManagedNetwork>,
     /// Do not mount a fresh `/proc` (namespace pipeline).
     pub no_proc: bool,
     /// Run a `bwrap` plan with this installed `bwrap` instead of the embedded launcher.
@@ -95,15 +98,16 @@ pub struct SandboxSpec {
 }
 
 impl SandboxSpec {
-    pub fn new(policy: SandboxPolicy, policy_cwd: impl Into<PathBuf>, argv: Vec<OsString>) -> SandboxSpec {
+    pub fn new(policy: impl Into<Policy>, policy_cwd: impl Into<PathBuf>, argv: Vec<OsString>) -> SandboxSpec {
         SandboxSpec {
-            policy,
+            policy: policy.into(),
             policy_cwd: policy_cwd.into(),
             command_cwd: None,
             argv,
             env: Vec::new(),
             pipeline: PipelineRequest::Auto,
             proxy_network: false,
+            managed_network: None,
             no_proc: false,
             bwrap_path: None,
         }
@@ -152,7 +156,7 @@ pub(crate) struct ProtectedBinds {
 #[derive(Clone, Debug)]
 pub struct SandboxPlan {
     pub(crate) reason: String,
-    pub(crate) policy: SandboxPolicy,
+    pub(crate) policy: Policy,
     pub(crate) filesystem: FilesystemView,
     pub(crate) network: NetworkMode,
     pub(crate) enforcement: Enforcement,
@@ -297,7 +301,7 @@ impl SandboxPlan {
 struct Explained<'a> {
     pipeline: Pipeline,
     pipeline_reason: &'a str,
-    policy: &'a SandboxPolicy,
+    policy: &'a Policy,
     filesystem: &'a FilesystemView,
     read_only_binds: &'a [ProtectedPath],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -351,26 +355,33 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
 pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> {
     let program = process::check_argv(&spec.argv)?;
     process::check_env(&spec.env)?;
-    // Proxy mode routes exactly the proxies the environment names, or nothing runs.
-    let proxy_endpoints =
-        if spec.proxy_network { Some(proxy::endpoints::infer(&spec.env).require_all_usable()?.to_vec()) } else { None };
+    // Proxy mode routes exactly the proxies the environment names (or, with a managed network,
+    // the loopback ports it names), or nothing runs.
+    let proxy_endpoints = match &spec.managed_network {
+        Some(managed) if managed.loopback_ports.is_empty() => None,
+        Some(managed) => Some(managed_endpoints(managed)),
+        None if spec.proxy_network => Some(proxy::endpoints::infer(&spec.env).require_all_usable()?.to_vec()),
+        None => None,
+    };
 
     let tmpdir = spec.env.iter().find(|(k, _)| k == "TMPDIR").map(|(_, v)| v.as_os_str());
-    let filesystem = resolve::resolve(&spec.policy, &spec.policy_cwd, tmpdir)?;
+    let filesystem = resolve::resolve(&spec.policy.lower(), &spec.policy_cwd, tmpdir)?;
     let command_cwd = match &spec.command_cwd {
         Some(cwd) => resolve::canonical_dir(cwd, "command-cwd")?,
         None => resolve::canonical_dir(&spec.policy_cwd, "sandbox-policy-cwd")?,
     };
     let network = match &proxy_endpoints {
         Some(_) => NetworkMode::Proxy,
+        // A managed network without ports reaches nothing.
+        None if spec.managed_network.is_some() => NetworkMode::Restricted,
         None if spec.policy.has_full_network_access() => NetworkMode::Full,
         None => NetworkMode::Restricted,
     };
     if spec.bwrap_path.is_some() && spec.pipeline == PipelineRequest::Landlock {
         return Err(Error::argument("bwrap-path", "a system bwrap can only run the bwrap pipeline (--pipeline bwrap)"));
     }
-    let (pipeline, reason) = pipeline::choose(spec, network, host)?;
-    let mut warnings = Vec::new();
+    let (pipeline, reason) = pipeline::choose(spec, filesystem.full_write, network, host)?;
+    let mut warnings: Vec<String> = spec.managed_network.iter().flat_map(ManagedNetwork::not_granted).collect();
     let enforcement = match pipeline {
         Pipeline::Unsandboxed => Enforcement::Unsandboxed,
         Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false) },
@@ -418,6 +429,19 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     Ok(plan)
 }
 
+/// The proxy endpoints of a managed network: its loopback ports on `127.0.0.1`.
+fn managed_endpoints(managed: &ManagedNetwork) -> Vec<ProxyEndpoint> {
+    managed
+        .loopback_ports
+        .iter()
+        .enumerate()
+        .map(|(index, port)| ProxyEndpoint {
+            variable: format!("managed-network.loopbackPorts[{index}]"),
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], *port)),
+        })
+        .collect()
+}
+
 /// Protected paths inside writable roots, shallowest first (the order they are bound in).
 fn protected_binds(filesystem: &FilesystemView) -> ProtectedBinds {
     let mut read_only: Vec<ProtectedPath> =
@@ -446,6 +470,16 @@ fn plan_landlock(
     proxy_endpoints: Option<Vec<ProxyEndpoint>>,
     warnings: &mut Vec<String>,
 ) -> Result<Enforcement> {
+    // Landlock only grants; a path inside a readable tree cannot be taken away again without a
+    // mount namespace. Never run with it silently readable.
+    if let Some(deny) = filesystem.deny_read.first() {
+        return Err(Error::Unsupported {
+            what: format!("deny-read of `{}` on the landlock pipeline", deny.path.display()),
+            reason: "Landlock cannot take back reads inside a readable tree and this pipeline masks nothing; \
+                     use the bwrap pipeline (a host that allows user namespaces)"
+                .into(),
+        });
+    }
     let abi = host
         .landlock_abi
         .clone()

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::resolve::{FilesystemView, ProtectedPath, ReadScope};
+use crate::resolve::{DenyKind, FilesystemView, ProtectedPath, ReadScope};
 
 /// One step of the filesystem view.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -177,6 +177,11 @@ pub fn plan(
     let mut protected: Vec<&ProtectedPath> = read_only_binds.iter().collect();
     protected.sort_by_key(|p| p.path.components().count());
     ops.extend(protected.into_iter().map(|p| MountOp::ReadOnlyBind { path: p.path.clone() }));
+    // Deny-read paths, after the binds they may lie in (shallowest first, as resolved).
+    ops.extend(view.deny_read.iter().map(|deny| match deny.kind {
+        DenyKind::Directory => MountOp::Mask { path: deny.path.clone() },
+        DenyKind::File => MountOp::MaskFile { path: deny.path.clone() },
+    }));
     if matches!(view.read, ReadScope::Full) {
         for path in masks {
             // A path the user made writable is theirs to use.
@@ -216,6 +221,7 @@ mod tests {
                 .map(|r| WritableRoot { path: r.into(), source: RootSource::Explicit, protected: vec![] })
                 .collect(),
             skipped_roots: vec![],
+            ..Default::default()
         }
     }
 

@@ -52,11 +52,16 @@ pub enum Pipeline {
 }
 
 /// Picks the pipeline for `spec` on `host`, with the reason in words.
-pub(crate) fn choose(spec: &SandboxSpec, network: NetworkMode, host: &HostFacts) -> Result<(Pipeline, String)> {
+pub(crate) fn choose(
+    spec: &SandboxSpec,
+    full_write: bool,
+    network: NetworkMode,
+    host: &HostFacts,
+) -> Result<(Pipeline, String)> {
     let policy = &spec.policy;
     // A full-write policy needs no filesystem sandbox; in proxy mode it still needs a network
     // one (Codex wraps even danger-full-access then).
-    if policy.has_full_disk_write_access() && network != NetworkMode::Proxy {
+    if full_write && network != NetworkMode::Proxy {
         let name = policy.type_name();
         return Ok(if network == NetworkMode::Full {
             (Pipeline::Unsandboxed, format!("policy `{name}` with network: nothing to enforce"))

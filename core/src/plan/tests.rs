@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use super::*;
+use crate::policy::SandboxPolicy;
 
 fn spec(argv: &[&str]) -> SandboxSpec {
     let mut spec = SandboxSpec::new(SandboxPolicy::read_only(), "/", argv.iter().map(OsString::from).collect());
@@ -51,16 +52,16 @@ fn bad_env_is_refused() {
 #[test]
 fn pipelines_by_policy() {
     let mut s = spec(&["true"]);
-    s.policy = SandboxPolicy::DangerFullAccess;
+    s.policy = SandboxPolicy::DangerFullAccess.into();
     let p = plan(&s, &host());
     assert_eq!(p.pipeline(), Pipeline::Unsandboxed);
     assert!(p.seccomp().is_none());
     assert!(p.env_added().is_empty());
-    s.policy = SandboxPolicy::parse(r#"{"type":"external-sandbox"}"#).unwrap();
+    s.policy = SandboxPolicy::parse(r#"{"type":"external-sandbox"}"#).unwrap().into();
     let p = plan(&s, &host());
     assert_eq!(p.pipeline(), Pipeline::SeccompOnly);
     assert_eq!(p.env_added(), [("CODEX_SANDBOX_NETWORK_DISABLED".to_owned(), "1".to_owned())]);
-    s.policy = SandboxPolicy::read_only();
+    s.policy = SandboxPolicy::read_only().into();
     s.pipeline = PipelineRequest::Bwrap;
     let p = plan(&s, &host());
     assert_eq!(p.pipeline(), Pipeline::Bwrap);

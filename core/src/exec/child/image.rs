@@ -67,12 +67,13 @@ pub(crate) enum PreparedOp {
     EmptyRoot {
         staging: CString,
     },
-    /// Attach the clone in `slot` at `target`, read-only (`read_only`) or as it is.
+    /// Attach the clone in `slot` at `target`, with the mount attributes `attr` set first
+    /// (`MOUNT_ATTR_*`; 0 leaves the tree as it is).
     Attach {
         target: CString,
         slot: usize,
         is_dir: bool,
-        read_only: bool,
+        attr: u64,
     },
     Symlink {
         link: CString,

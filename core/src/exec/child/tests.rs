@@ -1,7 +1,13 @@
 //! The child's steps driven through a recording fake of the kernel: the exact order of the
 //! calls for each pipeline's image, and that a failing call stops everything after it and is
 //! reported with its stage, errno and list index.
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::arithmetic_side_effects, clippy::panic)]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{CStr, CString};
@@ -232,7 +238,7 @@ fn namespace_image_maps_ids_before_mounting_and_forks_init_before_confining() {
     };
     let ops = vec![
         PreparedOp::ReadOnlyRoot,
-        PreparedOp::Attach { target: c"/w".to_owned(), slot: 0, is_dir: true, read_only: false },
+        PreparedOp::Attach { target: c"/w".to_owned(), slot: 0, is_dir: true, attr: 0 },
         PreparedOp::Proc,
     ];
     let failure = setup_and_exec(&kernel, &image(&strings, Some(namespaces(ops, vec![clone])))).unwrap_err();

@@ -81,9 +81,9 @@ fn run_op(k: &impl Kernel, ns: &NamespaceImage, op: &PreparedOp) -> Step {
     match op {
         PreparedOp::ReadOnlyRoot => set_attr(k, c"/", libc::AT_RECURSIVE as u32, Stage::ReadOnlyRoot),
         PreparedOp::EmptyRoot { staging } => switch_to_empty_root(k, staging),
-        PreparedOp::Attach { target, slot, is_dir, read_only } => {
+        PreparedOp::Attach { target, slot, is_dir, attr } => {
             let tree = take_tree(ns, *slot).ok_or(Failure::new(Stage::WritableBind, Errno(libc::EBADF)))?;
-            attach(k, &tree, target, *is_dir, *read_only)
+            attach(k, &tree, target, *is_dir, *attr)
         }
         PreparedOp::Symlink { link, target } => {
             ensure_parents(k, link)?;
@@ -141,11 +141,12 @@ fn switch_to_empty_root(k: &impl Kernel, staging: &CStr) -> Step {
 }
 
 /// Attaches `tree` at `target`, creating the mount point when the view lacks it (an empty
-/// root), optionally making the tree read-only first (while it is still detached, so it is
-/// never visible writable).
-fn attach(k: &impl Kernel, tree: &OwnedFd, target: &CStr, is_dir: bool, read_only: bool) -> Step {
-    if read_only {
-        at(Stage::ProtectReadOnly, k.mount_setattr(tree.as_raw_fd(), libc::AT_RECURSIVE as u32, &READ_ONLY))?;
+/// root), with the attributes `attr` set first (while the tree is still detached, so it is
+/// never visible without them).
+fn attach(k: &impl Kernel, tree: &OwnedFd, target: &CStr, is_dir: bool, attr: u64) -> Step {
+    if attr != 0 {
+        let attr = sys::MountAttr { attr_set: attr, ..READ_ONLY };
+        at(Stage::ProtectReadOnly, k.mount_setattr(tree.as_raw_fd(), libc::AT_RECURSIVE as u32, &attr))?;
     }
     ensure_mountpoint(k, target, is_dir)?;
     let fd = at(Stage::ProtectOpen, k.openat2(target, &NO_SYMLINKS))?;
