@@ -284,10 +284,11 @@ fn captured_deny_read_profile() {
             assert!(!ws.join("ran").exists(), "the command ran although its deny-read could not be enforced");
             continue;
         }
-        // A denied directory is an empty read-only directory; a denied file reads as empty.
+        // A denied directory is an empty read-only directory; a denied file is a device node
+        // on a `nodev` mount, which cannot be opened at all.
         assert_eq!(
             read_all(&run, &paths),
-            ["ENOENT", "OK:", "OK:", "ENOENT", "OK:", "OK:public", "OK:", "OK:"],
+            ["ENOENT", "EACCES", "EACCES", "ENOENT", "EACCES", "OK:public", "EACCES", "EACCES"],
             "as {user:?} under {pipeline:?}"
         );
         let results = run.probe(&[
@@ -296,9 +297,9 @@ fn captured_deny_read_profile() {
             format!("write:{}", pem.display()),
             format!("write:{}", ws.join("new.txt").display()),
         ]);
-        // A denied file is masked by a read-only bind of /dev/null: a write to it is
-        // discarded (a device ignores the read-only mount), and the host file is untouched.
-        assert_eq!(results, ["EROFS", "OK", "OK", "OK"], "as {user:?} under {pipeline:?}");
+        // A denied file is masked by a `nodev` read-only bind of /dev/null: it cannot be
+        // opened for writing either, and the host file is untouched.
+        assert_eq!(results, ["EROFS", "OK", "EACCES", "OK"], "as {user:?} under {pipeline:?}");
         assert_eq!(fs::read_to_string(&key).unwrap(), "the-key\n");
         assert_eq!(fs::read_to_string(&pem).unwrap(), "the-pem\n");
 
@@ -719,8 +720,8 @@ fn deny_read_profile_with_the_system_bwrap() {
         let run = codex_run(user, pipeline, &ws, &deny_read(&ws), None).arg("--bwrap-path=/usr/bin/bwrap");
         let results = read_all(&run, &[&key, &pem, &public]);
         assert_eq!(results[0], "ENOENT", "as {user:?}: {results:?}");
-        // bwrap binds /dev/null `nodev`: the masked file cannot even be opened.
-        assert!(results[1] == "EACCES" || results[1] == "OK:", "as {user:?}: {results:?}");
+        // bwrap binds /dev/null `nodev` too: the masked file cannot be opened.
+        assert_eq!(results[1], "EACCES", "as {user:?}: {results:?}");
         assert_eq!(results[2], "OK:public", "as {user:?}: {results:?}");
         assert_eq!(fs::read_to_string(&pem).unwrap(), "the-pem\n");
     }

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -18,7 +18,7 @@ use super::placeholder::{Found, Placeholder};
 use crate::error::{Error, Result};
 use crate::plan::SandboxPlan;
 use crate::plan::devices::{DEVICE_COUNT, DEVICES};
-use crate::plan::landlock::{LandlockPlan, fs_access, net_access};
+use crate::plan::landlock::{LandlockPlan, fs_access};
 use crate::plan::mounts::MountOp;
 use crate::sys;
 
@@ -137,37 +137,79 @@ pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget], init: InitI
     })
 }
 
-/// The exact bytes the child needs to build and enforce the ruleset itself.
-pub(crate) fn landlock(plan: &LandlockPlan) -> Result<LandlockImage> {
-    let handled_access_net =
-        if plan.tcp_connect_ports.is_some() { net_access::BIND_TCP | net_access::CONNECT_TCP } else { 0 };
-    let attr = sys::LandlockRulesetAttr { handled_access_fs: plan.handled, handled_access_net, scoped: plan.scoped };
-    // The struct grew with the ABI; an older kernel is given the prefix it knows.
-    let attr_size = match plan.abi {
-        1..=3 => 8,
-        4..=5 => 16,
-        _ => 24,
+/// The Landlock ruleset, created here with every rule whose inode is the host's; the child
+/// adds the rules of its own view and enforces it.
+///
+/// The plan already fitted the rights to this host's ABI (what it cannot enforce is listed in
+/// the plan), so the ruleset is built with the crate's hard-requirement level: if the kernel
+/// cannot enforce every planned right, nothing is spawned, rather than a weaker ruleset than
+/// `--explain` showed. The rule paths are opened without following any symlink.
+pub(crate) fn landlock(plan: &LandlockPlan, fd_floor: RawFd) -> Result<LandlockImage> {
+    use landlock::{
+        AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, Ruleset, RulesetAttr,
+        RulesetCreatedAttr, Scope,
     };
-    let rules = plan
-        .rules
-        .iter()
-        .map(|rule| {
-            Ok(LandlockRuleImage {
+    let refused = |error: landlock::RulesetError| Error::Unsupported {
+        what: format!("the planned Landlock ruleset (ABI {})", plan.abi),
+        reason: error.to_string(),
+    };
+    let rights = |bits: u64| {
+        BitFlags::<AccessFs>::from_bits(bits)
+            .map_err(|_| Error::Internal(format!("Landlock rights {bits:#x} unknown to the landlock crate")))
+    };
+    let mut ruleset = Ruleset::default().set_compatibility(CompatLevel::HardRequirement);
+    if plan.handled != 0 {
+        ruleset = ruleset.handle_access(rights(plan.handled)?).map_err(refused)?;
+    }
+    if plan.tcp_connect_ports.is_some() {
+        ruleset = ruleset.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp).map_err(refused)?;
+    }
+    if plan.scoped != 0 {
+        let scopes = BitFlags::<Scope>::from_bits(plan.scoped).map_err(|_| {
+            Error::Internal(format!("Landlock scopes {:#x} unknown to the landlock crate", plan.scoped))
+        })?;
+        ruleset = ruleset.scope(scopes).map_err(refused)?;
+    }
+    let mut created = ruleset.create().map_err(refused)?;
+    let mut in_sandbox_view = Vec::new();
+    for rule in &plan.rules {
+        if rule.sandbox_view {
+            in_sandbox_view.push(LandlockRuleImage {
                 path: c_path(&rule.path)?,
                 access: rule.access,
                 file_access: rule.access & fs_access::FILE_RIGHTS,
                 optional: rule.optional,
-            })
-        })
-        .collect::<Result<_>>()?;
-    let tcp_connect_ports = plan
-        .tcp_connect_ports
-        .iter()
-        .flatten()
-        .map(|port| sys::LandlockNetPortAttr { allowed_access: net_access::CONNECT_TCP, port: u64::from(*port) })
-        .collect();
-    Ok(LandlockImage { attr, attr_size, rules, tcp_connect_ports })
+            });
+            continue;
+        }
+        let fd = match sys::openat2(&c_path(&rule.path)?, &NO_SYMLINKS) {
+            Ok(fd) => fd,
+            Err(errno) if rule.optional && errno.0 == libc::ENOENT => continue,
+            Err(errno) => return Err(Error::path("cannot open a Landlock rule's path", &rule.path, errno.into_io())),
+        };
+        let st = sys::fstat(fd.as_raw_fd())
+            .map_err(|errno| Error::path("cannot inspect a Landlock rule's path", &rule.path, errno.into_io()))?;
+        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        let access = if is_dir { rule.access } else { rule.access & fs_access::FILE_RIGHTS };
+        created = created.add_rule(PathBeneath::new(fd, rights(access)?)).map_err(refused)?;
+    }
+    for port in plan.tcp_connect_ports.iter().flatten() {
+        created = created.add_rule(NetPort::new(*port, AccessNet::ConnectTcp)).map_err(refused)?;
+    }
+    let ruleset: Option<OwnedFd> = created.into();
+    let ruleset = ruleset.ok_or_else(|| Error::Internal("the landlock crate enforced nothing".into()))?;
+    let ruleset = sys::renumber_above(ruleset, fd_floor)
+        .map_err(|errno| Error::setup("create the Landlock ruleset", errno.into_io()))?;
+    Ok(LandlockImage { ruleset, rules: in_sandbox_view })
 }
+
+/// `openat2` resolution for rule paths: no symlink anywhere. Rule paths are canonical, so a
+/// symlink on the way means the path was swapped since planning.
+const NO_SYMLINKS: sys::OpenHow = sys::OpenHow {
+    flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+    mode: 0,
+    resolve: sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS,
+};
 
 /// A directory of the host's view to mount the empty root on before pivoting into it; the
 /// mount happens in the sandbox's private mount namespace and is gone with the old root.

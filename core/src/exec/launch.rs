@@ -77,7 +77,10 @@ pub(crate) fn launch(
 
     let argv_storage = c_strings(plan.exec.argv.iter().map(|a| a.as_bytes().to_vec()))?;
     let env_storage = c_strings(plan.exec.env.iter().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()))?;
+    let landlock = plan.landlock().map(|landlock| image::landlock(landlock, floor)).transpose()?;
     let mut keep: Vec<RawFd> = options.pass_fds.to_vec();
+    // The ruleset is close-on-exec: kept through the close of everything else until enforced.
+    keep.extend(landlock.as_ref().map(|l| l.ruleset.as_raw_fd()));
     keep.extend(options.fd_map.iter().map(|(target, _)| *target).filter(|target| *target >= 3));
     keep.push(report_write.as_raw_fd());
     keep.sort_unstable();
@@ -96,7 +99,7 @@ pub(crate) fn launch(
         namespaces,
         drop_capabilities: plan.process.drop_capabilities,
         no_new_privs: plan.process.no_new_privs,
-        landlock: plan.landlock().map(image::landlock).transpose()?,
+        landlock,
         seccomp: plan.seccomp().map(|s| s.program.clone()),
         fd_limit: sys::fd_limit(),
     };

@@ -99,6 +99,11 @@ pub struct PathRule {
     /// Every other rule is required: a root that vanished since planning stops the run.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
+    /// The inode exists only in the sandbox's view (a private devpts, the empty root of a
+    /// restricted-read view): the child adds this rule itself, after its mounts. Every other
+    /// rule's inode is the host's, and the rule is added before the clone.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sandbox_view: bool,
 }
 
 /// The Landlock part of a plan.
@@ -120,8 +125,9 @@ pub struct LandlockPlan {
 
 impl LandlockPlan {
     /// Plans a ruleset that allows read and execute beneath each readable root, every right
-    /// beneath each writable root, and reading and writing the [`SAFE_DEVICES`] and any
-    /// `extra_writable` paths that exist (a private devpts, say).
+    /// beneath each writable root, and reading and writing the [`DEVICES`] and any
+    /// `extra_writable` paths that exist (they are taken to be in the sandbox's own view: a
+    /// private devpts).
     pub fn new(abi: u32, readable: &[PathBuf], writable: &[PathBuf], extra_writable: &[&str]) -> LandlockPlan {
         use fs_access::*;
         let handled = fs_rights_of_abi(abi);
@@ -129,11 +135,14 @@ impl LandlockPlan {
             path: path.to_path_buf(),
             access: access & handled,
             optional,
+            sandbox_view: false,
         };
         let mut rules: Vec<PathRule> = readable.iter().map(|path| rule(path, READ_EXECUTE, false)).collect();
         let device_access = READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV;
         rules.extend(DEVICES.iter().map(|device| rule(Path::new(device.path_str()), device_access, true)));
-        rules.extend(extra_writable.iter().map(|path| rule(Path::new(path), handled, true)));
+        rules.extend(
+            extra_writable.iter().map(|path| PathRule { sandbox_view: true, ..rule(Path::new(path), handled, true) }),
+        );
         rules.extend(writable.iter().map(|path| rule(path, handled, false)));
 
         let mut not_enforced = Vec::new();
@@ -154,6 +163,16 @@ impl LandlockPlan {
             );
         }
         LandlockPlan { abi, handled, scoped, rules, tcp_connect_ports: None, not_enforced }
+    }
+
+    /// Marks the rules on `paths` as naming inodes of the sandbox's own view.
+    pub fn in_sandbox_view(mut self, paths: &[&Path]) -> LandlockPlan {
+        for rule in &mut self.rules {
+            if paths.contains(&rule.path.as_path()) {
+                rule.sandbox_view = true;
+            }
+        }
+        self
     }
 
     /// A ruleset that restricts nothing on the filesystem (a full-write policy) — only what

@@ -568,7 +568,11 @@ fn plan_namespaces(
         Ok(abi) => {
             // The view itself hides what may not be read, so the second layer only restricts
             // writes.
-            let plan = LandlockPlan::new(*abi, &[PathBuf::from("/")], &writable_roots(filesystem), &["/dev/pts"]);
+            let mut plan = LandlockPlan::new(*abi, &[PathBuf::from("/")], &writable_roots(filesystem), &["/dev/pts"]);
+            if matches!(filesystem.read, ReadScope::Restricted { .. }) {
+                // The view's root is a new tmpfs, not the host's.
+                plan = plan.in_sandbox_view(&[Path::new("/")]);
+            }
             warnings.extend(plan.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
             Some(plan)
         }

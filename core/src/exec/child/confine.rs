@@ -58,12 +58,11 @@ pub(crate) fn drop_capabilities(k: &impl Kernel) -> Step {
     Ok(())
 }
 
-/// Builds the ruleset and restricts this process (and its future children). no_new_privs must
-/// already be set.
+/// Adds the rules of the sandbox's own view to the parent's ruleset and restricts this process
+/// (and its future children). no_new_privs must already be set.
 fn enforce_landlock(k: &impl Kernel, image: &LandlockImage) -> Step {
     let stage = Stage::Landlock;
-    let ruleset = at(stage, k.landlock_create_ruleset(&image.attr, image.attr_size))?;
-    let ruleset_fd = std::os::fd::AsRawFd::as_raw_fd(&ruleset);
+    let ruleset_fd = std::os::fd::AsRawFd::as_raw_fd(&image.ruleset);
     // Rule paths are canonical: a symlink on the way now means the path was swapped since
     // planning (a background process of an earlier run, say), and following it could grant
     // access elsewhere. Refuse instead.
@@ -85,9 +84,6 @@ fn enforce_landlock(k: &impl Kernel, image: &LandlockImage) -> Step {
             k.landlock_add_path_rule(ruleset_fd, &sys::LandlockPathBeneathAttr { allowed_access, parent_fd })
         });
         at(stage, added).map_err(|failure| failure.at(index))?;
-    }
-    for port in &image.tcp_connect_ports {
-        at(stage, k.landlock_add_net_rule(ruleset_fd, port))?;
     }
     at(stage, k.landlock_restrict_self(ruleset_fd))
 }

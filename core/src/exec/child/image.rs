@@ -7,7 +7,7 @@ use std::ffi::CString;
 use std::os::fd::{OwnedFd, RawFd};
 
 use crate::plan::devices::DEVICE_COUNT;
-use crate::sys::{LandlockNetPortAttr, LandlockRulesetAttr, SockFilter};
+use crate::sys::SockFilter;
 
 /// Everything the child needs.
 pub(crate) struct ChildImage {
@@ -130,15 +130,14 @@ pub(crate) struct ProxyListeners {
     pub ports: Vec<u16>,
 }
 
-/// A Landlock ruleset ready to be built and enforced by the child. It is built there (after
-/// the mounts) because some rules name inodes that exist only in the sandbox's view: a private
-/// devpts, the empty root of a restricted-read view.
+/// A Landlock ruleset for the child to finish and enforce. The parent created it (with the
+/// `landlock` crate) holding every rule whose inode is the host's; the child adds the rules on
+/// inodes that exist only in its own view (a private devpts, the empty root of a restricted-
+/// read view) after its mounts, then restricts itself.
 pub(crate) struct LandlockImage {
-    pub attr: LandlockRulesetAttr,
-    /// How many leading bytes of `attr` this kernel's ABI understands.
-    pub attr_size: usize,
+    /// The ruleset, at the launch's descriptor floor or above.
+    pub ruleset: OwnedFd,
     pub rules: Vec<LandlockRuleImage>,
-    pub tcp_connect_ports: Vec<LandlockNetPortAttr>,
 }
 
 pub(crate) struct LandlockRuleImage {

@@ -11,7 +11,7 @@
 use std::ffi::CStr;
 use std::os::fd::{OwnedFd, RawFd};
 
-use crate::sys::{self, CapData, Errno, LandlockNetPortAttr, LandlockPathBeneathAttr, LandlockRulesetAttr};
+use crate::sys::{self, CapData, Errno, LandlockPathBeneathAttr};
 use crate::sys::{MountAttr, OpenHow, SockFilter, SysResult};
 
 /// Declares the [`Kernel`] trait and its [`Live`] implementation from one list of calls (each
@@ -159,9 +159,7 @@ kernel_calls! {
     fn send_fd(socket: RawFd, tag: u32, fd: RawFd) -> SysResult<()>;
     fn capget() -> SysResult<[CapData; 2]>;
     fn capset(data: &[CapData; 2]) -> SysResult<()>;
-    fn landlock_create_ruleset(attr: &LandlockRulesetAttr, size: usize) -> SysResult<OwnedFd>;
     fn landlock_add_path_rule(ruleset: RawFd, rule: &LandlockPathBeneathAttr) -> SysResult<()>;
-    fn landlock_add_net_rule(ruleset: RawFd, rule: &LandlockNetPortAttr) -> SysResult<()>;
     fn landlock_restrict_self(ruleset: RawFd) -> SysResult<()>;
     fn seccomp_set_filter(program: &[SockFilter]) -> SysResult<()>;
     fn reset_signal_handlers() -> ();

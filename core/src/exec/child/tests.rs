@@ -17,7 +17,7 @@ use super::image::{ChildImage, ExecImage, FdImage, InitImage, LandlockImage, Lan
 use super::image::{CloneSource, PreparedOp};
 use super::setup_and_exec;
 use crate::exec::report::{Failure, Stage};
-use crate::sys::{CapData, Errno, LandlockRulesetAttr, SockFilter, SysResult};
+use crate::sys::{CapData, Errno, SockFilter, SysResult};
 
 /// Logs every call (with its path, where it has one) and fails the first call that matches.
 pub(crate) struct Recorder {
@@ -169,10 +169,8 @@ fn image(strings: &Strings, namespaces: Option<NamespaceImage>) -> ChildImage {
         drop_capabilities: true,
         no_new_privs: true,
         landlock: Some(LandlockImage {
-            attr: LandlockRulesetAttr::default(),
-            attr_size: 8,
+            ruleset: OwnedFd::from(std::fs::File::open("/dev/null").unwrap()),
             rules: vec![LandlockRuleImage { path: c"/".to_owned(), access: 7, file_access: 5, optional: false }],
-            tcp_connect_ports: vec![],
         }),
         seccomp: Some(vec![SockFilter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }]),
         fd_limit: 64,
@@ -205,7 +203,6 @@ const CONFINE: &[&str] = &[
     "capset",
     "capget",
     "prctl",
-    "landlock_create_ruleset",
     "openat2 /",
     "fstat",
     "landlock_add_path_rule",
