@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::SandboxPlan;
-use super::mounts::MountOp;
+use super::mounts::{MountOp, PROC_READ_ONLY};
 
 /// The `bwrap` command line for `plan` (without the command), with the seccomp program read
 /// from `seccomp_fd` (a descriptor number, or a placeholder for `--explain`).
@@ -74,7 +74,14 @@ pub fn bwrap_args(ops: &[MountOp]) -> Vec<String> {
                 // Like the embedded /dev: nothing new can be created in it.
                 push(&["--remount-ro", "/dev"]);
             }
-            MountOp::Proc => push(&["--proc", "/proc"]),
+            MountOp::Proc => {
+                push(&["--proc", "/proc"]);
+                // bwrap resolves bind sources in the host's view: the same sysctl tree.
+                for path in PROC_READ_ONLY {
+                    let path = path.to_string_lossy();
+                    push(&["--ro-bind-try", &path, &path]);
+                }
+            }
             MountOp::MaskFile { path } => {
                 let path = path.to_string_lossy();
                 push(&["--ro-bind", "/dev/null", &path]);

@@ -43,7 +43,9 @@ pub enum MountOp {
     /// `stderr` links, and `/dev/shm`: the host's, writable, when it is a writable root,
     /// otherwise an empty read-only directory.
     Dev { host_shm: bool },
-    /// A fresh procfs at `/proc`: only the sandbox's own processes.
+    /// A fresh procfs at `/proc`: only the sandbox's own processes. Its [`PROC_READ_ONLY`]
+    /// parts are bound read-only over themselves: a fresh procfs still shows the host's
+    /// sysctls, which the sandbox's root (mapped to the host's uid 0) could otherwise write.
     Proc,
     /// An empty read-only tmpfs over `path`.
     Mask { path: PathBuf },
@@ -52,6 +54,10 @@ pub enum MountOp {
     /// A fresh, read-only sysfs at `/sys` (network namespace only).
     Sysfs,
 }
+
+/// The parts of a fresh `/proc` that stay read-only: the kernel's tunables, the magic SysRq
+/// trigger, interrupt affinities and bus devices (bubblewrap covers the same).
+pub const PROC_READ_ONLY: [&std::ffi::CStr; 4] = [c"/proc/sys", c"/proc/sysrq-trigger", c"/proc/irq", c"/proc/bus"];
 
 impl std::fmt::Display for MountOp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -264,7 +270,8 @@ mod tests {
             "--ro-bind / / --bind /w /w --bind /w/deep/er /w/deep/er --bind /w/.git/modules /w/.git/modules \
              --ro-bind /w/.git /w/.git \
              --ro-bind /w/.git/modules/x /w/.git/modules/x --dev /dev --bind /dev/shm /dev/shm --remount-ro /dev \
-             --proc /proc \
+             --proc /proc --ro-bind-try /proc/sys /proc/sys --ro-bind-try /proc/sysrq-trigger /proc/sysrq-trigger \
+             --ro-bind-try /proc/irq /proc/irq --ro-bind-try /proc/bus /proc/bus \
              --tmpfs /sys --remount-ro /sys"
         );
     }
@@ -295,7 +302,8 @@ mod tests {
         assert_eq!(
             bwrap_args(&ops).join(" "),
             "--symlink usr/bin /bin --ro-bind /usr /usr --ro-bind /opt/tools /opt/tools --bind /w /w --dev /dev \
-             --remount-ro /dev --proc /proc --remount-ro /"
+             --remount-ro /dev --proc /proc --ro-bind-try /proc/sys /proc/sys --ro-bind-try /proc/sysrq-trigger \
+             /proc/sysrq-trigger --ro-bind-try /proc/irq /proc/irq --ro-bind-try /proc/bus /proc/bus --remount-ro /"
         );
     }
 

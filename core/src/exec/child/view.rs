@@ -10,6 +10,7 @@ use super::image::{BindTarget, NamespaceImage, PreparedOp, ProxyListeners};
 use super::kernel::Kernel;
 use crate::exec::report::{Failure, Stage, Step, at};
 use crate::plan::devices::{DEVICE_COUNT, DEVICES};
+use crate::plan::mounts::PROC_READ_ONLY;
 use crate::sys::{self, Errno};
 
 const READ_ONLY: sys::MountAttr =
@@ -103,7 +104,7 @@ fn run_op(k: &impl Kernel, ns: &NamespaceImage, op: &PreparedOp) -> Step {
             ensure_mountpoint(k, c"/proc", true)?;
             let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
             match k.mount(c"proc", c"/proc", c"proc", flags, None) {
-                Ok(()) => Ok(()),
+                Ok(()) => cover_proc(k),
                 // A host whose /proc has locked over-mounts (a container's masked paths)
                 // forbids a fresh procfs: hide the host's instead of showing its processes.
                 Err(errno) if matches!(errno.0, libc::EPERM | libc::EINVAL | libc::EACCES) => mask(k, c"/proc"),
@@ -121,6 +122,26 @@ fn run_op(k: &impl Kernel, ns: &NamespaceImage, op: &PreparedOp) -> Step {
         }
         PreparedOp::SealRoot => set_attr(k, c"/", 0, Stage::ReadOnlyRoot),
     }
+}
+
+/// Binds the [`PROC_READ_ONLY`] parts of the fresh procfs read-only over themselves (those
+/// this kernel has).
+fn cover_proc(k: &impl Kernel) -> Step {
+    let sealed = sys::MountAttr {
+        attr_set: sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
+        ..READ_ONLY
+    };
+    for path in PROC_READ_ONLY {
+        let fd = match k.open(path, libc::O_PATH | libc::O_NOFOLLOW) {
+            Ok(fd) => fd,
+            Err(errno) if errno.0 == libc::ENOENT => continue,
+            Err(errno) => return Err(Failure::new(Stage::Proc, errno)),
+        };
+        let tree = at(Stage::Proc, k.open_tree(fd.as_raw_fd(), CLONE_TREE))?;
+        at(Stage::Proc, k.mount_setattr(tree.as_raw_fd(), libc::AT_RECURSIVE as u32, &sealed))?;
+        at(Stage::Proc, k.move_mount(tree.as_raw_fd(), fd.as_raw_fd()))?;
+    }
+    Ok(())
 }
 
 /// Makes the mount at `path` (recursively, with `AT_RECURSIVE`) read-only.
