@@ -24,5 +24,6 @@ exec node --test --test-reporter=spec \
     node/test/concurrency.test.js \
     node/test/edges.test.js \
     node/test/errno.test.js \
+    node/test/closed-stdio.test.js \
     node/test/package.test.js \
     node/test/nobody.test.js
