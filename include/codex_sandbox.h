@@ -569,7 +569,8 @@ codex_sandbox_result codex_sandbox_try_wait(struct codex_sandbox_child *child,
  * Sends `signal` to the command (through its pidfd, so never to a recycled pid). Under the
  * bwrap pipeline the sandbox's init receives it and forwards every catchable signal to the
  * command (all but SIGCHLD and init's own fault signals: SIGSEGV, SIGBUS, SIGILL, SIGFPE,
- * SIGTRAP, SIGSYS); SIGKILL ends the whole sandbox and SIGSTOP stops only init.
+ * SIGTRAP, SIGSYS); SIGKILL ends the whole sandbox; SIGSTOP, which init cannot catch, is
+ * sent to the command itself.
  * After the command has been waited for: CODEX_SANDBOX_IO with errno ESRCH.
  *
  * Thread-safe, also while another thread blocks in codex_sandbox_wait().

@@ -196,3 +196,45 @@ fn any_catchable_signal_reaches_the_command() {
         }
     }
 }
+
+/// SIGSTOP reaches the command on both pipelines (under the namespace pipeline it cannot be
+/// forwarded by init, so it goes to the command itself), and SIGCONT resumes it.
+#[test]
+fn stop_and_continue_reach_the_command() {
+    let scratch = Scratch::new("stop");
+    let state = |pid: u32| {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()).unwrap_or('?')
+    };
+    let wait_for_state = |pid: u32, stopped: bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while (state(pid) == 'T') != stopped {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pid {pid} never {}",
+                if stopped { "stopped" } else { "resumed" }
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    let mut pipelines = vec![codex_sandbox_core::PipelineRequest::Landlock];
+    if codex_sandbox_core::probe::namespaces_available().is_ok() {
+        pipelines.push(codex_sandbox_core::PipelineRequest::Bwrap);
+    }
+    for pipeline in pipelines {
+        let mut s = spec(SandboxPolicy::read_only(), &scratch.0, &["/bin/sleep", "30"]);
+        s.pipeline = pipeline;
+        let mut child = spawn(&prepare(&s).unwrap(), options()).unwrap();
+        let command = child.command_pid().unwrap().expect("the command is running");
+        assert_eq!(child.is_sandbox_init(), command != child.id(), "{pipeline:?}");
+        child.kill(libc::SIGSTOP).unwrap();
+        wait_for_state(command, true);
+        if child.is_sandbox_init() {
+            assert_ne!(state(child.id()), 'T', "{pipeline:?}: init itself must keep running");
+        }
+        child.kill(libc::SIGCONT).unwrap();
+        wait_for_state(command, false);
+        child.kill(libc::SIGKILL).unwrap();
+        assert_eq!(child.wait().unwrap(), ExitStatus::Signaled(libc::SIGKILL), "{pipeline:?}");
+    }
+}

@@ -19,6 +19,8 @@ pub struct codex_sandbox_child {
     pid: i32,
     /// The core's pidfd, owned by `inner`, which lives as long as this handle.
     pidfd: RawFd,
+    /// `pid` is the sandbox's init (namespace pipeline).
+    via_init: bool,
     reaped: AtomicBool,
     /// The parent ends of the pipes: stdin, stdout, stderr.
     stdio: Mutex<[Option<OwnedFd>; 3]>,
@@ -39,6 +41,7 @@ impl codex_sandbox_child {
         codex_sandbox_child {
             pid: child.id() as i32,
             pidfd: child.pidfd().map_or(-1, |fd| fd.as_raw_fd()),
+            via_init: child.is_sandbox_init(),
             reaped: AtomicBool::new(false),
             stdio: Mutex::new(stdio),
             inner: Mutex::new(child),
@@ -95,7 +98,9 @@ impl codex_sandbox_child {
             });
         }
         let sent = if self.pidfd >= 0 {
-            sys::pidfd_send_signal(self.pidfd, signal)
+            // SAFETY: the pidfd is owned by `inner`, which lives as long as this handle.
+            let pidfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.pidfd) };
+            codex_sandbox_core::exec::signal::deliver(pidfd, self.pid, self.via_init, signal)
         } else {
             // Without a pidfd only the pid names the child: hold the lock `wait` reaps under,
             // so the pid cannot be reaped (and recycled) between the check and the signal.
@@ -107,10 +112,10 @@ impl codex_sandbox_child {
                 });
             }
             // The pid of a child that has not been reaped.
-            let sent = sys::kill(self.pid, signal);
+            let sent = sys::kill(self.pid, signal).map_err(sys::Errno::into_io);
             drop(inner);
             sent
         };
-        sent.map_err(|errno| FfiError::io("send a signal to the child", &errno.into_io()))
+        sent.map_err(|error| FfiError::io("send a signal to the child", &error))
     }
 }

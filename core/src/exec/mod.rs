@@ -17,6 +17,7 @@ mod image;
 mod launch;
 mod placeholder;
 mod report;
+pub mod signal;
 mod system_bwrap;
 
 pub use forward::{FORWARDED_SIGNALS, SignalForwarder};
@@ -125,6 +126,8 @@ pub struct Child {
     status: Option<ExitStatus>,
     /// The sandbox's init reports the command's own wait status here (namespace pipeline).
     init_status: Option<OwnedFd>,
+    /// `pid` is the sandbox's init (namespace pipeline).
+    via_init: bool,
     /// Proxy mode: relays the sandbox's connections to the proxies until the sandbox is
     /// reaped or this handle is dropped.
     bridge: Option<Bridge>,
@@ -151,16 +154,34 @@ impl Child {
         self.pidfd.as_ref().map(AsFd::as_fd)
     }
 
-    /// Sends `signal` to the command (through the pidfd, so never to a recycled pid).
+    /// Whether [`Child::id`] is the sandbox's init (namespace pipeline), which forwards signals
+    /// to the command, rather than the command itself.
+    pub fn is_sandbox_init(&self) -> bool {
+        self.via_init
+    }
+
+    /// The command's own pid: [`Child::id`] on the Landlock pipeline; under the namespace
+    /// pipeline the child of init that is pid 2 in the sandbox, or `None` once it has exited.
+    pub fn command_pid(&self) -> io::Result<Option<u32>> {
+        if !self.via_init {
+            return Ok(Some(self.pid as u32));
+        }
+        signal::command_under_init(self.pid)?
+            .map(|pidfd| sys::pidfd_pid(pidfd.as_raw_fd()).map_err(sys::Errno::into_io))
+            .transpose()
+    }
+
+    /// Sends `signal` to the command (through a pidfd, so never to a recycled pid). Under the
+    /// namespace pipeline init forwards it; SIGSTOP, which init cannot catch, goes to the
+    /// command directly (see [`signal::deliver`]).
     pub fn kill(&mut self, signal: i32) -> io::Result<()> {
         if self.status.is_some() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "the child has already been reaped"));
         }
         match &self.pidfd {
-            Some(pidfd) => sys::pidfd_send_signal(pidfd.as_raw_fd(), signal),
-            None => sys::kill(self.pid, signal),
+            Some(pidfd) => signal::deliver(pidfd.as_fd(), self.pid, self.is_sandbox_init(), signal),
+            None => sys::kill(self.pid, signal).map_err(sys::Errno::into_io),
         }
-        .map_err(sys::Errno::into_io)
     }
 
     /// Waits for the command to exit. Closes the child's stdin first, so a command reading it
@@ -256,7 +277,19 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
     match result {
         Ok(Launched { pid, pidfd, status, bridge }) => {
             let [stdin, stdout, stderr] = parent_ends;
-            Ok(Child { pid, pidfd, stdin, stdout, stderr, status: None, init_status: status, bridge, placeholders })
+            let via_init = status.is_some();
+            Ok(Child {
+                pid,
+                pidfd,
+                stdin,
+                stdout,
+                stderr,
+                status: None,
+                init_status: status,
+                via_init,
+                bridge,
+                placeholders,
+            })
         }
         Err(error) => {
             for placeholder in placeholders {

@@ -151,3 +151,19 @@ pub fn invalid_call_errno(number: libc::c_long) -> i32 {
     let ret = unsafe { libc::syscall(number, -1 as libc::c_long, null, null, 0 as libc::c_long, 0 as libc::c_long) };
     if ret == -1 { Errno::last().0 } else { 0 }
 }
+
+/// `pidfd_open(2)`: a close-on-exec pidfd for `pid`.
+pub fn pidfd_open(pid: libc::pid_t) -> SysResult<OwnedFd> {
+    // SAFETY: integer arguments.
+    check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) }).map(|fd| owned(fd as RawFd))
+}
+
+/// The pid a pidfd refers to, in this process's PID namespace (from `/proc/self/fdinfo`).
+pub fn pidfd_pid(pidfd: RawFd) -> SysResult<u32> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{pidfd}")).map_err(|_| Errno(libc::ENOENT))?;
+    info.lines()
+        .find_map(|line| line.strip_prefix("Pid:"))
+        .and_then(|pid| pid.trim().parse::<i64>().ok())
+        .and_then(|pid| u32::try_from(pid).ok())
+        .ok_or(Errno(libc::ESRCH))
+}
