@@ -18,8 +18,12 @@ pub unsafe fn close_raw(fd: RawFd) {
     }
 }
 
-pub fn dup2(from: RawFd, to: RawFd) -> SysResult<()> {
-    // SAFETY: integer arguments.
+/// `dup2(2)`: `from` duplicated onto `to`, closing what `to` was.
+///
+/// # Safety
+/// As for [`close_raw`], for `to`.
+pub unsafe fn dup2(from: RawFd, to: RawFd) -> SysResult<()> {
+    // SAFETY: integer arguments; the caller owns what `to` was.
     check_int(unsafe { libc::dup2(from, to) }).map(drop)
 }
 

@@ -14,7 +14,9 @@ use crate::sys;
 pub(crate) fn set_up(k: &impl Kernel, fds: &FdImage) -> Step {
     for &(target, source) in &fds.map {
         // dup2 leaves the new descriptor without FD_CLOEXEC: it survives execve.
-        at(Stage::Stdio, k.dup2(source, target))?;
+        // SAFETY: `target` is one of the command's numbers; nothing of this process owns it
+        // (the parent put every descriptor of its own above all targets).
+        at(Stage::Stdio, unsafe { k.dup2(source, target) })?;
     }
     for (target, inherit) in (0..).zip(fds.inherit) {
         // A host that marked its stream close-on-exec (Node does) still means the command to

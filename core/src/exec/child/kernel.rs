@@ -29,6 +29,12 @@ macro_rules! kernel_calls {
             /// As for [`sys::close_raw`].
             unsafe fn close_raw(&self, fd: RawFd);
 
+            /// `sys::dup2`.
+            ///
+            /// # Safety
+            /// As for [`sys::dup2`].
+            unsafe fn dup2(&self, from: RawFd, to: RawFd) -> SysResult<()>;
+
             /// `sys::close_range`.
             ///
             /// # Safety
@@ -71,6 +77,12 @@ macro_rules! kernel_calls {
             }
 
             #[inline(always)]
+            unsafe fn dup2(&self, from: RawFd, to: RawFd) -> SysResult<()> {
+                // SAFETY: upheld by the caller.
+                unsafe { sys::dup2(from, to) }
+            }
+
+            #[inline(always)]
             unsafe fn close_range(&self, first: u32, last: u32) -> SysResult<()> {
                 // SAFETY: upheld by the caller.
                 unsafe { sys::close_range(first, last) }
@@ -110,6 +122,10 @@ macro_rules! kernel_calls {
                 self.call::<()>("close_raw", None)
             }
 
+            unsafe fn dup2(&self, _from: RawFd, _to: RawFd) -> SysResult<()> {
+                self.call("dup2", None)
+            }
+
             unsafe fn close_range(&self, _first: u32, _last: u32) -> SysResult<()> {
                 self.call("close_range", None)
             }
@@ -136,7 +152,6 @@ kernel_calls! {
     fn getppid() -> libc::pid_t;
     fn peer_closed(fd: RawFd) -> bool;
     fn setsid() -> SysResult<()>;
-    fn dup2(from: RawFd, to: RawFd) -> SysResult<()>;
     fn is_open(fd: RawFd) -> bool;
     fn set_cloexec(fd: RawFd, cloexec: bool) -> SysResult<()>;
     fn write_all(fd: RawFd, bytes: &[u8]) -> SysResult<()>;
