@@ -82,6 +82,11 @@ struct Cli {
     #[arg(long)]
     no_proc: bool,
 
+    /// Processes and threads the sandbox may have at once (default 4096; counted in the
+    /// sandbox's own user namespace).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_processes: Option<u64>,
+
     /// Allow network only through the loopback proxies named in the proxy variables.
     #[arg(long)]
     allow_network_for_proxy: bool,
@@ -216,6 +221,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     spec.pipeline = pipeline;
     spec.proxy_network = cli.allow_network_for_proxy;
     spec.no_proc = cli.no_proc;
+    spec.max_processes = cli.max_processes;
     spec.bwrap_path = cli.bwrap_path;
     let plan = prepare(&spec)?;
     if cli.explain {

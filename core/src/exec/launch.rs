@@ -99,6 +99,7 @@ pub(crate) fn launch(
         namespaces,
         drop_capabilities: plan.process.drop_capabilities,
         no_new_privs: plan.process.no_new_privs,
+        max_processes: plan.process.max_processes,
         landlock,
         seccomp: plan.seccomp().map(|s| s.program.clone()),
         fd_limit: sys::fd_limit(),

@@ -59,6 +59,7 @@ stages! {
     Fork => "fork the command under the sandbox's init",
     CloseFds => "close inherited file descriptors",
     PassFds => "keep the passed file descriptors open",
+    Limits => "set the sandbox's resource limits",
     DropCapabilities => "drop all capabilities",
     NoNewPrivs => "set no_new_privs",
     Landlock => "enforce the Landlock ruleset",

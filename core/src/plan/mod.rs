@@ -93,6 +93,8 @@ pub struct SandboxSpec {
     pub managed_network: Option<ManagedNetwork>,
     /// Do not mount a fresh `/proc` (namespace pipeline).
     pub no_proc: bool,
+    /// The sandbox's process budget; `None` for [`DEFAULT_MAX_PROCESSES`].
+    pub max_processes: Option<u64>,
     /// Run a `bwrap` plan with this installed `bwrap` instead of the embedded launcher.
     pub bwrap_path: Option<PathBuf>,
 }
@@ -109,6 +111,7 @@ impl SandboxSpec {
             proxy_network: false,
             managed_network: None,
             no_proc: false,
+            max_processes: None,
             bwrap_path: None,
         }
     }
@@ -176,6 +179,11 @@ pub struct ProcessPlan {
     pub no_new_privs: bool,
     /// All capabilities (effective, permitted, inheritable, ambient, bounding) are dropped.
     pub drop_capabilities: bool,
+    /// `RLIMIT_NPROC` of the command: the sandbox's processes and threads, counted in its own
+    /// user namespace (so the host's processes of the same uid neither count nor can be starved
+    /// of their budget). `None` where the command shares the host's user namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_processes: Option<u64>,
     /// Every descriptor except stdio and those passed explicitly is closed.
     pub close_other_fds: bool,
     /// Where `argv[0]` is looked for, in order.
@@ -355,6 +363,9 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
 pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> {
     let program = process::check_argv(&spec.argv)?;
     process::check_env(&spec.env)?;
+    if spec.max_processes == Some(0) {
+        return Err(Error::argument("max-processes", "0 would let not even the command run; give at least 1"));
+    }
     // Proxy mode routes exactly the proxies the environment names (or, with a managed network,
     // the loopback ports it names), or nothing runs.
     let proxy_endpoints = match &spec.managed_network {
@@ -400,6 +411,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     }
     let candidates = process::exec_candidates(program, &env);
     let sandboxed = pipeline != Pipeline::Unsandboxed;
+    let max_processes = process_budget(spec, &enforcement, host, &mut warnings);
     let mut plan = SandboxPlan {
         reason,
         policy: spec.policy.clone(),
@@ -412,6 +424,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
             new_session: true,
             no_new_privs: sandboxed,
             drop_capabilities: matches!(pipeline, Pipeline::Landlock | Pipeline::Bwrap),
+            max_processes,
             close_other_fds: true,
             exec_candidates: candidates.clone(),
         },
@@ -427,6 +440,38 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         }
     }
     Ok(plan)
+}
+
+/// Processes and threads a sandbox may have at once, by default.
+pub const DEFAULT_MAX_PROCESSES: u64 = 4096;
+
+/// The command's process budget: in the sandbox's own user namespace the kernel counts only
+/// the sandbox's processes, so a fork bomb exhausts the sandbox's budget, never the uid's.
+/// Sharing the host's user namespace, the limit would count the uid's processes everywhere (and
+/// could stop the command from starting at all), so none is set there. The kernel never applies
+/// it to the host's root (uid 0 outside any user namespace owns every process budget).
+fn process_budget(
+    spec: &SandboxSpec,
+    enforcement: &Enforcement,
+    host: &HostFacts,
+    warnings: &mut Vec<String>,
+) -> Option<u64> {
+    let budget = spec.max_processes.unwrap_or(DEFAULT_MAX_PROCESSES);
+    let own_user_namespace = match enforcement {
+        Enforcement::Namespaces { .. } => true,
+        Enforcement::Landlock { protected, .. } => !protected.read_only.is_empty(),
+        Enforcement::Unsandboxed | Enforcement::SeccompOnly { .. } => false,
+    };
+    if !own_user_namespace {
+        if matches!(enforcement, Enforcement::Landlock { .. }) {
+            warnings.push("no process budget: the command shares the host's user namespace".into());
+        }
+        return None;
+    }
+    if host.euid == 0 {
+        warnings.push(format!("process budget ({budget}) set but not enforced: the kernel exempts uid 0 of the host"));
+    }
+    Some(budget)
 }
 
 /// The proxy endpoints of a managed network: its loopback ports on `127.0.0.1`.

@@ -152,6 +152,13 @@ pub fn invalid_call_errno(number: libc::c_long) -> i32 {
     if ret == -1 { Errno::last().0 } else { 0 }
 }
 
+/// Sets both the soft and the hard limit of `resource` for this process.
+pub fn set_rlimit(resource: libc::__rlimit_resource_t, limit: u64) -> SysResult<()> {
+    let value = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+    // SAFETY: `value` is a valid rlimit for the duration of the call.
+    check_int(unsafe { libc::setrlimit(resource, &value) }).map(drop)
+}
+
 /// `pidfd_open(2)`: a close-on-exec pidfd for `pid`.
 pub fn pidfd_open(pid: libc::pid_t) -> SysResult<OwnedFd> {
     // SAFETY: integer arguments.

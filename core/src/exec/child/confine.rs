@@ -14,6 +14,11 @@ pub(crate) fn confine_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infa
     for fd in &image.fds.pass {
         at(Stage::PassFds, k.set_cloexec(*fd, false))?;
     }
+    if let Some(limit) = image.max_processes {
+        // Before the capabilities go: lowering the hard limit needs none, and the budget must
+        // hold before the command can fork.
+        at(Stage::Limits, k.set_rlimit(libc::RLIMIT_NPROC, limit))?;
+    }
     if image.drop_capabilities {
         drop_capabilities(k)?;
     }

@@ -23,6 +23,8 @@ pub(crate) struct ChildImage {
     pub namespaces: Option<NamespaceImage>,
     pub drop_capabilities: bool,
     pub no_new_privs: bool,
+    /// `RLIMIT_NPROC` to set (soft and hard) before the command runs.
+    pub max_processes: Option<u64>,
     pub landlock: Option<LandlockImage>,
     pub seccomp: Option<Vec<SockFilter>>,
     /// Upper bound for the fallback close loop when `close_range` is unavailable.

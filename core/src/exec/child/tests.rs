@@ -168,6 +168,7 @@ fn image(strings: &Strings, namespaces: Option<NamespaceImage>) -> ChildImage {
         namespaces,
         drop_capabilities: true,
         no_new_privs: true,
+        max_processes: None,
         landlock: Some(LandlockImage {
             ruleset: OwnedFd::from(std::fs::File::open("/dev/null").unwrap()),
             rules: vec![LandlockRuleImage { path: c"/".to_owned(), access: 7, file_access: 5, optional: false }],
