@@ -224,3 +224,12 @@ pub fn userns_available(user: User) -> bool {
 /// workspace-write without `/tmp` and `$TMPDIR`: scratch directories live under `/tmp`, so
 /// "outside the writable roots" must not be writable through `/tmp`.
 pub const WORKSPACE: &str = r#"{"type":"workspace-write","exclude_tmpdir_env_var":true,"exclude_slash_tmp":true}"#;
+
+/// Reports a check this host cannot make. Under `CODEX_SANDBOX_REQUIRE_ALL=1` (CI) a skip is a
+/// failure.
+pub fn skip(reason: &str) {
+    if std::env::var_os("CODEX_SANDBOX_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("required check skipped: {reason}");
+    }
+    eprintln!("SKIP {reason}");
+}
