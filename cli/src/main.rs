@@ -134,6 +134,10 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     spec.no_proc = cli.no_proc;
     spec.bwrap_path = cli.bwrap_path;
     let plan = prepare(&spec)?;
+    // Until core's `prepare` makes this check for every front end, the CLI makes it itself.
+    if let Some(bwrap) = &spec.bwrap_path {
+        codex_sandbox_core::resolve::check_bwrap_path(bwrap, &plan.filesystem, "bwrap-path")?;
+    }
     if cli.explain {
         return print_json(&plan);
     }
