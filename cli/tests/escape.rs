@@ -611,16 +611,18 @@ macro_rules! batched {
     };
 }
 
-const LANDLOCK_METADATA: &str = "issue 11 item 1 (landlock pipeline: metadata outside the roots)";
-const PROTECTED_MISSING: &str = "issue 12 item 1 (protected names that do not exist yet, sub/.git)";
-const GIT_LAYOUTS: &str = "issue 12 item 2 (worktree commondir, core.hooksPath)";
-const UNIX_SOCKETS: &str = "issue 12 item 3 / issue 11 item 7 (host unix sockets under full network)";
-const PROCESS_BUDGET: &str = "issue 12 item 5 (no per-sandbox process budget)";
-const FLOCK: &str = "issue 12 item 7 (flock on files outside the roots)";
-const LANDLOCK_PROCESSES: &str = "issue 11 item 4 (landlock pipeline: prlimit/setpriority on host processes)";
-const LANDLOCK_ORPHANS: &str = "issue 11 item 2 (landlock pipeline: descendants outlive the run)";
-const LANDLOCK_IPC: &str = "issue 11 item 3 (landlock pipeline: host System V IPC)";
-const LANDLOCK_DEV: &str = "issue 11 item 6 (landlock pipeline: other terminals under /dev)";
+// Issue items are the "What to build" items; the findings are the "What we measured" ones.
+const LANDLOCK_METADATA: &str = "issue 11 item 1 (finding 1: landlock pipeline, metadata outside the roots)";
+const PROTECTED_MISSING: &str = "issue 12 item 1 (finding 1: protected names that do not exist yet, sub/.git)";
+const GIT_LAYOUTS: &str = "issue 12 item 1 (finding 2: worktree commondir, core.hooksPath)";
+const UNIX_SOCKETS: &str = "issue 12 item 3 (finding 5; issue 11 finding 7: host unix sockets under full network)";
+const PROCESS_BUDGET: &str = "issue 12 item 5 (finding 8: no per-sandbox process budget)";
+const FLOCK: &str = "issue 12 item 7 (finding 10: flock on files outside the roots)";
+const LANDLOCK_PROCESSES: &str =
+    "issue 11 item 1 (finding 4: landlock pipeline, prlimit/setpriority on host processes)";
+const LANDLOCK_ORPHANS: &str = "issue 11 item 1 (finding 2: landlock pipeline, descendants outlive the run)";
+const LANDLOCK_IPC: &str = "issue 11 item 1 (finding 3: landlock pipeline, host System V IPC)";
+const LANDLOCK_DEV: &str = "issue 11 item 1 (finding 6: landlock pipeline, other terminals under /dev)";
 
 fn landlock_only(item: &'static str) -> fn(&Column) -> Option<&'static str> {
     // Function pointers cannot capture; one small function per item.

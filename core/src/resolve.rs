@@ -224,6 +224,10 @@ pub fn resolve(policy: &SandboxPolicy, policy_cwd: &Path, tmpdir: Option<&OsStr>
 /// could then rewrite shell start-up files, `~/.ssh` or anything else of the user's. Naming the
 /// directory in `writable_roots` still makes it writable (explicit roots come first, so the
 /// implicit duplicate never reaches this check).
+///
+/// `/tmp` is refused only when it resolves to `/`: a `HOME=/tmp` (service accounts, CI) is the
+/// caller's own choice of home, and refusing every default workspace-write run there would
+/// leave only the choice of excluding `/tmp`. docs/security.md lists it as a residual risk.
 fn check_implicit_root(requested: &Path, canonical: &Path, source: RootSource) -> Result<()> {
     let variable = match source {
         RootSource::TmpdirEnv => "TMPDIR",
@@ -232,6 +236,8 @@ fn check_implicit_root(requested: &Path, canonical: &Path, source: RootSource) -
     };
     let what = if canonical == Path::new("/") {
         "the root directory".to_owned()
+    } else if source == RootSource::SlashTmp {
+        return Ok(());
     } else if let Some(home) = home_directories().into_iter().find(|home| home.starts_with(canonical)) {
         if home == canonical {
             format!("the home directory `{}`", home.display())
