@@ -38,8 +38,14 @@ const PROBE: &str = include_str!("common/escape_probe.py");
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Pipeline {
     Landlock,
+    /// The namespace pipeline, embedded launcher.
     Bwrap,
+    /// The namespace pipeline's plan carried out by an installed bubblewrap (`--bwrap-path`).
+    SystemBwrap,
 }
+
+/// The installed bubblewrap the `SystemBwrap` columns use (as CI installs it).
+const SYSTEM_BWRAP: &str = "/usr/bin/bwrap";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Network {
@@ -59,6 +65,7 @@ impl Column {
         let pipeline = match self.pipeline {
             Pipeline::Landlock => "landlock",
             Pipeline::Bwrap => "bwrap",
+            Pipeline::SystemBwrap => "sysbwrap",
         };
         let user = match self.user {
             User::Current if unsafe { libc::geteuid() } == 0 => "root".to_owned(),
@@ -463,11 +470,13 @@ impl Fixture {
     }
 
     fn run(&self, cwd: &Path, policy: &str) -> Run {
-        let pipeline = match self.column.pipeline {
-            Pipeline::Landlock => "--pipeline=landlock",
-            Pipeline::Bwrap => "--pipeline=bwrap",
+        let run = Run::new(self.column.user, cwd);
+        let run = match self.column.pipeline {
+            Pipeline::Landlock => run.arg("--pipeline=landlock"),
+            Pipeline::Bwrap => run.arg("--pipeline=bwrap"),
+            Pipeline::SystemBwrap => run.arg("--pipeline=bwrap").arg("--bwrap-path").arg(SYSTEM_BWRAP),
         };
-        Run::new(self.column.user, cwd).arg(pipeline).policy(policy)
+        run.policy(policy)
     }
 
     /// Whether one listener received anything (each probe has its own).
@@ -622,6 +631,9 @@ const LANDLOCK_PROCESSES: &str =
     "issue 11 item 1 (finding 4: landlock pipeline, prlimit/setpriority on host processes)";
 const LANDLOCK_ORPHANS: &str = "issue 11 item 1 (finding 2: landlock pipeline, descendants outlive the run)";
 const LANDLOCK_IPC: &str = "issue 11 item 1 (finding 3: landlock pipeline, host System V IPC)";
+const SYSTEM_BWRAP_PROC_SYS: &str = "issue 12 item 4 (finding 6: root under a system bwrap, host /proc/sys writable)";
+const ABSTRACT_SOCKETS: &str =
+    "issue 12 item 3 (system bwrap, full network: host abstract unix sockets, no Landlock scope)";
 const LANDLOCK_DEV: &str = "issue 11 item 1 (finding 6: landlock pipeline, other terminals under /dev)";
 
 fn landlock_only(item: &'static str) -> fn(&Column) -> Option<&'static str> {
@@ -1606,13 +1618,21 @@ fn socket_probes() -> Vec<Probe> {
                 },
             },
         },
-        batched!(
-            "abstract-unix-socket",
-            C,
-            Layout::Repo,
-            |f| vec![ops1("abstract_connect", &[&f.abstract_name])],
-            |f, a| { judge("connect to a host abstract unix socket", &a[0], "EPERM", f.reached(Listener::Abstract)) }
-        ),
+        Probe {
+            id: "abstract-unix-socket",
+            class: C,
+            applies: everywhere,
+            // Only Landlock's scope (ABI 6) keeps them apart on the host's network namespace,
+            // and a system bwrap applies no Landlock layer.
+            known_open: |c| (c.pipeline == Pipeline::SystemBwrap && c.full()).then_some(ABSTRACT_SOCKETS),
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("abstract_connect", &[&f.abstract_name])],
+                judge: |f, a| {
+                    judge("connect to a host abstract unix socket", &a[0], "EPERM", f.reached(Listener::Abstract))
+                },
+            },
+        },
     ]
 }
 
@@ -1658,14 +1678,21 @@ fn kernel_surface_probes() -> Vec<Probe> {
             "proc-sys-hostname",
             C,
             Layout::Repo,
-            |_| vec![ops1("write_same", &["/proc/sys/kernel/hostname"])],
+            |_| vec![ops1("write_same", &["/proc/sys/kernel/hostname"]), ops1("readlink", &["/proc/self/ns/uts"])],
             |f, a| {
-                judge(
-                    "write /proc/sys/kernel/hostname (its current value)",
-                    &a[0],
-                    kernel_file_denied(&f.column, "/proc"),
-                    hostname_changed(),
-                )
+                // Root under a system bwrap may write it: its own UTS namespace's name. In
+                // the host's UTS namespace a successful write is an escape, even of the same
+                // value.
+                let host_uts =
+                    fs::read_link("/proc/self/ns/uts").map(|l| format!("LINK={}", l.display())).unwrap_or_default();
+                let shared = a[0] == "OK" && a[1] == host_uts;
+                let evidence = either(hostname_changed(), shared.then(|| "wrote the host's UTS namespace".to_owned()));
+                let expected = if f.column.pipeline == Pipeline::SystemBwrap && f.column.root() {
+                    "OK"
+                } else {
+                    kernel_file_denied(&f.column, "/proc")
+                };
+                judge("write /proc/sys/kernel/hostname (its current value)", &a[0], expected, evidence)
             }
         ),
     ];
@@ -1696,7 +1723,11 @@ fn kernel_surface_probes() -> Vec<Probe> {
             id,
             class: C,
             applies: everywhere,
-            known_open: never_open,
+            known_open: if id == "sys-write" {
+                never_open
+            } else {
+                |c| (c.pipeline == Pipeline::SystemBwrap && c.root()).then_some(SYSTEM_BWRAP_PROC_SYS)
+            },
             kind: Kind::Batched { layout: Layout::Repo, ops, judge },
         });
     }
@@ -1716,6 +1747,11 @@ fn hostname_changed() -> Option<String> {
 /// or, with full network, the host's bound read-only (checked after the mode, so 65534 hears
 /// EACCES about a root-owned file).
 fn kernel_file_denied(column: &Column, path: &str) -> &'static str {
+    if column.pipeline == Pipeline::SystemBwrap && path.starts_with("/sys") && !column.full() {
+        // With a network namespace of its own, the system bwrap executor's view has no
+        // host /sys below /sys/kernel.
+        return "ENOENT";
+    }
     if column.landlock() || path.starts_with("/proc") || (column.full() && !column.root()) { "EACCES" } else { "EROFS" }
 }
 
@@ -1797,14 +1833,14 @@ fn footgun_probes() -> Vec<Probe> {
         Probe {
             id: "bwrap-path-relative",
             class: C,
-            applies: |c| !c.landlock(),
+            applies: |c| c.pipeline == Pipeline::Bwrap,
             known_open: never_open,
             kind: Kind::Own(relative_bwrap_probe),
         },
         Probe {
             id: "bwrap-path-writable",
             class: C,
-            applies: |c| !c.landlock(),
+            applies: |c| c.pipeline == Pipeline::Bwrap,
             known_open: never_open,
             kind: Kind::Own(writable_bwrap_probe),
         },
@@ -2093,14 +2129,16 @@ fn columns() -> (Vec<Column>, Vec<String>) {
     let mut skipped = Vec::new();
     for user in common::users() {
         let userns = common::userns_available(user);
-        for pipeline in [Pipeline::Landlock, Pipeline::Bwrap] {
+        for pipeline in [Pipeline::Landlock, Pipeline::Bwrap, Pipeline::SystemBwrap] {
             for network in [Network::Restricted, Network::Full] {
                 let column = Column { pipeline, user, network };
                 // Both pipelines need a user namespace to protect .git and .codex.
-                if userns {
-                    columns.push(column);
-                } else {
+                if !userns {
                     skipped.push(format!("{}: this host forbids user namespaces", column.name()));
+                } else if pipeline == Pipeline::SystemBwrap && !Path::new(SYSTEM_BWRAP).is_file() {
+                    skipped.push(format!("{}: no {SYSTEM_BWRAP} (apt install bubblewrap)", column.name()));
+                } else {
+                    columns.push(column);
                 }
             }
         }

@@ -411,6 +411,7 @@ OPS = {
     "pty_read": pty_read,
     "nproc_budget": nproc_budget,
     "flock_hold": flock_hold,
+    "readlink": lambda path: "LINK=" + os.readlink(path),
 }
 
 
