@@ -1,5 +1,7 @@
 //! The seccomp rules, proved against the kernel: a real sandboxed process makes each refused
-//! system call with and without the argument that matters, on both pipelines, as the current
+//! system call with and without the argument that matters, on both pipelines (and the
+//! namespace pipeline's plan run by an installed bubblewrap, which loads the same program
+//! with `--seccomp`), as the current
 //! user and (when root) as uid 65534, in restricted and full network mode. The same calls made
 //! outside the sandbox by the same user show that the arguments reach the kernel and that the
 //! refusal comes from the filter (the kernel itself would answer differently).
@@ -12,6 +14,9 @@ use std::process::{Command, Stdio};
 use common::{Run, Scratch, User, users};
 
 const SYSCALLS: &str = include_str!("common/syscalls.py");
+
+/// The installed bubblewrap (`--bwrap-path`), as CI installs it.
+const SYSTEM_BWRAP: &str = "/usr/bin/bwrap";
 
 /// What the kernel answers outside the sandbox.
 #[derive(Clone, Copy, Debug)]
@@ -248,15 +253,26 @@ fn refused_system_calls_get_the_filters_errno_on_both_pipelines() {
                 _ => {}
             }
         }
-        let mut pipelines = vec!["landlock"];
+        // (name, arguments): the landlock pipeline, the namespace pipeline with its embedded
+        // launcher, and the same plan carried out by an installed bubblewrap.
+        let mut pipelines: Vec<(&str, Vec<&str>)> = vec![("landlock", vec!["--pipeline=landlock"])];
         if userns {
-            pipelines.push("bwrap");
+            pipelines.push(("bwrap", vec!["--pipeline=bwrap"]));
+            if std::path::Path::new(SYSTEM_BWRAP).is_file() {
+                pipelines.push(("system bwrap", vec!["--pipeline=bwrap", "--bwrap-path", SYSTEM_BWRAP]));
+            } else {
+                common::skip(&format!("system bwrap as {user:?}: no {SYSTEM_BWRAP}"));
+            }
         } else {
             common::skip(&format!("bwrap pipeline as {user:?}: this host forbids user namespaces"));
         }
-        for pipeline in pipelines {
+        for (pipeline, args) in &pipelines {
             for policy in ["read-only", r#"{"type":"read-only","network_access":true}"#] {
-                let run = Run::new(user, &scratch.path).arg(format!("--pipeline={pipeline}")).policy(policy);
+                let mut run = Run::new(user, &scratch.path);
+                for arg in args {
+                    run = run.arg(*arg);
+                }
+                let run = run.policy(policy);
                 let output = run.output(&python_args(&cases));
                 assert!(output.status.success(), "probe failed: {}", common::stderr(&output));
                 let answers = lines(&output);
