@@ -42,6 +42,11 @@ enum Pipeline {
     Bwrap,
     /// The namespace pipeline's plan carried out by an installed bubblewrap (`--bwrap-path`).
     SystemBwrap,
+    /// The landlock pipeline on a host that refuses user namespaces (Docker's default seccomp
+    /// profile, Ubuntu's AppArmor default), simulated by a seccomp filter around the CLI that
+    /// refuses `clone`/`unshare` with CLONE_NEWUSER (EPERM) and `clone3` (ENOSYS), as Docker's
+    /// profile does. Only read-only policies run there: protected paths need a mount namespace.
+    LandlockNoUserns,
 }
 
 /// The installed bubblewrap the `SystemBwrap` columns use (as CI installs it).
@@ -66,6 +71,7 @@ impl Column {
             Pipeline::Landlock => "landlock",
             Pipeline::Bwrap => "bwrap",
             Pipeline::SystemBwrap => "sysbwrap",
+            Pipeline::LandlockNoUserns => "landlock-nouserns",
         };
         let user = match self.user {
             User::Current if unsafe { libc::geteuid() } == 0 => "root".to_owned(),
@@ -80,7 +86,11 @@ impl Column {
     }
 
     fn landlock(&self) -> bool {
-        self.pipeline == Pipeline::Landlock
+        matches!(self.pipeline, Pipeline::Landlock | Pipeline::LandlockNoUserns)
+    }
+
+    fn no_userns(&self) -> bool {
+        self.pipeline == Pipeline::LandlockNoUserns
     }
 
     fn full(&self) -> bool {
@@ -458,6 +468,9 @@ impl Fixture {
     }
 
     fn policy(&self, writable_roots: &[&Path]) -> String {
+        if self.column.no_userns() {
+            return json!({"type": "read-only", "network_access": self.column.full()}).to_string();
+        }
         let roots: Vec<String> = writable_roots.iter().map(|p| p.display().to_string()).collect();
         json!({
             "type": "workspace-write",
@@ -472,7 +485,7 @@ impl Fixture {
     fn run(&self, cwd: &Path, policy: &str) -> Run {
         let run = Run::new(self.column.user, cwd);
         let run = match self.column.pipeline {
-            Pipeline::Landlock => run.arg("--pipeline=landlock"),
+            Pipeline::Landlock | Pipeline::LandlockNoUserns => run.arg("--pipeline=landlock"),
             Pipeline::Bwrap => run.arg("--pipeline=bwrap"),
             Pipeline::SystemBwrap => run.arg("--pipeline=bwrap").arg("--bwrap-path").arg(SYSTEM_BWRAP),
         };
@@ -621,20 +634,22 @@ macro_rules! batched {
 }
 
 // Issue items are the "What to build" items; the findings are the "What we measured" ones.
-const LANDLOCK_METADATA: &str = "issue 11 item 1 (finding 1: landlock pipeline, metadata outside the roots)";
+// Issue 11 item 1 closes the landlock pipeline's findings where user namespaces exist, item 2
+// where they do not.
+const LANDLOCK_METADATA: &str = "issue 11 items 1-2 (finding 1: landlock pipeline, metadata outside the roots)";
 const PROTECTED_MISSING: &str = "issue 12 item 1 (finding 1: protected names that do not exist yet, sub/.git)";
 const GIT_LAYOUTS: &str = "issue 12 item 1 (finding 2: worktree commondir, core.hooksPath)";
 const UNIX_SOCKETS: &str = "issue 12 item 3 (finding 5; issue 11 finding 7: host unix sockets under full network)";
 const PROCESS_BUDGET: &str = "issue 12 item 5 (finding 8: no per-sandbox process budget)";
 const FLOCK: &str = "issue 12 item 7 (finding 10: flock on files outside the roots)";
 const LANDLOCK_PROCESSES: &str =
-    "issue 11 item 1 (finding 4: landlock pipeline, prlimit/setpriority on host processes)";
-const LANDLOCK_ORPHANS: &str = "issue 11 item 1 (finding 2: landlock pipeline, descendants outlive the run)";
-const LANDLOCK_IPC: &str = "issue 11 item 1 (finding 3: landlock pipeline, host System V IPC)";
+    "issue 11 items 1-2 (finding 4: landlock pipeline, prlimit/setpriority on host processes)";
+const LANDLOCK_ORPHANS: &str = "issue 11 items 1-2 (finding 2: landlock pipeline, descendants outlive the run)";
+const LANDLOCK_IPC: &str = "issue 11 items 1-2 (finding 3: landlock pipeline, host System V IPC)";
 const SYSTEM_BWRAP_PROC_SYS: &str = "issue 12 item 4 (finding 6: root under a system bwrap, host /proc/sys writable)";
 const ABSTRACT_SOCKETS: &str =
     "issue 12 item 3 (system bwrap, full network: host abstract unix sockets, no Landlock scope)";
-const LANDLOCK_DEV: &str = "issue 11 item 1 (finding 6: landlock pipeline, other terminals under /dev)";
+const LANDLOCK_DEV: &str = "issue 11 items 1-2 (finding 6: landlock pipeline, other terminals under /dev)";
 
 fn landlock_only(item: &'static str) -> fn(&Column) -> Option<&'static str> {
     // Function pointers cannot capture; one small function per item.
@@ -701,14 +716,22 @@ fn write_probes() -> Vec<Probe> {
             C,
             Layout::Repo,
             |f| vec![ops1("rename", &[&p(&f.victim_file), &p(&f.ws.join("stolen.txt"))])],
-            |f, a| { judge("rename into the workspace", &a[0], "EXDEV", changed(&f.victim_file, ORIGINAL)) }
+            |f, a| {
+                // Under the read-only policy of a host without user namespaces the workspace
+                // is not writable either.
+                let expected = if f.column.no_userns() { "EACCES" } else { "EXDEV" };
+                judge("rename into the workspace", &a[0], expected, changed(&f.victim_file, ORIGINAL))
+            }
         ),
         batched!(
             "hardlink-outside-in",
             C,
             Layout::Repo,
             |f| vec![ops1("link_then_write", &[&p(&f.victim_file), &p(&f.ws.join("linked.txt"))])],
-            |f, a| judge("hard link into the workspace, write", &a[0], "EXDEV", changed(&f.victim_file, ORIGINAL))
+            |f, a| {
+                let expected = if f.column.no_userns() { "EACCES" } else { "EXDEV" };
+                judge("hard link into the workspace, write", &a[0], expected, changed(&f.victim_file, ORIGINAL))
+            }
         ),
         batched!(
             "symlink-outside-in",
@@ -792,7 +815,15 @@ fn write_probes() -> Vec<Probe> {
             let owner = fs::metadata(&f.victim_file).map(|m| m.uid()).unwrap_or(u32::MAX);
             let evidence = (owner != uid).then(|| format!("owner is now {owner}"));
             // The landlock pipeline runs in a user namespace mapping only the user's own ids.
-            judge("chown", &a[0], if f.column.landlock() { "EINVAL" } else { "EROFS" }, evidence)
+            // Without one, the capability is simply missing.
+            let expected = if f.column.no_userns() {
+                "EPERM"
+            } else if f.column.landlock() {
+                "EINVAL"
+            } else {
+                "EROFS"
+            };
+            judge("chown", &a[0], expected, evidence)
         }
     ));
     probes
@@ -1094,8 +1125,9 @@ fn privilege_probes() -> Vec<Probe> {
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |_| vec![ops1("setuid_root", &[])],
-                // uid 0 is not mapped in the sandbox's user namespace.
-                judge: |_, a| judge("setuid(0)", &a[0], "EINVAL", None),
+                // uid 0 is not mapped in the sandbox's user namespace; without one, the
+                // capability is missing.
+                judge: |f, a| judge("setuid(0)", &a[0], if f.column.no_userns() { "EPERM" } else { "EINVAL" }, None),
             },
         },
         Probe {
@@ -1131,7 +1163,9 @@ fn privilege_probes() -> Vec<Probe> {
             judge("init_module", &a[0], "EPERM", None)
         }),
         batched!("mknod-device", C, Layout::Repo, |f| vec![ops1("mknod_null", &[&p(&f.ws.join("null"))])], |f, a| {
-            judge("mknod a character device", &a[0], "EPERM", exists(&f.ws.join("null")))
+            // Under a read-only policy Landlock refuses it before the capability check.
+            let expected = if f.column.no_userns() { "EACCES" } else { "EPERM" };
+            judge("mknod a character device", &a[0], expected, exists(&f.ws.join("null")))
         }),
     ]
 }
@@ -1859,6 +1893,13 @@ fn footgun_probes() -> Vec<Probe> {
             kind: Kind::Own(|f| tmpdir_probe(f, true)),
         },
         Probe {
+            id: "workspace-write-refused",
+            class: C,
+            applies: |c| c.no_userns(),
+            known_open: never_open,
+            kind: Kind::Own(workspace_write_without_userns_probe),
+        },
+        Probe {
             id: "read-only-policy",
             class: "writes outside roots",
             applies: everywhere,
@@ -1875,6 +1916,23 @@ fn footgun_probes() -> Vec<Probe> {
     ]
 }
 
+/// Without user namespaces, workspace-write (whose protected paths need a mount namespace) is
+/// refused up front, saying what to change, and runs nothing.
+fn workspace_write_without_userns_probe(f: &mut Fixture) -> Verdict {
+    let marker = f.plain.join("ran");
+    let argv = ["/usr/bin/touch".to_owned(), p(&marker)];
+    let output = f.run(&f.plain, "workspace-write").run_probe(&argv);
+    let message = common::stderr(&output);
+    let refused = output.status.code() == Some(125) && message.contains("user namespace");
+    let evidence = either(exists(&marker), exists(&f.plain.join(".codex")));
+    judge(
+        "workspace-write without user namespaces",
+        if refused { "refused" } else { message.trim() },
+        "refused",
+        evidence,
+    )
+}
+
 /// A script that, if it ever runs, leaves a marker outside the sandbox.
 fn fake_bwrap(f: &Fixture, dir: &Path) -> PathBuf {
     let marker = f.outside.join("fake-bwrap-ran");
@@ -1888,7 +1946,7 @@ fn fake_bwrap(f: &Fixture, dir: &Path) -> PathBuf {
 fn relative_bwrap_probe(f: &mut Fixture) -> Verdict {
     let marker = fake_bwrap(f, &f.ws);
     let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
-    let output = f.run(&cwd, &policy).arg("--bwrap-path").arg("bwrap").output(&["/bin/true"]);
+    let output = f.run(&cwd, &policy).arg("--bwrap-path").arg("bwrap").run_probe(&["/bin/true".to_owned()]);
     let evidence = exists(&marker);
     let message = common::stderr(&output);
     let refused = output.status.code() == Some(125) && message.contains("`bwrap-path`") && message.contains("`bwrap`");
@@ -1899,7 +1957,7 @@ fn writable_bwrap_probe(f: &mut Fixture) -> Verdict {
     let marker = fake_bwrap(f, &f.ws);
     let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
     let path = f.ws.join("bwrap");
-    let output = f.run(&cwd, &policy).arg("--bwrap-path").arg(p(&path)).output(&["/bin/true"]);
+    let output = f.run(&cwd, &policy).arg("--bwrap-path").arg(p(&path)).run_probe(&["/bin/true".to_owned()]);
     let message = common::stderr(&output);
     let refused = output.status.code() == Some(125) && message.contains("writable root");
     judge(
@@ -1918,11 +1976,8 @@ fn tmpdir_probe(f: &mut Fixture, home: bool) -> Verdict {
         if home { home_dir.join(".bashrc") } else { PathBuf::from(format!("/codex-escape-{}", std::process::id())) };
     // `/tmp` excluded: the probe's HOME lies under it, and this probe is about TMPDIR.
     let policy = r#"{"type":"workspace-write","exclude_slash_tmp":true}"#;
-    let output = f.run(&f.ws, policy).env("HOME", &p(&home_dir)).env("TMPDIR", &tmpdir).output(&[
-        "/bin/sh",
-        "-c",
-        &format!("echo planted > {}", marker.display()),
-    ]);
+    let argv = ["/bin/sh".to_owned(), "-c".to_owned(), format!("echo planted > {}", marker.display())];
+    let output = f.run(&f.ws, policy).env("HOME", &p(&home_dir)).env("TMPDIR", &tmpdir).run_probe(&argv);
     let message = common::stderr(&output);
     let refused = output.status.code() == Some(125) && message.contains("`TMPDIR`");
     let evidence = exists(&marker);
@@ -1996,6 +2051,43 @@ fn probe_argv(ops: &Value) -> Vec<String> {
     vec!["/usr/bin/python3".into(), "-c".into(), PROBE.into(), ops.to_string(), syscall_numbers()]
 }
 
+/// Set while a `LandlockNoUserns` column runs: every sandbox run gets the filter below.
+static SIMULATE_NO_USERNS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes `command` start as on a host that forbids user namespaces: a seccomp filter (our own
+/// compiler's) refusing `clone`/`unshare` with CLONE_NEWUSER and answering `clone3` with ENOSYS.
+fn forbid_user_namespaces(command: &mut Command) {
+    use codex_sandbox_core::seccomp::{Condition, SyscallRule, compile};
+    let no_newuser = || {
+        vec![Condition::ArgIn {
+            arg: 0,
+            mask: libc::CLONE_NEWUSER as u32,
+            values: vec![0],
+            meaning: "no CLONE_NEWUSER",
+        }]
+    };
+    let rule = |syscall, number, allow_if, errno| SyscallRule { syscall, number, allow_if, errno, note: None };
+    let program = compile(&[
+        rule("clone", libc::SYS_clone, no_newuser(), libc::EPERM),
+        rule("unshare", libc::SYS_unshare, no_newuser(), libc::EPERM),
+        rule("clone3", libc::SYS_clone3, vec![], libc::ENOSYS),
+    ]);
+    let len = program.len() as u16;
+    // SAFETY: only prctl between fork and exec; `program` (moved into the closure) outlives the
+    // call, and its instructions have the layout of `struct sock_filter`.
+    unsafe {
+        command.pre_exec(move || {
+            let fprog = libc::sock_fprog { len, filter: program.as_ptr().cast::<libc::sock_filter>().cast_mut() };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// How long one sandbox run may take before it is killed and its probes fail.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -2053,7 +2145,11 @@ impl RunProbe for Run {
     }
     fn probe_command(&self, argv: &[String]) -> Command {
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        self.command(&argv)
+        let mut command = self.command(&argv);
+        if SIMULATE_NO_USERNS.load(std::sync::atomic::Ordering::Relaxed) {
+            forbid_user_namespaces(&mut command);
+        }
+        command
     }
 }
 
@@ -2068,8 +2164,23 @@ struct Row {
 }
 
 fn run_column(column: Column, index: usize, probes: &[Probe], rows: &mut Vec<Row>) {
+    SIMULATE_NO_USERNS.store(column.no_userns(), std::sync::atomic::Ordering::Relaxed);
     let mut fixture = Fixture::new(column, index);
-    let applicable: Vec<&Probe> = probes.iter().filter(|p| (p.applies)(&column)).collect();
+    // Without user namespaces workspace-write is refused (protected paths need a mount
+    // namespace; the workspace-write-refused probe checks that), so its probes have nothing
+    // to probe; the column runs everything else under a read-only policy.
+    let meaningful = |p: &Probe| !(column.no_userns() && p.class == "protected paths");
+    for probe in probes.iter().filter(|p| (p.applies)(&column) && !meaningful(p)) {
+        rows.push(Row {
+            probe: probe.id,
+            class: probe.class,
+            column: column.name(),
+            status: "n/a",
+            item: None,
+            detail: "workspace-write does not run on this host kind".into(),
+        });
+    }
+    let applicable: Vec<&Probe> = probes.iter().filter(|p| (p.applies)(&column) && meaningful(p)).collect();
     let mut verdicts: BTreeMap<&'static str, Verdict> = BTreeMap::new();
     for layout in [Layout::Repo, Layout::Plain, Layout::GitFile] {
         let batch: Vec<(&Probe, Vec<Value>)> = applicable
@@ -2129,11 +2240,11 @@ fn columns() -> (Vec<Column>, Vec<String>) {
     let mut skipped = Vec::new();
     for user in common::users() {
         let userns = common::userns_available(user);
-        for pipeline in [Pipeline::Landlock, Pipeline::Bwrap, Pipeline::SystemBwrap] {
+        for pipeline in [Pipeline::Landlock, Pipeline::Bwrap, Pipeline::SystemBwrap, Pipeline::LandlockNoUserns] {
             for network in [Network::Restricted, Network::Full] {
                 let column = Column { pipeline, user, network };
                 // Both pipelines need a user namespace to protect .git and .codex.
-                if !userns {
+                if !userns && pipeline != Pipeline::LandlockNoUserns {
                     skipped.push(format!("{}: this host forbids user namespaces", column.name()));
                 } else if pipeline == Pipeline::SystemBwrap && !Path::new(SYSTEM_BWRAP).is_file() {
                     skipped.push(format!("{}: no {SYSTEM_BWRAP} (apt install bubblewrap)", column.name()));
@@ -2163,15 +2274,15 @@ fn main() -> ExitCode {
     }
 
     println!("escape suite: {} probes, {} columns", probes.len(), columns.len());
-    println!("{:<30} {:<26} {:<26} {:<11} evidence", "probe", "class", "column", "result");
+    println!("{:<30} {:<26} {:<34} {:<11} evidence", "probe", "class", "column", "result");
     for row in &rows {
-        println!("{:<30} {:<26} {:<26} {:<11} {}", row.probe, row.class, row.column, row.status, row.detail);
+        println!("{:<30} {:<26} {:<34} {:<11} {}", row.probe, row.class, row.column, row.status, row.detail);
     }
     for reason in &skipped_columns {
         println!("SKIP column {reason}");
     }
     println!();
-    println!("{:<26} {:>6} {:>6} {:>11} {:>5} {:>5}", "column", "passed", "failed", "known-open", "skip", "n/a");
+    println!("{:<34} {:>6} {:>6} {:>11} {:>5} {:>5}", "column", "passed", "failed", "known-open", "skip", "n/a");
     let count = |rows: &[&Row], status: &str| rows.iter().filter(|r| r.status == status).count();
     let mut known_items: BTreeMap<String, usize> = BTreeMap::new();
     for column in &columns {
@@ -2179,7 +2290,7 @@ fn main() -> ExitCode {
         let in_column: Vec<&Row> = rows.iter().filter(|r| r.column == name).collect();
         let failed = count(&in_column, "FAIL") + count(&in_column, "ESCAPE");
         println!(
-            "{:<26} {:>6} {:>6} {:>11} {:>5} {:>5}",
+            "{:<34} {:>6} {:>6} {:>11} {:>5} {:>5}",
             name,
             count(&in_column, "pass"),
             failed,
