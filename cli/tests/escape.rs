@@ -1,8 +1,10 @@
 //! The escape suite: probes that try to get out of the sandbox, each judged by evidence on the
 //! host (a file unchanged, an exact errno, a listener that got nothing, a victim alive and
-//! unchanged), on both pipelines, as the current user and (when root) as uid 65534, with
-//! restricted and full network. It prints one row per probe and column, a summary per column,
-//! and ends with the line `N passed, N failed`.
+//! unchanged). Columns: the landlock pipeline, the namespace pipeline (embedded launcher, and
+//! an installed bubblewrap through `--bwrap-path` when `/usr/bin/bwrap` exists), and the
+//! landlock pipeline on a simulated host without user namespaces; as the current user and
+//! (when root) as uid 65534; with restricted and full network. It prints one row per probe and
+//! column, a summary per column, and ends with the line `N passed, N failed`.
 //!
 //! A probe that shows an escape we have not closed yet is KNOWN-OPEN with the issue item that
 //! tracks it: neither passed nor failed, unless `CODEX_SANDBOX_ESCAPES_STRICT=1`, which makes

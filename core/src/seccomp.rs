@@ -148,11 +148,11 @@ fn always_denied() -> Vec<SyscallRule> {
             vec![],
             Some("io_uring performs socket and file operations that bypass seccomp argument checks"),
         ),
-        rule("io_uring_enter", libc::SYS_io_uring_enter, vec![], None),
-        rule("io_uring_register", libc::SYS_io_uring_register, vec![], None),
-        rule("ptrace", libc::SYS_ptrace, vec![], None),
-        rule("process_vm_readv", libc::SYS_process_vm_readv, vec![], None),
-        rule("process_vm_writev", libc::SYS_process_vm_writev, vec![], None),
+        refused("io_uring_enter", libc::SYS_io_uring_enter, "as io_uring_setup"),
+        refused("io_uring_register", libc::SYS_io_uring_register, "as io_uring_setup"),
+        refused("ptrace", libc::SYS_ptrace, "reads and writes another process's memory and registers"),
+        refused("process_vm_readv", libc::SYS_process_vm_readv, "reads another process's memory"),
+        refused("process_vm_writev", libc::SYS_process_vm_writev, "writes another process's memory"),
         rule(
             "unshare",
             libc::SYS_unshare,
@@ -662,6 +662,9 @@ mod tests {
 
     #[test]
     fn every_rule_says_why() {
+        for rule in always_denied() {
+            assert!(rule.note.is_some_and(|n| !n.is_empty()), "{} has no note", rule.syscall);
+        }
         let plan = SeccompPlan::new(NetworkMode::Full, false);
         for name in [
             "unshare",
