@@ -2259,15 +2259,37 @@ fn columns() -> (Vec<Column>, Vec<String>) {
     (columns, skipped)
 }
 
+/// The libtest arguments cargo may pass along (`cargo test NAME -- --skip X --test-threads 2`),
+/// read the way libtest reads them: test-name filters, `--skip` patterns, and options (with
+/// their values) that mean nothing to this program.
+fn harness_arguments(args: impl Iterator<Item = String>) -> (Vec<String>, Vec<String>) {
+    const WITH_VALUE: [&str; 6] = ["--test-threads", "--logfile", "--format", "--color", "--report-time", "-Z"];
+    let (mut filters, mut skips) = (Vec::new(), Vec::new());
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        if arg == "--skip" {
+            skips.extend(args.next());
+        } else if WITH_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            filters.push(arg);
+        }
+    }
+    (filters, skips)
+}
+
 fn main() -> ExitCode {
     let strict = std::env::var_os("CODEX_SANDBOX_ESCAPES_STRICT").is_some_and(|v| v == "1");
     let require_all = std::env::var_os("CODEX_SANDBOX_REQUIRE_ALL").is_some_and(|v| v == "1");
     let filter = std::env::var("CODEX_SANDBOX_ESCAPES_FILTER").unwrap_or_default();
-    // cargo passes harness flags (`--quiet`, a test-name filter): a plain name filters too.
-    let name_filter = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default();
+    let (name_filters, skips) = harness_arguments(std::env::args().skip(1));
     let started = Instant::now();
-    let probes: Vec<Probe> =
-        probes().into_iter().filter(|p| p.id.contains(&filter) && p.id.contains(name_filter.as_str())).collect();
+    let probes: Vec<Probe> = probes()
+        .into_iter()
+        .filter(|p| p.id.contains(&filter))
+        .filter(|p| name_filters.is_empty() || name_filters.iter().any(|f| p.id.contains(f.as_str())))
+        .filter(|p| !skips.iter().any(|s| p.id.contains(s.as_str())))
+        .collect();
     hostname_changed();
     let (columns, skipped_columns) = columns();
     let mut rows = Vec::new();
