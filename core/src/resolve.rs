@@ -271,6 +271,7 @@ fn home_directories() -> Vec<PathBuf> {
 fn password_database_home() -> Option<PathBuf> {
     use std::ffi::CStr;
     use std::os::unix::ffi::OsStrExt;
+    // SAFETY: `passwd` is plain data (integers and pointers); all zeros is a valid value.
     let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
     let mut buffer = vec![0 as libc::c_char; 16 * 1024];
     let mut found: *mut libc::passwd = std::ptr::null_mut();
