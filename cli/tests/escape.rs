@@ -653,18 +653,6 @@ const ABSTRACT_SOCKETS: &str =
     "issue 12 item 3 (system bwrap, full network: host abstract unix sockets, no Landlock scope)";
 const LANDLOCK_DEV: &str = "issue 11 items 1-2 (finding 6: landlock pipeline, other terminals under /dev)";
 
-fn landlock_only(item: &'static str) -> fn(&Column) -> Option<&'static str> {
-    // Function pointers cannot capture; one small function per item.
-    match item {
-        LANDLOCK_METADATA => |c: &Column| c.landlock().then_some(LANDLOCK_METADATA),
-        LANDLOCK_PROCESSES => |c: &Column| c.landlock().then_some(LANDLOCK_PROCESSES),
-        LANDLOCK_ORPHANS => |c: &Column| c.landlock().then_some(LANDLOCK_ORPHANS),
-        LANDLOCK_IPC => |c: &Column| c.landlock().then_some(LANDLOCK_IPC),
-        LANDLOCK_DEV => |c: &Column| c.landlock().then_some(LANDLOCK_DEV),
-        _ => unreachable!("no landlock-only item {item}"),
-    }
-}
-
 fn probes() -> Vec<Probe> {
     let mut probes = Vec::new();
     probes.extend(write_probes());
@@ -799,7 +787,7 @@ fn write_probes() -> Vec<Probe> {
             id,
             class: C,
             applies: everywhere,
-            known_open: landlock_only(LANDLOCK_METADATA),
+            known_open: |c| c.landlock().then_some(LANDLOCK_METADATA),
             kind: Kind::Batched { layout: Layout::Repo, ops, judge },
         });
     }
@@ -958,29 +946,25 @@ fn protected_probes() -> Vec<Probe> {
             }
         ),
     ];
-    let open_everywhere = |item: &'static str| -> fn(&Column) -> Option<&'static str> {
-        match item {
-            PROTECTED_MISSING => |_: &Column| Some(PROTECTED_MISSING),
-            GIT_LAYOUTS => |_: &Column| Some(GIT_LAYOUTS),
-            _ => unreachable!(),
-        }
-    };
-    // (id, item, layout, whether the target exists before the run); targets in `target_of`.
-    let known: [(&'static str, &'static str, Layout, bool); 7] = [
-        ("agents-missing", PROTECTED_MISSING, Layout::Repo, false),
-        ("aws-missing", PROTECTED_MISSING, Layout::Repo, false),
-        ("git-missing-no-repo", PROTECTED_MISSING, Layout::Plain, false),
-        ("sub-git-created", PROTECTED_MISSING, Layout::Repo, false),
-        ("nested-repo-config", PROTECTED_MISSING, Layout::Repo, true),
-        ("hooks-path", GIT_LAYOUTS, Layout::Repo, true),
-        ("worktree-commondir-hook", GIT_LAYOUTS, Layout::GitFile, true),
+    type KnownOpen = fn(&Column) -> Option<&'static str>;
+    let missing: KnownOpen = |_| Some(PROTECTED_MISSING);
+    let layouts: KnownOpen = |_| Some(GIT_LAYOUTS);
+    // (id, open item, layout, whether the target exists before the run); targets in `target_of`.
+    let known: [(&'static str, KnownOpen, Layout, bool); 7] = [
+        ("agents-missing", missing, Layout::Repo, false),
+        ("aws-missing", missing, Layout::Repo, false),
+        ("git-missing-no-repo", missing, Layout::Plain, false),
+        ("sub-git-created", missing, Layout::Repo, false),
+        ("nested-repo-config", missing, Layout::Repo, true),
+        ("hooks-path", layouts, Layout::Repo, true),
+        ("worktree-commondir-hook", layouts, Layout::GitFile, true),
     ];
-    for (id, item, layout, existing) in known {
+    for (id, known_open, layout, existing) in known {
         probes.push(Probe {
             id,
             class: C,
             applies: everywhere,
-            known_open: open_everywhere(item),
+            known_open,
             kind: Kind::Batched {
                 layout,
                 ops: target_op(id),
@@ -1250,7 +1234,7 @@ fn process_probes() -> Vec<Probe> {
             id: "prlimit-host-process",
             class: C,
             applies: everywhere,
-            known_open: landlock_only(LANDLOCK_PROCESSES),
+            known_open: |c| c.landlock().then_some(LANDLOCK_PROCESSES),
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| vec![ops1("prlimit_nofile", &[&f.victim.pid.to_string(), "17"])],
@@ -1265,7 +1249,7 @@ fn process_probes() -> Vec<Probe> {
             id: "setpriority-host-process",
             class: C,
             applies: everywhere,
-            known_open: landlock_only(LANDLOCK_PROCESSES),
+            known_open: |c| c.landlock().then_some(LANDLOCK_PROCESSES),
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| vec![ops1("setpriority", &[&f.victim.pid.to_string(), "19"])],
@@ -1280,7 +1264,7 @@ fn process_probes() -> Vec<Probe> {
             id: "orphan-outlives-run",
             class: C,
             applies: everywhere,
-            known_open: landlock_only(LANDLOCK_ORPHANS),
+            known_open: |c| c.landlock().then_some(LANDLOCK_ORPHANS),
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| vec![ops1("orphan", &[&f.orphan_tag])],
@@ -1326,7 +1310,7 @@ fn process_probes() -> Vec<Probe> {
             id: "sysv-shm",
             class: C,
             applies: everywhere,
-            known_open: landlock_only(LANDLOCK_IPC),
+            known_open: |c| c.landlock().then_some(LANDLOCK_IPC),
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| match &f.shm {
@@ -1386,7 +1370,7 @@ fn terminal_and_fd_probes() -> Vec<Probe> {
             id: "other-pty-read",
             class: C,
             applies: everywhere,
-            known_open: landlock_only(LANDLOCK_DEV),
+            known_open: |c| c.landlock().then_some(LANDLOCK_DEV),
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| match &f.pty {
