@@ -8,7 +8,7 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -296,6 +296,13 @@ pub fn resolve(policy: &Permissions, policy_cwd: &Path, tmpdir: Option<&OsStr>) 
             }
         }
     }
+    // Writable paths the policy names itself: an implicit root (`/tmp`, `$TMPDIR`) that is one of
+    // them needs no second look.
+    let named: Vec<PathBuf> = lowered
+        .iter()
+        .filter(|e| e.access == Access::Write && matches!(e.source, RootSource::Explicit | RootSource::PolicyCwd))
+        .map(|e| e.path.clone())
+        .collect();
     let entries = collapse_lowered(lowered);
     view.policy_entries.entries = entries.iter().map(Lowered::explain).collect();
 
@@ -330,6 +337,9 @@ pub fn resolve(policy: &Permissions, policy_cwd: &Path, tmpdir: Option<&OsStr>) 
     }
 
     for entry in entries.iter().filter(|e| e.access == Access::Write) {
+        if !named.contains(&entry.path) {
+            check_implicit_root(&entry.literal, &entry.path, entry.source)?;
+        }
         match &entry.kind {
             Some(kind) if kind.is_dir() => view.writable_roots.push(WritableRoot {
                 path: entry.path.clone(),
@@ -596,6 +606,119 @@ fn access_word(access: Access) -> &'static str {
         Access::Write => "writable",
         Access::Deny => "unreadable",
     }
+}
+
+/// Refuses a writable root the policy did not name that would open `/`, the home directory or
+/// an ancestor of it (`TMPDIR=/`, `TMPDIR=$HOME`, a `/tmp` that links to `/`): the command
+/// could then rewrite shell start-up files, `~/.ssh` or anything else of the user's. Naming the
+/// directory in `writable_roots` still makes it writable (explicit roots come first, so the
+/// implicit duplicate never reaches this check).
+///
+/// `/tmp` is refused only when it resolves to `/`: a `HOME=/tmp` (service accounts, CI) is the
+/// caller's own choice of home, and refusing every default workspace-write run there would
+/// leave only the choice of excluding `/tmp`. docs/security.md lists it as a residual risk.
+fn check_implicit_root(requested: &Path, canonical: &Path, source: RootSource) -> Result<()> {
+    let variable = match source {
+        RootSource::TmpdirEnv => "TMPDIR",
+        RootSource::SlashTmp => "/tmp",
+        RootSource::Explicit | RootSource::PolicyCwd => return Ok(()),
+    };
+    let what = if canonical == Path::new("/") {
+        "the root directory".to_owned()
+    } else if source == RootSource::SlashTmp {
+        return Ok(());
+    } else if let Some(home) = home_directories().into_iter().find(|home| home.starts_with(canonical)) {
+        if home == canonical {
+            format!("the home directory `{}`", home.display())
+        } else {
+            format!("an ancestor of the home directory `{}`", home.display())
+        }
+    } else {
+        return Ok(());
+    };
+    Err(Error::argument(
+        variable,
+        format!(
+            "`{}` resolves to `{}`, {what}, which would become writable; name it in `writable_roots` to mean it, \
+             or set `exclude_{}` in the policy",
+            requested.display(),
+            canonical.display(),
+            if source == RootSource::TmpdirEnv { "tmpdir_env_var" } else { "slash_tmp" },
+        ),
+    ))
+}
+
+/// The invoking user's home directories, canonical where they exist: `$HOME` and the password
+/// database's entry (they differ under `sudo -E` or a changed `HOME`).
+fn home_directories() -> Vec<PathBuf> {
+    let mut homes: Vec<PathBuf> =
+        std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from).into_iter().collect();
+    homes.extend(password_database_home());
+    homes.into_iter().filter(|h| h.is_absolute()).map(|h| fs::canonicalize(&h).unwrap_or(h)).collect()
+}
+
+fn password_database_home() -> Option<PathBuf> {
+    use std::ffi::CStr;
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: `passwd` is plain data (integers and pointers); all zeros is a valid value.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer refers to live storage of the size given; the strings `entry`
+    // points to live in `buffer`, read before it is dropped.
+    let rc = unsafe { libc::getpwuid_r(libc::getuid(), &mut entry, buffer.as_mut_ptr(), buffer.len(), &mut found) };
+    if rc != 0 || found.is_null() || entry.pw_dir.is_null() {
+        return None;
+    }
+    // SAFETY: `pw_dir` is a NUL-terminated string inside `buffer`.
+    let dir = unsafe { CStr::from_ptr(entry.pw_dir) };
+    Some(PathBuf::from(OsStr::from_bytes(dir.to_bytes())))
+}
+
+/// Checks a `--bwrap-path` before anything runs: an installed bubblewrap runs outside every
+/// confinement, so it must be an absolute path (a relative one would run `./bwrap` from the
+/// command's directory), an executable regular file, and out of the sandbox's reach (neither it
+/// nor any directory or link on the way to it inside a writable root, where the command could
+/// replace it for the next run). Returns the canonical path.
+///
+/// Call it with the resolved view of the same run; `field` names the option as the caller
+/// spells it (`bwrap-path` for the CLI, `bwrapPath` for Node).
+pub fn check_bwrap_path(path: &Path, view: &FilesystemView, field: &str) -> Result<PathBuf> {
+    crate::policy::check_absolute(path).map_err(|message| Error::argument(field, message))?;
+    let refuse = |why: String| Error::argument(field, format!("`{}` {why}", path.display()));
+    let canonical = fs::canonicalize(path).map_err(|e| refuse(format!("cannot be used: {e}")))?;
+    let metadata = fs::metadata(&canonical).map_err(|e| refuse(format!("cannot be used: {e}")))?;
+    if !metadata.is_file() {
+        return Err(refuse("is not a regular file".into()));
+    }
+    let executable = std::ffi::CString::new(canonical.as_os_str().as_encoded_bytes()).ok().is_some_and(|c| {
+        // SAFETY: a valid NUL-terminated path.
+        unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
+    });
+    if metadata.permissions().mode() & 0o111 == 0 || !executable {
+        return Err(refuse("is not executable".into()));
+    }
+    if view.full_write {
+        return Err(refuse("would be writable by the command: the policy lets it write everywhere".into()));
+    }
+    // Every prefix of the path as written, located through its canonical parent: a link or
+    // directory on the way that lies in a writable root can be swapped by the command.
+    let mut prefix = PathBuf::new();
+    let mut locations = vec![canonical.clone()];
+    for component in path.components() {
+        prefix.push(component);
+        if let (Some(parent), Some(name)) = (prefix.parent(), prefix.file_name()) {
+            let parent = fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf());
+            locations.push(parent.join(name));
+        }
+    }
+    if let Some(inside) = locations.iter().find(|location| view.is_under_writable_root(location)) {
+        return Err(refuse(format!(
+            "would be writable by the command: `{}` lies in a writable root; install bubblewrap outside them",
+            inside.display()
+        )));
+    }
+    Ok(canonical)
 }
 
 /// Canonicalises a directory the caller named, with an error naming the option.
@@ -1087,5 +1210,88 @@ mod tests {
         assert!(view.policy_entries.notes[0].contains("not readable under this policy anyway"));
         fs::remove_dir_all(cwd).unwrap();
         fs::remove_dir_all(elsewhere).unwrap();
+    }
+
+    fn argument_error(result: Result<impl std::fmt::Debug>) -> (String, String) {
+        match result {
+            Err(Error::InvalidArgument { field, message }) => (field, message),
+            other => panic!("expected an invalid-argument error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tmpdir_or_tmp_opening_root_or_home_is_refused_unless_explicit() {
+        let cwd = scratch("implicit-roots");
+        let to_root = cwd.join("to-root");
+        symlink("/", &to_root).unwrap();
+        let mut refused = vec![PathBuf::from("/"), to_root.clone()];
+        for home in home_directories().into_iter().filter(|h| h.is_dir() && *h != Path::new("/")) {
+            refused.push(home.clone());
+            refused.extend(home.parent().map(Path::to_path_buf));
+        }
+        for tmpdir in &refused {
+            let (field, message) = argument_error(resolve(&workspace(vec![], false), &cwd, Some(tmpdir.as_os_str())));
+            assert_eq!(field, "TMPDIR", "{message}");
+            assert!(message.contains(&format!("`{}`", tmpdir.display())), "{message}");
+            assert!(message.contains("writable_roots"), "{message}");
+            // Named explicitly, the same directory is a writable root.
+            let view = resolve(&workspace(vec![tmpdir.clone()], false), &cwd, Some(tmpdir.as_os_str())).unwrap();
+            let canonical = fs::canonicalize(tmpdir).unwrap();
+            assert!(view.writable_roots.iter().any(|r| r.path == canonical && r.source == RootSource::Explicit));
+            // Excluded, it is simply not a root.
+            let policy = SandboxPolicy::WorkspaceWrite {
+                writable_roots: vec![],
+                read_only_access: ReadAccess::FullAccess,
+                network_access: false,
+                exclude_tmpdir_env_var: true,
+                exclude_slash_tmp: false,
+            };
+            resolve(&policy.to_permissions(), &cwd, Some(tmpdir.as_os_str())).unwrap();
+        }
+        // An ordinary TMPDIR is fine.
+        let ordinary = cwd.join("tmp");
+        fs::create_dir(&ordinary).unwrap();
+        resolve(&workspace(vec![], false), &cwd, Some(ordinary.as_os_str())).unwrap();
+        fs::remove_dir_all(cwd).unwrap();
+    }
+
+    #[test]
+    fn bwrap_path_must_be_absolute_executable_and_out_of_reach() {
+        let cwd = scratch("bwrap-path");
+        let view = resolve(&workspace(vec![], true), &cwd, None).unwrap();
+        let executable = fs::canonicalize("/bin/sh").unwrap();
+        assert_eq!(check_bwrap_path(Path::new("/bin/sh"), &view, "bwrap-path").unwrap(), executable);
+
+        let inside = cwd.join("bwrap");
+        fs::copy(&executable, &inside).unwrap();
+        let link = cwd.join("link-to-sh");
+        symlink(&executable, &link).unwrap();
+        let dir_link = cwd.join("bin");
+        symlink("/bin", &dir_link).unwrap();
+        let plain = std::env::temp_dir().join(format!("codex-sandbox-not-executable-{}", std::process::id()));
+        fs::write(&plain, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&plain, fs::Permissions::from_mode(0o644)).unwrap();
+        let cases: [(PathBuf, &str); 7] = [
+            (PathBuf::from("bwrap"), "relative path"),
+            (PathBuf::from("./bin/bwrap"), "relative path"),
+            (PathBuf::from("/nonexistent/bwrap"), "cannot be used"),
+            (PathBuf::from("/bin"), "not a regular file"),
+            (inside.clone(), "lies in a writable root"),
+            (link.clone(), "lies in a writable root"),
+            (dir_link.join("sh"), "lies in a writable root"),
+        ];
+        for (path, expected) in cases {
+            let (field, message) = argument_error(check_bwrap_path(&path, &view, "bwrap-path"));
+            assert_eq!(field, "bwrap-path");
+            assert!(message.contains(expected) && message.contains(&format!("`{}`", path.display())), "{message}");
+        }
+        // Refused by the mode check even for root, whom access(X_OK) would let through.
+        let (_, message) = argument_error(check_bwrap_path(&plain, &view, "bwrap-path"));
+        assert!(message.contains("not executable"), "{message}");
+        let full = resolve(&SandboxPolicy::DangerFullAccess.to_permissions(), &cwd, None).unwrap();
+        let (_, message) = argument_error(check_bwrap_path(Path::new("/bin/sh"), &full, "bwrap-path"));
+        assert!(message.contains("write everywhere"), "{message}");
+        fs::remove_file(plain).unwrap();
+        fs::remove_dir_all(cwd).unwrap();
     }
 }

@@ -458,6 +458,12 @@ fn process_budget(
 ) -> Option<u64> {
     let budget = spec.max_processes.unwrap_or(DEFAULT_MAX_PROCESSES);
     let own_user_namespace = match enforcement {
+        // An installed bwrap is started by a plain child of the host's user namespace, where
+        // the limit would count the uid's processes everywhere.
+        Enforcement::Namespaces { executor: Executor::SystemBwrap { .. }, .. } => {
+            warnings.push("no process budget with an installed bwrap".into());
+            return None;
+        }
         Enforcement::Namespaces { .. } => true,
         Enforcement::Landlock { protected, .. } => !protected.read_only.is_empty(),
         Enforcement::Unsandboxed | Enforcement::SeccompOnly { .. } => false,
@@ -628,7 +634,11 @@ fn plan_namespaces(
     };
     let executor = match &spec.bwrap_path {
         None => Executor::Embedded,
-        Some(path) => Executor::SystemBwrap { path: path.clone(), args: Vec::new() },
+        // An installed bwrap runs outside every confinement: it must be out of the command's
+        // reach (and an absolute path, an executable file).
+        Some(path) => {
+            Executor::SystemBwrap { path: resolve::check_bwrap_path(path, filesystem, "bwrap-path")?, args: Vec::new() }
+        }
     };
     Ok(Enforcement::Namespaces {
         namespaces,
