@@ -84,13 +84,7 @@ fn without_landlock_the_landlock_pipeline_refuses() {
     .into_iter()
     .map(|(syscall, number)| SyscallRule { syscall, number, allow_if: vec![], errno: libc::ENOSYS, note: None })
     .collect();
-    let program = compile(&rules);
-    let mut filter = tempfile();
-    for instruction in &program {
-        filter.write_all(&instruction.code.to_ne_bytes()).unwrap();
-        filter.write_all(&[instruction.jt, instruction.jf]).unwrap();
-        filter.write_all(&instruction.k.to_ne_bytes()).unwrap();
-    }
+    let mut filter = filter_file(&rules);
     let fd = filter.as_raw_fd().to_string();
 
     let scratch = Scratch::new(User::Current, "no-landlock");
@@ -117,6 +111,126 @@ fn without_landlock_the_landlock_pipeline_refuses() {
         assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
         assert!(stderr(&output).contains("Read-only file system"), "{}", stderr(&output));
         assert!(!scratch.path.join("ran").exists());
+    }
+}
+
+/// The system calls a 5.4 kernel lacks (RHEL 8's 4.18 and Debian 11's 5.10 lack a subset):
+/// the new mount API (5.2 and 5.12), `openat2` (5.6), `close_range` (5.9), `clone3` (5.3).
+const NEWER_THAN_5_4: [(&str, libc::c_long); 10] = [
+    ("open_tree", libc::SYS_open_tree),
+    ("move_mount", libc::SYS_move_mount),
+    ("fsopen", libc::SYS_fsopen),
+    ("fsconfig", libc::SYS_fsconfig),
+    ("fsmount", libc::SYS_fsmount),
+    ("fspick", libc::SYS_fspick),
+    ("mount_setattr", libc::SYS_mount_setattr),
+    ("openat2", libc::SYS_openat2),
+    ("close_range", libc::SYS_close_range),
+    ("clone3", libc::SYS_clone3),
+];
+
+/// `rules` compiled, in a file bwrap reads with `--seccomp FD`.
+fn filter_file(rules: &[SyscallRule]) -> std::fs::File {
+    let mut filter = tempfile();
+    for instruction in &compile(rules) {
+        filter.write_all(&instruction.code.to_ne_bytes()).unwrap();
+        filter.write_all(&[instruction.jt, instruction.jf]).unwrap();
+        filter.write_all(&instruction.k.to_ne_bytes()).unwrap();
+    }
+    filter
+}
+
+/// Filter rules answering `errno` for each of `calls`.
+fn hiding(calls: &[(&'static str, libc::c_long)], errno: i32) -> Vec<SyscallRule> {
+    calls
+        .iter()
+        .map(|&(syscall, number)| SyscallRule { syscall, number, allow_if: vec![], errno, note: None })
+        .collect()
+}
+
+/// Runs the sandbox binary with `args` as `user` in `cwd`, under `filter` (installed by bwrap
+/// just before it starts the binary, so only the binary and what it starts see it).
+fn run_filtered(filter: &mut std::fs::File, user: User, cwd: &Path, args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    filter.rewind().unwrap();
+    let fd = filter.as_raw_fd().to_string();
+    let mut command = Command::new(bwrap().unwrap());
+    command
+        .args(["--dev-bind", "/", "/", "--seccomp", &fd, "--"])
+        .arg(common::binary())
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("LC_ALL", "C");
+    if user == User::Nobody {
+        command.uid(65534).gid(65534);
+    }
+    preserve_fd(&mut command, filter.as_raw_fd()).output().unwrap()
+}
+
+#[test]
+fn on_a_kernel_without_the_new_mount_api_openat2_and_close_range_the_namespace_pipeline_runs_classic_mounts() {
+    if bwrap().is_none() {
+        return;
+    }
+    let mut filter = filter_file(&hiding(&NEWER_THAN_5_4, libc::ENOSYS));
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?}"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "old-kernel");
+        let work = scratch.dir("work");
+        scratch.dir("work/.git");
+        scratch.file("outside/keep", "host");
+        let run = |filter: &mut std::fs::File, args: &[&str]| run_filtered(filter, user, &work, args);
+
+        let output = run(&mut filter, &["--sandbox-policy", common::WORKSPACE, "--explain", "--", "/bin/true"]);
+        assert!(output.status.success(), "{user:?}: {}", stderr(&output));
+        let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(plan["pipeline"], "bwrap", "{user:?}: {}", plan["pipeline_reason"]);
+        assert_eq!(plan["launcher"]["mount_api"], "classic", "{user:?}");
+        assert_eq!(plan["launcher"]["open_without_symlinks"], "O_NOFOLLOW component walk", "{user:?}");
+
+        // Inside: the workspace is writable, the rest of the host and .git are not (EROFS),
+        // /dev works, the PID namespace shows only the sandbox, the seccomp filter still holds
+        // (the namespace pipeline's network namespace has no interface but lo).
+        let script = "touch inside && echo inside-ok; \
+                      touch ../outside/new 2>&1; (echo x >> ../outside/keep) 2>&1; touch .git/hook 2>&1; \
+                      echo hi > /dev/null && echo devnull-ok; \
+                      cat /proc/1/comm; test -e /proc/$0 && echo host-pid-visible; \
+                      mount -t tmpfs none .git 2>&1 || true";
+        let sandboxed = |pipeline: &str| {
+            let host_pid = std::process::id().to_string();
+            ["--pipeline", pipeline, "--sandbox-policy", common::WORKSPACE, "--", "/bin/sh", "-c", script, &host_pid]
+                .map(String::from)
+        };
+        let args = sandboxed("bwrap");
+        let output = run(&mut filter, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let out = common::stdout(&output);
+        assert!(output.status.success(), "{user:?}: {out} {}", stderr(&output));
+        assert!(out.contains("inside-ok"), "{user:?}: {out}");
+        assert_eq!(out.matches("Read-only file system").count(), 3, "{user:?}: outside and .git are read-only: {out}");
+        assert!(out.contains("devnull-ok"), "{user:?}: {out}");
+        assert!(out.lines().any(|line| line == "codex-linux-san"), "{user:?}: our init is PID 1: {out}");
+        assert!(!out.contains("host-pid-visible"), "{user:?}: a fresh /proc: {out}");
+        assert!(scratch.path.join("work/inside").exists(), "{user:?}");
+        assert!(!scratch.path.join("outside/new").exists(), "{user:?}: wrote outside the workspace");
+        assert_eq!(std::fs::read_to_string(scratch.path.join("outside/keep")).unwrap(), "host");
+        assert!(!scratch.path.join("work/.git/hook").exists(), "{user:?}: wrote into .git");
+        std::fs::remove_file(scratch.path.join("work/inside")).unwrap();
+
+        // The Landlock pipeline's protected binds take the same path, in place.
+        let args = sandboxed("landlock");
+        let output = run(&mut filter, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let out = common::stdout(&output);
+        assert!(output.status.success(), "{user:?}: {out} {}", stderr(&output));
+        assert!(out.contains("inside-ok"), "{user:?}: {out}");
+        assert_eq!(out.matches("Permission denied").count(), 2, "{user:?}: Landlock refuses outside: {out}");
+        assert!(out.contains("touch: cannot touch '.git/hook': Read-only file system"), "{user:?}: {out}");
+        assert!(!scratch.path.join("outside/new").exists(), "{user:?}");
+        assert!(!scratch.path.join("work/.git/hook").exists(), "{user:?}");
     }
 }
 

@@ -53,8 +53,10 @@ impl HostFacts {
             landlock_abi: landlock_abi(),
             namespaces,
             fresh_proc,
-            new_mount_api: syscall_exists(libc::SYS_mount_setattr) && syscall_exists(libc::SYS_open_tree),
-            openat2: syscall_exists(libc::SYS_openat2),
+            new_mount_api: [libc::SYS_open_tree, libc::SYS_move_mount, libc::SYS_mount_setattr]
+                .into_iter()
+                .all(syscall_usable),
+            openat2: syscall_usable(libc::SYS_openat2),
         }
     }
 
@@ -75,17 +77,9 @@ impl HostFacts {
 
     /// Why the embedded namespace pipeline cannot run here, if it cannot.
     pub fn namespace_pipeline_blocker(&self) -> Option<String> {
-        if let Err(reason) = &self.namespaces {
-            return Some(reason.clone());
-        }
-        if !self.new_mount_api || !self.openat2 {
-            return Some(format!(
-                "kernel {} lacks the new mount API or openat2 (Linux 5.12 has both), which the embedded launcher \
-                 builds its view with; use --bwrap-path /usr/bin/bwrap or the landlock pipeline",
-                self.kernel
-            ));
-        }
-        None
+        // Without the new mount API or openat2 the launcher takes the classic path
+        // (`plan::LauncherPlan`): only the namespaces themselves matter.
+        self.namespaces.clone().err()
     }
 }
 
@@ -158,10 +152,16 @@ fn landlock_abi() -> Result<u32, String> {
     }
 }
 
-/// Whether the kernel knows system call `number` (and no filter hides it): called with
-/// arguments it must reject, it fails with something other than ENOSYS.
-fn syscall_exists(number: libc::c_long) -> bool {
-    sys::invalid_call_errno(number) != libc::ENOSYS
+/// Whether the kernel knows system call `number` and no filter hides it: called with arguments
+/// it must reject, it fails with something other than ENOSYS, or EPERM (what a container's
+/// seccomp profile answers for calls it does not list; these calls check their arguments
+/// before any permission, except `move_mount`, whose EPERM is the unprivileged caller's).
+fn syscall_usable(number: libc::c_long) -> bool {
+    match sys::invalid_call_errno(number) {
+        libc::ENOSYS => false,
+        libc::EPERM => number == libc::SYS_move_mount,
+        _ => true,
+    }
 }
 
 /// The probe child's exit code when everything but the procfs mount worked.

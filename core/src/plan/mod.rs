@@ -52,6 +52,38 @@ pub enum Executor {
     },
 }
 
+/// How the embedded launcher builds mounts on this kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MountApi {
+    /// `open_tree`, `move_mount` and `mount_setattr` (Linux 5.12): trees cloned aside and
+    /// made read-only while detached.
+    New,
+    /// The classic sequence bubblewrap uses, for older kernels and containers whose seccomp
+    /// profile hides the new calls: the view staged under a temporary root, binds through
+    /// descriptors opened without following symlinks, then `MS_BIND|MS_REMOUNT|MS_RDONLY` on
+    /// every mount of each read-only tree.
+    Classic,
+}
+
+/// What the embedded launcher uses of the kernel, as the probe found it (`--explain`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LauncherPlan {
+    pub mount_api: MountApi,
+    /// How paths are opened without following symlinks: `openat2` (Linux 5.6) or one
+    /// `O_NOFOLLOW` component at a time.
+    pub open_without_symlinks: &'static str,
+}
+
+impl LauncherPlan {
+    pub fn for_host(host: &HostFacts) -> LauncherPlan {
+        LauncherPlan {
+            mount_api: if host.new_mount_api { MountApi::New } else { MountApi::Classic },
+            open_without_symlinks: if host.openat2 { "openat2" } else { "O_NOFOLLOW component walk" },
+        }
+    }
+}
+
 /// The namespaces of a `bwrap` plan.
 #[derive(Clone, Debug, Serialize)]
 pub struct NamespacePlan {
@@ -164,6 +196,8 @@ pub struct SandboxPlan {
     pub(crate) env_added: Vec<(String, String)>,
     pub(crate) warnings: Vec<String>,
     pub(crate) exec: ExecPlan,
+    /// Set when the embedded launcher creates namespaces.
+    pub(crate) launcher: Option<LauncherPlan>,
 }
 
 /// How the command is started.
@@ -262,6 +296,11 @@ impl SandboxPlan {
         }
     }
 
+    /// How the embedded launcher builds the namespaces' mounts, when it creates any.
+    pub fn launcher(&self) -> Option<&LauncherPlan> {
+        self.launcher.as_ref()
+    }
+
     pub fn executor(&self) -> &Executor {
         match &self.enforcement {
             Enforcement::Namespaces { executor, .. } => executor,
@@ -311,6 +350,8 @@ struct Explained<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     namespaces: Option<&'a NamespacePlan>,
     executor: &'a Executor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    launcher: Option<&'a LauncherPlan>,
     landlock: Option<&'a LandlockPlan>,
     network: NetworkMode,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -333,6 +374,7 @@ impl Serialize for SandboxPlan {
             mounts: self.mounts(),
             namespaces: self.namespaces(),
             executor: self.executor(),
+            launcher: self.launcher(),
             landlock: self.landlock(),
             network: self.network,
             proxy: self.proxy(),
@@ -400,6 +442,11 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     }
     let candidates = process::exec_candidates(program, &env);
     let sandboxed = pipeline != Pipeline::Unsandboxed;
+    let embedded_namespaces = match &enforcement {
+        Enforcement::Namespaces { executor, .. } => *executor == Executor::Embedded,
+        Enforcement::Landlock { protected, .. } => !protected.read_only.is_empty(),
+        _ => false,
+    };
     let mut plan = SandboxPlan {
         reason,
         policy: spec.policy.clone(),
@@ -418,6 +465,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         env_added,
         warnings,
         exec: ExecPlan { argv: spec.argv.clone(), env, cwd: command_cwd, candidates },
+        launcher: embedded_namespaces.then(|| LauncherPlan::for_host(host)),
     };
     // What the system bwrap will get, for --explain.
     if let Executor::SystemBwrap { path, .. } = plan.executor() {

@@ -146,20 +146,24 @@ fn every_landlock_abi_plans_its_own_rights_and_gaps() {
 }
 
 #[test]
-fn no_new_mount_api_falls_back_to_landlock_but_an_installed_bwrap_still_runs() {
-    let old_kernel = HostFacts { new_mount_api: false, kernel: "5.10.0".into(), ..host() };
+fn old_kernels_take_the_classic_mount_path_on_the_namespace_pipeline() {
+    // 5.10: no mount_setattr; 5.4: no openat2 either.
+    let old_kernel = HostFacts { new_mount_api: false, openat2: false, kernel: "5.4.0".into(), ..host() };
     let mut s = spec(&["true"]);
     let p = plan(&s, &old_kernel);
-    assert_eq!(p.pipeline(), Pipeline::Landlock);
-    assert!(p.pipeline_reason().contains("5.10.0"), "{}", p.pipeline_reason());
+    assert_eq!(p.pipeline(), Pipeline::Bwrap, "{}", p.pipeline_reason());
+    let launcher = p.launcher().expect("the embedded launcher creates the namespaces");
+    assert_eq!(launcher.mount_api, MountApi::Classic);
+    assert_eq!(launcher.open_without_symlinks, "O_NOFOLLOW component walk");
+    let explained = serde_json::to_value(&p).unwrap();
+    assert_eq!(explained["launcher"]["mount_api"], "classic", "--explain shows the path taken");
     s.pipeline = PipelineRequest::Bwrap;
-    assert!(error(&s, &old_kernel).contains("new mount API"));
+    assert_eq!(plan(&s, &old_kernel).launcher().unwrap().mount_api, MountApi::Classic);
+    // A capable host takes the new API; an installed bwrap needs no launcher of ours.
+    assert_eq!(plan(&s, &host()).launcher().unwrap().mount_api, MountApi::New);
     s.bwrap_path = Some("/usr/bin/bwrap".into());
     assert_eq!(plan(&s, &old_kernel).pipeline(), Pipeline::Bwrap);
-    let no_openat2 = HostFacts { openat2: false, ..host() };
-    s.bwrap_path = None;
-    s.pipeline = PipelineRequest::Auto;
-    assert_eq!(plan(&s, &no_openat2).pipeline(), Pipeline::Landlock);
+    assert!(plan(&s, &old_kernel).launcher().is_none());
 }
 
 #[test]

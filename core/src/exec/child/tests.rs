@@ -109,6 +109,18 @@ impl FakeOk for () {
     fn fake_ok() {}
 }
 
+impl FakeOk for usize {
+    fn fake_ok() -> usize {
+        0
+    }
+}
+
+impl FakeOk for u64 {
+    fn fake_ok() -> u64 {
+        0
+    }
+}
+
 impl FakeOk for libc::c_int {
     fn fake_ok() -> libc::c_int {
         0
@@ -187,6 +199,7 @@ fn namespaces(ops: Vec<PreparedOp>, clone_first: Vec<CloneSource>) -> NamespaceI
         loopback: true,
         init: Some(InitImage { status_fd: 30, keep_fds: vec![30] }),
         proxy_listeners: None,
+        classic: None,
     }
 }
 
