@@ -141,10 +141,10 @@ impl From<Error> for FfiError {
             ErrorKind::PermissionDenied => CODEX_SANDBOX_PERMISSION_DENIED,
             ErrorKind::Internal => CODEX_SANDBOX_INTERNAL,
         };
-        // The errno of the first OS error in the chain, if any.
-        let mut errno = 0;
+        // The errno the core kept (a host check's), else the first OS error in the chain.
+        let mut errno = error.errno().unwrap_or(0);
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-        while let Some(current) = source {
+        while let Some(current) = source.filter(|_| errno == 0) {
             if let Some(os) = current.downcast_ref::<io::Error>().and_then(io::Error::raw_os_error) {
                 errno = os;
                 break;

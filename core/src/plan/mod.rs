@@ -422,13 +422,20 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     if spec.bwrap_path.is_some() && spec.pipeline == PipelineRequest::Landlock {
         return Err(Error::argument("bwrap-path", "a system bwrap can only run the bwrap pipeline (--pipeline bwrap)"));
     }
-    let (pipeline, reason) = pipeline::choose(spec, filesystem.full_write, network, host)?;
+    if let Some(bwrap) = &spec.bwrap_path {
+        check_bwrap_path(bwrap)?;
+    }
+    let choice = pipeline::choose(spec, &filesystem, network, host)?;
+    let (pipeline, reason) = (choice.pipeline, choice.reason);
+    let bwrap_path = spec.bwrap_path.clone().or(choice.system_bwrap);
     let mut warnings: Vec<String> = spec.managed_network.iter().flat_map(ManagedNetwork::not_granted).collect();
     let enforcement = match pipeline {
         Pipeline::Unsandboxed => Enforcement::Unsandboxed,
         Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false) },
         Pipeline::Landlock => plan_landlock(spec, host, &filesystem, network, proxy_endpoints, &mut warnings)?,
-        Pipeline::Bwrap => plan_namespaces(spec, host, &filesystem, network, proxy_endpoints, &mut warnings)?,
+        Pipeline::Bwrap => {
+            plan_namespaces(spec, bwrap_path, host, &filesystem, network, proxy_endpoints, &mut warnings)?
+        }
     };
     if spec.bwrap_path.is_some() && !matches!(enforcement, Enforcement::Namespaces { .. }) {
         return Err(Error::argument("bwrap-path", "a system bwrap can only run the bwrap pipeline (--pipeline bwrap)"));
@@ -475,6 +482,22 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         }
     }
     Ok(plan)
+}
+
+/// An installed bwrap given with `--bwrap-path`: absolute, an executable file. Refused here
+/// rather than when it fails to start, where its error would read as the command's.
+fn check_bwrap_path(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let refuse = |why: String| Err(Error::argument("bwrap-path", format!("`{}`: {why}", path.display())));
+    if !path.is_absolute() {
+        return refuse("a relative path; give the absolute path of an installed bwrap (/usr/bin/bwrap)".into());
+    }
+    match std::fs::metadata(path) {
+        Err(error) => refuse(format!("{error}; install bubblewrap or give the path of an installed bwrap")),
+        Ok(metadata) if !metadata.is_file() => refuse("not a regular file".into()),
+        Ok(metadata) if metadata.permissions().mode() & 0o111 == 0 => refuse("not executable".into()),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// The proxy endpoints of a managed network: its loopback ports on `127.0.0.1`.
@@ -528,10 +551,15 @@ fn plan_landlock(
                 .into(),
         });
     }
-    let abi = host
-        .landlock_abi
-        .clone()
-        .map_err(|reason| Error::Unsupported { what: "the Landlock pipeline".into(), reason })?;
+    let abi = host.landlock_abi.clone().map_err(|refusal| Error::host_refused("the Landlock pipeline", refusal))?;
+    let protected = protected_binds(filesystem);
+    if let (false, Err(refusal)) = (protected.read_only.is_empty(), &host.namespaces) {
+        let paths: Vec<String> = protected.read_only.iter().map(|p| p.path.display().to_string()).collect();
+        return Err(Error::host_refused(
+            format!("read-only protection of {} on the landlock pipeline", paths.join(", ")),
+            refusal.clone(),
+        ));
+    }
     let mut landlock = if filesystem.full_write {
         LandlockPlan::network_only(abi)
     } else {
@@ -550,16 +578,12 @@ fn plan_landlock(
     if spec.no_proc {
         warnings.push("--no-proc has no effect on the landlock pipeline, which mounts no /proc".into());
     }
-    Ok(Enforcement::Landlock {
-        landlock,
-        seccomp: SeccompPlan::new(network, false),
-        protected: protected_binds(filesystem),
-        proxy,
-    })
+    Ok(Enforcement::Landlock { landlock, seccomp: SeccompPlan::new(network, false), protected, proxy })
 }
 
 fn plan_namespaces(
     spec: &SandboxSpec,
+    bwrap_path: Option<PathBuf>,
     host: &HostFacts,
     filesystem: &FilesystemView,
     network: NetworkMode,
@@ -591,14 +615,17 @@ fn plan_namespaces(
         pid: true,
         ipc_uts_cgroup: true,
         network: new_netns,
-        loopback: new_netns.then_some(
+        loopback: new_netns.then_some(if network == NetworkMode::Proxy {
             "IFF_UP only (the kernel then adds 127.0.0.1 and ::1; no RTM_NEWADDR, which AppArmor-restricted \
-             hosts refuse); best effort: where even that is refused the command runs with lo as the host left it",
-        ),
+             hosts refuse); required: the proxy routes listen on lo, so a refusal stops the setup"
+        } else {
+            "IFF_UP only (the kernel then adds 127.0.0.1 and ::1; no RTM_NEWADDR, which AppArmor-restricted \
+             hosts refuse); best effort: where even that is refused the command runs with lo as the host left it"
+        }),
         id_map: format!("uid {0} -> {0}, gid {1} -> {1}", host.euid, host.egid),
     };
     let proxy = match proxy_endpoints {
-        Some(_) if spec.bwrap_path.is_some() => {
+        Some(_) if bwrap_path.is_some() => {
             return Err(Error::Unsupported {
                 what: "proxy-only networking with a system bwrap".into(),
                 reason: "the proxy bridge needs the embedded launcher; drop --bwrap-path".into(),
@@ -609,7 +636,7 @@ fn plan_namespaces(
     };
     let landlock = match &host.landlock_abi {
         Ok(_) if filesystem.full_write => None,
-        Ok(_) if spec.bwrap_path.is_some() => {
+        Ok(_) if bwrap_path.is_some() => {
             warnings.push("the system bwrap executor applies no Landlock layer".into());
             None
         }
@@ -625,9 +652,9 @@ fn plan_namespaces(
             None
         }
     };
-    let executor = match &spec.bwrap_path {
+    let executor = match bwrap_path {
         None => Executor::Embedded,
-        Some(path) => Executor::SystemBwrap { path: path.clone(), args: Vec::new() },
+        Some(path) => Executor::SystemBwrap { path, args: Vec::new() },
     };
     Ok(Enforcement::Namespaces {
         namespaces,

@@ -31,8 +31,13 @@ pub(crate) fn enter(k: &impl Kernel, ns: &NamespaceImage) -> Step {
     // not appear in the sandbox with their own, writable, flags; and nothing propagates back.
     at(Stage::MountPropagation, k.mount_propagation(c"/", libc::MS_REC | libc::MS_PRIVATE))?;
     if ns.loopback {
-        // Best effort: a host that refuses it (gVisor, AppArmor) leaves `lo` as it is.
-        let _ = k.bring_up_loopback();
+        // Proxy mode serves its routes on `lo`: down, they are unreachable, so it is required
+        // then. Otherwise best effort: a host that refuses it (gVisor, AppArmor) leaves `lo`
+        // as it is, and nothing the command could reach depends on it.
+        let up = k.bring_up_loopback();
+        if ns.proxy_listeners.is_some() {
+            at(Stage::Loopback, up)?;
+        }
     }
     if let Some(proxy) = &ns.proxy_listeners {
         hand_over_proxy_listeners(k, proxy)?;
