@@ -181,6 +181,9 @@ pub(crate) enum Enforcement {
 pub(crate) struct ProtectedBinds {
     pub read_only: Vec<ProtectedPath>,
     pub pins: Vec<PathBuf>,
+    /// Missing protected paths that get no placeholder because nobody can create them here
+    /// (a read-only workspace, a directory the user may not write to): `(path, why)`.
+    pub uncreatable: Vec<(PathBuf, String)>,
 }
 
 /// What the child does, decided in full before `clone`. Read-only: the executor and `--explain`
@@ -309,7 +312,8 @@ impl SandboxPlan {
     }
 
     pub(crate) fn protected(&self) -> &ProtectedBinds {
-        static NONE: ProtectedBinds = ProtectedBinds { read_only: Vec::new(), pins: Vec::new() };
+        static NONE: ProtectedBinds =
+            ProtectedBinds { read_only: Vec::new(), pins: Vec::new(), uncreatable: Vec::new() };
         match &self.enforcement {
             Enforcement::Landlock { protected, .. } | Enforcement::Namespaces { protected, .. } => protected,
             _ => &NONE,
@@ -345,6 +349,9 @@ struct Explained<'a> {
     read_only_binds: &'a [ProtectedPath],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pinned_directories: &'a [PathBuf],
+    /// Missing protected paths left without a placeholder, and why.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    uncreatable_protected_paths: &'a [(PathBuf, String)],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     mounts: &'a [MountOp],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -371,6 +378,7 @@ impl Serialize for SandboxPlan {
             filesystem: &self.filesystem,
             read_only_binds: &self.protected().read_only,
             pinned_directories: &self.protected().pins,
+            uncreatable_protected_paths: &self.protected().uncreatable,
             mounts: self.mounts(),
             namespaces: self.namespaces(),
             executor: self.executor(),
@@ -515,11 +523,52 @@ fn managed_endpoints(managed: &ManagedNetwork) -> Vec<ProxyEndpoint> {
 
 /// Protected paths inside writable roots, shallowest first (the order they are bound in).
 fn protected_binds(filesystem: &FilesystemView) -> ProtectedBinds {
-    let mut read_only: Vec<ProtectedPath> =
-        filesystem.protected_paths().filter(|p| filesystem.is_under_writable_root(&p.path)).cloned().collect();
+    let mut uncreatable = Vec::new();
+    let mut read_only: Vec<ProtectedPath> = filesystem
+        .protected_paths()
+        .filter(|p| filesystem.is_under_writable_root(&p.path))
+        .filter(|p| match uncreatable_reason(p) {
+            Some(why) => {
+                uncreatable.push((p.path.clone(), why));
+                false
+            }
+            None => true,
+        })
+        .cloned()
+        .collect();
     read_only.sort_by_key(|p| p.path.components().count());
     let pins = filesystem.directories_to_pin(&read_only);
-    ProtectedBinds { read_only, pins }
+    ProtectedBinds { read_only, pins, uncreatable }
+}
+
+fn uncreatable_warnings(protected: &ProtectedBinds) -> impl Iterator<Item = String> + '_ {
+    protected.uncreatable.iter().map(|(path, why)| format!("`{}` is {why}", path.display()))
+}
+
+/// Why a missing protected path needs no placeholder: its directory cannot get a new entry,
+/// by us or by the command (same ids, and the sandbox only takes rights away). A read-only
+/// mount (EROFS) stays read-only in the sandbox; a directory the user may not write to
+/// (EACCES) stays so unless the user owns it, who could `chmod` it — that case keeps the
+/// placeholder, and its refusal.
+fn uncreatable_reason(protected: &ProtectedPath) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    if protected.kind != resolve::ProtectedKind::Missing || !protected.placeholder_if_missing {
+        return None;
+    }
+    let parent = protected.path.parent()?;
+    let c_parent = std::ffi::CString::new(parent.as_os_str().as_bytes()).ok()?;
+    let errno = crate::sys::may_write(&c_parent).err()?.0;
+    let owned = std::fs::metadata(parent).is_ok_and(|m| m.uid() == crate::sys::geteuid());
+    let why = match errno {
+        libc::EROFS => "on a read-only file system",
+        libc::EACCES if !owned => "in a directory this user may not write to (and does not own)",
+        _ => return None,
+    };
+    Some(format!(
+        "missing and {why} ({}): the command cannot create it either, so it gets no placeholder",
+        std::io::Error::from_raw_os_error(errno)
+    ))
 }
 
 fn readable_roots(filesystem: &FilesystemView) -> Vec<PathBuf> {
@@ -553,6 +602,7 @@ fn plan_landlock(
     }
     let abi = host.landlock_abi.clone().map_err(|refusal| Error::host_refused("the Landlock pipeline", refusal))?;
     let protected = protected_binds(filesystem);
+    warnings.extend(uncreatable_warnings(&protected));
     if let (false, Err(refusal)) = (protected.read_only.is_empty(), &host.namespaces) {
         let paths: Vec<String> = protected.read_only.iter().map(|p| p.path.display().to_string()).collect();
         return Err(Error::host_refused(
@@ -591,6 +641,7 @@ fn plan_namespaces(
     warnings: &mut Vec<String>,
 ) -> Result<Enforcement> {
     let protected = protected_binds(filesystem);
+    warnings.extend(uncreatable_warnings(&protected));
     let new_netns = network != NetworkMode::Full;
     let mut no_proc = spec.no_proc;
     if !no_proc && !host.fresh_proc {

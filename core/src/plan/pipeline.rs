@@ -171,7 +171,7 @@ pub(crate) fn landlock_blocker(filesystem: &FilesystemView, proxy: bool, host: &
     if proxy && abi < 4 {
         return Some(format!("proxy mode needs Landlock ABI ≥ 4 (TCP port rules); this kernel has ABI {abi}"));
     }
-    let protects = filesystem.protected_paths().any(|p| filesystem.is_under_writable_root(&p.path));
+    let protects = !super::protected_binds(filesystem).read_only.is_empty();
     match &host.namespaces {
         Err(_) if protects && !filesystem.full_write => Some(
             "the protected paths inside writable roots (.git, .codex, ...) are re-bound read-only in a user+mount \

@@ -129,3 +129,10 @@ pub fn mount_flags(fd: RawFd) -> SysResult<u64> {
     // SAFETY: `st` matches the kernel's struct statfs on 64-bit targets and outlives the call.
     check(unsafe { libc::syscall(libc::SYS_fstatfs, fd, &mut st as *mut KernelStatfs) }).map(|_| st.f_flags as u64)
 }
+
+/// Whether the caller's effective ids may create entries in the directory `path`
+/// (`faccessat(W_OK, AT_EACCESS)`): EROFS on a read-only mount, EACCES without permission.
+pub fn may_write(path: &CStr) -> SysResult<()> {
+    // SAFETY: path is NUL-terminated.
+    check_int(unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::W_OK, libc::AT_EACCESS) }).map(drop)
+}
