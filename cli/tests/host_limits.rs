@@ -156,6 +156,17 @@ fn hiding(calls: &[(&'static str, libc::c_long)], errno: i32) -> Vec<SyscallRule
 /// Runs the sandbox binary with `args` as `user` in `cwd`, under `filter` (installed by bwrap
 /// just before it starts the binary, so only the binary and what it starts see it).
 fn run_filtered(filter: &mut std::fs::File, user: User, cwd: &Path, args: &[&str]) -> Output {
+    run_filtered_with(filter, user, cwd, args, &[])
+}
+
+/// [`run_filtered`] with `env` added to the binary's environment.
+fn run_filtered_with(
+    filter: &mut std::fs::File,
+    user: User,
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     use std::os::unix::process::CommandExt;
     filter.rewind().unwrap();
     let fd = filter.as_raw_fd().to_string();
@@ -167,7 +178,8 @@ fn run_filtered(filter: &mut std::fs::File, user: User, cwd: &Path, args: &[&str
         .current_dir(cwd)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("LC_ALL", "C");
+        .env("LC_ALL", "C")
+        .envs(env.iter().copied());
     if user == User::Nobody {
         command.uid(65534).gid(65534);
     }
@@ -257,5 +269,289 @@ fn preserve_fd(command: &mut Command, fd: i32) -> &mut Command {
             libc::fcntl(fd, libc::F_SETFD, 0);
             Ok(())
         })
+    }
+}
+
+/// Runs the sandbox binary with `args` as `user` in `cwd`, inside bwrap with `bwrap_args`
+/// (private namespaces the test builds: a masked /proc, a read-only bind), no filter.
+fn run_inside_bwrap(bwrap_args: &[&str], user: User, cwd: &Path, args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(bwrap().unwrap());
+    command
+        .args(["--dev-bind", "/", "/"])
+        .args(bwrap_args)
+        .arg("--")
+        .arg(common::binary())
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("LC_ALL", "C");
+    if user == User::Nobody {
+        command.uid(65534).gid(65534);
+    }
+    command.output().unwrap()
+}
+
+/// `doctor --json`'s check named `name`.
+fn doctor_check(report: &serde_json::Value, name: &str) -> serde_json::Value {
+    report["checks"].as_array().unwrap().iter().find(|c| c["check"] == name).cloned().unwrap()
+}
+
+/// A container's seccomp profile (Docker's default, Kubernetes' RuntimeDefault): `clone` and
+/// `unshare` with CLONE_NEWUSER refused (EPERM), `clone3` hidden (ENOSYS); the sysctls allow
+/// user namespaces.
+fn container_filter() -> Vec<SyscallRule> {
+    use codex_sandbox_core::seccomp::Condition;
+    let without_newuser = || Condition::ArgIn {
+        arg: 0,
+        mask: libc::CLONE_NEWUSER as u32,
+        values: vec![0],
+        meaning: "no new user namespace",
+    };
+    vec![
+        SyscallRule {
+            syscall: "clone",
+            number: libc::SYS_clone,
+            allow_if: vec![without_newuser()],
+            errno: libc::EPERM,
+            note: None,
+        },
+        SyscallRule {
+            syscall: "unshare",
+            number: libc::SYS_unshare,
+            allow_if: vec![without_newuser()],
+            errno: libc::EPERM,
+            note: None,
+        },
+        SyscallRule { syscall: "clone3", number: libc::SYS_clone3, allow_if: vec![], errno: libc::ENOSYS, note: None },
+    ]
+}
+
+#[test]
+fn in_a_container_whose_seccomp_profile_refuses_user_namespaces_the_refusal_names_the_filter() {
+    if bwrap().is_none() {
+        return;
+    }
+    let mut filter = filter_file(&container_filter());
+    for user in common::users() {
+        let scratch = Scratch::new(user, "container-filter");
+        let output = run_filtered(&mut filter, user, &scratch.path, &["doctor", "--json"]);
+        assert_eq!(output.status.code(), Some(1), "{user:?}: workspace-write cannot run here");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let namespaces = doctor_check(&report, "user, mount, PID, network namespaces");
+        assert_eq!(namespaces["errno"], serde_json::json!(["EPERM", libc::EPERM]), "{user:?}: {namespaces}");
+        let fix = namespaces["fix"].as_str().unwrap();
+        assert!(fix.contains("Seccomp: 2") && fix.contains("Docker"), "{user:?}: the filter, not sysctls: {fix}");
+        assert!(!fix.contains("max_user_namespaces is"), "{user:?}: {fix}");
+
+        let output = run_filtered(
+            &mut filter,
+            user,
+            &scratch.path,
+            &["--sandbox-policy", "workspace-write", "--", "touch", "ran"],
+        );
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        let refusal = stderr(&output);
+        assert!(refusal.contains("Operation not permitted (os error 1)") && refusal.contains("seccomp"), "{refusal}");
+        assert!(!scratch.path.join("ran").exists() && !scratch.path.join(".codex").exists(), "{user:?}");
+
+        // A read-only policy needs no namespace: auto runs it on Landlock, which holds.
+        let output = run_filtered(&mut filter, user, &scratch.path, &["--", "touch", "ran"]);
+        assert_eq!(output.status.code(), Some(1), "{user:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("Permission denied"), "{user:?}: {}", stderr(&output));
+        assert!(!scratch.path.join("ran").exists());
+    }
+}
+
+#[test]
+fn where_a_seccomp_profile_predating_landlock_refuses_it_the_refusal_says_so() {
+    if bwrap().is_none() {
+        return;
+    }
+    let calls = [
+        ("landlock_create_ruleset", libc::SYS_landlock_create_ruleset),
+        ("landlock_add_rule", libc::SYS_landlock_add_rule),
+        ("landlock_restrict_self", libc::SYS_landlock_restrict_self),
+    ];
+    let mut filter = filter_file(&hiding(&calls, libc::EPERM));
+    for user in common::users() {
+        let scratch = Scratch::new(user, "landlock-eperm");
+        let args = ["--pipeline", "landlock", "--", "touch", "ran"];
+        let output = run_filtered(&mut filter, user, &scratch.path, &args);
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("predates Landlock"), "{user:?}: {}", stderr(&output));
+        assert!(!scratch.path.join("ran").exists());
+        let report = run_filtered(&mut filter, user, &scratch.path, &["doctor", "--json"]);
+        let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+        assert_eq!(doctor_check(&report, "Landlock")["errno"], serde_json::json!(["EPERM", libc::EPERM]));
+    }
+}
+
+#[test]
+fn without_proc_the_refusal_says_to_mount_it() {
+    if bwrap().is_none() {
+        return;
+    }
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?} (bwrap builds this host)"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "no-proc");
+        let hide_proc = ["--tmpfs", "/proc"];
+        let output = run_inside_bwrap(
+            &hide_proc,
+            user,
+            &scratch.path,
+            &["--sandbox-policy", "workspace-write", "--", "touch", "ran"],
+        );
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        let refusal = stderr(&output);
+        assert!(refusal.contains("No such file or directory (os error 2)"), "{refusal}");
+        assert!(refusal.contains("/proc is not mounted here") && refusal.contains("mount procfs"), "{refusal}");
+        assert!(!refusal.contains("unprivileged_userns_clone"), "{refusal}");
+        assert!(!scratch.path.join("ran").exists());
+        let output = run_inside_bwrap(&hide_proc, user, &scratch.path, &["doctor", "--json"]);
+        assert_eq!(output.status.code(), Some(1));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(!report["kernel"].as_str().unwrap().is_empty(), "the kernel is read with uname(2)");
+        let namespaces = doctor_check(&report, "user, mount, PID, network namespaces");
+        assert_eq!(namespaces["errno"], serde_json::json!(["ENOENT", libc::ENOENT]), "{namespaces}");
+    }
+}
+
+#[test]
+fn a_read_only_workspace_runs_workspace_write_without_a_placeholder() {
+    if bwrap().is_none() {
+        return;
+    }
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?} (bwrap builds this host)"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "ro-workspace");
+        let work = scratch.dir("src");
+        scratch.dir("src/.git");
+        let work_str = work.to_str().unwrap();
+        // `docker run -v src:/src:ro`: the workspace is a read-only bind in the test's own
+        // private mount namespace.
+        let read_only = ["--ro-bind", work_str, work_str];
+        let explain = ["--sandbox-policy", "workspace-write", "--explain", "--", "true"];
+        let output = run_inside_bwrap(&read_only, user, &work, &explain);
+        assert!(output.status.success(), "{user:?}: {}", stderr(&output));
+        let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let skipped = plan["uncreatable_protected_paths"].as_array().unwrap();
+        assert_eq!(skipped[0][0], format!("{work_str}/.codex"), "{user:?}: {plan}");
+        assert!(skipped[0][1].as_str().unwrap().contains("Read-only file system"), "{user:?}");
+        let script = "touch new 2>&1; mkdir .codex 2>&1; touch .git/hook 2>&1; echo ran";
+        let args = ["--sandbox-policy", "workspace-write", "--", "/bin/sh", "-c", script];
+        let output = run_inside_bwrap(&read_only, user, &work, &args);
+        let out = common::stdout(&output);
+        assert!(output.status.success(), "{user:?}: {out} {}", stderr(&output));
+        assert_eq!(out.matches("Read-only file system").count(), 3, "{user:?}: {out}");
+        assert!(out.contains("ran"));
+        assert!(!work.join(".codex").exists() && !work.join("new").exists() && !work.join(".git/hook").exists());
+    }
+}
+
+#[test]
+fn nested_inside_our_own_sandbox_workspace_write_is_refused_for_the_outer_sandbox_and_read_only_runs() {
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?}"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "nested");
+        let inner = |policy: &str| {
+            let binary = common::binary().to_str().unwrap().to_owned();
+            common::Run::new(user, &scratch.path).policy("workspace-write").output(&[
+                &binary,
+                "--sandbox-policy",
+                policy,
+                "--",
+                "touch",
+                "ran",
+            ])
+        };
+        let output = inner("workspace-write");
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        let refusal = stderr(&output);
+        assert!(refusal.contains("already runs confined") && refusal.contains("NoNewPrivs: 1"), "{refusal}");
+        assert!(!refusal.contains("unprivileged_userns_clone"), "{refusal}");
+        assert!(!scratch.path.join("ran").exists());
+        // Landlock stacks: the inner read-only sandbox runs and refuses the write.
+        let output = inner("read-only");
+        assert_eq!(output.status.code(), Some(1), "{user:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("Permission denied"), "{user:?}: {}", stderr(&output));
+        assert!(!scratch.path.join("ran").exists());
+    }
+}
+
+#[test]
+fn where_lo_cannot_be_raised_proxy_mode_takes_landlock_and_the_namespace_pipeline_refuses() {
+    if bwrap().is_none() {
+        return;
+    }
+    use codex_sandbox_core::seccomp::Condition;
+    // AppArmor-restricted hosts and gVisor refuse the interface change.
+    let rules = vec![SyscallRule {
+        syscall: "ioctl",
+        number: libc::SYS_ioctl,
+        allow_if: vec![Condition::ArgNotIn {
+            arg: 1,
+            mask: u32::MAX,
+            values: vec![libc::SIOCSIFFLAGS as u32],
+            meaning: "not SIOCSIFFLAGS",
+        }],
+        errno: libc::EPERM,
+        note: None,
+    }];
+    let mut filter = filter_file(&rules);
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?}"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "no-lo");
+        let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = proxy.local_addr().unwrap().port();
+        let proxy_url = format!("http://127.0.0.1:{port}");
+        let env = [("HTTP_PROXY", proxy_url.as_str())];
+        let script = format!("echo through-the-proxy > /dev/tcp/127.0.0.1/{port} && echo sent");
+        let run = |filter: &mut std::fs::File, pipeline: &str, explain: bool| {
+            let mut args =
+                vec!["--pipeline", pipeline, "--allow-network-for-proxy", "--sandbox-policy", common::WORKSPACE];
+            if explain {
+                args.push("--explain");
+            }
+            args.extend(["--", "/bin/bash", "-c", &script]);
+            run_filtered_with(filter, user, &scratch.path, &args, &env)
+        };
+        // Explicitly on the namespace pipeline: refused before anything runs, naming lo.
+        let output = run(&mut filter, "bwrap", false);
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        let refusal = stderr(&output);
+        assert!(refusal.contains("bring up lo") && refusal.contains("Operation not permitted"), "{refusal}");
+        // auto: Landlock (ABI ≥ 4 here) reaches the proxy without a network namespace.
+        let output = run(&mut filter, "auto", true);
+        let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(plan["pipeline"], "landlock", "{user:?}: {}", plan["pipeline_reason"]);
+        assert!(plan["pipeline_reason"].as_str().unwrap().contains("bring up lo"), "{}", plan["pipeline_reason"]);
+        proxy.set_nonblocking(true).unwrap();
+        let output = run(&mut filter, "auto", false);
+        assert!(output.status.success(), "{user:?}: {} {}", common::stdout(&output), stderr(&output));
+        let (mut stream, _) = proxy.accept().expect("the command reached the proxy");
+        stream.set_nonblocking(false).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let mut received = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut received).unwrap();
+        assert_eq!(received, "through-the-proxy\n", "{user:?}");
+        let report = run_filtered(&mut filter, user, &scratch.path, &["doctor", "--json"]);
+        let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+        let lo = doctor_check(&report, "lo up in a new network namespace");
+        assert_eq!(lo["errno"], serde_json::json!(["EPERM", libc::EPERM]), "{user:?}: {lo}");
+        assert!(lo["fix"].as_str().unwrap().contains("--pipeline landlock"), "{lo}");
     }
 }

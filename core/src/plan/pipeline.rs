@@ -133,7 +133,7 @@ pub(crate) fn choose(
                     let bwrap = if proxy {
                         "proxy mode needs the embedded launcher's bridge"
                     } else {
-                        "none installed that creates namespaces here"
+                        "none installed, or refused its namespaces here too"
                     };
                     let hint = format!(
                         "no pipeline can enforce it here. Namespace pipeline: {}. Installed bwrap: {bwrap}. Landlock \

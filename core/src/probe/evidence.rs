@@ -152,14 +152,19 @@ pub fn namespace_hint(errno: i32, evidence: &Evidence) -> String {
              unconfined; {LANDLOCK_INSTEAD}"
         );
     }
-    if evidence.filtered() && matches!(errno, libc::EPERM | libc::ENOSYS | libc::EACCES) {
+    if (evidence.filtered() || evidence.no_new_privs) && matches!(errno, libc::EPERM | libc::ENOSYS | libc::EACCES) {
         return format!(
-            "the sysctls allow user namespaces, but this process already runs under a seccomp filter (Seccomp: 2{} \
-             in /proc/self/status) that refuses the call: a container's (Docker: --security-opt seccomp=PROFILE \
-             allowing clone/unshare with CLONE_NEWUSER and mount; Kubernetes: securityContext.seccompProfile), a \
-             systemd unit's (RestrictNamespaces=, SystemCallFilter=) or an outer sandbox's. Allow it there or run \
-             outside it; {LANDLOCK_INSTEAD}",
-            if evidence.no_new_privs { ", NoNewPrivs: 1" } else { "" }
+            "the sysctls allow user namespaces, but this process already runs confined ({}in /proc/self/status): a \
+             container's or systemd unit's seccomp filter (Docker: --security-opt seccomp=PROFILE allowing \
+             clone/unshare with CLONE_NEWUSER and mount; Kubernetes: securityContext.seccompProfile; systemd: \
+             RestrictNamespaces=, SystemCallFilter=), or an outer sandbox's seccomp filter or Landlock ruleset (a \
+             nested codex-linux-sandbox, bwrap, Flatpak) refuses it. Allow it there or run outside it; \
+             {LANDLOCK_INSTEAD}",
+            match (evidence.seccomp_mode, evidence.no_new_privs) {
+                (Some(2), true) => "Seccomp: 2, NoNewPrivs: 1 ",
+                (Some(2), false) => "Seccomp: 2 ",
+                _ => "NoNewPrivs: 1 ",
+            }
         );
     }
     format!(
