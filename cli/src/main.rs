@@ -250,6 +250,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     let forwarder = SignalForwarder::new(&FORWARDED_SIGNALS).map_err(setup_error("block forwarded signals"))?;
     let mut child = spawn(&plan, SpawnOptions::default())?;
     let status = forwarder.wait(&mut child).map_err(setup_error("wait for the command"))?;
+    if let Some(failure) = child.setup_failure() {
+        eprintln!("codex-linux-sandbox: {failure}");
+    }
     Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
 }
 

@@ -555,3 +555,39 @@ fn where_lo_cannot_be_raised_proxy_mode_takes_landlock_and_the_namespace_pipelin
         assert!(lo["fix"].as_str().unwrap().contains("--pipeline landlock"), "{lo}");
     }
 }
+
+#[test]
+fn a_setup_failure_inside_an_installed_bwrap_exits_125_with_a_prefixed_message() {
+    if bwrap().is_none() {
+        return;
+    }
+    // bwrap always pivots into its new root; the embedded launcher needs no pivot for a
+    // read-only view of `/`, so only the installed bwrap fails its setup here.
+    let mut filter = filter_file(&hiding(&[("pivot_root", libc::SYS_pivot_root)], libc::EPERM));
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?}"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "bwrap-setup");
+        let run = |filter: &mut std::fs::File, extra: &[&str]| {
+            let mut args = vec!["--pipeline", "bwrap"];
+            args.extend(extra);
+            args.extend(["--", "/bin/sh", "-c", "touch ran; exit 1"]);
+            run_filtered(filter, user, &scratch.path, &args)
+        };
+        let output = run(&mut filter, &["--bwrap-path", "/usr/bin/bwrap"]);
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        let message = stderr(&output);
+        assert!(message.contains("bwrap: "), "bwrap's own message stays: {message}");
+        assert!(
+            message.contains("codex-linux-sandbox: sandbox setup failed: set up the sandbox with the installed bwrap"),
+            "{message}"
+        );
+        assert!(!scratch.path.join("ran").exists());
+        // The embedded launcher runs the command, whose own exit 1 is kept.
+        let output = run(&mut filter, &[]);
+        assert_eq!(output.status.code(), Some(1), "{user:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("Read-only file system"), "{user:?}: {}", stderr(&output));
+    }
+}

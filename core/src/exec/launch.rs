@@ -24,6 +24,8 @@ pub(crate) struct Launched {
     pub status: Option<OwnedFd>,
     /// Proxy mode on the namespace pipeline: the bridge serving the sandbox's listeners.
     pub bridge: Option<Bridge>,
+    /// An installed bwrap's status report (set by `system_bwrap`).
+    pub bwrap_status: Option<super::system_bwrap::BwrapStatus>,
 }
 
 /// Descriptors and flags that come from the caller rather than the plan.
@@ -132,7 +134,7 @@ pub(crate) fn launch(
                 },
                 _ => None,
             };
-            Ok(Launched { pid, pidfd, status, bridge })
+            Ok(Launched { pid, pidfd, status, bridge, bwrap_status: None })
         }
         Ok(Some(failure)) => {
             let _ = sys::waitpid(pid, 0);

@@ -484,7 +484,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     };
     // What the system bwrap will get, for --explain.
     if let Executor::SystemBwrap { path, .. } = plan.executor() {
-        let rendered = bwrap_args::command_line(&plan, &path.clone(), plan.seccomp().map(|_| "FD"));
+        let rendered = bwrap_args::command_line(&plan, &path.clone(), plan.seccomp().map(|_| "FD"), "STATUS_FD");
         if let Enforcement::Namespaces { executor: Executor::SystemBwrap { args, .. }, .. } = &mut plan.enforcement {
             *args = rendered;
         }
