@@ -205,3 +205,17 @@ pub(crate) fn to_c_string(text: String) -> CString {
 pub(crate) fn static_str(s: &'static std::ffi::CStr) -> *const c_char {
     s.as_ptr()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_refusal_is_unsupported_with_its_errno_wherever_it_was_found() {
+        let refusal = codex_sandbox_core::probe::Refusal::new("write the uid map", Some(libc::EPERM), "the remedy");
+        let error = FfiError::from(Error::HostRefused { what: "the bwrap pipeline".into(), refusal });
+        assert_eq!(error.code, CODEX_SANDBOX_UNSUPPORTED);
+        assert_eq!(error.errno, libc::EPERM);
+        assert!(error.message.contains("write the uid map") && error.message.contains("the remedy"), "{}", error.message);
+    }
+}

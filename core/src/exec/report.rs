@@ -242,4 +242,36 @@ mod tests {
         assert_eq!(Failure::decode(&plain.encode()).unwrap().index, None);
         assert_eq!(Failure::decode(&[0; Failure::WIRE_SIZE]), None, "a zeroed record is not a report");
     }
+
+    #[test]
+    fn what_the_host_refused_after_clone_is_unsupported_with_its_errno_and_check() {
+        use crate::{ErrorKind, HostFacts, SandboxPolicy, SandboxSpec, prepare_for};
+        let mut spec = SandboxSpec::new(SandboxPolicy::read_only(), "/", vec!["true".into()]);
+        spec.env = vec![("PATH".into(), "/usr/bin".into())];
+        let plan = prepare_for(&spec, &HostFacts::capable(6)).unwrap();
+        for (stage, errno) in [
+            (Stage::UidMap, libc::EPERM),
+            (Stage::SetgroupsDeny, libc::ENOENT),
+            (Stage::MountPropagation, libc::EACCES),
+            (Stage::ReadOnlyRoot, libc::ENOSYS),
+            (Stage::Proc, libc::EPERM),
+            (Stage::Landlock, libc::EPERM),
+            (Stage::Loopback, libc::EPERM),
+        ] {
+            let error = into_error(&plan, Failure::new(stage, Errno(errno)).at(0));
+            assert_eq!(error.kind(), ErrorKind::Unsupported, "{stage:?}: {error}");
+            assert_eq!(error.errno(), Some(errno), "{stage:?}");
+            assert!(error.failed_check().unwrap().starts_with(stage.describe()), "{stage:?}: {error}");
+            assert!(error.to_string().contains("cannot be enforced on this host"), "{error}");
+        }
+        let landlock = into_error(&plan, Failure::new(Stage::Landlock, Errno(libc::EPERM)));
+        assert!(landlock.to_string().contains("predates Landlock"), "{landlock}");
+        // A path swapped under the setup, or a missing command, is no host limit.
+        let swapped = into_error(&plan, Failure::new(Stage::ProtectVerify, Errno(libc::ESTALE)));
+        assert_eq!(swapped.kind(), ErrorKind::SpawnFailed);
+        assert_eq!(
+            into_error(&plan, Failure::new(Stage::Exec, Errno(libc::ENOENT))).kind(),
+            ErrorKind::CommandNotFound
+        );
+    }
 }

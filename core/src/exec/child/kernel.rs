@@ -23,6 +23,9 @@ macro_rules! kernel_calls {
         pub(crate) trait Kernel {
             $( $(#[$doc])* fn $name(&self, $($arg: $ty),*) -> $ret; )*
 
+            /// `sys::read` (the fake fills `buf` with the data it was given).
+            fn read(&self, fd: RawFd, buf: &mut [u8]) -> SysResult<usize>;
+
             /// `sys::close_raw`.
             ///
             /// # Safety
@@ -63,6 +66,11 @@ macro_rules! kernel_calls {
                     sys::$name($($arg),*)
                 }
             )*
+
+            #[inline(always)]
+            fn read(&self, fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+                sys::read(fd, buf)
+            }
 
             #[inline(always)]
             unsafe fn close_raw(&self, fd: RawFd) {
@@ -106,6 +114,11 @@ macro_rules! kernel_calls {
                 }
             )*
 
+            fn read(&self, _fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+                self.call::<SysResult<()>>("read", None)?;
+                Ok(self.read_into(buf))
+            }
+
             unsafe fn close_raw(&self, _fd: RawFd) {
                 self.call::<()>("close_raw", None)
             }
@@ -143,7 +156,6 @@ kernel_calls! {
     fn open(path: &CStr, flags: libc::c_int) -> SysResult<OwnedFd> [path];
     fn openat2(path: &CStr, how: &OpenHow) -> SysResult<OwnedFd> [path];
     fn openat(dir: RawFd, name: &CStr, flags: libc::c_int) -> SysResult<OwnedFd> [name];
-    fn read(fd: RawFd, buf: &mut [u8]) -> SysResult<usize>;
     fn mount_flags(fd: RawFd) -> SysResult<u64>;
     fn fstat(fd: RawFd) -> SysResult<libc::stat>;
     fn chdir(path: &CStr) -> SysResult<()> [path];
