@@ -25,8 +25,11 @@ pub enum codex_sandbox_result {
     /// `read-only`, `workspace-write`, `danger-full-access`.
     CODEX_SANDBOX_INVALID_POLICY = 2,
     /// This host cannot enforce what was asked (no Landlock, no user namespaces, proxy-only
-    /// networking on a Landlock ABI below 4). Nothing runs without the sandbox that was asked
-    /// for.
+    /// networking on a Landlock ABI below 4, `lo` that cannot be brought up in proxy mode).
+    /// Nothing runs without the sandbox that was asked for. The same code whether the probe
+    /// found it before `clone` or the sandbox's first process after it (a refused id map,
+    /// mount or Landlock ruleset): the message names the failing check and a remedy for this
+    /// host, and codex_sandbox_error_errno() gives that check's errno when it has one.
     CODEX_SANDBOX_UNSUPPORTED = 3,
     /// The sandbox could not be set up or the process could not be started.
     CODEX_SANDBOX_SPAWN_FAILED = 4,
