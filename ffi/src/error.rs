@@ -219,6 +219,10 @@ mod tests {
         let error = FfiError::from(Error::HostRefused { what: "the bwrap pipeline".into(), refusal });
         assert_eq!(error.code, CODEX_SANDBOX_UNSUPPORTED);
         assert_eq!(error.errno, libc::EPERM);
-        assert!(error.message.contains("write the uid map") && error.message.contains("the remedy"), "{}", error.message);
+        assert!(
+            error.message.contains("write the uid map") && error.message.contains("the remedy"),
+            "{}",
+            error.message
+        );
     }
 }

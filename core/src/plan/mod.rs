@@ -397,7 +397,8 @@ impl Serialize for SandboxPlan {
 
 /// Validates `spec` and decides everything the child will do on this host.
 pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
-    prepare_for(spec, HostFacts::get())
+    let proxy_mode = spec.proxy_network || spec.managed_network.as_ref().is_some_and(|m| !m.loopback_ports.is_empty());
+    prepare_for(spec, if proxy_mode { HostFacts::get_with_loopback() } else { HostFacts::get() })
 }
 
 /// Validates `spec` and decides everything the child will do on a host with these facts.
