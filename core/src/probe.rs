@@ -1,11 +1,13 @@
 //! Host facts: what this host can enforce, found by trying rather than guessing from sysctls.
 //!
-//! [`HostFacts::probe`] gathers them once: the Landlock ABI, whether a child can be cloned into
-//! new user, mount and PID namespaces and do there what the sandbox would (map its ids, make
-//! the mount tree private, mount a fresh procfs), whether the new mount API and `openat2`
-//! exist, the effective ids. [`HostFacts::get`] caches them for the process. Planning reads
-//! nothing else about the host, so a test plans for any simulated host by building the facts
-//! itself. `codex-linux-sandbox doctor` prints [`probe`].
+//! [`HostFacts::probe`] gathers them: the Landlock ABI, whether a child can be cloned into the
+//! namespace pipeline's namespaces and do there what the sandbox would (map its ids, make the
+//! mount tree private, mount a fresh procfs, clone a tree with the new mount API, bring `lo`
+//! up), each failure kept as a [`Refusal`] with its errno and a hint chosen from the host's
+//! [`Evidence`]; whether `openat2` exists; the effective ids. [`HostFacts::get`] caches them
+//! for the process (the network check only for proxy mode: [`HostFacts::get_with_loopback`]).
+//! Planning reads nothing else about the host, so a test plans for any simulated host by
+//! building the facts itself. `codex-linux-sandbox doctor` prints [`probe`].
 
 mod evidence;
 
@@ -213,6 +215,8 @@ pub struct Check {
     pub ok: bool,
     /// False when an earlier failure made the check moot (nothing to try it in).
     pub tried: bool,
+    /// A check whose absence the sandbox works around (printed `absent`, not `FAILED`).
+    pub optional: bool,
     /// The errno's symbolic name (`EPERM`) and number, when the check failed with one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errno: Option<(&'static str, i32)>,
@@ -250,10 +254,11 @@ impl HostProbe {
         let mut out = format!("codex-linux-sandbox doctor: kernel {}, uid {}\n\n", self.kernel, self.uid);
         let width = self.checks.iter().map(|c| c.check.chars().count()).max().unwrap_or(0);
         for check in &self.checks {
-            let result = match (check.ok, check.tried) {
-                (true, _) => "ok",
-                (false, true) => "FAILED",
-                (false, false) => "n/a",
+            let result = match (check.ok, check.tried, check.optional) {
+                (true, ..) => "ok",
+                (false, false, _) => "n/a",
+                (false, true, true) => "absent",
+                (false, true, false) => "FAILED",
             };
             let errno = check.errno.map(|(name, _)| name).unwrap_or("-");
             out.push_str(&format!("{:width$}  {result:6}  {errno:13}  {}\n", check.check, check.meaning));
@@ -284,6 +289,7 @@ pub fn probe() -> HostProbe {
             check: "user, mount, PID, network namespaces",
             ok: true,
             tried: true,
+            optional: false,
             errno: None,
             meaning: "the embedded namespace pipeline (bwrap) runs here".into(),
             fix: String::new(),
@@ -292,6 +298,7 @@ pub fn probe() -> HostProbe {
             check: "user, mount, PID, network namespaces",
             ok: false,
             tried: true,
+            optional: false,
             errno: refused(refusal),
             meaning: format!("{} failed: no embedded namespace pipeline", refusal.check),
             fix: refusal.hint.clone(),
@@ -302,6 +309,7 @@ pub fn probe() -> HostProbe {
         check: "fresh /proc in them",
         ok: facts.fresh_proc,
         tried: namespaces_ok,
+        optional: false,
         errno: None,
         meaning: if facts.fresh_proc {
             "the sandbox sees only its own processes".into()
@@ -317,6 +325,7 @@ pub fn probe() -> HostProbe {
             check: "lo up in a new network namespace",
             ok: true,
             tried: true,
+            optional: false,
             errno: None,
             meaning: "proxy mode reaches its bridge on the namespace pipeline".into(),
             fix: String::new(),
@@ -325,6 +334,7 @@ pub fn probe() -> HostProbe {
             check: "lo up in a new network namespace",
             ok: false,
             tried: namespaces_ok,
+            optional: false,
             errno: refused(refusal).filter(|_| namespaces_ok),
             meaning: if namespaces_ok {
                 "proxy mode cannot use the namespace pipeline; auto uses landlock (ABI ≥ 4) for it".into()
@@ -338,6 +348,7 @@ pub fn probe() -> HostProbe {
         check: "new mount API (Linux 5.12)",
         ok: facts.new_mount_api,
         tried: namespaces_ok,
+        optional: true,
         errno: None,
         meaning: if !namespaces_ok {
             "not tried: no namespaces".into()
@@ -352,6 +363,7 @@ pub fn probe() -> HostProbe {
         check: "openat2 (Linux 5.6)",
         ok: facts.openat2,
         tried: true,
+        optional: true,
         errno: None,
         meaning: if facts.openat2 {
             "paths opened with RESOLVE_NO_SYMLINKS".into()
@@ -365,6 +377,7 @@ pub fn probe() -> HostProbe {
             check: "Landlock",
             ok: true,
             tried: true,
+            optional: false,
             errno: None,
             meaning: format!(
                 "ABI {abi}: the landlock pipeline runs{}",
@@ -376,6 +389,7 @@ pub fn probe() -> HostProbe {
             check: "Landlock",
             ok: false,
             tried: true,
+            optional: false,
             errno: refused(refusal),
             meaning: "no landlock pipeline and no Landlock layer under the namespaces".into(),
             fix: refusal.hint.clone(),
@@ -385,6 +399,7 @@ pub fn probe() -> HostProbe {
         check: "installed bwrap",
         ok: system_bwrap.is_some(),
         tried: true,
+        optional: true,
         errno: None,
         meaning: match (&system_bwrap, &facts.working_system_bwrap) {
             (_, Some(path)) => format!("{} creates namespaces here: auto runs it", path.display()),

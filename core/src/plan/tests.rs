@@ -73,7 +73,10 @@ fn pipelines_by_policy() {
     };
     let args = args.join(" ");
     assert!(args.starts_with("/usr/bin/bwrap --new-session --die-with-parent --unshare-user"), "{args}");
-    assert!(args.contains("--unshare-net --ro-bind / / ") && args.ends_with("--seccomp FD --"), "{args}");
+    assert!(
+        args.contains("--unshare-net --ro-bind / / ") && args.ends_with("--seccomp FD --json-status-fd STATUS_FD --"),
+        "{args}"
+    );
     s.pipeline = PipelineRequest::Landlock;
     assert!(error(&s, &host()).contains("`bwrap-path`"));
     s.bwrap_path = None;
