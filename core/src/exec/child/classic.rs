@@ -136,9 +136,14 @@ pub(crate) fn open_no_symlinks(k: &impl Kernel, path: &CStr) -> SysResult<OwnedF
     Ok(current)
 }
 
-/// Opens `path` without following symlinks and checks it is the planned inode (ESTALE).
+/// Opens `path` without following symlinks and checks it is the planned inode (ESTALE). Planned
+/// paths are canonical, so a symlink anywhere on the way means the path changed since.
 fn open_checked(k: &impl Kernel, path: &CStr, target: &BindTarget) -> Step<OwnedFd> {
-    let fd = at(Stage::ProtectOpen, open_no_symlinks(k, path))?;
+    let fd = match open_no_symlinks(k, path) {
+        Ok(fd) => fd,
+        Err(errno) if errno.0 == libc::ELOOP => return Err(Failure::new(Stage::ProtectVerify, Errno(libc::ESTALE))),
+        Err(errno) => return Err(Failure::new(Stage::ProtectOpen, errno)),
+    };
     let st = at(Stage::ProtectVerify, k.fstat(fd.as_raw_fd()))?;
     if st.st_dev != target.dev || st.st_ino != target.ino {
         return Err(Failure::new(Stage::ProtectVerify, Errno(libc::ESTALE)));
