@@ -238,6 +238,38 @@ fn on_a_kernel_without_the_new_mount_api_openat2_and_close_range_the_namespace_p
         assert!(!scratch.path.join("work/.git/hook").exists(), "{user:?}: wrote into .git");
         std::fs::remove_file(scratch.path.join("work/inside")).unwrap();
 
+        // The other views on the classic path: restricted read (an empty root with readable
+        // binds, sealed read-only), full network (host sockets masked), deny-read (a file
+        // masked without device access).
+        let secret = scratch.file("work/secret.txt", "secret");
+        let restricted = r#"{"type":"read-only","access":{"type":"restricted","readable_roots":["/etc"]}}"#;
+        let script = "cat /etc/hostname > /dev/null && echo etc-readable; cat ../outside/keep 2>&1; \
+                      touch /etc/x 2>&1; touch / 2>&1; ls /bin/sh > /dev/null && echo bin-ok";
+        let args = ["--pipeline", "bwrap", "--sandbox-policy", restricted, "--", "/bin/sh", "-c", script];
+        let output = run(&mut filter, &args);
+        let out = common::stdout(&output);
+        assert!(out.contains("etc-readable") && out.contains("bin-ok"), "{user:?}: {out} {}", stderr(&output));
+        assert!(out.contains("No such file or directory"), "{user:?}: outside is hidden: {out}");
+        assert_eq!(out.matches("Read-only file system").count(), 2, "{user:?}: {out}");
+        let full_network = r#"{"type":"read-only","network_access":true}"#;
+        let args = ["--pipeline", "bwrap", "--sandbox-policy", full_network, "--", "/bin/sh", "-c", "echo ok"];
+        let output = run(&mut filter, &args);
+        assert_eq!(common::stdout(&output), "ok\n", "{user:?}: {}", stderr(&output));
+        let profile = format!(
+            r#"{{"type":"managed","file_system":{{"type":"restricted","entries":[
+                {{"path":{{"type":"special","value":{{"kind":"root"}}}},"access":"read"}},
+                {{"path":{{"type":"path","path":"{}"}},"access":"write"}},
+                {{"path":{{"type":"path","path":"{}"}},"access":"deny"}}]}},"network":"restricted"}}"#,
+            work.display(),
+            secret.display()
+        );
+        let args = ["--pipeline", "bwrap", "--permission-profile", &profile, "--", "/bin/cat", "secret.txt"];
+        let output = run(&mut filter, &args);
+        assert_eq!(output.status.code(), Some(1), "{user:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("Permission denied"), "{user:?}: {}", stderr(&output));
+        assert_eq!(std::fs::read_to_string(&secret).unwrap(), "secret");
+        std::fs::remove_file(&secret).unwrap();
+
         // The Landlock pipeline's protected binds take the same path, in place.
         let args = sandboxed("landlock");
         let output = run(&mut filter, &args.iter().map(String::as_str).collect::<Vec<_>>());
