@@ -108,6 +108,11 @@ fn without_landlock_the_landlock_pipeline_refuses() {
         let output = run("landlock", policy);
         assert_eq!(output.status.code(), Some(125), "{policy}: {}", stderr(&output));
         assert!(stderr(&output).contains("Landlock"), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("5.13") && stderr(&output).contains("lsm="),
+            "the remedy: {}",
+            stderr(&output)
+        );
         assert!(!scratch.path.join("ran").exists(), "{policy}: the command ran without Landlock");
     }
     // The namespace pipeline does not need Landlock: its read-only mounts still hold.
@@ -388,6 +393,12 @@ fn in_a_container_whose_seccomp_profile_refuses_user_namespaces_the_refusal_name
         assert!(refusal.contains("Operation not permitted (os error 1)") && refusal.contains("seccomp"), "{refusal}");
         assert!(!scratch.path.join("ran").exists() && !scratch.path.join(".codex").exists(), "{user:?}");
 
+        // --explain does not pretend: the bwrap pipeline is refused here too.
+        let args = ["--pipeline", "bwrap", "--explain", "--", "true"];
+        let output = run_filtered(&mut filter, user, &scratch.path, &args);
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        assert!(output.stdout.is_empty() && stderr(&output).contains("the bwrap pipeline cannot be enforced"));
+
         // A read-only policy needs no namespace: auto runs it on Landlock, which holds.
         let output = run_filtered(&mut filter, user, &scratch.path, &["--", "touch", "ran"]);
         assert_eq!(output.status.code(), Some(1), "{user:?}: {}", stderr(&output));
@@ -621,5 +632,43 @@ fn a_setup_failure_inside_an_installed_bwrap_exits_125_with_a_prefixed_message()
         let output = run(&mut filter, &[]);
         assert_eq!(output.status.code(), Some(1), "{user:?}: {}", stderr(&output));
         assert!(stderr(&output).contains("Read-only file system"), "{user:?}: {}", stderr(&output));
+    }
+}
+
+#[test]
+fn with_a_read_only_tmp_the_classic_path_still_stages_its_view() {
+    if bwrap().is_none() {
+        return;
+    }
+    let mut filter = filter_file(&hiding(&NEWER_THAN_5_4, libc::ENOSYS));
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?}"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "ro-tmp");
+        let work = scratch.dir("work");
+        let work_str = work.to_str().unwrap().to_owned();
+        // /tmp read-only (the staging tmpfs goes on a directory of it), the workspace writable.
+        filter.rewind().unwrap();
+        let fd = filter.as_raw_fd().to_string();
+        let mut command = Command::new(bwrap().unwrap());
+        command
+            .args(["--dev-bind", "/", "/", "--ro-bind", "/tmp", "/tmp", "--bind", &work_str, &work_str])
+            .args(["--seccomp", &fd, "--"])
+            .arg(common::binary())
+            .args(["--sandbox-policy", common::WORKSPACE, "--", "/bin/sh", "-c", "touch inside && touch /tmp/x 2>&1"])
+            .current_dir(&work)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin");
+        if user == User::Nobody {
+            use std::os::unix::process::CommandExt;
+            command.uid(65534).gid(65534);
+        }
+        let output = preserve_fd(&mut command, filter.as_raw_fd()).output().unwrap();
+        let out = common::stdout(&output);
+        assert!(out.contains("Read-only file system"), "{user:?}: {out} {}", stderr(&output));
+        assert!(work.join("inside").exists(), "{user:?}: {}", stderr(&output));
+        assert!(!Path::new("/tmp/x").exists());
     }
 }
