@@ -672,3 +672,28 @@ fn with_a_read_only_tmp_the_classic_path_still_stages_its_view() {
         assert!(!Path::new("/tmp/x").exists());
     }
 }
+
+#[test]
+fn where_a_filter_refuses_the_mount_family_the_refusal_names_the_mount_step() {
+    if bwrap().is_none() {
+        return;
+    }
+    let calls = [("mount", libc::SYS_mount), ("umount2", libc::SYS_umount2), ("pivot_root", libc::SYS_pivot_root)];
+    let mut filter = filter_file(&hiding(&calls, libc::EPERM));
+    for user in common::users() {
+        let scratch = Scratch::new(user, "no-mount");
+        let args = ["--sandbox-policy", "workspace-write", "--", "touch", "ran"];
+        let output = run_filtered(&mut filter, user, &scratch.path, &args);
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        let refusal = stderr(&output);
+        assert!(
+            refusal.contains("make the mount tree private in a new mount namespace: Operation not permitted"),
+            "{refusal}"
+        );
+        assert!(refusal.contains("Seccomp: 2"), "the filter is named: {refusal}");
+        assert!(!scratch.path.join("ran").exists() && !scratch.path.join(".codex").exists());
+        let output = run_filtered(&mut filter, user, &scratch.path, &["--", "touch", "ran"]);
+        assert_eq!(output.status.code(), Some(1), "{user:?}: read-only runs on Landlock: {}", stderr(&output));
+        assert!(!scratch.path.join("ran").exists());
+    }
+}
