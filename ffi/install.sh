@@ -44,7 +44,7 @@ if [ "$uninstall" = 1 ]; then
 fi
 
 if ! cargo cinstall --version >/dev/null 2>&1; then
-    echo "$0: cargo-c is not installed; install it with: cargo install cargo-c --locked" >&2
+    echo "$0: cargo-c is not installed; install it with: cargo install cargo-c --locked (with rustc 1.95: --version 0.10.24+cargo-0.98.0)" >&2
     exit 1
 fi
 destdir=()
