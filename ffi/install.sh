@@ -38,7 +38,7 @@ if [ "$uninstall" = 1 ]; then
         "$dest$libdir/libcodex_sandbox.a" "$dest$libdir/pkgconfig/codex_sandbox.pc" \
         "$dest$prefix/include/codex_sandbox.h"
     # Directories the install created are removed only when nothing else is in them.
-    rmdir -- "$dest$libdir/pkgconfig" "$dest$prefix/include" 2>/dev/null || true
+    rmdir -- "$dest$libdir/pkgconfig" "$dest$libdir" "$dest$prefix/include" 2>/dev/null || true
     echo "removed libcodex_sandbox from $dest$prefix"
     exit 0
 fi
