@@ -296,6 +296,6 @@ for triple in "${target_list[@]}"; do
     esac
 done
 
+[ "$check" = 1 ] || echo "artefacts in $out; platform addons in npm/*/; tarballs in $out/npm"
 echo "release: $passed passed, $failed failed"
-echo "artefacts in $out; platform addons in npm/*/; tarballs in $out/npm"
 [ "$failed" -eq 0 ]
