@@ -2,8 +2,8 @@
 // The npm packaging, the napi-rs way: every package packs (node/build.js --pack, what
 // scripts/release.sh uses), the main package plus the host's platform package install offline
 // from their tarballs into an empty project and work there through CommonJS and ESM, the
-// loader names what it tried and how to fix it, and a git install without cargo fails at
-// install time with the build command.
+// loader names what it tried and how to fix it, and a git install builds the addon (or, without
+// cargo, fails at install time with the build command).
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -210,4 +210,28 @@ test('a git install without cargo fails at install time and names the build comm
   assert.match(output, /cannot build the native addon/);
   assert.match(output, /npm run build/);
   assert.ok(!fs.existsSync(path.join(dir, 'node_modules/@codex/linux-sandbox/index.js')), 'nothing half-installed');
+});
+
+test('a git install with cargo builds the addon at install time and works', (t) => {
+  const head = spawnSync('git', ['-C', root, 'rev-parse', 'HEAD'], { encoding: 'utf8' });
+  if (head.status !== 0) {
+    skip(t, `not a git checkout: ${head.stderr.trim()}`);
+    return;
+  }
+  const dir = tempDir('codex-sandbox-gitbuild-');
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'scratch', private: true }));
+  // The workspace's target dir: the clone's crates build anew (another path), its dependencies
+  // are reused, so this costs one release build of core and the addon.
+  const result = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', `git+file://${root}#${head.stdout.trim()}`], {
+    cwd: dir,
+    env: { ...env, CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR || path.join(root, 'target') },
+    encoding: 'utf8',
+    timeout: 600000,
+  });
+  assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+  const installed = path.join(dir, 'node_modules/@codex/linux-sandbox');
+  assert.ok(fs.existsSync(path.join(installed, `linux-sandbox.${host}.node`)), 'the install built the local addon');
+  const run = node(dir, ['-e', "require('@codex/linux-sandbox').run('echo', ['from', 'git']).then((r) => process.stdout.write(r.stdout))"]);
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, 'from git\n');
 });
