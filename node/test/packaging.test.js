@@ -115,6 +115,22 @@ test('the main and the host platform tarball install offline and work through Co
   assert.notEqual(code, 0, 'the read-only sandbox refused the write to /etc');
   assert.ok(!fs.existsSync('/etc/codex-sandbox-nope'));
   assert.deepEqual(loaded, [path.join(fs.realpathSync(scratch), `node_modules/@codex/linux-sandbox-${host}/linux-sandbox.${host}.node`)]);
+
+  // The installed copy serves an unprivileged user too (the scratch project is world-readable).
+  if (process.getuid() === 0) {
+    for (const entry of fs.readdirSync(scratch, { recursive: true })) {
+      const file = path.join(scratch, entry);
+      if (!fs.lstatSync(file).isSymbolicLink()) fs.chmodSync(file, fs.statSync(file).isDirectory() ? 0o755 : 0o644);
+    }
+    const nobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], {
+      cwd: scratch,
+      env: { ...env, HOME: '/tmp' },
+      encoding: 'utf8',
+      timeout: 30000,
+    });
+    assert.equal(nobody.status, 0, nobody.stderr);
+    assert.equal(JSON.parse(nobody.stdout).stdout, `installed ${mainManifest.version}\n`);
+  }
 });
 
 test('the installed package works through ESM: default import', () => {
