@@ -152,8 +152,14 @@ pub fn invalid_call_errno(number: libc::c_long) -> i32 {
     if ret == -1 { Errno::last().0 } else { 0 }
 }
 
+/// The type of `setrlimit`'s resource argument, which differs between C libraries.
+#[cfg(target_env = "gnu")]
+pub type RlimitResource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+pub type RlimitResource = libc::c_int;
+
 /// Sets both the soft and the hard limit of `resource` for this process.
-pub fn set_rlimit(resource: libc::__rlimit_resource_t, limit: u64) -> SysResult<()> {
+pub fn set_rlimit(resource: RlimitResource, limit: u64) -> SysResult<()> {
     let value = libc::rlimit { rlim_cur: limit, rlim_max: limit };
     // SAFETY: `value` is a valid rlimit for the duration of the call.
     check_int(unsafe { libc::setrlimit(resource, &value) }).map(drop)
