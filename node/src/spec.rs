@@ -6,7 +6,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use codex_sandbox_core::policy::NetworkAccess;
-use codex_sandbox_core::{Error, PipelineRequest, SandboxPolicy, SandboxSpec, Stdio};
+use codex_sandbox_core::{Error, PipelineRequest, SandboxPolicy, SandboxSpec, SpawnOptions, Stdio};
 use napi_derive::napi;
 
 /// A failure, as data: the JS layer builds the `Error` (with a JS stack) from it.
@@ -17,6 +17,8 @@ pub struct NativeError {
     pub message: String,
     /// The OS error number behind a setup failure, when there is one.
     pub errno: Option<i32>,
+    /// The option an `invalid-argument` failure names (`command-cwd`, `stdio[1]`, ...).
+    pub field: Option<String>,
 }
 
 impl From<&Error> for NativeError {
@@ -28,7 +30,11 @@ impl From<&Error> for NativeError {
             }
             _ => None,
         };
-        NativeError { kind: kind.unwrap_or_else(|| "internal".into()), message: error.to_string(), errno }
+        let field = match error {
+            Error::InvalidArgument { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        NativeError { kind: kind.unwrap_or_else(|| "internal".into()), message: error.to_string(), errno, field }
     }
 }
 
@@ -128,22 +134,43 @@ pub const STDIO_INHERIT: i32 = -1;
 pub const STDIO_PIPE: i32 = -2;
 pub const STDIO_IGNORE: i32 = -3;
 
-/// The core's `Stdio` for one stream; a caller descriptor is duplicated (close-on-exec), so the
-/// caller's own stays open and stays the caller's.
-pub fn stdio(value: i32, field: &str) -> Result<Stdio, Error> {
+/// The core's `Stdio` for stream `index`. A caller descriptor is duplicated (close-on-exec), so
+/// the caller's own stays open and stays the caller's. `inherit` is the same as passing `index`
+/// itself: Node marks its own 0–2 close-on-exec, and libuv's inherit clears that flag in the
+/// child (core's `Stdio::Inherit` leaves the descriptor alone, so the command would find its
+/// standard streams closed).
+pub fn stdio(value: i32, index: i32) -> Result<Stdio, Error> {
+    let field = format!("stdio[{index}]");
     Ok(match value {
-        STDIO_INHERIT => Stdio::Inherit,
+        STDIO_INHERIT => duplicate(index, &field)?,
         STDIO_PIPE => Stdio::Pipe,
         STDIO_IGNORE => Stdio::Null,
-        fd if fd >= 0 => {
-            // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table.
-            let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-            if dup < 0 {
-                return Err(argument_error(field, format!("descriptor {fd}: {}", std::io::Error::last_os_error())));
-            }
-            // SAFETY: `dup` is a fresh descriptor that nothing else owns.
-            Stdio::Fd(unsafe { OwnedFd::from_raw_fd(dup) })
-        }
-        other => return Err(argument_error(field, format!("unknown stdio code {other}"))),
+        fd if fd >= 0 => duplicate(fd, &field)?,
+        other => return Err(argument_error(&field, format!("unknown stdio code {other}"))),
+    })
+}
+
+fn duplicate(fd: i32, field: &str) -> Result<Stdio, Error> {
+    // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return Err(argument_error(field, format!("descriptor {fd}: {}", std::io::Error::last_os_error())));
+    }
+    // SAFETY: `dup` is a fresh descriptor that nothing else owns.
+    Ok(Stdio::Fd(unsafe { OwnedFd::from_raw_fd(dup) }))
+}
+
+/// The spawn options for three stdio codes (see `STDIO_*`).
+pub fn spawn_options(codes: &[i32]) -> Result<SpawnOptions, Error> {
+    let [stdin, stdout, stderr] = codes else {
+        return Err(Error::Internal("stdio must have three entries".into()));
+    };
+    Ok(SpawnOptions {
+        stdin: stdio(*stdin, 0)?,
+        stdout: stdio(*stdout, 1)?,
+        stderr: stdio(*stderr, 2)?,
+        pass_fds: Vec::new(),
+        // The spawning thread is the JS thread: the sandbox is killed when it ends.
+        die_with_parent: true,
     })
 }
