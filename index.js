@@ -20,4 +20,25 @@ function loadAddon() {
   }
 }
 
-module.exports = require('./node/lib/sandbox.js')(loadAddon());
+const sandbox = require('./node/lib/sandbox.js')(loadAddon());
+
+// One object literal, so that Node's CommonJS lexer sees every name and
+// `import { spawn } from '@codex/linux-sandbox'` works from ES modules.
+module.exports = {
+  spawn: sandbox.spawn,
+  spawnSync: sandbox.spawnSync,
+  exec: sandbox.exec,
+  execFile: sandbox.execFile,
+  execSync: sandbox.execSync,
+  execFileSync: sandbox.execFileSync,
+  fork: sandbox.fork,
+  run: sandbox.run,
+  explain: sandbox.explain,
+  probe: sandbox.probe,
+  seatbeltPolicy: sandbox.seatbeltPolicy,
+  proxyEndpoints: sandbox.proxyEndpoints,
+  proxyEnv: sandbox.proxyEnv,
+  SandboxedChild: sandbox.SandboxedChild,
+  ChildProcess: sandbox.ChildProcess,
+  version: sandbox.version,
+};
