@@ -20,25 +20,42 @@ function loadAddon() {
   }
 }
 
-const sandbox = require('./node/lib/sandbox.js')(loadAddon());
+const {
+  spawn,
+  spawnSync,
+  exec,
+  execFile,
+  execSync,
+  execFileSync,
+  fork,
+  run,
+  explain,
+  probe,
+  seatbeltPolicy,
+  proxyEndpoints,
+  proxyEnv,
+  SandboxedChild,
+  ChildProcess,
+  version,
+} = require('./node/lib/sandbox.js')(loadAddon());
 
-// One object literal, so that Node's CommonJS lexer sees every name and
+// One object literal of plain names, so that Node's CommonJS lexer sees every export and
 // `import { spawn } from '@codex/linux-sandbox'` works from ES modules.
 module.exports = {
-  spawn: sandbox.spawn,
-  spawnSync: sandbox.spawnSync,
-  exec: sandbox.exec,
-  execFile: sandbox.execFile,
-  execSync: sandbox.execSync,
-  execFileSync: sandbox.execFileSync,
-  fork: sandbox.fork,
-  run: sandbox.run,
-  explain: sandbox.explain,
-  probe: sandbox.probe,
-  seatbeltPolicy: sandbox.seatbeltPolicy,
-  proxyEndpoints: sandbox.proxyEndpoints,
-  proxyEnv: sandbox.proxyEnv,
-  SandboxedChild: sandbox.SandboxedChild,
-  ChildProcess: sandbox.ChildProcess,
-  version: sandbox.version,
+  spawn,
+  spawnSync,
+  exec,
+  execFile,
+  execSync,
+  execFileSync,
+  fork,
+  run,
+  explain,
+  probe,
+  seatbeltPolicy,
+  proxyEndpoints,
+  proxyEnv,
+  SandboxedChild,
+  ChildProcess,
+  version,
 };
