@@ -2,7 +2,7 @@
 //! [`SandboxSpec`], and from core errors to plain objects the JS layer turns into `Error`s.
 
 use std::ffi::OsString;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use codex_sandbox_core::policy::NetworkAccess;
@@ -157,7 +157,19 @@ fn duplicate(fd: i32, field: &str) -> Result<Stdio, Error> {
         return Err(argument_error(field, format!("descriptor {fd}: {}", std::io::Error::last_os_error())));
     }
     // SAFETY: `dup` is a fresh descriptor that nothing else owns.
-    Ok(Stdio::Fd(unsafe { OwnedFd::from_raw_fd(dup) }))
+    let owned = unsafe { OwnedFd::from_raw_fd(dup) };
+    // A standard stream must block: a command reading a non-blocking pipe (one end of another
+    // child's stdout, which libuv made non-blocking) fails with EAGAIN. libuv clears the flag
+    // in its child; the flag lives on the shared open file description, so clearing it here
+    // has the same effect, on the caller's copy too, as with child_process.
+    // SAFETY: F_GETFL/F_SETFL on a descriptor we own.
+    unsafe {
+        let flags = libc::fcntl(owned.as_raw_fd(), libc::F_GETFL);
+        if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
+            libc::fcntl(owned.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(Stdio::Fd(owned))
 }
 
 /// The spawn options for three stdio codes (see `STDIO_*`).
