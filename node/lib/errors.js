@@ -76,7 +76,8 @@ function subject(name) {
 }
 
 function orList(items) {
-  return items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items.at(-1)}` : items[0];
+  if (items.length > 2) return `${items.slice(0, -1).join(', ')}, or ${items.at(-1)}`;
+  return items.length > 1 ? `${items[0]} or ${items[1]}` : items[0];
 }
 
 /** ERR_INVALID_ARG_TYPE: `expected` is a type name (`string`) or class name (`URL`), or a list. */

@@ -39,7 +39,8 @@ pub struct NativeSyncResult {
     /// `null` where the stream was not a pipe.
     pub stdout: Option<Buffer>,
     pub stderr: Option<Buffer>,
-    /// `ETIMEDOUT` or `ENOBUFS` when `killSignal` was sent for that reason.
+    /// `ETIMEDOUT` or `ENOBUFS` when `killSignal` was sent for that reason; `EPIPE` when the
+    /// command did not read all of `input`.
     pub error: Option<String>,
 }
 
@@ -129,6 +130,8 @@ fn run(mut child: Child, options: NativeSyncOptions) -> NativeSyncResult {
     let max_buffer = options.max_buffer;
     let mut status: Option<ExitStatus> = None;
     let mut error: Option<&'static str> = None;
+    // Reported like Node (the status stands): the command did not read all of `input`.
+    let mut write_error: Option<&'static str> = None;
 
     loop {
         if status.is_none()
@@ -176,8 +179,10 @@ fn run(mut child: Child, options: NativeSyncOptions) -> NativeSyncResult {
                     }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    // EPIPE: the command does not read all of its input, which is its business.
-                    Err(_) => {
+                    Err(e) => {
+                        if e.kind() == ErrorKind::BrokenPipe {
+                            write_error.get_or_insert("EPIPE");
+                        }
                         stdin = None;
                         break;
                     }
@@ -224,6 +229,6 @@ fn run(mut child: Child, options: NativeSyncOptions) -> NativeSyncResult {
         signal: status.and_then(ExitStatus::signal),
         stdout: stdout.into_buffer(),
         stderr: stderr.into_buffer(),
-        error: error.map(str::to_owned),
+        error: error.or(write_error).map(str::to_owned),
     }
 }
