@@ -29,10 +29,14 @@ function withOptions(impl, extra) {
     };
   }
   for (const name of ['exec', 'execFile']) {
-    wrapped[name][util.promisify.custom] = (...params) =>
-      new Promise((resolve, reject) => {
-        wrapped[name](...params, (error, stdout, stderr) => (error ? reject(Object.assign(error, { stdout, stderr })) : resolve({ stdout, stderr })));
+    wrapped[name][util.promisify.custom] = (...params) => {
+      let child;
+      const promise = new Promise((resolve, reject) => {
+        child = wrapped[name](...params, (error, stdout, stderr) => (error ? reject(Object.assign(error, { stdout, stderr })) : resolve({ stdout, stderr })));
       });
+      promise.child = child;
+      return promise;
+    };
   }
   return wrapped;
 }
