@@ -81,13 +81,17 @@ function orList(items) {
 }
 
 /** ERR_INVALID_ARG_TYPE: `expected` is a type name (`string`) or class name (`URL`), or a list. */
+const JS_TYPES = new Set(['string', 'function', 'number', 'object', 'boolean', 'bigint', 'symbol']);
+
 function invalidArgType(name, expected, value) {
   const all = [].concat(expected);
-  const types = all.filter((t) => t[0] === t[0].toLowerCase());
-  const classes = all.filter((t) => t[0] !== t[0].toLowerCase());
+  const types = all.filter((t) => JS_TYPES.has(t));
+  const classes = all.filter((t) => !JS_TYPES.has(t) && t[0] !== t[0].toLowerCase());
+  const other = all.filter((t) => !JS_TYPES.has(t) && t[0] === t[0].toLowerCase());
   const parts = [];
   if (types.length) parts.push(`${types.length > 1 ? 'one of type' : 'of type'} ${orList(types)}`);
   if (classes.length) parts.push(`an instance of ${orList(classes)}`);
+  if (other.length) parts.push(orList(other));
   return nodeError(TypeError, 'ERR_INVALID_ARG_TYPE', `The ${subject(name)} must be ${parts.join(' or ')}.${received(value)}`);
 }
 

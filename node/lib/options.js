@@ -78,7 +78,7 @@ function validateBoolean(value, name) {
 }
 
 function validateObject(value, name) {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidArgType(name, 'Object', value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidArgType(name, 'object', value);
 }
 
 const isInt32 = (value) => value === (value | 0);

@@ -3,6 +3,7 @@
 // child_process's functions (spawn, exec, execFile, spawnSync, execSync, execFileSync) with
 // Node's semantics and the sandbox's options on top, plus the sandbox's own helpers.
 
+const fs = require('node:fs');
 const os = require('node:os');
 const errors = require('./errors.js');
 const opts = require('./options.js');
@@ -63,6 +64,17 @@ module.exports = function createSandbox(binding) {
     return start({ ...spec, argv: ['/bin/sh', program, ...normalized.args] }, codes);
   }
 
+  /** execve's ENOTDIR (a path through a file), which the core reports as not found. */
+  function notFoundErrno(file) {
+    if (!file.includes('/')) return ENOENT;
+    try {
+      fs.statSync(file);
+    } catch (error) {
+      if (error.code === 'ENOTDIR') return os.constants.errno.ENOTDIR;
+    }
+    return ENOENT;
+  }
+
   /**
    * How a native failure is reported: `{ throw }` for input errors and errnos Node throws,
    * `{ emit, exitCode }` for those Node reports through 'error'. `syscall` is 'spawn' or
@@ -70,7 +82,7 @@ module.exports = function createSandbox(binding) {
    */
   function classify(native, normalized, syscall) {
     let errno = native.errno;
-    if (native.kind === 'command-not-found') errno = ENOENT;
+    if (native.kind === 'command-not-found') errno = notFoundErrno(normalized.file);
     // The working directory vanished between our check and the core's: what libuv reports.
     if (native.kind === 'invalid-argument' && native.field === 'command-cwd') errno ??= ENOENT;
     const nodeContract = native.kind === 'command-not-found' || native.kind === 'command-not-executable' || native.field === 'command-cwd';
