@@ -47,7 +47,11 @@ pub struct NativeSyncResult {
 /// Prepares, spawns and waits. Only a failure to start is an error; how the command ended
 /// (including a timeout) is in the result.
 #[napi(catch_unwind)]
-pub fn spawn_sync(spec: NativeSpec, stdio: Vec<i32>, options: NativeSyncOptions) -> Either<NativeSyncResult, NativeError> {
+pub fn spawn_sync(
+    spec: NativeSpec,
+    stdio: Vec<i32>,
+    options: NativeSyncOptions,
+) -> Either<NativeSyncResult, NativeError> {
     let started = (|| {
         let plan = codex_sandbox_core::prepare(&spec.to_core()?)?;
         codex_sandbox_core::spawn(&plan, spawn_options(&stdio)?)
