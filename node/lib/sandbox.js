@@ -226,9 +226,11 @@ module.exports = function createSandbox(binding) {
       let maxBuffer;
       let encoding;
       let input;
+      let runOptions = {};
       try {
         const normalized = opts.normalizeSpawn(command, args, options, 'run');
-        ({ maxBuffer = 1024 * 1024, encoding = 'utf8', input } = normalized.options);
+        runOptions = normalized.options;
+        ({ maxBuffer = 1024 * 1024, encoding = 'utf8', input } = runOptions);
         if (!(typeof maxBuffer === 'number' && maxBuffer >= 0)) {
           throw invalidArgument(`maxBuffer must be a non-negative number, got ${opts.describe(maxBuffer)}`);
         }
@@ -264,7 +266,7 @@ module.exports = function createSandbox(binding) {
           if (size > maxBuffer) {
             const error = errors.maxBufferExceeded(name);
             Object.assign(error, { stdout: text(output.stdout), stderr: text(output.stderr) });
-            child.kill(options?.killSignal ?? 'SIGTERM');
+            child.kill(runOptions.killSignal ?? 'SIGTERM');
             fail(error);
             return;
           }
@@ -276,10 +278,10 @@ module.exports = function createSandbox(binding) {
         child.stdin.end(input);
       }
       let timedOut = false;
-      if (options?.timeout > 0) {
+      if (runOptions.timeout > 0) {
         const timer = setTimeout(() => {
           timedOut = true;
-        }, options.timeout);
+        }, runOptions.timeout);
         child.once('exit', () => clearTimeout(timer));
       }
       child.on('error', fail);
