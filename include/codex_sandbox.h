@@ -249,8 +249,10 @@ typedef struct codex_sandbox_spawn_request {
    */
   uint32_t pipeline;
   /**
-   * Required. The sandbox policy: Codex's policy JSON (`{"type":"workspace-write",...}`)
-   * or one of the names `read-only`, `workspace-write`, `danger-full-access`. UTF-8.
+   * Required. The sandbox policy: Codex's policy JSON (`{"type":"workspace-write",...}`),
+   * one of the names `read-only`, `workspace-write`, `danger-full-access`, or Codex's
+   * permission profile JSON (`{"type":"managed","file_system":{...},"network":...}`, also
+   * `disabled` and `external`). UTF-8.
    */
   const char *policy;
   /**
@@ -565,8 +567,10 @@ codex_sandbox_result codex_sandbox_try_wait(struct codex_sandbox_child *child,
 
 /**
  * Sends `signal` to the command (through its pidfd, so never to a recycled pid). Under the
- * bwrap pipeline the sandbox's init receives it and forwards SIGHUP, SIGINT, SIGQUIT,
- * SIGTERM, SIGUSR1, SIGUSR2 and SIGWINCH to the command; SIGKILL ends the whole sandbox.
+ * bwrap pipeline the sandbox's init receives it and forwards every catchable signal to the
+ * command (all but SIGCHLD and init's own fault signals: SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+ * SIGTRAP, SIGSYS); SIGKILL ends the whole sandbox; SIGSTOP, which init cannot catch, is
+ * sent to the command itself.
  * After the command has been waited for: CODEX_SANDBOX_IO with errno ESRCH.
  *
  * Thread-safe, also while another thread blocks in codex_sandbox_wait().

@@ -23,6 +23,8 @@ exec node --test --test-reporter=spec \
     node/test/sandbox.test.js \
     node/test/concurrency.test.js \
     node/test/edges.test.js \
+    node/test/errno.test.js \
+    node/test/closed-stdio.test.js \
     node/test/compat-events.test.js \
     node/test/compat-stdio.test.js \
     node/test/compat-sync.test.js \

@@ -12,9 +12,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use codex_sandbox_core::policy::policy_from_flags;
 use codex_sandbox_core::{
-    Error, ErrorKind, FORWARDED_SIGNALS, PipelineRequest, SandboxPolicy, SandboxSpec, SignalForwarder, SpawnOptions,
-    prepare, spawn,
+    Error, ErrorKind, FORWARDED_SIGNALS, ManagedNetwork, PipelineRequest, Policy, SandboxSpec, SignalForwarder,
+    SpawnOptions, prepare, spawn,
 };
 
 const SETUP_FAILED: u8 = 125;
@@ -35,9 +36,27 @@ struct Cli {
     sandbox_policy_cwd: Option<PathBuf>,
 
     /// The policy: Codex's SandboxPolicy JSON, or one of read-only, workspace-write,
-    /// danger-full-access.
-    #[arg(long, value_name = "JSON|NAME", default_value = "read-only")]
-    sandbox_policy: String,
+    /// danger-full-access. Default: read-only.
+    #[arg(long, value_name = "JSON|NAME")]
+    sandbox_policy: Option<String>,
+
+    /// Codex's split file-system policy (FileSystemSandboxPolicy JSON); needs
+    /// --network-sandbox-policy. With --sandbox-policy too, the two must agree.
+    #[arg(long, value_name = "JSON")]
+    file_system_sandbox_policy: Option<String>,
+
+    /// Codex's split network policy: "restricted" or "enabled"; needs
+    /// --file-system-sandbox-policy.
+    #[arg(long, value_name = "JSON")]
+    network_sandbox_policy: Option<String>,
+
+    /// Codex's PermissionProfile JSON: the whole policy (instead of the other policy flags).
+    #[arg(long, value_name = "JSON")]
+    permission_profile: Option<String>,
+
+    /// Codex's managed-network context JSON: network only to its `loopbackPorts` (proxy-only).
+    #[arg(long, value_name = "JSON")]
+    managed_network: Option<String>,
 
     /// Working directory of the command. Defaults to the current directory.
     #[arg(long, value_name = "DIR")]
@@ -63,6 +82,11 @@ struct Cli {
     #[arg(long)]
     no_proc: bool,
 
+    /// Processes and threads the sandbox may have at once (default 4096; counted in the
+    /// sandbox's own user namespace).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_processes: Option<u64>,
+
     /// Allow network only through the loopback proxies named in the proxy variables.
     #[arg(long)]
     allow_network_for_proxy: bool,
@@ -71,9 +95,67 @@ struct Cli {
     #[arg(long)]
     explain: bool,
 
+    #[command(flatten)]
+    inner_stage: InnerStageFlags,
+
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     command: Vec<OsString>,
+}
+
+/// Flags of Codex's two-stage helper that only its inner stage (re-executed inside bwrap)
+/// understands. Ours is single-stage: accepted by the parser only to be refused by name.
+#[derive(clap::Args, Debug)]
+struct InnerStageFlags {
+    #[arg(long, hide = true)]
+    apply_seccomp_then_exec: bool,
+    #[arg(long, hide = true, value_name = "JSON")]
+    proxy_route_spec: Option<String>,
+    #[arg(long, hide = true, value_name = "FD:DEST")]
+    verify_fd_mount: Vec<String>,
+    #[arg(long, hide = true)]
+    transparent_tcp: bool,
+    #[arg(long, hide = true, value_name = "FD")]
+    transparent_tcp_fd: Option<String>,
+    #[arg(long, hide = true)]
+    inherit_pid_namespace: bool,
+}
+
+impl InnerStageFlags {
+    /// Refuses the first flag given, saying why.
+    fn refuse(&self) -> Result<(), Error> {
+        let single_stage = |flag: &str| Error::InvalidArgument {
+            field: flag.into(),
+            message: "is an inner-stage flag of Codex's two-stage helper; this helper is single-stage \
+                      (it sets up the namespaces, seccomp and the proxy bridge itself) and has no inner stage"
+                .into(),
+        };
+        if self.apply_seccomp_then_exec {
+            return Err(single_stage("apply-seccomp-then-exec"));
+        }
+        if self.proxy_route_spec.is_some() {
+            return Err(single_stage("proxy-route-spec"));
+        }
+        if !self.verify_fd_mount.is_empty() {
+            return Err(single_stage("verify-fd-mount"));
+        }
+        if self.transparent_tcp {
+            return Err(single_stage("transparent-tcp"));
+        }
+        if self.transparent_tcp_fd.is_some() {
+            return Err(single_stage("transparent-tcp-fd"));
+        }
+        if self.inherit_pid_namespace {
+            return Err(Error::InvalidArgument {
+                field: "inherit-pid-namespace".into(),
+                message: "refused: the sandbox's PID 1 is our init (it reaps, forwards signals, and its exit ends \
+                          every process of the sandbox), and a shared PID namespace with the host's /proc would let \
+                          the command see and signal processes outside the sandbox"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// `codex-linux-sandbox seatbelt`: print the macOS `sandbox-exec` command for a policy.
@@ -120,26 +202,33 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
+    cli.inner_stage.refuse()?;
     let pipeline = pipeline_request(&cli)?;
     let cwd = current_dir()?;
-    let mut spec = SandboxSpec::new(
-        SandboxPolicy::parse(&cli.sandbox_policy)?,
-        cli.sandbox_policy_cwd.unwrap_or_else(|| cwd.clone()),
-        cli.command,
-    );
+    let policy_cwd = cli.sandbox_policy_cwd.clone().unwrap_or_else(|| cwd.clone());
+    let policy = policy_from_flags(
+        &policy_cwd,
+        cli.sandbox_policy.as_deref(),
+        cli.file_system_sandbox_policy.as_deref(),
+        cli.network_sandbox_policy.as_deref(),
+        cli.permission_profile.as_deref(),
+    )?;
+    let managed_network = cli.managed_network.as_deref().map(ManagedNetwork::parse).transpose()?;
+    let mut spec = SandboxSpec::new(policy, policy_cwd, cli.command);
+    spec.managed_network = managed_network;
     spec.command_cwd = Some(cli.command_cwd.unwrap_or(cwd));
     spec.env = std::env::vars_os().collect();
     spec.pipeline = pipeline;
     spec.proxy_network = cli.allow_network_for_proxy;
     spec.no_proc = cli.no_proc;
+    spec.max_processes = cli.max_processes;
     spec.bwrap_path = cli.bwrap_path;
     let plan = prepare(&spec)?;
     if cli.explain {
         return print_json(&plan);
     }
 
-    let setup_error =
-        |context: &'static str| move |e: std::io::Error| Error::Setup { stage: context, source: e, hint: "" };
+    let setup_error = |context: &'static str| move |e: std::io::Error| Error::setup(context, e);
     let forwarder = SignalForwarder::new(&FORWARDED_SIGNALS).map_err(setup_error("block forwarded signals"))?;
     let mut child = spawn(&plan, SpawnOptions::default())?;
     let status = forwarder.wait(&mut child).map_err(setup_error("wait for the command"))?;
@@ -152,7 +241,7 @@ fn seatbelt(cli: SeatbeltCli) -> Result<ExitCode, Error> {
         Some(cwd) => cwd,
         None => current_dir()?,
     };
-    let policy = SandboxPolicy::parse(&cli.sandbox_policy)?;
+    let policy = Policy::parse(&cli.sandbox_policy)?;
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let options = codex_sandbox_core::seatbelt::SeatbeltOptions {
         allow_local_binding: cli.allow_local_binding,

@@ -137,13 +137,13 @@ fn run_case(user: User, case: &Case, system_bwrap: bool) -> (Option<i32>, BTreeM
 #[test]
 fn embedded_and_system_bwrap_agree() {
     if !Path::new(BWRAP).exists() {
-        eprintln!("SKIP: {BWRAP} is not installed (CI installs Debian's bubblewrap)");
+        common::skip(format!("{BWRAP} is not installed (CI installs Debian's bubblewrap)"));
         return;
     }
     assert!(CASES.len() >= 25);
     for user in users() {
         if !common::userns_available(user) {
-            eprintln!("SKIP as {user:?}: this host forbids user namespaces");
+            common::skip(format!("as {user:?}: this host forbids user namespaces"));
             continue;
         }
         let mut disagreements = Vec::new();
@@ -163,7 +163,7 @@ fn embedded_and_system_bwrap_agree() {
 #[test]
 fn the_cases_exercise_both_outcomes() {
     if !common::userns_available(User::Current) {
-        eprintln!("SKIP: this host forbids user namespaces");
+        common::skip("this host forbids user namespaces");
         return;
     }
     let expect = [

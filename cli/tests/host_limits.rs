@@ -17,7 +17,7 @@ fn bwrap() -> Option<&'static str> {
     if Path::new(path).exists() {
         Some(path)
     } else {
-        eprintln!("SKIP: /usr/bin/bwrap is not installed (CI installs Debian's bubblewrap)");
+        common::skip("/usr/bin/bwrap is not installed (CI installs Debian's bubblewrap)");
         None
     }
 }
@@ -66,7 +66,8 @@ fn without_user_namespaces_protected_paths_refuse_and_read_only_runs() {
     let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(plan["pipeline"], "landlock");
     let reason = plan["pipeline_reason"].as_str().unwrap();
-    assert!(reason.starts_with("auto: namespaces are unavailable"), "{reason}");
+    assert!(reason.starts_with("auto: the namespace pipeline cannot run here"), "{reason}");
+    assert!(reason.contains("cannot create user, mount and PID namespaces"), "the cause: {reason}");
 }
 
 #[test]

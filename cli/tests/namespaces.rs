@@ -17,7 +17,7 @@ fn bwrap_users() -> Vec<User> {
         .filter(|user| {
             let ok = common::userns_available(*user);
             if !ok {
-                eprintln!("SKIP as {user:?}: this host forbids user namespaces");
+                common::skip(format!("as {user:?}: this host forbids user namespaces"));
             }
             ok
         })
@@ -267,5 +267,42 @@ fn full_network_hides_host_agent_sockets() {
         assert_eq!(results, ["ENOENT"], "as {user:?}");
         listener.set_nonblocking(true).unwrap();
         assert!(listener.accept().is_err(), "the agent received a connection");
+    }
+}
+
+/// A root command cannot open the host's sysctls or the SysRq trigger for writing: a fresh
+/// procfs shows the host's tunables, and the sandbox's root is the host's uid 0. Probed by
+/// opening without writing, so nothing changes if a check ever fails.
+#[test]
+fn host_sysctls_stay_read_only() {
+    let scratch_users = users();
+    for user in scratch_users {
+        let scratch = Scratch::new(user, "sysctl");
+        let root = user.ids().0 == 0;
+        let mut runs = vec![("landlock", Run::new(user, &scratch.path).arg("--pipeline=landlock"))];
+        if common::userns_available(user) {
+            runs.push(("embedded", run(user, &scratch.path)));
+            if Path::new("/usr/bin/bwrap").exists() {
+                runs.push(("system bwrap", run(user, &scratch.path).arg("--bwrap-path=/usr/bin/bwrap")));
+            } else {
+                common::skip("/usr/bin/bwrap is not installed (CI installs Debian's bubblewrap)");
+            }
+        } else {
+            common::skip(format!("the bwrap pipeline as {user:?}: this host forbids user namespaces"));
+        }
+        for (executor, run) in runs {
+            let results = run.probe(&[
+                "open_write:/proc/sys/kernel/core_pattern".into(),
+                "open_write:/proc/sys/vm/drop_caches".into(),
+            ]);
+            // The read-only bind refuses first (EROFS) where the sandbox mounted /proc; on the
+            // landlock pipeline (the host's /proc) Landlock does (EACCES); a non-root user is
+            // refused by the files' modes before either.
+            let expected = match (root, executor) {
+                (true, "landlock") | (false, _) => "EACCES",
+                (true, _) => "EROFS",
+            };
+            assert_eq!(results, [expected, expected], "{executor} as {user:?}");
+        }
     }
 }

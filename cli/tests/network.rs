@@ -18,7 +18,7 @@ fn matrix() -> Vec<(User, &'static str)> {
     for user in users() {
         for pipeline in PIPELINES {
             if pipeline == "bwrap" && !common::userns_available(user) {
-                eprintln!("SKIP bwrap as {user:?}: this host forbids user namespaces");
+                common::skip(format!("bwrap as {user:?}: this host forbids user namespaces"));
                 continue;
             }
             pairs.push((user, pipeline));
@@ -167,7 +167,7 @@ impl TestProxy {
 fn proxy_mode_reaches_the_proxy_and_nothing_else() {
     let curl = Path::new("/usr/bin/curl").exists();
     if !curl {
-        eprintln!("SKIP the curl clients: /usr/bin/curl is not installed (CI installs it)");
+        common::skip("the curl clients: /usr/bin/curl is not installed (CI installs it)");
     }
     for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "net-proxy");

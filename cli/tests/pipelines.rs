@@ -53,7 +53,7 @@ fn matrix() -> Vec<(User, Pipeline)> {
         if common::userns_available(user) {
             pairs.push((user, Pipeline::Bwrap));
         } else {
-            eprintln!("SKIP bwrap pipeline as {user:?}: this host forbids user namespaces");
+            common::skip(format!("bwrap pipeline as {user:?}: this host forbids user namespaces"));
         }
     }
     pairs
@@ -67,7 +67,7 @@ fn skip_without_userns(user: User) -> bool {
     if common::userns_available(user) {
         return false;
     }
-    eprintln!("SKIP as {user:?}: this host forbids user namespaces, needed to protect .git/.codex");
+    common::skip(format!("as {user:?}: this host forbids user namespaces, needed to protect .git/.codex"));
     true
 }
 
@@ -441,7 +441,7 @@ fn a_real_empty_codex_directory_is_kept_and_a_stale_placeholder_is_removed() {
         // SAFETY: valid NUL-terminated strings and a one-byte value.
         let ret = unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), b"1".as_ptr().cast(), 1, 0) };
         if ret != 0 {
-            eprintln!("SKIP stale-placeholder half: no user xattrs on /tmp");
+            common::skip("stale-placeholder half: no user xattrs on /tmp");
             continue;
         }
         let results =

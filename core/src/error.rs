@@ -47,8 +47,10 @@ pub enum Error {
     #[error("command cannot be executed: `{program}`: {source}")]
     CommandNotExecutable { program: String, source: io::Error },
 
-    #[error("sandbox setup failed: {stage}: {source}{hint}")]
-    Setup { stage: &'static str, source: io::Error, hint: &'static str },
+    /// A step of setting up the sandbox failed. `source` is the system call's own error (its
+    /// errno intact); `subject` names the path, mount, rule or route it was acting on.
+    #[error("sandbox setup failed: {stage}{}: {source}{hint}", subject.as_deref().map(|s| format!(": {s}")).unwrap_or_default())]
+    Setup { stage: &'static str, subject: Option<String>, source: io::Error, hint: &'static str },
 
     #[error("{context} `{}`: {source}", path.display())]
     Path { context: &'static str, path: PathBuf, source: io::Error },
@@ -73,6 +75,21 @@ impl Error {
             Error::Setup { .. } | Error::Path { .. } => ErrorKind::SpawnFailed,
             Error::Internal(_) => ErrorKind::Internal,
         }
+    }
+
+    /// The errno of the system call behind this error, when there is one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Setup { source, .. } | Error::Path { source, .. } | Error::CommandNotExecutable { source, .. } => {
+                source.raw_os_error()
+            }
+            _ => None,
+        }
+    }
+
+    /// A setup failure with no particular subject.
+    pub fn setup(stage: &'static str, source: io::Error) -> Error {
+        Error::Setup { stage, subject: None, source, hint: "" }
     }
 
     pub(crate) fn policy(field: impl Into<String>, message: impl Into<String>) -> Error {

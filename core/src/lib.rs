@@ -17,8 +17,7 @@
 //! ```
 
 pub mod error;
-pub mod landlock;
-pub mod mounts;
+pub mod exec;
 pub mod plan;
 pub mod policy;
 pub mod probe;
@@ -26,11 +25,11 @@ pub mod proxy;
 pub mod resolve;
 pub mod seatbelt;
 pub mod seccomp;
-pub mod spawn;
-mod sys;
+pub mod sys;
 
 pub use error::{Error, ErrorKind, Result};
-pub use plan::{Executor, Pipeline, PipelineRequest, SandboxPlan, SandboxSpec, prepare};
-pub use policy::{NetworkAccess, ReadAccess, SandboxPolicy};
+pub use exec::{Child, ExitStatus, FORWARDED_SIGNALS, SignalForwarder, SpawnOptions, Stdio, spawn};
+pub use plan::{Executor, Pipeline, PipelineRequest, SandboxPlan, SandboxSpec, prepare, prepare_for};
+pub use policy::{ManagedNetwork, NetworkAccess, Permissions, Policy, ReadAccess, SandboxPolicy};
+pub use probe::HostFacts;
 pub use seccomp::NetworkMode;
-pub use spawn::{Child, ExitStatus, FORWARDED_SIGNALS, SignalForwarder, SpawnOptions, Stdio, spawn};

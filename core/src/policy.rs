@@ -12,6 +12,17 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
+mod model;
+mod parse;
+
+pub use model::{
+    Access, ConcreteEntry, FileSystemEntry, FileSystemPath, FileSystemPolicy, MissingPathBehavior, NetworkPolicy,
+    Permissions, Policy, PolicyForm, Special, access_for, collapse,
+};
+pub use parse::{
+    ManagedNetwork, agree, parse_file_system_policy, parse_network_policy, parse_permission_profile, policy_from_flags,
+};
+
 /// What the command may touch. See Codex's `SandboxPolicy`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -178,23 +189,28 @@ impl SandboxPolicy {
 
 /// Reads the fields of one JSON object, remembering which were consumed so that leftovers can
 /// be reported as unknown.
-struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     object: &'a Map<String, Value>,
     context: String,
     seen: Vec<&'static str>,
 }
 
 impl<'a> Fields<'a> {
-    fn new(object: &'a Map<String, Value>, context: &str) -> Self {
-        Fields { object, context: context.to_owned(), seen: vec!["type"] }
+    pub(crate) fn new(object: &'a Map<String, Value>, context: &str) -> Self {
+        Fields::with_tag(object, context, "type")
     }
 
-    fn take(&mut self, name: &'static str) -> Option<&'a Value> {
+    /// Like [`Fields::new`] for objects whose tag field is `tag`.
+    pub(crate) fn with_tag(object: &'a Map<String, Value>, context: &str, tag: &'static str) -> Self {
+        Fields { object, context: context.to_owned(), seen: vec![tag] }
+    }
+
+    pub(crate) fn take(&mut self, name: &'static str) -> Option<&'a Value> {
         self.seen.push(name);
         self.object.get(name).filter(|v| !v.is_null())
     }
 
-    fn bool(&mut self, name: &'static str, default: bool) -> Result<bool> {
+    pub(crate) fn bool(&mut self, name: &'static str, default: bool) -> Result<bool> {
         match self.take(name) {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
@@ -261,7 +277,7 @@ impl<'a> Fields<'a> {
         Ok(access)
     }
 
-    fn finish(self) -> Result<()> {
+    pub(crate) fn finish(self) -> Result<()> {
         let mut unknown: Vec<&String> = self.object.keys().filter(|k| !self.seen.contains(&k.as_str())).collect();
         unknown.sort();
         match unknown.first() {
@@ -278,7 +294,7 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn prefix_field(error: Error, prefix: &str) -> Error {
+pub(crate) fn prefix_field(error: Error, prefix: &str) -> Error {
     match error {
         Error::InvalidPolicy { field, message } if !field.starts_with(prefix) => {
             Error::InvalidPolicy { field: format!("{prefix}.{field}"), message }
@@ -287,7 +303,7 @@ fn prefix_field(error: Error, prefix: &str) -> Error {
     }
 }
 
-fn expect_object<'a>(value: &'a Value, field: &str) -> Result<&'a Map<String, Value>> {
+pub(crate) fn expect_object<'a>(value: &'a Value, field: &str) -> Result<&'a Map<String, Value>> {
     value.as_object().ok_or_else(|| Error::policy(field, format!("expected a JSON object, found {}", describe(value))))
 }
 
@@ -314,7 +330,7 @@ pub(crate) fn check_absolute(path: &Path) -> std::result::Result<PathBuf, String
 }
 
 /// A short description of a JSON value for error messages.
-fn describe(value: &Value) -> String {
+pub(crate) fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => b.to_string(),
@@ -325,7 +341,7 @@ fn describe(value: &Value) -> String {
     }
 }
 
-fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     const LIMIT: usize = 80;
     if text.chars().count() <= LIMIT {
         text.to_owned()

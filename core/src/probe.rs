@@ -1,15 +1,93 @@
-//! What this host can enforce, found by trying rather than guessing from sysctls: a child is
-//! cloned into new user, mount and PID namespaces and does what the sandbox would do there
-//! (map its ids, make the mount tree private); its exit code names the first step that failed.
-//! `auto` uses the result to pick a pipeline; `codex-linux-sandbox doctor` prints all of it.
+//! Host facts: what this host can enforce, found by trying rather than guessing from sysctls.
+//!
+//! [`HostFacts::probe`] gathers them once: the Landlock ABI, whether a child can be cloned into
+//! new user, mount and PID namespaces and do there what the sandbox would (map its ids, make
+//! the mount tree private, mount a fresh procfs), whether the new mount API and `openat2`
+//! exist, the effective ids. [`HostFacts::get`] caches them for the process. Planning reads
+//! nothing else about the host, so a test plans for any simulated host by building the facts
+//! itself. `codex-linux-sandbox doctor` prints [`probe`].
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use crate::landlock;
 use crate::sys;
+
+/// What planning needs to know about the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostFacts {
+    /// The running kernel's release (`uname -r`).
+    pub kernel: String,
+    /// Effective ids: the ones the kernel checks (a set-uid launcher has real ≠ effective).
+    pub euid: u32,
+    pub egid: u32,
+    /// The Landlock ABI version, or why there is none.
+    pub landlock_abi: Result<u32, String>,
+    /// Whether this process may create the namespace pipeline's namespaces, or why not.
+    pub namespaces: Result<(), String>,
+    /// Whether a fresh procfs can be mounted in them. Containers whose `/proc` has masked
+    /// (over-mounted) paths forbid it; the namespace pipeline then masks `/proc` instead.
+    pub fresh_proc: bool,
+    /// `open_tree`, `move_mount` and `mount_setattr` (Linux 5.12), which the embedded launcher
+    /// builds its view with.
+    pub new_mount_api: bool,
+    /// `openat2` (Linux 5.6), with which paths are opened without following symlinks.
+    pub openat2: bool,
+}
+
+impl HostFacts {
+    /// This host's facts, probed once per process (about a tenth of a millisecond).
+    pub fn get() -> &'static HostFacts {
+        static FACTS: OnceLock<HostFacts> = OnceLock::new();
+        FACTS.get_or_init(HostFacts::probe)
+    }
+
+    /// Probes the host now.
+    pub fn probe() -> HostFacts {
+        let (namespaces, fresh_proc) = probe_namespaces();
+        HostFacts {
+            kernel: kernel_release(),
+            euid: sys::geteuid(),
+            egid: sys::getegid(),
+            landlock_abi: landlock_abi(),
+            namespaces,
+            fresh_proc,
+            new_mount_api: syscall_exists(libc::SYS_mount_setattr) && syscall_exists(libc::SYS_open_tree),
+            openat2: syscall_exists(libc::SYS_openat2),
+        }
+    }
+
+    /// A host with every feature this crate uses (Landlock `abi`, namespaces, a fresh procfs,
+    /// the new mount API), as uid and gid 1000: the starting point of simulated hosts.
+    pub fn capable(abi: u32) -> HostFacts {
+        HostFacts {
+            kernel: "6.12.0-simulated".into(),
+            euid: 1000,
+            egid: 1000,
+            landlock_abi: Ok(abi),
+            namespaces: Ok(()),
+            fresh_proc: true,
+            new_mount_api: true,
+            openat2: true,
+        }
+    }
+
+    /// Why the embedded namespace pipeline cannot run here, if it cannot.
+    pub fn namespace_pipeline_blocker(&self) -> Option<String> {
+        if let Err(reason) = &self.namespaces {
+            return Some(reason.clone());
+        }
+        if !self.new_mount_api || !self.openat2 {
+            return Some(format!(
+                "kernel {} lacks the new mount API or openat2 (Linux 5.12 has both), which the embedded launcher \
+                 builds its view with; use --bwrap-path /usr/bin/bwrap or the landlock pipeline",
+                self.kernel
+            ));
+        }
+        None
+    }
+}
 
 /// Everything `doctor` reports.
 #[derive(Clone, Debug, Serialize)]
@@ -45,15 +123,17 @@ impl<T: ToString> From<Result<T, String>> for Capability {
     }
 }
 
+/// This host's facts, as `doctor` prints them.
 pub fn probe() -> HostProbe {
-    let namespaces = namespaces_available();
+    let facts = HostFacts::get();
+    let blocker = facts.namespace_pipeline_blocker();
     HostProbe {
-        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_owned()).unwrap_or_default(),
-        uid: sys::getuid(),
-        landlock: landlock::probe_abi().map(|abi| format!("ABI {abi}")).into(),
-        auto_pipeline: if namespaces.is_ok() { "bwrap" } else { "landlock" },
-        namespaces: namespaces.map(|()| "user, mount and PID namespaces").into(),
-        fresh_proc: fresh_proc_available(),
+        kernel: facts.kernel.clone(),
+        uid: facts.euid,
+        landlock: facts.landlock_abi.clone().map(|abi| format!("ABI {abi}")).into(),
+        auto_pipeline: if blocker.is_none() { "bwrap" } else { "landlock" },
+        namespaces: blocker.map_or(Ok("user, mount and PID namespaces"), Err).into(),
+        fresh_proc: facts.fresh_proc,
         system_bwrap: ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"]
             .iter()
             .map(Path::new)
@@ -62,21 +142,26 @@ pub fn probe() -> HostProbe {
     }
 }
 
-/// Whether this process may create the namespaces of the `bwrap` pipeline. Probed once per
-/// process (about a tenth of a millisecond) and cached.
-pub fn namespaces_available() -> Result<(), String> {
-    cached().0.clone()
+fn kernel_release() -> String {
+    sys::uname_release().unwrap_or_else(|| "unknown".into())
 }
 
-/// Whether a fresh procfs can be mounted in those namespaces. Containers whose `/proc` has
-/// masked (over-mounted) paths forbid it; the bwrap pipeline then masks `/proc` instead.
-pub fn fresh_proc_available() -> bool {
-    cached().1
+/// The running kernel's Landlock ABI version, or why there is none.
+fn landlock_abi() -> Result<u32, String> {
+    match sys::landlock_abi_version() {
+        Ok(abi) => Ok(abi),
+        Err(errno) if errno.0 == libc::ENOSYS => Err("the kernel was built without Landlock (ENOSYS)".into()),
+        Err(errno) if errno.0 == libc::EOPNOTSUPP => {
+            Err("Landlock is disabled at boot (EOPNOTSUPP): add `landlock` to the `lsm=` kernel parameter".into())
+        }
+        Err(errno) => Err(format!("landlock_create_ruleset failed: {}", errno.into_io())),
+    }
 }
 
-fn cached() -> &'static (Result<(), String>, bool) {
-    static RESULT: OnceLock<(Result<(), String>, bool)> = OnceLock::new();
-    RESULT.get_or_init(probe_namespaces)
+/// Whether the kernel knows system call `number` (and no filter hides it): called with
+/// arguments it must reject, it fails with something other than ENOSYS.
+fn syscall_exists(number: libc::c_long) -> bool {
+    sys::invalid_call_errno(number) != libc::ENOSYS
 }
 
 /// The probe child's exit code when everything but the procfs mount worked.
@@ -100,7 +185,7 @@ fn probe_namespaces() -> (Result<(), String>, bool) {
 
 /// `Err(None)`: namespaces work but a fresh procfs was refused.
 fn run_probe_child() -> Result<(), Option<String>> {
-    let (uid, gid) = (sys::getuid(), sys::getgid());
+    let (uid, gid) = (sys::geteuid(), sys::getegid());
     let uid_map = format!("{uid} {uid} 1\n");
     let gid_map = format!("{gid} {gid} 1\n");
     let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64;
@@ -109,11 +194,7 @@ fn run_probe_child() -> Result<(), Option<String>> {
     let cloned = unsafe { sys::clone_process(flags) };
     if let Ok((0, _)) = cloned {
         let write = |path: &std::ffi::CStr, data: &[u8]| {
-            sys::open(path, libc::O_WRONLY).and_then(|fd| {
-                let result = sys::write_all(fd, data);
-                sys::close(fd);
-                result
-            })
+            sys::open(path, libc::O_WRONLY).and_then(|fd| sys::write_all(std::os::fd::AsRawFd::as_raw_fd(&fd), data))
         };
         let steps = [
             write(c"/proc/self/setgroups", b"deny"),
@@ -145,4 +226,9 @@ fn run_probe_child() -> Result<(), Option<String>> {
         }
         other => Err(Some(format!("probe child exited with {other}"))),
     }
+}
+
+/// Whether the embedded namespace pipeline can run on this host, or why not.
+pub fn namespaces_available() -> Result<(), String> {
+    HostFacts::get().namespace_pipeline_blocker().map_or(Ok(()), Err)
 }

@@ -21,8 +21,11 @@
 //!   (WSL2's interop channel to Windows, hypervisor channels).
 //!
 //! Every mode refuses io_uring (its socket and file operations bypass these argument checks),
-//! ptrace and process_vm_* (reading or writing another process's memory), system calls of
-//! another architecture and x32 system-call numbers.
+//! ptrace and process_vm_* (reading or writing another process's memory), new namespaces
+//! (`unshare` and `clone` with a namespace flag; `clone3` answers ENOSYS so libc falls back to
+//! `clone`), `setns`, the keyring (`keyctl`, `add_key`, `request_key`), `perf_event_open`,
+//! `userfaultfd`, `bpf`, the `TIOCSTI` and `TIOCLINUX` ioctls, system calls of another
+//! architecture and x32 system-call numbers.
 
 use serde::Serialize;
 
@@ -50,7 +53,7 @@ pub struct SyscallRule {
     pub allow_if: Vec<Condition>,
     /// errno returned when refused.
     pub errno: i32,
-    /// Why, when it differs from Codex's filter.
+    /// Why the rule exists, or why it differs from Codex's filter.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'static str>,
 }
@@ -99,7 +102,44 @@ fn rule(syscall: &'static str, number: i64, allow_if: Vec<Condition>, note: Opti
     SyscallRule { syscall, number, allow_if, errno: libc::EPERM, note }
 }
 
-/// Refused in every mode.
+/// A system call refused outright, with why.
+fn refused(syscall: &'static str, number: i64, note: &'static str) -> SyscallRule {
+    rule(syscall, number, vec![], Some(note))
+}
+
+/// `CLONE_NEWTIME` (Linux 5.6); `libc` has no constant for it on every target.
+const CLONE_NEWTIME: u32 = 0x0000_0080;
+
+/// Every namespace flag of `clone` and `unshare`. The command gets no namespace of its own
+/// making: a new user namespace gives it every capability over the kernel's namespaced code
+/// (the main source of local privilege escalations), and the others would let it undo the
+/// view it was given. For `clone`, `CLONE_NEWTIME` lies in the exit-signal byte, which the
+/// kernel reads as a signal number; refusing signal numbers of 128 and above loses nothing.
+pub const NAMESPACE_FLAGS: u32 = libc::CLONE_NEWUSER as u32
+    | libc::CLONE_NEWNS as u32
+    | libc::CLONE_NEWPID as u32
+    | libc::CLONE_NEWNET as u32
+    | libc::CLONE_NEWIPC as u32
+    | libc::CLONE_NEWUTS as u32
+    | libc::CLONE_NEWCGROUP as u32
+    | CLONE_NEWTIME;
+
+/// The terminal ioctls that act on another process's terminal input or console.
+const TIOCSTI: u32 = 0x5412;
+const TIOCLINUX: u32 = 0x541c;
+
+fn no_namespace_flags() -> Vec<Condition> {
+    vec![Condition::ArgIn {
+        arg: 0,
+        mask: NAMESPACE_FLAGS,
+        values: vec![0],
+        meaning: "no namespace flag (CLONE_NEWUSER, NEWNS, NEWPID, NEWNET, NEWIPC, NEWUTS, NEWCGROUP, NEWTIME)",
+    }]
+}
+
+/// Refused in every mode. The sandbox's own setup (namespaces, the init that forks the
+/// command) is done before the filter is installed, right before `execve`, so none of these
+/// rules constrains it.
 fn always_denied() -> Vec<SyscallRule> {
     vec![
         rule(
@@ -108,11 +148,69 @@ fn always_denied() -> Vec<SyscallRule> {
             vec![],
             Some("io_uring performs socket and file operations that bypass seccomp argument checks"),
         ),
-        rule("io_uring_enter", libc::SYS_io_uring_enter, vec![], None),
-        rule("io_uring_register", libc::SYS_io_uring_register, vec![], None),
-        rule("ptrace", libc::SYS_ptrace, vec![], None),
-        rule("process_vm_readv", libc::SYS_process_vm_readv, vec![], None),
-        rule("process_vm_writev", libc::SYS_process_vm_writev, vec![], None),
+        refused("io_uring_enter", libc::SYS_io_uring_enter, "as io_uring_setup"),
+        refused("io_uring_register", libc::SYS_io_uring_register, "as io_uring_setup"),
+        refused("ptrace", libc::SYS_ptrace, "reads and writes another process's memory and registers"),
+        refused("process_vm_readv", libc::SYS_process_vm_readv, "reads another process's memory"),
+        refused("process_vm_writev", libc::SYS_process_vm_writev, "writes another process's memory"),
+        rule(
+            "unshare",
+            libc::SYS_unshare,
+            no_namespace_flags(),
+            Some(
+                "no new namespaces: a nested user namespace hands the command full capabilities over namespaced kernel code; CLONE_FS, CLONE_FILES and CLONE_SYSVSEM stay allowed",
+            ),
+        ),
+        rule(
+            "clone",
+            libc::SYS_clone,
+            no_namespace_flags(),
+            Some(
+                "fork, vfork and threads stay allowed; clone with a namespace flag is refused (flags are argument 0 on x86_64 and aarch64)",
+            ),
+        ),
+        SyscallRule {
+            errno: libc::ENOSYS,
+            ..refused(
+                "clone3",
+                libc::SYS_clone3,
+                "its flags sit in memory seccomp cannot read; ENOSYS makes libc fall back to clone, whose flags are checked (this also makes CLONE_INTO_CGROUP impossible)",
+            )
+        },
+        refused(
+            "setns",
+            libc::SYS_setns,
+            "no joining other namespaces through an inherited or /proc namespace descriptor",
+        ),
+        refused(
+            "keyctl",
+            libc::SYS_keyctl,
+            "the kernel keyring is shared with the host session: its keys (secrets) must not be readable or changeable",
+        ),
+        refused("add_key", libc::SYS_add_key, "the kernel keyring is shared with the host session"),
+        refused("request_key", libc::SYS_request_key, "the kernel keyring is shared with the host session"),
+        refused(
+            "perf_event_open",
+            libc::SYS_perf_event_open,
+            "performance counters observe other processes and the kernel (side channels, a frequent source of kernel bugs)",
+        ),
+        refused(
+            "userfaultfd",
+            libc::SYS_userfaultfd,
+            "user fault handling stalls the kernel at chosen points, the usual way to win races in kernel exploits",
+        ),
+        refused("bpf", libc::SYS_bpf, "eBPF programs and maps are kernel attack surface and observe the host"),
+        rule(
+            "ioctl",
+            libc::SYS_ioctl,
+            vec![Condition::ArgNotIn {
+                arg: 1,
+                mask: u32::MAX,
+                values: vec![TIOCSTI, TIOCLINUX],
+                meaning: "request is not TIOCSTI or TIOCLINUX (the kernel reads only the low 32 bits)",
+            }],
+            Some("TIOCSTI types into a terminal the host reads from; TIOCLINUX drives the console (selection paste)"),
+        ),
     ]
 }
 
@@ -481,5 +579,111 @@ mod tests {
             let listen = call(&plan, libc::SYS_listen, [3, 16, 0, 0, 0, 0]);
             assert_eq!(listen, if own_netns { SECCOMP_RET_ALLOW } else { EPERM });
         }
+    }
+
+    #[test]
+    fn every_mode_refuses_new_namespaces_but_not_fork_or_threads() {
+        const ENOSYS: u32 = SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+        let sigchld = libc::SIGCHLD as u64;
+        let thread = (libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD
+            | libc::CLONE_SYSVSEM
+            | libc::CLONE_SETTLS
+            | libc::CLONE_PARENT_SETTID
+            | libc::CLONE_CHILD_CLEARTID) as u64;
+        let vfork = (libc::CLONE_VM | libc::CLONE_VFORK) as u64 | sigchld;
+        let namespaces = [
+            libc::CLONE_NEWUSER,
+            libc::CLONE_NEWNS,
+            libc::CLONE_NEWPID,
+            libc::CLONE_NEWNET,
+            libc::CLONE_NEWIPC,
+            libc::CLONE_NEWUTS,
+            libc::CLONE_NEWCGROUP,
+            CLONE_NEWTIME as i32,
+        ];
+        for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
+            for own_netns in [true, false] {
+                let plan = SeccompPlan::new(mode, own_netns);
+                for allowed in [sigchld, thread, vfork, 0] {
+                    assert_eq!(
+                        call(&plan, libc::SYS_clone, [allowed, 0, 0, 0, 0, 0]),
+                        SECCOMP_RET_ALLOW,
+                        "{allowed:#x}"
+                    );
+                }
+                for flag in namespaces {
+                    let flag = flag as u32 as u64;
+                    assert_eq!(call(&plan, libc::SYS_clone, [flag | sigchld, 0, 0, 0, 0, 0]), EPERM, "clone {flag:#x}");
+                    assert_eq!(call(&plan, libc::SYS_clone, [flag | thread, 0, 0, 0, 0, 0]), EPERM, "clone {flag:#x}");
+                    assert_eq!(call(&plan, libc::SYS_unshare, [flag, 0, 0, 0, 0, 0]), EPERM, "unshare {flag:#x}");
+                    // The kernel reads the low 32 bits; high bits cannot hide a flag.
+                    assert_eq!(call(&plan, libc::SYS_unshare, [(1 << 40) | flag, 0, 0, 0, 0, 0]), EPERM);
+                }
+                for allowed in [0, libc::CLONE_FS, libc::CLONE_FILES, libc::CLONE_SYSVSEM] {
+                    assert_eq!(call(&plan, libc::SYS_unshare, [allowed as u64, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+                }
+                assert_eq!(call(&plan, libc::SYS_clone3, [0x1000, 88, 0, 0, 0, 0]), ENOSYS);
+                assert_eq!(call(&plan, libc::SYS_setns, [3, 0, 0, 0, 0, 0]), EPERM);
+            }
+        }
+    }
+
+    #[test]
+    fn every_mode_refuses_keyring_perf_userfaultfd_bpf_and_terminal_injection() {
+        for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
+            let plan = SeccompPlan::new(mode, true);
+            for nr in [
+                libc::SYS_keyctl,
+                libc::SYS_add_key,
+                libc::SYS_request_key,
+                libc::SYS_perf_event_open,
+                libc::SYS_userfaultfd,
+                libc::SYS_bpf,
+            ] {
+                assert_eq!(call(&plan, nr, [0; 6]), EPERM, "syscall {nr}");
+                assert_eq!(call(&plan, nr, [1, 2, 3, 4, 5, 6]), EPERM, "syscall {nr}");
+            }
+            for request in [TIOCSTI, TIOCLINUX] {
+                assert_eq!(call(&plan, libc::SYS_ioctl, [0, request as u64, 0x1000, 0, 0, 0]), EPERM);
+                assert_eq!(call(&plan, libc::SYS_ioctl, [0, (7 << 32) | request as u64, 0x1000, 0, 0, 0]), EPERM);
+            }
+            // libc's ioctl request type differs between targets.
+            #[allow(clippy::unnecessary_cast)]
+            let harmless = [libc::TIOCGWINSZ as u64, libc::FIONREAD as u64, libc::TCGETS as u64, libc::FIOCLEX as u64];
+            for request in harmless {
+                assert_eq!(call(&plan, libc::SYS_ioctl, [0, request, 0x1000, 0, 0, 0]), SECCOMP_RET_ALLOW);
+            }
+        }
+    }
+
+    #[test]
+    fn every_rule_says_why() {
+        for rule in always_denied() {
+            assert!(rule.note.is_some_and(|n| !n.is_empty()), "{} has no note", rule.syscall);
+        }
+        let plan = SeccompPlan::new(NetworkMode::Full, false);
+        for name in [
+            "unshare",
+            "clone",
+            "clone3",
+            "setns",
+            "keyctl",
+            "add_key",
+            "request_key",
+            "perf_event_open",
+            "userfaultfd",
+            "bpf",
+            "ioctl",
+        ] {
+            let rule = plan.rules.iter().find(|r| r.syscall == name).unwrap_or_else(|| panic!("no rule for {name}"));
+            assert!(rule.note.is_some_and(|n| !n.is_empty()), "{name} has no note");
+        }
+        let json = serde_json::to_value(&plan).unwrap();
+        let clone3 = json["rules"].as_array().unwrap().iter().find(|r| r["syscall"] == "clone3").unwrap();
+        assert_eq!(clone3["errno"], libc::ENOSYS);
     }
 }

@@ -3,6 +3,7 @@
 //! its lock would hang), every exit code must come back right, and nothing may be left over —
 //! no descriptor, no zombie, no placeholder. Its own test binary, so that no other test's
 //! processes or descriptors blur the counts.
+mod common;
 
 use std::ffi::OsString;
 use std::fs;
@@ -37,7 +38,7 @@ fn two_hundred_sandboxes_from_eight_threads_under_allocation_pressure() {
     fs::create_dir(&scratch).unwrap();
     let namespaces = probe::namespaces_available().is_ok();
     if !namespaces {
-        eprintln!("SKIP the bwrap half: this host forbids user namespaces");
+        common::skip("the bwrap half: this host forbids user namespaces");
     }
     let fds_before = open_fds();
 

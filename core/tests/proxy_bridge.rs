@@ -1,6 +1,7 @@
 //! The proxy bridge of the bwrap pipeline lives exactly as long as its sandbox: after 100
 //! proxied runs from this process, no thread, descriptor or file is left. Its own test binary,
 //! so that no other test's threads or descriptors blur the counts.
+mod common;
 
 use std::ffi::OsString;
 use std::fs;
@@ -23,7 +24,7 @@ fn count(dir: &str) -> usize {
 #[test]
 fn a_hundred_proxied_runs_leave_nothing_behind() {
     if let Err(reason) = probe::namespaces_available() {
-        eprintln!("SKIP: the bwrap pipeline is unavailable here: {reason}");
+        common::skip(format!("the bwrap pipeline is unavailable here: {reason}"));
         return;
     }
     // A proxy that answers every request with `proxied` and counts them.

@@ -1,6 +1,7 @@
 //! The spawn engine through the library API, from a multi-threaded process (the test harness
 //! itself): stdio, pass-through descriptors, kill, concurrency under allocation pressure, and
 //! that nothing leaks.
+mod common;
 
 use std::ffi::OsString;
 use std::fs;
@@ -108,6 +109,9 @@ fn child_setup_failures_are_errors_and_nothing_runs() {
     let error = spawn(&plan, options()).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::SpawnFailed);
     assert!(error.to_string().contains("working directory"), "{error}");
+    // The errno survives, and the path is named beside it.
+    assert_eq!(error.errno(), Some(libc::ENOENT), "{error}");
+    assert!(error.to_string().contains(&format!("{}: No such file or directory", cwd.display())), "{error}");
     assert!(!marker.exists());
 
     let plan = prepare(&spec(SandboxPolicy::read_only(), &scratch.0, &["no-such-program-xyz"])).unwrap();
@@ -117,7 +121,7 @@ fn child_setup_failures_are_errors_and_nothing_runs() {
 #[test]
 fn protected_path_swapped_after_planning_is_refused() {
     if !Path::new("/proc/self/ns/user").exists() {
-        eprintln!("SKIP: no user namespaces");
+        common::skip("no user namespaces");
         return;
     }
     let scratch = Scratch::new("swap");
@@ -190,5 +194,47 @@ fn any_catchable_signal_reaches_the_command() {
             child.kill(signal).unwrap();
             assert_eq!(child.wait().unwrap(), ExitStatus::Signaled(signal), "{pipeline:?} signal {signal}");
         }
+    }
+}
+
+/// SIGSTOP reaches the command on both pipelines (under the namespace pipeline it cannot be
+/// forwarded by init, so it goes to the command itself), and SIGCONT resumes it.
+#[test]
+fn stop_and_continue_reach_the_command() {
+    let scratch = Scratch::new("stop");
+    let state = |pid: u32| {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()).unwrap_or('?')
+    };
+    let wait_for_state = |pid: u32, stopped: bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while (state(pid) == 'T') != stopped {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pid {pid} never {}",
+                if stopped { "stopped" } else { "resumed" }
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    let mut pipelines = vec![codex_sandbox_core::PipelineRequest::Landlock];
+    if codex_sandbox_core::probe::namespaces_available().is_ok() {
+        pipelines.push(codex_sandbox_core::PipelineRequest::Bwrap);
+    }
+    for pipeline in pipelines {
+        let mut s = spec(SandboxPolicy::read_only(), &scratch.0, &["/bin/sleep", "30"]);
+        s.pipeline = pipeline;
+        let mut child = spawn(&prepare(&s).unwrap(), options()).unwrap();
+        let command = child.command_pid().unwrap().expect("the command is running");
+        assert_eq!(child.is_sandbox_init(), command != child.id(), "{pipeline:?}");
+        child.kill(libc::SIGSTOP).unwrap();
+        wait_for_state(command, true);
+        if child.is_sandbox_init() {
+            assert_ne!(state(child.id()), 'T', "{pipeline:?}: init itself must keep running");
+        }
+        child.kill(libc::SIGCONT).unwrap();
+        wait_for_state(command, false);
+        child.kill(libc::SIGKILL).unwrap();
+        assert_eq!(child.wait().unwrap(), ExitStatus::Signaled(libc::SIGKILL), "{pipeline:?}");
     }
 }

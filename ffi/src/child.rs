@@ -4,6 +4,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use codex_sandbox_core::sys;
 use codex_sandbox_core::{Child, ExitStatus};
 
 use crate::error::FfiError;
@@ -18,6 +19,8 @@ pub struct codex_sandbox_child {
     pid: i32,
     /// The core's pidfd, owned by `inner`, which lives as long as this handle.
     pidfd: RawFd,
+    /// `pid` is the sandbox's init (namespace pipeline).
+    via_init: bool,
     reaped: AtomicBool,
     /// The parent ends of the pipes: stdin, stdout, stderr.
     stdio: Mutex<[Option<OwnedFd>; 3]>,
@@ -38,6 +41,7 @@ impl codex_sandbox_child {
         codex_sandbox_child {
             pid: child.id() as i32,
             pidfd: child.pidfd().map_or(-1, |fd| fd.as_raw_fd()),
+            via_init: child.is_sandbox_init(),
             reaped: AtomicBool::new(false),
             stdio: Mutex::new(stdio),
             inner: Mutex::new(child),
@@ -93,12 +97,10 @@ impl codex_sandbox_child {
                 ..esrch()
             });
         }
-        let rc = if self.pidfd >= 0 {
-            // SAFETY: a plain system call on a descriptor this handle owns.
-            unsafe {
-                libc::syscall(libc::SYS_pidfd_send_signal, self.pidfd, signal, std::ptr::null::<libc::siginfo_t>(), 0)
-                    as libc::c_int
-            }
+        let sent = if self.pidfd >= 0 {
+            // SAFETY: the pidfd is owned by `inner`, which lives as long as this handle.
+            let pidfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.pidfd) };
+            codex_sandbox_core::exec::signal::deliver(pidfd, self.pid, self.via_init, signal)
         } else {
             // Without a pidfd only the pid names the child: hold the lock `wait` reaps under,
             // so the pid cannot be reaped (and recycled) between the check and the signal.
@@ -109,14 +111,11 @@ impl codex_sandbox_child {
                     ..esrch()
                 });
             }
-            // SAFETY: a plain system call on the pid of a child that has not been reaped.
-            let rc = unsafe { libc::kill(self.pid, signal) };
+            // The pid of a child that has not been reaped.
+            let sent = sys::kill(self.pid, signal).map_err(sys::Errno::into_io);
             drop(inner);
-            rc
+            sent
         };
-        if rc < 0 {
-            return Err(FfiError::io("send a signal to the child", &std::io::Error::last_os_error()));
-        }
-        Ok(())
+        sent.map_err(|error| FfiError::io("send a signal to the child", &error))
     }
 }

@@ -139,6 +139,7 @@ pub unsafe extern "C" fn codex_sandbox_spawn(
             stderr: request::stdio(stdio[2], "stderr_fd")?,
             pass_fds: extra_fds,
             die_with_parent,
+            ..SpawnOptions::default()
         };
         let child = spawn(&plan, options)?;
         let handle = Box::into_raw(Box::new(codex_sandbox_child::new(child)));
@@ -494,8 +495,10 @@ pub unsafe extern "C" fn codex_sandbox_try_wait(
 }
 
 /// Sends `signal` to the command (through its pidfd, so never to a recycled pid). Under the
-/// bwrap pipeline the sandbox's init receives it and forwards SIGHUP, SIGINT, SIGQUIT,
-/// SIGTERM, SIGUSR1, SIGUSR2 and SIGWINCH to the command; SIGKILL ends the whole sandbox.
+/// bwrap pipeline the sandbox's init receives it and forwards every catchable signal to the
+/// command (all but SIGCHLD and init's own fault signals: SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+/// SIGTRAP, SIGSYS); SIGKILL ends the whole sandbox; SIGSTOP, which init cannot catch, is
+/// sent to the command itself.
 /// After the command has been waited for: CODEX_SANDBOX_IO with errno ESRCH.
 ///
 /// Thread-safe, also while another thread blocks in codex_sandbox_wait().

@@ -1,11 +1,12 @@
 //! The request struct and its conversion into the core's `SandboxSpec`.
 
 use std::ffi::{CStr, OsStr, OsString, c_char, c_int};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use codex_sandbox_core::{PipelineRequest, SandboxPolicy, SandboxSpec, Stdio};
+use codex_sandbox_core::sys;
+use codex_sandbox_core::{PipelineRequest, Policy, SandboxSpec, Stdio};
 
 use crate::error::{FfiError, codex_sandbox_result::*};
 
@@ -84,8 +85,10 @@ pub struct codex_sandbox_spawn_request {
     pub struct_size: u32,
     /// One of codex_sandbox_pipeline; 0 is CODEX_SANDBOX_PIPELINE_AUTO.
     pub pipeline: u32,
-    /// Required. The sandbox policy: Codex's policy JSON (`{"type":"workspace-write",...}`)
-    /// or one of the names `read-only`, `workspace-write`, `danger-full-access`. UTF-8.
+    /// Required. The sandbox policy: Codex's policy JSON (`{"type":"workspace-write",...}`),
+    /// one of the names `read-only`, `workspace-write`, `danger-full-access`, or Codex's
+    /// permission profile JSON (`{"type":"managed","file_system":{...},"network":...}`, also
+    /// `disabled` and `external`). UTF-8.
     pub policy: *const c_char,
     /// Required. The absolute directory the policy's cwd-relative parts refer to (the
     /// workspace that `workspace-write` makes writable, its `.git` and `.codex`).
@@ -254,9 +257,8 @@ fn pipeline(value: u32) -> Result<PipelineRequest, FfiError> {
 
 /// Checks that `fd` is an open descriptor of this process.
 fn check_open(fd: RawFd, field: &str) -> Result<(), FfiError> {
-    // SAFETY: F_GETFD only reads the descriptor table.
-    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-        let error = std::io::Error::last_os_error();
+    if let Err(errno) = sys::fstat(fd) {
+        let error = errno.into_io();
         return Err(FfiError {
             errno: error.raw_os_error().unwrap_or(0),
             ..FfiError::argument(field, format!("descriptor {fd}: {error}"))
@@ -303,7 +305,7 @@ pub(crate) unsafe fn read_request(req: *const codex_sandbox_spawn_request) -> Re
     let policy_text = policy_text.to_str().map_err(|_| {
         FfiError::new(CODEX_SANDBOX_INVALID_POLICY, "invalid policy: `sandbox-policy`: not valid UTF-8")
     })?;
-    let policy = SandboxPolicy::parse(policy_text)?;
+    let policy = Policy::parse(policy_text)?;
     let policy_cwd = unsafe { c_str(r.policy_cwd) }.ok_or_else(|| FfiError::null("policy_cwd"))?;
     let command_cwd = unsafe { c_str(r.command_cwd) }.map(|s| PathBuf::from(os(s)));
     if r.argv.is_null() {
@@ -360,17 +362,14 @@ pub(crate) fn stdio(value: RawFd, field: &str) -> Result<Stdio, FfiError> {
         CODEX_SANDBOX_STDIO_PIPE => Stdio::Pipe,
         CODEX_SANDBOX_STDIO_NULL => Stdio::Null,
         fd => {
-            // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table.
-            let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-            if dup < 0 {
-                let error = std::io::Error::last_os_error();
-                return Err(FfiError {
+            let dup = sys::dup_above(fd, 3).map_err(|errno| {
+                let error = errno.into_io();
+                FfiError {
                     errno: error.raw_os_error().unwrap_or(0),
                     ..FfiError::argument(field, format!("descriptor {fd}: {error}"))
-                });
-            }
-            // SAFETY: `dup` is a fresh descriptor that nothing else owns.
-            Stdio::Fd(unsafe { OwnedFd::from_raw_fd(dup) })
+                }
+            })?;
+            Stdio::Fd(dup)
         }
     })
 }

@@ -49,7 +49,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn os_error(stage: &'static str) -> Error {
-    Error::Setup { stage, source: std::io::Error::last_os_error(), hint: "" }
+    Error::setup(stage, std::io::Error::last_os_error())
 }
 
 /// A child the JS layer holds. `None` once it has been reaped: dropping the core's `Child`
@@ -259,7 +259,7 @@ impl Reaper {
         let thread = std::thread::Builder::new()
             .name("codex-sandbox-reaper".into())
             .spawn(move || shared.run(&callback))
-            .map_err(|source| Error::Setup { stage: "start the reaper thread", source, hint: "" })?;
+            .map_err(|source| Error::setup("start the reaper thread", source))?;
         self.thread = Some(thread);
         Ok(())
     }

@@ -184,5 +184,6 @@ pub fn spawn_options(codes: &[i32]) -> Result<SpawnOptions, Error> {
         pass_fds: Vec::new(),
         // The spawning thread is the JS thread: the sandbox is killed when it ends.
         die_with_parent: true,
+        ..SpawnOptions::default()
     })
 }

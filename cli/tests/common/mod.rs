@@ -224,3 +224,12 @@ pub fn userns_available(user: User) -> bool {
 /// workspace-write without `/tmp` and `$TMPDIR`: scratch directories live under `/tmp`, so
 /// "outside the writable roots" must not be writable through `/tmp`.
 pub const WORKSPACE: &str = r#"{"type":"workspace-write","exclude_tmpdir_env_var":true,"exclude_slash_tmp":true}"#;
+
+/// Skips the rest of a test with a printed reason, or fails it when `CODEX_SANDBOX_REQUIRE_ALL=1`
+/// (CI installs everything the tests need, so a skip there is a missing dependency).
+pub fn skip(reason: impl std::fmt::Display) {
+    if std::env::var_os("CODEX_SANDBOX_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("CODEX_SANDBOX_REQUIRE_ALL=1, but this test would skip: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+}

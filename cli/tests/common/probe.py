@@ -16,6 +16,11 @@ def append(path):
         f.write("appended by the sandbox\n")
 
 
+def open_for_writing(path):
+    # Opens without writing: probes write access to files whose contents must not change.
+    os.close(os.open(path, os.O_WRONLY))
+
+
 def read(path):
     with open(path) as f:
         f.read()
@@ -59,6 +64,7 @@ OPS = {
     "write": write,
     "append": append,
     "read": read,
+    "open_write": open_for_writing,
     "mkdir": os.mkdir,
     "rmdir": os.rmdir,
     "unlink": os.unlink,

@@ -1,4 +1,4 @@
-//! Which loopback proxies a command's environment points at (reference §6.5).
+//! Which loopback proxies a command's environment points at.
 //!
 //! Both the Linux proxy pipeline and the Seatbelt generator need the same answer to "where may
 //! this command connect?", and both must fail closed when the answer is unclear. This module

@@ -1,4 +1,4 @@
-//! The proxy variables a launcher sets so that every common tool uses its proxy (reference §6.1),
+//! The proxy variables a launcher sets so that every common tool uses its proxy,
 //! and removing them again.
 //!
 //! Beyond Codex's table: `CARGO_HTTP_PROXY`, and the JVM build tools, which ignore `*_PROXY`.

@@ -7,13 +7,12 @@
 //!   sandbox's init listens on `127.0.0.1:PORT` and `[::1]:PORT` for each proxy port — the same
 //!   port as the real proxy, so the environment (and any `.npmrc` or `pip.conf` naming the
 //!   proxy) stays valid unchanged — and hands each listening socket to the spawning process over
-//!   a socketpair. There, the bridge (`bridge.rs`) accepts on those sockets (they stay in the sandbox's
+//!   a socketpair. There, the bridge (`exec::bridge`) accepts on those sockets (they stay in the sandbox's
 //!   namespace) and connects to the real proxy from the host's. No socket file exists on disk
 //!   and no bridge process runs inside the sandbox.
 //! - On the landlock pipeline (Landlock ABI 4) TCP may connect only to the proxy ports, and
 //!   seccomp allows TCP sockets only. The residual risk: the same port on another host.
 
-pub(crate) mod bridge;
 pub mod endpoints;
 pub mod env;
 
@@ -73,6 +72,16 @@ impl ProxyPlan {
                 ports,
                 residual_risk: "Landlock rules name ports, not hosts: the same ports on other hosts are reachable too",
             },
+        }
+    }
+
+    /// Route `index` of a bridged plan, in words (`127.0.0.1:3128 and [::1]:3128 -> 127.0.0.1:3128`).
+    pub fn describe_route(&self, index: usize) -> Option<String> {
+        match &self.route {
+            ProxyRoute::Bridge { routes } => routes
+                .get(index)
+                .map(|route| format!("proxy route 127.0.0.1:{0} and [::1]:{0} -> {1}", route.port, route.upstream)),
+            ProxyRoute::LandlockPorts { .. } => None,
         }
     }
 

@@ -80,6 +80,22 @@ pub(super) fn write_section(view: &FilesystemView, params: &mut Params) -> Resul
     Ok(section)
 }
 
+/// Deny-read paths: neither readable nor writable (the Linux view masks them with an empty
+/// read-only directory or file). Missing denied paths inside writable roots are protected
+/// paths, excluded from writes above.
+pub(super) fn deny_section(view: &FilesystemView, params: &mut Params) -> Result<String> {
+    if view.deny_read.is_empty() {
+        return Ok(String::new());
+    }
+    let mut section = String::from("; Deny-read paths: neither read nor written.\n");
+    for (index, deny) in view.deny_read.iter().enumerate() {
+        let path = params.path(format!("DENY_READ_{index}"), &deny.path, "deny-read path")?;
+        section.push_str(&format!("(deny file-read* (literal {path}) (subpath {path}))\n"));
+        section.push_str(&format!("(deny file-write* (literal {path}) (subpath {path}))\n"));
+    }
+    Ok(section)
+}
+
 /// Every protected path strictly beneath `root`, whichever root it was found for.
 ///
 /// A `gitdir:` target belongs to the root holding the `.git` pointer file but usually lies in
@@ -100,7 +116,13 @@ mod tests {
     use super::*;
 
     fn view(read: ReadScope) -> FilesystemView {
-        FilesystemView { full_write: false, read, writable_roots: Vec::new(), skipped_roots: Vec::new() }
+        FilesystemView {
+            full_write: false,
+            read,
+            writable_roots: Vec::new(),
+            skipped_roots: Vec::new(),
+            ..Default::default()
+        }
     }
 
     /// An empty root list must mean "nothing", never a rule without filters ("everything").

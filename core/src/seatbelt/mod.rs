@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::policy::{ReadAccess, SandboxPolicy};
+use crate::policy::{Access, FileSystemPath, FileSystemPolicy, Permissions, Policy, Special};
 use crate::proxy::endpoints as proxy_endpoints;
 use crate::resolve::{self, ReadScope};
 use network::{NetworkForm, UnixSocketRules};
@@ -105,13 +105,15 @@ pub struct SeatbeltCommand {
 /// and its proxy variables name the proxies the launcher set up, so any non-empty one makes
 /// the network proxy-only (see [`SeatbeltOptions::managed_network`] and reference §6.6).
 pub fn seatbelt_profile(
-    policy: &SandboxPolicy,
+    policy: impl Into<Policy>,
     policy_cwd: &Path,
     env: &[(OsString, OsString)],
     options: &SeatbeltOptions,
 ) -> Result<SeatbeltProfile> {
+    let policy: Policy = policy.into();
+    let permissions = policy.lower();
     let tmpdir = env.iter().find(|(key, _)| key == "TMPDIR").map(|(_, value)| value.as_os_str());
-    let view = resolve::resolve(policy, policy_cwd, tmpdir)?;
+    let view = resolve::resolve(&permissions, policy_cwd, tmpdir)?;
     let proxy = proxy_endpoints::infer(env);
     let form =
         NetworkForm::decide(policy.has_full_network_access(), &proxy, options.managed_network, &options.unix_sockets);
@@ -120,10 +122,15 @@ pub fn seatbelt_profile(
     let mut sections = vec![include_str!("base.sbpl").to_owned()];
     sections.push(filesystem::read_section(&view, &mut params)?);
     sections.push(filesystem::write_section(&view, &mut params)?);
-    sections.push(glob::deny_read_section(&options.deny_read_globs)?);
+    sections.push(filesystem::deny_section(&view, &mut params)?);
+    // The policy's own deny globs, as patterns: Seatbelt matches them at access time, so
+    // files created during the run are covered too (unlike the Linux plan-time expansion).
+    let mut deny_globs = options.deny_read_globs.clone();
+    deny_globs.extend(view.policy_entries.globs.iter().map(|glob| glob.pattern.clone()));
+    sections.push(glob::deny_read_section(&deny_globs)?);
     let unix_rules = UnixSocketRules::new(&options.unix_sockets, &mut params)?;
     sections.push(network::network_section(&form, options.allow_local_binding, &unix_rules));
-    if wants_platform_defaults(policy) {
+    if wants_platform_defaults(&permissions) {
         sections.push(include_str!("platform_defaults.sbpl").to_owned());
     }
     sections.retain(|section| !section.is_empty());
@@ -152,7 +159,7 @@ pub fn seatbelt_profile(
 
 /// The full `sandbox-exec` invocation for `command` (program first) under `policy`.
 pub fn seatbelt_command(
-    policy: &SandboxPolicy,
+    policy: impl Into<Policy>,
     policy_cwd: &Path,
     command: &[OsString],
     env: &[(OsString, OsString)],
@@ -170,7 +177,8 @@ pub fn seatbelt_command(
             })
         })
         .collect::<Result<_>>()?;
-    let profile = seatbelt_profile(policy, policy_cwd, env, options)?;
+    let policy: Policy = policy.into();
+    let profile = seatbelt_profile(&policy, policy_cwd, env, options)?;
 
     let mut args = vec!["-p".to_owned(), profile.text];
     args.extend(profile.params.iter().map(|(name, value)| format!("-D{name}={value}")));
@@ -186,6 +194,13 @@ pub fn seatbelt_command(
     Ok(SeatbeltCommand { program: SANDBOX_EXEC.to_owned(), args, env: env_added, warnings: profile.warnings })
 }
 
-fn wants_platform_defaults(policy: &SandboxPolicy) -> bool {
-    matches!(policy.read_access(), ReadAccess::Restricted { include_platform_defaults: true, .. })
+/// A restricted read scope that asks for `minimal` (legacy: `include_platform_defaults`).
+fn wants_platform_defaults(permissions: &Permissions) -> bool {
+    let FileSystemPolicy::Restricted { entries, .. } = &permissions.file_system else { return false };
+    let has = |kind: &Special| {
+        entries.iter().any(|entry| {
+            entry.access != Access::Deny && matches!(&entry.path, FileSystemPath::Special { value } if value == kind)
+        })
+    };
+    has(&Special::Minimal) && !has(&Special::Root)
 }

@@ -63,8 +63,9 @@ impl Placeholder {
         }
     }
 
-    /// Creates (or joins) the placeholder directory at `path` and takes a shared lock on it.
-    pub(crate) fn acquire(path: &Path) -> Result<Placeholder> {
+    /// Creates (or joins) the placeholder directory at `path` and takes a shared lock on it
+    /// through a descriptor at `fd_floor` or above.
+    pub(crate) fn acquire(path: &Path, fd_floor: RawFd) -> Result<Placeholder> {
         for _ in 0..ATTEMPTS {
             let created = match fs::DirBuilder::new().mode(0o755).create(path) {
                 Ok(()) => true,
@@ -73,7 +74,7 @@ impl Placeholder {
                     return Err(Error::path("cannot create a placeholder for the protected path", path, e));
                 }
             };
-            let lock = match open_dir(path) {
+            let lock = match open_dir(path).and_then(|fd| sys::renumber_above(fd, fd_floor)) {
                 Ok(fd) => fd,
                 Err(errno) if errno.0 == libc::ENOENT => continue,
                 Err(errno) => {
@@ -139,5 +140,5 @@ impl Placeholder {
 
 fn open_dir(path: &Path) -> std::result::Result<OwnedFd, sys::Errno> {
     let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| sys::Errno(libc::EINVAL))?;
-    sys::open_owned(&c_path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+    sys::open(&c_path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)
 }

@@ -6,17 +6,15 @@
 //! device ioctl, signal and abstract-socket scoping) are **best effort** and listed in the plan
 //! as enforced or not.
 //!
-//! The ruleset is built in the parent (it allocates and opens paths); the child only calls
-//! `landlock_restrict_self` on the prepared descriptor.
+//! This module plans the rules; the child builds and enforces the ruleset after its mounts
+//! (`exec::child::confine`), because some rules name inodes that exist only in the sandbox's
+//! view (a private devpts, the empty root of a restricted-read view).
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
-use crate::sys;
+use super::devices::DEVICES;
 
 /// Filesystem access rights (`LANDLOCK_ACCESS_FS_*`) with the ABI that introduced them.
 pub mod fs_access {
@@ -91,18 +89,6 @@ pub fn fs_rights_of_abi(abi: u32) -> u64 {
     rights
 }
 
-/// The running kernel's Landlock ABI version, or why there is none.
-pub fn probe_abi() -> std::result::Result<u32, String> {
-    match sys::landlock_abi_version() {
-        Ok(abi) => Ok(abi),
-        Err(errno) if errno.0 == libc::ENOSYS => Err("the kernel was built without Landlock (ENOSYS)".into()),
-        Err(errno) if errno.0 == libc::EOPNOTSUPP => {
-            Err("Landlock is disabled at boot (EOPNOTSUPP): add `landlock` to the `lsm=` kernel parameter".into())
-        }
-        Err(errno) => Err(format!("landlock_create_ruleset failed: {}", errno.into_io())),
-    }
-}
-
 /// One path rule: `access` beneath `path`.
 #[derive(Clone, Debug, Serialize)]
 pub struct PathRule {
@@ -113,12 +99,12 @@ pub struct PathRule {
     /// Every other rule is required: a root that vanished since planning stops the run.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
+    /// The inode exists only in the sandbox's view (a private devpts, the empty root of a
+    /// restricted-read view): the child adds this rule itself, after its mounts. Every other
+    /// rule's inode is the host's, and the rule is added before the clone.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sandbox_view: bool,
 }
-
-/// Character devices every sandbox may read and write: they reach no file and no other
-/// process (`/dev/tty` is the caller's terminal only while the command still has one, and the
-/// command runs in a new session without one).
-pub const SAFE_DEVICES: [&str; 6] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"];
 
 /// The Landlock part of a plan.
 #[derive(Clone, Debug, Serialize)]
@@ -139,8 +125,9 @@ pub struct LandlockPlan {
 
 impl LandlockPlan {
     /// Plans a ruleset that allows read and execute beneath each readable root, every right
-    /// beneath each writable root, and reading and writing the [`SAFE_DEVICES`] and any
-    /// `extra_writable` paths that exist (a private devpts, say).
+    /// beneath each writable root, and reading and writing the [`DEVICES`] and any
+    /// `extra_writable` paths that exist (they are taken to be in the sandbox's own view: a
+    /// private devpts).
     pub fn new(abi: u32, readable: &[PathBuf], writable: &[PathBuf], extra_writable: &[&str]) -> LandlockPlan {
         use fs_access::*;
         let handled = fs_rights_of_abi(abi);
@@ -148,11 +135,14 @@ impl LandlockPlan {
             path: path.to_path_buf(),
             access: access & handled,
             optional,
+            sandbox_view: false,
         };
         let mut rules: Vec<PathRule> = readable.iter().map(|path| rule(path, READ_EXECUTE, false)).collect();
         let device_access = READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV;
-        rules.extend(SAFE_DEVICES.iter().map(|device| rule(Path::new(device), device_access, true)));
-        rules.extend(extra_writable.iter().map(|path| rule(Path::new(path), handled, true)));
+        rules.extend(DEVICES.iter().map(|device| rule(Path::new(device.path_str()), device_access, true)));
+        rules.extend(
+            extra_writable.iter().map(|path| PathRule { sandbox_view: true, ..rule(Path::new(path), handled, true) }),
+        );
         rules.extend(writable.iter().map(|path| rule(path, handled, false)));
 
         let mut not_enforced = Vec::new();
@@ -175,6 +165,16 @@ impl LandlockPlan {
         LandlockPlan { abi, handled, scoped, rules, tcp_connect_ports: None, not_enforced }
     }
 
+    /// Marks the rules on `paths` as naming inodes of the sandbox's own view.
+    pub fn in_sandbox_view(mut self, paths: &[&Path]) -> LandlockPlan {
+        for rule in &mut self.rules {
+            if paths.contains(&rule.path.as_path()) {
+                rule.sandbox_view = true;
+            }
+        }
+        self
+    }
+
     /// A ruleset that restricts nothing on the filesystem (a full-write policy) — only what
     /// [`LandlockPlan::with_tcp_connect_only`] and the scopes add.
     pub fn network_only(abi: u32) -> LandlockPlan {
@@ -193,94 +193,6 @@ impl LandlockPlan {
         }
         self.tcp_connect_ports = Some(ports);
         Ok(self)
-    }
-
-    /// The exact bytes the child needs to build and enforce the ruleset itself. The child
-    /// builds it (after its mounts, so rules may name inodes that exist only in the sandbox,
-    /// such as a private devpts): creating a ruleset and adding rules are system calls only.
-    pub(crate) fn image(&self) -> Result<LandlockImage> {
-        let handled_access_net =
-            if self.tcp_connect_ports.is_some() { net_access::BIND_TCP | net_access::CONNECT_TCP } else { 0 };
-        let attr =
-            sys::LandlockRulesetAttr { handled_access_fs: self.handled, handled_access_net, scoped: self.scoped };
-        let attr_size = match self.abi {
-            1..=3 => 8,
-            4..=5 => 16,
-            _ => 24,
-        };
-        let rules = self
-            .rules
-            .iter()
-            .map(|rule| {
-                let path = CString::new(rule.path.as_os_str().as_bytes())
-                    .map_err(|_| Error::Internal(format!("NUL byte in rule path {}", rule.path.display())))?;
-                Ok(ImageRule { path, access: rule.access, optional: rule.optional })
-            })
-            .collect::<Result<_>>()?;
-        let tcp_connect_ports = self.tcp_connect_ports.clone().unwrap_or_default();
-        Ok(LandlockImage { attr, attr_size, rules, tcp_connect_ports })
-    }
-}
-
-pub(crate) struct ImageRule {
-    pub path: CString,
-    pub access: u64,
-    pub optional: bool,
-}
-
-/// A ruleset ready to be built and enforced by the child.
-pub(crate) struct LandlockImage {
-    attr: sys::LandlockRulesetAttr,
-    attr_size: usize,
-    pub rules: Vec<ImageRule>,
-    tcp_connect_ports: Vec<u16>,
-}
-
-/// Where enforcing failed: the rule index (or `None` for the ruleset itself) and the errno.
-pub(crate) type EnforceError = (Option<usize>, sys::Errno);
-
-impl LandlockImage {
-    /// Builds the ruleset and restricts the calling thread (and its future children).
-    /// Async-signal-safe; no_new_privs must already be set.
-    pub(crate) fn enforce(&self) -> std::result::Result<(), EnforceError> {
-        let ruleset = sys::landlock_create_ruleset(&self.attr, self.attr_size).map_err(|errno| (None, errno))?;
-        let result =
-            self.add_rules(ruleset).and_then(|()| sys::landlock_restrict_self(ruleset).map_err(|errno| (None, errno)));
-        sys::close(ruleset);
-        result
-    }
-
-    fn add_rules(&self, ruleset: i32) -> std::result::Result<(), EnforceError> {
-        // Rule paths are canonical: a symlink on the way now means the path was swapped since
-        // planning (a background process of an earlier run, say), and following it could grant
-        // access elsewhere. Refuse instead.
-        let how = sys::OpenHow {
-            flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-            mode: 0,
-            resolve: sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS,
-        };
-        for (index, rule) in self.rules.iter().enumerate() {
-            let fd = match sys::openat2(&rule.path, &how) {
-                Ok(fd) => fd,
-                Err(errno) if rule.optional && errno.0 == libc::ENOENT => continue,
-                Err(errno) => return Err((Some(index), errno)),
-            };
-            let result = sys::fstat(fd).and_then(|st| {
-                let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
-                let allowed = if is_dir { rule.access } else { rule.access & fs_access::FILE_RIGHTS };
-                sys::landlock_add_path_rule(
-                    ruleset,
-                    &sys::LandlockPathBeneathAttr { allowed_access: allowed, parent_fd: fd },
-                )
-            });
-            sys::close(fd);
-            result.map_err(|errno| (Some(index), errno))?;
-        }
-        for port in &self.tcp_connect_ports {
-            let rule = sys::LandlockNetPortAttr { allowed_access: net_access::CONNECT_TCP, port: u64::from(*port) };
-            sys::landlock_add_net_rule(ruleset, &rule).map_err(|errno| (None, errno))?;
-        }
-        Ok(())
     }
 }
 

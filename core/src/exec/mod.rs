@@ -1,28 +1,34 @@
-//! `spawn`: runs a [`SandboxPlan`].
+//! The executor: everything that creates or manages processes.
 //!
-//! The parent turns the plan into a `ChildImage` (C strings, descriptor numbers, id maps, the
-//! Landlock ruleset, the BPF program), blocks signals, clones, and waits on a close-on-exec pipe
-//! until the child has either executed the command (end of file) or reported the stage at which
-//! it failed. Nothing is spawned when the plan cannot be carried out: a setup failure in the
-//! child is returned as an error after the child has been reaped.
+//! [`spawn`] turns a [`SandboxPlan`] into a `ChildImage` (`image`: C strings, descriptor
+//! numbers, id maps, the Landlock ruleset's bytes, the BPF program), blocks signals, clones
+//! (`launch`), and waits on a close-on-exec pipe until the child (`child`) has either executed
+//! the command (end of file) or reported the stage at which it failed (`report`). Nothing is
+//! spawned when the plan cannot be carried out: a setup failure in the child is returned as an
+//! error after the child has been reaped. [`Child`] waits for and signals the command; the
+//! placeholders of missing protected paths, the installed-bwrap executor and the proxy bridge
+//! live here too.
 
+pub(crate) mod bridge;
 mod child;
+pub mod fault;
 mod forward;
+mod image;
 mod launch;
-mod namespaces;
 mod placeholder;
+mod report;
+pub mod signal;
 mod system_bwrap;
 
 pub use forward::{FORWARDED_SIGNALS, SignalForwarder};
-pub(crate) use system_bwrap::command_line as system_bwrap_command_line;
 
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
+use crate::exec::bridge::Bridge;
 use crate::plan::{Executor, SandboxPlan};
-use crate::proxy::bridge::Bridge;
 use crate::sys;
 use launch::{LaunchOptions, Launched};
 use placeholder::Placeholder;
@@ -30,7 +36,7 @@ use placeholder::Placeholder;
 /// Where one of the child's standard streams goes.
 #[derive(Debug, Default)]
 pub enum Stdio {
-    /// The parent's own descriptor.
+    /// The parent's own descriptor, as it is (even when marked close-on-exec, as libuv does).
     #[default]
     Inherit,
     /// `/dev/null`.
@@ -47,6 +53,9 @@ pub struct SpawnOptions {
     pub stdin: Stdio,
     pub stdout: Stdio,
     pub stderr: Stdio,
+    /// Further descriptors of the command: each source (consumed) appears at the given number,
+    /// which must be 3 or above (Node's `stdio[3]`, an IPC channel).
+    pub extra_fds: Vec<(RawFd, OwnedFd)>,
     /// Descriptors the command inherits at the same numbers; everything else ≥ 3 is closed.
     pub pass_fds: Vec<RawFd>,
     /// Kill the sandbox (SIGKILL) when the thread that spawned it exits. Linux ties the
@@ -60,6 +69,7 @@ impl Default for SpawnOptions {
             stdin: Stdio::Inherit,
             stdout: Stdio::Inherit,
             stderr: Stdio::Inherit,
+            extra_fds: Vec::new(),
             pass_fds: Vec::new(),
             die_with_parent: true,
         }
@@ -116,6 +126,8 @@ pub struct Child {
     status: Option<ExitStatus>,
     /// The sandbox's init reports the command's own wait status here (namespace pipeline).
     init_status: Option<OwnedFd>,
+    /// `pid` is the sandbox's init (namespace pipeline).
+    via_init: bool,
     /// Proxy mode: relays the sandbox's connections to the proxies until the sandbox is
     /// reaped or this handle is dropped.
     bridge: Option<Bridge>,
@@ -142,16 +154,34 @@ impl Child {
         self.pidfd.as_ref().map(AsFd::as_fd)
     }
 
-    /// Sends `signal` to the command (through the pidfd, so never to a recycled pid).
+    /// Whether [`Child::id`] is the sandbox's init (namespace pipeline), which forwards signals
+    /// to the command, rather than the command itself.
+    pub fn is_sandbox_init(&self) -> bool {
+        self.via_init
+    }
+
+    /// The command's own pid: [`Child::id`] on the Landlock pipeline; under the namespace
+    /// pipeline the child of init that is pid 2 in the sandbox, or `None` once it has exited.
+    pub fn command_pid(&self) -> io::Result<Option<u32>> {
+        if !self.via_init {
+            return Ok(Some(self.pid as u32));
+        }
+        signal::command_under_init(self.pid)?
+            .map(|pidfd| sys::pidfd_pid(pidfd.as_raw_fd()).map_err(sys::Errno::into_io))
+            .transpose()
+    }
+
+    /// Sends `signal` to the command (through a pidfd, so never to a recycled pid). Under the
+    /// namespace pipeline init forwards it; SIGSTOP, which init cannot catch, goes to the
+    /// command directly (see [`signal::deliver`]).
     pub fn kill(&mut self, signal: i32) -> io::Result<()> {
         if self.status.is_some() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "the child has already been reaped"));
         }
         match &self.pidfd {
-            Some(pidfd) => sys::pidfd_send_signal(pidfd.as_raw_fd(), signal),
-            None => sys::kill(self.pid, signal),
+            Some(pidfd) => signal::deliver(pidfd.as_fd(), self.pid, self.is_sandbox_init(), signal),
+            None => sys::kill(self.pid, signal).map_err(sys::Errno::into_io),
         }
-        .map_err(sys::Errno::into_io)
     }
 
     /// Waits for the command to exit. Closes the child's stdin first, so a command reading it
@@ -198,50 +228,68 @@ impl Child {
 
 /// Starts the command described by `plan`.
 pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
+    let fd_floor = fd_floor(&options)?;
     let mut parent_ends: [Option<File>; 3] = [None, None, None];
-    let mut child_ends: Vec<OwnedFd> = Vec::new();
-    let mut stdio = [-1; 3];
-    for (index, request) in [options.stdin, options.stdout, options.stderr].into_iter().enumerate() {
-        let child_end = match request {
-            Stdio::Inherit => continue,
+    // The command's descriptors, each source renumbered to `fd_floor` or above; dropped (closed
+    // here) once the child has them.
+    let mut sources: Vec<(RawFd, OwnedFd)> = Vec::new();
+    let mut inherit = [false; 3];
+    for ((target, request), inherited) in (0..).zip([options.stdin, options.stdout, options.stderr]).zip(&mut inherit) {
+        let source = match request {
+            Stdio::Inherit => {
+                *inherited = true;
+                continue;
+            }
             Stdio::Null => open_dev_null()?,
             Stdio::Fd(fd) => fd,
             Stdio::Pipe => {
-                let (read, write) = sys::pipe().map_err(|errno| Error::Setup {
-                    stage: "create a pipe",
-                    source: errno.into_io(),
-                    hint: "",
-                })?;
-                let (parent, child) = if index == 0 { (write, read) } else { (read, write) };
-                parent_ends[index] = Some(File::from(parent));
+                let (read, write) = launch::pipe("create a pipe", fd_floor)?;
+                let (parent, child) = if target == 0 { (write, read) } else { (read, write) };
+                if let Some(end) = usize::try_from(target).ok().and_then(|i| parent_ends.get_mut(i)) {
+                    *end = Some(File::from(parent));
+                }
                 child
             }
         };
-        stdio[index] = child_end.as_raw_fd();
-        child_ends.push(child_end);
+        sources.push((target, launch::renumber(source, fd_floor, "set up the command's descriptors")?));
+    }
+    for (target, source) in options.extra_fds {
+        sources.push((target, launch::renumber(source, fd_floor, "set up the command's descriptors")?));
     }
     for fd in &options.pass_fds {
-        if *fd < 3 {
-            return Err(Error::argument(
-                "pass_fds",
-                format!("descriptor {fd} is a standard stream; use stdin/stdout/stderr"),
-            ));
-        }
         sys::fstat(*fd)
             .map_err(|errno| Error::argument("pass_fds", format!("descriptor {fd}: {}", errno.into_io())))?;
     }
 
     let mut placeholders = Vec::new();
-    let launch_options = LaunchOptions { stdio, pass_fds: &options.pass_fds, die_with_parent: options.die_with_parent };
-    let result = match &plan.executor {
+    let launch_options = LaunchOptions {
+        fd_map: sources.iter().map(|(target, source)| (*target, source.as_raw_fd())).collect(),
+        inherit,
+        pass_fds: &options.pass_fds,
+        fd_floor,
+        die_with_parent: options.die_with_parent,
+    };
+    let result = match plan.executor() {
         Executor::Embedded => launch::launch(plan, &launch_options, &mut placeholders),
         Executor::SystemBwrap { path, .. } => system_bwrap::launch(plan, path, &launch_options, &mut placeholders),
     };
-    drop(child_ends);
+    drop(sources);
     match result {
         Ok(Launched { pid, pidfd, status, bridge }) => {
             let [stdin, stdout, stderr] = parent_ends;
-            Ok(Child { pid, pidfd, stdin, stdout, stderr, status: None, init_status: status, bridge, placeholders })
+            let via_init = status.is_some();
+            Ok(Child {
+                pid,
+                pidfd,
+                stdin,
+                stdout,
+                stderr,
+                status: None,
+                init_status: status,
+                via_init,
+                bridge,
+                placeholders,
+            })
         }
         Err(error) => {
             for placeholder in placeholders {
@@ -252,10 +300,38 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
     }
 }
 
+/// The lowest number the launch may give a descriptor it creates: above the standard streams
+/// and every number the caller maps a descriptor to. Checks the caller's numbers on the way.
+fn fd_floor(options: &SpawnOptions) -> Result<RawFd> {
+    let mut floor = 3;
+    for fd in &options.pass_fds {
+        if *fd < 3 {
+            return Err(Error::argument(
+                "pass_fds",
+                format!("descriptor {fd} is a standard stream; use stdin/stdout/stderr"),
+            ));
+        }
+    }
+    for (index, (target, _)) in options.extra_fds.iter().enumerate() {
+        let field = || format!("extra_fds[{index}]");
+        if *target < 3 {
+            return Err(Error::argument(
+                field(),
+                format!("descriptor {target} is a standard stream; use stdin/stdout/stderr"),
+            ));
+        }
+        if options.pass_fds.contains(target) || options.extra_fds.iter().take(index).any(|(other, _)| other == target) {
+            return Err(Error::argument(field(), format!("descriptor {target} is given twice")));
+        }
+        // Far above any real number: the child's close loop and dup2 stay bounded.
+        if *target >= 1 << 20 {
+            return Err(Error::argument(field(), format!("descriptor {target} is out of range")));
+        }
+        floor = floor.max(target + 1);
+    }
+    Ok(floor)
+}
+
 fn open_dev_null() -> Result<OwnedFd> {
-    sys::open_owned(c"/dev/null", libc::O_RDWR).map_err(|errno| Error::Setup {
-        stage: "open /dev/null",
-        source: errno.into_io(),
-        hint: "",
-    })
+    sys::open(c"/dev/null", libc::O_RDWR).map_err(|errno| Error::setup("open /dev/null", errno.into_io()))
 }

@@ -1,10 +1,10 @@
 //! The filesystem view of the namespace pipeline, as a list of operations.
 //!
 //! Planning is pure: [`plan`] turns the resolved policy into [`MountOp`]s, which `--explain`
-//! prints, the embedded launcher executes in the child (`spawn::namespaces`), and
-//! [`bwrap_args`] renders for a system `bwrap`, so both executors run the same plan.
+//! prints, the embedded launcher executes in the child (`exec::child::view`), and
+//! [`super::bwrap_args`] renders for a system `bwrap`, so both executors run the same plan.
 //!
-//! The order is bubblewrap's (reference §3.2): the whole tree read-only, writable roots bound
+//! The order is bubblewrap's: the whole tree read-only, writable roots bound
 //! writable (shallowest first), protected paths re-bound read-only after them, then a minimal
 //! `/dev`, a fresh `/proc` (or a mask), and a fresh `/sys` when the sandbox has its own network
 //! namespace (the host's `/sys/class/net` would list the host's interfaces).
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::resolve::{FilesystemView, ProtectedPath, ReadScope};
+use crate::resolve::{DenyKind, FilesystemView, ProtectedPath, ReadScope};
 
 /// One step of the filesystem view.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -43,7 +43,9 @@ pub enum MountOp {
     /// `stderr` links, and `/dev/shm`: the host's, writable, when it is a writable root,
     /// otherwise an empty read-only directory.
     Dev { host_shm: bool },
-    /// A fresh procfs at `/proc`: only the sandbox's own processes.
+    /// A fresh procfs at `/proc`: only the sandbox's own processes. Its [`PROC_READ_ONLY`]
+    /// parts are bound read-only over themselves: a fresh procfs still shows the host's
+    /// sysctls, which the sandbox's root (mapped to the host's uid 0) could otherwise write.
     Proc,
     /// An empty read-only tmpfs over `path`.
     Mask { path: PathBuf },
@@ -52,6 +54,10 @@ pub enum MountOp {
     /// A fresh, read-only sysfs at `/sys` (network namespace only).
     Sysfs,
 }
+
+/// The parts of a fresh `/proc` that stay read-only: the kernel's tunables, the magic SysRq
+/// trigger, interrupt affinities and bus devices (bubblewrap covers the same).
+pub const PROC_READ_ONLY: [&std::ffi::CStr; 4] = [c"/proc/sys", c"/proc/sysrq-trigger", c"/proc/irq", c"/proc/bus"];
 
 impl std::fmt::Display for MountOp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -72,9 +78,6 @@ impl std::fmt::Display for MountOp {
         }
     }
 }
-
-/// Device nodes bound into the sandbox's `/dev`.
-pub const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// Options that shape the view beyond the policy.
 #[derive(Clone, Copy, Debug, Default)]
@@ -180,6 +183,11 @@ pub fn plan(
     let mut protected: Vec<&ProtectedPath> = read_only_binds.iter().collect();
     protected.sort_by_key(|p| p.path.components().count());
     ops.extend(protected.into_iter().map(|p| MountOp::ReadOnlyBind { path: p.path.clone() }));
+    // Deny-read paths, after the binds they may lie in (shallowest first, as resolved).
+    ops.extend(view.deny_read.iter().map(|deny| match deny.kind {
+        DenyKind::Directory => MountOp::Mask { path: deny.path.clone() },
+        DenyKind::File => MountOp::MaskFile { path: deny.path.clone() },
+    }));
     if matches!(view.read, ReadScope::Full) {
         for path in masks {
             // A path the user made writable is theirs to use.
@@ -204,62 +212,10 @@ pub fn plan(
     (ops, warnings)
 }
 
-/// The same view as `bwrap` options, in order. Debian 12's bwrap 0.8.0 has everything used
-/// here. `bwrap` cannot mount a fresh sysfs, so [`MountOp::Sysfs`] becomes an empty mask.
-pub fn bwrap_args(ops: &[MountOp]) -> Vec<String> {
-    let mut args = Vec::new();
-    let mut push = |items: &[&str]| args.extend(items.iter().map(|s| s.to_string()));
-    for op in ops {
-        match op {
-            MountOp::ReadOnlyRoot => push(&["--ro-bind", "/", "/"]),
-            // bwrap's root is an empty tmpfs already.
-            MountOp::EmptyRoot => {}
-            MountOp::ReadableBind { path } => {
-                let path = path.to_string_lossy();
-                push(&["--ro-bind", &path, &path]);
-            }
-            MountOp::Symlink { link, target } => {
-                push(&["--symlink", &target.to_string_lossy(), &link.to_string_lossy()])
-            }
-            MountOp::SealRoot => push(&["--remount-ro", "/"]),
-            MountOp::WritableBind { path } => {
-                let path = path.to_string_lossy();
-                push(&["--bind", &path, &path]);
-            }
-            MountOp::ReadOnlyBind { path } => {
-                let path = path.to_string_lossy();
-                push(&["--ro-bind", &path, &path]);
-            }
-            MountOp::Pin { path } => {
-                let path = path.to_string_lossy();
-                push(&["--bind", &path, &path]);
-            }
-            MountOp::Dev { host_shm } => {
-                push(&["--dev", "/dev"]);
-                if *host_shm {
-                    push(&["--bind", "/dev/shm", "/dev/shm"]);
-                }
-                // Like the embedded /dev: nothing new can be created in it.
-                push(&["--remount-ro", "/dev"]);
-            }
-            MountOp::Proc => push(&["--proc", "/proc"]),
-            MountOp::MaskFile { path } => {
-                let path = path.to_string_lossy();
-                push(&["--ro-bind", "/dev/null", &path]);
-            }
-            MountOp::Mask { path } => {
-                let path = path.to_string_lossy();
-                push(&["--tmpfs", &path, "--remount-ro", &path]);
-            }
-            MountOp::Sysfs => push(&["--tmpfs", "/sys", "--remount-ro", "/sys"]),
-        }
-    }
-    args
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::bwrap_args::bwrap_args;
     use crate::resolve::{ProtectedKind, RootSource, WritableRoot};
 
     fn view(roots: &[&str]) -> FilesystemView {
@@ -271,6 +227,7 @@ mod tests {
                 .map(|r| WritableRoot { path: r.into(), source: RootSource::Explicit, protected: vec![] })
                 .collect(),
             skipped_roots: vec![],
+            ..Default::default()
         }
     }
 
@@ -313,7 +270,8 @@ mod tests {
             "--ro-bind / / --bind /w /w --bind /w/deep/er /w/deep/er --bind /w/.git/modules /w/.git/modules \
              --ro-bind /w/.git /w/.git \
              --ro-bind /w/.git/modules/x /w/.git/modules/x --dev /dev --bind /dev/shm /dev/shm --remount-ro /dev \
-             --proc /proc \
+             --proc /proc --ro-bind-try /proc/sys /proc/sys --ro-bind-try /proc/sysrq-trigger /proc/sysrq-trigger \
+             --ro-bind-try /proc/irq /proc/irq --ro-bind-try /proc/bus /proc/bus \
              --tmpfs /sys --remount-ro /sys"
         );
     }
@@ -344,7 +302,8 @@ mod tests {
         assert_eq!(
             bwrap_args(&ops).join(" "),
             "--symlink usr/bin /bin --ro-bind /usr /usr --ro-bind /opt/tools /opt/tools --bind /w /w --dev /dev \
-             --remount-ro /dev --proc /proc --remount-ro /"
+             --remount-ro /dev --proc /proc --ro-bind-try /proc/sys /proc/sys --ro-bind-try /proc/sysrq-trigger \
+             /proc/sysrq-trigger --ro-bind-try /proc/irq /proc/irq --ro-bind-try /proc/bus /proc/bus --remount-ro /"
         );
     }
 

@@ -1,0 +1,2338 @@
+//! The escape suite: probes that try to get out of the sandbox, each judged by evidence on the
+//! host (a file unchanged, an exact errno, a listener that got nothing, a victim alive and
+//! unchanged). Columns: the landlock pipeline, the namespace pipeline (embedded launcher, and
+//! an installed bubblewrap through `--bwrap-path` when `/usr/bin/bwrap` exists), and the
+//! landlock pipeline on a simulated host without user namespaces; as the current user and
+//! (when root) as uid 65534; with restricted and full network. It prints one row per probe and
+//! column, a summary per column, and ends with the line `N passed, N failed`.
+//!
+//! A probe that shows an escape we have not closed yet is KNOWN-OPEN with the issue item that
+//! tracks it: neither passed nor failed, unless `CODEX_SANDBOX_ESCAPES_STRICT=1`, which makes
+//! it a failure. A probe that needs what the host lacks is SKIP (a failure under
+//! `CODEX_SANDBOX_REQUIRE_ALL=1`); one whose target does not exist on this host is n/a.
+//!
+//! `cargo test -p codex-linux-sandbox --test escape` runs it (no test harness: it is one
+//! program). `CODEX_SANDBOX_ESCAPES_FILTER=substring` runs only the probes whose id contains
+//! it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, chown};
+use std::os::unix::net::{UnixDatagram, UnixListener};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Run, Scratch, User};
+use serde_json::{Value, json};
+
+const PROBE: &str = include_str!("common/escape_probe.py");
+
+// ---------------------------------------------------------------------------------------------
+// Columns.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pipeline {
+    Landlock,
+    /// The namespace pipeline, embedded launcher.
+    Bwrap,
+    /// The namespace pipeline's plan carried out by an installed bubblewrap (`--bwrap-path`).
+    SystemBwrap,
+    /// The landlock pipeline on a host that refuses user namespaces (Docker's default seccomp
+    /// profile, Ubuntu's AppArmor default), simulated by a seccomp filter around the CLI that
+    /// refuses `clone`/`unshare` with CLONE_NEWUSER (EPERM) and `clone3` (ENOSYS), as Docker's
+    /// profile does. Only read-only policies run there: protected paths need a mount namespace.
+    LandlockNoUserns,
+}
+
+/// The installed bubblewrap the `SystemBwrap` columns use (as CI installs it).
+const SYSTEM_BWRAP: &str = "/usr/bin/bwrap";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Network {
+    Restricted,
+    Full,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Column {
+    pipeline: Pipeline,
+    user: User,
+    network: Network,
+}
+
+impl Column {
+    fn name(&self) -> String {
+        let pipeline = match self.pipeline {
+            Pipeline::Landlock => "landlock",
+            Pipeline::Bwrap => "bwrap",
+            Pipeline::SystemBwrap => "sysbwrap",
+            Pipeline::LandlockNoUserns => "landlock-nouserns",
+        };
+        let user = match self.user {
+            User::Current if unsafe { libc::geteuid() } == 0 => "root".to_owned(),
+            User::Current => format!("uid{}", unsafe { libc::geteuid() }),
+            User::Nobody => "65534".to_owned(),
+        };
+        let network = match self.network {
+            Network::Restricted => "restricted",
+            Network::Full => "full",
+        };
+        format!("{pipeline}/{user}/{network}")
+    }
+
+    fn landlock(&self) -> bool {
+        matches!(self.pipeline, Pipeline::Landlock | Pipeline::LandlockNoUserns)
+    }
+
+    fn no_userns(&self) -> bool {
+        self.pipeline == Pipeline::LandlockNoUserns
+    }
+
+    fn full(&self) -> bool {
+        self.network == Network::Full
+    }
+
+    fn root(&self) -> bool {
+        self.user.ids().0 == 0
+    }
+
+    /// The errno of a write outside the writable roots: Landlock refuses it; under the
+    /// namespaces the mount is read-only, which the kernel checks first.
+    fn denied(&self) -> &'static str {
+        if self.landlock() { "EACCES" } else { "EROFS" }
+    }
+
+    /// The errno of reaching a host process: not in the sandbox's PID namespace at all, or
+    /// refused by Landlock's scoping (signals) or its ptrace restriction.
+    fn unseen(&self, landlock: &'static str) -> &'static str {
+        if self.landlock() { landlock } else { "ESRCH" }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verdicts.
+
+enum Verdict {
+    /// Held, with the evidence.
+    Held(String),
+    /// Got out, with the evidence.
+    Escaped(String),
+    /// Held, but not the way the probe expects (a different errno): a failure to look at.
+    Unexpected(String),
+    /// The host lacks what the probe needs.
+    Skip(String),
+    /// The surface does not exist on this host.
+    NotApplicable(String),
+}
+
+use Verdict::*;
+
+/// Expects exactly `expected` for `what`, with `escaped` telling from host evidence whether
+/// the attempt got through.
+fn judge(what: &str, answer: &str, expected: &str, escaped: Option<String>) -> Verdict {
+    match escaped {
+        Some(evidence) => Escaped(format!("{what}: {answer}; {evidence}")),
+        None if answer == expected => Held(format!("{what}: {answer}")),
+        None => Unexpected(format!("{what}: got {answer}, expected {expected} (host unchanged)")),
+    }
+}
+
+/// Several answers, all expected.
+fn judge_all(parts: &[(&str, &str, &str)], escaped: Option<String>) -> Verdict {
+    if let Some(evidence) = escaped {
+        let answers: Vec<String> = parts.iter().map(|(what, answer, _)| format!("{what}={answer}")).collect();
+        return Escaped(format!("{}; {evidence}", answers.join(" ")));
+    }
+    let wrong: Vec<String> = parts
+        .iter()
+        .filter(|(_, answer, expected)| answer != expected)
+        .map(|(what, answer, expected)| format!("{what}: got {answer}, expected {expected}"))
+        .collect();
+    if wrong.is_empty() {
+        let answers: Vec<String> = parts.iter().map(|(what, answer, _)| format!("{what}: {answer}")).collect();
+        Held(answers.join(", "))
+    } else {
+        Unexpected(format!("{} (host unchanged)", wrong.join("; ")))
+    }
+}
+
+fn changed(path: &Path, original: &str) -> Option<String> {
+    match fs::read_to_string(path) {
+        Ok(now) if now == original => None,
+        Ok(now) => Some(format!("{} now holds {:?}", path.display(), now.chars().take(60).collect::<String>())),
+        Err(e) => Some(format!("{} is gone ({e})", path.display())),
+    }
+}
+
+fn exists(path: &Path) -> Option<String> {
+    fs::symlink_metadata(path).is_ok().then(|| format!("{} exists on the host", path.display()))
+}
+
+fn either(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The host side of one column: directories, a victim process, listeners, a pty, a SysV segment.
+
+const ORIGINAL: &str = "original host content\n";
+
+struct Fixture {
+    column: Column,
+    scratch: Scratch,
+    /// Outside every writable root.
+    outside: PathBuf,
+    victim_file: PathBuf,
+    /// `repo` layout: the policy cwd is `repo/ws`, a git repository; `repo` is a writable root too.
+    repo: PathBuf,
+    ws: PathBuf,
+    /// `plain` layout: the policy cwd is in no repository.
+    plain: PathBuf,
+    /// `gitfile` layout: `gitfile/ws/.git` is a worktree's `gitdir:` file.
+    gitfile: PathBuf,
+    victim: Victim,
+    tcp: TcpListener,
+    tcp6: Option<TcpListener>,
+    udp: UdpSocket,
+    unix_path: PathBuf,
+    unix: UnixListener,
+    abstract_name: String,
+    abstract_listener: UnixListener,
+    dgram_path: PathBuf,
+    dgram: UnixDatagram,
+    pty: Option<Pty>,
+    shm: Option<Shm>,
+    /// A root-owned set-uid copy of `id` and what it prints outside the sandbox as 65534.
+    setuid_id: Option<(PathBuf, String)>,
+    orphan_tag: String,
+}
+
+struct Victim {
+    child: Child,
+    pid: u32,
+    secret: String,
+}
+
+impl Victim {
+    fn start(column: Column, cwd: &Path, secret_file: &Path) -> Victim {
+        let secret = format!("codex-victim-secret-{}", std::process::id());
+        let mut command = Command::new("/usr/bin/python3");
+        command
+            .args(["-c", "import os,sys,time; fd=os.open(sys.argv[1], os.O_RDONLY); time.sleep(600)"])
+            .arg(secret_file)
+            .current_dir(cwd)
+            .env_clear()
+            .env("VICTIM_SECRET", &secret)
+            .stdin(Stdio::null())
+            .process_group(0);
+        if column.user == User::Nobody {
+            command.uid(65534).gid(65534);
+        }
+        let child = command.spawn().expect("start the victim");
+        let pid = child.id();
+        // Until python has opened its descriptor (fd 3), pidfd_getfd has nothing to take.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fs::read_link(format!("/proc/{pid}/fd/3")).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Victim { child, pid, secret }
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    fn status(&self, field: &str) -> String {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .map(|l| l[field.len() + 1..].trim().to_owned())
+            .unwrap_or_default()
+    }
+
+    fn nofile_limit(&self) -> String {
+        let limits = fs::read_to_string(format!("/proc/{}/limits", self.pid)).unwrap_or_default();
+        limits.lines().find(|l| l.starts_with("Max open files")).unwrap_or_default().to_owned()
+    }
+
+    fn nice(&self) -> String {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        // Field 19 (nice), counted after the parenthesised command name.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+        rest.split_whitespace().nth(16).unwrap_or_default().to_owned()
+    }
+
+    /// Evidence that the victim was harmed: dead, traced, or with changed limits or nice value.
+    fn harmed(&mut self, nofile: &str, nice: &str) -> Option<String> {
+        if !self.alive() {
+            return Some(format!("victim {} is dead", self.pid));
+        }
+        let tracer = self.status("TracerPid");
+        if tracer != "0" {
+            return Some(format!("victim {} is traced by {tracer}", self.pid));
+        }
+        let now = self.nofile_limit();
+        if now != nofile {
+            return Some(format!("victim's open-files limit changed to `{now}`"));
+        }
+        let now = self.nice();
+        if now != nice {
+            return Some(format!("victim's nice value changed from {nice} to {now}"));
+        }
+        None
+    }
+}
+
+impl Drop for Victim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A pseudo-terminal pair of the host (another session's terminal), with typed input waiting.
+struct Pty {
+    master: OwnedFd,
+    slave: OwnedFd,
+    path: PathBuf,
+}
+
+const TYPED_SECRET: &str = "codex-typed-secret";
+
+impl Pty {
+    fn open(user: User) -> Option<Pty> {
+        let (mut master, mut slave) = (-1, -1);
+        // SAFETY: out-pointers to two ints; the name, termios and winsize pointers are NULL.
+        let rc =
+            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        if rc != 0 {
+            return None;
+        }
+        // SAFETY: openpty returned two fresh descriptors we now own.
+        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let path = fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd())).ok()?;
+        let (uid, gid) = user.ids();
+        chown(&path, Some(uid), Some(gid)).ok()?;
+        let line = format!("{TYPED_SECRET}\n");
+        // SAFETY: writes from a live buffer to a descriptor we own.
+        unsafe { libc::write(master.as_raw_fd(), line.as_ptr().cast(), line.len()) };
+        Some(Pty { master, slave, path })
+    }
+
+    /// Bytes waiting to be read on the slave side (typed input, or input injected by TIOCSTI).
+    fn pending(fd: RawFd) -> i32 {
+        let mut count: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        unsafe { libc::ioctl(fd, libc::FIONREAD, &mut count) };
+        count
+    }
+}
+
+/// A System V shared-memory segment of the host, world-writable, so only the sandbox's IPC
+/// namespace (or nothing) stands between the command and it.
+struct Shm {
+    key: i32,
+    id: i32,
+    address: *mut u8,
+}
+
+impl Shm {
+    fn create(seed: u32) -> Option<Shm> {
+        let key = 0x0c0d_0000 | (seed & 0xffff) as i32;
+        // SAFETY: plain System V calls; the address is checked before use.
+        unsafe {
+            let id = libc::shmget(key, 4096, libc::IPC_CREAT | libc::IPC_EXCL | 0o666);
+            if id < 0 {
+                return None;
+            }
+            let address = libc::shmat(id, std::ptr::null(), 0);
+            if address as isize == -1 {
+                libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
+                return None;
+            }
+            let address = address.cast::<u8>();
+            std::ptr::copy_nonoverlapping(ORIGINAL.as_ptr(), address, ORIGINAL.len());
+            Some(Shm { key, id, address })
+        }
+    }
+
+    fn content(&self) -> String {
+        // SAFETY: the segment is 4096 bytes and stays attached while self lives.
+        let bytes = unsafe { std::slice::from_raw_parts(self.address, ORIGINAL.len()) };
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+}
+
+impl Drop for Shm {
+    fn drop(&mut self) {
+        // SAFETY: detaches and removes the segment this value created.
+        unsafe {
+            libc::shmdt(self.address.cast());
+            libc::shmctl(self.id, libc::IPC_RMID, std::ptr::null_mut());
+        }
+    }
+}
+
+fn git_repository(dir: &Path, config: &str) {
+    fs::create_dir_all(dir.join("hooks")).unwrap();
+    fs::write(dir.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+    fs::write(dir.join("config"), config).unwrap();
+}
+
+impl Fixture {
+    fn new(column: Column, index: usize) -> Fixture {
+        let scratch = Scratch::new(column.user, &format!("escape-{index}"));
+        let outside = scratch.dir("outside");
+        let victim_file = scratch.file("outside/victim.txt", ORIGINAL);
+        scratch.file("outside/secret.txt", "host secret\n");
+        for name in ["chmod.txt", "utime.txt", "xattr.txt"] {
+            let path = scratch.file(&format!("outside/{name}"), ORIGINAL);
+            fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+        }
+
+        let repo = scratch.dir("repo");
+        let ws = scratch.dir("repo/ws");
+        git_repository(&ws.join(".git"), "[core]\n\thooksPath = .husky\n");
+        fs::write(ws.join(".git/hooks/pre-commit"), ORIGINAL).unwrap();
+        scratch.file("repo/ws/.husky/pre-commit", ORIGINAL);
+        git_repository(&ws.join("vendored/.git"), ORIGINAL);
+        scratch.file("repo/ws/file.txt", ORIGINAL);
+
+        let plain = scratch.dir("plain/ws");
+
+        let gitfile = scratch.dir("gitfile");
+        let main_git = gitfile.join("main/.git");
+        git_repository(&main_git, ORIGINAL);
+        fs::write(main_git.join("hooks/post-checkout"), ORIGINAL).unwrap();
+        let worktree_git = main_git.join("worktrees/wt");
+        fs::create_dir_all(&worktree_git).unwrap();
+        fs::write(worktree_git.join("HEAD"), "ref: refs/heads/wt\n").unwrap();
+        fs::write(worktree_git.join("commondir"), "../..\n").unwrap();
+        fs::write(worktree_git.join("config.worktree"), ORIGINAL).unwrap();
+        let gitfile_ws = scratch.dir("gitfile/ws");
+        fs::write(gitfile_ws.join(".git"), format!("gitdir: {}\n", worktree_git.display())).unwrap();
+        own_tree(&scratch, &scratch.path);
+
+        let victim = Victim::start(column, &outside, &scratch.path.join("outside/secret.txt"));
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        tcp.set_nonblocking(true).unwrap();
+        let tcp6 = TcpListener::bind("[::1]:0").ok();
+        tcp6.iter().for_each(|l| l.set_nonblocking(true).unwrap());
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        udp.set_nonblocking(true).unwrap();
+        let unix_path = scratch.path.join("host.sock");
+        let unix = UnixListener::bind(&unix_path).unwrap();
+        unix.set_nonblocking(true).unwrap();
+        let abstract_name = format!("codex-escape-{}-{index}", std::process::id());
+        let abstract_listener = abstract_listener(&abstract_name);
+        let dgram_path = scratch.path.join("host-dgram.sock");
+        let dgram = UnixDatagram::bind(&dgram_path).unwrap();
+        dgram.set_nonblocking(true).unwrap();
+        for socket in [&unix_path, &dgram_path] {
+            fs::set_permissions(socket, fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let setuid_id = (column.user == User::Nobody).then(|| setuid_copy(&scratch)).flatten();
+        Fixture {
+            column,
+            outside,
+            victim_file,
+            repo,
+            ws,
+            plain,
+            gitfile,
+            victim,
+            tcp,
+            tcp6,
+            udp,
+            unix_path,
+            unix,
+            abstract_name,
+            abstract_listener,
+            dgram_path,
+            dgram,
+            pty: Pty::open(column.user),
+            shm: Shm::create(std::process::id().wrapping_add(index as u32)),
+            setuid_id,
+            orphan_tag: format!("600.{}{index}", std::process::id()),
+            scratch,
+        }
+    }
+
+    fn policy(&self, writable_roots: &[&Path]) -> String {
+        if self.column.no_userns() {
+            return json!({"type": "read-only", "network_access": self.column.full()}).to_string();
+        }
+        let roots: Vec<String> = writable_roots.iter().map(|p| p.display().to_string()).collect();
+        json!({
+            "type": "workspace-write",
+            "writable_roots": roots,
+            "network_access": self.column.full(),
+            "exclude_tmpdir_env_var": true,
+            "exclude_slash_tmp": true,
+        })
+        .to_string()
+    }
+
+    fn run(&self, cwd: &Path, policy: &str) -> Run {
+        let run = Run::new(self.column.user, cwd);
+        let run = match self.column.pipeline {
+            Pipeline::Landlock | Pipeline::LandlockNoUserns => run.arg("--pipeline=landlock"),
+            Pipeline::Bwrap => run.arg("--pipeline=bwrap"),
+            Pipeline::SystemBwrap => run.arg("--pipeline=bwrap").arg("--bwrap-path").arg(SYSTEM_BWRAP),
+        };
+        run.policy(policy)
+    }
+
+    /// Whether one listener received anything (each probe has its own).
+    fn reached(&self, listener: Listener) -> Option<String> {
+        let mut buf = [0u8; 64];
+        let (got, what) = match listener {
+            Listener::Tcp => (self.tcp.accept().is_ok(), "the 127.0.0.1 TCP listener accepted a connection"),
+            Listener::Tcp6 => {
+                (self.tcp6.as_ref().is_some_and(|l| l.accept().is_ok()), "the ::1 TCP listener accepted a connection")
+            }
+            Listener::Udp => (self.udp.recv(&mut buf).is_ok(), "the UDP socket received a datagram"),
+            Listener::Unix => (self.unix.accept().is_ok(), "the host unix socket accepted a connection"),
+            Listener::Abstract => {
+                (self.abstract_listener.accept().is_ok(), "the abstract unix socket accepted a connection")
+            }
+            Listener::Dgram => (self.dgram.recv(&mut buf).is_ok(), "the host unix datagram socket received a datagram"),
+        };
+        got.then(|| what.to_owned())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Listener {
+    Tcp,
+    Tcp6,
+    Udp,
+    Unix,
+    Abstract,
+    Dgram,
+}
+
+fn own_tree(scratch: &Scratch, dir: &Path) {
+    scratch.own(dir);
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() && !path.is_symlink() {
+            own_tree(scratch, &path);
+        } else {
+            scratch.own(&path);
+        }
+    }
+}
+
+fn abstract_listener(name: &str) -> UnixListener {
+    use std::os::linux::net::SocketAddrExt;
+    let address = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let listener = UnixListener::bind_addr(&address).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    listener
+}
+
+/// A root-owned set-uid copy of `id` in a directory 65534 can reach, and what it prints for
+/// `id -u` when 65534 runs it outside the sandbox (`0` unless `/tmp` is mounted nosuid).
+fn setuid_copy(scratch: &Scratch) -> Option<(PathBuf, String)> {
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let dir = scratch.dir("setuid");
+    let copy = dir.join("id");
+    fs::copy("/usr/bin/id", &copy).ok()?;
+    chown(&copy, Some(0), Some(0)).ok()?;
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o4755)).ok()?;
+    let output = Command::new(&copy).arg("-u").uid(65534).gid(65534).output().ok()?;
+    Some((copy, String::from_utf8_lossy(&output.stdout).trim().to_owned()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probes.
+
+/// The operations a batched probe adds to its column's run.
+type Ops = fn(&Fixture) -> Vec<Value>;
+/// Judges a batched probe's answers against the host's evidence.
+type Judge = fn(&mut Fixture, &[String]) -> Verdict;
+
+/// Where a probe runs: in one of the shared sandbox runs of its column (its operations are
+/// batched with the other probes of the same layout), or in a run of its own.
+enum Kind {
+    /// Operations for the batch of `layout`, and the judge of their answers.
+    Batched { layout: Layout, ops: Ops, judge: Judge },
+    /// A run of its own.
+    Own(fn(&mut Fixture) -> Verdict),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Layout {
+    /// Policy cwd `repo/ws` (a repository), writable roots `repo` and `repo/ws`.
+    Repo,
+    /// Policy cwd `plain/ws`, in no repository.
+    Plain,
+    /// Policy cwd `gitfile/ws`, a worktree whose `.git` is a `gitdir:` file; `gitfile` is a root.
+    GitFile,
+}
+
+impl Layout {
+    fn cwd_and_policy(self, f: &Fixture) -> (PathBuf, String) {
+        match self {
+            Layout::Repo => (f.ws.clone(), f.policy(&[&f.repo])),
+            Layout::Plain => (f.plain.clone(), f.policy(&[])),
+            Layout::GitFile => (f.gitfile.join("ws"), f.policy(&[&f.gitfile])),
+        }
+    }
+}
+
+struct Probe {
+    id: &'static str,
+    class: &'static str,
+    /// Whether the probe means something in this column (a network probe in one mode only...).
+    applies: fn(&Column) -> bool,
+    /// The issue item that tracks an escape not closed yet in this column.
+    known_open: fn(&Column) -> Option<&'static str>,
+    kind: Kind,
+}
+
+fn everywhere(_: &Column) -> bool {
+    true
+}
+
+fn never_open(_: &Column) -> Option<&'static str> {
+    None
+}
+
+fn ops1(op: &str, args: &[&str]) -> Value {
+    let mut list = vec![Value::from(op)];
+    list.extend(args.iter().map(|a| Value::from(*a)));
+    Value::Array(list)
+}
+
+fn p(path: &Path) -> String {
+    path.display().to_string()
+}
+
+macro_rules! batched {
+    ($id:expr, $class:expr, $layout:expr, $ops:expr, $judge:expr) => {
+        Probe {
+            id: $id,
+            class: $class,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Batched { layout: $layout, ops: $ops, judge: $judge },
+        }
+    };
+}
+
+// Issue items are the "What to build" items; the findings are the "What we measured" ones.
+// Issue 11 item 1 closes the landlock pipeline's findings where user namespaces exist, item 2
+// where they do not.
+const LANDLOCK_METADATA: &str = "issue 11 items 1-2 (finding 1: landlock pipeline, metadata outside the roots)";
+const PROTECTED_MISSING: &str = "issue 12 item 1 (finding 1: protected names that do not exist yet, sub/.git)";
+const GIT_LAYOUTS: &str = "issue 12 item 1 (finding 2: worktree commondir, core.hooksPath)";
+const UNIX_SOCKETS: &str = "issue 12 item 3 (finding 5; issue 11 finding 7: host unix sockets under full network)";
+const PROCESS_BUDGET: &str = "issue 12 item 5 (finding 8: no per-sandbox process budget)";
+const FLOCK: &str = "issue 12 item 7 (finding 10: flock on files outside the roots)";
+const LANDLOCK_PROCESSES: &str =
+    "issue 11 items 1-2 (finding 4: landlock pipeline, prlimit/setpriority on host processes)";
+const LANDLOCK_ORPHANS: &str = "issue 11 items 1-2 (finding 2: landlock pipeline, descendants outlive the run)";
+const LANDLOCK_IPC: &str = "issue 11 items 1-2 (finding 3: landlock pipeline, host System V IPC)";
+const ABSTRACT_SOCKETS: &str =
+    "issue 12 item 3 (system bwrap, full network: host abstract unix sockets, no Landlock scope)";
+const LANDLOCK_DEV: &str = "issue 11 items 1-2 (finding 6: landlock pipeline, other terminals under /dev)";
+
+fn probes() -> Vec<Probe> {
+    let mut probes = Vec::new();
+    probes.extend(write_probes());
+    probes.extend(protected_probes());
+    probes.extend(namespace_probes());
+    probes.extend(privilege_probes());
+    probes.extend(process_probes());
+    probes.extend(terminal_and_fd_probes());
+    probes.extend(socket_probes());
+    probes.extend(kernel_surface_probes());
+    probes.extend(footgun_probes());
+    probes
+}
+
+fn write_probes() -> Vec<Probe> {
+    const C: &str = "writes outside roots";
+    let mut probes = vec![
+        batched!("write-outside", C, Layout::Repo, |f| vec![ops1("write", &[&p(&f.victim_file)])], |f, a| {
+            judge("write", &a[0], f.column.denied(), changed(&f.victim_file, ORIGINAL))
+        }),
+        batched!("append-outside", C, Layout::Repo, |f| vec![ops1("append", &[&p(&f.victim_file)])], |f, a| {
+            judge("append", &a[0], f.column.denied(), changed(&f.victim_file, ORIGINAL))
+        }),
+        batched!("truncate-outside", C, Layout::Repo, |f| vec![ops1("truncate", &[&p(&f.victim_file)])], |f, a| {
+            judge("truncate", &a[0], f.column.denied(), changed(&f.victim_file, ORIGINAL))
+        }),
+        batched!(
+            "create-outside",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("create", &[&p(&f.outside.join("new.txt"))])],
+            |f, a| judge("create", &a[0], f.column.denied(), exists(&f.outside.join("new.txt")))
+        ),
+        batched!("unlink-outside", C, Layout::Repo, |f| vec![ops1("unlink", &[&p(&f.victim_file)])], |f, a| {
+            judge("unlink", &a[0], f.column.denied(), changed(&f.victim_file, ORIGINAL))
+        }),
+        batched!(
+            "create-in-etc",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("create", &[&format!("/etc/codex-escape-{}", f.scratch.path.display().to_string().len())])],
+            |f, a| {
+                let path = PathBuf::from(format!("/etc/codex-escape-{}", f.scratch.path.display().to_string().len()));
+                let result = judge("create /etc/codex-escape-*", &a[0], f.column.denied(), exists(&path));
+                let _ = fs::remove_file(path);
+                result
+            }
+        ),
+        batched!(
+            "rename-outside-in",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("rename", &[&p(&f.victim_file), &p(&f.ws.join("stolen.txt"))])],
+            |f, a| {
+                // Under the read-only policy of a host without user namespaces the workspace
+                // is not writable either.
+                let expected = if f.column.no_userns() { "EACCES" } else { "EXDEV" };
+                judge("rename into the workspace", &a[0], expected, changed(&f.victim_file, ORIGINAL))
+            }
+        ),
+        batched!(
+            "hardlink-outside-in",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("link_then_write", &[&p(&f.victim_file), &p(&f.ws.join("linked.txt"))])],
+            |f, a| {
+                let expected = if f.column.no_userns() { "EACCES" } else { "EXDEV" };
+                judge("hard link into the workspace, write", &a[0], expected, changed(&f.victim_file, ORIGINAL))
+            }
+        ),
+        batched!(
+            "symlink-outside-in",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("symlink_then_write", &[&p(&f.victim_file), &p(&f.ws.join("link.txt"))])],
+            |f, a| {
+                judge(
+                    "symlink in the workspace, write through",
+                    &a[0],
+                    f.column.denied(),
+                    changed(&f.victim_file, ORIGINAL),
+                )
+            }
+        ),
+        batched!(
+            "proc-cwd-of-host-process",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("write", &[&format!("/proc/{}/cwd/victim.txt", f.victim.pid)])],
+            |f, a| {
+                let expected = f.column.unseen("EACCES");
+                let expected = if expected == "ESRCH" { "ENOENT" } else { expected };
+                judge("write through /proc/<host pid>/cwd", &a[0], expected, changed(&f.victim_file, ORIGINAL))
+            }
+        ),
+        batched!("dev-shm", C, Layout::Repo, |f| vec![ops1("create", &[&shm_name(f)])], |f, a| {
+            let path = PathBuf::from(shm_name(f));
+            let result = judge("create in /dev/shm", &a[0], f.column.denied(), exists(&path));
+            let _ = fs::remove_file(path);
+            result
+        }),
+    ];
+    // Metadata: Landlock has no rights for these; only a read-only view stops them.
+    let metadata: [(&'static str, Ops, Judge); 3] = [
+        (
+            "chmod-outside",
+            |f| vec![ops1("chmod", &[&p(&f.outside.join("chmod.txt")), "4777"])],
+            |f, a| {
+                let evidence = metadata_changed(&f.outside.join("chmod.txt"));
+                judge("chmod u+s", &a[0], f.column.denied(), evidence)
+            },
+        ),
+        (
+            "utime-outside",
+            |f| vec![ops1("utime", &[&p(&f.outside.join("utime.txt"))])],
+            |f, a| {
+                let evidence = metadata_changed(&f.outside.join("utime.txt"));
+                judge("utime", &a[0], f.column.denied(), evidence)
+            },
+        ),
+        (
+            "setxattr-outside",
+            |f| vec![ops1("setxattr", &[&p(&f.outside.join("xattr.txt")), "user.codex-escape"])],
+            |f, a| {
+                let evidence = metadata_changed(&f.outside.join("xattr.txt"));
+                judge("setxattr", &a[0], f.column.denied(), evidence)
+            },
+        ),
+    ];
+    for (id, ops, judge) in metadata {
+        probes.push(Probe {
+            id,
+            class: C,
+            applies: everywhere,
+            known_open: |c| c.landlock().then_some(LANDLOCK_METADATA),
+            kind: Kind::Batched { layout: Layout::Repo, ops, judge },
+        });
+    }
+    probes.push(batched!(
+        "chown-outside",
+        C,
+        Layout::Repo,
+        |f| {
+            let (uid, _) = f.column.user.ids();
+            let target = if uid == 0 { "1234" } else { "0" };
+            vec![ops1("chown", &[&p(&f.victim_file), target, target])]
+        },
+        |f, a| {
+            let (uid, _) = f.column.user.ids();
+            let owner = fs::metadata(&f.victim_file).map(|m| m.uid()).unwrap_or(u32::MAX);
+            let evidence = (owner != uid).then(|| format!("owner is now {owner}"));
+            // The landlock pipeline runs in a user namespace mapping only the user's own ids.
+            // Without one, the capability is simply missing.
+            let expected = if f.column.no_userns() {
+                "EPERM"
+            } else if f.column.landlock() {
+                "EINVAL"
+            } else {
+                "EROFS"
+            };
+            judge("chown", &a[0], expected, evidence)
+        }
+    ));
+    probes
+}
+
+fn shm_name(f: &Fixture) -> String {
+    format!("/dev/shm/codex-escape-{}-{}", std::process::id(), f.scratch.path.file_name().unwrap().to_string_lossy())
+}
+
+/// Mode bits, timestamps and xattrs of the victim file, compared with how the fixture made it.
+fn metadata_changed(path: &Path) -> Option<String> {
+    let metadata = fs::metadata(path).ok()?;
+    if metadata.mode() & 0o7777 != 0o644 {
+        return Some(format!("mode is now {:o}", metadata.mode() & 0o7777));
+    }
+    if metadata.mtime() == 0 {
+        return Some("mtime set to the epoch".into());
+    }
+    let name = std::ffi::CString::new("user.codex-escape").unwrap();
+    let path_c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: NUL-terminated strings; a NULL buffer of size 0 asks for the value's size.
+    let size = unsafe { libc::getxattr(path_c.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
+    (size >= 0).then(|| "xattr user.codex-escape was set".into())
+}
+
+fn protected_probes() -> Vec<Probe> {
+    const C: &str = "protected paths";
+    let mut probes = vec![
+        batched!("git-config", C, Layout::Repo, |f| vec![ops1("write", &[&p(&f.ws.join(".git/config"))])], |f, a| {
+            judge(
+                "write .git/config",
+                &a[0],
+                "EROFS",
+                changed(&f.ws.join(".git/config"), "[core]\n\thooksPath = .husky\n"),
+            )
+        }),
+        batched!(
+            "git-hook",
+            C,
+            Layout::Repo,
+            |f| vec![
+                ops1("write", &[&p(&f.ws.join(".git/hooks/pre-commit"))]),
+                ops1("create", &[&p(&f.ws.join(".git/hooks/post-checkout"))])
+            ],
+            |f, a| {
+                let evidence = either(
+                    changed(&f.ws.join(".git/hooks/pre-commit"), ORIGINAL),
+                    exists(&f.ws.join(".git/hooks/post-checkout")),
+                );
+                judge_all(&[("rewrite hook", &a[0], "EROFS"), ("new hook", &a[1], "EROFS")], evidence)
+            }
+        ),
+        batched!(
+            "git-rename-away",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("rename", &[&p(&f.ws.join(".git")), &p(&f.ws.join(".git-aside"))])],
+            |f, a| {
+                let evidence = either(
+                    exists(&f.ws.join(".git-aside")),
+                    changed(&f.ws.join(".git/HEAD"), "ref: refs/heads/main\n"),
+                );
+                judge("rename .git", &a[0], "EBUSY", evidence)
+            }
+        ),
+        batched!(
+            "git-replace-with-symlink",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("replace_with_symlink", &[&p(&f.ws.join(".git")), &p(&f.outside)])],
+            |f, a| {
+                let evidence = fs::symlink_metadata(f.ws.join(".git"))
+                    .map(|m| m.file_type().is_symlink())
+                    .unwrap_or(true)
+                    .then(|| ".git is no longer the repository directory".into());
+                judge("swap .git for a symlink", &a[0], "EBUSY", evidence)
+            }
+        ),
+        batched!(
+            "git-hardlink-config",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("link_then_write", &[&p(&f.ws.join(".git/config")), &p(&f.ws.join("config-link"))])],
+            |f, a| {
+                let evidence = changed(&f.ws.join(".git/config"), "[core]\n\thooksPath = .husky\n");
+                judge("hard link .git/config, write", &a[0], "EXDEV", evidence)
+            }
+        ),
+        batched!(
+            "git-symlink-config",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("symlink_then_write", &[&p(&f.ws.join(".git/config")), &p(&f.ws.join("config-symlink"))])],
+            |f, a| {
+                let evidence = changed(&f.ws.join(".git/config"), "[core]\n\thooksPath = .husky\n");
+                judge("symlink to .git/config, write through", &a[0], "EROFS", evidence)
+            }
+        ),
+        batched!(
+            "git-rename-parent-and-plant",
+            C,
+            Layout::Repo,
+            |f| {
+                vec![ops1(
+                    "rename_then_plant",
+                    &[&p(&f.ws), &p(&f.repo.join("ws-aside")), &p(&f.ws.join(".git/hooks/pre-commit"))],
+                )]
+            },
+            |f, a| {
+                let evidence =
+                    either(exists(&f.repo.join("ws-aside")), changed(&f.ws.join(".git/hooks/pre-commit"), ORIGINAL));
+                judge("rename the repository away, plant a hook", &a[0], "EBUSY", evidence)
+            }
+        ),
+        batched!(
+            "codex-missing",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("makedirs_write", &[&p(&f.ws.join(".codex/config.toml"))])],
+            |f, a| judge("create .codex/config.toml", &a[0], "EROFS", exists(&f.ws.join(".codex")))
+        ),
+        batched!(
+            "gitdir-target",
+            C,
+            Layout::GitFile,
+            |f| vec![ops1("write", &[&p(&f.gitfile.join("main/.git/worktrees/wt/config.worktree"))])],
+            |f, a| {
+                let evidence = changed(&f.gitfile.join("main/.git/worktrees/wt/config.worktree"), ORIGINAL);
+                judge("write the gitdir target", &a[0], "EROFS", evidence)
+            }
+        ),
+    ];
+    type KnownOpen = fn(&Column) -> Option<&'static str>;
+    let missing: KnownOpen = |_| Some(PROTECTED_MISSING);
+    let layouts: KnownOpen = |_| Some(GIT_LAYOUTS);
+    // (id, open item, layout, whether the target exists before the run); targets in `target_of`.
+    let known: [(&'static str, KnownOpen, Layout, bool); 7] = [
+        ("agents-missing", missing, Layout::Repo, false),
+        ("aws-missing", missing, Layout::Repo, false),
+        ("git-missing-no-repo", missing, Layout::Plain, false),
+        ("sub-git-created", missing, Layout::Repo, false),
+        ("nested-repo-config", missing, Layout::Repo, true),
+        ("hooks-path", layouts, Layout::Repo, true),
+        ("worktree-commondir-hook", layouts, Layout::GitFile, true),
+    ];
+    for (id, known_open, layout, existing) in known {
+        probes.push(Probe {
+            id,
+            class: C,
+            applies: everywhere,
+            known_open,
+            kind: Kind::Batched {
+                layout,
+                ops: target_op(id),
+                judge: if existing { judge_existing(id) } else { judge_created(id) },
+            },
+        });
+    }
+    probes
+}
+
+/// The target path of the protected-name probes, by id (function pointers cannot capture).
+fn target_of(id: &str, f: &Fixture) -> PathBuf {
+    match id {
+        "agents-missing" => f.ws.join(".agents/skills/x.md"),
+        "aws-missing" => f.ws.join(".aws/credentials"),
+        "git-missing-no-repo" => f.plain.join(".git/config"),
+        "sub-git-created" => f.ws.join("sub/.git/config"),
+        "nested-repo-config" => f.ws.join("vendored/.git/config"),
+        "hooks-path" => f.ws.join(".husky/pre-commit"),
+        "worktree-commondir-hook" => f.gitfile.join("main/.git/hooks/post-checkout"),
+        _ => unreachable!("{id}"),
+    }
+}
+
+fn target_op(id: &'static str) -> Ops {
+    macro_rules! op {
+        ($($id:literal),*) => {
+            match id {
+                $($id => |f: &Fixture| vec![ops1("makedirs_write", &[&p(&target_of($id, f))])],)*
+                _ => unreachable!(),
+            }
+        };
+    }
+    op!(
+        "agents-missing",
+        "aws-missing",
+        "git-missing-no-repo",
+        "sub-git-created",
+        "nested-repo-config",
+        "hooks-path",
+        "worktree-commondir-hook"
+    )
+}
+
+fn judge_created(id: &'static str) -> Judge {
+    macro_rules! j {
+        ($($id:literal),*) => {
+            match id {
+                $($id => |f: &mut Fixture, a: &[String]| {
+                    let target = target_of($id, f);
+                    judge(&format!("create {}", target.display()), &a[0], "EROFS", exists(&target))
+                },)*
+                _ => unreachable!(),
+            }
+        };
+    }
+    j!("agents-missing", "aws-missing", "git-missing-no-repo", "sub-git-created")
+}
+
+fn judge_existing(id: &'static str) -> Judge {
+    macro_rules! j {
+        ($($id:literal),*) => {
+            match id {
+                $($id => |f: &mut Fixture, a: &[String]| {
+                    let target = target_of($id, f);
+                    judge(&format!("rewrite {}", target.display()), &a[0], "EROFS", changed(&target, ORIGINAL))
+                },)*
+                _ => unreachable!(),
+            }
+        };
+    }
+    j!("nested-repo-config", "hooks-path", "worktree-commondir-hook")
+}
+
+fn namespace_probes() -> Vec<Probe> {
+    const C: &str = "mounts and namespaces";
+    vec![
+        batched!("mount-tmpfs", C, Layout::Repo, |f| vec![ops1("mount_tmpfs", &[&p(&f.outside)])], |f, a| {
+            judge("mount tmpfs over a host directory", &a[0], "EPERM", changed(&f.victim_file, ORIGINAL))
+        }),
+        batched!("remount-root-rw", C, Layout::Repo, |_| vec![ops1("remount_rw", &["/"])], |f, a| {
+            judge("remount / read-write", &a[0], "EPERM", changed(&f.victim_file, ORIGINAL))
+        }),
+        batched!(
+            "nested-userns-bind",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("unshare_bind_write", &[&p(&f.ws), &p(&f.outside), &p(&f.victim_file)])],
+            |f, a| judge("unshare(NEWUSER|NEWNS), bind, write", &a[0], "EPERM", changed(&f.victim_file, ORIGINAL))
+        ),
+        batched!(
+            "umount-protected",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("umount_then_write", &[&p(&f.ws.join(".git")), &p(&f.ws.join(".git/config"))])],
+            |f, a| {
+                let evidence = changed(&f.ws.join(".git/config"), "[core]\n\thooksPath = .husky\n");
+                judge("umount .git, write config", &a[0], "EPERM", evidence)
+            }
+        ),
+        batched!(
+            "setns-host-init",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("setns", &[&format!("/proc/{}/ns/mnt", f.victim.pid)])],
+            |f, a| {
+                let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
+                judge("setns into a host process's mount namespace", &a[0], expected, None)
+            }
+        ),
+        batched!("chroot", C, Layout::Repo, |f| vec![ops1("chroot", &[&p(&f.ws)])], |_, a| {
+            judge("chroot", &a[0], "EPERM", None)
+        }),
+        batched!("clone3-into-cgroup", C, Layout::Repo, |_| vec![ops1("clone3_into_cgroup", &["/"])], |_, a| {
+            judge("clone3(CLONE_INTO_CGROUP)", &a[0], "ENOSYS", None)
+        }),
+    ]
+}
+
+fn privilege_probes() -> Vec<Probe> {
+    const C: &str = "capabilities and set-uid";
+    vec![
+        batched!(
+            "no-capabilities",
+            C,
+            Layout::Repo,
+            |_| vec![ops1("status", &["CapEff"]), ops1("status", &["CapPrm"]), ops1("status", &["NoNewPrivs"])],
+            |_, a| {
+                judge_all(
+                    &[
+                        ("CapEff", &a[0], "CapEff=0000000000000000"),
+                        ("CapPrm", &a[1], "CapPrm=0000000000000000"),
+                        ("NoNewPrivs", &a[2], "NoNewPrivs=1"),
+                    ],
+                    None,
+                )
+            }
+        ),
+        Probe {
+            id: "setuid-root",
+            class: C,
+            applies: |c| c.user == User::Nobody,
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |_| vec![ops1("setuid_root", &[])],
+                // uid 0 is not mapped in the sandbox's user namespace; without one, the
+                // capability is missing.
+                judge: |f, a| judge("setuid(0)", &a[0], if f.column.no_userns() { "EPERM" } else { "EINVAL" }, None),
+            },
+        },
+        Probe {
+            id: "setuid-helper",
+            class: C,
+            applies: |c| c.user == User::Nobody,
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| match &f.setuid_id {
+                    Some((path, _)) => vec![ops1("run_euid", &[&p(path)])],
+                    None => vec![ops1("status", &["CapEff"])],
+                },
+                judge: |f, a| match &f.setuid_id {
+                    Some((_, outside)) if outside == "0" => {
+                        let escaped = (a[0] == "EUID=0").then(|| "the set-uid helper ran with euid 0".to_owned());
+                        judge("run a set-uid root copy of id (euid 0 outside)", &a[0], "EUID=65534", escaped)
+                    }
+                    Some((_, outside)) => {
+                        Skip(format!("the set-uid copy gives euid {outside} outside the sandbox (nosuid /tmp?)"))
+                    }
+                    None => Skip("making a set-uid root helper needs root".into()),
+                },
+            },
+        },
+        batched!("open-by-handle", C, Layout::Repo, |_| vec![ops1("open_by_handle", &["/etc/hostname"])], |_, a| {
+            judge("open_by_handle_at (CAP_DAC_READ_SEARCH)", &a[0], "EPERM", None)
+        }),
+        batched!("init-module", C, Layout::Repo, |_| vec![ops1("init_module", &[])], |_, a| {
+            if !Path::new("/proc/modules").exists() {
+                return NotApplicable("this kernel has no module support".into());
+            }
+            judge("init_module", &a[0], "EPERM", None)
+        }),
+        batched!("mknod-device", C, Layout::Repo, |f| vec![ops1("mknod_null", &[&p(&f.ws.join("null"))])], |f, a| {
+            // Under a read-only policy Landlock refuses it before the capability check.
+            let expected = if f.column.no_userns() { "EACCES" } else { "EPERM" };
+            judge("mknod a character device", &a[0], expected, exists(&f.ws.join("null")))
+        }),
+    ]
+}
+
+fn process_probes() -> Vec<Probe> {
+    const C: &str = "host processes";
+    vec![
+        batched!(
+            "ptrace-attach",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("ptrace_attach", &[&f.victim.pid.to_string()])],
+            |f, a| {
+                let (nofile, nice) = (f.victim.nofile_limit(), f.victim.nice());
+                judge("PTRACE_ATTACH a host process", &a[0], "EPERM", f.victim.harmed(&nofile, &nice))
+            }
+        ),
+        batched!(
+            "proc-mem-write",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("open_rw", &[&format!("/proc/{}/mem", f.victim.pid)])],
+            |f, a| {
+                let (nofile, nice) = (f.victim.nofile_limit(), f.victim.nice());
+                let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
+                judge("open /proc/<host pid>/mem read-write", &a[0], expected, f.victim.harmed(&nofile, &nice))
+            }
+        ),
+        batched!(
+            "proc-environ",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("read_contains", &[&format!("/proc/{}/environ", f.victim.pid), &f.victim.secret])],
+            |f, a| {
+                let escaped = (a[0] == "FOUND").then(|| "the host process's secret environment was read".to_owned());
+                let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
+                judge("read /proc/<host pid>/environ", &a[0], expected, escaped)
+            }
+        ),
+        batched!(
+            "process-vm-readv",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("process_vm_readv", &[&f.victim.pid.to_string()])],
+            |_, a| { judge("process_vm_readv a host process", &a[0], "EPERM", None) }
+        ),
+        batched!(
+            "pidfd-getfd",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("pidfd_getfd", &[&f.victim.pid.to_string(), "3"])],
+            |f, a| {
+                let escaped = (a[0] == "OK").then(|| "took a descriptor of a host process".to_owned());
+                judge("pidfd_getfd from a host process", &a[0], f.column.unseen("EPERM"), escaped)
+            }
+        ),
+        batched!(
+            "kill-host-process",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("kill", &[&f.victim.pid.to_string(), "9"])],
+            |f, a| {
+                let (nofile, nice) = (f.victim.nofile_limit(), f.victim.nice());
+                std::thread::sleep(Duration::from_millis(50));
+                judge("SIGKILL a host process", &a[0], f.column.unseen("EPERM"), f.victim.harmed(&nofile, &nice))
+            }
+        ),
+        batched!(
+            "kill-host-group",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("killpg", &[&f.victim.pid.to_string(), "9"])],
+            |f, a| {
+                let (nofile, nice) = (f.victim.nofile_limit(), f.victim.nice());
+                std::thread::sleep(Duration::from_millis(50));
+                judge("SIGKILL a host process group", &a[0], f.column.unseen("EPERM"), f.victim.harmed(&nofile, &nice))
+            }
+        ),
+        Probe {
+            id: "prlimit-host-process",
+            class: C,
+            applies: everywhere,
+            known_open: |c| c.landlock().then_some(LANDLOCK_PROCESSES),
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("prlimit_nofile", &[&f.victim.pid.to_string(), "17"])],
+                judge: |f, a| {
+                    let escaped = f.victim.nofile_limit().split_whitespace().nth(3).is_some_and(|soft| soft == "17");
+                    let evidence = escaped.then(|| "the host process's open-files limit is now 17".to_owned());
+                    judge("prlimit64 on a host process", &a[0], f.column.unseen("EPERM"), evidence)
+                },
+            },
+        },
+        Probe {
+            id: "setpriority-host-process",
+            class: C,
+            applies: everywhere,
+            known_open: |c| c.landlock().then_some(LANDLOCK_PROCESSES),
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("setpriority", &[&f.victim.pid.to_string(), "19"])],
+                judge: |f, a| {
+                    let evidence =
+                        (f.victim.nice() == "19").then(|| "the host process's nice value is now 19".to_owned());
+                    judge("setpriority on a host process", &a[0], f.column.unseen("EPERM"), evidence)
+                },
+            },
+        },
+        Probe {
+            id: "orphan-outlives-run",
+            class: C,
+            applies: everywhere,
+            known_open: |c| c.landlock().then_some(LANDLOCK_ORPHANS),
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("orphan", &[&f.orphan_tag])],
+                judge: |f, a| {
+                    let survivors = processes_with_argument(&f.orphan_tag);
+                    for pid in &survivors {
+                        // SAFETY: a pid we found running our own tagged sleep.
+                        unsafe { libc::kill(*pid, libc::SIGKILL) };
+                    }
+                    let evidence =
+                        (!survivors.is_empty()).then(|| format!("process {survivors:?} is alive after the run"));
+                    judge("double-forked process after the run", &a[0], "OK", evidence)
+                },
+            },
+        },
+        Probe {
+            id: "process-budget",
+            class: C,
+            applies: everywhere,
+            // Counted in the sandbox's own user namespace: open where there is none (the
+            // landlock pipeline without user namespaces; an installed bwrap, whose launcher
+            // shares the host's), and for root, whom the kernel exempts.
+            known_open: |c| {
+                (c.root() || c.no_userns() || c.pipeline == Pipeline::SystemBwrap).then_some(PROCESS_BUDGET)
+            },
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |_| vec![ops1("nproc_budget", &[])],
+                judge: |f, a| {
+                    // Not a fork bomb (other builders share this machine): the limit the
+                    // command runs under, compared with what the launching user has anyway.
+                    let own = fs::read_to_string("/proc/self/limits")
+                        .unwrap_or_default()
+                        .lines()
+                        .find(|l| l.starts_with("Max processes"))
+                        .and_then(|l| l.split_whitespace().nth(2).map(str::to_owned))
+                        .unwrap_or_default();
+                    let limit = a[0].trim_start_matches("NPROC=");
+                    let unbounded = limit == "unlimited" || limit == own || f.column.root();
+                    let evidence = unbounded.then(|| {
+                        format!("the command may fork up to `{limit}` processes (the launcher's own limit is `{own}`; root ignores RLIMIT_NPROC)")
+                    });
+                    let answer = if unbounded { a[0].clone() } else { "NPROC=bounded".to_owned() };
+                    judge("per-sandbox process budget", &answer, "NPROC=bounded", evidence)
+                },
+            },
+        },
+        Probe {
+            id: "sysv-shm",
+            class: C,
+            applies: everywhere,
+            known_open: |c| c.landlock().then_some(LANDLOCK_IPC),
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| match &f.shm {
+                    Some(shm) => vec![ops1("shm_write", &[&shm.key.to_string(), "escaped!"])],
+                    None => vec![ops1("status", &["CapEff"])],
+                },
+                judge: |f, a| match &f.shm {
+                    None => Skip("cannot create a System V segment on this host".into()),
+                    Some(shm) => {
+                        let now = shm.content();
+                        let evidence = (now != ORIGINAL).then(|| format!("the host segment now holds {now:?}"));
+                        judge(
+                            "write a host System V segment",
+                            &a[0],
+                            if f.column.landlock() { "EPERM" } else { "ENOENT" },
+                            evidence,
+                        )
+                    }
+                },
+            },
+        },
+    ]
+}
+
+/// Processes whose command line contains `argument` (our tagged `sleep`).
+fn processes_with_argument(argument: &str) -> Vec<i32> {
+    std::thread::sleep(Duration::from_millis(300));
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if cmdline.split(|b| *b == 0).any(|part| part == argument.as_bytes()) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn terminal_and_fd_probes() -> Vec<Probe> {
+    const C: &str = "terminals and descriptors";
+    vec![
+        Probe {
+            id: "tiocsti-host-pty",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(tiocsti_probe),
+        },
+        Probe {
+            id: "inherited-fds",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(inherited_fd_probe),
+        },
+        Probe {
+            id: "other-pty-read",
+            class: C,
+            applies: everywhere,
+            known_open: |c| c.landlock().then_some(LANDLOCK_DEV),
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| match &f.pty {
+                    Some(pty) => vec![ops1("pty_read", &[&p(&pty.path)])],
+                    None => vec![ops1("status", &["CapEff"])],
+                },
+                judge: |f, a| match &f.pty {
+                    None => Skip("openpty failed on this host".into()),
+                    Some(_) => {
+                        let evidence =
+                            a[0].contains(TYPED_SECRET).then(|| "read another terminal's typed input".to_owned());
+                        judge(
+                            "read another session's pty",
+                            &a[0],
+                            if f.column.landlock() { "EACCES" } else { "ENOENT" },
+                            evidence,
+                        )
+                    }
+                },
+            },
+        },
+        Probe {
+            id: "vcs-read",
+            class: C,
+            applies: everywhere,
+            known_open: |c| (c.landlock() && c.root()).then_some(LANDLOCK_DEV),
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |_| vec![ops1("read_contains", &["/dev/vcs1", "\u{1}"])],
+                judge: |f, a| {
+                    if !Path::new("/dev/vcs1").exists() {
+                        return NotApplicable("no /dev/vcs1 on this host".into());
+                    }
+                    let escaped = a[0].ends_with("FOUND").then(|| "read the console's screen memory".to_owned());
+                    // 0600 root: refused to 65534 by its mode, to root only by the view.
+                    let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
+                    judge("read /dev/vcs1", &a[0], expected, escaped)
+                },
+            },
+        },
+    ]
+}
+
+/// The command's stdin is a host pty; TIOCSTI and TIOCLINUX on it are refused and nothing is
+/// injected into the terminal's input.
+fn tiocsti_probe(f: &mut Fixture) -> Verdict {
+    let Some(pty) = Pty::open(f.column.user) else { return Skip("openpty failed on this host".into()) };
+    // Drain the typed line Pty::open queued, so anything pending afterwards was injected.
+    let mut buf = [0u8; 256];
+    // SAFETY: reads into a live buffer from a descriptor we own.
+    unsafe { libc::read(pty.slave.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    let before = Pty::pending(pty.slave.as_raw_fd());
+    let ops = json!([["ioctl_terminal", "0", libc::TIOCSTI.to_string()], ["ioctl_terminal", "0", "21532"]]);
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let mut command = f.run(&cwd, &policy).probe_command(&probe_argv(&ops));
+    command.stdin(Stdio::from(pty.slave.try_clone().unwrap()));
+    let output = command.output().unwrap();
+    let answers = answers(&output);
+    if answers.len() != 2 {
+        return Unexpected(format!("probe said {answers:?}: {}", common::stderr(&output)));
+    }
+    let after = Pty::pending(pty.slave.as_raw_fd());
+    let evidence =
+        (after != before).then(|| format!("{} bytes were injected into the host terminal's input", after - before));
+    drop(pty.master);
+    judge_all(&[("TIOCSTI", &answers[0], "EPERM"), ("TIOCLINUX", &answers[1], "EPERM")], evidence)
+}
+
+/// Descriptors the launcher leaked (no close-on-exec) do not reach the command.
+fn inherited_fd_probe(f: &mut Fixture) -> Verdict {
+    const FILE_FD: RawFd = 200;
+    const SOCKET_FD: RawFd = 201;
+    let file = fs::OpenOptions::new().append(true).open(&f.victim_file).unwrap();
+    let (mine, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    mine.set_nonblocking(true).unwrap();
+    // SAFETY: dup2 onto numbers this program does not use; the copies lack FD_CLOEXEC.
+    unsafe {
+        libc::dup2(file.as_raw_fd(), FILE_FD);
+        libc::dup2(theirs.as_raw_fd(), SOCKET_FD);
+    }
+    let ops = json!([["fd_write", FILE_FD.to_string()], ["fd_write", SOCKET_FD.to_string()], ["open_fds"]]);
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let output = f.run(&cwd, &policy).run_probe(&probe_argv(&ops));
+    // SAFETY: closes the two copies made above.
+    unsafe {
+        libc::close(FILE_FD);
+        libc::close(SOCKET_FD);
+    }
+    let answers = answers(&output);
+    if answers.len() != 3 {
+        return Unexpected(format!("probe said {answers:?}: {}", common::stderr(&output)));
+    }
+    let mut buf = [0u8; 64];
+    let received = (&mine).read(&mut buf).is_ok_and(|n| n > 0);
+    let evidence = either(
+        changed(&f.victim_file, ORIGINAL),
+        received.then(|| "the host end of the leaked socket received data".into()),
+    );
+    // The probe's own pipe to its parent is the one descriptor the forked operation holds.
+    let fds = answers[2].trim_start_matches("FDS=");
+    let leaked = fds.split(',').any(|fd| fd == FILE_FD.to_string() || fd == SOCKET_FD.to_string());
+    let evidence = either(evidence, leaked.then(|| format!("descriptors {fds} are open in the command")));
+    judge_all(
+        &[("write to leaked file fd", &answers[0], "EBADF"), ("write to leaked socket fd", &answers[1], "EBADF")],
+        evidence,
+    )
+}
+
+fn socket_probes() -> Vec<Probe> {
+    const C: &str = "sockets";
+    vec![
+        Probe {
+            id: "socket-families-restricted",
+            class: C,
+            applies: |c| !c.full(),
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |_| {
+                    let mut ops = Vec::new();
+                    for family in 0..46 {
+                        for kind in [libc::SOCK_STREAM, libc::SOCK_DGRAM, libc::SOCK_RAW, libc::SOCK_SEQPACKET] {
+                            ops.push(ops1("socket", &[&family.to_string(), &kind.to_string()]));
+                        }
+                    }
+                    ops
+                },
+                judge: |_, a| {
+                    let mut wrong = Vec::new();
+                    let mut index = 0;
+                    for family in 0..46 {
+                        for kind in [libc::SOCK_STREAM, libc::SOCK_DGRAM, libc::SOCK_RAW, libc::SOCK_SEQPACKET] {
+                            let allowed =
+                                family == libc::AF_UNIX && (kind == libc::SOCK_STREAM || kind == libc::SOCK_SEQPACKET);
+                            let expected = if allowed { "OK" } else { "EPERM" };
+                            if a[index] != expected {
+                                wrong.push(format!("socket({family}, {kind}) = {} (expected {expected})", a[index]));
+                            }
+                            index += 1;
+                        }
+                    }
+                    let escaped = wrong
+                        .iter()
+                        .any(|w| w.contains("= OK"))
+                        .then(|| "a socket family beyond AF_UNIX stream was opened".to_owned());
+                    match (escaped, wrong.is_empty()) {
+                        (Some(e), _) => Escaped(format!("{e}: {}", wrong.join("; "))),
+                        (None, true) => Held(format!(
+                            "{} socket() calls: only AF_UNIX stream/seqpacket opened, the rest EPERM",
+                            index
+                        )),
+                        (None, false) => Unexpected(wrong.join("; ")),
+                    }
+                },
+            },
+        },
+        Probe {
+            id: "socket-packet-vsock-full",
+            class: C,
+            applies: |c| c.full(),
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |_| {
+                    vec![
+                        ops1("socket", &[&libc::AF_PACKET.to_string(), &libc::SOCK_RAW.to_string()]),
+                        ops1("socket", &[&libc::AF_PACKET.to_string(), &libc::SOCK_DGRAM.to_string()]),
+                        ops1("socket", &[&libc::AF_INET.to_string(), "10"]),
+                        ops1("socket", &[&libc::AF_VSOCK.to_string(), &libc::SOCK_STREAM.to_string()]),
+                    ]
+                },
+                judge: |_, a| {
+                    judge_all(
+                        &[
+                            ("AF_PACKET raw", &a[0], "EPERM"),
+                            ("AF_PACKET dgram", &a[1], "EPERM"),
+                            ("SOCK_PACKET", &a[2], "EPERM"),
+                            ("AF_VSOCK", &a[3], "EPERM"),
+                        ],
+                        None,
+                    )
+                },
+            },
+        },
+        Probe {
+            id: "tcp-loopback-restricted",
+            class: C,
+            applies: |c| !c.full(),
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("tcp_connect", &["127.0.0.1", &f.tcp.local_addr().unwrap().port().to_string()])],
+                judge: |f, a| judge("TCP to a host loopback listener", &a[0], "EPERM", f.reached(Listener::Tcp)),
+            },
+        },
+        Probe {
+            id: "tcp6-loopback-restricted",
+            class: C,
+            applies: |c| !c.full(),
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| match &f.tcp6 {
+                    Some(l) => vec![ops1("tcp_connect", &["::1", &l.local_addr().unwrap().port().to_string()])],
+                    None => vec![ops1("status", &["CapEff"])],
+                },
+                judge: |f, a| match f.tcp6 {
+                    None => Skip("no ::1 on this host".into()),
+                    Some(_) => judge("TCP to a host ::1 listener", &a[0], "EPERM", f.reached(Listener::Tcp6)),
+                },
+            },
+        },
+        Probe {
+            id: "udp-loopback-restricted",
+            class: C,
+            applies: |c| !c.full(),
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("udp_send", &["127.0.0.1", &f.udp.local_addr().unwrap().port().to_string()])],
+                judge: |f, a| judge("UDP to a host loopback socket", &a[0], "EPERM", f.reached(Listener::Udp)),
+            },
+        },
+        Probe {
+            id: "unix-host-socket-restricted",
+            class: C,
+            applies: |c| !c.full(),
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("unix_connect", &[&p(&f.unix_path)])],
+                judge: |f, a| judge("connect to a host unix socket", &a[0], "EPERM", f.reached(Listener::Unix)),
+            },
+        },
+        Probe {
+            id: "unix-host-socket-full",
+            class: C,
+            applies: |c| c.full(),
+            known_open: |_| Some(UNIX_SOCKETS),
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("unix_connect", &[&p(&f.unix_path)])],
+                judge: |f, a| {
+                    let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
+                    judge(
+                        "connect to a host unix socket (not a known name)",
+                        &a[0],
+                        expected,
+                        f.reached(Listener::Unix),
+                    )
+                },
+            },
+        },
+        Probe {
+            id: "unix-host-dgram-full",
+            class: C,
+            applies: |c| c.full(),
+            known_open: |_| Some(UNIX_SOCKETS),
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("unix_dgram_send", &[&p(&f.dgram_path)])],
+                judge: |f, a| {
+                    let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
+                    judge("send to a host unix datagram socket", &a[0], expected, f.reached(Listener::Dgram))
+                },
+            },
+        },
+        Probe {
+            id: "abstract-unix-socket",
+            class: C,
+            applies: everywhere,
+            // Only Landlock's scope (ABI 6) keeps them apart on the host's network namespace,
+            // and a system bwrap applies no Landlock layer.
+            known_open: |c| (c.pipeline == Pipeline::SystemBwrap && c.full()).then_some(ABSTRACT_SOCKETS),
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("abstract_connect", &[&f.abstract_name])],
+                judge: |f, a| {
+                    judge("connect to a host abstract unix socket", &a[0], "EPERM", f.reached(Listener::Abstract))
+                },
+            },
+        },
+    ]
+}
+
+fn kernel_surface_probes() -> Vec<Probe> {
+    const C: &str = "kernel surfaces";
+    let mut probes = vec![
+        batched!("io-uring", C, Layout::Repo, |_| vec![ops1("io_uring_setup", &[])], |_, a| judge(
+            "io_uring_setup",
+            &a[0],
+            "EPERM",
+            None
+        )),
+        Probe {
+            id: "keyring-secret",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(keyring_probe),
+        },
+        batched!(
+            "perf-event-open",
+            C,
+            Layout::Repo,
+            |f| vec![ops1("perf_open", &[&f.victim.pid.to_string()])],
+            |_, a| { judge("perf_event_open on a host process", &a[0], "EPERM", None) }
+        ),
+        batched!("userfaultfd", C, Layout::Repo, |_| vec![ops1("userfaultfd", &[])], |_, a| judge(
+            "userfaultfd",
+            &a[0],
+            "EPERM",
+            None
+        )),
+        batched!("bpf", C, Layout::Repo, |_| vec![ops1("bpf_map_create", &[])], |_, a| judge(
+            "bpf(BPF_MAP_CREATE)",
+            &a[0],
+            "EPERM",
+            None
+        )),
+        batched!("sethostname", C, Layout::Repo, |_| vec![ops1("sethostname_same", &[])], |_, a| {
+            judge("sethostname (to its current name)", &a[0], "EPERM", hostname_changed())
+        }),
+        batched!(
+            "proc-sys-hostname",
+            C,
+            Layout::Repo,
+            |_| vec![ops1("write_same", &["/proc/sys/kernel/hostname"]), ops1("readlink", &["/proc/self/ns/uts"])],
+            |f, a| {
+                // Root under a system bwrap may write it: its own UTS namespace's name. In
+                // the host's UTS namespace a successful write is an escape, even of the same
+                // value.
+                let host_uts =
+                    fs::read_link("/proc/self/ns/uts").map(|l| format!("LINK={}", l.display())).unwrap_or_default();
+                let shared = a[0] == "OK" && a[1] == host_uts;
+                let evidence = either(hostname_changed(), shared.then(|| "wrote the host's UTS namespace".to_owned()));
+                // Its own UTS namespace's name, but /proc/sys is read-only under the namespaces.
+                let expected = if f.column.landlock() { "EACCES" } else { "EROFS" };
+                judge("write /proc/sys/kernel/hostname (its current value)", &a[0], expected, evidence)
+            }
+        ),
+    ];
+    let files: [(&'static str, Ops, Judge); 4] = [
+        (
+            "proc-sys-drop-caches",
+            |_| vec![ops1("open_write", &["/proc/sys/vm/drop_caches"])],
+            |f, a| proc_file(f, a, "/proc/sys/vm/drop_caches"),
+        ),
+        (
+            "proc-sys-core-pattern",
+            |_| vec![ops1("open_write", &["/proc/sys/kernel/core_pattern"])],
+            |f, a| proc_file(f, a, "/proc/sys/kernel/core_pattern"),
+        ),
+        (
+            "proc-sysrq-trigger",
+            |_| vec![ops1("open_write", &["/proc/sysrq-trigger"])],
+            |f, a| proc_file(f, a, "/proc/sysrq-trigger"),
+        ),
+        (
+            "sys-write",
+            |_| vec![ops1("open_write", &["/sys/kernel/mm/transparent_hugepage/enabled"])],
+            |f, a| proc_file(f, a, "/sys/kernel/mm/transparent_hugepage/enabled"),
+        ),
+    ];
+    for (id, ops, judge) in files {
+        probes.push(Probe {
+            id,
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Batched { layout: Layout::Repo, ops, judge },
+        });
+    }
+    probes
+}
+
+fn hostname_changed() -> Option<String> {
+    static ORIGINAL_HOSTNAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let now = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let original = ORIGINAL_HOSTNAME.get_or_init(|| now.clone());
+    (now != *original).then(|| format!("the host name is now {now:?}"))
+}
+
+/// Landlock refuses writes under `/proc` and `/sys`; in the namespace pipeline's fresh `/proc`
+/// the host's tunables are not writable by a user namespace (EACCES). Its `/sys` is read-only:
+/// a fresh read-only sysfs in the sandbox's network namespace (checked before the file's mode),
+/// or, with full network, the host's bound read-only (checked after the mode, so 65534 hears
+/// EACCES about a root-owned file).
+fn kernel_file_denied(column: &Column, path: &str) -> &'static str {
+    if column.pipeline == Pipeline::SystemBwrap && path.starts_with("/sys") && !column.full() {
+        // With a network namespace of its own, the system bwrap executor's view has no
+        // host /sys below /sys/kernel.
+        return "ENOENT";
+    }
+    if path.starts_with("/proc") {
+        // The files' modes stop a non-root user first; for root, the namespaces' read-only
+        // /proc/sys binds, or Landlock on the host's /proc.
+        return if column.root() && !column.landlock() { "EROFS" } else { "EACCES" };
+    }
+    if column.landlock() || (column.full() && !column.root()) { "EACCES" } else { "EROFS" }
+}
+
+/// Opening a host kernel tunable for writing (nothing is written).
+fn proc_file(f: &mut Fixture, a: &[String], path: &str) -> Verdict {
+    if !Path::new(path).exists() {
+        return NotApplicable(format!("no {path} on this host"));
+    }
+    let escaped = (a[0] == "OK").then(|| format!("{path} opened for writing"));
+    judge(&format!("open {path} for writing"), &a[0], kernel_file_denied(&f.column, path), escaped)
+}
+
+/// A secret `user` key in the session keyring the sandbox is started with: neither readable
+/// nor can keys be added. Outside the sandbox the same probe reads it.
+fn keyring_probe(f: &mut Fixture) -> Verdict {
+    let secret = format!("codex-keyring-secret-{}", std::process::id());
+    let description = "codex-escape-key";
+    let ops = json!([["keyring_read", description], ["keyring_add"], ["read_contains", "/proc/keys", &secret]]);
+    let with_session_key = |command: &mut Command| {
+        let secret = std::ffi::CString::new(secret.clone()).unwrap();
+        // SAFETY: only system calls between fork and exec; the strings outlive the closure.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::syscall(libc::SYS_keyctl, 1, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let payload = secret.as_bytes();
+                let id = libc::syscall(
+                    libc::SYS_add_key,
+                    c"user".as_ptr(),
+                    c"codex-escape-key".as_ptr(),
+                    payload.as_ptr(),
+                    payload.len(),
+                    -3,
+                );
+                if id < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    };
+    // Outside: the probe reads the key (it can tell an escape when there is one).
+    let mut outside = Command::new("/usr/bin/python3");
+    outside.args(probe_argv(&ops)[1..].iter()).env_clear().stdin(Stdio::null());
+    if f.column.user == User::Nobody {
+        outside.uid(65534).gid(65534);
+    }
+    with_session_key(&mut outside);
+    let baseline = match outside.output() {
+        Ok(output) => answers(&output),
+        Err(e) => return Skip(format!("cannot create a session keyring here: {e}")),
+    };
+    if baseline.first().map(String::as_str) != Some(&format!("READ={secret}")) {
+        return Skip(format!("the keyring probe does not read its key outside the sandbox: {baseline:?}"));
+    }
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let mut command = f.run(&cwd, &policy).probe_command(&probe_argv(&ops));
+    with_session_key(&mut command);
+    let output = command.output().unwrap();
+    let answers = answers(&output);
+    if answers.len() != 3 {
+        return Unexpected(format!("probe said {answers:?}: {}", common::stderr(&output)));
+    }
+    let evidence = (common::stdout(&output).contains(&secret)).then(|| "the session key's secret was read".to_owned());
+    judge_all(
+        &[
+            ("keyctl search+read", &answers[0], "EPERM"),
+            ("add_key", &answers[1], "EPERM"),
+            ("/proc/keys", &answers[2], "NOTFOUND"),
+        ],
+        evidence,
+    )
+}
+
+fn footgun_probes() -> Vec<Probe> {
+    const C: &str = "launcher footguns";
+    vec![
+        Probe {
+            id: "bwrap-path-relative",
+            class: C,
+            applies: |c| c.pipeline == Pipeline::Bwrap,
+            known_open: never_open,
+            kind: Kind::Own(relative_bwrap_probe),
+        },
+        Probe {
+            id: "bwrap-path-writable",
+            class: C,
+            applies: |c| c.pipeline == Pipeline::Bwrap,
+            known_open: never_open,
+            kind: Kind::Own(writable_bwrap_probe),
+        },
+        Probe {
+            id: "tmpdir-root",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(|f| tmpdir_probe(f, false)),
+        },
+        Probe {
+            id: "tmpdir-home",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(|f| tmpdir_probe(f, true)),
+        },
+        Probe {
+            id: "workspace-write-refused",
+            class: C,
+            applies: |c| c.no_userns(),
+            known_open: never_open,
+            kind: Kind::Own(workspace_write_without_userns_probe),
+        },
+        Probe {
+            id: "read-only-policy",
+            class: "writes outside roots",
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(read_only_probe),
+        },
+        Probe {
+            id: "flock-outside",
+            class: "host processes",
+            applies: everywhere,
+            known_open: |_| Some(FLOCK),
+            kind: Kind::Own(flock_probe),
+        },
+    ]
+}
+
+/// Without user namespaces, workspace-write (whose protected paths need a mount namespace) is
+/// refused up front, saying what to change, and runs nothing.
+fn workspace_write_without_userns_probe(f: &mut Fixture) -> Verdict {
+    let marker = f.plain.join("ran");
+    let argv = ["/usr/bin/touch".to_owned(), p(&marker)];
+    let output = f.run(&f.plain, "workspace-write").run_probe(&argv);
+    let message = common::stderr(&output);
+    let refused = output.status.code() == Some(125) && message.contains("user namespace");
+    let evidence = either(exists(&marker), exists(&f.plain.join(".codex")));
+    judge(
+        "workspace-write without user namespaces",
+        if refused { "refused" } else { message.trim() },
+        "refused",
+        evidence,
+    )
+}
+
+/// A script that, if it ever runs, leaves a marker outside the sandbox.
+fn fake_bwrap(f: &Fixture, dir: &Path) -> PathBuf {
+    let marker = f.outside.join("fake-bwrap-ran");
+    let script = dir.join("bwrap");
+    fs::write(&script, format!("#!/bin/sh\ntouch {}\n", marker.display())).unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    f.scratch.own(&script);
+    marker
+}
+
+fn relative_bwrap_probe(f: &mut Fixture) -> Verdict {
+    let marker = fake_bwrap(f, &f.ws);
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let output = f.run(&cwd, &policy).arg("--bwrap-path").arg("bwrap").run_probe(&["/bin/true".to_owned()]);
+    let evidence = exists(&marker);
+    let message = common::stderr(&output);
+    let refused = output.status.code() == Some(125) && message.contains("`bwrap-path`") && message.contains("`bwrap`");
+    judge("--bwrap-path bwrap (relative)", if refused { "refused" } else { message.trim() }, "refused", evidence)
+}
+
+fn writable_bwrap_probe(f: &mut Fixture) -> Verdict {
+    let marker = fake_bwrap(f, &f.ws);
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let path = f.ws.join("bwrap");
+    let output = f.run(&cwd, &policy).arg("--bwrap-path").arg(p(&path)).run_probe(&["/bin/true".to_owned()]);
+    let message = common::stderr(&output);
+    let refused = output.status.code() == Some(125) && message.contains("writable root");
+    judge(
+        "--bwrap-path inside a writable root",
+        if refused { "refused" } else { message.trim() },
+        "refused",
+        exists(&marker),
+    )
+}
+
+/// Default workspace-write with `TMPDIR=/` (or `$HOME`): refused before anything runs.
+fn tmpdir_probe(f: &mut Fixture, home: bool) -> Verdict {
+    let home_dir = f.scratch.dir("home");
+    let tmpdir = if home { p(&home_dir) } else { "/".to_owned() };
+    let marker =
+        if home { home_dir.join(".bashrc") } else { PathBuf::from(format!("/codex-escape-{}", std::process::id())) };
+    // `/tmp` excluded: the probe's HOME lies under it, and this probe is about TMPDIR.
+    let policy = r#"{"type":"workspace-write","exclude_slash_tmp":true}"#;
+    let argv = ["/bin/sh".to_owned(), "-c".to_owned(), format!("echo planted > {}", marker.display())];
+    let output = f.run(&f.ws, policy).env("HOME", &p(&home_dir)).env("TMPDIR", &tmpdir).run_probe(&argv);
+    let message = common::stderr(&output);
+    let refused = output.status.code() == Some(125) && message.contains("`TMPDIR`");
+    let evidence = exists(&marker);
+    let _ = fs::remove_file(&marker);
+    judge(
+        &format!("workspace-write with TMPDIR={tmpdir}"),
+        if refused { "refused" } else { message.trim() },
+        "refused",
+        evidence,
+    )
+}
+
+fn read_only_probe(f: &mut Fixture) -> Verdict {
+    let target = f.ws.join("read-only-write.txt");
+    let ops = json!([["create", p(&target)], ["write", p(&f.ws.join("file.txt"))]]);
+    let output = f.run(&f.ws, "read-only").run_probe(&probe_argv(&ops));
+    let a = answers(&output);
+    if a.len() != 2 {
+        return Unexpected(format!("probe said {a:?}: {}", common::stderr(&output)));
+    }
+    let evidence = either(exists(&target), changed(&f.ws.join("file.txt"), ORIGINAL));
+    judge_all(&[("create in cwd", &a[0], f.column.denied()), ("rewrite in cwd", &a[1], f.column.denied())], evidence)
+}
+
+/// An exclusive lock taken inside on a host file outside the roots blocks host lockers.
+fn flock_probe(f: &mut Fixture) -> Verdict {
+    let ops = json!([["flock_hold", p(&f.victim_file), "1.5"]]);
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let mut child = f.run(&cwd, &policy).probe_command(&probe_argv(&ops)).stdout(Stdio::piped()).spawn().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    let _ = reader.read_line(&mut first);
+    let first = first.trim().to_owned();
+    let mut evidence = None;
+    if first == "LOCKED" {
+        let file = fs::File::open(&f.victim_file).unwrap();
+        // SAFETY: flock on a descriptor we own.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            evidence = Some("a host process could not lock the file while the sandbox held it".to_owned());
+        }
+    }
+    let _ = child.wait();
+    judge("flock(LOCK_EX) on a host file outside the roots", &first, "EACCES", evidence)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running.
+
+fn syscall_numbers() -> String {
+    json!({
+        "unshare": libc::SYS_unshare,
+        "setns": libc::SYS_setns,
+        "ptrace": libc::SYS_ptrace,
+        "process_vm_readv": libc::SYS_process_vm_readv,
+        "pidfd_open": libc::SYS_pidfd_open,
+        "pidfd_getfd": libc::SYS_pidfd_getfd,
+        "io_uring_setup": libc::SYS_io_uring_setup,
+        "keyctl": libc::SYS_keyctl,
+        "add_key": libc::SYS_add_key,
+        "perf_event_open": libc::SYS_perf_event_open,
+        "userfaultfd": libc::SYS_userfaultfd,
+        "bpf": libc::SYS_bpf,
+        "init_module": libc::SYS_init_module,
+        "clone3": libc::SYS_clone3,
+    })
+    .to_string()
+}
+
+fn probe_argv(ops: &Value) -> Vec<String> {
+    vec!["/usr/bin/python3".into(), "-c".into(), PROBE.into(), ops.to_string(), syscall_numbers()]
+}
+
+/// Set while a `LandlockNoUserns` column runs: every sandbox run gets the filter below.
+static SIMULATE_NO_USERNS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes `command` start as on a host that forbids user namespaces: a seccomp filter (our own
+/// compiler's) refusing `clone`/`unshare` with CLONE_NEWUSER and answering `clone3` with ENOSYS.
+fn forbid_user_namespaces(command: &mut Command) {
+    use codex_sandbox_core::seccomp::{Condition, SyscallRule, compile};
+    let no_newuser = || {
+        vec![Condition::ArgIn {
+            arg: 0,
+            mask: libc::CLONE_NEWUSER as u32,
+            values: vec![0],
+            meaning: "no CLONE_NEWUSER",
+        }]
+    };
+    let rule = |syscall, number, allow_if, errno| SyscallRule { syscall, number, allow_if, errno, note: None };
+    let program = compile(&[
+        rule("clone", libc::SYS_clone, no_newuser(), libc::EPERM),
+        rule("unshare", libc::SYS_unshare, no_newuser(), libc::EPERM),
+        rule("clone3", libc::SYS_clone3, vec![], libc::ENOSYS),
+    ]);
+    let len = program.len() as u16;
+    // SAFETY: only prctl between fork and exec; `program` (moved into the closure) outlives the
+    // call, and its instructions have the layout of `struct sock_filter`.
+    unsafe {
+        command.pre_exec(move || {
+            let fprog = libc::sock_fprog { len, filter: program.as_ptr().cast::<libc::sock_filter>().cast_mut() };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// How long one sandbox run may take before it is killed and its probes fail.
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `Command::output` with a deadline: a probe that leaves something holding the run's pipes
+/// (or hangs) fails instead of stalling the suite.
+fn bounded_output(mut command: Command) -> Output {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start the sandbox");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // A descendant that kept the pipes open must not stall the suite either.
+    let join = |handle: std::thread::JoinHandle<Vec<u8>>| {
+        let until = Instant::now() + Duration::from_secs(5);
+        while !handle.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if handle.is_finished() { handle.join().unwrap() } else { b"(pipe held open by a descendant)".to_vec() }
+    };
+    Output { status, stdout: join(out), stderr: join(err) }
+}
+
+fn answers(output: &Output) -> Vec<String> {
+    common::stdout(output).lines().map(str::to_owned).collect()
+}
+
+/// `Run` with owned arguments.
+trait RunProbe {
+    fn run_probe(&self, argv: &[String]) -> Output;
+    fn probe_command(&self, argv: &[String]) -> Command;
+}
+
+impl RunProbe for Run {
+    fn run_probe(&self, argv: &[String]) -> Output {
+        bounded_output(self.probe_command(argv))
+    }
+    fn probe_command(&self, argv: &[String]) -> Command {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let mut command = self.command(&argv);
+        if SIMULATE_NO_USERNS.load(std::sync::atomic::Ordering::Relaxed) {
+            forbid_user_namespaces(&mut command);
+        }
+        command
+    }
+}
+
+struct Row {
+    probe: &'static str,
+    class: &'static str,
+    column: String,
+    status: &'static str,
+    /// The issue item of a KNOWN-OPEN row.
+    item: Option<&'static str>,
+    detail: String,
+}
+
+fn run_column(column: Column, index: usize, probes: &[Probe], rows: &mut Vec<Row>) {
+    SIMULATE_NO_USERNS.store(column.no_userns(), std::sync::atomic::Ordering::Relaxed);
+    let mut fixture = Fixture::new(column, index);
+    // Without user namespaces workspace-write is refused (protected paths need a mount
+    // namespace; the workspace-write-refused probe checks that), so its probes have nothing
+    // to probe; the column runs everything else under a read-only policy.
+    let meaningful = |p: &Probe| !(column.no_userns() && p.class == "protected paths");
+    for probe in probes.iter().filter(|p| (p.applies)(&column) && !meaningful(p)) {
+        rows.push(Row {
+            probe: probe.id,
+            class: probe.class,
+            column: column.name(),
+            status: "n/a",
+            item: None,
+            detail: "workspace-write does not run on this host kind".into(),
+        });
+    }
+    let applicable: Vec<&Probe> = probes.iter().filter(|p| (p.applies)(&column) && meaningful(p)).collect();
+    let mut verdicts: BTreeMap<&'static str, Verdict> = BTreeMap::new();
+    for layout in [Layout::Repo, Layout::Plain, Layout::GitFile] {
+        let batch: Vec<(&Probe, Vec<Value>)> = applicable
+            .iter()
+            .filter_map(|probe| match &probe.kind {
+                Kind::Batched { layout: l, ops, .. } if *l == layout => Some((*probe, ops(&fixture))),
+                _ => None,
+            })
+            .collect();
+        if batch.is_empty() {
+            continue;
+        }
+        let all: Vec<Value> = batch.iter().flat_map(|(_, ops)| ops.iter().cloned()).collect();
+        let (cwd, policy) = layout.cwd_and_policy(&fixture);
+        let output = fixture.run(&cwd, &policy).run_probe(&probe_argv(&Value::Array(all.clone())));
+        let answers = answers(&output);
+        let mut offset = 0;
+        for (probe, ops) in &batch {
+            let Kind::Batched { judge, .. } = &probe.kind else { unreachable!() };
+            let verdict = if answers.len() != all.len() {
+                Unexpected(format!(
+                    "the {layout:?} batch did not run: {:?} {}",
+                    output.status,
+                    common::stderr(&output).trim()
+                ))
+            } else {
+                judge(&mut fixture, &answers[offset..offset + ops.len()])
+            };
+            offset += ops.len();
+            verdicts.insert(probe.id, verdict);
+        }
+    }
+    for probe in &applicable {
+        if let Kind::Own(run) = &probe.kind {
+            verdicts.insert(probe.id, run(&mut fixture));
+        }
+    }
+    for probe in &applicable {
+        let verdict = verdicts.remove(probe.id).unwrap();
+        let known_open = (probe.known_open)(&column);
+        let (status, detail) = match (verdict, known_open) {
+            (Held(d), None) => ("pass", d),
+            (Held(d), Some(item)) => ("pass", format!("{d} [listed open as {item}: closed now?]")),
+            (Escaped(d), Some(item)) => ("KNOWN-OPEN", format!("{item}: {d}")),
+            (Escaped(d), None) => ("ESCAPE", d),
+            (Unexpected(d), _) => ("FAIL", d),
+            (Skip(d), _) => ("SKIP", d),
+            (NotApplicable(d), _) => ("n/a", d),
+        };
+        let item = (status == "KNOWN-OPEN").then_some(known_open).flatten();
+        rows.push(Row { probe: probe.id, class: probe.class, column: column.name(), status, item, detail });
+    }
+}
+
+fn columns() -> (Vec<Column>, Vec<String>) {
+    let mut columns = Vec::new();
+    let mut skipped = Vec::new();
+    for user in common::users() {
+        let userns = common::userns_available(user);
+        for pipeline in [Pipeline::Landlock, Pipeline::Bwrap, Pipeline::SystemBwrap, Pipeline::LandlockNoUserns] {
+            for network in [Network::Restricted, Network::Full] {
+                let column = Column { pipeline, user, network };
+                // Both pipelines need a user namespace to protect .git and .codex.
+                if !userns && pipeline != Pipeline::LandlockNoUserns {
+                    skipped.push(format!("{}: this host forbids user namespaces", column.name()));
+                } else if pipeline == Pipeline::SystemBwrap && !Path::new(SYSTEM_BWRAP).is_file() {
+                    skipped.push(format!("{}: no {SYSTEM_BWRAP} (apt install bubblewrap)", column.name()));
+                } else {
+                    columns.push(column);
+                }
+            }
+        }
+    }
+    (columns, skipped)
+}
+
+/// The libtest arguments cargo may pass along (`cargo test NAME -- --skip X --test-threads 2`),
+/// read the way libtest reads them: test-name filters, `--skip` patterns, and options (with
+/// their values) that mean nothing to this program.
+fn harness_arguments(args: impl Iterator<Item = String>) -> (Vec<String>, Vec<String>) {
+    const WITH_VALUE: [&str; 6] = ["--test-threads", "--logfile", "--format", "--color", "--report-time", "-Z"];
+    let (mut filters, mut skips) = (Vec::new(), Vec::new());
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        if arg == "--skip" {
+            skips.extend(args.next());
+        } else if WITH_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            filters.push(arg);
+        }
+    }
+    (filters, skips)
+}
+
+fn main() -> ExitCode {
+    let strict = std::env::var_os("CODEX_SANDBOX_ESCAPES_STRICT").is_some_and(|v| v == "1");
+    let require_all = std::env::var_os("CODEX_SANDBOX_REQUIRE_ALL").is_some_and(|v| v == "1");
+    let filter = std::env::var("CODEX_SANDBOX_ESCAPES_FILTER").unwrap_or_default();
+    let (name_filters, skips) = harness_arguments(std::env::args().skip(1));
+    let started = Instant::now();
+    let probes: Vec<Probe> = probes()
+        .into_iter()
+        .filter(|p| p.id.contains(&filter))
+        .filter(|p| name_filters.is_empty() || name_filters.iter().any(|f| p.id.contains(f.as_str())))
+        .filter(|p| !skips.iter().any(|s| p.id.contains(s.as_str())))
+        .collect();
+    hostname_changed();
+    let (columns, skipped_columns) = columns();
+    let mut rows = Vec::new();
+    for (index, column) in columns.iter().enumerate() {
+        run_column(*column, index, &probes, &mut rows);
+    }
+
+    println!("escape suite: {} probes, {} columns", probes.len(), columns.len());
+    println!("{:<30} {:<26} {:<34} {:<11} evidence", "probe", "class", "column", "result");
+    for row in &rows {
+        println!("{:<30} {:<26} {:<34} {:<11} {}", row.probe, row.class, row.column, row.status, row.detail);
+    }
+    for reason in &skipped_columns {
+        println!("SKIP column {reason}");
+    }
+    println!();
+    println!("{:<34} {:>6} {:>6} {:>11} {:>5} {:>5}", "column", "passed", "failed", "known-open", "skip", "n/a");
+    let count = |rows: &[&Row], status: &str| rows.iter().filter(|r| r.status == status).count();
+    let mut known_items: BTreeMap<String, usize> = BTreeMap::new();
+    for column in &columns {
+        let name = column.name();
+        let in_column: Vec<&Row> = rows.iter().filter(|r| r.column == name).collect();
+        let failed = count(&in_column, "FAIL") + count(&in_column, "ESCAPE");
+        println!(
+            "{:<34} {:>6} {:>6} {:>11} {:>5} {:>5}",
+            name,
+            count(&in_column, "pass"),
+            failed,
+            count(&in_column, "KNOWN-OPEN"),
+            count(&in_column, "SKIP"),
+            count(&in_column, "n/a")
+        );
+    }
+    for item in rows.iter().filter_map(|r| r.item) {
+        *known_items.entry(item.to_owned()).or_default() += 1;
+    }
+    for (item, n) in &known_items {
+        println!("KNOWN-OPEN {n:>3} × {item}");
+    }
+    let all: Vec<&Row> = rows.iter().collect();
+    let passed = count(&all, "pass");
+    let known_open = count(&all, "KNOWN-OPEN");
+    let skips = count(&all, "SKIP") + if require_all { skipped_columns.len() } else { 0 };
+    let mut failed = count(&all, "FAIL") + count(&all, "ESCAPE");
+    if strict {
+        failed += known_open;
+    }
+    if require_all {
+        failed += skips;
+    }
+    println!(
+        "{known_open} known-open ({}), {skips} skipped{}, in {:.0?}",
+        if strict { "counted as failed: CODEX_SANDBOX_ESCAPES_STRICT=1" } else { "not counted" },
+        if require_all { " (counted as failed: CODEX_SANDBOX_REQUIRE_ALL=1)" } else { "" },
+        started.elapsed()
+    );
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}

@@ -1,0 +1,151 @@
+//! What the child reads: everything it needs, built by the parent before `clone`
+//! (`exec::image`). Plain data — C strings, descriptor numbers, prepared system-call arguments
+//! — so the child can act on it without allocating.
+
+use std::cell::Cell;
+use std::ffi::CString;
+use std::os::fd::{OwnedFd, RawFd};
+
+use crate::plan::devices::DEVICE_COUNT;
+use crate::sys::SockFilter;
+
+/// Everything the child needs.
+pub(crate) struct ChildImage {
+    pub exec: ExecImage,
+    pub fds: FdImage,
+    /// Write end of the report pipe (close-on-exec).
+    pub report_fd: RawFd,
+    /// The parent's read end of the report pipe, which the child closes first: while the child
+    /// holds a copy, the write end could never see its reader go away.
+    pub report_read_fd: RawFd,
+    /// The spawning process, when the sandbox must die with it.
+    pub die_with_parent: Option<libc::pid_t>,
+    pub namespaces: Option<NamespaceImage>,
+    pub drop_capabilities: bool,
+    pub no_new_privs: bool,
+    /// `RLIMIT_NPROC` to set (soft and hard) before the command runs.
+    pub max_processes: Option<u64>,
+    pub landlock: Option<LandlockImage>,
+    pub seccomp: Option<Vec<SockFilter>>,
+    /// Upper bound for the fallback close loop when `close_range` is unavailable.
+    pub fd_limit: RawFd,
+}
+
+/// What the command runs.
+pub(crate) struct ExecImage {
+    pub argv: Vec<*const libc::c_char>,
+    pub envp: Vec<*const libc::c_char>,
+    /// Paths to try for `argv[0]`, in order (what `execvp` would try).
+    pub candidates: Vec<CString>,
+    pub cwd: CString,
+}
+
+/// The command's descriptors.
+pub(crate) struct FdImage {
+    /// `(number in the command, source)`: each source (at 3 or above, above every target, so no
+    /// assignment can clobber another's source) is duplicated onto its number.
+    pub map: Vec<(RawFd, RawFd)>,
+    /// Standard streams inherited from the host as they are; like libuv, the command gets them
+    /// even when the host marked them close-on-exec (Node does).
+    pub inherit: [bool; 3],
+    /// Descriptors at 3 or above that survive into the command, ascending: the mapped targets,
+    /// the passed descriptors and the report pipe (which closes on exec).
+    pub keep: Vec<RawFd>,
+    /// Caller-passed descriptors kept at their own numbers: they lose `FD_CLOEXEC`.
+    pub pass: Vec<RawFd>,
+}
+
+/// A path to bind over itself, with the identity it had when planned.
+pub(crate) struct BindTarget {
+    pub path: CString,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// One prepared mount operation (see [`crate::plan::mounts::MountOp`]).
+pub(crate) enum PreparedOp {
+    ReadOnlyRoot,
+    /// Mount a tmpfs on `staging` (any directory of the old view) and make it the root.
+    EmptyRoot {
+        staging: CString,
+    },
+    /// Attach the clone in `slot` at `target`, with the mount attributes `attr` set first
+    /// (`MOUNT_ATTR_*`; 0 leaves the tree as it is).
+    Attach {
+        target: CString,
+        slot: usize,
+        is_dir: bool,
+        attr: u64,
+    },
+    Symlink {
+        link: CString,
+        target: CString,
+    },
+    /// Bind the directory over itself as it is, so that it cannot be renamed.
+    Pin(BindTarget),
+    ReadOnlyBind(BindTarget),
+    Dev {
+        node_slots: [usize; DEVICE_COUNT],
+        host_shm_slot: Option<usize>,
+    },
+    Proc,
+    Mask(CString),
+    Sysfs,
+    SealRoot,
+}
+
+/// A tree cloned from the host's view before the view changes (the root becomes read-only or
+/// is replaced): writable and readable roots, device nodes, the host's /dev/shm.
+pub(crate) struct CloneSource {
+    pub target: BindTarget,
+    /// Checked against the planned inode; device nodes (which some hosts lack) are not.
+    pub checked: bool,
+    /// Filled by the child with the cloned tree, taken by the operation that attaches it.
+    pub tree: Cell<Option<OwnedFd>>,
+}
+
+/// Runs as the sandbox's PID 1.
+pub(crate) struct InitImage {
+    /// Write end of the pipe on which init reports the command's raw wait status.
+    pub status_fd: RawFd,
+    /// Descriptors init keeps until the sandbox ends, the status pipe's included, ascending:
+    /// the placeholders' shared locks, so that they outlive a launcher that dies or lets go.
+    pub keep_fds: Vec<RawFd>,
+}
+
+pub(crate) struct NamespaceImage {
+    /// `(uid_map, gid_map)` contents: the caller's effective ids, mapped to themselves.
+    pub id_maps: (Vec<u8>, Vec<u8>),
+    pub ops: Vec<PreparedOp>,
+    pub clone_first: Vec<CloneSource>,
+    /// Bring `lo` up (new network namespace).
+    pub loopback: bool,
+    /// Present when the child is PID 1 of a new PID namespace.
+    pub init: Option<InitImage>,
+    /// Proxy mode: listen on these ports at 127.0.0.1 and ::1 and hand each listening socket,
+    /// tagged with its route index, to the spawning process over `control_fd`.
+    pub proxy_listeners: Option<ProxyListeners>,
+}
+
+pub(crate) struct ProxyListeners {
+    pub control_fd: RawFd,
+    pub ports: Vec<u16>,
+}
+
+/// A Landlock ruleset for the child to finish and enforce. The parent created it (with the
+/// `landlock` crate) holding every rule whose inode is the host's; the child adds the rules on
+/// inodes that exist only in its own view (a private devpts, the empty root of a restricted-
+/// read view) after its mounts, then restricts itself.
+pub(crate) struct LandlockImage {
+    /// The ruleset, at the launch's descriptor floor or above.
+    pub ruleset: OwnedFd,
+    pub rules: Vec<LandlockRuleImage>,
+}
+
+pub(crate) struct LandlockRuleImage {
+    pub path: CString,
+    pub access: u64,
+    /// Rights valid on a non-directory (the kernel rejects the others on file rules).
+    pub file_access: u64,
+    pub optional: bool,
+}

@@ -1,0 +1,103 @@
+//! The code that runs in the cloned child, between `clone` and `execve`.
+//!
+//! The parent may be multi-threaded (Node, a C launcher, the test harness): another thread may
+//! have held the allocator's lock at the moment of the clone. So everything here is
+//! async-signal-safe: it reads the [`ChildImage`] prepared by the parent, calls the raw
+//! wrappers of [`crate::sys`], never allocates and never returns (it ends in `execve` or
+//! `_exit`). The lints below turn the usual panic sites into compile errors, and an unwind
+//! guard turns any panic that remains into a reported failure and `_exit(125)`: the child runs
+//! on a copy of the parent's stack, so unwinding past [`run`] would return into the host's own
+//! code and run it a second time.
+//!
+//! The steps, in order: parent-death signal, new session, the command's descriptors
+//! ([`fds`]), the namespaces and the filesystem view ([`view`]), the working directory, PID 1
+//! ([`init`], namespace pipeline), and the confinement of the command itself ([`confine`]).
+//! A failure is reported to the parent as `(stage, errno, index)` over the report pipe
+//! ([`crate::exec::report`]).
+#![deny(
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::arithmetic_side_effects
+)]
+
+pub(crate) mod confine;
+pub(crate) mod fds;
+pub(crate) mod image;
+pub(crate) mod init;
+pub(crate) mod kernel;
+#[cfg(test)]
+mod tests;
+pub(crate) mod view;
+
+use std::convert::Infallible;
+use std::os::fd::RawFd;
+
+pub(crate) use image::ChildImage;
+use kernel::{Kernel, Live};
+
+use crate::exec::report::{Failure, Stage, Step, at};
+use crate::sys::{self, Errno};
+
+/// Runs the child side. Never returns.
+pub(crate) fn run(image: &ChildImage) -> ! {
+    let guard = UnwindGuard { report_fd: image.report_fd };
+    let Err(failure) = setup_and_exec(&Live, image);
+    guard.defuse();
+    report(image.report_fd, failure)
+}
+
+/// Reports a panic and exits when dropped during unwinding; [`UnwindGuard::defuse`] disarms it
+/// on the normal path.
+struct UnwindGuard {
+    report_fd: RawFd,
+}
+
+impl UnwindGuard {
+    fn defuse(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for UnwindGuard {
+    fn drop(&mut self) {
+        report(self.report_fd, Failure::new(Stage::Panic, Errno(0)))
+    }
+}
+
+/// Sends `failure` to the parent and exits.
+pub(crate) fn report(report_fd: RawFd, failure: Failure) -> ! {
+    let _ = sys::write_all(report_fd, &failure.encode());
+    sys::exit_immediately(125)
+}
+
+fn setup_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infallible> {
+    // SAFETY: the parent's read end is owned by the parent's memory, which this process never
+    // returns to.
+    unsafe { k.close_raw(image.report_read_fd) };
+    crate::exec::fault::child_checkpoint();
+    let in_pid_namespace = image.namespaces.as_ref().is_some_and(|ns| ns.init.is_some());
+    if let Some(parent) = image.die_with_parent {
+        at(Stage::ParentDeathSignal, k.prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
+        // The parent may have died before the signal was armed. In a new PID namespace the
+        // parent has no pid here; its end of the report pipe closing says the same (this
+        // process closed its own copy above).
+        let gone = if in_pid_namespace { k.peer_closed(image.report_fd) } else { k.getppid() != parent };
+        if gone {
+            return Err(Failure::new(Stage::ParentGone, Errno(libc::ESRCH)));
+        }
+    }
+    at(Stage::NewSession, k.setsid())?;
+    fds::set_up(k, &image.fds)?;
+    if let Some(ns) = &image.namespaces {
+        view::enter(k, ns)?;
+    }
+    at(Stage::Chdir, k.chdir(&image.exec.cwd))?;
+    if let Some(init) = image.namespaces.as_ref().and_then(|ns| ns.init.as_ref()) {
+        // This process is PID 1 of the sandbox; the command is its child.
+        init::fork_command(k, init, image.fd_limit)?;
+        at(Stage::ParentDeathSignal, k.prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
+    }
+    confine::confine_and_exec(k, image)
+}

@@ -1,0 +1,325 @@
+//! The child's steps driven through a recording fake of the kernel: the exact order of the
+//! calls for each pipeline's image, and that a failing call stops everything after it and is
+//! reported with its stage, errno and list index.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
+
+use std::cell::{Cell, RefCell};
+use std::ffi::{CStr, CString};
+use std::os::fd::OwnedFd;
+
+use super::image::{ChildImage, ExecImage, FdImage, InitImage, LandlockImage, LandlockRuleImage, NamespaceImage};
+use super::image::{CloneSource, PreparedOp};
+use super::setup_and_exec;
+use crate::exec::report::{Failure, Stage};
+use crate::sys::{CapData, Errno, SockFilter, SysResult};
+
+/// Logs every call (with its path, where it has one) and fails the first call that matches.
+pub(crate) struct Recorder {
+    calls: RefCell<Vec<String>>,
+    fail: Option<(&'static str, Errno)>,
+    failed: Cell<bool>,
+}
+
+impl Recorder {
+    fn new() -> Recorder {
+        Recorder { calls: RefCell::new(Vec::new()), fail: None, failed: Cell::new(false) }
+    }
+
+    /// Fails the first call whose log line is `line` with `errno`.
+    fn failing(line: &'static str, errno: i32) -> Recorder {
+        Recorder { fail: Some((line, Errno(errno))), ..Recorder::new() }
+    }
+
+    pub(crate) fn call<T: FakeReturn>(&self, name: &'static str, detail: Option<&CStr>) -> T {
+        let line = match detail {
+            Some(path) => format!("{name} {}", path.to_string_lossy()),
+            None => name.to_owned(),
+        };
+        let fails = self.fail.as_ref().filter(|(wanted, _)| *wanted == line && !self.failed.get());
+        self.calls.borrow_mut().push(line);
+        match fails {
+            Some((_, errno)) => {
+                self.failed.set(true);
+                T::failed(*errno)
+            }
+            None => T::fake(),
+        }
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.borrow().clone()
+    }
+}
+
+/// What the fake returns from a call of each type.
+pub(crate) trait FakeReturn {
+    fn fake() -> Self;
+    fn failed(errno: Errno) -> Self;
+}
+
+/// What a successful fake call yields.
+pub(crate) trait FakeOk {
+    fn fake_ok() -> Self;
+}
+
+impl<T: FakeOk> FakeReturn for SysResult<T> {
+    fn fake() -> Self {
+        Ok(T::fake_ok())
+    }
+
+    fn failed(errno: Errno) -> Self {
+        Err(errno)
+    }
+}
+
+impl FakeReturn for () {
+    fn fake() {}
+
+    fn failed(_: Errno) {}
+}
+
+impl FakeReturn for bool {
+    fn fake() -> bool {
+        false
+    }
+
+    fn failed(_: Errno) -> bool {
+        false
+    }
+}
+
+/// `getppid`: the parent the images below name.
+impl FakeReturn for libc::pid_t {
+    fn fake() -> libc::pid_t {
+        PARENT
+    }
+
+    fn failed(_: Errno) -> libc::pid_t {
+        1
+    }
+}
+
+impl FakeOk for () {
+    fn fake_ok() {}
+}
+
+impl FakeOk for libc::c_int {
+    fn fake_ok() -> libc::c_int {
+        0
+    }
+}
+
+impl FakeOk for OwnedFd {
+    fn fake_ok() -> OwnedFd {
+        OwnedFd::from(std::fs::File::open("/dev/null").unwrap())
+    }
+}
+
+impl FakeOk for libc::stat {
+    /// A directory with device and inode 0, as the images below plan their targets.
+    fn fake_ok() -> libc::stat {
+        // SAFETY: stat is plain data; all zeroes is a valid value.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        st.st_mode = libc::S_IFDIR | 0o755;
+        st
+    }
+}
+
+impl FakeOk for [CapData; 2] {
+    fn fake_ok() -> [CapData; 2] {
+        [CapData::default(); 2]
+    }
+}
+
+impl FakeOk for (libc::pid_t, Option<OwnedFd>) {
+    /// `clone`: the fake goes on as the new process.
+    fn fake_ok() -> (libc::pid_t, Option<OwnedFd>) {
+        (0, None)
+    }
+}
+
+const PARENT: libc::pid_t = 4242;
+
+/// An image's C strings, kept alive while the steps read pointers into them.
+struct Strings {
+    argv: Vec<CString>,
+}
+
+fn image(strings: &Strings, namespaces: Option<NamespaceImage>) -> ChildImage {
+    let argv: Vec<*const libc::c_char> =
+        strings.argv.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+    ChildImage {
+        exec: ExecImage {
+            envp: vec![std::ptr::null()],
+            argv,
+            candidates: vec![c"/usr/bin/cmd".to_owned()],
+            cwd: c"/w".to_owned(),
+        },
+        fds: FdImage { map: vec![(1, 10)], inherit: [true, false, true], keep: vec![20], pass: vec![] },
+        report_fd: 20,
+        report_read_fd: 21,
+        die_with_parent: Some(PARENT),
+        namespaces,
+        drop_capabilities: true,
+        no_new_privs: true,
+        max_processes: None,
+        landlock: Some(LandlockImage {
+            ruleset: OwnedFd::from(std::fs::File::open("/dev/null").unwrap()),
+            rules: vec![LandlockRuleImage { path: c"/".to_owned(), access: 7, file_access: 5, optional: false }],
+        }),
+        seccomp: Some(vec![SockFilter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }]),
+        fd_limit: 64,
+    }
+}
+
+fn namespaces(ops: Vec<PreparedOp>, clone_first: Vec<CloneSource>) -> NamespaceImage {
+    NamespaceImage {
+        id_maps: (b"1000 1000 1\n".to_vec(), b"1000 1000 1\n".to_vec()),
+        ops,
+        clone_first,
+        loopback: true,
+        init: Some(InitImage { status_fd: 30, keep_fds: vec![30] }),
+        proxy_listeners: None,
+    }
+}
+
+fn strings() -> Strings {
+    Strings { argv: vec![c"cmd".to_owned()] }
+}
+
+/// The confinement every sandboxed command gets, in order, after its descriptors are set up.
+const CONFINE: &[&str] = &[
+    "close_range",
+    "set_cloexec",
+    "close_range",
+    // drop_capabilities: no CAP_SETPCAP in the fake, so no bounding-set loop
+    "capget",
+    "prctl",
+    "capset",
+    "capget",
+    "prctl",
+    "openat2 /",
+    "fstat",
+    "landlock_add_path_rule",
+    "landlock_restrict_self",
+    "seccomp_set_filter",
+    "reset_signals",
+    "execve /usr/bin/cmd",
+];
+
+#[test]
+fn landlock_image_runs_session_descriptors_then_confinement_then_exec() {
+    let strings = strings();
+    let kernel = Recorder::new();
+    let failure = setup_and_exec(&kernel, &image(&strings, None)).unwrap_err();
+    assert_eq!(failure, Failure::new(Stage::Exec, Errno(libc::ENOENT)), "the fake's execve fails");
+    let mut expected = vec!["close_raw", "prctl", "getppid", "setsid", "dup2", "is_open", "is_open", "chdir /w"];
+    expected.extend(CONFINE.iter().filter(|call| **call != "set_cloexec").copied());
+    // keep = [20]: close 3..=19, then 21.. ; no passed descriptors.
+    assert_eq!(kernel.calls(), expected);
+}
+
+#[test]
+fn namespace_image_maps_ids_before_mounting_and_forks_init_before_confining() {
+    let strings = strings();
+    let kernel = Recorder::new();
+    let clone = CloneSource {
+        target: super::image::BindTarget { path: c"/w".to_owned(), dev: 0, ino: 0 },
+        checked: true,
+        tree: Cell::new(None),
+    };
+    let ops = vec![
+        PreparedOp::ReadOnlyRoot,
+        PreparedOp::Attach { target: c"/w".to_owned(), slot: 0, is_dir: true, attr: 0 },
+        PreparedOp::Proc,
+    ];
+    let failure = setup_and_exec(&kernel, &image(&strings, Some(namespaces(ops, vec![clone])))).unwrap_err();
+    assert_eq!(failure.stage, Stage::Exec);
+    let calls = kernel.calls();
+    let view = [
+        "open /proc/self/setgroups",
+        "write_all",
+        "open /proc/self/uid_map",
+        "write_all",
+        "open /proc/self/gid_map",
+        "write_all",
+        "mount_propagation /",
+        "bring_up_loopback",
+        // the writable root is cloned from the host's view first
+        "openat2 /w",
+        "fstat",
+        "open_tree",
+        // op 0: the whole tree read-only
+        "open /",
+        "mount_setattr",
+        // op 1: the clone attached over its path
+        "mkdir /w",
+        "openat2 /w",
+        "move_mount",
+        // op 2: a fresh /proc, its sysctls and other knobs bound read-only over themselves
+        "mkdir /proc",
+        "mount /proc",
+        "open /proc/sys",
+        "open_tree",
+        "mount_setattr",
+        "move_mount",
+        "open /proc/sysrq-trigger",
+        "open_tree",
+        "mount_setattr",
+        "move_mount",
+        "open /proc/irq",
+        "open_tree",
+        "mount_setattr",
+        "move_mount",
+        "open /proc/bus",
+        "open_tree",
+        "mount_setattr",
+        "move_mount",
+        "chdir /w",
+        // PID 1 forks the command; the fake goes on as the command
+        "clone_process",
+        "prctl",
+    ];
+    let start = calls.iter().position(|call| call == "setsid").unwrap() + 4;
+    assert_eq!(calls[..start].last().map(String::as_str), Some("is_open"));
+    assert_eq!(&calls[start..start + view.len()], view, "{calls:#?}");
+    let confine: Vec<&str> = CONFINE.iter().filter(|call| **call != "set_cloexec").copied().collect();
+    assert_eq!(&calls[start + view.len()..], confine, "{calls:#?}");
+}
+
+#[test]
+fn a_failing_call_stops_the_steps_and_names_its_stage_and_index() {
+    let strings = strings();
+    let kernel = Recorder::failing("mount_propagation /", libc::EPERM);
+    let failure = setup_and_exec(&kernel, &image(&strings, Some(namespaces(vec![], vec![])))).unwrap_err();
+    assert_eq!(failure, Failure::new(Stage::MountPropagation, Errno(libc::EPERM)));
+    assert_eq!(kernel.calls().last().map(String::as_str), Some("mount_propagation /"));
+
+    let kernel = Recorder::failing("mount /proc", libc::EIO);
+    let ops = vec![PreparedOp::ReadOnlyRoot, PreparedOp::Proc, PreparedOp::Sysfs];
+    let failure = setup_and_exec(&kernel, &image(&strings, Some(namespaces(ops, vec![])))).unwrap_err();
+    assert_eq!(failure, Failure::new(Stage::Proc, Errno(libc::EIO)).at(1));
+    assert_eq!(kernel.calls().last().map(String::as_str), Some("mount /proc"), "nothing after the failure");
+
+    let kernel = Recorder::failing("seccomp_set_filter", libc::EINVAL);
+    let failure = setup_and_exec(&kernel, &image(&strings, None)).unwrap_err();
+    assert_eq!(failure, Failure::new(Stage::Seccomp, Errno(libc::EINVAL)));
+    assert!(!kernel.calls().iter().any(|call| call.starts_with("execve")), "never exec'd unconfined");
+}
+
+#[test]
+fn a_parent_gone_before_the_death_signal_was_armed_stops_the_child() {
+    let strings = strings();
+    let mut orphan = image(&strings, None);
+    orphan.die_with_parent = Some(PARENT + 1);
+    let kernel = Recorder::new();
+    let failure = setup_and_exec(&kernel, &orphan).unwrap_err();
+    assert_eq!(failure, Failure::new(Stage::ParentGone, Errno(libc::ESRCH)));
+    assert_eq!(kernel.calls(), ["close_raw", "prctl", "getppid"]);
+}

@@ -1,0 +1,212 @@
+//! Parent side of a spawn: build the [`ChildImage`], clone, and learn from the report pipe
+//! whether the child reached `execve`.
+
+use std::io;
+use std::net::TcpListener;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+
+use super::bridge::Bridge;
+use super::child::image::{ChildImage, ExecImage, FdImage, InitImage, ProxyListeners};
+use super::image::{self, c_path, c_strings, pointer_array};
+use super::placeholder::Placeholder;
+use super::{child, report};
+use crate::error::{Error, Result};
+use crate::plan::{Pipeline, SandboxPlan};
+use crate::proxy::{BridgeRoute, ProxyPlan, ProxyRoute};
+use crate::sys;
+
+/// What a successful launch hands to [`super::Child`].
+pub(crate) struct Launched {
+    pub pid: libc::pid_t,
+    pub pidfd: Option<OwnedFd>,
+    /// Read end of init's status pipe (namespace pipeline).
+    pub status: Option<OwnedFd>,
+    /// Proxy mode on the namespace pipeline: the bridge serving the sandbox's listeners.
+    pub bridge: Option<Bridge>,
+}
+
+/// Descriptors and flags that come from the caller rather than the plan.
+pub(crate) struct LaunchOptions<'a> {
+    /// `(number in the command, source)`, sources at `fd_floor` or above.
+    pub fd_map: Vec<(RawFd, RawFd)>,
+    /// Standard streams the command inherits from this process.
+    pub inherit: [bool; 3],
+    pub pass_fds: &'a [RawFd],
+    /// Every descriptor the launch creates is put at this number or above: above the standard
+    /// streams and above every number the command's descriptors are mapped to, so the child's
+    /// `dup2`s can clobber none of them.
+    pub fd_floor: RawFd,
+    pub die_with_parent: bool,
+}
+
+pub(crate) fn launch(
+    plan: &SandboxPlan,
+    options: &LaunchOptions,
+    placeholders: &mut Vec<Placeholder>,
+) -> Result<Launched> {
+    let floor = options.fd_floor;
+    let targets = image::protected_targets(plan, placeholders, floor)?;
+    let (report_read, report_write) = pipe("create the report pipe", floor)?;
+    let status_pipe =
+        if plan.pipeline() == Pipeline::Bwrap { Some(pipe("create the status pipe", floor)?) } else { None };
+    let bridge_routes = match plan.proxy() {
+        Some(ProxyPlan { route: ProxyRoute::Bridge { routes }, .. }) if plan.pipeline() == Pipeline::Bwrap => {
+            Some(routes)
+        }
+        _ => None,
+    };
+    let control = bridge_routes.map(|_| control_socketpair(floor)).transpose()?;
+    let namespaces = match (plan.pipeline(), &status_pipe) {
+        (Pipeline::Bwrap, Some((_, status_write))) => {
+            let mut keep_fds: Vec<RawFd> = placeholders.iter().map(Placeholder::lock_fd).collect();
+            keep_fds.push(status_write.as_raw_fd());
+            keep_fds.sort_unstable();
+            let init = InitImage { status_fd: status_write.as_raw_fd(), keep_fds };
+            let mut namespaces = image::namespaces(plan, &targets, init)?;
+            if let (Some(routes), Some((_, child_end))) = (bridge_routes, &control) {
+                let ports = routes.iter().map(|route| route.port).collect();
+                namespaces.proxy_listeners = Some(ProxyListeners { control_fd: child_end.as_raw_fd(), ports });
+            }
+            Some(namespaces)
+        }
+        (Pipeline::Landlock, _) if !targets.is_empty() => Some(image::bind_only_namespaces(plan, targets)?),
+        _ => None,
+    };
+    let clone_flags = clone_flags(namespaces.as_ref().map(|ns| (ns.init.is_some(), ns.loopback)));
+
+    let argv_storage = c_strings(plan.exec.argv.iter().map(|a| a.as_bytes().to_vec()))?;
+    let env_storage = c_strings(plan.exec.env.iter().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()))?;
+    let landlock = plan.landlock().map(|landlock| image::landlock(landlock, floor)).transpose()?;
+    let mut keep: Vec<RawFd> = options.pass_fds.to_vec();
+    // The ruleset is close-on-exec: kept through the close of everything else until enforced.
+    keep.extend(landlock.as_ref().map(|l| l.ruleset.as_raw_fd()));
+    keep.extend(options.fd_map.iter().map(|(target, _)| *target).filter(|target| *target >= 3));
+    keep.push(report_write.as_raw_fd());
+    keep.sort_unstable();
+    keep.dedup();
+    let image = ChildImage {
+        exec: ExecImage {
+            argv: pointer_array(&argv_storage),
+            envp: pointer_array(&env_storage),
+            candidates: plan.exec.candidates.iter().map(|p| c_path(p)).collect::<Result<_>>()?,
+            cwd: c_path(&plan.exec.cwd)?,
+        },
+        fds: FdImage { map: options.fd_map.clone(), inherit: options.inherit, keep, pass: options.pass_fds.to_vec() },
+        report_fd: report_write.as_raw_fd(),
+        report_read_fd: report_read.as_raw_fd(),
+        die_with_parent: options.die_with_parent.then(sys::getpid),
+        namespaces,
+        drop_capabilities: plan.process.drop_capabilities,
+        no_new_privs: plan.process.no_new_privs,
+        max_processes: plan.process.max_processes,
+        landlock,
+        seccomp: plan.seccomp().map(|s| s.program.clone()),
+        fd_limit: sys::fd_limit(),
+    };
+
+    let saved_mask = sys::block_all_signals();
+    // SAFETY: the child branch only runs `child::run`, which is async-signal-safe and never
+    // returns; every value it reads was built above and stays alive in its copy of memory.
+    let cloned = unsafe { sys::clone_process(clone_flags) };
+    if let Ok((0, _)) = cloned {
+        child::run(&image);
+    }
+    sys::set_signal_mask(&saved_mask);
+    drop(report_write);
+    let status = status_pipe.map(|(read, _write)| read);
+    let control = control.map(|(parent_end, _child_end)| parent_end);
+    let (pid, pidfd) = cloned.map_err(|errno| clone_error(errno, clone_flags))?;
+    // The image points into these strings; keep them until the child has exec'd or failed.
+    let outcome = report::read(report_read.as_raw_fd());
+    drop((image, argv_storage, env_storage));
+    let kill_and_reap = || {
+        let _ = sys::kill(pid, libc::SIGKILL);
+        let _ = sys::waitpid(pid, 0);
+    };
+    match outcome {
+        Ok(None) => {
+            let bridge = match (bridge_routes, control) {
+                (Some(routes), Some(control)) => match start_bridge(routes, &control) {
+                    Ok(bridge) => Some(bridge),
+                    Err(error) => {
+                        kill_and_reap();
+                        return Err(error);
+                    }
+                },
+                _ => None,
+            };
+            Ok(Launched { pid, pidfd, status, bridge })
+        }
+        Ok(Some(failure)) => {
+            let _ = sys::waitpid(pid, 0);
+            Err(report::into_error(plan, failure))
+        }
+        Err(errno) => {
+            kill_and_reap();
+            Err(Error::setup("read the child's report", errno.into_io()))
+        }
+    }
+}
+
+/// `clone` flags for the sandbox: `(with PID 1, with a network namespace)` when it gets
+/// namespaces.
+fn clone_flags(namespaces: Option<(bool, bool)>) -> u64 {
+    let mut flags = libc::CLONE_PIDFD as u64;
+    if let Some((pid_one, network)) = namespaces {
+        flags |= (libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u64;
+        if pid_one {
+            // The sandbox's own PID, IPC (System V and POSIX message queues and shared memory
+            // of the host's processes stay out of reach), UTS and cgroup namespaces.
+            flags |= (libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWCGROUP) as u64;
+        }
+        if network {
+            flags |= libc::CLONE_NEWNET as u64;
+        }
+    }
+    flags
+}
+
+/// A socketpair whose second end the child uses to hand over its listening sockets.
+fn control_socketpair(floor: RawFd) -> Result<(OwnedFd, OwnedFd)> {
+    let stage = "create the proxy control socket";
+    let (a, b) = sys::socketpair_seqpacket().map_err(|errno| Error::setup(stage, errno.into_io()))?;
+    Ok((renumber(a, floor, stage)?, renumber(b, floor, stage)?))
+}
+
+/// Collects the listening sockets the child sent (all queued before it exec'd the command) and
+/// starts the bridge on them.
+fn start_bridge(routes: &[BridgeRoute], control: &OwnedFd) -> Result<Bridge> {
+    let setup = |source: io::Error| Error::setup("start the proxy bridge", source);
+    let mut listeners = Vec::new();
+    while let Some((index, fd)) = sys::recv_fd(control.as_raw_fd()).map_err(|errno| setup(errno.into_io()))? {
+        let listener = TcpListener::from(fd);
+        let route = routes.get(index as usize).ok_or_else(|| setup(io::Error::from_raw_os_error(libc::EPROTO)))?;
+        listeners.push((listener, route.upstream));
+    }
+    if listeners.len() < routes.len() {
+        return Err(setup(io::Error::other("the sandbox handed over fewer listeners than proxy routes")));
+    }
+    Bridge::start(listeners).map_err(setup)
+}
+
+fn clone_error(errno: sys::Errno, flags: u64) -> Error {
+    let uses_namespaces = flags & libc::CLONE_NEWUSER as u64 != 0;
+    if uses_namespaces && matches!(errno.0, libc::EPERM | libc::ENOSPC | libc::EINVAL | libc::EUSERS) {
+        return Error::Unsupported {
+            what: "the sandbox's namespaces".into(),
+            reason: format!("cannot create a user namespace: {}{}", errno.into_io(), report::NAMESPACE_HINT),
+        };
+    }
+    Error::setup("clone the sandbox process", errno.into_io())
+}
+
+/// A close-on-exec pipe with both ends at `floor` or above.
+pub(crate) fn pipe(stage: &'static str, floor: RawFd) -> Result<(OwnedFd, OwnedFd)> {
+    let (read, write) = sys::pipe().map_err(|errno| Error::setup(stage, errno.into_io()))?;
+    Ok((renumber(read, floor, stage)?, renumber(write, floor, stage)?))
+}
+
+pub(crate) fn renumber(fd: OwnedFd, floor: RawFd, stage: &'static str) -> Result<OwnedFd> {
+    sys::renumber_above(fd, floor).map_err(|errno| Error::setup(stage, errno.into_io()))
+}

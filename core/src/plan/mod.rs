@@ -1,0 +1,655 @@
+//! Planning: from what the caller asked for ([`SandboxSpec`]) and what the host can do
+//! ([`HostFacts`]) to everything the child will do ([`SandboxPlan`]).
+//!
+//! Planning creates no process and changes nothing: it reads the policy, the host's facts
+//! (injected, so a test can plan for any simulated host) and the filesystem (canonical paths,
+//! inodes of protected paths). Every error a caller can cause happens here. The plan is plain
+//! data, printed as JSON by `--explain`, and cannot be edited once made: the executor
+//! (`crate::exec`) only reads it.
+//!
+//! - [`pipeline`]: which pipeline, and why;
+//! - [`mounts`]: the namespace pipeline's filesystem view; [`bwrap_args`]: the same view for an
+//!   installed bubblewrap;
+//! - [`landlock`]: the Landlock rules; [`devices`]: the one table of device nodes;
+//! - [`crate::resolve`] (writable roots, protected paths), [`crate::seccomp`] (the BPF
+//!   program) and [`crate::proxy`] (proxy routes) supply the rest.
+
+pub mod bwrap_args;
+pub mod devices;
+pub mod landlock;
+pub mod mounts;
+pub mod pipeline;
+mod process;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::policy::{ManagedNetwork, Policy};
+use crate::probe::HostFacts;
+use crate::proxy::{self, ProxyEndpoint, ProxyPlan};
+use crate::resolve::{self, FilesystemView, ProtectedPath, ReadScope};
+use crate::seccomp::{NetworkMode, SeccompPlan};
+use landlock::LandlockPlan;
+use mounts::{MountOp, ViewOptions};
+pub use pipeline::{Pipeline, PipelineRequest};
+
+/// Who carries out a `bwrap` plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Executor {
+    /// This library, in the forked child: no helper executable.
+    Embedded,
+    /// An installed `bwrap`, given the same view as arguments and the seccomp program as a
+    /// descriptor. It applies no Landlock layer.
+    SystemBwrap {
+        path: PathBuf,
+        /// The arguments it gets before the command (`FD`: the seccomp program's descriptor,
+        /// known at spawn time).
+        args: Vec<String>,
+    },
+}
+
+/// The namespaces of a `bwrap` plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct NamespacePlan {
+    pub user: bool,
+    pub mount: bool,
+    /// The sandbox's PID 1 is our init: it reaps, forwards every catchable signal but SIGCHLD
+    /// (and its own fault signals) to the command, and exits with the command's status.
+    pub pid: bool,
+    /// IPC, UTS and cgroup namespaces: the host's System V and POSIX IPC objects are out of
+    /// reach.
+    pub ipc_uts_cgroup: bool,
+    /// An empty network namespace.
+    pub network: bool,
+    /// How `lo` is brought up in that namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loopback: Option<&'static str>,
+    /// The caller's effective uid and gid, mapped to themselves.
+    pub id_map: String,
+}
+
+/// Everything the caller decides.
+#[derive(Clone, Debug)]
+pub struct SandboxSpec {
+    /// The legacy policy, or one in the split model (split policies, permission profile).
+    pub policy: Policy,
+    /// The directory the policy's cwd-relative parts (the cwd writable root, `.codex`) refer to.
+    pub policy_cwd: PathBuf,
+    /// Where the command runs; defaults to `policy_cwd`.
+    pub command_cwd: Option<PathBuf>,
+    /// The command and its arguments; `argv[0]` is looked up in the child's `PATH` when it has
+    /// no slash.
+    pub argv: Vec<OsString>,
+    /// The command's whole environment (nothing is inherited implicitly).
+    pub env: Vec<(OsString, OsString)>,
+    pub pipeline: PipelineRequest,
+    /// Codex's `--allow-network-for-proxy`: network only through the proxies named in `env`.
+    pub proxy_network: bool,
+    /// Codex's `--managed-network`: network only to these loopback proxy ports.
+    pub managed_network: Option<ManagedNetwork>,
+    /// Do not mount a fresh `/proc` (namespace pipeline).
+    pub no_proc: bool,
+    /// The sandbox's process budget; `None` for [`DEFAULT_MAX_PROCESSES`].
+    pub max_processes: Option<u64>,
+    /// Run a `bwrap` plan with this installed `bwrap` instead of the embedded launcher.
+    pub bwrap_path: Option<PathBuf>,
+}
+
+impl SandboxSpec {
+    pub fn new(policy: impl Into<Policy>, policy_cwd: impl Into<PathBuf>, argv: Vec<OsString>) -> SandboxSpec {
+        SandboxSpec {
+            policy: policy.into(),
+            policy_cwd: policy_cwd.into(),
+            command_cwd: None,
+            argv,
+            env: Vec::new(),
+            pipeline: PipelineRequest::Auto,
+            proxy_network: false,
+            managed_network: None,
+            no_proc: false,
+            max_processes: None,
+            bwrap_path: None,
+        }
+    }
+}
+
+/// How a plan is enforced: one variant per pipeline, each holding exactly what that pipeline
+/// uses, so an impossible combination (a mount view without namespaces, Landlock without
+/// seccomp) cannot be represented.
+#[derive(Clone, Debug)]
+pub(crate) enum Enforcement {
+    Unsandboxed,
+    SeccompOnly {
+        seccomp: SeccompPlan,
+    },
+    Landlock {
+        landlock: LandlockPlan,
+        seccomp: SeccompPlan,
+        protected: ProtectedBinds,
+        proxy: Option<ProxyPlan>,
+    },
+    Namespaces {
+        namespaces: NamespacePlan,
+        mounts: Vec<MountOp>,
+        protected: ProtectedBinds,
+        /// A second layer where the kernel has Landlock and the embedded launcher runs.
+        landlock: Option<LandlockPlan>,
+        seccomp: SeccompPlan,
+        executor: Executor,
+        proxy: Option<ProxyPlan>,
+    },
+}
+
+/// Protected paths inside writable roots, re-bound read-only in the sandbox's mount namespace
+/// (a missing one gets an empty placeholder directory first), and the directories above them
+/// bound over themselves first, so the command cannot rename them to carry a protected path
+/// away (see [`FilesystemView::directories_to_pin`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ProtectedBinds {
+    pub read_only: Vec<ProtectedPath>,
+    pub pins: Vec<PathBuf>,
+}
+
+/// What the child does, decided in full before `clone`. Read-only: the executor and `--explain`
+/// read it through the accessors; nothing can change it between planning and spawning.
+#[derive(Clone, Debug)]
+pub struct SandboxPlan {
+    pub(crate) reason: String,
+    pub(crate) policy: Policy,
+    pub(crate) filesystem: FilesystemView,
+    pub(crate) network: NetworkMode,
+    pub(crate) enforcement: Enforcement,
+    pub(crate) process: ProcessPlan,
+    pub(crate) env_added: Vec<(String, String)>,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) exec: ExecPlan,
+}
+
+/// How the command is started.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProcessPlan {
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    /// `setsid`: no controlling terminal, so no TIOCSTI injection into the caller's terminal.
+    pub new_session: bool,
+    pub no_new_privs: bool,
+    /// All capabilities (effective, permitted, inheritable, ambient, bounding) are dropped.
+    pub drop_capabilities: bool,
+    /// `RLIMIT_NPROC` of the command: the sandbox's processes and threads, counted in its own
+    /// user namespace (so the host's processes of the same uid neither count nor can be starved
+    /// of their budget). `None` where the command shares the host's user namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_processes: Option<u64>,
+    /// Every descriptor except stdio and those passed explicitly is closed.
+    pub close_other_fds: bool,
+    /// Where `argv[0]` is looked for, in order.
+    pub exec_candidates: Vec<PathBuf>,
+}
+
+/// The non-printable part of the plan: exact bytes for the child.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ExecPlan {
+    pub argv: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+    pub cwd: PathBuf,
+    pub candidates: Vec<PathBuf>,
+}
+
+impl SandboxPlan {
+    pub fn pipeline(&self) -> Pipeline {
+        match self.enforcement {
+            Enforcement::Unsandboxed => Pipeline::Unsandboxed,
+            Enforcement::SeccompOnly { .. } => Pipeline::SeccompOnly,
+            Enforcement::Landlock { .. } => Pipeline::Landlock,
+            Enforcement::Namespaces { .. } => Pipeline::Bwrap,
+        }
+    }
+
+    /// Why this pipeline, in words.
+    pub fn pipeline_reason(&self) -> &str {
+        &self.reason
+    }
+
+    pub fn network(&self) -> NetworkMode {
+        self.network
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    pub fn process(&self) -> &ProcessPlan {
+        &self.process
+    }
+
+    /// Variables set on top of the caller's environment.
+    pub fn env_added(&self) -> &[(String, String)] {
+        &self.env_added
+    }
+
+    pub fn landlock(&self) -> Option<&LandlockPlan> {
+        match &self.enforcement {
+            Enforcement::Landlock { landlock, .. } => Some(landlock),
+            Enforcement::Namespaces { landlock, .. } => landlock.as_ref(),
+            _ => None,
+        }
+    }
+
+    pub fn seccomp(&self) -> Option<&SeccompPlan> {
+        match &self.enforcement {
+            Enforcement::Unsandboxed => None,
+            Enforcement::SeccompOnly { seccomp }
+            | Enforcement::Landlock { seccomp, .. }
+            | Enforcement::Namespaces { seccomp, .. } => Some(seccomp),
+        }
+    }
+
+    /// The namespace pipeline's filesystem view, in order (empty on the other pipelines).
+    pub fn mounts(&self) -> &[MountOp] {
+        match &self.enforcement {
+            Enforcement::Namespaces { mounts, .. } => mounts,
+            _ => &[],
+        }
+    }
+
+    pub fn namespaces(&self) -> Option<&NamespacePlan> {
+        match &self.enforcement {
+            Enforcement::Namespaces { namespaces, .. } => Some(namespaces),
+            _ => None,
+        }
+    }
+
+    pub fn proxy(&self) -> Option<&ProxyPlan> {
+        match &self.enforcement {
+            Enforcement::Landlock { proxy, .. } | Enforcement::Namespaces { proxy, .. } => proxy.as_ref(),
+            _ => None,
+        }
+    }
+
+    pub fn executor(&self) -> &Executor {
+        match &self.enforcement {
+            Enforcement::Namespaces { executor, .. } => executor,
+            _ => &Executor::Embedded,
+        }
+    }
+
+    pub(crate) fn protected(&self) -> &ProtectedBinds {
+        static NONE: ProtectedBinds = ProtectedBinds { read_only: Vec::new(), pins: Vec::new() };
+        match &self.enforcement {
+            Enforcement::Landlock { protected, .. } | Enforcement::Namespaces { protected, .. } => protected,
+            _ => &NONE,
+        }
+    }
+
+    /// Protected paths re-bound read-only in the sandbox, shallowest first.
+    pub fn read_only_binds(&self) -> &[ProtectedPath] {
+        &self.protected().read_only
+    }
+
+    /// The plan that starts an installed bwrap (`bwrap_argv`, the command included) as a plain
+    /// child: bwrap does the isolation.
+    pub(crate) fn bwrap_launcher(&self, bwrap: &Path, bwrap_argv: Vec<OsString>) -> SandboxPlan {
+        let mut outer = self.clone();
+        outer.enforcement = Enforcement::Unsandboxed;
+        outer.process.no_new_privs = false;
+        outer.process.drop_capabilities = false;
+        outer.exec.argv = bwrap_argv;
+        outer.exec.candidates = vec![bwrap.to_path_buf()];
+        outer
+    }
+}
+
+/// `--explain`'s view of a plan: every field, including those a pipeline does not use (empty
+/// or null), so the JSON has one shape.
+#[derive(Serialize)]
+struct Explained<'a> {
+    pipeline: Pipeline,
+    pipeline_reason: &'a str,
+    policy: &'a Policy,
+    filesystem: &'a FilesystemView,
+    read_only_binds: &'a [ProtectedPath],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pinned_directories: &'a [PathBuf],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    mounts: &'a [MountOp],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespaces: Option<&'a NamespacePlan>,
+    executor: &'a Executor,
+    landlock: Option<&'a LandlockPlan>,
+    network: NetworkMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proxy: Option<&'a ProxyPlan>,
+    seccomp: Option<&'a SeccompPlan>,
+    process: &'a ProcessPlan,
+    env_added: &'a [(String, String)],
+    warnings: &'a [String],
+}
+
+impl Serialize for SandboxPlan {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        Explained {
+            pipeline: self.pipeline(),
+            pipeline_reason: &self.reason,
+            policy: &self.policy,
+            filesystem: &self.filesystem,
+            read_only_binds: &self.protected().read_only,
+            pinned_directories: &self.protected().pins,
+            mounts: self.mounts(),
+            namespaces: self.namespaces(),
+            executor: self.executor(),
+            landlock: self.landlock(),
+            network: self.network,
+            proxy: self.proxy(),
+            seccomp: self.seccomp(),
+            process: &self.process,
+            env_added: &self.env_added,
+            warnings: &self.warnings,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// Validates `spec` and decides everything the child will do on this host.
+pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
+    prepare_for(spec, HostFacts::get())
+}
+
+/// Validates `spec` and decides everything the child will do on a host with these facts.
+/// Reads the filesystem, creates no process, changes nothing.
+pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> {
+    let program = process::check_argv(&spec.argv)?;
+    process::check_env(&spec.env)?;
+    if spec.max_processes == Some(0) {
+        return Err(Error::argument("max-processes", "0 would let not even the command run; give at least 1"));
+    }
+    // Proxy mode routes exactly the proxies the environment names (or, with a managed network,
+    // the loopback ports it names), or nothing runs.
+    let proxy_endpoints = match &spec.managed_network {
+        Some(managed) if managed.loopback_ports.is_empty() => None,
+        Some(managed) => Some(managed_endpoints(managed)),
+        None if spec.proxy_network => Some(proxy::endpoints::infer(&spec.env).require_all_usable()?.to_vec()),
+        None => None,
+    };
+
+    let tmpdir = spec.env.iter().find(|(k, _)| k == "TMPDIR").map(|(_, v)| v.as_os_str());
+    let filesystem = resolve::resolve(&spec.policy.lower(), &spec.policy_cwd, tmpdir)?;
+    let command_cwd = match &spec.command_cwd {
+        Some(cwd) => resolve::canonical_dir(cwd, "command-cwd")?,
+        None => resolve::canonical_dir(&spec.policy_cwd, "sandbox-policy-cwd")?,
+    };
+    let network = match &proxy_endpoints {
+        Some(_) => NetworkMode::Proxy,
+        // A managed network without ports reaches nothing.
+        None if spec.managed_network.is_some() => NetworkMode::Restricted,
+        None if spec.policy.has_full_network_access() => NetworkMode::Full,
+        None => NetworkMode::Restricted,
+    };
+    if spec.bwrap_path.is_some() && spec.pipeline == PipelineRequest::Landlock {
+        return Err(Error::argument("bwrap-path", "a system bwrap can only run the bwrap pipeline (--pipeline bwrap)"));
+    }
+    let (pipeline, reason) = pipeline::choose(spec, filesystem.full_write, network, host)?;
+    let mut warnings: Vec<String> = spec.managed_network.iter().flat_map(ManagedNetwork::not_granted).collect();
+    let enforcement = match pipeline {
+        Pipeline::Unsandboxed => Enforcement::Unsandboxed,
+        Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false) },
+        Pipeline::Landlock => plan_landlock(spec, host, &filesystem, network, proxy_endpoints, &mut warnings)?,
+        Pipeline::Bwrap => plan_namespaces(spec, host, &filesystem, network, proxy_endpoints, &mut warnings)?,
+    };
+    if spec.bwrap_path.is_some() && !matches!(enforcement, Enforcement::Namespaces { .. }) {
+        return Err(Error::argument("bwrap-path", "a system bwrap can only run the bwrap pipeline (--pipeline bwrap)"));
+    }
+
+    let mut env = spec.env.clone();
+    let mut env_added = Vec::new();
+    // Codex's marker follows the policy: in proxy mode a policy without network keeps it.
+    if !spec.policy.has_full_network_access() {
+        process::set_env(&mut env, &mut env_added, "CODEX_SANDBOX_NETWORK_DISABLED", "1");
+    }
+    let candidates = process::exec_candidates(program, &env);
+    let sandboxed = pipeline != Pipeline::Unsandboxed;
+    let max_processes = process_budget(spec, &enforcement, host, &mut warnings);
+    let mut plan = SandboxPlan {
+        reason,
+        policy: spec.policy.clone(),
+        filesystem,
+        network,
+        enforcement,
+        process: ProcessPlan {
+            argv: spec.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
+            cwd: command_cwd.clone(),
+            new_session: true,
+            no_new_privs: sandboxed,
+            drop_capabilities: matches!(pipeline, Pipeline::Landlock | Pipeline::Bwrap),
+            max_processes,
+            close_other_fds: true,
+            exec_candidates: candidates.clone(),
+        },
+        env_added,
+        warnings,
+        exec: ExecPlan { argv: spec.argv.clone(), env, cwd: command_cwd, candidates },
+    };
+    // What the system bwrap will get, for --explain.
+    if let Executor::SystemBwrap { path, .. } = plan.executor() {
+        let rendered = bwrap_args::command_line(&plan, &path.clone(), plan.seccomp().map(|_| "FD"));
+        if let Enforcement::Namespaces { executor: Executor::SystemBwrap { args, .. }, .. } = &mut plan.enforcement {
+            *args = rendered;
+        }
+    }
+    Ok(plan)
+}
+
+/// Processes and threads a sandbox may have at once, by default.
+pub const DEFAULT_MAX_PROCESSES: u64 = 4096;
+
+/// The command's process budget: in the sandbox's own user namespace the kernel counts only
+/// the sandbox's processes, so a fork bomb exhausts the sandbox's budget, never the uid's.
+/// Sharing the host's user namespace, the limit would count the uid's processes everywhere (and
+/// could stop the command from starting at all), so none is set there. The kernel never applies
+/// it to the host's root (uid 0 outside any user namespace owns every process budget).
+fn process_budget(
+    spec: &SandboxSpec,
+    enforcement: &Enforcement,
+    host: &HostFacts,
+    warnings: &mut Vec<String>,
+) -> Option<u64> {
+    let budget = spec.max_processes.unwrap_or(DEFAULT_MAX_PROCESSES);
+    let own_user_namespace = match enforcement {
+        // An installed bwrap is started by a plain child of the host's user namespace, where
+        // the limit would count the uid's processes everywhere.
+        Enforcement::Namespaces { executor: Executor::SystemBwrap { .. }, .. } => {
+            warnings.push("no process budget with an installed bwrap".into());
+            return None;
+        }
+        Enforcement::Namespaces { .. } => true,
+        Enforcement::Landlock { protected, .. } => !protected.read_only.is_empty(),
+        Enforcement::Unsandboxed | Enforcement::SeccompOnly { .. } => false,
+    };
+    if !own_user_namespace {
+        if matches!(enforcement, Enforcement::Landlock { .. }) {
+            warnings.push("no process budget: the command shares the host's user namespace".into());
+        }
+        return None;
+    }
+    if host.euid == 0 {
+        warnings.push(format!("process budget ({budget}) set but not enforced: the kernel exempts uid 0 of the host"));
+    }
+    Some(budget)
+}
+
+/// The proxy endpoints of a managed network: its loopback ports on `127.0.0.1`.
+fn managed_endpoints(managed: &ManagedNetwork) -> Vec<ProxyEndpoint> {
+    managed
+        .loopback_ports
+        .iter()
+        .enumerate()
+        .map(|(index, port)| ProxyEndpoint {
+            variable: format!("managed-network.loopbackPorts[{index}]"),
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], *port)),
+        })
+        .collect()
+}
+
+/// Protected paths inside writable roots, shallowest first (the order they are bound in).
+fn protected_binds(filesystem: &FilesystemView) -> ProtectedBinds {
+    let mut read_only: Vec<ProtectedPath> =
+        filesystem.protected_paths().filter(|p| filesystem.is_under_writable_root(&p.path)).cloned().collect();
+    read_only.sort_by_key(|p| p.path.components().count());
+    let pins = filesystem.directories_to_pin(&read_only);
+    ProtectedBinds { read_only, pins }
+}
+
+fn readable_roots(filesystem: &FilesystemView) -> Vec<PathBuf> {
+    match &filesystem.read {
+        ReadScope::Full => vec![PathBuf::from("/")],
+        ReadScope::Restricted { roots, .. } => roots.clone(),
+    }
+}
+
+fn writable_roots(filesystem: &FilesystemView) -> Vec<PathBuf> {
+    filesystem.writable_roots.iter().map(|r| r.path.clone()).collect()
+}
+
+fn plan_landlock(
+    spec: &SandboxSpec,
+    host: &HostFacts,
+    filesystem: &FilesystemView,
+    network: NetworkMode,
+    proxy_endpoints: Option<Vec<ProxyEndpoint>>,
+    warnings: &mut Vec<String>,
+) -> Result<Enforcement> {
+    // Landlock only grants; a path inside a readable tree cannot be taken away again without a
+    // mount namespace. Never run with it silently readable.
+    if let Some(deny) = filesystem.deny_read.first() {
+        return Err(Error::Unsupported {
+            what: format!("deny-read of `{}` on the landlock pipeline", deny.path.display()),
+            reason: "Landlock cannot take back reads inside a readable tree and this pipeline masks nothing; \
+                     use the bwrap pipeline (a host that allows user namespaces)"
+                .into(),
+        });
+    }
+    let abi = host
+        .landlock_abi
+        .clone()
+        .map_err(|reason| Error::Unsupported { what: "the Landlock pipeline".into(), reason })?;
+    let mut landlock = if filesystem.full_write {
+        LandlockPlan::network_only(abi)
+    } else {
+        LandlockPlan::new(abi, &readable_roots(filesystem), &writable_roots(filesystem), &[])
+    };
+    let mut proxy = None;
+    if let Some(endpoints) = proxy_endpoints {
+        let route = ProxyPlan::landlock_ports(endpoints);
+        landlock = landlock.with_tcp_connect_only(route.ports()).map_err(|reason| Error::Unsupported {
+            what: "proxy-only networking on the landlock pipeline".into(),
+            reason: format!("{reason}; use the bwrap pipeline"),
+        })?;
+        proxy = Some(route);
+    }
+    warnings.extend(landlock.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
+    if spec.no_proc {
+        warnings.push("--no-proc has no effect on the landlock pipeline, which mounts no /proc".into());
+    }
+    Ok(Enforcement::Landlock {
+        landlock,
+        seccomp: SeccompPlan::new(network, false),
+        protected: protected_binds(filesystem),
+        proxy,
+    })
+}
+
+fn plan_namespaces(
+    spec: &SandboxSpec,
+    host: &HostFacts,
+    filesystem: &FilesystemView,
+    network: NetworkMode,
+    proxy_endpoints: Option<Vec<ProxyEndpoint>>,
+    warnings: &mut Vec<String>,
+) -> Result<Enforcement> {
+    let protected = protected_binds(filesystem);
+    let new_netns = network != NetworkMode::Full;
+    let mut no_proc = spec.no_proc;
+    if !no_proc && !host.fresh_proc {
+        warnings.push(
+            "this host refuses a fresh /proc in new namespaces (a container's masked /proc?): /proc is masked instead"
+                .into(),
+        );
+        no_proc = true;
+    }
+    let masks = if network == NetworkMode::Full {
+        let ssh_auth_sock = spec.env.iter().find(|(k, _)| k == "SSH_AUTH_SOCK").map(|(_, v)| Path::new(v));
+        mounts::host_ipc_paths(host.euid, ssh_auth_sock)
+    } else {
+        Vec::new()
+    };
+    let options = ViewOptions { no_proc, new_netns };
+    let (view, view_warnings) = mounts::plan(filesystem, &protected.pins, &protected.read_only, &masks, options);
+    warnings.extend(view_warnings);
+    let namespaces = NamespacePlan {
+        user: true,
+        mount: true,
+        pid: true,
+        ipc_uts_cgroup: true,
+        network: new_netns,
+        loopback: new_netns.then_some(
+            "IFF_UP only (the kernel then adds 127.0.0.1 and ::1; no RTM_NEWADDR, which AppArmor-restricted \
+             hosts refuse); best effort: where even that is refused the command runs with lo as the host left it",
+        ),
+        id_map: format!("uid {0} -> {0}, gid {1} -> {1}", host.euid, host.egid),
+    };
+    let proxy = match proxy_endpoints {
+        Some(_) if spec.bwrap_path.is_some() => {
+            return Err(Error::Unsupported {
+                what: "proxy-only networking with a system bwrap".into(),
+                reason: "the proxy bridge needs the embedded launcher; drop --bwrap-path".into(),
+            });
+        }
+        Some(endpoints) => Some(ProxyPlan::bridged(endpoints)),
+        None => None,
+    };
+    let landlock = match &host.landlock_abi {
+        Ok(_) if filesystem.full_write => None,
+        Ok(_) if spec.bwrap_path.is_some() => {
+            warnings.push("the system bwrap executor applies no Landlock layer".into());
+            None
+        }
+        Ok(abi) => {
+            // The view itself hides what may not be read, so the second layer only restricts
+            // writes.
+            let mut plan = LandlockPlan::new(*abi, &[PathBuf::from("/")], &writable_roots(filesystem), &["/dev/pts"]);
+            if matches!(filesystem.read, ReadScope::Restricted { .. }) {
+                // The view's root is a new tmpfs, not the host's.
+                plan = plan.in_sandbox_view(&[Path::new("/")]);
+            }
+            warnings.extend(plan.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
+            Some(plan)
+        }
+        Err(reason) => {
+            warnings.push(format!("no Landlock layer under the namespaces: {reason}"));
+            None
+        }
+    };
+    let executor = match &spec.bwrap_path {
+        None => Executor::Embedded,
+        // An installed bwrap runs outside every confinement: it must be out of the command's
+        // reach (and an absolute path, an executable file).
+        Some(path) => {
+            Executor::SystemBwrap { path: resolve::check_bwrap_path(path, filesystem, "bwrap-path")?, args: Vec::new() }
+        }
+    };
+    Ok(Enforcement::Namespaces {
+        namespaces,
+        mounts: view,
+        protected,
+        landlock,
+        seccomp: SeccompPlan::new(network, new_netns),
+        executor,
+        proxy,
+    })
+}
+
+#[cfg(test)]
+mod tests;

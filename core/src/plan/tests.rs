@@ -1,0 +1,178 @@
+//! Planning tests: every decision made for hosts described by injected facts, no process
+//! created.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use super::*;
+use crate::policy::SandboxPolicy;
+
+fn spec(argv: &[&str]) -> SandboxSpec {
+    let mut spec = SandboxSpec::new(SandboxPolicy::read_only(), "/", argv.iter().map(OsString::from).collect());
+    spec.env = vec![("PATH".into(), "/usr/bin::/bin".into())];
+    spec
+}
+
+fn host() -> HostFacts {
+    HostFacts::capable(6)
+}
+
+fn plan(spec: &SandboxSpec, host: &HostFacts) -> SandboxPlan {
+    prepare_for(spec, host).unwrap_or_else(|e| panic!("planning failed: {e}"))
+}
+
+fn error(spec: &SandboxSpec, host: &HostFacts) -> String {
+    prepare_for(spec, host).map(|_| ()).expect_err("planning should fail").to_string()
+}
+
+#[test]
+fn empty_command_is_refused() {
+    assert!(error(&spec(&[]), &host()).contains("`command`: empty command"));
+    assert!(error(&spec(&[""]), &host()).contains("argv[0]) is empty"));
+}
+
+#[test]
+fn path_search_candidates() {
+    let plan = plan(&spec(&["true"]), &host());
+    assert_eq!(
+        plan.exec.candidates,
+        vec![PathBuf::from("/usr/bin/true"), PathBuf::from("./true"), PathBuf::from("/bin/true")]
+    );
+    let plan = super::tests::plan(&spec(&["./x"]), &host());
+    assert_eq!(plan.exec.candidates, vec![PathBuf::from("./x")]);
+}
+
+#[test]
+fn bad_env_is_refused() {
+    let mut s = spec(&["true"]);
+    s.env.push(("A=B".into(), "c".into()));
+    assert!(error(&s, &host()).contains("`env[A=B]`"));
+}
+
+#[test]
+fn pipelines_by_policy() {
+    let mut s = spec(&["true"]);
+    s.policy = SandboxPolicy::DangerFullAccess.into();
+    let p = plan(&s, &host());
+    assert_eq!(p.pipeline(), Pipeline::Unsandboxed);
+    assert!(p.seccomp().is_none());
+    assert!(p.env_added().is_empty());
+    s.policy = SandboxPolicy::parse(r#"{"type":"external-sandbox"}"#).unwrap().into();
+    let p = plan(&s, &host());
+    assert_eq!(p.pipeline(), Pipeline::SeccompOnly);
+    assert_eq!(p.env_added(), [("CODEX_SANDBOX_NETWORK_DISABLED".to_owned(), "1".to_owned())]);
+    s.policy = SandboxPolicy::read_only().into();
+    s.pipeline = PipelineRequest::Bwrap;
+    let p = plan(&s, &host());
+    assert_eq!(p.pipeline(), Pipeline::Bwrap);
+    assert_eq!(p.mounts().first(), Some(&MountOp::ReadOnlyRoot));
+    assert!(p.namespaces().unwrap().network);
+    s.bwrap_path = Some("/usr/bin/bwrap".into());
+    let Executor::SystemBwrap { args, .. } = plan(&s, &host()).executor().clone() else {
+        panic!("system bwrap expected")
+    };
+    let args = args.join(" ");
+    assert!(args.starts_with("/usr/bin/bwrap --new-session --die-with-parent --unshare-user"), "{args}");
+    assert!(args.contains("--unshare-net --ro-bind / / ") && args.ends_with("--seccomp FD --"), "{args}");
+    s.pipeline = PipelineRequest::Landlock;
+    assert!(error(&s, &host()).contains("`bwrap-path`"));
+    s.bwrap_path = None;
+    s.pipeline = PipelineRequest::Auto;
+    s.proxy_network = true;
+    // No proxy variable: refused, naming where one was expected.
+    assert!(error(&s, &host()).contains("needs a loopback proxy URL"));
+    s.env.push(("HTTPS_PROXY".into(), "http://example.com:3128".into()));
+    assert!(error(&s, &host()).contains("`HTTPS_PROXY`"));
+    s.env.pop();
+    s.env.push(("https_proxy".into(), "http://127.0.0.1:3128".into()));
+    for pipeline in [PipelineRequest::Bwrap, PipelineRequest::Landlock] {
+        s.pipeline = pipeline;
+        let p = plan(&s, &host());
+        assert_eq!(p.network(), NetworkMode::Proxy);
+        assert_eq!(p.proxy().unwrap().ports(), vec![3128]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host classes.
+
+fn without_namespaces() -> HostFacts {
+    HostFacts { namespaces: Err("cannot create user, mount and PID namespaces: EPERM".into()), ..host() }
+}
+
+#[test]
+fn no_user_namespaces_auto_picks_landlock_and_explicit_bwrap_is_refused() {
+    let mut s = spec(&["true"]);
+    let p = plan(&s, &without_namespaces());
+    assert_eq!(p.pipeline(), Pipeline::Landlock);
+    assert!(p.pipeline_reason().contains("EPERM"), "{}", p.pipeline_reason());
+    s.pipeline = PipelineRequest::Bwrap;
+    let refused = error(&s, &without_namespaces());
+    assert!(refused.contains("the bwrap pipeline cannot be enforced") && refused.contains("EPERM"), "{refused}");
+}
+
+#[test]
+fn no_landlock_refuses_the_landlock_pipeline_and_drops_the_second_layer() {
+    let host = HostFacts { landlock_abi: Err("the kernel was built without Landlock (ENOSYS)".into()), ..host() };
+    let mut s = spec(&["true"]);
+    let p = plan(&s, &host);
+    assert_eq!(p.pipeline(), Pipeline::Bwrap);
+    assert!(p.landlock().is_none());
+    assert!(p.warnings().iter().any(|w| w.contains("no Landlock layer")), "{:?}", p.warnings());
+    s.pipeline = PipelineRequest::Landlock;
+    assert!(error(&s, &host).contains("without Landlock (ENOSYS)"));
+    let neither = HostFacts { namespaces: Err("EPERM".into()), ..host };
+    s.pipeline = PipelineRequest::Auto;
+    assert!(error(&s, &neither).contains("the Landlock pipeline cannot be enforced"));
+}
+
+#[test]
+fn every_landlock_abi_plans_its_own_rights_and_gaps() {
+    let mut s = spec(&["true"]);
+    s.pipeline = PipelineRequest::Landlock;
+    for abi in 1..=7 {
+        let p = plan(&s, &HostFacts { namespaces: Err("EPERM".into()), ..HostFacts::capable(abi) });
+        let landlock = p.landlock().unwrap();
+        assert_eq!(landlock.abi, abi);
+        assert_eq!(landlock.handled, landlock::fs_rights_of_abi(abi));
+        assert_eq!(landlock.not_enforced.iter().any(|gap| gap.contains("truncate")), abi < 3, "ABI {abi}");
+        assert_eq!(landlock.scoped != 0, abi >= 6, "ABI {abi}");
+    }
+    // Proxy-only networking needs ABI 4 on this pipeline.
+    s.proxy_network = true;
+    s.env.push(("HTTP_PROXY".into(), "http://127.0.0.1:8080".into()));
+    assert!(error(&s, &HostFacts::capable(3)).contains("ABI 3 cannot restrict TCP"));
+    assert_eq!(plan(&s, &HostFacts::capable(4)).landlock().unwrap().tcp_connect_ports, Some(vec![8080]));
+}
+
+#[test]
+fn no_new_mount_api_falls_back_to_landlock_but_an_installed_bwrap_still_runs() {
+    let old_kernel = HostFacts { new_mount_api: false, kernel: "5.10.0".into(), ..host() };
+    let mut s = spec(&["true"]);
+    let p = plan(&s, &old_kernel);
+    assert_eq!(p.pipeline(), Pipeline::Landlock);
+    assert!(p.pipeline_reason().contains("5.10.0"), "{}", p.pipeline_reason());
+    s.pipeline = PipelineRequest::Bwrap;
+    assert!(error(&s, &old_kernel).contains("new mount API"));
+    s.bwrap_path = Some("/usr/bin/bwrap".into());
+    assert_eq!(plan(&s, &old_kernel).pipeline(), Pipeline::Bwrap);
+    let no_openat2 = HostFacts { openat2: false, ..host() };
+    s.bwrap_path = None;
+    s.pipeline = PipelineRequest::Auto;
+    assert_eq!(plan(&s, &no_openat2).pipeline(), Pipeline::Landlock);
+}
+
+#[test]
+fn masked_proc_is_masked_in_the_view() {
+    let host = HostFacts { fresh_proc: false, ..host() };
+    let p = plan(&spec(&["true"]), &host);
+    assert!(p.mounts().contains(&MountOp::Mask { path: "/proc".into() }), "{:?}", p.mounts());
+    assert!(!p.mounts().contains(&MountOp::Proc));
+    assert!(p.warnings().iter().any(|w| w.contains("masked instead")));
+}
+
+#[test]
+fn id_maps_use_the_effective_ids() {
+    let host = HostFacts { euid: 4242, egid: 4343, ..host() };
+    assert_eq!(plan(&spec(&["true"]), &host).namespaces().unwrap().id_map, "uid 4242 -> 4242, gid 4343 -> 4343");
+}

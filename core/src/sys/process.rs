@@ -1,0 +1,176 @@
+//! Processes: creation, identity, control, waiting, `execve`.
+
+use std::ffi::CStr;
+use std::os::fd::{OwnedFd, RawFd};
+
+use super::{Errno, SysResult, check, check_int, owned};
+
+/// `clone(2)` without a new stack: the child continues on a copy of the caller's stack, as
+/// with `fork`. With `CLONE_PIDFD` in `flags` the parent also gets a pidfd for the child.
+///
+/// Returns `(0, None)` in the child and `(pid, pidfd)` in the parent.
+///
+/// # Safety
+/// The child shares nothing with the parent but runs on a copy of a possibly multi-threaded
+/// address space: until `execve` it may only call async-signal-safe functions.
+pub unsafe fn clone_process(flags: u64) -> SysResult<(libc::pid_t, Option<OwnedFd>)> {
+    let flags = flags | libc::SIGCHLD as u64;
+    let mut pidfd: RawFd = -1;
+    // SAFETY: a null stack makes clone behave like fork; the pidfd pointer is valid for the
+    // duration of the call. The caller upholds the async-signal-safety of the child.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags,
+            std::ptr::null_mut::<libc::c_void>(),
+            &mut pidfd as *mut RawFd,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_void>(),
+        )
+    };
+    // The kernel writes the pidfd into the parent's memory only: the child's copy stays -1.
+    check(ret).map(|pid| (pid as libc::pid_t, (pid > 0 && pidfd >= 0).then(|| owned(pidfd))))
+}
+
+pub fn exit_immediately(code: i32) -> ! {
+    // SAFETY: _exit never returns and runs no atexit handlers, which is what a forked child
+    // must do.
+    unsafe { libc::_exit(code) }
+}
+
+pub fn getpid() -> libc::pid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getpid() }
+}
+
+pub fn getuid() -> libc::uid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getuid() }
+}
+
+pub fn geteuid() -> libc::uid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+pub fn getegid() -> libc::gid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getegid() }
+}
+
+pub fn getgid() -> libc::gid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getgid() }
+}
+
+/// How far a close-everything loop must go: the hard limit on descriptors (a process may have
+/// lowered its soft limit after opening more), capped at 2^20; 2^16 when unknown.
+pub fn fd_limit() -> RawFd {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: limit is a valid out parameter.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    if ok { limit.rlim_cur.max(limit.rlim_max).min(1 << 20) as RawFd } else { 1 << 16 }
+}
+
+pub fn getppid() -> libc::pid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getppid() }
+}
+
+pub fn setsid() -> SysResult<()> {
+    // SAFETY: no arguments.
+    check_int(unsafe { libc::setsid() }).map(drop)
+}
+
+pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> SysResult<libc::c_int> {
+    // SAFETY: the prctl options used by this crate take integer arguments only.
+    check_int(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })
+}
+
+pub fn pidfd_send_signal(pidfd: RawFd, signal: i32) -> SysResult<()> {
+    // SAFETY: integer arguments; a null siginfo means "as if by kill(2)".
+    let ret =
+        unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, signal, std::ptr::null::<libc::siginfo_t>(), 0) };
+    check(ret).map(drop)
+}
+
+/// `waitpid(2)`, retried on EINTR. Returns the pid reaped (0 with `WNOHANG` when the child is
+/// still running) and the raw wait status.
+pub fn waitpid(pid: libc::pid_t, flags: libc::c_int) -> SysResult<(libc::pid_t, libc::c_int)> {
+    loop {
+        let mut status = 0;
+        // SAFETY: status is a valid out parameter.
+        let ret = unsafe { libc::waitpid(pid, &mut status, flags) };
+        if ret >= 0 {
+            return Ok((ret, status));
+        }
+        let errno = Errno::last();
+        if errno.0 != libc::EINTR {
+            return Err(errno);
+        }
+    }
+}
+
+pub fn kill(pid: libc::pid_t, signal: i32) -> SysResult<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::kill(pid, signal) }).map(drop)
+}
+
+/// `execve(2)`; returns only on failure.
+///
+/// # Safety
+/// `argv` and `envp` must be null-terminated arrays of pointers to NUL-terminated strings that
+/// stay alive for the call.
+pub unsafe fn execve(path: &CStr, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> Errno {
+    // SAFETY: upheld by the caller.
+    unsafe {
+        libc::execve(path.as_ptr(), argv, envp);
+    }
+    Errno::last()
+}
+
+/// The kernel's release string (`uname -r`), or `None` if `uname` failed.
+pub fn uname_release() -> Option<String> {
+    // SAFETY: utsname is plain data, fully written by a successful uname.
+    let mut name: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: name is a valid out parameter.
+    if unsafe { libc::uname(&mut name) } != 0 {
+        return None;
+    }
+    let bytes: Vec<u8> = name.release.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The errno of system call `number` called with arguments every kernel that has it rejects
+/// (descriptor -1, null pointers, zero sizes and flags): ENOSYS when the kernel lacks it or a
+/// filter hides it, something else (EBADF, EFAULT, EINVAL) when it exists.
+pub fn invalid_call_errno(number: libc::c_long) -> i32 {
+    let null = std::ptr::null::<libc::c_void>();
+    // SAFETY: with a descriptor of -1 and null pointers the call fails before touching memory
+    // or any object; no pointer is dereferenced by the kernel successfully.
+    let ret = unsafe { libc::syscall(number, -1 as libc::c_long, null, null, 0 as libc::c_long, 0 as libc::c_long) };
+    if ret == -1 { Errno::last().0 } else { 0 }
+}
+
+/// Sets both the soft and the hard limit of `resource` for this process.
+pub fn set_rlimit(resource: libc::__rlimit_resource_t, limit: u64) -> SysResult<()> {
+    let value = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+    // SAFETY: `value` is a valid rlimit for the duration of the call.
+    check_int(unsafe { libc::setrlimit(resource, &value) }).map(drop)
+}
+
+/// `pidfd_open(2)`: a close-on-exec pidfd for `pid`.
+pub fn pidfd_open(pid: libc::pid_t) -> SysResult<OwnedFd> {
+    // SAFETY: integer arguments.
+    check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) }).map(|fd| owned(fd as RawFd))
+}
+
+/// The pid a pidfd refers to, in this process's PID namespace (from `/proc/self/fdinfo`).
+pub fn pidfd_pid(pidfd: RawFd) -> SysResult<u32> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{pidfd}")).map_err(|_| Errno(libc::ENOENT))?;
+    info.lines()
+        .find_map(|line| line.strip_prefix("Pid:"))
+        .and_then(|pid| pid.trim().parse::<i64>().ok())
+        .and_then(|pid| u32::try_from(pid).ok())
+        .ok_or(Errno(libc::ESRCH))
+}

@@ -1,0 +1,100 @@
+//! The child side never allocates: this binary's allocator ends any process but the test's own
+//! with exit code 97 the moment it allocates, and every plan shape is spawned through it — read-
+//! only, workspace-write, restricted read, proxy-only, a missing command — on both pipelines.
+//! An allocation between `clone` and `execve` turns a success into exit 97, and a
+//! command-not-found error into a launch that "worked".
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use codex_sandbox_core::{ErrorKind, ExitStatus, SandboxPolicy, SpawnOptions, Stdio, prepare, spawn};
+use common::{Scratch, pipelines, spec};
+
+/// The test process's pid, set before the first spawn (0: not armed yet).
+static HOST_PID: AtomicI64 = AtomicI64::new(0);
+
+struct ChildMustNotAllocate;
+
+impl ChildMustNotAllocate {
+    fn check() {
+        let host = HOST_PID.load(Ordering::Relaxed);
+        // SAFETY: getpid has no arguments and cannot fail; the raw call sees through any cache.
+        if host != 0 && unsafe { libc::syscall(libc::SYS_getpid) } != host {
+            // SAFETY: _exit is async-signal-safe and ends the process at once.
+            unsafe { libc::_exit(97) }
+        }
+    }
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged.
+unsafe impl GlobalAlloc for ChildMustNotAllocate {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        Self::check();
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        Self::check();
+        // SAFETY: forwarded with the caller's pointer and layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        Self::check();
+        // SAFETY: forwarded with the caller's arguments.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: ChildMustNotAllocate = ChildMustNotAllocate;
+
+#[test]
+fn no_plan_shape_allocates_in_the_child() {
+    let scratch = Scratch::new("alloc");
+    std::fs::create_dir(scratch.0.join(".git")).unwrap();
+    let restricted = SandboxPolicy::parse(
+        r#"{"type":"workspace-write","read_only_access":{"type":"restricted","include_platform_defaults":true,"readable_roots":[]},"exclude_slash_tmp":true,"exclude_tmpdir_env_var":true}"#,
+    )
+    .unwrap();
+    let shapes: Vec<(&str, SandboxPolicy, bool)> = vec![
+        ("read-only", SandboxPolicy::read_only(), false),
+        ("workspace-write", SandboxPolicy::workspace_write(), false),
+        ("restricted read", restricted, false),
+        ("proxy-only", SandboxPolicy::workspace_write(), true),
+    ];
+    let pipelines = pipelines();
+    HOST_PID.store(std::process::id().into(), Ordering::SeqCst);
+    for pipeline in &pipelines {
+        for (name, policy, proxy) in &shapes {
+            for (argv, missing) in [(vec!["/bin/sh", "-c", "exit 3"], false), (vec!["no-such-command-xyz"], true)] {
+                let mut s = spec(policy.clone(), &scratch.0, &argv, *pipeline);
+                if *proxy {
+                    s.proxy_network = true;
+                    s.env.push(("HTTPS_PROXY".into(), "http://127.0.0.1:9".into()));
+                }
+                let plan = match prepare(&s) {
+                    Ok(plan) => plan,
+                    // Proxy-only needs Landlock ABI 4 on the landlock pipeline.
+                    Err(error) if *proxy && error.kind() == ErrorKind::Unsupported => {
+                        common::skip(format!("{name} on {pipeline:?}: {error}"));
+                        continue;
+                    }
+                    Err(error) => panic!("{name} on {pipeline:?}: {error}"),
+                };
+                let options = SpawnOptions { stdin: Stdio::Null, stdout: Stdio::Null, ..SpawnOptions::default() };
+                let outcome = spawn(&plan, options).map(|mut child| child.wait().unwrap());
+                match (missing, outcome) {
+                    (false, Ok(status)) => assert_eq!(status, ExitStatus::Exited(3), "{name} on {pipeline:?}"),
+                    (true, Err(error)) => {
+                        assert_eq!(error.kind(), ErrorKind::CommandNotFound, "{name} on {pipeline:?}")
+                    }
+                    (missing, outcome) => panic!("{name} on {pipeline:?} (missing: {missing}): {outcome:?}"),
+                }
+            }
+        }
+    }
+    HOST_PID.store(0, Ordering::SeqCst);
+}

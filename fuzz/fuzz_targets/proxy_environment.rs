@@ -1,0 +1,5 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    codex_sandbox_fuzz::targets::proxy_environment(data);
+});

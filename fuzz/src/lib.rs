@@ -1,0 +1,2 @@
+//! Fuzz target bodies for codex-sandbox; see `targets`.
+pub mod targets;
