@@ -103,7 +103,8 @@ function attachStdio(child, entries, fds) {
   child.stdio = entries.map((entry, i) => {
     if (entry.type === 'wrap') handOver(entry);
     if (entry.type !== 'pipe' && entry.type !== 'input') return null;
-    const socket = createPipeSocket(fds[i], i);
+    // Descriptors 3 and up are socket pairs: duplex, as in Node.
+    const socket = i >= 3 && fds[i] != null ? new net.Socket({ fd: fds[i], readable: true, writable: true }) : createPipeSocket(fds[i], i);
     if (i > 0 && fds[i] != null) {
       child._closesNeeded++;
       socket.on('close', () => maybeClose(child));
@@ -114,10 +115,14 @@ function attachStdio(child, entries, fds) {
 }
 
 /** The child is running: events from now on come from the reaper. */
-function started(child, native, entries) {
+function started(child, native, entries, ipc = -1) {
   child[kNative] = native;
   child.pid = native.pid;
   attachStdio(child, entries, native.fds);
+  if (ipc >= 0) {
+    child._closesNeeded++;
+    setupChannel(child, native.fds[ipc]);
+  }
   child[kHost].register(child, native.id);
   process.nextTick(() => child.emit('spawn'));
 }
@@ -147,6 +152,76 @@ function exited(child, code, signal, reapError) {
   child.emit('exit', child.exitCode, child.signalCode);
   process.nextTick(flushStdio, child);
   maybeClose(child);
+}
+
+/**
+ * The parent's end of an IPC channel in Node's 'json' serialization: one JSON text per line.
+ * Messages whose `cmd` starts with NODE_ are Node's own ('internalMessage'); passing handles
+ * (sockets, servers) is not supported.
+ */
+function setupChannel(child, fd) {
+  const socket = new net.Socket({ fd, readable: true, writable: true });
+  socket.setEncoding('utf8');
+  child.channel = socket;
+  child.connected = true;
+  let pending = '';
+  socket.on('data', (chunk) => {
+    pending += chunk;
+    let end;
+    while ((end = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, end);
+      pending = pending.slice(end + 1);
+      let message;
+      try {
+        message = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      const internal = message !== null && typeof message === 'object' && typeof message.cmd === 'string' && message.cmd.startsWith('NODE_');
+      child.emit(internal ? 'internalMessage' : 'message', message, undefined);
+    }
+  });
+  const disconnected = () => {
+    if (!child.connected) return;
+    child.connected = false;
+    process.nextTick(() => child.emit('disconnect'));
+  };
+  socket.on('end', () => {
+    disconnected();
+    socket.end();
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    disconnected();
+    child.channel = null;
+    maybeClose(child);
+  });
+  child.send = function send(message, handle, options, callback) {
+    if (typeof handle === 'function') {
+      callback = handle;
+      handle = undefined;
+    } else if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    if (message === undefined) throw errors.nodeError(TypeError, 'ERR_MISSING_ARGS', 'The "message" argument must be specified');
+    if (handle != null) throw errors.sandboxError('ERR_SANDBOX_UNSUPPORTED', 'send(): passing handles over the IPC channel is not supported');
+    if (!child.connected) {
+      const error = errors.nodeError(Error, 'ERR_IPC_CHANNEL_CLOSED', 'Channel closed');
+      if (typeof callback === 'function') process.nextTick(callback, error);
+      else process.nextTick(() => child.emit('error', error));
+      return false;
+    }
+    return socket.write(`${JSON.stringify(message)}\n`, typeof callback === 'function' ? (error) => callback(error ?? null) : undefined);
+  };
+  child.disconnect = function disconnect() {
+    if (!child.connected) {
+      child.emit('error', errors.nodeError(Error, 'ERR_IPC_DISCONNECTED', 'IPC channel is already disconnected'));
+      return;
+    }
+    disconnected();
+    socket.end();
+  };
 }
 
 module.exports = { SandboxedChild, kReferenced, started, failed, exited };

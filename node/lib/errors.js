@@ -158,4 +158,5 @@ module.exports = {
   maxBufferExceeded,
   errnoException,
   withProperties,
+  nodeError,
 };

@@ -39,12 +39,13 @@ const OUTPUT_KEYS = ['maxBuffer', 'encoding'];
 const KEYS = {
   spawn: new Set([...SPAWN_KEYS, ...SANDBOX_KEYS]),
   spawnSync: new Set([...SPAWN_KEYS, ...OUTPUT_KEYS, 'input', ...SANDBOX_KEYS]),
+  fork: new Set([...SPAWN_KEYS, 'execPath', 'execArgv', 'silent', ...SANDBOX_KEYS]),
   execFile: new Set([...SPAWN_KEYS, ...OUTPUT_KEYS, ...SANDBOX_KEYS]),
   run: new Set([...SPAWN_KEYS, ...OUTPUT_KEYS, 'input', ...SANDBOX_KEYS]),
   explain: new Set([...SPAWN_KEYS, ...SANDBOX_KEYS]),
   seatbelt: new Set(['cwd', 'env', ...SANDBOX_KEYS, 'allowLocalBinding', 'unixSockets', 'denyReadGlobs']),
 };
-const NAMES = { spawnSync: 'spawnSync(), execSync() and execFileSync()', execFile: 'exec() and execFile()', seatbelt: 'seatbeltPolicy()' };
+const NAMES = { fork: 'fork()', spawnSync: 'spawnSync(), execSync() and execFileSync()', execFile: 'exec() and execFile()', seatbelt: 'seatbeltPolicy()' };
 
 const NETWORK_MODES = new Set(['restricted', 'full', 'proxy']);
 const PIPELINES = new Set(['auto', 'bwrap', 'landlock']);
@@ -300,14 +301,15 @@ function stdioEntry(value, index, sync) {
   throw invalidArgValue('stdio', value);
 }
 
-/** Node's getValidStdio, to entries; then what the addon can carry out today. */
-function stdioEntries(stdio, sync) {
+/** Node's getValidStdio, to entries; then what the addon can carry out. */
+function stdioEntries(stdio, sync, channel) {
   if (stdio == null) stdio = 'pipe';
   let list;
   if (typeof stdio === 'string') {
     if (stdio === 'inherit') list = [0, 1, 2];
     else if (['ignore', 'pipe', 'overlapped'].includes(stdio)) list = [stdio, stdio, stdio];
     else throw invalidArgValue('stdio', stdio);
+    if (channel) list.push(channel);
   } else if (Array.isArray(stdio)) {
     list = stdio.slice();
   } else {
@@ -315,27 +317,27 @@ function stdioEntries(stdio, sync) {
   }
   while (list.length < 3) list.push(undefined);
   const entries = list.map((value, i) => stdioEntry(value, i, sync));
+  let ipc = -1;
   entries.forEach((entry, i) => {
     if (entry.type === 'ipc') {
-      const code = sync ? 'ERR_IPC_SYNC_FORK' : 'ERR_SANDBOX_UNSUPPORTED';
-      const message = sync ? 'IPC cannot be used with synchronous forks' : `stdio[${i}] 'ipc': an IPC channel needs descriptors beyond 0-2, which the sandbox cannot pass yet`;
-      throw sandboxError(code, message);
+      if (sync) throw errors.nodeError(Error, 'ERR_IPC_SYNC_FORK', 'IPC cannot be used with synchronous forks');
+      if (ipc >= 0) throw errors.nodeError(Error, 'ERR_IPC_ONE_PIPE', 'Child process can have only one IPC pipe');
+      if (i < 3) throw sandboxError('ERR_SANDBOX_UNSUPPORTED', `stdio[${i}] 'ipc': the sandbox carries an IPC channel at descriptor 3 or above only`);
+      ipc = i;
     }
-    if (i >= 3 && entry.type !== 'ignore') {
-      throw sandboxError(
-        'ERR_SANDBOX_UNSUPPORTED',
-        `stdio[${i}]: the sandbox cannot pass descriptors beyond 0-2 yet (only 'ignore' is accepted there)`,
-      );
+    if (sync && i >= 3 && entry.type === 'pipe') {
+      throw sandboxError('ERR_SANDBOX_UNSUPPORTED', `stdio[${i}] 'pipe': the sync variants collect stdout and stderr only`);
     }
   });
-  return entries.slice(0, 3);
+  return { entries, ipc };
 }
 
-/** The addon's code for one of the first three entries. */
+/** The addon's code for one entry. */
 function stdioCode(entry) {
   switch (entry.type) {
     case 'pipe':
     case 'input':
+    case 'ipc':
       return STDIO.pipe;
     case 'ignore':
       return STDIO.ignore;

@@ -105,16 +105,24 @@ module.exports = function createSandbox(binding) {
     if (sync) opts.validateMaxBuffer(options.maxBuffer);
     else opts.validateAbortSignal(options.signal);
     const killSignal = opts.killSignal(options.killSignal);
-    const entries = opts.stdioEntries(options.stdio, sync);
+    const { entries, ipc } = opts.stdioEntries(options.stdio, sync, normalized.channel);
     opts.checkIds(options, normalized.file);
     opts.checkArgv0(normalized);
+    if (ipc >= 0) {
+      if (options.serialization === 'advanced') {
+        throw sandboxError('ERR_SANDBOX_UNSUPPORTED', "serialization 'advanced': the sandbox's IPC channel speaks Node's 'json' serialization only");
+      }
+      // What Node's child reads to open its end of the channel (process.send, 'message').
+      const env = { keys: [...normalized.env.keys, 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE'], values: [...normalized.env.values, String(ipc), 'json'] };
+      normalized = { ...normalized, env };
+    }
     const spec = opts.nativeSpec(normalized);
-    return { killSignal, entries, spec, codes: entries.map(opts.stdioCode) };
+    return { killSignal, entries, ipc, spec, codes: entries.map(opts.stdioCode) };
   }
 
   function spawnNormalized(normalized) {
     const { options } = normalized;
-    const { killSignal = os.constants.signals.SIGTERM, entries, spec, codes } = prepare(normalized, false);
+    const { killSignal = os.constants.signals.SIGTERM, entries, ipc, spec, codes } = prepare(normalized, false);
     const child = new SandboxedChild(host);
     child.spawnfile = normalized.file;
     child.spawnargs = normalized.spawnargs;
@@ -122,7 +130,7 @@ module.exports = function createSandbox(binding) {
     const cwdErrno = opts.cwdErrno(normalized.cwd);
     const result = cwdErrno ? { kind: 'invalid-argument', field: 'command-cwd', errno: cwdErrno } : startNative(normalized, spec, codes, (s, c) => reaper.spawn(s, c));
     if (result instanceof binding.NativeChild) {
-      childModule.started(child, result, entries);
+      childModule.started(child, result, entries, ipc);
     } else {
       const outcome = classify(result, normalized, 'spawn');
       if (outcome.throw) throw outcome.throw;
@@ -374,12 +382,32 @@ module.exports = function createSandbox(binding) {
     return out;
   }
 
-  /** fork() needs an IPC channel at a descriptor above 2, which the core cannot pass yet. */
-  function fork(modulePath) {
-    throw sandboxError(
-      'ERR_SANDBOX_UNSUPPORTED',
-      `fork(${JSON.stringify(modulePath)}): the IPC channel needs descriptors beyond 0-2, which the sandbox cannot pass yet`,
-    );
+  /**
+   * child_process.fork in the sandbox: `execPath` (default: this Node) runs `modulePath` with an
+   * IPC channel ('json' serialization), so `process.send` and 'message' work on both sides.
+   */
+  function fork(modulePath, args, options) {
+    if (modulePath instanceof URL) modulePath = require('node:url').fileURLToPath(modulePath);
+    if (typeof modulePath !== 'string') throw errors.invalidArgType('modulePath', ['string', 'URL'], modulePath);
+    opts.noNulBytes(modulePath, 'modulePath');
+    if (args == null) {
+      args = [];
+    } else if (typeof args === 'object' && !Array.isArray(args)) {
+      options = args;
+      args = [];
+    } else if (!Array.isArray(args)) {
+      throw errors.invalidArgType('args', 'Array', args);
+    }
+    if (options != null) opts.validateObject(options, 'options');
+    options = { ...options, shell: false };
+    opts.checkKeys(options, 'fork');
+    const { execPath = process.execPath, execArgv = process.execArgv, silent, ...spawnOptions } = options;
+    opts.noNulBytes(execPath, 'options.execPath');
+    let { stdio } = spawnOptions;
+    if (typeof stdio === 'string') stdio = stdio === 'inherit' ? [0, 1, 2, 'ipc'] : [stdio, stdio, stdio, 'ipc'];
+    else if (!Array.isArray(stdio)) stdio = silent ? ['pipe', 'pipe', 'pipe', 'ipc'] : [0, 1, 2, 'ipc'];
+    else if (!stdio.includes('ipc')) throw errors.nodeError(Error, 'ERR_CHILD_PROCESS_IPC_REQUIRED', "Forked processes must have an IPC channel, missing value 'ipc' in options.stdio");
+    return spawn(execPath, [...execArgv, modulePath, ...args], { ...spawnOptions, stdio });
   }
 
   return {

@@ -224,14 +224,15 @@ impl Reaper {
 
     fn try_spawn(&mut self, spec: &NativeSpec, codes: &[i32]) -> Result<NativeChild, Error> {
         let plan = codex_sandbox_core::prepare(&spec.to_core()?)?;
-        let options = spawn_options(codes)?;
+        let (options, extra_ends) = spawn_options(codes)?;
         self.start_thread()?;
         let mut child = codex_sandbox_core::spawn(&plan, options)?;
         let id = self.next_id;
         self.next_id = self.next_id.checked_add(1).unwrap_or(1);
         // Ownership of the pipe ends passes to the JS layer, which wraps them at once.
         let take = |file: Option<std::fs::File>| file.map(IntoRawFd::into_raw_fd);
-        let fds = [take(child.stdin.take()), take(child.stdout.take()), take(child.stderr.take())];
+        let mut fds = vec![take(child.stdin.take()), take(child.stdout.take()), take(child.stderr.take())];
+        fds.extend(extra_ends.into_iter().map(|end| end.map(IntoRawFd::into_raw_fd)));
         let pid = child.id();
         let mut pidfd = child.pidfd().map(|fd| fd.as_raw_fd());
         let child = Arc::new(Mutex::new(Some(child)));
@@ -290,7 +291,7 @@ pub struct NativeChild {
     pid: u32,
     /// The parent's pipe ends (stdin, stdout, stderr), owned by the JS layer from the moment
     /// `spawn` returns.
-    fds: [Option<RawFd>; 3],
+    fds: Vec<Option<RawFd>>,
     child: SharedChild,
 }
 
@@ -311,7 +312,7 @@ impl NativeChild {
     /// The parent's pipe ends as descriptor numbers (`null` where not a pipe).
     #[napi(getter)]
     pub fn fds(&self) -> Vec<Option<i32>> {
-        self.fds.to_vec()
+        self.fds.clone()
     }
 
     /// Sends `signal` through the pidfd; 0 on success, else an errno (`ESRCH` once reaped).

@@ -172,18 +172,57 @@ fn duplicate(fd: i32, field: &str) -> Result<Stdio, Error> {
     Ok(Stdio::Fd(owned))
 }
 
-/// The spawn options for three stdio codes (see `STDIO_*`).
-pub fn spawn_options(codes: &[i32]) -> Result<SpawnOptions, Error> {
-    let [stdin, stdout, stderr] = codes else {
-        return Err(Error::Internal("stdio must have three entries".into()));
+/// The spawn options for stdio codes (see `STDIO_*`): entries 0–2 are the standard streams,
+/// entries 3 and up become descriptors at that number in the command (`ignore`: none). A `pipe`
+/// there is a socket pair, as libuv makes it (duplex, so also usable for an IPC channel); the
+/// parent's ends come back by index.
+pub fn spawn_options(codes: &[i32]) -> Result<(SpawnOptions, Vec<Option<OwnedFd>>), Error> {
+    let [stdin, stdout, stderr, extra @ ..] = codes else {
+        return Err(Error::Internal("stdio must have at least three entries".into()));
     };
-    Ok(SpawnOptions {
+    let mut extra_fds = Vec::new();
+    let mut parent_ends = Vec::new();
+    for (offset, code) in extra.iter().enumerate() {
+        let number = 3 + offset as i32;
+        let field = format!("stdio[{number}]");
+        let source = match *code {
+            STDIO_IGNORE => {
+                parent_ends.push(None);
+                continue;
+            }
+            STDIO_PIPE => {
+                let (parent, child) = socket_pair(&field)?;
+                parent_ends.push(Some(parent));
+                extra_fds.push((number, child));
+                continue;
+            }
+            STDIO_INHERIT => number,
+            fd if fd >= 0 => fd,
+            other => return Err(argument_error(&field, format!("unknown stdio code {other}"))),
+        };
+        let Stdio::Fd(fd) = duplicate(source, &field)? else { unreachable!("duplicate returns Stdio::Fd") };
+        parent_ends.push(None);
+        extra_fds.push((number, fd));
+    }
+    let options = SpawnOptions {
         stdin: stdio(*stdin, 0)?,
         stdout: stdio(*stdout, 1)?,
         stderr: stdio(*stderr, 2)?,
+        extra_fds,
         pass_fds: Vec::new(),
         // The spawning thread is the JS thread: the sandbox is killed when it ends.
         die_with_parent: true,
-        ..SpawnOptions::default()
-    })
+    };
+    Ok((options, parent_ends))
+}
+
+fn socket_pair(field: &str) -> Result<(OwnedFd, OwnedFd), Error> {
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` has room for the two descriptors socketpair writes.
+    let ret = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
+    if ret < 0 {
+        return Err(argument_error(field, format!("socketpair: {}", std::io::Error::last_os_error())));
+    }
+    // SAFETY: two fresh descriptors that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }

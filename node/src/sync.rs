@@ -54,7 +54,9 @@ pub fn spawn_sync(
 ) -> Either<NativeSyncResult, NativeError> {
     let started = (|| {
         let plan = codex_sandbox_core::prepare(&spec.to_core()?)?;
-        codex_sandbox_core::spawn(&plan, spawn_options(&stdio)?)
+        // Extra pipes are not collected by the sync variants (the JS layer refuses them there).
+        let (options, _extra_ends) = spawn_options(&stdio)?;
+        codex_sandbox_core::spawn(&plan, options)
     })();
     match started {
         Ok(child) => Either::A(run(child, options)),

@@ -121,19 +121,73 @@ test('files, streams, sockets and other children as stdio', async (t) => {
       }
     }],
     ['stdio[3] ignore', async (cp) => events(cp.spawn('echo', ['x'], { stdio: ['pipe', 'pipe', 'pipe', 'ignore'] }), { data: true })],
-    // Waits for the core's extra_fds (descriptors beyond 2 at a chosen number).
     ['stdio[3] pipe', async (cp) => {
       const child = cp.spawn('sh', ['-c', 'echo fd3 >&3'], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
       let out = '';
       child.stdio[3].on('data', (d) => { out += d; });
       await events(child);
       return out;
-    }, { differs: true }],
-    ["'ipc'", async (cp) => {
-      const child = cp.spawn(process.execPath, ['-e', 'process.send("hi"); process.disconnect()'], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] });
-      const message = await new Promise((resolve) => child.on('message', resolve));
-      await events(child);
-      return message;
-    }, { differs: true }],
+    }],
+    ['stdio[3] and [4]: write to the command, read from it', async (cp) => {
+      const child = cp.spawn('sh', ['-c', 'tr a-z A-Z <&4 >&3'], { stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdio[3].on('data', (d) => { out += d; });
+      child.stdio[4].end('shout\n');
+      return { seen: await events(child), out };
+    }],
+    ['stdio[3] a file descriptor', async (cp) => {
+      const file = scratch();
+      const fd = fs.openSync(file, 'w');
+      const seen = await events(cp.spawn('sh', ['-c', 'echo to-fd3 >&3'], { stdio: ['ignore', 'inherit', 'inherit', fd] }));
+      fs.closeSync(fd);
+      return { seen, file: fs.readFileSync(file, 'utf8') };
+    }],
+  ]);
+});
+
+test("IPC: 'ipc' in stdio and fork()", async (t) => {
+  const script = path.join(dir, 'forked.js');
+  fs.writeFileSync(script, `
+    process.on('message', (m) => {
+      if (m === 'bye') return process.disconnect();
+      process.send({ echo: m, argv: process.argv.slice(2), connected: process.connected });
+    });
+    process.send('ready');`);
+  const conversation = async (child) => {
+    const messages = [];
+    const order = [];
+    child.on('message', (m) => {
+      messages.push(m);
+      if (m === 'ready') child.send({ n: 1, text: 'ü' });
+      else child.send('bye');
+    });
+    child.on('disconnect', () => order.push(`disconnect:${child.connected}`));
+    const seen = await events(child);
+    return { messages, order, seen, connected: child.connected };
+  };
+  await compare(t, [
+    ["spawn with 'ipc'", async (cp) => conversation(cp.spawn(process.execPath, [script, 'a'], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] }))],
+    ['fork()', async (cp) => conversation(cp.fork(script, ['b', 'c']))],
+    ['fork() silent', async (cp) => {
+      const child = cp.fork(script, [], { silent: true });
+      return { stdout: child.stdout !== null, ...(await conversation(child)) };
+    }],
+    ['fork() with execArgv', async (cp) => conversation(cp.fork(script, ['d'], { execArgv: ['--no-warnings'] }))],
+    ['fork() without ipc in stdio', async (cp) => {
+      try {
+        cp.fork(script, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+        return 'forked';
+      } catch (error) {
+        return { name: error.name, code: error.code };
+      }
+    }],
+    ["two 'ipc'", async (cp) => {
+      try {
+        cp.spawn('true', [], { stdio: ['pipe', 'pipe', 'pipe', 'ipc', 'ipc'] });
+        return 'spawned';
+      } catch (error) {
+        return { name: error.name, code: error.code };
+      }
+    }],
   ]);
 });

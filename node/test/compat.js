@@ -9,7 +9,7 @@ const util = require('node:util');
 const childProcess = require('node:child_process');
 const sandbox = require('@codex/linux-sandbox');
 
-const FUNCTIONS = ['spawn', 'spawnSync', 'exec', 'execFile', 'execSync', 'execFileSync'];
+const FUNCTIONS = ['spawn', 'spawnSync', 'exec', 'execFile', 'execSync', 'execFileSync', 'fork'];
 /** Functions whose second argument is the options (no args array). */
 const NO_ARGS = new Set(['exec', 'execSync']);
 
