@@ -30,10 +30,10 @@ export type ReadAccess =
   | { type: 'full-access' }
   | { type: 'restricted'; include_platform_defaults?: boolean; readable_roots?: string[] };
 
-/** One stdio entry the sandbox carries out: Node's, except 'ipc' (fd 3 and up is 'ignore' only, for now). */
-export type StdioEntry = cp.IOType | number | Stream | { fd: number } | null | undefined;
-/** `stdio` as the sandbox accepts it: Node's forms, with at most the three standard streams (plus 'ignore's). */
-export type SandboxStdio = cp.IOType | [StdioEntry?, StdioEntry?, StdioEntry?, ...('ignore' | null | undefined)[]];
+/** One stdio entry: Node's forms ('ipc' at index 3 or above, in 'json' serialization). */
+export type StdioEntry = cp.IOType | 'ipc' | number | Stream | { fd: number } | null | undefined;
+/** `stdio` as the sandbox accepts it: Node's forms. */
+export type SandboxStdio = cp.IOType | StdioEntry[];
 
 export type SignalName = NodeJS.Signals;
 
@@ -235,10 +235,11 @@ export declare namespace execFile {
 }
 
 /**
- * Not available yet: a forked Node child needs its IPC channel at a descriptor above 2, which
- * the sandbox cannot pass yet. Always throws ERR_SANDBOX_UNSUPPORTED.
+ * child_process.fork in the sandbox: a Node child with an IPC channel (`process.send`,
+ * `'message'`) in Node's 'json' serialization; handles cannot be sent.
  */
-export declare function fork(modulePath: string | URL, args?: readonly string[], options?: cp.ForkOptions & SandboxOptions): never;
+export declare function fork(modulePath: string | URL, options?: cp.ForkOptions & SandboxOptions): cp.ChildProcess;
+export declare function fork(modulePath: string | URL, args?: readonly string[], options?: cp.ForkOptions & SandboxOptions): cp.ChildProcess;
 
 /**
  * Runs `command` to completion and resolves with its status and output, whatever the exit

@@ -74,8 +74,8 @@ test('execSync and execFileSync', async (t) => {
     ['execFileSync killed', async (cp) => throws(() => cp.execFileSync('sh', ['-c', 'kill -KILL $$'], { stdio: 'pipe' }))],
     ['execFileSync not found', async (cp) => throws(() => cp.execFileSync('codex-sandbox-no-such-command', ['x'], { env: { PATH: '/usr/bin:/bin' } }))],
     ['execFileSync maxBuffer', async (cp) => {
-      const result = throws(() => cp.execFileSync('head', ['-c', '5000', '/dev/zero'], { maxBuffer: 100, stdio: 'pipe' }));
-      if (result.threw) result.threw.stdout = result.threw.stdout.length;
+      const result = throws(() => cp.execFileSync('sh', ['-c', 'head -c 5000 /dev/zero; sleep 10'], { maxBuffer: 100, stdio: 'pipe' }));
+      if (result.threw) result.threw.stdout = result.threw.stdout.length > 100;
       return result;
     }],
   ]);

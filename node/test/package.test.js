@@ -68,7 +68,7 @@ test('CommonJS names are visible to the ES module loader from index.js itself', 
 
 /** Written for child_process; compiled unchanged against child_process and against ours. */
 const DROP_IN = `
-import { spawn, spawnSync, exec, execFile, execSync, execFileSync, ChildProcess } from 'MODULE';
+import { spawn, spawnSync, exec, execFile, execSync, execFileSync, fork, ChildProcess } from 'MODULE';
 import { promisify } from 'node:util';
 const child = spawn('ls', ['-l']);
 child.stdout.on('data', (d: Buffer) => d.length);
@@ -80,6 +80,10 @@ some.stdout.pipe(process.stdout);
 const none: null = some.stdin;
 const any: ChildProcess = spawn('ls', [], { stdio: 'inherit', shell: true, detached: false, timeout: 5, killSignal: 'SIGKILL' });
 const asChild: ChildProcess = child;
+const forked: ChildProcess = fork('worker.js', ['a'], { silent: true });
+forked.on('message', (m: unknown) => forked.send({ got: m }));
+const fd3 = spawn('sh', ['-c', 'echo >&3'], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+fd3.stdio[3]?.on('data', () => {});
 const ok: boolean = child.kill('SIGTERM');
 const r = spawnSync('ls', ['-a'], { encoding: 'utf8', input: 'x', maxBuffer: 10 });
 const text: string = r.stdout;
@@ -115,8 +119,8 @@ async function main(): Promise<void> {
 void main();
 // @ts-expect-error: pipeline names are checked
 spawn('ls', [], { pipeline: 'chroot' });
-// @ts-expect-error: fd 3 and above cannot be passed (yet)
-spawn('ls', [], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+const ipc = spawn('node', ['x.js'], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'], policy: 'read-only' });
+ipc.send({ hello: 1 });
 `;
 
 function typecheck(t, files) {
