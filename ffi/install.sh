@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
-# Builds libcodex_sandbox in release mode and installs it under a prefix:
+# Installs libcodex_sandbox under a prefix with cargo-c, or removes it again:
 #
-#   PREFIX/lib/libcodex_sandbox.so.0.1.0   the shared library (SONAME libcodex_sandbox.so.0)
-#   PREFIX/lib/libcodex_sandbox.so.0       -> libcodex_sandbox.so.0.1.0
-#   PREFIX/lib/libcodex_sandbox.so         -> libcodex_sandbox.so.0   (for -lcodex_sandbox)
-#   PREFIX/lib/libcodex_sandbox.a          the static library
-#   PREFIX/include/codex_sandbox.h         the header
-#   PREFIX/lib/pkgconfig/codex_sandbox.pc  for `pkg-config --cflags --libs codex_sandbox`
+#   ffi/install.sh PREFIX               cargo cinstall --release --locked -p codex-sandbox-ffi
+#   ffi/install.sh --uninstall PREFIX   removes the files that install wrote
 #
-# Usage: ffi/install.sh PREFIX        (e.g. /usr/local, or $HOME/.local)
-#        ffi/install.sh --no-build PREFIX   install what target/release already holds
-# DESTDIR is honoured for staged installs (the .pc file still names PREFIX).
+# What lands (cargo-c's layout, [package.metadata.capi] in ffi/Cargo.toml):
+#   LIBDIR/libcodex_sandbox.so.0.1.0    the shared library, SONAME libcodex_sandbox.so.0
+#   LIBDIR/libcodex_sandbox.so.0, .so   links to it
+#   LIBDIR/libcodex_sandbox.a           the static library
+#   LIBDIR/pkgconfig/codex_sandbox.pc   Libs.private from rustc's --print native-static-libs
+#   PREFIX/include/codex_sandbox.h      the committed header
+# LIBDIR defaults to PREFIX/lib; DESTDIR stages the install (the .pc still names PREFIX).
+# Needs cargo-c: `cargo install cargo-c --locked` (0.10.24+cargo-0.98.0 is the last release
+# that builds with rustc 1.95; later ones need a newer rustc).
 set -euo pipefail
 
-build=1
-if [ "${1:-}" = "--no-build" ]; then
-    build=0
+uninstall=0
+if [ "${1:-}" = "--uninstall" ]; then
+    uninstall=1
     shift
 fi
 if [ "$#" -ne 1 ] || [ -z "$1" ]; then
-    echo "usage: $0 [--no-build] PREFIX" >&2
+    echo "usage: $0 [--uninstall] PREFIX" >&2
     exit 2
 fi
 prefix=$1
@@ -27,28 +29,26 @@ case "$prefix" in
     /*) ;;
     *) prefix="$(pwd)/$prefix" ;;
 esac
-
+libdir=${LIBDIR:-$prefix/lib}
 root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-if [ "$build" = 1 ]; then
-    cargo build --release --locked -p codex-sandbox-ffi
-fi
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
-release="$target_dir/release"
-version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
-for file in "$release/libcodex_sandbox.so" "$release/libcodex_sandbox.a"; do
-    [ -f "$file" ] || { echo "$0: missing $file (build first, or drop --no-build)" >&2; exit 1; }
-done
 
-dest="${DESTDIR:-}$prefix"
-libdir="$prefix/lib"
-install -d "$dest/lib/pkgconfig" "$dest/include"
-install -m 0755 "$release/libcodex_sandbox.so" "$dest/lib/libcodex_sandbox.so.$version"
-ln -sfn "libcodex_sandbox.so.$version" "$dest/lib/libcodex_sandbox.so.0"
-ln -sfn "libcodex_sandbox.so.0" "$dest/lib/libcodex_sandbox.so"
-install -m 0644 "$release/libcodex_sandbox.a" "$dest/lib/libcodex_sandbox.a"
-install -m 0644 include/codex_sandbox.h "$dest/include/codex_sandbox.h"
-sed -e "s|@PREFIX@|$prefix|g" -e "s|@LIBDIR@|$libdir|g" -e "s|@VERSION@|$version|g" \
-    ffi/codex_sandbox.pc.in >"$dest/lib/pkgconfig/codex_sandbox.pc"
-chmod 0644 "$dest/lib/pkgconfig/codex_sandbox.pc"
-echo "installed libcodex_sandbox $version under ${DESTDIR:-}$prefix"
+if [ "$uninstall" = 1 ]; then
+    dest=${DESTDIR:-}
+    rm -f -- "$dest$libdir"/libcodex_sandbox.so "$dest$libdir"/libcodex_sandbox.so.[0-9]* \
+        "$dest$libdir/libcodex_sandbox.a" "$dest$libdir/pkgconfig/codex_sandbox.pc" \
+        "$dest$prefix/include/codex_sandbox.h"
+    # Directories the install created are removed only when nothing else is in them.
+    rmdir -- "$dest$libdir/pkgconfig" "$dest$libdir" "$dest$prefix/include" 2>/dev/null || true
+    echo "removed libcodex_sandbox from $dest$prefix"
+    exit 0
+fi
+
+if ! cargo cinstall --version >/dev/null 2>&1; then
+    echo "$0: cargo-c is not installed; install it with: cargo install cargo-c --locked (with rustc 1.95: --version 0.10.24+cargo-0.98.0)" >&2
+    exit 1
+fi
+destdir=()
+[ -n "${DESTDIR:-}" ] && destdir=(--destdir "$DESTDIR")
+cd "$root"
+cargo cinstall --release --locked -p codex-sandbox-ffi --prefix "$prefix" --libdir "$libdir" \
+    "${destdir[@]}"

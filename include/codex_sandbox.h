@@ -106,8 +106,11 @@ enum codex_sandbox_result
   CODEX_SANDBOX_INVALID_POLICY = 2,
   /**
    * This host cannot enforce what was asked (no Landlock, no user namespaces, proxy-only
-   * networking on a Landlock ABI below 4). Nothing runs without the sandbox that was asked
-   * for.
+   * networking on a Landlock ABI below 4, `lo` that cannot be brought up in proxy mode).
+   * Nothing runs without the sandbox that was asked for. The same code whether the probe
+   * found it before `clone` or the sandbox's first process after it (a refused id map,
+   * mount or Landlock ruleset): the message names the failing check and a remedy for this
+   * host, and codex_sandbox_error_errno() gives that check's errno when it has one.
    */
   CODEX_SANDBOX_UNSUPPORTED = 3,
   /**

@@ -1,14 +1,18 @@
 #!/bin/sh
-# Builds the Node addon, copies it into place and runs the Node tests (including the packed-
-# tarball install check in package.test.js and, as root, the uid-65534 rerun in nobody.test.js).
+# Builds the Node addon and runs the Node tests against it (including the packed-tarball
+# installs in packaging.test.js and, as root, the uid-65534 rerun in nobody.test.js).
 #   node/test.sh            debug build
 #   node/test.sh --release  release build
+# The addon under test stays under target/ (CODEX_SANDBOX_NODE_ADDON points at it): a test run
+# never replaces ./linux-sandbox.linux-<arch>-<libc>.node, the release build `npm run build`
+# makes, nor anything under npm/.
 # With CI set, TypeScript (5.9.3 + @types/node, 3 packages) is installed into node/.cache so
 # that package.test.js also runs `tsc --noEmit` over a typed example; otherwise that test skips.
 set -eu
 cd "$(dirname "$0")/.."
 
-node node/build.js "$@"
+CODEX_SANDBOX_NODE_ADDON=$(node node/build.js "$@")
+export CODEX_SANDBOX_NODE_ADDON
 
 if [ -n "${CI:-}" ] && [ ! -e node/.cache/node_modules/typescript ]; then
     mkdir -p node/.cache
@@ -32,4 +36,5 @@ exec node --test --test-reporter=spec \
     node/test/compat-errors.test.js \
     node/test/compat-fds.test.js \
     node/test/package.test.js \
+    node/test/packaging.test.js \
     node/test/nobody.test.js

@@ -3,6 +3,8 @@
 # .ci/run calls after installing what a fresh machine lacks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# What git sees as changed or untracked now; the tests must leave it so (nothing in the checkout).
+checkout_before=$(git status --porcelain 2>/dev/null || true)
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -24,5 +26,18 @@ if [ -n "${CODEX_SANDBOX_FUZZ_SECONDS:-}" ]; then
 fi
 echo "== Node tests (addon, package, packed tarball, root and uid 65534)"
 sh node/test.sh
-echo "== C tests (install under a prefix, .so and .a, root and uid 65534, valgrind)"
+echo "== cargo package (every crate packs: versions on path dependencies, metadata)"
+cargo package --workspace --no-verify --allow-dirty --locked --quiet
+echo "== C tests (cargo-c install, .so and .a, in place, C++, root and uid 65534, valgrind)"
 tests/c/run.sh
+echo "== cross builds (x86_64 musl, aarch64 glibc under qemu) and their smoke tests"
+# The bounded part of scripts/release.sh (about 2.5 min cold on 2 cores); the other two
+# targets and the npm packing run only in a release (scripts/release.sh).
+scripts/release.sh --check --targets x86_64-unknown-linux-musl,aarch64-unknown-linux-gnu
+echo "== nothing left in the checkout"
+checkout_after=$(git status --porcelain 2>/dev/null || true)
+if [ "$checkout_before" != "$checkout_after" ]; then
+    echo "FAIL: the tests changed the checkout:" >&2
+    diff <(echo "$checkout_before") <(echo "$checkout_after") >&2 || true
+    exit 1
+fi

@@ -179,9 +179,33 @@ struct SeatbeltCli {
     command: Vec<OsString>,
 }
 
+/// `codex-linux-sandbox doctor`: what this host can enforce, check by check (each with its
+/// errno, what it means and what to do). Exits 1 when no pipeline can enforce workspace-write
+/// with restricted network here.
+#[derive(Parser, Debug)]
+#[command(name = "codex-linux-sandbox doctor", bin_name = "codex-linux-sandbox doctor")]
+struct DoctorCli {
+    /// Print the probe as JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn doctor(cli: DoctorCli) -> Result<ExitCode, Error> {
+    let probe = codex_sandbox_core::probe::probe();
+    if cli.json {
+        print_json(&probe)?;
+    } else {
+        let _ = write!(std::io::stdout().lock(), "{}", probe.table());
+    }
+    Ok(if probe.can_enforce_workspace_write() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
 fn main() -> ExitCode {
     let result = match std::env::args_os().nth(1) {
-        Some(arg) if arg == "doctor" => print_json(&codex_sandbox_core::probe::probe()),
+        Some(arg) if arg == "doctor" => match DoctorCli::try_parse_from(std::env::args_os().skip(1)) {
+            Ok(cli) => doctor(cli),
+            Err(error) => return usage_error(error),
+        },
         Some(arg) if arg == "seatbelt" => match SeatbeltCli::try_parse_from(std::env::args_os().skip(1)) {
             Ok(cli) => seatbelt(cli),
             Err(error) => return usage_error(error),
@@ -232,6 +256,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     let forwarder = SignalForwarder::new(&FORWARDED_SIGNALS).map_err(setup_error("block forwarded signals"))?;
     let mut child = spawn(&plan, SpawnOptions::default())?;
     let status = forwarder.wait(&mut child).map_err(setup_error("wait for the command"))?;
+    if let Some(failure) = child.setup_failure() {
+        eprintln!("codex-linux-sandbox: {failure}");
+    }
     Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
 }
 

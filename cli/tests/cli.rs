@@ -176,9 +176,27 @@ fn termination_signals_are_forwarded() {
 
 #[test]
 fn doctor_reports_the_host() {
-    let output = Command::new(common::binary()).arg("doctor").output().unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = Command::new(common::binary()).args(["doctor", "--json"]).output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // Exit 0 exactly when some pipeline enforces workspace-write with restricted network.
+    assert_eq!(output.status.success(), report["workspace_write"]["runs"] == true, "{}", stderr(&output));
+    for check in report["checks"].as_array().unwrap() {
+        assert!(check["check"].is_string() && check["ok"].is_boolean() && check["meaning"].is_string(), "{check}");
+        if check["ok"] == false && check["tried"] == true && check["errno"].is_array() {
+            assert!(!check["fix"].as_str().unwrap().is_empty(), "a failed check says what to do: {check}");
+        }
+    }
+    let table = Command::new(common::binary()).arg("doctor").output().unwrap();
+    assert_eq!(table.status.code(), output.status.code());
+    let text = common::stdout(&table);
+    assert!(text.contains(&format!("kernel {}", report["kernel"].as_str().unwrap())), "{text}");
+    assert!(!report["kernel"].as_str().unwrap().is_empty());
+    assert!(text.lines().any(|line| line.starts_with("Landlock ")), "{text}");
+    let help = Command::new(common::binary()).args(["doctor", "--help"]).output().unwrap();
+    assert!(help.status.success() && common::stdout(&help).contains("--json"));
+    let unknown = Command::new(common::binary()).args(["doctor", "--bogus"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(125));
+    assert!(stderr(&unknown).contains("--bogus"), "{}", stderr(&unknown));
     assert!(report["landlock"]["available"].is_boolean());
     let namespaces = report["namespaces"]["available"].as_bool().unwrap();
     assert_eq!(namespaces, common::userns_available(User::Current));

@@ -184,3 +184,33 @@ fn the_cases_exercise_both_outcomes() {
         assert_eq!(run_case(User::Current, case, false).0, code, "{name}");
     }
 }
+
+/// A missing command exits 127 and one that cannot be executed 126, on both executors (bwrap
+/// itself exits 1 for both). (A setup failure inside bwrap: `host_limits.rs`.)
+#[test]
+fn missing_and_non_executable_commands_exit_127_and_126_on_both_executors() {
+    if !Path::new(BWRAP).exists() {
+        common::skip(format!("{BWRAP} is not installed (CI installs Debian's bubblewrap)"));
+        return;
+    }
+    for user in users() {
+        if !common::userns_available(user) {
+            common::skip(format!("as {user:?}: this host forbids user namespaces"));
+            continue;
+        }
+        let fixture = Fixture::new(user, "diff-exec");
+        let not_executable = fixture.ws.join("existing.txt").display().to_string();
+        for system_bwrap in [false, true] {
+            let mut run = Run::new(user, &fixture.ws).arg("--pipeline=bwrap");
+            if system_bwrap {
+                run = run.arg("--bwrap-path").arg(BWRAP);
+            }
+            let output = run.output(&["codex-sandbox-no-such-command"]);
+            assert_eq!(output.status.code(), Some(127), "{user:?} system={system_bwrap}: {}", stderr(&output));
+            assert!(stderr(&output).contains("command not found: `codex-sandbox-no-such-command`"));
+            let output = run.output(&[&not_executable]);
+            assert_eq!(output.status.code(), Some(126), "{user:?} system={system_bwrap}: {}", stderr(&output));
+            assert!(stderr(&output).contains("Permission denied"), "{}", stderr(&output));
+        }
+    }
+}

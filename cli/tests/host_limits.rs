@@ -43,8 +43,13 @@ fn without_user_namespaces_protected_paths_refuse_and_read_only_runs() {
     let limits = ["--unshare-user", "--disable-userns"];
     let output = sandbox_inside_bwrap(&limits, "workspace-write", &scratch.path);
     assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
-    assert!(stderr(&output).contains("cannot create a user namespace"), "{}", stderr(&output));
-    assert!(stderr(&output).contains("user.max_user_namespaces"), "says what to do: {}", stderr(&output));
+    let refusal = stderr(&output);
+    // The failing check with its errno, the cause the evidence points to (not the sysctls,
+    // which allow user namespaces here), and each pipeline's reason.
+    assert!(refusal.contains("clone with CLONE_NEWUSER): No space left on device (os error 28)"), "{refusal}");
+    assert!(refusal.contains("bwrap --disable-userns"), "names the outer sandbox: {refusal}");
+    assert!(!refusal.contains("unprivileged_userns_clone"), "no sysctl advice where sysctls allow it: {refusal}");
+    assert!(refusal.contains("Landlock pipeline: the protected paths"), "{refusal}");
     assert!(!scratch.path.join("ran").exists());
     assert!(!scratch.path.join(".codex").exists(), "placeholder left behind");
 
@@ -67,7 +72,7 @@ fn without_user_namespaces_protected_paths_refuse_and_read_only_runs() {
     assert_eq!(plan["pipeline"], "landlock");
     let reason = plan["pipeline_reason"].as_str().unwrap();
     assert!(reason.starts_with("auto: the namespace pipeline cannot run here"), "{reason}");
-    assert!(reason.contains("cannot create user, mount and PID namespaces"), "the cause: {reason}");
+    assert!(reason.contains("clone with CLONE_NEWUSER"), "the cause: {reason}");
 }
 
 #[test]
@@ -84,13 +89,7 @@ fn without_landlock_the_landlock_pipeline_refuses() {
     .into_iter()
     .map(|(syscall, number)| SyscallRule { syscall, number, allow_if: vec![], errno: libc::ENOSYS, note: None })
     .collect();
-    let program = compile(&rules);
-    let mut filter = tempfile();
-    for instruction in &program {
-        filter.write_all(&instruction.code.to_ne_bytes()).unwrap();
-        filter.write_all(&[instruction.jt, instruction.jf]).unwrap();
-        filter.write_all(&instruction.k.to_ne_bytes()).unwrap();
-    }
+    let mut filter = filter_file(&rules);
     let fd = filter.as_raw_fd().to_string();
 
     let scratch = Scratch::new(User::Current, "no-landlock");
@@ -109,6 +108,11 @@ fn without_landlock_the_landlock_pipeline_refuses() {
         let output = run("landlock", policy);
         assert_eq!(output.status.code(), Some(125), "{policy}: {}", stderr(&output));
         assert!(stderr(&output).contains("Landlock"), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("5.13") && stderr(&output).contains("lsm="),
+            "the remedy: {}",
+            stderr(&output)
+        );
         assert!(!scratch.path.join("ran").exists(), "{policy}: the command ran without Landlock");
     }
     // The namespace pipeline does not need Landlock: its read-only mounts still hold.
@@ -120,8 +124,174 @@ fn without_landlock_the_landlock_pipeline_refuses() {
     }
 }
 
+/// The system calls a 5.4 kernel lacks (RHEL 8's 4.18 and Debian 11's 5.10 lack a subset):
+/// the new mount API (5.2 and 5.12), `openat2` (5.6), `close_range` (5.9), `clone3` (5.3).
+const NEWER_THAN_5_4: [(&str, libc::c_long); 10] = [
+    ("open_tree", libc::SYS_open_tree),
+    ("move_mount", libc::SYS_move_mount),
+    ("fsopen", libc::SYS_fsopen),
+    ("fsconfig", libc::SYS_fsconfig),
+    ("fsmount", libc::SYS_fsmount),
+    ("fspick", libc::SYS_fspick),
+    ("mount_setattr", libc::SYS_mount_setattr),
+    ("openat2", libc::SYS_openat2),
+    ("close_range", libc::SYS_close_range),
+    ("clone3", libc::SYS_clone3),
+];
+
+/// `rules` compiled, in a file bwrap reads with `--seccomp FD`.
+fn filter_file(rules: &[SyscallRule]) -> std::fs::File {
+    let mut filter = tempfile();
+    for instruction in &compile(rules) {
+        filter.write_all(&instruction.code.to_ne_bytes()).unwrap();
+        filter.write_all(&[instruction.jt, instruction.jf]).unwrap();
+        filter.write_all(&instruction.k.to_ne_bytes()).unwrap();
+    }
+    filter
+}
+
+/// Filter rules answering `errno` for each of `calls`.
+fn hiding(calls: &[(&'static str, libc::c_long)], errno: i32) -> Vec<SyscallRule> {
+    calls
+        .iter()
+        .map(|&(syscall, number)| SyscallRule { syscall, number, allow_if: vec![], errno, note: None })
+        .collect()
+}
+
+/// Runs the sandbox binary with `args` as `user` in `cwd`, under `filter` (installed by bwrap
+/// just before it starts the binary, so only the binary and what it starts see it).
+fn run_filtered(filter: &mut std::fs::File, user: User, cwd: &Path, args: &[&str]) -> Output {
+    run_filtered_with(filter, user, cwd, args, &[])
+}
+
+/// [`run_filtered`] with `env` added to the binary's environment.
+fn run_filtered_with(
+    filter: &mut std::fs::File,
+    user: User,
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    use std::os::unix::process::CommandExt;
+    filter.rewind().unwrap();
+    let fd = filter.as_raw_fd().to_string();
+    let mut command = Command::new(bwrap().unwrap());
+    command
+        .args(["--dev-bind", "/", "/", "--seccomp", &fd, "--"])
+        .arg(common::binary())
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("LC_ALL", "C")
+        .envs(env.iter().copied());
+    if user == User::Nobody {
+        command.uid(65534).gid(65534);
+    }
+    preserve_fd(&mut command, filter.as_raw_fd()).output().unwrap()
+}
+
+#[test]
+fn on_a_kernel_without_the_new_mount_api_openat2_and_close_range_the_namespace_pipeline_runs_classic_mounts() {
+    if bwrap().is_none() {
+        return;
+    }
+    let mut filter = filter_file(&hiding(&NEWER_THAN_5_4, libc::ENOSYS));
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?}"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "old-kernel");
+        let work = scratch.dir("work");
+        scratch.dir("work/.git");
+        scratch.file("outside/keep", "host");
+        let run = |filter: &mut std::fs::File, args: &[&str]| run_filtered(filter, user, &work, args);
+
+        let output = run(&mut filter, &["--sandbox-policy", common::WORKSPACE, "--explain", "--", "/bin/true"]);
+        assert!(output.status.success(), "{user:?}: {}", stderr(&output));
+        let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(plan["pipeline"], "bwrap", "{user:?}: {}", plan["pipeline_reason"]);
+        assert_eq!(plan["launcher"]["mount_api"], "classic", "{user:?}");
+        assert_eq!(plan["launcher"]["open_without_symlinks"], "O_NOFOLLOW component walk", "{user:?}");
+
+        // Inside: the workspace is writable, the rest of the host and .git are not (EROFS),
+        // /dev works, the PID namespace shows only the sandbox, the seccomp filter still holds
+        // (the namespace pipeline's network namespace has no interface but lo).
+        let script = "touch inside && echo inside-ok; \
+                      touch ../outside/new 2>&1; (echo x >> ../outside/keep) 2>&1; touch .git/hook 2>&1; \
+                      echo hi > /dev/null && echo devnull-ok; \
+                      cat /proc/1/comm; test -e /proc/$0 && echo host-pid-visible; \
+                      mount -t tmpfs none .git 2>&1 || true";
+        let sandboxed = |pipeline: &str| {
+            let host_pid = std::process::id().to_string();
+            ["--pipeline", pipeline, "--sandbox-policy", common::WORKSPACE, "--", "/bin/sh", "-c", script, &host_pid]
+                .map(String::from)
+        };
+        let args = sandboxed("bwrap");
+        let output = run(&mut filter, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let out = common::stdout(&output);
+        assert!(output.status.success(), "{user:?}: {out} {}", stderr(&output));
+        assert!(out.contains("inside-ok"), "{user:?}: {out}");
+        assert_eq!(out.matches("Read-only file system").count(), 3, "{user:?}: outside and .git are read-only: {out}");
+        assert!(out.contains("devnull-ok"), "{user:?}: {out}");
+        assert!(out.lines().any(|line| line == "codex-linux-san"), "{user:?}: our init is PID 1: {out}");
+        assert!(!out.contains("host-pid-visible"), "{user:?}: a fresh /proc: {out}");
+        assert!(scratch.path.join("work/inside").exists(), "{user:?}");
+        assert!(!scratch.path.join("outside/new").exists(), "{user:?}: wrote outside the workspace");
+        assert_eq!(std::fs::read_to_string(scratch.path.join("outside/keep")).unwrap(), "host");
+        assert!(!scratch.path.join("work/.git/hook").exists(), "{user:?}: wrote into .git");
+        std::fs::remove_file(scratch.path.join("work/inside")).unwrap();
+
+        // The other views on the classic path: restricted read (an empty root with readable
+        // binds, sealed read-only), full network (host sockets masked), deny-read (a file
+        // masked without device access).
+        let secret = scratch.file("work/secret.txt", "secret");
+        let restricted = r#"{"type":"read-only","access":{"type":"restricted","readable_roots":["/etc"]}}"#;
+        let script = "cat /etc/hostname > /dev/null && echo etc-readable; cat ../outside/keep 2>&1; \
+                      touch /etc/x 2>&1; touch / 2>&1; ls /bin/sh > /dev/null && echo bin-ok";
+        let args = ["--pipeline", "bwrap", "--sandbox-policy", restricted, "--", "/bin/sh", "-c", script];
+        let output = run(&mut filter, &args);
+        let out = common::stdout(&output);
+        assert!(out.contains("etc-readable") && out.contains("bin-ok"), "{user:?}: {out} {}", stderr(&output));
+        assert!(out.contains("No such file or directory"), "{user:?}: outside is hidden: {out}");
+        assert_eq!(out.matches("Read-only file system").count(), 2, "{user:?}: {out}");
+        let full_network = r#"{"type":"read-only","network_access":true}"#;
+        let args = ["--pipeline", "bwrap", "--sandbox-policy", full_network, "--", "/bin/sh", "-c", "echo ok"];
+        let output = run(&mut filter, &args);
+        assert_eq!(common::stdout(&output), "ok\n", "{user:?}: {}", stderr(&output));
+        let profile = format!(
+            r#"{{"type":"managed","file_system":{{"type":"restricted","entries":[
+                {{"path":{{"type":"special","value":{{"kind":"root"}}}},"access":"read"}},
+                {{"path":{{"type":"path","path":"{}"}},"access":"write"}},
+                {{"path":{{"type":"path","path":"{}"}},"access":"deny"}}]}},"network":"restricted"}}"#,
+            work.display(),
+            secret.display()
+        );
+        let args = ["--pipeline", "bwrap", "--permission-profile", &profile, "--", "/bin/cat", "secret.txt"];
+        let output = run(&mut filter, &args);
+        assert_eq!(output.status.code(), Some(1), "{user:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("Permission denied"), "{user:?}: {}", stderr(&output));
+        assert_eq!(std::fs::read_to_string(&secret).unwrap(), "secret");
+        std::fs::remove_file(&secret).unwrap();
+
+        // The Landlock pipeline's protected binds take the same path, in place.
+        let args = sandboxed("landlock");
+        let output = run(&mut filter, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let out = common::stdout(&output);
+        assert!(output.status.success(), "{user:?}: {out} {}", stderr(&output));
+        assert!(out.contains("inside-ok"), "{user:?}: {out}");
+        assert_eq!(out.matches("Permission denied").count(), 2, "{user:?}: Landlock refuses outside: {out}");
+        assert!(out.contains("touch: cannot touch '.git/hook': Read-only file system"), "{user:?}: {out}");
+        assert!(!scratch.path.join("outside/new").exists(), "{user:?}");
+        assert!(!scratch.path.join("work/.git/hook").exists(), "{user:?}");
+    }
+}
+
 fn tempfile() -> std::fs::File {
-    let path = std::env::temp_dir().join(format!("codex-sandbox-filter-{}", std::process::id()));
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("codex-sandbox-filter-{}-{n}", std::process::id()));
     let file = std::fs::OpenOptions::new().create(true).truncate(true).read(true).write(true).open(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
     file
@@ -136,5 +306,394 @@ fn preserve_fd(command: &mut Command, fd: i32) -> &mut Command {
             libc::fcntl(fd, libc::F_SETFD, 0);
             Ok(())
         })
+    }
+}
+
+/// Runs the sandbox binary with `args` as `user` in `cwd`, inside bwrap with `bwrap_args`
+/// (private namespaces the test builds: a masked /proc, a read-only bind), no filter.
+fn run_inside_bwrap(bwrap_args: &[&str], user: User, cwd: &Path, args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(bwrap().unwrap());
+    command
+        .args(["--dev-bind", "/", "/"])
+        .args(bwrap_args)
+        .arg("--")
+        .arg(common::binary())
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("LC_ALL", "C");
+    if user == User::Nobody {
+        command.uid(65534).gid(65534);
+    }
+    command.output().unwrap()
+}
+
+/// `doctor --json`'s check named `name`.
+fn doctor_check(report: &serde_json::Value, name: &str) -> serde_json::Value {
+    report["checks"].as_array().unwrap().iter().find(|c| c["check"] == name).cloned().unwrap()
+}
+
+/// A container's seccomp profile (Docker's default, Kubernetes' RuntimeDefault): `clone` and
+/// `unshare` with CLONE_NEWUSER refused (EPERM), `clone3` hidden (ENOSYS); the sysctls allow
+/// user namespaces.
+fn container_filter() -> Vec<SyscallRule> {
+    use codex_sandbox_core::seccomp::Condition;
+    let without_newuser = || Condition::ArgIn {
+        arg: 0,
+        mask: libc::CLONE_NEWUSER as u32,
+        values: vec![0],
+        meaning: "no new user namespace",
+    };
+    vec![
+        SyscallRule {
+            syscall: "clone",
+            number: libc::SYS_clone,
+            allow_if: vec![without_newuser()],
+            errno: libc::EPERM,
+            note: None,
+        },
+        SyscallRule {
+            syscall: "unshare",
+            number: libc::SYS_unshare,
+            allow_if: vec![without_newuser()],
+            errno: libc::EPERM,
+            note: None,
+        },
+        SyscallRule { syscall: "clone3", number: libc::SYS_clone3, allow_if: vec![], errno: libc::ENOSYS, note: None },
+    ]
+}
+
+#[test]
+fn in_a_container_whose_seccomp_profile_refuses_user_namespaces_the_refusal_names_the_filter() {
+    if bwrap().is_none() {
+        return;
+    }
+    let mut filter = filter_file(&container_filter());
+    for user in common::users() {
+        let scratch = Scratch::new(user, "container-filter");
+        let output = run_filtered(&mut filter, user, &scratch.path, &["doctor", "--json"]);
+        assert_eq!(output.status.code(), Some(1), "{user:?}: workspace-write cannot run here");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let namespaces = doctor_check(&report, "user, mount, PID, network namespaces");
+        assert_eq!(namespaces["errno"], serde_json::json!(["EPERM", libc::EPERM]), "{user:?}: {namespaces}");
+        let fix = namespaces["fix"].as_str().unwrap();
+        assert!(fix.contains("Seccomp: 2") && fix.contains("Docker"), "{user:?}: the filter, not sysctls: {fix}");
+        assert!(!fix.contains("max_user_namespaces is"), "{user:?}: {fix}");
+
+        let output = run_filtered(
+            &mut filter,
+            user,
+            &scratch.path,
+            &["--sandbox-policy", "workspace-write", "--", "touch", "ran"],
+        );
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        let refusal = stderr(&output);
+        assert!(refusal.contains("Operation not permitted (os error 1)") && refusal.contains("seccomp"), "{refusal}");
+        assert!(!scratch.path.join("ran").exists() && !scratch.path.join(".codex").exists(), "{user:?}");
+
+        // --explain does not pretend: the bwrap pipeline is refused here too.
+        let args = ["--pipeline", "bwrap", "--explain", "--", "true"];
+        let output = run_filtered(&mut filter, user, &scratch.path, &args);
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        assert!(output.stdout.is_empty() && stderr(&output).contains("the bwrap pipeline cannot be enforced"));
+
+        // A read-only policy needs no namespace: auto runs it on Landlock, which holds.
+        let output = run_filtered(&mut filter, user, &scratch.path, &["--", "touch", "ran"]);
+        assert_eq!(output.status.code(), Some(1), "{user:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("Permission denied"), "{user:?}: {}", stderr(&output));
+        assert!(!scratch.path.join("ran").exists());
+    }
+}
+
+#[test]
+fn where_a_seccomp_profile_predating_landlock_refuses_it_the_refusal_says_so() {
+    if bwrap().is_none() {
+        return;
+    }
+    let calls = [
+        ("landlock_create_ruleset", libc::SYS_landlock_create_ruleset),
+        ("landlock_add_rule", libc::SYS_landlock_add_rule),
+        ("landlock_restrict_self", libc::SYS_landlock_restrict_self),
+    ];
+    let mut filter = filter_file(&hiding(&calls, libc::EPERM));
+    for user in common::users() {
+        let scratch = Scratch::new(user, "landlock-eperm");
+        let args = ["--pipeline", "landlock", "--", "touch", "ran"];
+        let output = run_filtered(&mut filter, user, &scratch.path, &args);
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("predates Landlock"), "{user:?}: {}", stderr(&output));
+        assert!(!scratch.path.join("ran").exists());
+        let report = run_filtered(&mut filter, user, &scratch.path, &["doctor", "--json"]);
+        let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+        assert_eq!(doctor_check(&report, "Landlock")["errno"], serde_json::json!(["EPERM", libc::EPERM]));
+    }
+}
+
+#[test]
+fn without_proc_the_refusal_says_to_mount_it() {
+    if bwrap().is_none() {
+        return;
+    }
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?} (bwrap builds this host)"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "no-proc");
+        let hide_proc = ["--tmpfs", "/proc"];
+        let output = run_inside_bwrap(
+            &hide_proc,
+            user,
+            &scratch.path,
+            &["--sandbox-policy", "workspace-write", "--", "touch", "ran"],
+        );
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        let refusal = stderr(&output);
+        assert!(refusal.contains("No such file or directory (os error 2)"), "{refusal}");
+        assert!(refusal.contains("/proc is not mounted here") && refusal.contains("mount procfs"), "{refusal}");
+        assert!(!refusal.contains("unprivileged_userns_clone"), "{refusal}");
+        assert!(!scratch.path.join("ran").exists());
+        let output = run_inside_bwrap(&hide_proc, user, &scratch.path, &["doctor", "--json"]);
+        assert_eq!(output.status.code(), Some(1));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(!report["kernel"].as_str().unwrap().is_empty(), "the kernel is read with uname(2)");
+        let namespaces = doctor_check(&report, "user, mount, PID, network namespaces");
+        assert_eq!(namespaces["errno"], serde_json::json!(["ENOENT", libc::ENOENT]), "{namespaces}");
+    }
+}
+
+#[test]
+fn a_read_only_workspace_runs_workspace_write_without_a_placeholder() {
+    if bwrap().is_none() {
+        return;
+    }
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?} (bwrap builds this host)"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "ro-workspace");
+        let work = scratch.dir("src");
+        scratch.dir("src/.git");
+        let work_str = work.to_str().unwrap();
+        // `docker run -v src:/src:ro`: the workspace is a read-only bind in the test's own
+        // private mount namespace.
+        let read_only = ["--ro-bind", work_str, work_str];
+        let explain = ["--sandbox-policy", "workspace-write", "--explain", "--", "true"];
+        let output = run_inside_bwrap(&read_only, user, &work, &explain);
+        assert!(output.status.success(), "{user:?}: {}", stderr(&output));
+        let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let skipped = plan["uncreatable_protected_paths"].as_array().unwrap();
+        assert_eq!(skipped[0][0], format!("{work_str}/.codex"), "{user:?}: {plan}");
+        assert!(skipped[0][1].as_str().unwrap().contains("Read-only file system"), "{user:?}");
+        let script = "touch new 2>&1; mkdir .codex 2>&1; touch .git/hook 2>&1; echo ran";
+        let args = ["--sandbox-policy", "workspace-write", "--", "/bin/sh", "-c", script];
+        let output = run_inside_bwrap(&read_only, user, &work, &args);
+        let out = common::stdout(&output);
+        assert!(output.status.success(), "{user:?}: {out} {}", stderr(&output));
+        assert_eq!(out.matches("Read-only file system").count(), 3, "{user:?}: {out}");
+        assert!(out.contains("ran"));
+        assert!(!work.join(".codex").exists() && !work.join("new").exists() && !work.join(".git/hook").exists());
+    }
+}
+
+#[test]
+fn nested_inside_our_own_sandbox_workspace_write_is_refused_for_the_outer_sandbox_and_read_only_runs() {
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?}"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "nested");
+        let inner = |policy: &str| {
+            let binary = common::binary().to_str().unwrap().to_owned();
+            common::Run::new(user, &scratch.path).policy("workspace-write").output(&[
+                &binary,
+                "--sandbox-policy",
+                policy,
+                "--",
+                "touch",
+                "ran",
+            ])
+        };
+        let output = inner("workspace-write");
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        let refusal = stderr(&output);
+        assert!(refusal.contains("already runs confined") && refusal.contains("NoNewPrivs: 1"), "{refusal}");
+        assert!(!refusal.contains("unprivileged_userns_clone"), "{refusal}");
+        assert!(!scratch.path.join("ran").exists());
+        // Landlock stacks: the inner read-only sandbox runs and refuses the write.
+        let output = inner("read-only");
+        assert_eq!(output.status.code(), Some(1), "{user:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("Permission denied"), "{user:?}: {}", stderr(&output));
+        assert!(!scratch.path.join("ran").exists());
+    }
+}
+
+#[test]
+fn where_lo_cannot_be_raised_proxy_mode_takes_landlock_and_the_namespace_pipeline_refuses() {
+    if bwrap().is_none() {
+        return;
+    }
+    use codex_sandbox_core::seccomp::Condition;
+    // AppArmor-restricted hosts and gVisor refuse the interface change.
+    let rules = vec![SyscallRule {
+        syscall: "ioctl",
+        number: libc::SYS_ioctl,
+        allow_if: vec![Condition::ArgNotIn {
+            arg: 1,
+            mask: u32::MAX,
+            values: vec![libc::SIOCSIFFLAGS as u32],
+            meaning: "not SIOCSIFFLAGS",
+        }],
+        errno: libc::EPERM,
+        note: None,
+    }];
+    let mut filter = filter_file(&rules);
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?}"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "no-lo");
+        let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = proxy.local_addr().unwrap().port();
+        let proxy_url = format!("http://127.0.0.1:{port}");
+        let env = [("HTTP_PROXY", proxy_url.as_str())];
+        let script = format!("echo through-the-proxy > /dev/tcp/127.0.0.1/{port} && echo sent");
+        let run = |filter: &mut std::fs::File, pipeline: &str, explain: bool| {
+            let mut args =
+                vec!["--pipeline", pipeline, "--allow-network-for-proxy", "--sandbox-policy", common::WORKSPACE];
+            if explain {
+                args.push("--explain");
+            }
+            args.extend(["--", "/bin/bash", "-c", &script]);
+            run_filtered_with(filter, user, &scratch.path, &args, &env)
+        };
+        // Explicitly on the namespace pipeline: refused before anything runs, naming lo.
+        let output = run(&mut filter, "bwrap", false);
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        let refusal = stderr(&output);
+        assert!(refusal.contains("bring up lo") && refusal.contains("Operation not permitted"), "{refusal}");
+        // auto: Landlock (ABI ≥ 4 here) reaches the proxy without a network namespace.
+        let output = run(&mut filter, "auto", true);
+        let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(plan["pipeline"], "landlock", "{user:?}: {}", plan["pipeline_reason"]);
+        assert!(plan["pipeline_reason"].as_str().unwrap().contains("bring up lo"), "{}", plan["pipeline_reason"]);
+        proxy.set_nonblocking(true).unwrap();
+        let output = run(&mut filter, "auto", false);
+        assert!(output.status.success(), "{user:?}: {} {}", common::stdout(&output), stderr(&output));
+        let (mut stream, _) = proxy.accept().expect("the command reached the proxy");
+        stream.set_nonblocking(false).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let mut received = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut received).unwrap();
+        assert_eq!(received, "through-the-proxy\n", "{user:?}");
+        let report = run_filtered(&mut filter, user, &scratch.path, &["doctor", "--json"]);
+        let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+        let lo = doctor_check(&report, "lo up in a new network namespace");
+        assert_eq!(lo["errno"], serde_json::json!(["EPERM", libc::EPERM]), "{user:?}: {lo}");
+        assert!(lo["fix"].as_str().unwrap().contains("--pipeline landlock"), "{lo}");
+    }
+}
+
+#[test]
+fn a_setup_failure_inside_an_installed_bwrap_exits_125_with_a_prefixed_message() {
+    if bwrap().is_none() {
+        return;
+    }
+    // bwrap always pivots into its new root; the embedded launcher needs no pivot for a
+    // read-only view of `/`, so only the installed bwrap fails its setup here.
+    let mut filter = filter_file(&hiding(&[("pivot_root", libc::SYS_pivot_root)], libc::EPERM));
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?}"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "bwrap-setup");
+        let run = |filter: &mut std::fs::File, extra: &[&str]| {
+            let mut args = vec!["--pipeline", "bwrap"];
+            args.extend(extra);
+            args.extend(["--", "/bin/sh", "-c", "touch ran; exit 1"]);
+            run_filtered(filter, user, &scratch.path, &args)
+        };
+        let output = run(&mut filter, &["--bwrap-path", "/usr/bin/bwrap"]);
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        let message = stderr(&output);
+        assert!(message.contains("bwrap: "), "bwrap's own message stays: {message}");
+        assert!(
+            message.contains("codex-linux-sandbox: sandbox setup failed: set up the sandbox with the installed bwrap"),
+            "{message}"
+        );
+        assert!(!scratch.path.join("ran").exists());
+        // The embedded launcher runs the command, whose own exit 1 is kept.
+        let output = run(&mut filter, &[]);
+        assert_eq!(output.status.code(), Some(1), "{user:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("Read-only file system"), "{user:?}: {}", stderr(&output));
+    }
+}
+
+#[test]
+fn with_a_read_only_tmp_the_classic_path_still_stages_its_view() {
+    if bwrap().is_none() {
+        return;
+    }
+    let mut filter = filter_file(&hiding(&NEWER_THAN_5_4, libc::ENOSYS));
+    for user in common::users() {
+        if !common::userns_available(user) {
+            common::skip(format!("user namespaces unavailable to {user:?}"));
+            continue;
+        }
+        let scratch = Scratch::new(user, "ro-tmp");
+        let work = scratch.dir("work");
+        let work_str = work.to_str().unwrap().to_owned();
+        // /tmp read-only (the staging tmpfs goes on a directory of it), the workspace writable.
+        filter.rewind().unwrap();
+        let fd = filter.as_raw_fd().to_string();
+        let mut command = Command::new(bwrap().unwrap());
+        command
+            .args(["--dev-bind", "/", "/", "--ro-bind", "/tmp", "/tmp", "--bind", &work_str, &work_str])
+            .args(["--seccomp", &fd, "--"])
+            .arg(common::binary())
+            .args(["--sandbox-policy", common::WORKSPACE, "--", "/bin/sh", "-c", "touch inside && touch /tmp/x 2>&1"])
+            .current_dir(&work)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin");
+        if user == User::Nobody {
+            use std::os::unix::process::CommandExt;
+            command.uid(65534).gid(65534);
+        }
+        let output = preserve_fd(&mut command, filter.as_raw_fd()).output().unwrap();
+        let out = common::stdout(&output);
+        assert!(out.contains("Read-only file system"), "{user:?}: {out} {}", stderr(&output));
+        assert!(work.join("inside").exists(), "{user:?}: {}", stderr(&output));
+        assert!(!Path::new("/tmp/x").exists());
+    }
+}
+
+#[test]
+fn where_a_filter_refuses_the_mount_family_the_refusal_names_the_mount_step() {
+    if bwrap().is_none() {
+        return;
+    }
+    let calls = [("mount", libc::SYS_mount), ("umount2", libc::SYS_umount2), ("pivot_root", libc::SYS_pivot_root)];
+    let mut filter = filter_file(&hiding(&calls, libc::EPERM));
+    for user in common::users() {
+        let scratch = Scratch::new(user, "no-mount");
+        let args = ["--sandbox-policy", "workspace-write", "--", "touch", "ran"];
+        let output = run_filtered(&mut filter, user, &scratch.path, &args);
+        assert_eq!(output.status.code(), Some(125), "{user:?}: {}", stderr(&output));
+        let refusal = stderr(&output);
+        assert!(
+            refusal.contains("make the mount tree private in a new mount namespace: Operation not permitted"),
+            "{refusal}"
+        );
+        assert!(refusal.contains("Seccomp: 2"), "the filter is named: {refusal}");
+        assert!(!scratch.path.join("ran").exists() && !scratch.path.join(".codex").exists());
+        let output = run_filtered(&mut filter, user, &scratch.path, &["--", "touch", "ran"]);
+        assert_eq!(output.status.code(), Some(1), "{user:?}: read-only runs on Landlock: {}", stderr(&output));
+        assert!(!scratch.path.join("ran").exists());
     }
 }

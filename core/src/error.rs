@@ -41,6 +41,12 @@ pub enum Error {
     #[error("{what} cannot be enforced on this host: {reason}")]
     Unsupported { what: String, reason: String },
 
+    /// The host refused a step the sandbox needs, found by the probe or planning before
+    /// `clone` or by the child after it: `refusal` names the check, keeps its errno and says
+    /// what to do on this host. Its kind is [`ErrorKind::Unsupported`] too.
+    #[error("{what} cannot be enforced on this host: {refusal}")]
+    HostRefused { what: String, refusal: crate::probe::Refusal },
+
     #[error("command not found: `{program}`")]
     CommandNotFound { program: String },
 
@@ -64,7 +70,7 @@ impl Error {
         match self {
             Error::InvalidPolicy { .. } => ErrorKind::InvalidPolicy,
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
-            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Unsupported { .. } | Error::HostRefused { .. } => ErrorKind::Unsupported,
             Error::CommandNotFound { .. } => ErrorKind::CommandNotFound,
             Error::CommandNotExecutable { .. } => ErrorKind::CommandNotExecutable,
             Error::Setup { source, .. } | Error::Path { source, .. }
@@ -83,8 +89,21 @@ impl Error {
             Error::Setup { source, .. } | Error::Path { source, .. } | Error::CommandNotExecutable { source, .. } => {
                 source.raw_os_error()
             }
+            Error::HostRefused { refusal, .. } => refusal.errno,
             _ => None,
         }
+    }
+
+    /// The host check that failed, for a host-cannot-enforce error found by trying.
+    pub fn failed_check(&self) -> Option<&str> {
+        match self {
+            Error::HostRefused { refusal, .. } => Some(&refusal.check),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn host_refused(what: impl Into<String>, refusal: crate::probe::Refusal) -> Error {
+        Error::HostRefused { what: what.into(), refusal }
     }
 
     /// A setup failure with no particular subject.

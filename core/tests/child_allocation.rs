@@ -1,6 +1,7 @@
 //! The child side never allocates: this binary's allocator ends any process but the test's own
 //! with exit code 97 the moment it allocates, and every plan shape is spawned through it — read-
-//! only, workspace-write, restricted read, proxy-only, a missing command — on both pipelines.
+//! only, workspace-write, restricted read, proxy-only, a missing command — on both pipelines,
+//! with the new mount API and on the classic path of older kernels.
 //! An allocation between `clone` and `execve` turns a success into exit 97, and a
 //! command-not-found error into a launch that "worked".
 mod common;
@@ -8,7 +9,7 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use codex_sandbox_core::{ErrorKind, ExitStatus, SandboxPolicy, SpawnOptions, Stdio, prepare, spawn};
+use codex_sandbox_core::{ErrorKind, ExitStatus, HostFacts, SandboxPolicy, SpawnOptions, Stdio, prepare_for, spawn};
 use common::{Scratch, pipelines, spec};
 
 /// The test process's pid, set before the first spawn (0: not armed yet).
@@ -66,8 +67,11 @@ fn no_plan_shape_allocates_in_the_child() {
         ("proxy-only", SandboxPolicy::workspace_write(), true),
     ];
     let pipelines = pipelines();
+    let host = HostFacts::get_with_loopback().clone();
+    // This kernel has the new calls; the classic path works without them all the same.
+    let classic = HostFacts { new_mount_api: false, openat2: false, ..host.clone() };
     HOST_PID.store(std::process::id().into(), Ordering::SeqCst);
-    for pipeline in &pipelines {
+    for (pipeline, host) in pipelines.iter().flat_map(|p| [(p, &host), (p, &classic)]) {
         for (name, policy, proxy) in &shapes {
             for (argv, missing) in [(vec!["/bin/sh", "-c", "exit 3"], false), (vec!["no-such-command-xyz"], true)] {
                 let mut s = spec(policy.clone(), &scratch.0, &argv, *pipeline);
@@ -75,7 +79,7 @@ fn no_plan_shape_allocates_in_the_child() {
                     s.proxy_network = true;
                     s.env.push(("HTTPS_PROXY".into(), "http://127.0.0.1:9".into()));
                 }
-                let plan = match prepare(&s) {
+                let plan = match prepare_for(&s, host) {
                     Ok(plan) => plan,
                     // Proxy-only needs Landlock ABI 4 on the landlock pipeline.
                     Err(error) if *proxy && error.kind() == ErrorKind::Unsupported => {
@@ -87,7 +91,9 @@ fn no_plan_shape_allocates_in_the_child() {
                 let options = SpawnOptions { stdin: Stdio::Null, stdout: Stdio::Null, ..SpawnOptions::default() };
                 let outcome = spawn(&plan, options).map(|mut child| child.wait().unwrap());
                 match (missing, outcome) {
-                    (false, Ok(status)) => assert_eq!(status, ExitStatus::Exited(3), "{name} on {pipeline:?}"),
+                    (false, Ok(status)) => {
+                        assert_eq!(status, ExitStatus::Exited(3), "{name} on {pipeline:?}, {:?}", plan.launcher())
+                    }
                     (true, Err(error)) => {
                         assert_eq!(error.kind(), ErrorKind::CommandNotFound, "{name} on {pipeline:?}")
                     }

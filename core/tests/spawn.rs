@@ -124,16 +124,34 @@ fn protected_path_swapped_after_planning_is_refused() {
         common::skip("no user namespaces");
         return;
     }
-    let scratch = Scratch::new("swap");
-    let git = scratch.0.join(".git");
-    fs::create_dir(&git).unwrap();
-    let plan = prepare(&spec(workspace_policy(), &scratch.0, &["/bin/true"])).unwrap();
-    // Replace .git with a symlink to a writable decoy after planning.
-    fs::remove_dir(&git).unwrap();
-    fs::create_dir(scratch.0.join("decoy")).unwrap();
-    std::os::unix::fs::symlink("decoy", &git).unwrap();
-    let error = spawn(&plan, options()).unwrap_err();
-    assert!(error.to_string().contains("changed between planning and mounting"), "{error}");
+    let host = codex_sandbox_core::HostFacts::get().clone();
+    // With the new mount API, and on the classic path of older kernels.
+    let classic = codex_sandbox_core::HostFacts { new_mount_api: false, openat2: false, ..host.clone() };
+    for host in [host, classic] {
+        for swap_with_symlink in [true, false] {
+            let scratch = Scratch::new("swap");
+            let git = scratch.0.join(".git");
+            fs::create_dir(&git).unwrap();
+            let marker = scratch.0.join("ran");
+            let script = format!("touch {}", marker.display());
+            let spec = spec(workspace_policy(), &scratch.0, &["/bin/sh", "-c", &script]);
+            let plan = codex_sandbox_core::prepare_for(&spec, &host).unwrap();
+            // Replace .git after planning: with a symlink to a writable decoy, or with another
+            // directory (the old one kept, so its inode number is not reused at once).
+            fs::rename(&git, scratch.0.join("old-git")).unwrap();
+            if swap_with_symlink {
+                fs::create_dir(scratch.0.join("decoy")).unwrap();
+                std::os::unix::fs::symlink("decoy", &git).unwrap();
+            } else {
+                fs::create_dir(&git).unwrap();
+            }
+            let launcher = plan.launcher();
+            let error = spawn(&plan, options()).map(|_| ()).expect_err(&format!("{launcher:?} {swap_with_symlink}"));
+            assert!(error.to_string().contains("changed between planning and mounting"), "{launcher:?}: {error}");
+            assert_eq!(error.errno(), Some(libc::ESTALE), "{launcher:?}");
+            assert!(!marker.exists(), "{launcher:?}: ran");
+        }
+    }
 }
 
 /// A handle dropped while its sandbox runs must not let a later run remove the `.codex`

@@ -25,8 +25,11 @@ pub enum codex_sandbox_result {
     /// `read-only`, `workspace-write`, `danger-full-access`.
     CODEX_SANDBOX_INVALID_POLICY = 2,
     /// This host cannot enforce what was asked (no Landlock, no user namespaces, proxy-only
-    /// networking on a Landlock ABI below 4). Nothing runs without the sandbox that was asked
-    /// for.
+    /// networking on a Landlock ABI below 4, `lo` that cannot be brought up in proxy mode).
+    /// Nothing runs without the sandbox that was asked for. The same code whether the probe
+    /// found it before `clone` or the sandbox's first process after it (a refused id map,
+    /// mount or Landlock ruleset): the message names the failing check and a remedy for this
+    /// host, and codex_sandbox_error_errno() gives that check's errno when it has one.
     CODEX_SANDBOX_UNSUPPORTED = 3,
     /// The sandbox could not be set up or the process could not be started.
     CODEX_SANDBOX_SPAWN_FAILED = 4,
@@ -141,10 +144,10 @@ impl From<Error> for FfiError {
             ErrorKind::PermissionDenied => CODEX_SANDBOX_PERMISSION_DENIED,
             ErrorKind::Internal => CODEX_SANDBOX_INTERNAL,
         };
-        // The errno of the first OS error in the chain, if any.
-        let mut errno = 0;
+        // The errno the core kept (a host check's), else the first OS error in the chain.
+        let mut errno = error.errno().unwrap_or(0);
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-        while let Some(current) = source {
+        while let Some(current) = source.filter(|_| errno == 0) {
             if let Some(os) = current.downcast_ref::<io::Error>().and_then(io::Error::raw_os_error) {
                 errno = os;
                 break;
@@ -204,4 +207,22 @@ pub(crate) fn to_c_string(text: String) -> CString {
 /// A static, NUL-terminated string for C.
 pub(crate) fn static_str(s: &'static std::ffi::CStr) -> *const c_char {
     s.as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_refusal_is_unsupported_with_its_errno_wherever_it_was_found() {
+        let refusal = codex_sandbox_core::probe::Refusal::new("write the uid map", Some(libc::EPERM), "the remedy");
+        let error = FfiError::from(Error::HostRefused { what: "the bwrap pipeline".into(), refusal });
+        assert_eq!(error.code, CODEX_SANDBOX_UNSUPPORTED);
+        assert_eq!(error.errno, libc::EPERM);
+        assert!(
+            error.message.contains("write the uid map") && error.message.contains("the remedy"),
+            "{}",
+            error.message
+        );
+    }
 }

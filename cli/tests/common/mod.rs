@@ -43,21 +43,36 @@ pub fn users() -> Vec<User> {
 pub fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        // One directory per test executable, replaced on each run, so runs do not pile up.
-        let test_exe = std::env::current_exe().unwrap();
-        let test_name = test_exe.file_name().unwrap().to_string_lossy().into_owned();
-        let dir = PathBuf::from(format!("/tmp/codex-sandbox-test-bin/{test_name}"));
-        fs::create_dir_all(&dir).unwrap();
-        for level in [dir.parent().unwrap(), dir.as_path()] {
-            fs::set_permissions(level, fs::Permissions::from_mode(0o755)).unwrap();
-        }
+        // A fresh directory per test process (concurrent runs never share or replace it), removed
+        // when the process exits: the test harness ends with exit(), which runs atexit handlers.
+        let dir = make_temp_dir("/tmp/codex-sandbox-test-bin.XXXXXX");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        BINARY_DIR.set(dir.clone()).unwrap();
+        // SAFETY: remove_binary_dir is an extern "C" fn that does not unwind.
+        unsafe { libc::atexit(remove_binary_dir) };
         let target = dir.join("codex-linux-sandbox");
-        let staging = dir.join(format!(".staging-{}", std::process::id()));
-        fs::copy(env!("CARGO_BIN_EXE_codex-linux-sandbox"), &staging).unwrap();
-        fs::set_permissions(&staging, fs::Permissions::from_mode(0o755)).unwrap();
-        fs::rename(&staging, &target).unwrap();
+        fs::copy(env!("CARGO_BIN_EXE_codex-linux-sandbox"), &target).unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).unwrap();
         target
     })
+}
+
+static BINARY_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+extern "C" fn remove_binary_dir() {
+    if let Some(dir) = BINARY_DIR.get() {
+        let _ = fs::remove_dir_all(dir);
+    }
+}
+
+/// mkdtemp(3): a new directory, mode 0700, named after `template` (ending in XXXXXX).
+fn make_temp_dir(template: &str) -> PathBuf {
+    let mut bytes = std::ffi::CString::new(template).unwrap().into_bytes_with_nul();
+    // SAFETY: bytes is a writable NUL-terminated buffer that mkdtemp fills in place.
+    let made = unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) };
+    assert!(!made.is_null(), "mkdtemp {template}: {}", std::io::Error::last_os_error());
+    bytes.pop();
+    PathBuf::from(String::from_utf8(bytes).unwrap())
 }
 
 /// A scratch directory under `/tmp`, owned by the user the test runs as, removed on drop.

@@ -12,14 +12,16 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::child::image::{
-    BindTarget, CloneSource, InitImage, LandlockImage, LandlockRuleImage, NamespaceImage, PreparedOp,
+    BindTarget, ClassicMounts, CloneSource, InitImage, LandlockImage, LandlockRuleImage, NamespaceImage, PreparedOp,
 };
+use super::child::kernel::Live;
+use super::child::view::open_without_symlinks;
 use super::placeholder::{Found, Placeholder};
 use crate::error::{Error, Result};
-use crate::plan::SandboxPlan;
 use crate::plan::devices::{DEVICE_COUNT, DEVICES};
 use crate::plan::landlock::{LandlockPlan, fs_access};
 use crate::plan::mounts::MountOp;
+use crate::plan::{MountApi, SandboxPlan};
 use crate::sys;
 
 /// Bind targets for the protected paths, in the plan's order, creating or joining placeholders
@@ -70,6 +72,7 @@ pub(crate) fn bind_only_namespaces(plan: &SandboxPlan, targets: Vec<BindTarget>)
         loopback: false,
         init: None,
         proxy_listeners: None,
+        classic: classic_mounts(plan, false)?,
     })
 }
 
@@ -134,7 +137,24 @@ pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget], init: InitI
         loopback: plan.namespaces().is_some_and(|ns| ns.network),
         init: Some(init),
         proxy_listeners: None,
+        classic: classic_mounts(plan, true)?,
     })
+}
+
+/// What the classic mount sequence needs, when the plan takes it.
+fn classic_mounts(plan: &SandboxPlan, staged: bool) -> Result<Option<ClassicMounts>> {
+    if plan.launcher().is_none_or(|launcher| launcher.mount_api != MountApi::Classic) {
+        return Ok(None);
+    }
+    // Room for the table as it is now, the copies the view adds (a recursive bind of `/`
+    // doubles it) and some more.
+    let current = fs::read("/proc/self/mountinfo").map(|table| table.len()).unwrap_or(0);
+    let size = current.saturating_mul(4).saturating_add(256 * 1024);
+    Ok(Some(ClassicMounts {
+        staged,
+        base: c_path(staging_dir())?,
+        mountinfo: std::cell::RefCell::new(vec![0u8; size].into_boxed_slice()),
+    }))
 }
 
 /// The Landlock ruleset, created here with every rule whose inode is the host's; the child
@@ -182,7 +202,8 @@ pub(crate) fn landlock(plan: &LandlockPlan, fd_floor: RawFd) -> Result<LandlockI
             });
             continue;
         }
-        let fd = match sys::openat2(&c_path(&rule.path)?, &NO_SYMLINKS) {
+        // openat2, or the component walk on kernels before 5.6.
+        let fd = match open_without_symlinks(&Live, &c_path(&rule.path)?, &NO_SYMLINKS) {
             Ok(fd) => fd,
             Err(errno) if rule.optional && errno.0 == libc::ENOENT => continue,
             Err(errno) => return Err(Error::path("cannot open a Landlock rule's path", &rule.path, errno.into_io())),

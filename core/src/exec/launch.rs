@@ -24,6 +24,8 @@ pub(crate) struct Launched {
     pub status: Option<OwnedFd>,
     /// Proxy mode on the namespace pipeline: the bridge serving the sandbox's listeners.
     pub bridge: Option<Bridge>,
+    /// An installed bwrap's status report (set by `system_bwrap`).
+    pub bwrap_status: Option<super::system_bwrap::BwrapStatus>,
 }
 
 /// Descriptors and flags that come from the caller rather than the plan.
@@ -136,7 +138,7 @@ pub(crate) fn launch(
                 },
                 _ => None,
             };
-            Ok(Launched { pid, pidfd, status, bridge })
+            Ok(Launched { pid, pidfd, status, bridge, bwrap_status: None })
         }
         Ok(Some(failure)) => {
             let _ = sys::waitpid(pid, 0);
@@ -192,11 +194,10 @@ fn start_bridge(routes: &[BridgeRoute], control: &OwnedFd) -> Result<Bridge> {
 
 fn clone_error(errno: sys::Errno, flags: u64) -> Error {
     let uses_namespaces = flags & libc::CLONE_NEWUSER as u64 != 0;
-    if uses_namespaces && matches!(errno.0, libc::EPERM | libc::ENOSPC | libc::EINVAL | libc::EUSERS) {
-        return Error::Unsupported {
-            what: "the sandbox's namespaces".into(),
-            reason: format!("cannot create a user namespace: {}{}", errno.into_io(), report::NAMESPACE_HINT),
-        };
+    if uses_namespaces && matches!(errno.0, libc::EPERM | libc::ENOSPC | libc::EINVAL | libc::EUSERS | libc::EACCES) {
+        let hint = crate::probe::namespace_hint(errno.0, &crate::probe::Evidence::gather());
+        let check = "create the sandbox's user and mount namespaces (clone with CLONE_NEWUSER)";
+        return Error::host_refused("the sandbox's namespaces", crate::probe::Refusal::new(check, Some(errno.0), hint));
     }
     Error::setup("clone the sandbox process", errno.into_io())
 }

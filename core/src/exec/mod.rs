@@ -132,6 +132,10 @@ pub struct Child {
     /// reaped or this handle is dropped.
     bridge: Option<Bridge>,
     placeholders: Vec<Placeholder>,
+    /// An installed bwrap's status report, read when it exits.
+    bwrap_status: Option<system_bwrap::BwrapStatus>,
+    /// Set when the installed bwrap stopped in its setup (the status is then 125).
+    setup_failure: Option<Error>,
 }
 
 impl Drop for Child {
@@ -195,6 +199,13 @@ impl Child {
         Ok(self.finish(raw))
     }
 
+    /// Why the sandbox was never set up, when an installed bwrap (`--bwrap-path`) stopped in
+    /// its setup: known once reaped, when the status is 125. (The embedded launcher reports
+    /// its setup failures from `spawn` itself.)
+    pub fn setup_failure(&self) -> Option<&Error> {
+        self.setup_failure.as_ref()
+    }
+
     /// Reaps the command if it has exited.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if let Some(status) = self.status {
@@ -214,7 +225,12 @@ impl Child {
             let mut word = [0u8; 4];
             matches!(sys::read(fd.as_raw_fd(), &mut word), Ok(4)).then(|| libc::c_int::from_ne_bytes(word))
         });
-        let status = ExitStatus::from_raw(reported.unwrap_or(raw));
+        let mut status = ExitStatus::from_raw(reported.unwrap_or(raw));
+        if let Some(failure) = self.bwrap_status.take().and_then(|report| report.setup_failure(status)) {
+            // As the embedded launcher's setup failures: 125, with the error kept.
+            status = ExitStatus::Exited(125);
+            self.setup_failure = Some(failure);
+        }
         if let Some(mut bridge) = self.bridge.take() {
             bridge.stop();
         }
@@ -275,7 +291,7 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
     };
     drop(sources);
     match result {
-        Ok(Launched { pid, pidfd, status, bridge }) => {
+        Ok(Launched { pid, pidfd, status, bridge, bwrap_status }) => {
             let [stdin, stdout, stderr] = parent_ends;
             let via_init = status.is_some();
             Ok(Child {
@@ -289,6 +305,8 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
                 via_init,
                 bridge,
                 placeholders,
+                bwrap_status,
+                setup_failure: None,
             })
         }
         Err(error) => {

@@ -11,6 +11,7 @@ use std::os::fd::RawFd;
 
 use crate::error::Error;
 use crate::plan::{Pipeline, SandboxPlan};
+use crate::probe::{Evidence, Refusal, landlock_hint, loopback_hint, namespace_hint};
 use crate::sys::{self, Errno, SysResult};
 
 /// Declares [`Stage`] from one table: each stage, in wire order from 1, with what it does.
@@ -55,6 +56,7 @@ stages! {
     Proc => "mount /proc",
     Mask => "mask a path with an empty tmpfs",
     ProxyListen => "listen on a proxy port inside the sandbox",
+    Loopback => "bring up lo in the sandbox's network namespace (proxy mode needs it)",
     Chdir => "change to the command's working directory",
     Fork => "fork the command under the sandbox's init",
     CloseFds => "close inherited file descriptors",
@@ -146,28 +148,66 @@ pub(crate) fn read(fd: RawFd) -> SysResult<Option<Failure>> {
 }
 
 /// Turns a child's report into an error that names what failed, with the errno kept intact.
+/// A step the host refused (namespaces, mounts, Landlock, `lo`) is
+/// [`Error::HostRefused`], as the same refusal found before `clone` would be.
 pub(crate) fn into_error(plan: &SandboxPlan, failure: Failure) -> Error {
     let Failure { stage, errno, index } = failure;
     let source = io::Error::from_raw_os_error(errno.0);
     let program = plan.process.argv.first().cloned().unwrap_or_default();
+    match (stage, errno.0) {
+        (Stage::Exec, libc::ENOENT | libc::ENOTDIR) => return Error::CommandNotFound { program },
+        (Stage::Exec, _) => return Error::CommandNotExecutable { program, source },
+        (Stage::Panic, _) => return Error::Internal(format!("sandbox setup failed: {}", stage.describe())),
+        _ => {}
+    }
+    let subject = subject(plan, stage, index.map(|i| i as usize));
+    if let Some(hint) = host_refusal_hint(plan, stage, errno.0) {
+        let check = match &subject {
+            Some(subject) => format!("{}: {subject}", stage.describe()),
+            None => stage.describe().to_owned(),
+        };
+        let pipeline = serde_json::to_value(plan.pipeline()).ok().and_then(|v| v.as_str().map(str::to_owned));
+        let what = format!("the {} pipeline", pipeline.unwrap_or_default());
+        return Error::HostRefused { what, refusal: Refusal::new(check, Some(errno.0), hint) };
+    }
     let hint = match (stage, errno.0) {
         (Stage::ProtectVerify, libc::ESTALE) => {
             " (a path was replaced while the sandbox was being set up; refusing to run)"
         }
-        (Stage::SetgroupsDeny | Stage::UidMap | Stage::GidMap | Stage::MountPropagation, _) => NAMESPACE_HINT,
-        (Stage::ProtectClone | Stage::ProtectReadOnly | Stage::ProtectAttach, _) => NAMESPACE_HINT,
         _ => "",
     };
-    match (stage, errno.0) {
-        (Stage::Exec, libc::ENOENT | libc::ENOTDIR) => Error::CommandNotFound { program },
-        (Stage::Exec, _) => Error::CommandNotExecutable { program, source },
-        (Stage::Panic, _) => Error::Internal(format!("sandbox setup failed: {}", stage.describe())),
-        _ => Error::Setup {
-            stage: stage.describe(),
-            subject: subject(plan, stage, index.map(|i| i as usize)),
-            source,
-            hint,
-        },
+    Error::Setup { stage: stage.describe(), subject, source, hint }
+}
+
+/// The hint for a failure that says the host cannot enforce the plan (rather than a path
+/// changed, a bug, or a resource ran out), chosen from the host's evidence.
+fn host_refusal_hint(plan: &SandboxPlan, stage: Stage, errno: i32) -> Option<String> {
+    let refused = matches!(errno, libc::EPERM | libc::EACCES | libc::ENOSYS | libc::EOPNOTSUPP);
+    match stage {
+        Stage::SetgroupsDeny | Stage::UidMap | Stage::GidMap | Stage::MountPropagation => {
+            Some(namespace_hint(errno, &Evidence::gather()))
+        }
+        Stage::ProtectClone
+        | Stage::ProtectReadOnly
+        | Stage::ProtectAttach
+        | Stage::ReadOnlyRoot
+        | Stage::WritableBind
+        | Stage::Dev
+        | Stage::Proc
+        | Stage::Mask
+            if refused || errno == libc::EINVAL =>
+        {
+            Some(namespace_hint(errno, &Evidence::gather()))
+        }
+        Stage::Landlock if refused => {
+            let kernel = crate::sys::uname_release().unwrap_or_default();
+            Some(landlock_hint(errno, &kernel, &Evidence::gather()))
+        }
+        Stage::Loopback => Some(loopback_hint(errno, &Evidence::gather())),
+        Stage::ProxyListen if matches!(errno, libc::EADDRNOTAVAIL | libc::ENETUNREACH) && plan.proxy().is_some() => {
+            Some(loopback_hint(errno, &Evidence::gather()))
+        }
+        _ => None,
     }
 }
 
@@ -189,11 +229,6 @@ fn subject(plan: &SandboxPlan, stage: Stage, index: Option<usize>) -> Option<Str
     }
 }
 
-pub(crate) const NAMESPACE_HINT: &str = " (the sandbox uses a private user+mount namespace, which this host refused. \
-Allow unprivileged user namespaces — sysctl user.max_user_namespaces > 0, \
-kernel.unprivileged_userns_clone=1, kernel.apparmor_restrict_unprivileged_userns=0 — or use a read-only policy \
-with --pipeline landlock)";
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +242,37 @@ mod tests {
         let plain = Failure::new(Stage::Exec, Errno(libc::ENOENT));
         assert_eq!(Failure::decode(&plain.encode()).unwrap().index, None);
         assert_eq!(Failure::decode(&[0; Failure::WIRE_SIZE]), None, "a zeroed record is not a report");
+    }
+
+    #[test]
+    fn what_the_host_refused_after_clone_is_unsupported_with_its_errno_and_check() {
+        use crate::{ErrorKind, HostFacts, SandboxPolicy, SandboxSpec, prepare_for};
+        let mut spec = SandboxSpec::new(SandboxPolicy::read_only(), "/", vec!["true".into()]);
+        spec.env = vec![("PATH".into(), "/usr/bin".into())];
+        let plan = prepare_for(&spec, &HostFacts::capable(6)).unwrap();
+        for (stage, errno) in [
+            (Stage::UidMap, libc::EPERM),
+            (Stage::SetgroupsDeny, libc::ENOENT),
+            (Stage::MountPropagation, libc::EACCES),
+            (Stage::ReadOnlyRoot, libc::ENOSYS),
+            (Stage::Proc, libc::EPERM),
+            (Stage::Landlock, libc::EPERM),
+            (Stage::Loopback, libc::EPERM),
+        ] {
+            let error = into_error(&plan, Failure::new(stage, Errno(errno)).at(0));
+            assert_eq!(error.kind(), ErrorKind::Unsupported, "{stage:?}: {error}");
+            assert_eq!(error.errno(), Some(errno), "{stage:?}");
+            assert!(error.failed_check().unwrap().starts_with(stage.describe()), "{stage:?}: {error}");
+            assert!(error.to_string().contains("cannot be enforced on this host"), "{error}");
+        }
+        let landlock = into_error(&plan, Failure::new(Stage::Landlock, Errno(libc::EPERM)));
+        assert!(landlock.to_string().contains("predates Landlock"), "{landlock}");
+        // A path swapped under the setup, or a missing command, is no host limit.
+        let swapped = into_error(&plan, Failure::new(Stage::ProtectVerify, Errno(libc::ESTALE)));
+        assert_eq!(swapped.kind(), ErrorKind::SpawnFailed);
+        assert_eq!(
+            into_error(&plan, Failure::new(Stage::Exec, Errno(libc::ENOENT))).kind(),
+            ErrorKind::CommandNotFound
+        );
     }
 }

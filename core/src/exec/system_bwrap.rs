@@ -6,8 +6,10 @@
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
+use super::ExitStatus;
 use super::image;
 use super::launch::{self, LaunchOptions, Launched};
 use super::placeholder::Placeholder;
@@ -23,18 +25,79 @@ pub(crate) fn launch(
 ) -> Result<Launched> {
     // bwrap binds the protected paths itself; the placeholders of missing ones must exist
     // (and stay locked) for as long as it runs.
+    check_command(plan)?;
     image::protected_targets(plan, placeholders, options.fd_floor)?;
     let seccomp = plan.seccomp().map(|s| seccomp_memfd(&s.program, options.fd_floor)).transpose()?;
     let fd = seccomp.as_ref().map(|memfd| memfd.as_raw_fd().to_string());
+    let (status_read, status_write) = launch::pipe("create bwrap's status pipe", options.fd_floor)?;
+    sys::set_nonblocking(status_read.as_raw_fd())
+        .map_err(|errno| Error::setup("create bwrap's status pipe", errno.into_io()))?;
+    let status_fd = status_write.as_raw_fd().to_string();
     let mut argv: Vec<std::ffi::OsString> =
-        bwrap_args::command_line(plan, bwrap, fd.as_deref()).into_iter().map(Into::into).collect();
+        bwrap_args::command_line(plan, bwrap, fd.as_deref(), &status_fd).into_iter().map(Into::into).collect();
     argv.extend(plan.exec.argv.iter().cloned());
     // bwrap does the isolation; this process only starts it.
     let outer = plan.bwrap_launcher(bwrap, argv);
     let mut pass_fds = options.pass_fds.to_vec();
     pass_fds.extend(seccomp.as_ref().map(AsRawFd::as_raw_fd));
+    pass_fds.push(status_write.as_raw_fd());
     let outer_options = LaunchOptions { pass_fds: &pass_fds, fd_map: options.fd_map.clone(), ..*options };
-    launch::launch(&outer, &outer_options, placeholders)
+    let mut launched = launch::launch(&outer, &outer_options, placeholders)?;
+    launched.bwrap_status = Some(BwrapStatus { read: status_read, bwrap: bwrap.to_path_buf() });
+    Ok(launched)
+}
+
+/// bwrap's `--json-status-fd` report, read once bwrap has exited.
+#[derive(Debug)]
+pub(crate) struct BwrapStatus {
+    read: OwnedFd,
+    bwrap: PathBuf,
+}
+
+impl BwrapStatus {
+    /// The setup failure bwrap's exit `status` stands for, if it is one: bwrap writes
+    /// `exit-code` only once the command has run, so without it bwrap stopped in its setup
+    /// (and printed why on stderr) and its exit code (1) is not the command's.
+    pub(crate) fn setup_failure(&self, status: ExitStatus) -> Option<Error> {
+        let ExitStatus::Exited(code) = status else { return None };
+        let mut report = Vec::new();
+        let mut chunk = [0u8; 512];
+        // Non-blocking: bwrap has exited, so all it wrote is in the pipe.
+        while let Ok(n @ 1..) = sys::read(self.read.as_raw_fd(), &mut chunk) {
+            report.extend_from_slice(&chunk[..n]);
+        }
+        if String::from_utf8_lossy(&report).contains("\"exit-code\"") {
+            return None;
+        }
+        Some(Error::Setup {
+            stage: "set up the sandbox with the installed bwrap (its own message is above)",
+            subject: Some(format!("{} exited with {code} before starting the command", self.bwrap.display())),
+            source: std::io::Error::other("no exit-code in its --json-status-fd report"),
+            hint: " (without --bwrap-path the embedded launcher names the failing step with its errno and a remedy; \
+                   `codex-linux-sandbox doctor` checks this host)",
+        })
+    }
+}
+
+/// What the embedded launcher reports as 127 and 126 (bwrap would exit 1 either way): the
+/// command is looked up here, in the view bwrap binds from, the way `execvp` would.
+fn check_command(plan: &SandboxPlan) -> Result<()> {
+    let mut denied = None;
+    for candidate in &plan.exec.candidates {
+        match std::fs::metadata(candidate) {
+            Ok(metadata) if metadata.is_file() && metadata.permissions().mode() & 0o111 != 0 => return Ok(()),
+            Ok(_) => denied = Some(std::io::Error::from_raw_os_error(libc::EACCES)),
+            Err(error) if matches!(error.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {}
+            Err(error) => {
+                denied.get_or_insert(error);
+            }
+        }
+    }
+    let program = plan.process.argv.first().cloned().unwrap_or_default();
+    Err(match denied {
+        Some(source) => Error::CommandNotExecutable { program, source },
+        None => Error::CommandNotFound { program },
+    })
 }
 
 /// The BPF program as bwrap reads it: `struct sock_filter` records, native endian.

@@ -8,8 +8,10 @@ use super::SandboxPlan;
 use super::mounts::{MountOp, PROC_READ_ONLY};
 
 /// The `bwrap` command line for `plan` (without the command), with the seccomp program read
-/// from `seccomp_fd` (a descriptor number, or a placeholder for `--explain`).
-pub fn command_line(plan: &SandboxPlan, bwrap: &Path, seccomp_fd: Option<&str>) -> Vec<String> {
+/// from `seccomp_fd` and bwrap's JSON status written to `status_fd` (descriptor numbers, or
+/// placeholders for `--explain`). The status tells a setup failure (no `exit-code` record)
+/// from the command's own exit status.
+pub fn command_line(plan: &SandboxPlan, bwrap: &Path, seccomp_fd: Option<&str>, status_fd: &str) -> Vec<String> {
     let mut args = vec![bwrap.to_string_lossy().into_owned()];
     let mut push = |items: &[&str]| args.extend(items.iter().map(|s| s.to_string()));
     push(&[
@@ -33,6 +35,8 @@ pub fn command_line(plan: &SandboxPlan, bwrap: &Path, seccomp_fd: Option<&str>) 
         args.push("--seccomp".into());
         args.push(fd.to_string());
     }
+    args.push("--json-status-fd".into());
+    args.push(status_fd.to_string());
     args.push("--".into());
     args
 }

@@ -52,6 +52,38 @@ pub enum Executor {
     },
 }
 
+/// How the embedded launcher builds mounts on this kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MountApi {
+    /// `open_tree`, `move_mount` and `mount_setattr` (Linux 5.12): trees cloned aside and
+    /// made read-only while detached.
+    New,
+    /// The classic sequence bubblewrap uses, for older kernels and containers whose seccomp
+    /// profile hides the new calls: the view staged under a temporary root, binds through
+    /// descriptors opened without following symlinks, then `MS_BIND|MS_REMOUNT|MS_RDONLY` on
+    /// every mount of each read-only tree.
+    Classic,
+}
+
+/// What the embedded launcher uses of the kernel, as the probe found it (`--explain`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LauncherPlan {
+    pub mount_api: MountApi,
+    /// How paths are opened without following symlinks: `openat2` (Linux 5.6) or one
+    /// `O_NOFOLLOW` component at a time.
+    pub open_without_symlinks: &'static str,
+}
+
+impl LauncherPlan {
+    pub fn for_host(host: &HostFacts) -> LauncherPlan {
+        LauncherPlan {
+            mount_api: if host.new_mount_api { MountApi::New } else { MountApi::Classic },
+            open_without_symlinks: if host.openat2 { "openat2" } else { "O_NOFOLLOW component walk" },
+        }
+    }
+}
+
 /// The namespaces of a `bwrap` plan.
 #[derive(Clone, Debug, Serialize)]
 pub struct NamespacePlan {
@@ -152,6 +184,9 @@ pub(crate) enum Enforcement {
 pub(crate) struct ProtectedBinds {
     pub read_only: Vec<ProtectedPath>,
     pub pins: Vec<PathBuf>,
+    /// Missing protected paths that get no placeholder because nobody can create them here
+    /// (a read-only workspace, a directory the user may not write to): `(path, why)`.
+    pub uncreatable: Vec<(PathBuf, String)>,
 }
 
 /// What the child does, decided in full before `clone`. Read-only: the executor and `--explain`
@@ -167,6 +202,8 @@ pub struct SandboxPlan {
     pub(crate) env_added: Vec<(String, String)>,
     pub(crate) warnings: Vec<String>,
     pub(crate) exec: ExecPlan,
+    /// Set when the embedded launcher creates namespaces.
+    pub(crate) launcher: Option<LauncherPlan>,
 }
 
 /// How the command is started.
@@ -270,6 +307,11 @@ impl SandboxPlan {
         }
     }
 
+    /// How the embedded launcher builds the namespaces' mounts, when it creates any.
+    pub fn launcher(&self) -> Option<&LauncherPlan> {
+        self.launcher.as_ref()
+    }
+
     pub fn executor(&self) -> &Executor {
         match &self.enforcement {
             Enforcement::Namespaces { executor, .. } => executor,
@@ -278,7 +320,8 @@ impl SandboxPlan {
     }
 
     pub(crate) fn protected(&self) -> &ProtectedBinds {
-        static NONE: ProtectedBinds = ProtectedBinds { read_only: Vec::new(), pins: Vec::new() };
+        static NONE: ProtectedBinds =
+            ProtectedBinds { read_only: Vec::new(), pins: Vec::new(), uncreatable: Vec::new() };
         match &self.enforcement {
             Enforcement::Landlock { protected, .. } | Enforcement::Namespaces { protected, .. } => protected,
             _ => &NONE,
@@ -314,11 +357,16 @@ struct Explained<'a> {
     read_only_binds: &'a [ProtectedPath],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pinned_directories: &'a [PathBuf],
+    /// Missing protected paths left without a placeholder, and why.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    uncreatable_protected_paths: &'a [(PathBuf, String)],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     mounts: &'a [MountOp],
     #[serde(skip_serializing_if = "Option::is_none")]
     namespaces: Option<&'a NamespacePlan>,
     executor: &'a Executor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    launcher: Option<&'a LauncherPlan>,
     landlock: Option<&'a LandlockPlan>,
     network: NetworkMode,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -338,9 +386,11 @@ impl Serialize for SandboxPlan {
             filesystem: &self.filesystem,
             read_only_binds: &self.protected().read_only,
             pinned_directories: &self.protected().pins,
+            uncreatable_protected_paths: &self.protected().uncreatable,
             mounts: self.mounts(),
             namespaces: self.namespaces(),
             executor: self.executor(),
+            launcher: self.launcher(),
             landlock: self.landlock(),
             network: self.network,
             proxy: self.proxy(),
@@ -355,7 +405,8 @@ impl Serialize for SandboxPlan {
 
 /// Validates `spec` and decides everything the child will do on this host.
 pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
-    prepare_for(spec, HostFacts::get())
+    let proxy_mode = spec.proxy_network || spec.managed_network.as_ref().is_some_and(|m| !m.loopback_ports.is_empty());
+    prepare_for(spec, if proxy_mode { HostFacts::get_with_loopback() } else { HostFacts::get() })
 }
 
 /// Validates `spec` and decides everything the child will do on a host with these facts.
@@ -391,13 +442,20 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     if spec.bwrap_path.is_some() && spec.pipeline == PipelineRequest::Landlock {
         return Err(Error::argument("bwrap-path", "a system bwrap can only run the bwrap pipeline (--pipeline bwrap)"));
     }
-    let (pipeline, reason) = pipeline::choose(spec, filesystem.full_write, network, host)?;
+    if let Some(bwrap) = &spec.bwrap_path {
+        resolve::check_bwrap_path(bwrap, &filesystem, "bwrap-path")?;
+    }
+    let choice = pipeline::choose(spec, &filesystem, network, host)?;
+    let (pipeline, reason) = (choice.pipeline, choice.reason);
+    let bwrap_path = spec.bwrap_path.clone().or(choice.system_bwrap);
     let mut warnings: Vec<String> = spec.managed_network.iter().flat_map(ManagedNetwork::not_granted).collect();
     let enforcement = match pipeline {
         Pipeline::Unsandboxed => Enforcement::Unsandboxed,
         Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false) },
         Pipeline::Landlock => plan_landlock(spec, host, &filesystem, network, proxy_endpoints, &mut warnings)?,
-        Pipeline::Bwrap => plan_namespaces(spec, host, &filesystem, network, proxy_endpoints, &mut warnings)?,
+        Pipeline::Bwrap => {
+            plan_namespaces(spec, bwrap_path, host, &filesystem, network, proxy_endpoints, &mut warnings)?
+        }
     };
     if spec.bwrap_path.is_some() && !matches!(enforcement, Enforcement::Namespaces { .. }) {
         return Err(Error::argument("bwrap-path", "a system bwrap can only run the bwrap pipeline (--pipeline bwrap)"));
@@ -412,6 +470,11 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     let candidates = process::exec_candidates(program, &env);
     let sandboxed = pipeline != Pipeline::Unsandboxed;
     let max_processes = process_budget(spec, &enforcement, host, &mut warnings);
+    let embedded_namespaces = match &enforcement {
+        Enforcement::Namespaces { executor, .. } => *executor == Executor::Embedded,
+        Enforcement::Landlock { protected, .. } => !protected.read_only.is_empty(),
+        _ => false,
+    };
     let mut plan = SandboxPlan {
         reason,
         policy: spec.policy.clone(),
@@ -431,10 +494,11 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         env_added,
         warnings,
         exec: ExecPlan { argv: spec.argv.clone(), env, cwd: command_cwd, candidates },
+        launcher: embedded_namespaces.then(|| LauncherPlan::for_host(host)),
     };
     // What the system bwrap will get, for --explain.
     if let Executor::SystemBwrap { path, .. } = plan.executor() {
-        let rendered = bwrap_args::command_line(&plan, &path.clone(), plan.seccomp().map(|_| "FD"));
+        let rendered = bwrap_args::command_line(&plan, &path.clone(), plan.seccomp().map(|_| "FD"), "STATUS_FD");
         if let Enforcement::Namespaces { executor: Executor::SystemBwrap { args, .. }, .. } = &mut plan.enforcement {
             *args = rendered;
         }
@@ -495,11 +559,52 @@ fn managed_endpoints(managed: &ManagedNetwork) -> Vec<ProxyEndpoint> {
 
 /// Protected paths inside writable roots, shallowest first (the order they are bound in).
 fn protected_binds(filesystem: &FilesystemView) -> ProtectedBinds {
-    let mut read_only: Vec<ProtectedPath> =
-        filesystem.protected_paths().filter(|p| filesystem.is_under_writable_root(&p.path)).cloned().collect();
+    let mut uncreatable = Vec::new();
+    let mut read_only: Vec<ProtectedPath> = filesystem
+        .protected_paths()
+        .filter(|p| filesystem.is_under_writable_root(&p.path))
+        .filter(|p| match uncreatable_reason(p) {
+            Some(why) => {
+                uncreatable.push((p.path.clone(), why));
+                false
+            }
+            None => true,
+        })
+        .cloned()
+        .collect();
     read_only.sort_by_key(|p| p.path.components().count());
     let pins = filesystem.directories_to_pin(&read_only);
-    ProtectedBinds { read_only, pins }
+    ProtectedBinds { read_only, pins, uncreatable }
+}
+
+fn uncreatable_warnings(protected: &ProtectedBinds) -> impl Iterator<Item = String> + '_ {
+    protected.uncreatable.iter().map(|(path, why)| format!("`{}` is {why}", path.display()))
+}
+
+/// Why a missing protected path needs no placeholder: its directory cannot get a new entry,
+/// by us or by the command (same ids, and the sandbox only takes rights away). A read-only
+/// mount (EROFS) stays read-only in the sandbox; a directory the user may not write to
+/// (EACCES) stays so unless the user owns it, who could `chmod` it — that case keeps the
+/// placeholder, and its refusal.
+fn uncreatable_reason(protected: &ProtectedPath) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    if protected.kind != resolve::ProtectedKind::Missing || !protected.placeholder_if_missing {
+        return None;
+    }
+    let parent = protected.path.parent()?;
+    let c_parent = std::ffi::CString::new(parent.as_os_str().as_bytes()).ok()?;
+    let errno = crate::sys::may_write(&c_parent).err()?.0;
+    let owned = std::fs::metadata(parent).is_ok_and(|m| m.uid() == crate::sys::geteuid());
+    let why = match errno {
+        libc::EROFS => "on a read-only file system",
+        libc::EACCES if !owned => "in a directory this user may not write to (and does not own)",
+        _ => return None,
+    };
+    Some(format!(
+        "missing and {why} ({}): the command cannot create it either, so it gets no placeholder",
+        std::io::Error::from_raw_os_error(errno)
+    ))
 }
 
 fn readable_roots(filesystem: &FilesystemView) -> Vec<PathBuf> {
@@ -531,10 +636,16 @@ fn plan_landlock(
                 .into(),
         });
     }
-    let abi = host
-        .landlock_abi
-        .clone()
-        .map_err(|reason| Error::Unsupported { what: "the Landlock pipeline".into(), reason })?;
+    let abi = host.landlock_abi.clone().map_err(|refusal| Error::host_refused("the Landlock pipeline", refusal))?;
+    let protected = protected_binds(filesystem);
+    warnings.extend(uncreatable_warnings(&protected));
+    if let (false, Err(refusal)) = (protected.read_only.is_empty(), &host.namespaces) {
+        let paths: Vec<String> = protected.read_only.iter().map(|p| p.path.display().to_string()).collect();
+        return Err(Error::host_refused(
+            format!("read-only protection of {} on the landlock pipeline", paths.join(", ")),
+            refusal.clone(),
+        ));
+    }
     let mut landlock = if filesystem.full_write {
         LandlockPlan::network_only(abi)
     } else {
@@ -553,16 +664,12 @@ fn plan_landlock(
     if spec.no_proc {
         warnings.push("--no-proc has no effect on the landlock pipeline, which mounts no /proc".into());
     }
-    Ok(Enforcement::Landlock {
-        landlock,
-        seccomp: SeccompPlan::new(network, false),
-        protected: protected_binds(filesystem),
-        proxy,
-    })
+    Ok(Enforcement::Landlock { landlock, seccomp: SeccompPlan::new(network, false), protected, proxy })
 }
 
 fn plan_namespaces(
     spec: &SandboxSpec,
+    bwrap_path: Option<PathBuf>,
     host: &HostFacts,
     filesystem: &FilesystemView,
     network: NetworkMode,
@@ -570,6 +677,7 @@ fn plan_namespaces(
     warnings: &mut Vec<String>,
 ) -> Result<Enforcement> {
     let protected = protected_binds(filesystem);
+    warnings.extend(uncreatable_warnings(&protected));
     let new_netns = network != NetworkMode::Full;
     let mut no_proc = spec.no_proc;
     if !no_proc && !host.fresh_proc {
@@ -594,14 +702,17 @@ fn plan_namespaces(
         pid: true,
         ipc_uts_cgroup: true,
         network: new_netns,
-        loopback: new_netns.then_some(
+        loopback: new_netns.then_some(if network == NetworkMode::Proxy {
             "IFF_UP only (the kernel then adds 127.0.0.1 and ::1; no RTM_NEWADDR, which AppArmor-restricted \
-             hosts refuse); best effort: where even that is refused the command runs with lo as the host left it",
-        ),
+             hosts refuse); required: the proxy routes listen on lo, so a refusal stops the setup"
+        } else {
+            "IFF_UP only (the kernel then adds 127.0.0.1 and ::1; no RTM_NEWADDR, which AppArmor-restricted \
+             hosts refuse); best effort: where even that is refused the command runs with lo as the host left it"
+        }),
         id_map: format!("uid {0} -> {0}, gid {1} -> {1}", host.euid, host.egid),
     };
     let proxy = match proxy_endpoints {
-        Some(_) if spec.bwrap_path.is_some() => {
+        Some(_) if bwrap_path.is_some() => {
             return Err(Error::Unsupported {
                 what: "proxy-only networking with a system bwrap".into(),
                 reason: "the proxy bridge needs the embedded launcher; drop --bwrap-path".into(),
@@ -612,7 +723,7 @@ fn plan_namespaces(
     };
     let landlock = match &host.landlock_abi {
         Ok(_) if filesystem.full_write => None,
-        Ok(_) if spec.bwrap_path.is_some() => {
+        Ok(_) if bwrap_path.is_some() => {
             warnings.push("the system bwrap executor applies no Landlock layer".into());
             None
         }
@@ -632,13 +743,14 @@ fn plan_namespaces(
             None
         }
     };
-    let executor = match &spec.bwrap_path {
+    let executor = match bwrap_path {
         None => Executor::Embedded,
-        // An installed bwrap runs outside every confinement: it must be out of the command's
-        // reach (and an absolute path, an executable file).
-        Some(path) => {
-            Executor::SystemBwrap { path: resolve::check_bwrap_path(path, filesystem, "bwrap-path")?, args: Vec::new() }
-        }
+        // An installed bwrap runs outside every confinement (given, or found by `auto`): it
+        // must be out of the command's reach, an absolute path, an executable file.
+        Some(path) => Executor::SystemBwrap {
+            path: resolve::check_bwrap_path(&path, filesystem, "bwrap-path")?,
+            args: Vec::new(),
+        },
     };
     Ok(Enforcement::Namespaces {
         namespaces,

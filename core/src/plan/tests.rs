@@ -73,7 +73,10 @@ fn pipelines_by_policy() {
     };
     let args = args.join(" ");
     assert!(args.starts_with("/usr/bin/bwrap --new-session --die-with-parent --unshare-user"), "{args}");
-    assert!(args.contains("--unshare-net --ro-bind / / ") && args.ends_with("--seccomp FD --"), "{args}");
+    assert!(
+        args.contains("--unshare-net --ro-bind / / ") && args.ends_with("--seccomp FD --json-status-fd STATUS_FD --"),
+        "{args}"
+    );
     s.pipeline = PipelineRequest::Landlock;
     assert!(error(&s, &host()).contains("`bwrap-path`"));
     s.bwrap_path = None;
@@ -123,7 +126,106 @@ fn no_landlock_refuses_the_landlock_pipeline_and_drops_the_second_layer() {
     assert!(error(&s, &host).contains("without Landlock (ENOSYS)"));
     let neither = HostFacts { namespaces: Err("EPERM".into()), ..host };
     s.pipeline = PipelineRequest::Auto;
-    assert!(error(&s, &neither).contains("the Landlock pipeline cannot be enforced"));
+    let refused = prepare_for(&s, &neither).map(|_| ()).unwrap_err();
+    assert_eq!(refused.kind(), crate::ErrorKind::Unsupported);
+    let refused = refused.to_string();
+    assert!(refused.contains("this policy cannot be enforced on this host"), "{refused}");
+    // Every cause, each with its own remedy.
+    assert!(refused.contains("this policy cannot be enforced on this host: EPERM"), "{refused}");
+    assert!(refused.contains("Namespace pipeline: refused"), "{refused}");
+    assert!(refused.contains("Installed bwrap: none installed, or refused"), "{refused}");
+    assert!(refused.contains("Landlock pipeline: the kernel was built without Landlock"), "{refused}");
+}
+
+fn proxy_spec() -> SandboxSpec {
+    let mut s = spec(&["true"]);
+    s.proxy_network = true;
+    s.env.push(("HTTP_PROXY".into(), "http://127.0.0.1:8080".into()));
+    s
+}
+
+fn lo_refused(abi: u32) -> HostFacts {
+    let refusal = crate::probe::Refusal::new("bring up lo in a new network namespace", Some(libc::EACCES), "AppArmor");
+    HostFacts { loopback: Err(refusal), ..HostFacts::capable(abi) }
+}
+
+#[test]
+fn proxy_mode_needs_lo_up_and_auto_takes_landlock_where_it_cannot_be_raised() {
+    let mut s = proxy_spec();
+    let p = plan(&s, &lo_refused(4));
+    assert_eq!(p.pipeline(), Pipeline::Landlock, "{}", p.pipeline_reason());
+    assert!(p.pipeline_reason().contains("bring up lo"), "{}", p.pipeline_reason());
+    assert_eq!(p.landlock().unwrap().tcp_connect_ports, Some(vec![8080]));
+    // Where lo comes up, proxy mode stays on the namespace pipeline and lo is required there.
+    let p = plan(&s, &host());
+    assert_eq!(p.pipeline(), Pipeline::Bwrap);
+    assert!(p.namespaces().unwrap().loopback.unwrap().contains("required"));
+    // Without a TCP-capable Landlock both causes are named.
+    let refused = error(&s, &lo_refused(3));
+    assert!(refused.contains("bring up lo") && refused.contains("ABI ≥ 4"), "{refused}");
+    s.pipeline = PipelineRequest::Bwrap;
+    let refused = prepare_for(&s, &lo_refused(4)).map(|_| ()).unwrap_err();
+    assert_eq!(refused.kind(), crate::ErrorKind::Unsupported);
+    assert_eq!(refused.errno(), Some(libc::EACCES));
+    assert_eq!(refused.failed_check(), Some("bring up lo in a new network namespace"));
+    // Without proxy mode lo stays best effort.
+    s.proxy_network = false;
+    assert_eq!(plan(&s, &lo_refused(4)).pipeline(), Pipeline::Bwrap);
+}
+
+#[test]
+fn auto_runs_an_installed_bwrap_that_works_where_ours_is_refused_namespaces() {
+    let host = HostFacts { working_system_bwrap: Some("/usr/bin/bwrap".into()), ..without_namespaces() };
+    let s = spec(&["true"]);
+    let p = plan(&s, &host);
+    assert_eq!(p.pipeline(), Pipeline::Bwrap);
+    assert!(matches!(p.executor(), Executor::SystemBwrap { path, .. } if path == Path::new("/usr/bin/bwrap")));
+    assert!(p.pipeline_reason().contains("/usr/bin/bwrap creates its namespaces"), "{}", p.pipeline_reason());
+    assert!(p.launcher().is_none(), "bwrap mounts, not us");
+    // --bwrap-path with that bwrap runs; proxy mode (which needs our bridge) goes to Landlock.
+    let mut explicit = spec(&["true"]);
+    explicit.bwrap_path = Some("/usr/bin/bwrap".into());
+    assert_eq!(plan(&explicit, &host).pipeline(), Pipeline::Bwrap);
+    assert_eq!(plan(&proxy_spec(), &host).pipeline(), Pipeline::Landlock);
+}
+
+#[test]
+fn bwrap_path_must_be_an_absolute_executable_file() {
+    let mut s = spec(&["true"]);
+    for (path, why) in [
+        ("bwrap", "relative path"),
+        ("/nonexistent/bwrap", "No such file or directory"),
+        ("/etc/passwd", "not executable"),
+        ("/usr", "not a regular file"),
+    ] {
+        s.bwrap_path = Some(path.into());
+        let refused = prepare_for(&s, &host()).map(|_| ()).unwrap_err();
+        assert_eq!(refused.kind(), crate::ErrorKind::InvalidArgument, "{path}");
+        let refused = refused.to_string();
+        assert!(refused.contains("`bwrap-path`") && refused.contains(path) && refused.contains(why), "{refused}");
+    }
+}
+
+#[test]
+fn workspace_write_without_namespaces_names_the_protected_paths_and_the_namespace_check() {
+    let dir = std::env::temp_dir().join(format!("codex-sandbox-plan-ws-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join(".git")).unwrap();
+    let mut s = SandboxSpec::new(SandboxPolicy::workspace_write(), &dir, vec!["true".into()]);
+    s.env = vec![("PATH".into(), "/usr/bin".into())];
+    let refusal = crate::probe::Refusal::new("write /proc/self/uid_map", Some(libc::EPERM), "the remedy");
+    let host = HostFacts { namespaces: Err(refusal), ..host() };
+    let refused = prepare_for(&s, &host).map(|_| ()).unwrap_err();
+    assert_eq!(refused.kind(), crate::ErrorKind::Unsupported);
+    assert_eq!(refused.errno(), Some(libc::EPERM), "found before clone, with its errno");
+    let text = refused.to_string();
+    assert!(
+        text.contains(".git") && text.contains("write /proc/self/uid_map") && text.contains("the remedy"),
+        "{text}"
+    );
+    s.pipeline = PipelineRequest::Landlock;
+    let text = error(&s, &host);
+    assert!(text.contains("read-only protection of") && text.contains("write /proc/self/uid_map"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -146,20 +248,24 @@ fn every_landlock_abi_plans_its_own_rights_and_gaps() {
 }
 
 #[test]
-fn no_new_mount_api_falls_back_to_landlock_but_an_installed_bwrap_still_runs() {
-    let old_kernel = HostFacts { new_mount_api: false, kernel: "5.10.0".into(), ..host() };
+fn old_kernels_take_the_classic_mount_path_on_the_namespace_pipeline() {
+    // 5.10: no mount_setattr; 5.4: no openat2 either.
+    let old_kernel = HostFacts { new_mount_api: false, openat2: false, kernel: "5.4.0".into(), ..host() };
     let mut s = spec(&["true"]);
     let p = plan(&s, &old_kernel);
-    assert_eq!(p.pipeline(), Pipeline::Landlock);
-    assert!(p.pipeline_reason().contains("5.10.0"), "{}", p.pipeline_reason());
+    assert_eq!(p.pipeline(), Pipeline::Bwrap, "{}", p.pipeline_reason());
+    let launcher = p.launcher().expect("the embedded launcher creates the namespaces");
+    assert_eq!(launcher.mount_api, MountApi::Classic);
+    assert_eq!(launcher.open_without_symlinks, "O_NOFOLLOW component walk");
+    let explained = serde_json::to_value(&p).unwrap();
+    assert_eq!(explained["launcher"]["mount_api"], "classic", "--explain shows the path taken");
     s.pipeline = PipelineRequest::Bwrap;
-    assert!(error(&s, &old_kernel).contains("new mount API"));
+    assert_eq!(plan(&s, &old_kernel).launcher().unwrap().mount_api, MountApi::Classic);
+    // A capable host takes the new API; an installed bwrap needs no launcher of ours.
+    assert_eq!(plan(&s, &host()).launcher().unwrap().mount_api, MountApi::New);
     s.bwrap_path = Some("/usr/bin/bwrap".into());
     assert_eq!(plan(&s, &old_kernel).pipeline(), Pipeline::Bwrap);
-    let no_openat2 = HostFacts { openat2: false, ..host() };
-    s.bwrap_path = None;
-    s.pipeline = PipelineRequest::Auto;
-    assert_eq!(plan(&s, &no_openat2).pipeline(), Pipeline::Landlock);
+    assert!(plan(&s, &old_kernel).launcher().is_none());
 }
 
 #[test]

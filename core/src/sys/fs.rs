@@ -96,3 +96,43 @@ pub fn symlink(target: &CStr, link: &CStr) -> SysResult<()> {
     // SAFETY: both paths are NUL-terminated.
     check_int(unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) }).map(drop)
 }
+
+/// `openat(2)` of `name` (one path component) relative to the directory `dir`, always
+/// close-on-exec.
+pub fn openat(dir: RawFd, name: &CStr, flags: libc::c_int) -> SysResult<OwnedFd> {
+    // SAFETY: name is NUL-terminated; the mode argument is ignored without O_CREAT.
+    check_int(unsafe { libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC, 0) }).map(owned)
+}
+
+/// The kernel's `struct statfs` on 64-bit Linux (libc's hides `f_flags`).
+#[repr(C)]
+#[derive(Default)]
+struct KernelStatfs {
+    f_type: i64,
+    f_bsize: i64,
+    f_blocks: u64,
+    f_bfree: u64,
+    f_bavail: u64,
+    f_files: u64,
+    f_ffree: u64,
+    f_fsid: [i32; 2],
+    f_namelen: i64,
+    f_frsize: i64,
+    f_flags: i64,
+    f_spare: [i64; 4],
+}
+
+/// The mount flags (`ST_*`) of the mount holding `fd`, from the `fstatfs(2)` system call
+/// (glibc's `fstatvfs` may read `/proc/mounts` instead, which a forked child must not).
+pub fn mount_flags(fd: RawFd) -> SysResult<u64> {
+    let mut st = KernelStatfs::default();
+    // SAFETY: `st` matches the kernel's struct statfs on 64-bit targets and outlives the call.
+    check(unsafe { libc::syscall(libc::SYS_fstatfs, fd, &mut st as *mut KernelStatfs) }).map(|_| st.f_flags as u64)
+}
+
+/// Whether the caller's effective ids may create entries in the directory `path`
+/// (`faccessat(W_OK, AT_EACCESS)`): EROFS on a read-only mount, EACCES without permission.
+pub fn may_write(path: &CStr) -> SysResult<()> {
+    // SAFETY: path is NUL-terminated.
+    check_int(unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::W_OK, libc::AT_EACCESS) }).map(drop)
+}

@@ -90,3 +90,18 @@ pub fn move_mount(from: RawFd, to: RawFd) -> SysResult<()> {
     };
     check(ret).map(drop)
 }
+
+/// `pivot_root(new_root, put_old)`.
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> SysResult<()> {
+    // SAFETY: both arguments are NUL-terminated strings.
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) }).map(drop)
+}
+
+/// `mount(2)` of an existing path (`MS_BIND`, with `MS_REC` for its submounts too).
+pub fn bind_mount(source: &CStr, target: &CStr, flags: libc::c_ulong) -> SysResult<()> {
+    // SAFETY: both paths are NUL-terminated; fstype and data may be null for a bind.
+    check_int(unsafe {
+        libc::mount(source.as_ptr(), target.as_ptr(), std::ptr::null(), flags | libc::MS_BIND, std::ptr::null())
+    })
+    .map(drop)
+}

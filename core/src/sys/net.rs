@@ -14,9 +14,10 @@ pub fn bring_up_loopback() -> SysResult<()> {
         for (dst, src) in request.ifr_name.iter_mut().zip(b"lo") {
             *dst = *src as libc::c_char;
         }
-        let result = check_int(libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut request)).and_then(|_| {
+        // `as _`: the request is c_ulong on glibc, c_int on musl.
+        let result = check_int(libc::ioctl(sock, libc::SIOCGIFFLAGS as _, &mut request)).and_then(|_| {
             request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-            check_int(libc::ioctl(sock, libc::SIOCSIFFLAGS, &request))
+            check_int(libc::ioctl(sock, libc::SIOCSIFFLAGS as _, &request))
         });
         libc::close(sock);
         result.map(drop)
@@ -100,7 +101,8 @@ fn one_fd_message(iov: &mut libc::iovec, control: &mut OneFdControl) -> libc::ms
     msg.msg_iov = iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.0.as_mut_ptr().cast();
-    msg.msg_controllen = control.0.len();
+    // `as _`: socklen_t on musl, size_t on glibc.
+    msg.msg_controllen = control.0.len() as _;
     msg
 }
 
@@ -113,11 +115,11 @@ pub fn send_fd(socket: RawFd, tag: u32, fd: RawFd) -> SysResult<()> {
     // stay within the buffer, which is larger than CMSG_SPACE(sizeof(int)).
     unsafe {
         let mut msg = one_fd_message(&mut iov, &mut control);
-        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+        msg.msg_controllen = libc::CMSG_SPACE(4) as _;
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(4) as usize;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(4) as _;
         std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
         check(libc::sendmsg(socket, &msg, libc::MSG_NOSIGNAL) as libc::c_long).map(drop)
     }

@@ -2,7 +2,7 @@
 //! (`exec::image`). Plain data — C strings, descriptor numbers, prepared system-call arguments
 //! — so the child can act on it without allocating.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::CString;
 use std::os::fd::{OwnedFd, RawFd};
 
@@ -125,6 +125,22 @@ pub(crate) struct NamespaceImage {
     /// Proxy mode: listen on these ports at 127.0.0.1 and ::1 and hand each listening socket,
     /// tagged with its route index, to the spawning process over `control_fd`.
     pub proxy_listeners: Option<ProxyListeners>,
+    /// Present where the kernel lacks the new mount API: the view is built with classic
+    /// `mount(2)` calls (`exec::child::classic`); the clones of `clone_first` are then not
+    /// made, their paths are bound from the host's tree instead.
+    pub classic: Option<ClassicMounts>,
+}
+
+/// What the classic build needs besides the operations.
+pub(crate) struct ClassicMounts {
+    /// Stage the view (the namespace pipeline: the operations change `/`); the Landlock
+    /// pipeline's binds are made in place.
+    pub staged: bool,
+    /// A directory of the host's view to mount the staging tmpfs on.
+    pub base: CString,
+    /// Room for `/proc/self/mountinfo`, read by the child to find every mount of a tree it
+    /// makes read-only.
+    pub mountinfo: RefCell<Box<[u8]>>,
 }
 
 pub(crate) struct ProxyListeners {

@@ -23,6 +23,9 @@ macro_rules! kernel_calls {
         pub(crate) trait Kernel {
             $( $(#[$doc])* fn $name(&self, $($arg: $ty),*) -> $ret; )*
 
+            /// `sys::read` (the fake fills `buf` with the data it was given).
+            fn read(&self, fd: RawFd, buf: &mut [u8]) -> SysResult<usize>;
+
             /// `sys::close_raw`.
             ///
             /// # Safety
@@ -69,6 +72,11 @@ macro_rules! kernel_calls {
                     sys::$name($($arg),*)
                 }
             )*
+
+            #[inline(always)]
+            fn read(&self, fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+                sys::read(fd, buf)
+            }
 
             #[inline(always)]
             unsafe fn close_raw(&self, fd: RawFd) {
@@ -118,6 +126,11 @@ macro_rules! kernel_calls {
                 }
             )*
 
+            fn read(&self, _fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+                self.call::<SysResult<()>>("read", None)?;
+                Ok(self.read_into(buf))
+            }
+
             unsafe fn close_raw(&self, _fd: RawFd) {
                 self.call::<()>("close_raw", None)
             }
@@ -157,6 +170,8 @@ kernel_calls! {
     fn write_all(fd: RawFd, bytes: &[u8]) -> SysResult<()>;
     fn open(path: &CStr, flags: libc::c_int) -> SysResult<OwnedFd> [path];
     fn openat2(path: &CStr, how: &OpenHow) -> SysResult<OwnedFd> [path];
+    fn openat(dir: RawFd, name: &CStr, flags: libc::c_int) -> SysResult<OwnedFd> [name];
+    fn mount_flags(fd: RawFd) -> SysResult<u64>;
     fn fstat(fd: RawFd) -> SysResult<libc::stat>;
     fn chdir(path: &CStr) -> SysResult<()> [path];
     fn mkdir(path: &CStr, mode: libc::mode_t) -> SysResult<()> [path];
@@ -165,6 +180,8 @@ kernel_calls! {
     fn mount(source: &CStr, target: &CStr, fstype: &CStr, flags: libc::c_ulong, data: Option<&CStr>) -> SysResult<()> [target];
     fn mount_propagation(target: &CStr, flags: libc::c_ulong) -> SysResult<()> [target];
     fn pivot_root_here() -> SysResult<()>;
+    fn pivot_root(new_root: &CStr, put_old: &CStr) -> SysResult<()> [new_root];
+    fn bind_mount(source: &CStr, target: &CStr, flags: libc::c_ulong) -> SysResult<()> [target];
     fn detach_mount(path: &CStr) -> SysResult<()> [path];
     fn open_tree(fd: RawFd, flags: u32) -> SysResult<OwnedFd>;
     fn mount_setattr(fd: RawFd, flags: u32, attr: &MountAttr) -> SysResult<()>;

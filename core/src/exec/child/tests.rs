@@ -14,7 +14,7 @@ use std::ffi::{CStr, CString};
 use std::os::fd::OwnedFd;
 
 use super::image::{ChildImage, ExecImage, FdImage, InitImage, LandlockImage, LandlockRuleImage, NamespaceImage};
-use super::image::{CloneSource, PreparedOp};
+use super::image::{ClassicMounts, CloneSource, PreparedOp};
 use super::setup_and_exec;
 use crate::exec::report::{Failure, Stage};
 use crate::sys::{CapData, Errno, SockFilter, SysResult};
@@ -24,11 +24,32 @@ pub(crate) struct Recorder {
     calls: RefCell<Vec<String>>,
     fail: Option<(&'static str, Errno)>,
     failed: Cell<bool>,
+    /// What `read` returns, chunk by chunk (then end of file).
+    reads: RefCell<std::collections::VecDeque<Vec<u8>>>,
 }
 
 impl Recorder {
     fn new() -> Recorder {
-        Recorder { calls: RefCell::new(Vec::new()), fail: None, failed: Cell::new(false) }
+        Recorder { calls: RefCell::new(Vec::new()), fail: None, failed: Cell::new(false), reads: RefCell::default() }
+    }
+
+    /// Queues `data` for the next `read` (then end of file).
+    fn reading(self, data: &[u8]) -> Recorder {
+        self.reads.borrow_mut().push_back(data.to_vec());
+        self.reads.borrow_mut().push_back(Vec::new());
+        self
+    }
+
+    pub(crate) fn read_into(&self, buf: &mut [u8]) -> usize {
+        let mut reads = self.reads.borrow_mut();
+        let Some(chunk) = reads.front_mut() else { return 0 };
+        let n = chunk.len().min(buf.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        chunk.drain(..n);
+        if chunk.is_empty() {
+            reads.pop_front();
+        }
+        n
     }
 
     /// Fails the first call whose log line is `line` with `errno`.
@@ -109,6 +130,18 @@ impl FakeOk for () {
     fn fake_ok() {}
 }
 
+impl FakeOk for usize {
+    fn fake_ok() -> usize {
+        0
+    }
+}
+
+impl FakeOk for u64 {
+    fn fake_ok() -> u64 {
+        0
+    }
+}
+
 impl FakeOk for libc::c_int {
     fn fake_ok() -> libc::c_int {
         0
@@ -186,6 +219,7 @@ fn namespaces(ops: Vec<PreparedOp>, clone_first: Vec<CloneSource>) -> NamespaceI
         loopback: true,
         init: Some(InitImage { status_fd: 30, keep_fds: vec![30] }),
         proxy_listeners: None,
+        classic: None,
     }
 }
 
@@ -322,4 +356,93 @@ fn a_parent_gone_before_the_death_signal_was_armed_stops_the_child() {
     let failure = setup_and_exec(&kernel, &orphan).unwrap_err();
     assert_eq!(failure, Failure::new(Stage::ParentGone, Errno(libc::ESRCH)));
     assert_eq!(kernel.calls(), ["close_raw", "prctl", "getppid"]);
+}
+
+#[test]
+fn proxy_mode_requires_lo_and_other_modes_go_on_without_it() {
+    let strings = strings();
+    let mut proxied = namespaces(vec![], vec![]);
+    proxied.proxy_listeners = Some(super::image::ProxyListeners { control_fd: 40, ports: vec![3128] });
+    let kernel = Recorder::failing("bring_up_loopback", libc::EPERM);
+    let failure = setup_and_exec(&kernel, &image(&strings, Some(proxied))).unwrap_err();
+    assert_eq!(failure, Failure::new(Stage::Loopback, Errno(libc::EPERM)));
+    assert!(!kernel.calls().iter().any(|call| call == "listen_loopback"), "no listener on a down lo");
+
+    let kernel = Recorder::failing("bring_up_loopback", libc::EPERM);
+    let failure = setup_and_exec(&kernel, &image(&strings, Some(namespaces(vec![], vec![])))).unwrap_err();
+    assert_eq!(failure.stage, Stage::Exec, "without proxy routes lo is best effort");
+}
+
+/// `/proc/self/mountinfo` lines: `id parent major:minor root mount-point options ...`.
+const MOUNTINFO: &[u8] = b"22 1 8:1 / /oldroot rw - ext4 /dev/sda1 rw\n\
+40 22 0:5 / /oldroot/my\\040dir rw - tmpfs t rw\n\
+50 1 8:1 / /newroot rw - ext4 /dev/sda1 rw\n\
+51 50 0:5 / /newroot/my\\040dir rw - tmpfs t rw\n\
+52 50 0:6 / /newrootx rw - tmpfs t rw\n";
+
+#[test]
+fn the_classic_path_stages_the_view_and_remounts_every_mount_of_the_tree_without_the_new_mount_api() {
+    let strings = strings();
+    let clone = CloneSource {
+        target: super::image::BindTarget { path: c"/w".to_owned(), dev: 0, ino: 0 },
+        checked: true,
+        tree: Cell::new(None),
+    };
+    let ops = vec![
+        PreparedOp::ReadOnlyRoot,
+        PreparedOp::Attach { target: c"/w".to_owned(), slot: 0, is_dir: true, attr: 0 },
+        PreparedOp::Proc,
+    ];
+    let mut ns = namespaces(ops, vec![clone]);
+    ns.classic = Some(ClassicMounts {
+        staged: true,
+        base: c"/tmp".to_owned(),
+        mountinfo: RefCell::new(vec![0u8; 4096].into_boxed_slice()),
+    });
+    let kernel = Recorder::new().reading(MOUNTINFO);
+    let failure = setup_and_exec(&kernel, &image(&strings, Some(ns))).unwrap_err();
+    assert_eq!(failure.stage, Stage::Exec, "{:#?}", kernel.calls());
+    let calls = kernel.calls();
+    let view_end = calls.iter().position(|call| call == "chdir /w").unwrap();
+    for call in &calls[..view_end] {
+        for new_api in ["open_tree", "move_mount", "mount_setattr", "openat2"] {
+            assert!(!call.starts_with(new_api), "{call} on the classic path: {calls:#?}");
+        }
+    }
+    let position =
+        |wanted: &str| calls.iter().position(|call| call == wanted).unwrap_or_else(|| panic!("{wanted}: {calls:#?}"));
+    // Staging: a tmpfs root holding the host's tree at /oldroot.
+    assert!(position("mount /tmp") < position("pivot_root ."));
+    // op 0: the host's tree bound at /newroot, then each mount of it remounted read-only: the
+    // two mountinfo lines under /newroot (the escaped space decoded), not /oldroot's nor
+    // /newrootx.
+    let bind = position("bind_mount /newroot");
+    let remounts: Vec<&String> = calls[bind..]
+        .iter()
+        .take_while(|c| !c.starts_with("mkdir"))
+        .filter(|c| c.starts_with("mount_propagation"))
+        .collect();
+    assert_eq!(remounts.len(), 2, "{calls:#?}");
+    assert!(calls[bind..].iter().any(|c| c == "openat my dir"), "the decoded path is walked: {calls:#?}");
+    // op 1: the writable root bound from the host's tree through descriptors.
+    let mkdir = position("mkdir /newroot/w");
+    assert!(calls[mkdir..].iter().any(|c| c.starts_with("bind_mount /oldroot/proc/self/fd/")), "{calls:#?}");
+    // op 2: a fresh /proc in the view; then the view becomes the root.
+    assert!(position("mount /newroot/proc") < position("chdir /newroot"));
+    assert!(position("chdir /newroot") < position("pivot_root_here"));
+    assert!(position("pivot_root_here") < position("detach_mount ."));
+}
+
+#[test]
+fn the_classic_path_refuses_a_mount_table_larger_than_its_buffer() {
+    let strings = strings();
+    let mut ns = namespaces(vec![PreparedOp::ReadOnlyRoot], vec![]);
+    ns.classic = Some(ClassicMounts {
+        staged: true,
+        base: c"/tmp".to_owned(),
+        mountinfo: RefCell::new(vec![0u8; 16].into_boxed_slice()),
+    });
+    let kernel = Recorder::new().reading(MOUNTINFO);
+    let failure = setup_and_exec(&kernel, &image(&strings, Some(ns))).unwrap_err();
+    assert_eq!(failure, Failure::new(Stage::ReadOnlyRoot, Errno(libc::E2BIG)).at(0), "never a partly read-only view");
 }

@@ -32,11 +32,19 @@ pub(crate) fn enter(k: &impl Kernel, ns: &NamespaceImage) -> Step {
     // not appear in the sandbox with their own, writable, flags; and nothing propagates back.
     at(Stage::MountPropagation, k.mount_propagation(c"/", libc::MS_REC | libc::MS_PRIVATE))?;
     if ns.loopback {
-        // Best effort: a host that refuses it (gVisor, AppArmor) leaves `lo` as it is.
-        let _ = k.bring_up_loopback();
+        // Proxy mode serves its routes on `lo`: down, they are unreachable, so it is required
+        // then. Otherwise best effort: a host that refuses it (gVisor, AppArmor) leaves `lo`
+        // as it is, and nothing the command could reach depends on it.
+        let up = k.bring_up_loopback();
+        if ns.proxy_listeners.is_some() {
+            at(Stage::Loopback, up)?;
+        }
     }
     if let Some(proxy) = &ns.proxy_listeners {
         hand_over_proxy_listeners(k, proxy)?;
+    }
+    if let Some(classic) = &ns.classic {
+        return super::classic::build_view(k, ns, classic);
     }
     for source in &ns.clone_first {
         let fd = if source.checked {
@@ -170,12 +178,12 @@ fn attach(k: &impl Kernel, tree: &OwnedFd, target: &CStr, is_dir: bool, attr: u6
         at(Stage::ProtectReadOnly, k.mount_setattr(tree.as_raw_fd(), libc::AT_RECURSIVE as u32, &attr))?;
     }
     ensure_mountpoint(k, target, is_dir)?;
-    let fd = at(Stage::ProtectOpen, k.openat2(target, &NO_SYMLINKS))?;
+    let fd = at(Stage::ProtectOpen, open_without_symlinks(k, target, &NO_SYMLINKS))?;
     at(Stage::ProtectAttach, k.move_mount(tree.as_raw_fd(), fd.as_raw_fd()))
 }
 
 /// Creates the missing parent directories of `path` (an absolute path).
-fn ensure_parents(k: &impl Kernel, path: &CStr) -> Step {
+pub(super) fn ensure_parents(k: &impl Kernel, path: &CStr) -> Step {
     let bytes = path.to_bytes();
     let mut buffer = [0u8; libc::PATH_MAX as usize];
     if bytes.len() >= buffer.len() {
@@ -207,7 +215,7 @@ fn ensure_parents(k: &impl Kernel, path: &CStr) -> Step {
 }
 
 /// Makes sure `path` exists to be mounted on: a directory, or an empty file.
-fn ensure_mountpoint(k: &impl Kernel, path: &CStr, is_dir: bool) -> Step {
+pub(super) fn ensure_mountpoint(k: &impl Kernel, path: &CStr, is_dir: bool) -> Step {
     ensure_parents(k, path)?;
     let created = if is_dir { k.mkdir(path, 0o755) } else { k.create_file(path, 0o644).map(drop) };
     match created {
@@ -262,7 +270,7 @@ fn set_up_dev(k: &impl Kernel, nodes: [Option<OwnedFd>; DEVICE_COUNT], host_shm:
 
 /// Opens `target` without following any symlink and checks it is the planned inode.
 fn open_checked(k: &impl Kernel, target: &BindTarget) -> Step<OwnedFd> {
-    let fd = at(Stage::ProtectOpen, k.openat2(&target.path, &NO_SYMLINKS))?;
+    let fd = at(Stage::ProtectOpen, open_without_symlinks(k, &target.path, &NO_SYMLINKS))?;
     let st = at(Stage::ProtectVerify, k.fstat(fd.as_raw_fd()))?;
     // With O_PATH|O_NOFOLLOW a trailing symlink is opened itself rather than refused, and a
     // freed inode number can come back as that symlink's: never mount over a symlink.
@@ -287,4 +295,13 @@ pub(crate) fn bind_read_only(k: &impl Kernel, target: &BindTarget) -> Step {
 fn write_file(k: &impl Kernel, path: &CStr, contents: &[u8], stage: Stage) -> Step {
     let fd = at(stage, k.open(path, libc::O_WRONLY))?;
     at(stage, k.write_all(fd.as_raw_fd(), contents))
+}
+
+/// `openat2` with `how`, or where the kernel (before 5.6) or a filter lacks it, the same
+/// resolution done one component at a time ([`super::classic::open_no_symlinks`]).
+pub(crate) fn open_without_symlinks(k: &impl Kernel, path: &CStr, how: &sys::OpenHow) -> sys::SysResult<OwnedFd> {
+    match k.openat2(path, how) {
+        Err(errno) if matches!(errno.0, libc::ENOSYS | libc::EPERM) => super::classic::open_no_symlinks(k, path),
+        other => other,
+    }
 }
