@@ -2,8 +2,8 @@
 
 /// <reference types="node" />
 
-import { EventEmitter } from 'node:events';
-import { Readable, Writable } from 'node:stream';
+import type * as cp from 'node:child_process';
+import type { Readable, Stream, Writable } from 'node:stream';
 
 /**
  * Codex's sandbox policy: an object in Codex's JSON shape, the same as JSON text, or one of the
@@ -30,42 +30,56 @@ export type ReadAccess =
   | { type: 'full-access' }
   | { type: 'restricted'; include_platform_defaults?: boolean; readable_roots?: string[] };
 
-/** Where one standard stream goes: a pipe, the parent's own stream, /dev/null, or a descriptor. */
-export type StdioEntry = 'pipe' | 'overlapped' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined;
+/** One stdio entry: Node's forms ('ipc' at index 3 or above, in 'json' serialization). */
+export type StdioEntry = cp.IOType | 'ipc' | number | Stream | { fd: number } | null | undefined;
+/** `stdio` as the sandbox accepts it: Node's forms. */
+export type SandboxStdio = cp.IOType | StdioEntry[];
 
 export type SignalName = NodeJS.Signals;
 
-/** The stable `code`s of errors thrown or emitted by this package. */
+/** The `code`s of the sandbox's own errors (thrown or emitted). */
 export type SandboxErrorCode =
   | 'ERR_SANDBOX_INVALID_ARGUMENT'
   | 'ERR_SANDBOX_INVALID_POLICY'
   | 'ERR_SANDBOX_UNSUPPORTED'
   | 'ERR_SANDBOX_SPAWN_FAILED'
-  | 'ERR_SANDBOX_COMMAND_NOT_FOUND'
-  | 'ERR_SANDBOX_COMMAND_NOT_EXECUTABLE'
   | 'ERR_SANDBOX_PERMISSION_DENIED'
   | 'ERR_SANDBOX_INTERNAL'
-  | 'ERR_SANDBOX_ADDON_LOAD'
-  | 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER'
-  | 'ABORT_ERR';
+  | 'ERR_SANDBOX_ADDON_LOAD';
 
-export interface SandboxError extends Error {
-  code: SandboxErrorCode;
-  /** The OS error number behind a setup failure, when there is one (positive, as in errno.h). */
-  errno?: number;
-  /** Its name, e.g. `'EACCES'`. */
+/** The `code`s of the errors child_process also reports, which this package reports the same way. */
+export type NodeErrorCode =
+  | 'ENOENT'
+  | 'EACCES'
+  | 'ENOTDIR'
+  | 'EPERM'
+  | 'EAGAIN'
+  | 'EMFILE'
+  | 'ENFILE'
+  | 'ETIMEDOUT'
+  | 'ENOBUFS'
+  | 'ABORT_ERR'
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_UNKNOWN_SIGNAL'
+  | 'ERR_INVALID_SYNC_FORK_INPUT'
+  | 'ERR_IPC_SYNC_FORK'
+  | 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER';
+
+/**
+ * An error of this package. Failures child_process also has carry Node's contract: ENOENT and
+ * EACCES with a negative `errno`, `syscall: 'spawn <file>'`, `path` and `spawnargs`.
+ */
+export interface SandboxError extends NodeJS.ErrnoException {
+  code?: SandboxErrorCode | NodeErrorCode;
+  /** The name of `errno` for a sandbox setup failure (ERR_SANDBOX_*), e.g. `'EACCES'`. */
   errnoCode?: string;
-  /** For failures to start a command: the command and its argv. */
-  path?: string;
   spawnargs?: string[];
 }
 
-/** Options that decide the sandbox. Shared by spawn(), run(), explain() and seatbeltPolicy(). */
+/** Options that decide the sandbox, accepted by every function next to Node's own options. */
 export interface SandboxOptions {
-  /** Where the command runs. Default: `process.cwd()`. Relative paths are resolved. */
-  cwd?: string | URL;
-  /** The command's whole environment. Default: `process.env`. `undefined` values are skipped. */
-  env?: NodeJS.ProcessEnv | Record<string, string | number | boolean | undefined>;
   /** Default: `'read-only'`. */
   policy?: SandboxPolicy;
   /**
@@ -89,16 +103,24 @@ export interface SandboxOptions {
   bwrapPath?: string;
 }
 
-export interface SpawnOptions extends SandboxOptions {
-  /** Default `'pipe'` for all three. At most three entries: no extra descriptors. */
-  stdio?: 'pipe' | 'inherit' | 'ignore' | 'overlapped' | StdioEntry[];
-  /** Aborting kills the command with `killSignal` and emits an `AbortError` ('error' event). */
-  signal?: AbortSignal;
-  /** Milliseconds after which the command is sent `killSignal`. 0 or absent: no limit. */
-  timeout?: number;
-  /** Default `'SIGTERM'`. */
-  killSignal?: SignalName | number;
+/**
+ * child_process's spawn options plus the sandbox's. `uid`/`gid` must be the caller's own;
+ * `argv0` must equal the command; `detached` is accepted (the command always gets a new session).
+ */
+export interface SpawnOptions extends Omit<cp.SpawnOptions, 'stdio'>, SandboxOptions {
+  stdio?: SandboxStdio | undefined;
 }
+export interface SpawnOptionsWithoutStdio extends Omit<cp.SpawnOptionsWithoutStdio, 'stdio'>, SandboxOptions {
+  stdio?: cp.StdioPipeNamed | [cp.StdioPipe?, cp.StdioPipe?, cp.StdioPipe?] | undefined;
+}
+export interface SpawnOptionsWithStdioTuple<
+  Stdin extends cp.StdioNull | cp.StdioPipe,
+  Stdout extends cp.StdioNull | cp.StdioPipe,
+  Stderr extends cp.StdioNull | cp.StdioPipe,
+> extends cp.SpawnOptionsWithStdioTuple<Stdin, Stdout, Stderr>, SandboxOptions {}
+
+/** The stream a tuple entry gives: the pipe's end for 'pipe', else null. */
+type PipeEnd<T, S> = T extends cp.StdioPipe ? S : null;
 
 export interface RunOptions extends SpawnOptions {
   /** Bytes of stdout + stderr kept; beyond it the command is killed and run() rejects. Default 1 MiB. */
@@ -121,58 +143,107 @@ export interface RunResult<T extends string | Buffer = string> {
 }
 
 /**
- * A sandboxed command, shaped like `child_process.ChildProcess`.
- *
- * Events: `'spawn'` (started), `'exit'` (code, signal), `'close'` (code, signal: after exit
- * and the end of stdout and stderr), `'error'` (could not start; aborted; could not be reaped).
+ * A sandboxed command: a real `child_process.ChildProcess` (instanceof holds), with Node's
+ * events, fields and methods. `pid` is the sandbox's init under the namespace pipeline.
  */
-export declare class SandboxedChild extends EventEmitter {
+export declare class SandboxedChild extends cp.ChildProcess {
   private constructor();
-  /** Under the namespace pipeline, the sandbox's init (which forwards signals to the command). Undefined when it failed to start. */
-  readonly pid: number | undefined;
-  readonly stdin: Writable | null;
-  readonly stdout: Readable | null;
-  readonly stderr: Readable | null;
-  readonly stdio: [Writable | null, Readable | null, Readable | null];
-  readonly exitCode: number | null;
-  readonly signalCode: SignalName | null;
-  /** A kill() was delivered. */
-  readonly killed: boolean;
-  /** The `timeout` option fired. */
-  readonly timedOut?: boolean;
-  readonly spawnfile: string;
-  readonly spawnargs: string[];
-  /**
-   * Sends a signal (default `'SIGTERM'`) through the child's pidfd. Returns false when the
-   * command has already ended. Throws `ERR_SANDBOX_INVALID_ARGUMENT` for an unknown signal.
-   */
-  kill(signal?: SignalName | number): boolean;
-  /** Lets the event loop exit while this child runs (unref its streams too). */
-  unref(): this;
-  ref(): this;
+}
 
-  on(event: 'spawn', listener: () => void): this;
-  on(event: 'exit' | 'close', listener: (code: number | null, signal: SignalName | null) => void): this;
-  on(event: 'error', listener: (error: SandboxError) => void): this;
-  on(event: string | symbol, listener: (...args: any[]) => void): this;
-  once(event: 'spawn', listener: () => void): this;
-  once(event: 'exit' | 'close', listener: (code: number | null, signal: SignalName | null) => void): this;
-  once(event: 'error', listener: (error: SandboxError) => void): this;
-  once(event: string | symbol, listener: (...args: any[]) => void): this;
+/** child_process.ChildProcess itself (for `instanceof`). */
+export declare const ChildProcess: typeof cp.ChildProcess;
+export type ChildProcess = cp.ChildProcess;
+
+/**
+ * child_process.spawn in the sandbox. Invalid input throws synchronously (Node's TypeError /
+ * RangeError, or ERR_SANDBOX_* for the sandbox's options) and nothing is started; a command that
+ * cannot be started (ENOENT, EACCES, sandbox setup failed) is reported through `'error'`.
+ */
+export declare function spawn(command: string, options?: SpawnOptionsWithoutStdio): cp.ChildProcessWithoutNullStreams;
+export declare function spawn<I extends cp.StdioNull | cp.StdioPipe, O extends cp.StdioNull | cp.StdioPipe, E extends cp.StdioNull | cp.StdioPipe>(
+  command: string,
+  options: SpawnOptionsWithStdioTuple<I, O, E>,
+): cp.ChildProcessByStdio<PipeEnd<I, Writable>, PipeEnd<O, Readable>, PipeEnd<E, Readable>>;
+export declare function spawn(command: string, options: SpawnOptions): cp.ChildProcess;
+export declare function spawn(command: string, args?: readonly string[], options?: SpawnOptionsWithoutStdio): cp.ChildProcessWithoutNullStreams;
+export declare function spawn<I extends cp.StdioNull | cp.StdioPipe, O extends cp.StdioNull | cp.StdioPipe, E extends cp.StdioNull | cp.StdioPipe>(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptionsWithStdioTuple<I, O, E>,
+): cp.ChildProcessByStdio<PipeEnd<I, Writable>, PipeEnd<O, Readable>, PipeEnd<E, Readable>>;
+export declare function spawn(command: string, args: readonly string[], options: SpawnOptions): cp.ChildProcess;
+
+export type SpawnSyncOptions = Omit<cp.SpawnSyncOptions, 'stdio'> & SandboxOptions & { stdio?: SandboxStdio };
+/** child_process.spawnSync in the sandbox (blocks the thread, as Node's does). */
+export declare function spawnSync(command: string): cp.SpawnSyncReturns<Buffer>;
+export declare function spawnSync(command: string, options: SpawnSyncOptions & { encoding: BufferEncoding }): cp.SpawnSyncReturns<string>;
+export declare function spawnSync(command: string, options: SpawnSyncOptions & { encoding?: 'buffer' | null }): cp.SpawnSyncReturns<Buffer>;
+export declare function spawnSync(command: string, options?: SpawnSyncOptions): cp.SpawnSyncReturns<string | Buffer>;
+export declare function spawnSync(command: string, args: readonly string[]): cp.SpawnSyncReturns<Buffer>;
+export declare function spawnSync(command: string, args: readonly string[], options: SpawnSyncOptions & { encoding: BufferEncoding }): cp.SpawnSyncReturns<string>;
+export declare function spawnSync(command: string, args: readonly string[], options: SpawnSyncOptions & { encoding?: 'buffer' | null }): cp.SpawnSyncReturns<Buffer>;
+export declare function spawnSync(command: string, args?: readonly string[], options?: SpawnSyncOptions): cp.SpawnSyncReturns<string | Buffer>;
+
+export type ExecSyncOptions = Omit<cp.ExecSyncOptions, 'stdio'> & SandboxOptions & { stdio?: SandboxStdio };
+/** child_process.execSync in the sandbox: throws when the command fails. */
+export declare function execSync(command: string): Buffer;
+export declare function execSync(command: string, options: ExecSyncOptions & { encoding: BufferEncoding }): string;
+export declare function execSync(command: string, options: ExecSyncOptions & { encoding?: 'buffer' | null }): Buffer;
+export declare function execSync(command: string, options?: ExecSyncOptions): string | Buffer;
+
+export type ExecFileSyncOptions = Omit<cp.ExecFileSyncOptions, 'stdio'> & SandboxOptions & { stdio?: SandboxStdio };
+/** child_process.execFileSync in the sandbox: throws when the command fails. */
+export declare function execFileSync(file: string): Buffer;
+export declare function execFileSync(file: string, options: ExecFileSyncOptions & { encoding: BufferEncoding }): string;
+export declare function execFileSync(file: string, options: ExecFileSyncOptions & { encoding?: 'buffer' | null }): Buffer;
+export declare function execFileSync(file: string, options?: ExecFileSyncOptions): string | Buffer;
+export declare function execFileSync(file: string, args: readonly string[]): Buffer;
+export declare function execFileSync(file: string, args: readonly string[], options: ExecFileSyncOptions & { encoding: BufferEncoding }): string;
+export declare function execFileSync(file: string, args: readonly string[], options: ExecFileSyncOptions & { encoding?: 'buffer' | null }): Buffer;
+export declare function execFileSync(file: string, args?: readonly string[], options?: ExecFileSyncOptions): string | Buffer;
+
+export type ExecOptions = cp.ExecOptions & SandboxOptions;
+type ExecCallback<T> = (error: cp.ExecException | null, stdout: T, stderr: T) => void;
+/** child_process.exec in the sandbox (a `/bin/sh -c` command line). util.promisify gives `{ stdout, stderr }`. */
+export declare function exec(command: string, callback?: ExecCallback<string>): cp.ChildProcess;
+export declare function exec(command: string, options: ExecOptions & { encoding: 'buffer' | null }, callback?: ExecCallback<Buffer>): cp.ChildProcess;
+export declare function exec(command: string, options: ExecOptions & { encoding: BufferEncoding }, callback?: ExecCallback<string>): cp.ChildProcess;
+export declare function exec(command: string, options: ExecOptions | undefined | null, callback?: ExecCallback<string | Buffer>): cp.ChildProcess;
+export declare namespace exec {
+  function __promisify__(command: string): cp.PromiseWithChild<{ stdout: string; stderr: string }>;
+  function __promisify__(command: string, options: ExecOptions & { encoding: 'buffer' | null }): cp.PromiseWithChild<{ stdout: Buffer; stderr: Buffer }>;
+  function __promisify__(command: string, options: ExecOptions & { encoding: BufferEncoding }): cp.PromiseWithChild<{ stdout: string; stderr: string }>;
+  function __promisify__(command: string, options?: ExecOptions | null): cp.PromiseWithChild<{ stdout: string | Buffer; stderr: string | Buffer }>;
+}
+
+export type ExecFileOptions = cp.ExecFileOptions & SandboxOptions;
+/** child_process.execFile in the sandbox. util.promisify gives `{ stdout, stderr }`. */
+export declare function execFile(file: string, callback?: ExecCallback<string>): cp.ChildProcess;
+export declare function execFile(file: string, args: readonly string[] | undefined | null, callback?: ExecCallback<string>): cp.ChildProcess;
+export declare function execFile(file: string, options: ExecFileOptions & { encoding: 'buffer' | null }, callback?: ExecCallback<Buffer>): cp.ChildProcess;
+export declare function execFile(file: string, args: readonly string[] | undefined | null, options: ExecFileOptions & { encoding: 'buffer' | null }, callback?: ExecCallback<Buffer>): cp.ChildProcess;
+export declare function execFile(file: string, options: ExecFileOptions & { encoding?: BufferEncoding }, callback?: ExecCallback<string>): cp.ChildProcess;
+export declare function execFile(file: string, args: readonly string[] | undefined | null, options: ExecFileOptions & { encoding?: BufferEncoding }, callback?: ExecCallback<string>): cp.ChildProcess;
+export declare function execFile(file: string, args: readonly string[] | undefined | null, options: ExecFileOptions | undefined | null, callback?: ExecCallback<string | Buffer>): cp.ChildProcess;
+export declare namespace execFile {
+  function __promisify__(file: string, args?: readonly string[] | null): cp.PromiseWithChild<{ stdout: string; stderr: string }>;
+  function __promisify__(file: string, options: ExecFileOptions & { encoding: 'buffer' | null }): cp.PromiseWithChild<{ stdout: Buffer; stderr: Buffer }>;
+  function __promisify__(file: string, args: readonly string[] | null | undefined, options: ExecFileOptions & { encoding: 'buffer' | null }): cp.PromiseWithChild<{ stdout: Buffer; stderr: Buffer }>;
+  function __promisify__(file: string, options: ExecFileOptions & { encoding?: BufferEncoding }): cp.PromiseWithChild<{ stdout: string; stderr: string }>;
+  function __promisify__(file: string, args: readonly string[] | null | undefined, options: ExecFileOptions & { encoding?: BufferEncoding }): cp.PromiseWithChild<{ stdout: string; stderr: string }>;
+  function __promisify__(file: string, args: readonly string[] | null | undefined, options: ExecFileOptions | null | undefined): cp.PromiseWithChild<{ stdout: string | Buffer; stderr: string | Buffer }>;
 }
 
 /**
- * Starts `command` (looked up in the child's `PATH` when it has no slash) in the sandbox.
- * Invalid input (options, policy, an unsupported request) throws synchronously and nothing is
- * started; a command that cannot be started (not found, not executable, sandbox setup failed)
- * is reported through the `'error'` event, as child_process reports ENOENT.
+ * child_process.fork in the sandbox: a Node child with an IPC channel (`process.send`,
+ * `'message'`) in Node's 'json' serialization; handles cannot be sent.
  */
-export declare function spawn(command: string, args?: readonly string[], options?: SpawnOptions): SandboxedChild;
-export declare function spawn(command: string, options?: SpawnOptions): SandboxedChild;
+export declare function fork(modulePath: string | URL, options?: cp.ForkOptions & SandboxOptions): cp.ChildProcess;
+export declare function fork(modulePath: string | URL, args?: readonly string[], options?: cp.ForkOptions & SandboxOptions): cp.ChildProcess;
 
 /**
  * Runs `command` to completion and resolves with its status and output, whatever the exit
- * status. Rejects (with a coded error) on invalid input, failure to start, abort or maxBuffer.
+ * status. Rejects on invalid input, failure to start, abort or maxBuffer.
  */
 export declare function run(command: string, args?: readonly string[], options?: RunOptions & { encoding?: BufferEncoding }): Promise<RunResult<string>>;
 export declare function run(command: string, args: readonly string[], options: RunOptions & { encoding: 'buffer' | null }): Promise<RunResult<Buffer>>;
@@ -208,6 +279,8 @@ export interface HostProbe {
 }
 
 export interface SeatbeltOptions extends SandboxOptions {
+  cwd?: string | URL;
+  env?: NodeJS.ProcessEnv;
   /** Let the command listen on local ports and reach any loopback port. */
   allowLocalBinding?: boolean;
   /** Unix sockets (or directories of them) the command may use, or `'all'`. */

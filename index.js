@@ -4,4 +4,42 @@
 // @codex/linux-sandbox-linux-<arch>-<libc> package).
 const { loadAddon } = require('./node/lib/loader.js');
 
-module.exports = require('./node/lib/sandbox.js')(loadAddon());
+const {
+  spawn,
+  spawnSync,
+  exec,
+  execFile,
+  execSync,
+  execFileSync,
+  fork,
+  run,
+  explain,
+  probe,
+  seatbeltPolicy,
+  proxyEndpoints,
+  proxyEnv,
+  SandboxedChild,
+  ChildProcess,
+  version,
+} = require('./node/lib/sandbox.js')(loadAddon());
+
+// One object literal of plain names, so that Node's CommonJS lexer sees every export and
+// `import { spawn } from '@codex/linux-sandbox'` works from ES modules.
+module.exports = {
+  spawn,
+  spawnSync,
+  exec,
+  execFile,
+  execSync,
+  execFileSync,
+  fork,
+  run,
+  explain,
+  probe,
+  seatbeltPolicy,
+  proxyEndpoints,
+  proxyEnv,
+  SandboxedChild,
+  ChildProcess,
+  version,
+};

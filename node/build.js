@@ -123,7 +123,7 @@ function build(options) {
 }
 
 /** The files of the main package, as `files` in package.json selects them, minus addons. */
-const MAIN_FILES = ['package.json', 'index.js', 'index.d.ts', 'README.md', 'LICENSE', 'node/lib'];
+const MAIN_FILES = ['package.json', 'index.js', 'index.mjs', 'index.d.ts', 'README.md', 'LICENSE', 'node/lib'];
 
 function npmPack(dir, destination) {
   const [info] = JSON.parse(

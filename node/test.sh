@@ -29,6 +29,12 @@ exec node --test --test-reporter=spec \
     node/test/edges.test.js \
     node/test/errno.test.js \
     node/test/closed-stdio.test.js \
+    node/test/compat-events.test.js \
+    node/test/compat-stdio.test.js \
+    node/test/compat-sync.test.js \
+    node/test/compat-exec.test.js \
+    node/test/compat-errors.test.js \
+    node/test/compat-fds.test.js \
     node/test/package.test.js \
     node/test/packaging.test.js \
     node/test/nobody.test.js

@@ -1,24 +1,51 @@
 'use strict';
-// Option validation: everything a caller can get wrong throws here, before the addon runs.
-// Unknown option names are refused rather than ignored: an ignored option could be a
-// restriction (or a `uid`, a `shell`) the caller believes is in force.
+// Option validation and normalisation, before the addon runs.
+//
+// Node's own options are validated and normalised exactly as child_process does (same error
+// classes and codes, same defaults: `env` read with for…in, `env: null` and `cwd: null` meaning
+// "inherit", non-string arguments stringified, `shell` rewriting the command). The sandbox's
+// options come on top. Unknown option names are refused rather than ignored: an ignored
+// option could be a restriction the caller believes is in force (a mistyped `policy`).
 
+const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { fileURLToPath } = require('node:url');
-const { invalidArgument, sandboxError } = require('./errors.js');
+const errors = require('./errors.js');
+
+const { invalidArgument, sandboxError, invalidArgType, invalidArgValue, outOfRange, unknownSignal } = errors;
 
 /** stdio codes shared with node/src/spec.rs. */
 const STDIO = { inherit: -1, pipe: -2, ignore: -3 };
 
-const SANDBOX_KEYS = ['cwd', 'env', 'policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath'];
-const PROCESS_KEYS = ['stdio', 'signal', 'timeout', 'killSignal'];
+const SANDBOX_KEYS = ['policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath'];
+const SPAWN_KEYS = [
+  'cwd',
+  'env',
+  'argv0',
+  'stdio',
+  'detached',
+  'uid',
+  'gid',
+  'serialization',
+  'shell',
+  'windowsVerbatimArguments',
+  'windowsHide',
+  'signal',
+  'timeout',
+  'killSignal',
+];
+const OUTPUT_KEYS = ['maxBuffer', 'encoding'];
 const KEYS = {
-  spawn: new Set([...SANDBOX_KEYS, ...PROCESS_KEYS]),
-  run: new Set([...SANDBOX_KEYS, ...PROCESS_KEYS, 'maxBuffer', 'encoding', 'input']),
-  explain: new Set([...SANDBOX_KEYS, ...PROCESS_KEYS]),
-  seatbelt: new Set([...SANDBOX_KEYS, 'allowLocalBinding', 'unixSockets', 'denyReadGlobs']),
+  spawn: new Set([...SPAWN_KEYS, ...SANDBOX_KEYS]),
+  spawnSync: new Set([...SPAWN_KEYS, ...OUTPUT_KEYS, 'input', ...SANDBOX_KEYS]),
+  fork: new Set([...SPAWN_KEYS, 'execPath', 'execArgv', 'silent', ...SANDBOX_KEYS]),
+  execFile: new Set([...SPAWN_KEYS, ...OUTPUT_KEYS, ...SANDBOX_KEYS]),
+  run: new Set([...SPAWN_KEYS, ...OUTPUT_KEYS, 'input', ...SANDBOX_KEYS]),
+  explain: new Set([...SPAWN_KEYS, ...SANDBOX_KEYS]),
+  seatbelt: new Set(['cwd', 'env', ...SANDBOX_KEYS, 'allowLocalBinding', 'unixSockets', 'denyReadGlobs']),
 };
+const NAMES = { fork: 'fork()', spawnSync: 'spawnSync(), execSync() and execFileSync()', execFile: 'exec() and execFile()', seatbelt: 'seatbeltPolicy()' };
 
 const NETWORK_MODES = new Set(['restricted', 'full', 'proxy']);
 const PIPELINES = new Set(['auto', 'bwrap', 'landlock']);
@@ -29,42 +56,294 @@ function describe(value) {
   return typeof value === 'string' ? `the string ${JSON.stringify(value)}` : `type ${typeof value}`;
 }
 
-/** `(command, args?, options?)` with child_process's overloading: `(command, options)`. */
-function splitArguments(command, args, options, kind) {
-  if (typeof command !== 'string' || command === '') {
-    throw invalidArgument(`command must be a non-empty string, got ${describe(command)}`);
-  }
-  if (command.includes('\0')) throw invalidArgument('command must not contain NUL bytes');
-  if (args != null && !Array.isArray(args)) {
-    if (typeof args === 'object' && options === undefined) {
-      options = args;
-      args = [];
-    } else {
-      throw invalidArgument(`args must be an array of strings, got ${describe(args)}`);
-    }
-  }
-  args = args == null ? [] : args;
-  args.forEach((arg, i) => {
-    if (typeof arg !== 'string') throw invalidArgument(`args[${i}] must be a string, got ${describe(arg)}`);
-  });
-  if (options == null) options = {};
-  if (typeof options !== 'object' || Array.isArray(options)) {
-    throw invalidArgument(`options must be an object, got ${describe(options)}`);
-  }
+function checkKeys(options, kind) {
   for (const key of Object.keys(options)) {
     if (!KEYS[kind].has(key) && options[key] !== undefined) {
-      throw invalidArgument(`unknown option \`${key}\` (${kind === 'seatbelt' ? 'seatbeltPolicy' : kind}() accepts ${[...KEYS[kind]].join(', ')})`);
+      throw invalidArgument(`unknown option \`${key}\` (${NAMES[kind] ?? `${kind}()`} accepts ${[...KEYS[kind]].join(', ')})`);
     }
   }
-  return { command, args, options };
 }
 
-function directory(value, name) {
-  if (value instanceof URL) value = fileURLToPath(value);
-  if (typeof value !== 'string' || value === '') {
-    throw invalidArgument(`${name} must be a non-empty string or file: URL, got ${describe(value)}`);
+function noNulBytes(value, name) {
+  if (typeof value === 'string' && value.includes('\u0000')) {
+    throw invalidArgValue(name, value, 'must be a string without null bytes');
   }
-  return path.resolve(value);
+}
+
+function validateString(value, name) {
+  if (typeof value !== 'string') throw invalidArgType(name, 'string', value);
+}
+
+function validateBoolean(value, name) {
+  if (typeof value !== 'boolean') throw invalidArgType(name, 'boolean', value);
+}
+
+function validateObject(value, name) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidArgType(name, 'object', value);
+}
+
+const isInt32 = (value) => value === (value | 0);
+
+/** A path option as Node takes it: string, Buffer or file: URL, without NUL bytes. */
+function validatedPath(value, name) {
+  if (value instanceof URL) {
+    if (value.protocol !== 'file:') throw nodeSchemeError(value);
+    value = fileURLToPath(value);
+  } else if (Buffer.isBuffer(value)) {
+    value = value.toString();
+  } else if (typeof value !== 'string') {
+    throw invalidArgType(name, ['string', 'Buffer', 'URL'], value);
+  }
+  noNulBytes(value, name);
+  return value;
+}
+
+function nodeSchemeError(url) {
+  const error = new TypeError(`The URL must be of scheme file. Received ${url.href}`);
+  error.code = 'ERR_INVALID_URL_SCHEME';
+  return error;
+}
+
+/** The highest file descriptor number (the addon takes 32-bit values). */
+const MAX_FD = 0x7fffffff;
+
+const SIGNALS = os.constants.signals;
+const SIGNAL_NAMES = new Map(Object.entries(SIGNALS).map(([name, number]) => [number, name]));
+
+/** Node's convertToValidSignal: a named signal's number, case-insensitive names. */
+function signalNumber(signal) {
+  if (typeof signal === 'number' && SIGNAL_NAMES.has(signal)) return signal;
+  if (typeof signal === 'string') {
+    const number = SIGNALS[signal.toUpperCase()];
+    if (number !== undefined && Object.hasOwn(SIGNALS, signal.toUpperCase())) return number;
+  }
+  throw unknownSignal(signal);
+}
+
+function signalName(number) {
+  return SIGNAL_NAMES.get(number) ?? `SIG${number}`;
+}
+
+/** `killSignal` as child_process takes it (absent: undefined, which means SIGTERM). */
+function killSignal(value) {
+  if (typeof value === 'string' || typeof value === 'number') return signalNumber(value);
+  if (value != null) throw invalidArgType('options.killSignal', ['string', 'number'], value);
+  return undefined;
+}
+
+function validateTimeout(timeout) {
+  if (timeout != null && !(Number.isInteger(timeout) && timeout >= 0)) {
+    throw outOfRange('timeout', 'an unsigned integer', timeout);
+  }
+}
+
+function validateMaxBuffer(maxBuffer) {
+  if (maxBuffer != null && !(typeof maxBuffer === 'number' && maxBuffer >= 0)) {
+    throw outOfRange('options.maxBuffer', 'a positive number', maxBuffer);
+  }
+}
+
+function validateAbortSignal(signal) {
+  if (signal !== undefined && (signal === null || typeof signal !== 'object' || !('aborted' in signal))) {
+    throw invalidArgType('options.signal', 'AbortSignal', signal);
+  }
+}
+
+/**
+ * The environment as Node builds it: `options.env || process.env`, every key for…in reaches
+ * (inherited ones included), `undefined` values skipped, values stringified. A key containing
+ * `=` ends at its first `=` in the command (the rest joins the value), as with Node's
+ * `key=value` pairs.
+ */
+function environment(env, explicit) {
+  const source = env || process.env;
+  const keys = [];
+  const values = [];
+  const seen = new Set();
+  const add = (pairKey, value) => {
+    const pair = `${pairKey}=${value}`;
+    const split = pair.indexOf('=');
+    keys.push(pair.slice(0, split));
+    values.push(pair.slice(split + 1));
+    seen.add(pair.slice(0, split));
+  };
+  for (const key in source) {
+    const value = source[key];
+    if (value === undefined) continue;
+    noNulBytes(key, `options.env['${key}']`);
+    noNulBytes(String(value), `options.env['${key}']`);
+    add(key, value);
+  }
+  // Node always propagates NODE_V8_COVERAGE, so that coverage of children can be collected.
+  if (explicit && process.env.NODE_V8_COVERAGE !== undefined && !seen.has('NODE_V8_COVERAGE')) {
+    add('NODE_V8_COVERAGE', process.env.NODE_V8_COVERAGE);
+  }
+  return { keys, values };
+}
+
+/**
+ * `(file, args?, options?)` as child_process.spawn normalises it. Returns the command to run
+ * (after `shell`), its arguments, what `spawnargs`/`spawnfile` report, and the options.
+ */
+function normalizeSpawn(file, args, options, kind) {
+  validateString(file, 'file');
+  noNulBytes(file, 'file');
+  if (file.length === 0) throw invalidArgValue('file', file, 'cannot be empty');
+  if (Array.isArray(args)) {
+    args = args.slice();
+  } else if (args == null) {
+    args = [];
+  } else if (typeof args !== 'object') {
+    throw invalidArgType('args', 'object', args);
+  } else {
+    options = args;
+    args = [];
+  }
+  args.forEach((arg, i) => noNulBytes(arg, `args[${i}]`));
+  if (options === undefined) options = {};
+  else validateObject(options, 'options');
+  options = { ...options };
+  checkKeys(options, kind);
+
+  let cwd = options.cwd;
+  if (cwd != null) cwd = validatedPath(cwd, 'options.cwd');
+  if (options.detached != null) validateBoolean(options.detached, 'options.detached');
+  for (const id of ['uid', 'gid']) {
+    if (options[id] != null && !isInt32(options[id])) throw invalidArgType(`options.${id}`, 'int32', options[id]);
+  }
+  const { shell } = options;
+  if (shell != null && typeof shell !== 'boolean' && typeof shell !== 'string') {
+    throw invalidArgType('options.shell', ['boolean', 'string'], shell);
+  }
+  if (options.argv0 != null) {
+    validateString(options.argv0, 'options.argv0');
+    noNulBytes(options.argv0, 'options.argv0');
+  }
+  if (options.windowsHide != null) validateBoolean(options.windowsHide, 'options.windowsHide');
+  if (options.windowsVerbatimArguments != null) {
+    validateBoolean(options.windowsVerbatimArguments, 'options.windowsVerbatimArguments');
+  }
+  if (![undefined, 'json', 'advanced'].includes(options.serialization)) {
+    throw invalidArgValue('options.serialization', options.serialization, "must be one of: undefined, 'json', 'advanced'");
+  }
+  if (shell) {
+    noNulBytes(shell, 'options.shell');
+    const command = [file, ...args].join(' ');
+    file = typeof shell === 'string' ? shell : '/bin/sh';
+    args = ['-c', command];
+  }
+  const argv0 = typeof options.argv0 === 'string' ? options.argv0 : file;
+  const env = environment(options.env, options.env != null);
+  return {
+    file,
+    // What the command receives, as strings (Node's native layer stringifies them too).
+    args: args.map((arg) => `${arg}`),
+    argv0,
+    spawnargs: [argv0, ...args],
+    cwd,
+    env,
+    options,
+  };
+}
+
+/** uid/gid: the core cannot change them, so only the caller's own ids are accepted. */
+function checkIds(options, file) {
+  const changes = [];
+  if (options.uid != null && options.uid !== process.getuid()) changes.push(`uid ${options.uid}`);
+  if (options.gid != null && options.gid !== process.getgid()) changes.push(`gid ${options.gid}`);
+  if (!changes.length) return;
+  if (process.getuid() !== 0) {
+    // What libuv reports: an unprivileged caller may not switch ids.
+    throw errors.errnoException(os.constants.errno.EPERM, 'spawn');
+  }
+  throw sandboxError(
+    'ERR_SANDBOX_UNSUPPORTED',
+    `${changes.join(' and ')} for \`${file}\`: the sandbox runs the command with the caller's ids (switching ids is not implemented)`,
+  );
+}
+
+/** argv0 other than the file itself needs the core to separate the two (it does not yet). */
+function checkArgv0(normalized) {
+  if (normalized.argv0 !== normalized.file) {
+    throw sandboxError(
+      'ERR_SANDBOX_UNSUPPORTED',
+      `argv0 ${JSON.stringify(normalized.argv0)} differs from the file ${JSON.stringify(normalized.file)}: the sandbox starts the command with argv[0] equal to the file it runs`,
+    );
+  }
+}
+
+function isHandleWrap(value) {
+  return value != null && typeof value === 'object' && typeof value.fd === 'number' && typeof value.readStop === 'function';
+}
+
+/**
+ * One stdio entry as child_process takes it, as `{ type, fd?, stream? }`:
+ * pipe, ignore, fd (numbers, 'inherit', `{ fd }` objects), wrap (a stream with a handle: a
+ * socket, another child's stream), input (spawnSync only: a Buffer or string).
+ */
+function stdioEntry(value, index, sync) {
+  if (value == null) value = index < 3 ? 'pipe' : 'ignore';
+  if (value === 'ignore') return { type: 'ignore' };
+  if (value === 'pipe' || value === 'overlapped' || (typeof value === 'number' && value < 0)) return { type: 'pipe' };
+  if (value === 'inherit') return { type: 'fd', fd: index };
+  if (value === 'ipc') return { type: 'ipc' };
+  if (typeof value === 'number' || typeof value?.fd === 'number') {
+    const fd = typeof value === 'number' ? value : value.fd;
+    if (!Number.isInteger(fd) || fd > MAX_FD) throw invalidArgValue('stdio', value);
+    return { type: 'fd', fd };
+  }
+  const handle = [value, value?.handle, value?._handle].find(isHandleWrap);
+  if (handle) return { type: 'wrap', fd: handle.fd, stream: value };
+  if (ArrayBuffer.isView(value) || typeof value === 'string') {
+    if (!sync) throw errors.invalidSyncForkInput(value);
+    return { type: 'input', input: value };
+  }
+  throw invalidArgValue('stdio', value);
+}
+
+/** Node's getValidStdio, to entries; then what the addon can carry out. */
+function stdioEntries(stdio, sync, channel) {
+  if (stdio == null) stdio = 'pipe';
+  let list;
+  if (typeof stdio === 'string') {
+    if (stdio === 'inherit') list = [0, 1, 2];
+    else if (['ignore', 'pipe', 'overlapped'].includes(stdio)) list = [stdio, stdio, stdio];
+    else throw invalidArgValue('stdio', stdio);
+    if (channel) list.push(channel);
+  } else if (Array.isArray(stdio)) {
+    list = stdio.slice();
+  } else {
+    throw invalidArgValue('stdio', stdio);
+  }
+  while (list.length < 3) list.push(undefined);
+  const entries = list.map((value, i) => stdioEntry(value, i, sync));
+  let ipc = -1;
+  entries.forEach((entry, i) => {
+    if (entry.type === 'ipc') {
+      if (sync) throw errors.nodeError(Error, 'ERR_IPC_SYNC_FORK', 'IPC cannot be used with synchronous forks');
+      if (ipc >= 0) throw errors.nodeError(Error, 'ERR_IPC_ONE_PIPE', 'Child process can have only one IPC pipe');
+      if (i < 3) throw sandboxError('ERR_SANDBOX_UNSUPPORTED', `stdio[${i}] 'ipc': the sandbox carries an IPC channel at descriptor 3 or above only`);
+      ipc = i;
+    }
+    if (sync && i >= 3 && entry.type === 'pipe') {
+      throw sandboxError('ERR_SANDBOX_UNSUPPORTED', `stdio[${i}] 'pipe': the sync variants collect stdout and stderr only`);
+    }
+  });
+  return { entries, ipc };
+}
+
+/** The addon's code for one entry. */
+function stdioCode(entry) {
+  switch (entry.type) {
+    case 'pipe':
+    case 'input':
+    case 'ipc':
+      return STDIO.pipe;
+    case 'ignore':
+      return STDIO.ignore;
+    default:
+      return entry.fd;
+  }
 }
 
 function policyText(policy) {
@@ -77,61 +356,20 @@ function policyText(policy) {
   );
 }
 
-function environment(env) {
-  if (env === undefined) env = process.env;
-  if (env === null || typeof env !== 'object') throw invalidArgument(`env must be an object, got ${describe(env)}`);
-  const keys = [];
-  const values = [];
-  for (const key of Object.keys(env)) {
-    const value = env[key];
-    if (value === undefined) continue;
-    keys.push(key);
-    values.push(String(value));
+function absoluteDirectory(value, name) {
+  if (value instanceof URL) value = fileURLToPath(value);
+  if (typeof value !== 'string' || value === '') {
+    throw invalidArgument(`${name} must be a non-empty string or file: URL, got ${describe(value)}`);
   }
-  return { keys, values };
+  return path.resolve(value);
 }
 
-/** The highest signal number Linux has (SIGRTMAX). */
-const MAX_SIGNAL = 64;
-/** The highest file descriptor number (the addon takes 32-bit values). */
-const MAX_FD = 0x7fffffff;
-
-function signalNumber(signal, name = 'signal') {
-  if (typeof signal === 'number' && Number.isInteger(signal) && signal >= 0 && signal <= MAX_SIGNAL) return signal;
-  if (typeof signal === 'string' && Object.hasOwn(os.constants.signals, signal)) return os.constants.signals[signal];
-  throw invalidArgument(`${name} must be a signal name such as 'SIGTERM' or a signal number, got ${describe(signal)}`);
-}
-
-function signalName(number) {
-  return Object.keys(os.constants.signals).find((key) => os.constants.signals[key] === number) ?? `SIG${number}`;
-}
-
-function stdioEntry(value, index) {
-  if (value == null || value === 'pipe' || value === 'overlapped') return STDIO.pipe;
-  if (value === 'inherit') return STDIO.inherit;
-  if (value === 'ignore') return STDIO.ignore;
-  if (Number.isInteger(value) && value >= 0 && value <= MAX_FD) return value;
-  if (typeof value === 'object' && Number.isInteger(value.fd) && value.fd >= 0 && value.fd <= MAX_FD) return value.fd;
-  throw invalidArgument(
-    `stdio[${index}] must be 'pipe', 'inherit', 'ignore', a file descriptor or a stream with an fd, got ${describe(value)}`,
-  );
-}
-
-function stdioCodes(stdio, defaults) {
-  if (stdio === undefined) return defaults.map((entry, i) => stdioEntry(entry, i));
-  if (typeof stdio === 'string') return [0, 1, 2].map((i) => stdioEntry(stdio, i));
-  if (!Array.isArray(stdio)) throw invalidArgument(`stdio must be a string or an array, got ${describe(stdio)}`);
-  if (stdio.length > 3) throw invalidArgument('stdio may name at most 3 streams (stdin, stdout, stderr)');
-  return [0, 1, 2].map((i) => stdioEntry(stdio[i], i));
-}
-
-/** The NativeSpec of node/src/spec.rs. */
-function nativeSpec(command, args, options) {
-  const cwd = options.cwd === undefined ? process.cwd() : directory(options.cwd, 'cwd');
+/** The sandbox's own options, validated. */
+function sandboxOptions(options) {
   // The policy's cwd (the writable workspace under workspace-write) does not follow the
   // command's `cwd`: a caller that lets the model pick `cwd` must not let it pick what is
   // writable. Like the CLI, it defaults to this process's working directory.
-  const policyCwd = options.policyCwd === undefined ? process.cwd() : directory(options.policyCwd, 'policyCwd');
+  const policyCwd = options.policyCwd === undefined ? process.cwd() : absoluteDirectory(options.policyCwd, 'policyCwd');
   if (options.network !== undefined && !NETWORK_MODES.has(options.network)) {
     throw invalidArgument(`network must be 'restricted', 'full' or 'proxy', got ${describe(options.network)}`);
   }
@@ -144,43 +382,82 @@ function nativeSpec(command, args, options) {
   if (options.bwrapPath !== undefined && (typeof options.bwrapPath !== 'string' || !path.isAbsolute(options.bwrapPath))) {
     throw invalidArgument(`bwrapPath must be an absolute path, got ${describe(options.bwrapPath)}`);
   }
-  const env = environment(options.env);
   return {
     policy: policyText(options.policy),
     network: options.network,
     policyCwd,
-    cwd,
-    argv: [command, ...args],
-    envKeys: env.keys,
-    envValues: env.values,
     pipeline: options.pipeline,
     noProc: options.noProc,
     bwrapPath: options.bwrapPath,
   };
 }
 
-/** The process options of spawn(): timeout, killSignal, signal. */
-function processOptions(options) {
-  const { timeout, signal } = options;
-  if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0 && Number.isFinite(timeout))) {
-    throw invalidArgument(`timeout must be a non-negative number of milliseconds, got ${describe(timeout)}`);
+/** The NativeSpec of node/src/spec.rs for a normalised command. */
+function nativeSpec(normalized, argv = [normalized.file, ...normalized.args]) {
+  const { cwd, env, options } = normalized;
+  return {
+    ...sandboxOptions(options),
+    // Node's cwd '' and null both mean "this process's working directory".
+    cwd: cwd ? path.resolve(cwd) : process.cwd(),
+    argv,
+    envKeys: env.keys,
+    envValues: env.values,
+  };
+}
+
+/**
+ * What libuv's child would report for the working directory: ENOENT (or EACCES) arrive as an
+ * 'error' event, ENOTDIR is thrown. The core checks again (and refuses to run) when it
+ * canonicalises the directory; this only gives the caller Node's error for it.
+ */
+function cwdErrno(cwd) {
+  if (!cwd) return 0;
+  try {
+    if (!fs.statSync(cwd).isDirectory()) return os.constants.errno.ENOTDIR;
+    fs.accessSync(cwd, fs.constants.X_OK);
+    return 0;
+  } catch (error) {
+    return os.constants.errno[error.code] ?? os.constants.errno.ENOENT;
   }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw invalidArgument(`signal must be an AbortSignal, got ${describe(signal)}`);
+}
+
+/** The program execvp would run for `file` under `env` (for the ENOEXEC fallback). */
+function resolveProgram(file, env, cwd) {
+  if (file.includes('/')) return path.resolve(cwd || process.cwd(), file);
+  const index = env.keys.lastIndexOf('PATH');
+  const search = index >= 0 ? env.values[index] : '/usr/local/bin:/usr/bin:/bin';
+  for (const dir of search.split(':')) {
+    const candidate = path.resolve(cwd || process.cwd(), dir || '.', file);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // next directory
+    }
   }
-  const killSignal = options.killSignal === undefined ? 'SIGTERM' : options.killSignal;
-  signalNumber(killSignal, 'killSignal');
-  return { timeout: timeout || 0, signal, killSignal };
+  return null;
 }
 
 module.exports = {
   STDIO,
-  splitArguments,
-  nativeSpec,
-  processOptions,
-  stdioCodes,
+  describe,
+  checkKeys,
+  normalizeSpawn,
+  checkIds,
+  checkArgv0,
+  stdioEntries,
+  stdioCode,
+  killSignal,
   signalNumber,
   signalName,
+  validateTimeout,
+  validateMaxBuffer,
+  validateAbortSignal,
+  validateObject,
   environment,
-  describe,
+  sandboxOptions,
+  nativeSpec,
+  cwdErrno,
+  resolveProgram,
+  noNulBytes,
 };

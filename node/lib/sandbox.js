@@ -1,13 +1,24 @@
 'use strict';
-// The public API of @codex/linux-sandbox, built on the native addon handed in by index.js.
+// The public API of @codex/linux-sandbox, built on the native addon handed in by index.js:
+// child_process's functions (spawn, exec, execFile, spawnSync, execSync, execFileSync) with
+// Node's semantics and the sandbox's options on top, plus the sandbox's own helpers.
 
-const EventEmitter = require('node:events');
-const net = require('node:net');
-const { abortError, fromNative, isInputError, sandboxError, invalidArgument } = require('./errors.js');
+const fs = require('node:fs');
+const os = require('node:os');
+const errors = require('./errors.js');
 const opts = require('./options.js');
+const childModule = require('./child.js');
+const createExec = require('./exec.js');
+
+const { SandboxedChild, kReferenced } = childModule;
+const { fromNative, isInputError, sandboxError, invalidArgument, errnoException, abortError } = errors;
+const { ENOENT, ENOEXEC, EACCES, EAGAIN, EMFILE, ENFILE } = os.constants.errno;
+
+/** The errors libuv reports through 'error' (Node throws every other spawn errno). */
+const REPORTED_ERRNOS = new Set([EACCES, EAGAIN, EMFILE, ENFILE, ENOENT]);
 
 module.exports = function createSandbox(binding) {
-  /** Pending children by reaper id; each holds the loop open unless unref()ed. */
+  /** Running children by reaper id; each holds the loop open unless unref()ed. */
   const pending = new Map();
   let referenced = 0;
 
@@ -21,163 +32,200 @@ module.exports = function createSandbox(binding) {
   function onExit(id, code, signal, error) {
     const child = pending.get(id);
     if (!child) return;
-    setReferenced(child, false);
+    host.setReferenced(child, false);
     pending.delete(id);
-    child._exited(code, signal, error);
+    childModule.exited(child, code, signal, error);
   }
 
-  function setReferenced(child, value) {
-    if (child._referenced === value) return;
-    child._referenced = value;
-    if (!pending.has(child._id)) return;
-    referenced += value ? 1 : -1;
-    reaper.setRef(referenced > 0);
+  const host = {
+    register(child, id) {
+      child._reaperId = id;
+      pending.set(id, child);
+      host.setReferenced(child, true);
+    },
+    setReferenced(child, value) {
+      if (!pending.has(child._reaperId) || child[kReferenced] === value) return;
+      child[kReferenced] = value;
+      referenced += value ? 1 : -1;
+      reaper.setRef(referenced > 0);
+    },
+  };
+
+  /**
+   * Starts the command, retrying through /bin/sh when the kernel says it is not an executable
+   * format (a script without `#!`), as execvp and therefore libuv do. Returns a NativeChild or
+   * a NativeError.
+   */
+  function startNative(normalized, spec, codes, start) {
+    const result = start(spec, codes);
+    if (result?.kind !== 'command-not-executable' || result.errno !== ENOEXEC) return result;
+    const program = opts.resolveProgram(normalized.file, normalized.env, normalized.cwd);
+    if (!program) return result;
+    return start({ ...spec, argv: ['/bin/sh', program, ...normalized.args] }, codes);
   }
 
-  /** A sandboxed command, shaped like child_process.ChildProcess. */
-  class SandboxedChild extends EventEmitter {
-    constructor(command, args) {
-      super();
-      this.pid = undefined;
-      this.stdin = null;
-      this.stdout = null;
-      this.stderr = null;
-      this.stdio = [null, null, null];
-      this.exitCode = null;
-      this.signalCode = null;
-      this.killed = false;
-      this.spawnfile = command;
-      this.spawnargs = [command, ...args];
-      this._native = null;
-      this._id = 0;
-      this._referenced = false;
-      this._closesNeeded = 1;
-      this._closesGot = 0;
-      this._cleanup = [];
+  /** execve's ENOTDIR (a path through a file), which the core reports as not found. */
+  function notFoundErrno(file) {
+    if (!file.includes('/')) return ENOENT;
+    try {
+      fs.statSync(file);
+    } catch (error) {
+      if (error.code === 'ENOTDIR') return os.constants.errno.ENOTDIR;
     }
+    return ENOENT;
+  }
 
-    /**
-     * Sends a signal (default 'SIGTERM'). Returns true when it was delivered, false when the
-     * command has already ended (or never started).
-     */
-    kill(signal = 'SIGTERM') {
-      const number = opts.signalNumber(signal);
-      if (!this._native || !pending.has(this._id)) return false;
-      if (this._native.kill(number) !== 0) return false;
-      this.killed = true;
-      return true;
+  /**
+   * How a native failure is reported: `{ throw }` for input errors and errnos Node throws,
+   * `{ emit, exitCode }` for those Node reports through 'error'. `syscall` is 'spawn' or
+   * 'spawnSync'.
+   */
+  function classify(native, normalized, syscall) {
+    let errno = native.errno;
+    if (native.kind === 'command-not-found') errno = notFoundErrno(normalized.file);
+    // The working directory vanished between our check and the core's: what libuv reports.
+    if (native.kind === 'invalid-argument' && native.field === 'command-cwd') errno ??= ENOENT;
+    const nodeContract = native.kind === 'command-not-found' || native.kind === 'command-not-executable' || native.field === 'command-cwd';
+    if (nodeContract && errno) {
+      if (!REPORTED_ERRNOS.has(errno) && syscall === 'spawn') return { throw: errnoException(errno, 'spawn') };
+      const error = errnoException(errno, `${syscall} ${normalized.file}`);
+      error.path = normalized.file;
+      error.spawnargs = normalized.spawnargs.slice(1);
+      return { emit: error, exitCode: -errno };
     }
+    const error = fromNative(native, { path: normalized.file, spawnargs: normalized.spawnargs.slice(1) });
+    if (isInputError(native)) return { throw: error };
+    return { emit: error, exitCode: -(native.errno ?? 1) };
+  }
 
-    /** Lets the event loop exit while this child runs (its streams must be unref()ed too). */
-    unref() {
-      setReferenced(this, false);
-      for (const timer of this._timers()) timer.unref();
-      return this;
-    }
-
-    ref() {
-      setReferenced(this, true);
-      for (const timer of this._timers()) timer.ref();
-      return this;
-    }
-
-    _timers() {
-      return this._timer ? [this._timer] : [];
-    }
-
-    _started(native, stdioCodes, processOptions) {
-      this._native = native;
-      this._id = native.id;
-      this.pid = native.pid;
-      const [stdin, stdout, stderr] = native.fds;
-      if (stdin != null) this.stdin = new net.Socket({ fd: stdin, readable: false, writable: true });
-      for (const [index, fd] of [[1, stdout], [2, stderr]]) {
-        if (fd == null) continue;
-        const socket = new net.Socket({ fd, readable: true, writable: false });
-        this._closesNeeded++;
-        socket.on('close', () => this._maybeClose());
-        if (index === 1) this.stdout = socket;
-        else this.stderr = socket;
+  /** Everything spawn() and spawnSync() check before anything runs. */
+  function prepare(normalized, sync) {
+    const { options } = normalized;
+    opts.validateTimeout(options.timeout);
+    if (sync) opts.validateMaxBuffer(options.maxBuffer);
+    else opts.validateAbortSignal(options.signal);
+    const killSignal = opts.killSignal(options.killSignal);
+    const { entries, ipc } = opts.stdioEntries(options.stdio, sync, normalized.channel);
+    opts.checkIds(options, normalized.file);
+    opts.checkArgv0(normalized);
+    if (ipc >= 0) {
+      if (options.serialization === 'advanced') {
+        throw sandboxError('ERR_SANDBOX_UNSUPPORTED', "serialization 'advanced': the sandbox's IPC channel speaks Node's 'json' serialization only");
       }
-      this.stdio = [this.stdin, this.stdout, this.stderr];
-      pending.set(this._id, this);
-      setReferenced(this, true);
+      // What Node's child reads to open its end of the channel (process.send, 'message').
+      const env = { keys: [...normalized.env.keys, 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE'], values: [...normalized.env.values, String(ipc), 'json'] };
+      normalized = { ...normalized, env };
+    }
+    const spec = opts.nativeSpec(normalized);
+    return { killSignal, entries, ipc, spec, codes: entries.map(opts.stdioCode) };
+  }
 
-      const { timeout, signal, killSignal } = processOptions;
-      if (timeout > 0) {
-        this._timer = setTimeout(() => {
-          this._timer = null;
-          this.timedOut = true;
-          this.kill(killSignal);
-        }, timeout);
-      }
-      if (signal) {
-        const onAbort = () => {
-          this.kill(killSignal);
-          this.emit('error', abortError(signal.reason));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        this._cleanup.push(() => signal.removeEventListener('abort', onAbort));
-      }
-      process.nextTick(() => this.emit('spawn'));
+  function spawnNormalized(normalized) {
+    const { options } = normalized;
+    const { killSignal = os.constants.signals.SIGTERM, entries, ipc, spec, codes } = prepare(normalized, false);
+    const child = new SandboxedChild(host);
+    child.spawnfile = normalized.file;
+    child.spawnargs = normalized.spawnargs;
+
+    const cwdErrno = opts.cwdErrno(normalized.cwd);
+    const result = cwdErrno ? { kind: 'invalid-argument', field: 'command-cwd', errno: cwdErrno } : startNative(normalized, spec, codes, (s, c) => reaper.spawn(s, c));
+    if (result instanceof binding.NativeChild) {
+      childModule.started(child, result, entries, ipc);
+    } else {
+      const outcome = classify(result, normalized, 'spawn');
+      if (outcome.throw) throw outcome.throw;
+      childModule.failed(child, entries, outcome.emit, outcome.exitCode);
     }
 
-    /** The command never started: 'error', then 'close' (as child_process does), no 'exit'. */
-    _failed(error) {
-      process.nextTick(() => {
-        this.emit('error', error);
-        this.emit('close', -2, null);
+    if (options.timeout > 0) {
+      let timer = setTimeout(() => {
+        timer = null;
+        try {
+          child.kill(killSignal);
+        } catch (error) {
+          child.emit('error', error);
+        }
+      }, options.timeout);
+      child.once('exit', () => {
+        if (timer) clearTimeout(timer);
+        timer = null;
       });
     }
-
-    _exited(code, signal, error) {
-      if (this._timer) clearTimeout(this._timer);
-      this._timer = null;
-      for (const cleanup of this._cleanup.splice(0)) cleanup();
-      if (error) {
-        this.emit('error', sandboxError('ERR_SANDBOX_INTERNAL', error));
+    const { signal } = options;
+    if (signal) {
+      const onAbort = () => {
+        try {
+          if (child.kill(killSignal)) child.emit('error', abortError(signal.reason));
+        } catch (error) {
+          child.emit('error', error);
+        }
+      };
+      if (signal.aborted) {
+        process.nextTick(onAbort);
+      } else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        child.once('exit', () => signal.removeEventListener('abort', onAbort));
       }
-      this.exitCode = code >= 0 ? code : null;
-      this.signalCode = signal > 0 ? opts.signalName(signal) : null;
-      if (this.stdin) this.stdin.destroy();
-      this.emit('exit', this.exitCode, this.signalCode);
-      this._maybeClose();
     }
-
-    _maybeClose() {
-      if (++this._closesGot === this._closesNeeded) this.emit('close', this.exitCode, this.signalCode);
-    }
-  }
-
-  function spawnChild(kind, command, args, options, stdioDefaults) {
-    ({ command, args, options } = opts.splitArguments(command, args, options, kind));
-    const spec = opts.nativeSpec(command, args, options);
-    const processOptions = opts.processOptions(options);
-    const stdio = opts.stdioCodes(options.stdio, stdioDefaults(options));
-    const child = new SandboxedChild(command, args);
-    if (processOptions.signal?.aborted) {
-      // Nothing is started for an already aborted signal.
-      child._failed(abortError(processOptions.signal.reason));
-      return child;
-    }
-    const result = reaper.spawn(spec, stdio);
-    if (!(result instanceof binding.NativeChild)) {
-      const error = fromNative(result, { path: command, spawnargs: child.spawnargs });
-      if (isInputError(result)) throw error;
-      child._failed(error);
-      return child;
-    }
-    child._started(result, stdio, processOptions);
     return child;
   }
 
   /**
-   * Starts `command` in the sandbox. Invalid input throws; a command that cannot be started
+   * child_process.spawn, sandboxed. Invalid input throws; a command that cannot be started
    * (not found, not executable, sandbox setup failed) is reported through the 'error' event.
    */
-  function spawn(command, args, options) {
-    return spawnChild('spawn', command, args, options, () => ['pipe', 'pipe', 'pipe']);
+  function spawn(file, args, options) {
+    return spawnNormalized(opts.normalizeSpawn(file, args, options, 'spawn'));
   }
+
+  /** child_process.spawnSync, sandboxed: blocks this thread until the command has ended. */
+  function spawnSyncNormalized(normalized) {
+    const { options } = normalized;
+    const { killSignal = os.constants.signals.SIGTERM, entries, spec, codes } = prepare(normalized, true);
+    let { input } = options;
+    if (!input && entries[0].type === 'input') input = entries[0].input;
+    if (input != null) {
+      if (!(typeof input === 'string' || ArrayBuffer.isView(input))) {
+        throw errors.invalidArgType('options.stdio[0]', ['Buffer', 'TypedArray', 'DataView', 'string'], input);
+      }
+      input = typeof input === 'string' ? Buffer.from(input, options.encoding === 'buffer' ? 'utf8' : options.encoding || 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    }
+    const maxBuffer = options.maxBuffer ?? 1024 * 1024;
+    const cwdErrno = opts.cwdErrno(normalized.cwd);
+    const syncOptions = { input: input ?? undefined, timeout: options.timeout || 0, killSignal, maxBuffer };
+    const result = cwdErrno
+      ? { kind: 'invalid-argument', field: 'command-cwd', errno: cwdErrno }
+      : startNative(normalized, spec, codes, (s, c) => binding.spawnSync(s, c, syncOptions));
+    if (result.kind !== undefined) {
+      const outcome = classify(result, normalized, 'spawnSync');
+      if (outcome.throw) throw outcome.throw;
+      return { error: outcome.emit, status: null, signal: null, output: null, pid: 0, stdout: null, stderr: null };
+    }
+    const decode = (buffer) => (buffer && options.encoding && options.encoding !== 'buffer' ? buffer.toString(options.encoding) : buffer);
+    const output = [null, decode(result.stdout ?? null), decode(result.stderr ?? null)];
+    const value = {};
+    if (result.error) {
+      const error = errnoException(os.constants.errno[result.error], `spawnSync ${normalized.file}`);
+      error.path = normalized.file;
+      error.spawnargs = normalized.spawnargs.slice(1);
+      value.error = error;
+    }
+    Object.assign(value, {
+      status: result.status ?? null,
+      signal: result.signal != null ? opts.signalName(result.signal) : null,
+      output,
+      pid: result.pid,
+      stdout: output[1],
+      stderr: output[2],
+    });
+    return value;
+  }
+
+  function spawnSync(file, args, options) {
+    return spawnSyncNormalized(opts.normalizeSpawn(file, args, options, 'spawnSync'));
+  }
+
+  const exec = createExec({ spawn, spawnSync });
 
   /** Runs `command` to completion; resolves with its status and output, whatever the status. */
   function run(command, args, options) {
@@ -186,9 +234,11 @@ module.exports = function createSandbox(binding) {
       let maxBuffer;
       let encoding;
       let input;
+      let runOptions = {};
       try {
-        ({ command, args, options } = opts.splitArguments(command, args, options, 'run'));
-        ({ maxBuffer = 1024 * 1024, encoding = 'utf8', input } = options);
+        const normalized = opts.normalizeSpawn(command, args, options, 'run');
+        runOptions = normalized.options;
+        ({ maxBuffer = 1024 * 1024, encoding = 'utf8', input } = runOptions);
         if (!(typeof maxBuffer === 'number' && maxBuffer >= 0)) {
           throw invalidArgument(`maxBuffer must be a non-negative number, got ${opts.describe(maxBuffer)}`);
         }
@@ -198,9 +248,9 @@ module.exports = function createSandbox(binding) {
         if (input !== undefined && typeof input !== 'string' && !ArrayBuffer.isView(input)) {
           throw invalidArgument(`input must be a string, Buffer or TypedArray, got ${opts.describe(input)}`);
         }
-        const { maxBuffer: _m, encoding: _e, input: _i, ...spawnOptions } = options;
-        const stdinDefault = input === undefined ? 'ignore' : 'pipe';
-        child = spawnChild('run', command, args, spawnOptions, () => [stdinDefault, 'pipe', 'pipe']);
+        const { maxBuffer: _m, encoding: _e, input: _i, ...spawnOptions } = normalized.options;
+        if (spawnOptions.stdio === undefined) spawnOptions.stdio = [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
+        child = spawnNormalized({ ...normalized, options: spawnOptions });
       } catch (error) {
         reject(error);
         return;
@@ -222,11 +272,9 @@ module.exports = function createSandbox(binding) {
           if (settled) return;
           size += chunk.length;
           if (size > maxBuffer) {
-            const error = sandboxError('ERR_CHILD_PROCESS_STDIO_MAXBUFFER', `${name} maxBuffer length exceeded`, {
-              stdout: text(output.stdout),
-              stderr: text(output.stderr),
-            });
-            child.kill(options.killSignal ?? 'SIGTERM');
+            const error = errors.maxBufferExceeded(name);
+            Object.assign(error, { stdout: text(output.stdout), stderr: text(output.stderr) });
+            child.kill(runOptions.killSignal ?? 'SIGTERM');
             fail(error);
             return;
           }
@@ -237,17 +285,18 @@ module.exports = function createSandbox(binding) {
         child.stdin.on('error', () => {}); // EPIPE: the command did not read all of `input`.
         child.stdin.end(input);
       }
+      let timedOut = false;
+      if (runOptions.timeout > 0) {
+        const timer = setTimeout(() => {
+          timedOut = true;
+        }, runOptions.timeout);
+        child.once('exit', () => clearTimeout(timer));
+      }
       child.on('error', fail);
       child.on('close', (code, signal) => {
         if (settled) return;
         settled = true;
-        resolve({
-          code,
-          signal,
-          stdout: text(output.stdout),
-          stderr: text(output.stderr),
-          timedOut: child.timedOut === true,
-        });
+        resolve({ code, signal, stdout: text(output.stdout), stderr: text(output.stderr), timedOut: timedOut && signal !== null });
       });
     });
   }
@@ -259,10 +308,9 @@ module.exports = function createSandbox(binding) {
 
   /** The plan spawn() would carry out for the same arguments, without running anything. */
   function explain(command, args, options) {
-    ({ command, args, options } = opts.splitArguments(command, args, options, 'explain'));
-    opts.processOptions(options);
-    opts.stdioCodes(options.stdio, ['pipe', 'pipe', 'pipe']);
-    return checked(binding.explain(opts.nativeSpec(command, args, options)));
+    const normalized = opts.normalizeSpawn(command, args, options, 'explain');
+    const { spec } = prepare(normalized, false);
+    return checked(binding.explain(spec));
   }
 
   /** What this host can enforce. */
@@ -272,8 +320,8 @@ module.exports = function createSandbox(binding) {
 
   /** The macOS `sandbox-exec` invocation for the same policy (generated on any host). */
   function seatbeltPolicy(command, args, options) {
-    ({ command, args, options } = opts.splitArguments(command, args, options, 'seatbelt'));
-    const { allowLocalBinding, unixSockets, denyReadGlobs } = options;
+    const normalized = opts.normalizeSpawn(command, args, options, 'seatbelt');
+    const { allowLocalBinding, unixSockets, denyReadGlobs } = normalized.options;
     if (allowLocalBinding !== undefined && typeof allowLocalBinding !== 'boolean') {
       throw invalidArgument(`allowLocalBinding must be a boolean, got ${opts.describe(allowLocalBinding)}`);
     }
@@ -286,7 +334,7 @@ module.exports = function createSandbox(binding) {
     };
     const all = unixSockets === 'all';
     return checked(
-      binding.seatbelt(opts.nativeSpec(command, args, options), {
+      binding.seatbelt(opts.nativeSpec(normalized), {
         allowLocalBinding,
         allowAllUnixSockets: all,
         unixSockets: all ? undefined : strings(unixSockets, "unixSockets (or 'all')"),
@@ -295,9 +343,15 @@ module.exports = function createSandbox(binding) {
     );
   }
 
+  function environmentArgument(env) {
+    if (env === undefined) env = process.env;
+    if (env === null || typeof env !== 'object') throw invalidArgument(`env must be an object, got ${opts.describe(env)}`);
+    return opts.environment(env, false);
+  }
+
   /** The loopback proxies an environment names (default: process.env). */
   function proxyEndpoints(env) {
-    const { keys, values } = opts.environment(env);
+    const { keys, values } = environmentArgument(env);
     return checked(binding.proxyEndpoints(keys, values));
   }
 
@@ -307,7 +361,7 @@ module.exports = function createSandbox(binding) {
    * object; `env` is not modified.
    */
   function proxyEnv(env, endpoints) {
-    const { keys, values } = opts.environment(env);
+    const { keys, values } = environmentArgument(env);
     if (endpoints === null || typeof endpoints !== 'object') {
       throw invalidArgument(`endpoints must be an object such as { http: '127.0.0.1:3128' }, got ${opts.describe(endpoints)}`);
     }
@@ -328,8 +382,42 @@ module.exports = function createSandbox(binding) {
     return out;
   }
 
+  /**
+   * child_process.fork in the sandbox: `execPath` (default: this Node) runs `modulePath` with an
+   * IPC channel ('json' serialization), so `process.send` and 'message' work on both sides.
+   */
+  function fork(modulePath, args, options) {
+    if (modulePath instanceof URL) modulePath = require('node:url').fileURLToPath(modulePath);
+    if (typeof modulePath !== 'string') throw errors.invalidArgType('modulePath', ['string', 'URL'], modulePath);
+    opts.noNulBytes(modulePath, 'modulePath');
+    if (args == null) {
+      args = [];
+    } else if (typeof args === 'object' && !Array.isArray(args)) {
+      options = args;
+      args = [];
+    } else if (!Array.isArray(args)) {
+      throw errors.invalidArgType('args', 'Array', args);
+    }
+    if (options != null) opts.validateObject(options, 'options');
+    options = { ...options, shell: false };
+    opts.checkKeys(options, 'fork');
+    const { execPath = process.execPath, execArgv = process.execArgv, silent, ...spawnOptions } = options;
+    opts.noNulBytes(execPath, 'options.execPath');
+    let { stdio } = spawnOptions;
+    if (typeof stdio === 'string') stdio = stdio === 'inherit' ? [0, 1, 2, 'ipc'] : [stdio, stdio, stdio, 'ipc'];
+    else if (!Array.isArray(stdio)) stdio = silent ? ['pipe', 'pipe', 'pipe', 'ipc'] : [0, 1, 2, 'ipc'];
+    else if (!stdio.includes('ipc')) throw errors.nodeError(Error, 'ERR_CHILD_PROCESS_IPC_REQUIRED', "Forked processes must have an IPC channel, missing value 'ipc' in options.stdio");
+    return spawn(execPath, [...execArgv, modulePath, ...args], { ...spawnOptions, stdio });
+  }
+
   return {
     spawn,
+    spawnSync,
+    exec: exec.exec,
+    execFile: exec.execFile,
+    execSync: exec.execSync,
+    execFileSync: exec.execFileSync,
+    fork,
     run,
     explain,
     probe,
@@ -337,6 +425,7 @@ module.exports = function createSandbox(binding) {
     proxyEndpoints,
     proxyEnv,
     SandboxedChild,
+    ChildProcess: require('node:child_process').ChildProcess,
     version: binding.VERSION,
   };
 };

@@ -8,6 +8,7 @@
 
 mod reaper;
 mod spec;
+mod sync;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use napi_derive::napi;
 
 pub use reaper::{NativeChild, Reaper};
 pub use spec::{NativeError, NativeSpec};
+pub use sync::{NativeSyncOptions, NativeSyncResult, spawn_sync};
 
 /// The addon's version (the workspace version; the package.json version matches it).
 #[napi]

@@ -18,13 +18,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use codex_sandbox_core::{Child, Error, ExitStatus, SpawnOptions};
+use codex_sandbox_core::{Child, Error, ExitStatus};
 use napi::bindgen_prelude::{Either, FnArgs, Function, Status};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, sys};
 use napi_derive::napi;
 
-use crate::spec::{NativeError, NativeSpec, stdio};
+use crate::spec::{NativeError, NativeSpec, spawn_options};
 
 /// The epoll token of the wake-up eventfd; children use their id (a `u32`).
 const WAKE: u64 = u64::MAX;
@@ -52,9 +52,15 @@ fn os_error(stage: &'static str) -> Error {
     Error::setup(stage, std::io::Error::last_os_error())
 }
 
+/// A child the JS layer holds. `None` once it has been reaped: dropping the core's `Child`
+/// then closes its pidfd and the init's status pipe at once, instead of whenever the garbage
+/// collector finalises the JS object (thousands of short-lived children would otherwise run
+/// the process out of descriptors).
+type SharedChild = Arc<Mutex<Option<Child>>>;
+
 struct Watch {
-    child: Arc<Mutex<Child>>,
-    /// The child's pidfd, owned by `child` (which outlives the epoll registration).
+    child: SharedChild,
+    /// The child's pidfd, owned by `child` (which stays alive while it is registered).
     pidfd: Option<RawFd>,
 }
 
@@ -108,14 +114,16 @@ impl Shared {
                     ready.push(token as u32);
                 }
             }
-            let candidates: Vec<(u32, Arc<Mutex<Child>>)> = {
+            let candidates: Vec<(u32, SharedChild)> = {
                 let watched = lock(&self.watched);
                 let by_pidfd = ready.iter().filter_map(|id| watched.get(id).map(|w| (*id, w.child.clone())));
                 let polled = watched.iter().filter(|(_, w)| w.pidfd.is_none()).map(|(id, w)| (*id, w.child.clone()));
                 by_pidfd.chain(polled).collect()
             };
             for (id, child) in candidates {
-                let exit = match lock(&child).try_wait() {
+                let mut slot = lock(&child);
+                let Some(reaped) = slot.as_mut() else { continue };
+                let exit = match reaped.try_wait() {
                     Ok(None) => continue,
                     Ok(Some(ExitStatus::Exited(code))) => Exit { id, code, signal: 0, error: None },
                     Ok(Some(ExitStatus::Signaled(signal))) => Exit { id, code: -1, signal, error: None },
@@ -124,9 +132,11 @@ impl Shared {
                     }
                 };
                 if let Some(Watch { pidfd: Some(fd), .. }) = lock(&self.watched).remove(&id) {
-                    // The pidfd is still open: `child` owns it.
+                    // The pidfd is still open: `slot` owns it until the line below.
                     let _ = self.epoll_ctl(libc::EPOLL_CTL_DEL, fd, 0);
                 }
+                *slot = None;
+                drop(slot);
                 callback.call(exit, ThreadsafeFunctionCallMode::NonBlocking);
             }
         }
@@ -213,29 +223,19 @@ impl Reaper {
     }
 
     fn try_spawn(&mut self, spec: &NativeSpec, codes: &[i32]) -> Result<NativeChild, Error> {
-        let [stdin, stdout, stderr] = codes else {
-            return Err(Error::Internal("stdio must have three entries".into()));
-        };
         let plan = codex_sandbox_core::prepare(&spec.to_core()?)?;
-        let options = SpawnOptions {
-            stdin: stdio(*stdin, "stdio[0]")?,
-            stdout: stdio(*stdout, "stdio[1]")?,
-            stderr: stdio(*stderr, "stdio[2]")?,
-            pass_fds: Vec::new(),
-            // The spawning thread is the JS thread: the sandbox is killed when it ends.
-            die_with_parent: true,
-            ..SpawnOptions::default()
-        };
+        let (options, extra_ends) = spawn_options(codes)?;
         self.start_thread()?;
         let mut child = codex_sandbox_core::spawn(&plan, options)?;
         let id = self.next_id;
         self.next_id = self.next_id.checked_add(1).unwrap_or(1);
         // Ownership of the pipe ends passes to the JS layer, which wraps them at once.
         let take = |file: Option<std::fs::File>| file.map(IntoRawFd::into_raw_fd);
-        let fds = [take(child.stdin.take()), take(child.stdout.take()), take(child.stderr.take())];
+        let mut fds = vec![take(child.stdin.take()), take(child.stdout.take()), take(child.stderr.take())];
+        fds.extend(extra_ends.into_iter().map(|end| end.map(IntoRawFd::into_raw_fd)));
         let pid = child.id();
         let mut pidfd = child.pidfd().map(|fd| fd.as_raw_fd());
-        let child = Arc::new(Mutex::new(child));
+        let child = Arc::new(Mutex::new(Some(child)));
         let mut watched = lock(&self.shared.watched);
         if let Some(fd) = pidfd
             && self.shared.epoll_ctl(libc::EPOLL_CTL_ADD, fd, u64::from(id)).is_err()
@@ -276,9 +276,10 @@ impl Drop for Reaper {
             let _ = thread.join();
         }
         for (_, watch) in lock(&self.shared.watched).drain() {
-            let mut child = lock(&watch.child);
-            let _ = child.kill(libc::SIGKILL);
-            let _ = child.wait();
+            if let Some(mut child) = lock(&watch.child).take() {
+                let _ = child.kill(libc::SIGKILL);
+                let _ = child.wait();
+            }
         }
     }
 }
@@ -290,8 +291,8 @@ pub struct NativeChild {
     pid: u32,
     /// The parent's pipe ends (stdin, stdout, stderr), owned by the JS layer from the moment
     /// `spawn` returns.
-    fds: [Option<RawFd>; 3],
-    child: Arc<Mutex<Child>>,
+    fds: Vec<Option<RawFd>>,
+    child: SharedChild,
 }
 
 #[napi]
@@ -311,15 +312,16 @@ impl NativeChild {
     /// The parent's pipe ends as descriptor numbers (`null` where not a pipe).
     #[napi(getter)]
     pub fn fds(&self) -> Vec<Option<i32>> {
-        self.fds.to_vec()
+        self.fds.clone()
     }
 
     /// Sends `signal` through the pidfd; 0 on success, else an errno (`ESRCH` once reaped).
     #[napi]
     pub fn kill(&self, signal: i32) -> i32 {
-        match lock(&self.child).kill(signal) {
-            Ok(()) => 0,
-            Err(error) => error.raw_os_error().unwrap_or(libc::ESRCH),
+        match lock(&self.child).as_mut().map(|child| child.kill(signal)) {
+            Some(Ok(())) => 0,
+            Some(Err(error)) => error.raw_os_error().unwrap_or(libc::ESRCH),
+            None => libc::ESRCH,
         }
     }
 }

@@ -2,11 +2,11 @@
 //! [`SandboxSpec`], and from core errors to plain objects the JS layer turns into `Error`s.
 
 use std::ffi::OsString;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use codex_sandbox_core::policy::NetworkAccess;
-use codex_sandbox_core::{Error, PipelineRequest, SandboxPolicy, SandboxSpec, Stdio};
+use codex_sandbox_core::{Error, PipelineRequest, SandboxPolicy, SandboxSpec, SpawnOptions, Stdio};
 use napi_derive::napi;
 
 /// A failure, as data: the JS layer builds the `Error` (with a JS stack) from it.
@@ -17,6 +17,8 @@ pub struct NativeError {
     pub message: String,
     /// The OS error number behind a setup failure, when there is one.
     pub errno: Option<i32>,
+    /// The option an `invalid-argument` failure names (`command-cwd`, `stdio[1]`, ...).
+    pub field: Option<String>,
 }
 
 impl From<&Error> for NativeError {
@@ -28,7 +30,11 @@ impl From<&Error> for NativeError {
             }
             _ => None,
         };
-        NativeError { kind: kind.unwrap_or_else(|| "internal".into()), message: error.to_string(), errno }
+        let field = match error {
+            Error::InvalidArgument { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        NativeError { kind: kind.unwrap_or_else(|| "internal".into()), message: error.to_string(), errno, field }
     }
 }
 
@@ -128,22 +134,95 @@ pub const STDIO_INHERIT: i32 = -1;
 pub const STDIO_PIPE: i32 = -2;
 pub const STDIO_IGNORE: i32 = -3;
 
-/// The core's `Stdio` for one stream; a caller descriptor is duplicated (close-on-exec), so the
-/// caller's own stays open and stays the caller's.
-pub fn stdio(value: i32, field: &str) -> Result<Stdio, Error> {
+/// The core's `Stdio` for stream `index`. A caller descriptor is duplicated (close-on-exec), so
+/// the caller's own stays open and stays the caller's. `inherit` is the same as passing `index`
+/// itself: Node marks its own 0–2 close-on-exec, and libuv's inherit clears that flag in the
+/// child (core's `Stdio::Inherit` leaves the descriptor alone, so the command would find its
+/// standard streams closed).
+pub fn stdio(value: i32, index: i32) -> Result<Stdio, Error> {
+    let field = format!("stdio[{index}]");
     Ok(match value {
-        STDIO_INHERIT => Stdio::Inherit,
+        STDIO_INHERIT => duplicate(index, &field)?,
         STDIO_PIPE => Stdio::Pipe,
         STDIO_IGNORE => Stdio::Null,
-        fd if fd >= 0 => {
-            // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table.
-            let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-            if dup < 0 {
-                return Err(argument_error(field, format!("descriptor {fd}: {}", std::io::Error::last_os_error())));
-            }
-            // SAFETY: `dup` is a fresh descriptor that nothing else owns.
-            Stdio::Fd(unsafe { OwnedFd::from_raw_fd(dup) })
-        }
-        other => return Err(argument_error(field, format!("unknown stdio code {other}"))),
+        fd if fd >= 0 => duplicate(fd, &field)?,
+        other => return Err(argument_error(&field, format!("unknown stdio code {other}"))),
     })
+}
+
+fn duplicate(fd: i32, field: &str) -> Result<Stdio, Error> {
+    // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return Err(argument_error(field, format!("descriptor {fd}: {}", std::io::Error::last_os_error())));
+    }
+    // SAFETY: `dup` is a fresh descriptor that nothing else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(dup) };
+    // A standard stream must block: a command reading a non-blocking pipe (one end of another
+    // child's stdout, which libuv made non-blocking) fails with EAGAIN. libuv clears the flag
+    // in its child; the flag lives on the shared open file description, so clearing it here
+    // has the same effect, on the caller's copy too, as with child_process.
+    // SAFETY: F_GETFL/F_SETFL on a descriptor we own.
+    unsafe {
+        let flags = libc::fcntl(owned.as_raw_fd(), libc::F_GETFL);
+        if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
+            libc::fcntl(owned.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(Stdio::Fd(owned))
+}
+
+/// The spawn options for stdio codes (see `STDIO_*`): entries 0–2 are the standard streams,
+/// entries 3 and up become descriptors at that number in the command (`ignore`: none). A `pipe`
+/// there is a socket pair, as libuv makes it (duplex, so also usable for an IPC channel); the
+/// parent's ends come back by index.
+pub fn spawn_options(codes: &[i32]) -> Result<(SpawnOptions, Vec<Option<OwnedFd>>), Error> {
+    let [stdin, stdout, stderr, extra @ ..] = codes else {
+        return Err(Error::Internal("stdio must have at least three entries".into()));
+    };
+    let mut extra_fds = Vec::new();
+    let mut parent_ends = Vec::new();
+    for (offset, code) in extra.iter().enumerate() {
+        let number = 3 + offset as i32;
+        let field = format!("stdio[{number}]");
+        let source = match *code {
+            STDIO_IGNORE => {
+                parent_ends.push(None);
+                continue;
+            }
+            STDIO_PIPE => {
+                let (parent, child) = socket_pair(&field)?;
+                parent_ends.push(Some(parent));
+                extra_fds.push((number, child));
+                continue;
+            }
+            STDIO_INHERIT => number,
+            fd if fd >= 0 => fd,
+            other => return Err(argument_error(&field, format!("unknown stdio code {other}"))),
+        };
+        let Stdio::Fd(fd) = duplicate(source, &field)? else { unreachable!("duplicate returns Stdio::Fd") };
+        parent_ends.push(None);
+        extra_fds.push((number, fd));
+    }
+    let options = SpawnOptions {
+        stdin: stdio(*stdin, 0)?,
+        stdout: stdio(*stdout, 1)?,
+        stderr: stdio(*stderr, 2)?,
+        extra_fds,
+        pass_fds: Vec::new(),
+        // The spawning thread is the JS thread: the sandbox is killed when it ends.
+        die_with_parent: true,
+    };
+    Ok((options, parent_ends))
+}
+
+fn socket_pair(field: &str) -> Result<(OwnedFd, OwnedFd), Error> {
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` has room for the two descriptors socketpair writes.
+    let ret = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
+    if ret < 0 {
+        return Err(argument_error(field, format!("socketpair: {}", std::io::Error::last_os_error())));
+    }
+    // SAFETY: two fresh descriptors that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }

@@ -34,19 +34,20 @@ test('CODEX_SANDBOX_NODE_ADDON overrides the addon path', () => {
 
 test('invalid input throws synchronously with a stable code', () => {
   const cases = [
-    [() => sandbox.spawn(''), 'ERR_SANDBOX_INVALID_ARGUMENT'],
-    [() => sandbox.spawn(42), 'ERR_SANDBOX_INVALID_ARGUMENT'],
-    [() => sandbox.spawn('echo', [1]), 'ERR_SANDBOX_INVALID_ARGUMENT'],
-    [() => sandbox.spawn('echo', [], { shell: true }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
-    [() => sandbox.spawn('echo', [], { stdio: 'bogus' }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
-    [() => sandbox.spawn('echo', [], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
+    // Node's own validation errors, for Node's own options.
+    [() => sandbox.spawn(''), 'ERR_INVALID_ARG_VALUE', TypeError],
+    [() => sandbox.spawn(42), 'ERR_INVALID_ARG_TYPE', TypeError],
+    [() => sandbox.spawn('echo', [], { stdio: 'bogus' }), 'ERR_INVALID_ARG_VALUE', TypeError],
+    [() => sandbox.spawn('echo', [], { timeout: -1 }), 'ERR_OUT_OF_RANGE', RangeError],
+    [() => sandbox.spawn('echo', [], { killSignal: 'SIGNOPE' }), 'ERR_UNKNOWN_SIGNAL', TypeError],
+    [() => sandbox.spawn('echo', [], { signal: {} }), 'ERR_INVALID_ARG_TYPE', TypeError],
+    [() => sandbox.spawn('echo', ['a\0b']), 'ERR_INVALID_ARG_VALUE', TypeError],
+    // The sandbox's.
+    [() => sandbox.spawn('echo', [], { shel: true }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
+    [() => sandbox.spawn('echo', [], { polcy: 'danger-full-access' }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
     [() => sandbox.spawn('echo', [], { pipeline: 'chroot' }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
     [() => sandbox.spawn('echo', [], { network: 'some' }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
-    [() => sandbox.spawn('echo', [], { timeout: -1 }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
-    [() => sandbox.spawn('echo', [], { killSignal: 'SIGNOPE' }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
-    [() => sandbox.spawn('echo', [], { signal: {} }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
-    [() => sandbox.spawn('echo', ['a\0b']), 'ERR_SANDBOX_INVALID_ARGUMENT'],
-    [() => sandbox.spawn('echo', [], { env: { 'A=B': 'c' } }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
+    [() => sandbox.spawn('echo', [], { env: { '': 'c' } }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
     [() => sandbox.spawn('echo', [], { policy: 'bogus' }), 'ERR_SANDBOX_INVALID_POLICY'],
     [() => sandbox.spawn('echo', [], { policy: 7 }), 'ERR_SANDBOX_INVALID_POLICY'],
     [() => sandbox.spawn('echo', [], { policy: { type: 'read-only', nope: 1 } }), 'ERR_SANDBOX_INVALID_POLICY'],
@@ -55,10 +56,11 @@ test('invalid input throws synchronously with a stable code', () => {
     [() => sandbox.spawn('echo', [], { network: 'proxy', env: { PATH: process.env.PATH } }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
     [() => sandbox.explain('echo', [], { policy: 'nope' }), 'ERR_SANDBOX_INVALID_POLICY'],
     [() => sandbox.proxyEnv({}, { http: 'localhost' }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
-    [() => new sandbox.SandboxedChild('x', []).kill('SIGNOPE'), 'ERR_SANDBOX_INVALID_ARGUMENT'],
+    [() => sandbox.execFile('echo', [], { timout: 5 }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
+    [() => sandbox.spawnSync('echo', [], { inpt: 'x' }), 'ERR_SANDBOX_INVALID_ARGUMENT'],
   ];
-  for (const [fn, code] of cases) {
-    assert.throws(fn, (error) => error instanceof Error && error.code === code, `${fn} should throw ${code}`);
+  for (const [fn, code, type = Error] of cases) {
+    assert.throws(fn, (error) => error instanceof type && error.code === code, `${fn} should throw ${code}`);
   }
 });
 
@@ -66,6 +68,7 @@ test('run() rejects invalid input instead of throwing', async () => {
   const promise = sandbox.run('echo', [], { policy: 'bogus' });
   await assert.rejects(promise, { code: 'ERR_SANDBOX_INVALID_POLICY' });
   await assert.rejects(sandbox.run('echo', [], { maxBuffer: -1 }), { code: 'ERR_SANDBOX_INVALID_ARGUMENT' });
+  await assert.rejects(sandbox.run(''), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(sandbox.run('echo', [], { encoding: 'klingon' }), { code: 'ERR_SANDBOX_INVALID_ARGUMENT' });
 });
 

@@ -9,7 +9,17 @@ const { spawnSync } = require('node:child_process');
 const { tempDir } = require('./helpers.js');
 
 const root = path.join(__dirname, '..', '..');
-const TESTS = ['spawn.test.js', 'sandbox.test.js', 'concurrency.test.js'];
+const TESTS = [
+  'spawn.test.js',
+  'sandbox.test.js',
+  'concurrency.test.js',
+  'compat-events.test.js',
+  'compat-stdio.test.js',
+  'compat-sync.test.js',
+  'compat-exec.test.js',
+  'compat-errors.test.js',
+  'compat-fds.test.js',
+];
 
 function skipReason() {
   if (process.getuid() !== 0) return 'needs root to switch to uid 65534';
@@ -19,7 +29,7 @@ function skipReason() {
   return null;
 }
 
-test('behavioural tests pass as uid 65534', (t) => {
+test('behavioural tests pass as uid 65534', { timeout: 700000 }, (t) => {
   const reason = skipReason();
   if (reason) {
     t.skip(reason);
@@ -30,13 +40,13 @@ test('behavioural tests pass as uid 65534', (t) => {
   const addon = process.env.CODEX_SANDBOX_NODE_ADDON
     ? path.resolve(process.env.CODEX_SANDBOX_NODE_ADDON)
     : path.join(root, addonName);
-  for (const file of ['package.json', 'index.js', 'index.d.ts']) fs.copyFileSync(path.join(root, file), path.join(copy, file));
+  for (const file of ['package.json', 'index.js', 'index.mjs', 'index.d.ts']) fs.copyFileSync(path.join(root, file), path.join(copy, file));
   fs.copyFileSync(addon, path.join(copy, addonName));
   for (const dir of ['node/lib', 'node/test']) fs.mkdirSync(path.join(copy, dir), { recursive: true });
   for (const file of fs.readdirSync(path.join(root, 'node/lib'))) {
     fs.copyFileSync(path.join(root, 'node/lib', file), path.join(copy, 'node/lib', file));
   }
-  for (const file of ['helpers.js', ...TESTS]) {
+  for (const file of ['helpers.js', 'compat.js', ...TESTS]) {
     fs.copyFileSync(path.join(__dirname, file), path.join(copy, 'node/test', file));
   }
   for (const entry of fs.readdirSync(copy, { recursive: true })) fs.chmodSync(path.join(copy, entry), fs.statSync(path.join(copy, entry)).isDirectory() ? 0o755 : 0o644);
@@ -47,7 +57,7 @@ test('behavioural tests pass as uid 65534', (t) => {
   const result = spawnSync(
     'setpriv',
     ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--test', ...TESTS.map((f) => `node/test/${f}`)],
-    { cwd: copy, env, encoding: 'utf8', timeout: 180000 },
+    { cwd: copy, env, encoding: 'utf8', timeout: 600000 },
   );
   const summary = result.stdout.split('\n').filter((line) => /^# (tests|pass|fail|skipped|cancelled) /.test(line));
   t.diagnostic(`as uid 65534: ${summary.join(', ').replace(/# /g, '')}`);

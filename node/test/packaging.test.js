@@ -81,7 +81,7 @@ test('every npm package packs; the main one holds JS only and the host one its a
   const main = byName['@codex/linux-sandbox'];
   assert.deepEqual(
     main.files,
-    ['LICENSE', 'README.md', 'index.d.ts', 'index.js', ...fs.readdirSync(path.join(root, 'node/lib')).map((f) => `node/lib/${f}`), 'package.json'].sort(),
+    ['LICENSE', 'README.md', 'index.d.ts', 'index.js', 'index.mjs', ...fs.readdirSync(path.join(root, 'node/lib')).map((f) => `node/lib/${f}`), 'package.json'].sort(),
   );
   for (const platform of Object.keys(PLATFORMS)) {
     const { files, tarball } = byName[`@codex/linux-sandbox-${platform}`];
@@ -148,7 +148,6 @@ test('the installed package works through ESM: default import', () => {
 
 test(
   'the installed package works through ESM: named imports',
-  { todo: 'named ESM exports need the ESM-aware index.js from the Node API work (issue 16 item 5)' },
   () => {
     assert.ok(scratch, 'the install step ran');
     fs.writeFileSync(

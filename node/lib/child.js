@@ -1,0 +1,227 @@
+'use strict';
+// The object spawn() returns: a real `child_process.ChildProcess` (instanceof holds, and
+// every method Node defines on the prototype, such as Symbol.dispose, is inherited), driven by
+// the sandbox's reaper instead of a libuv process handle. Fields, events and their order are
+// those of Node's ChildProcess: 'spawn' | 'error', then 'exit', then 'close' once every output
+// stream has closed.
+
+const { ChildProcess } = require('node:child_process');
+const net = require('node:net');
+const os = require('node:os');
+const errors = require('./errors.js');
+const opts = require('./options.js');
+
+const { ESRCH, EINVAL, ENOSYS } = os.constants.errno;
+
+/** The addon's child (kill, pid, pipe descriptors) while it has not been reaped. */
+const kNative = Symbol('codex-sandbox.native');
+/** The host: the reaper's bookkeeping of the module instance that spawned the child. */
+const kHost = Symbol('codex-sandbox.host');
+const kReferenced = Symbol('codex-sandbox.referenced');
+/** Set on a stream that another child now reads or writes (the parent stays off it). */
+const kUsedAsStdio = Symbol('codex-sandbox.usedAsStdio');
+
+class SandboxedChild extends ChildProcess {
+  constructor(host) {
+    super();
+    // Node's libuv process handle is never spawned: the sandbox's reaper stands in for it.
+    this._handle = null;
+    this[kHost] = host;
+    this[kNative] = null;
+    this[kReferenced] = false;
+  }
+
+  /**
+   * Node's kill(): a signal name (any case) or number with a name, or 0; true when delivered,
+   * false once the command has ended; EPERM and the like are 'error' events.
+   */
+  kill(sig) {
+    const signal = sig === 0 ? 0 : opts.signalNumber(sig === undefined ? 'SIGTERM' : sig);
+    const native = this[kNative];
+    if (native) {
+      const errno = native.kill(signal);
+      if (errno === 0) {
+        this.killed = true;
+        return true;
+      }
+      if (errno === EINVAL || errno === ENOSYS) throw errors.errnoException(errno, 'kill');
+      if (errno !== ESRCH) this.emit('error', errors.errnoException(errno, 'kill'));
+    }
+    return false;
+  }
+
+  /** The event loop may exit while this child runs (its pipes hold it unless unref()ed too). */
+  unref() {
+    this[kHost].setReferenced(this, false);
+  }
+
+  ref() {
+    this[kHost].setReferenced(this, true);
+  }
+}
+
+function createPipeSocket(fd, index) {
+  if (fd == null) return new net.Socket({ handle: null, readable: index > 0 });
+  return new net.Socket({ fd, readable: index > 0, writable: index === 0 });
+}
+
+function maybeClose(child) {
+  if (++child._closesGot === child._closesNeeded) child.emit('close', child.exitCode, child.signalCode);
+}
+
+/** After 'exit', output nobody reads is drained, so that 'close' still comes. */
+function flushStdio(child) {
+  for (const stream of child.stdio ?? []) {
+    if (!stream || !stream.readable || stream[kUsedAsStdio] || stream._readableState?.readableListening) continue;
+    stream.resume();
+  }
+}
+
+/** A stream handed to the command: the parent stops reading it (the command owns the data). */
+function handOver(entry) {
+  const { stream } = entry;
+  const handle = [stream, stream?.handle, stream?._handle].find((h) => typeof h?.readStop === 'function');
+  if (handle && handle.reading) {
+    handle.reading = false;
+    handle.readStop();
+  }
+  if (typeof stream?.pause === 'function') {
+    stream.pause();
+    if (stream._readableState) {
+      stream._readableState.reading = false;
+      stream._readableState.flowing = false;
+    }
+    // Node's own flushStdio resumes readable streams of a child that exited; a stream another
+    // command reads from must not be drained by this process.
+    if (stream.readable) stream.readable = false;
+  }
+  if (stream && typeof stream === 'object') stream[kUsedAsStdio] = true;
+}
+
+/** The pipes of a started child, wrapped as Node wraps them. */
+function attachStdio(child, entries, fds) {
+  child.stdio = entries.map((entry, i) => {
+    if (entry.type === 'wrap') handOver(entry);
+    if (entry.type !== 'pipe' && entry.type !== 'input') return null;
+    // Descriptors 3 and up are socket pairs: duplex, as in Node.
+    const socket = i >= 3 && fds[i] != null ? new net.Socket({ fd: fds[i], readable: true, writable: true }) : createPipeSocket(fds[i], i);
+    if (i > 0 && fds[i] != null) {
+      child._closesNeeded++;
+      socket.on('close', () => maybeClose(child));
+    }
+    return socket;
+  });
+  [child.stdin, child.stdout, child.stderr] = child.stdio;
+}
+
+/** The child is running: events from now on come from the reaper. */
+function started(child, native, entries, ipc = -1) {
+  child[kNative] = native;
+  child.pid = native.pid;
+  attachStdio(child, entries, native.fds);
+  if (ipc >= 0) {
+    child._closesNeeded++;
+    setupChannel(child, native.fds[ipc]);
+  }
+  child[kHost].register(child, native.id);
+  process.nextTick(() => child.emit('spawn'));
+}
+
+/**
+ * It never started. Like Node: streams exist but are not connected, exitCode is the negative
+ * errno, 'error' then 'close' follow on later ticks, and there is no 'exit'.
+ */
+function failed(child, entries, error, exitCode) {
+  attachStdio(child, entries, []);
+  process.nextTick(() => {
+    child.exitCode = exitCode;
+    if (child.stdin) child.stdin.destroy();
+    child.emit('error', error);
+    process.nextTick(flushStdio, child);
+    maybeClose(child);
+  });
+}
+
+/** The reaper reported the end: Node's onexit. */
+function exited(child, code, signal, reapError) {
+  child[kNative] = null;
+  if (signal > 0) child.signalCode = opts.signalName(signal);
+  else child.exitCode = code;
+  if (child.stdin) child.stdin.destroy();
+  if (reapError) child.emit('error', errors.sandboxError('ERR_SANDBOX_INTERNAL', reapError));
+  child.emit('exit', child.exitCode, child.signalCode);
+  process.nextTick(flushStdio, child);
+  maybeClose(child);
+}
+
+/**
+ * The parent's end of an IPC channel in Node's 'json' serialization: one JSON text per line.
+ * Messages whose `cmd` starts with NODE_ are Node's own ('internalMessage'); passing handles
+ * (sockets, servers) is not supported.
+ */
+function setupChannel(child, fd) {
+  const socket = new net.Socket({ fd, readable: true, writable: true });
+  socket.setEncoding('utf8');
+  child.channel = socket;
+  child.connected = true;
+  let pending = '';
+  socket.on('data', (chunk) => {
+    pending += chunk;
+    let end;
+    while ((end = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, end);
+      pending = pending.slice(end + 1);
+      let message;
+      try {
+        message = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      const internal = message !== null && typeof message === 'object' && typeof message.cmd === 'string' && message.cmd.startsWith('NODE_');
+      child.emit(internal ? 'internalMessage' : 'message', message, undefined);
+    }
+  });
+  const disconnected = () => {
+    if (!child.connected) return;
+    child.connected = false;
+    process.nextTick(() => child.emit('disconnect'));
+  };
+  socket.on('end', () => {
+    disconnected();
+    socket.end();
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    disconnected();
+    child.channel = null;
+    maybeClose(child);
+  });
+  child.send = function send(message, handle, options, callback) {
+    if (typeof handle === 'function') {
+      callback = handle;
+      handle = undefined;
+    } else if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    if (message === undefined) throw errors.nodeError(TypeError, 'ERR_MISSING_ARGS', 'The "message" argument must be specified');
+    if (handle != null) throw errors.sandboxError('ERR_SANDBOX_UNSUPPORTED', 'send(): passing handles over the IPC channel is not supported');
+    if (!child.connected) {
+      const error = errors.nodeError(Error, 'ERR_IPC_CHANNEL_CLOSED', 'Channel closed');
+      if (typeof callback === 'function') process.nextTick(callback, error);
+      else process.nextTick(() => child.emit('error', error));
+      return false;
+    }
+    return socket.write(`${JSON.stringify(message)}\n`, typeof callback === 'function' ? (error) => callback(error ?? null) : undefined);
+  };
+  child.disconnect = function disconnect() {
+    if (!child.connected) {
+      child.emit('error', errors.nodeError(Error, 'ERR_IPC_DISCONNECTED', 'IPC channel is already disconnected'));
+      return;
+    }
+    disconnected();
+    socket.end();
+  };
+}
+
+module.exports = { SandboxedChild, kReferenced, started, failed, exited };
