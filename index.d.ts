@@ -75,6 +75,12 @@ export interface SandboxError extends NodeJS.ErrnoException {
   code?: SandboxErrorCode | NodeErrorCode;
   /** The name of `errno` for a sandbox setup failure (ERR_SANDBOX_*), e.g. `'EACCES'`. */
   errnoCode?: string;
+  /**
+   * For `ERR_SANDBOX_UNSUPPORTED` caused by the host: the check that failed (e.g.
+   * `'write /proc/self/uid_map'`), whether it failed in the probe, in planning or in the
+   * sandbox's first process.
+   */
+  check?: string;
   spawnargs?: string[];
 }
 

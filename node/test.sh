@@ -29,6 +29,7 @@ exec node --test --test-reporter=spec \
     node/test/edges.test.js \
     node/test/errno.test.js \
     node/test/closed-stdio.test.js \
+    node/test/hosts.test.js \
     node/test/compat-events.test.js \
     node/test/compat-stdio.test.js \
     node/test/compat-sync.test.js \

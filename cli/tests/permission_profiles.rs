@@ -1,4 +1,4 @@
-//! Codex 0.171's helper invocations replayed (reference `codex-helper-0.171.md`): the captured
+//! Codex 0.171's helper invocations replayed: the captured
 //! `--permission-profile` / `--managed-network` argument lists with the workspace `W` replaced
 //! by a scratch directory, the era-C split policies, and every parse error. Each runs the real
 //! binary, as root and as uid 65534, on both pipelines where they apply, and checks what the

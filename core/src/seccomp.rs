@@ -5,7 +5,7 @@
 //! (architecture check, x32 refusal, per-syscall blocks) is visible and unit-testable with the
 //! interpreter in the tests below. It is compiled in the parent; the child only installs it.
 //!
-//! Where the rules depart from Codex's table (reference §5.2) the rule's `note` says why;
+//! Where the rules depart from Codex's table the rule's `note` says why;
 //! `--explain` prints the notes.
 //!
 //! Three modes:

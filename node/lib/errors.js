@@ -37,6 +37,7 @@ function fromNative(native, properties) {
     const name = errnoName(native.errno);
     if (name) error.errnoCode = name;
   }
+  if (native.check != null) error.check = native.check;
   return error;
 }
 

@@ -12,12 +12,13 @@
 //! Node's own `ChildProcess` would keep it alive, and not a moment longer.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use codex_sandbox_core::sys as core_sys;
 use codex_sandbox_core::{Child, Error, ExitStatus};
 use napi::bindgen_prelude::{Either, FnArgs, Function, Status};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -48,10 +49,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn os_error(stage: &'static str) -> Error {
-    Error::setup(stage, std::io::Error::last_os_error())
-}
-
 /// A child the JS layer holds. `None` once it has been reaped: dropping the core's `Child`
 /// then closes its pidfd and the init's status pipe at once, instead of whenever the garbage
 /// collector finalises the JS object (thousands of short-lived children would otherwise run
@@ -73,17 +70,11 @@ struct Shared {
 
 impl Shared {
     fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a valid u64 to our own eventfd. A full counter (EAGAIN)
-        // still leaves the eventfd readable, which is all a wake-up needs.
-        unsafe { libc::write(self.wake.as_raw_fd(), (&raw const one).cast(), 8) };
+        let _ = core_sys::eventfd_signal(self.wake.as_raw_fd());
     }
 
     fn epoll_ctl(&self, op: libc::c_int, fd: RawFd, token: u64) -> std::io::Result<()> {
-        let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
-        // SAFETY: both descriptors are open; `event` is a valid epoll_event.
-        let ret = unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut event) };
-        if ret < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+        core_sys::epoll_ctl(self.epoll.as_raw_fd(), op, fd, token).map_err(core_sys::Errno::into_io)
     }
 
     fn run(&self, callback: &ExitCallback) {
@@ -91,25 +82,24 @@ impl Shared {
         loop {
             let polling = lock(&self.watched).values().any(|w| w.pidfd.is_none());
             let timeout = if polling { POLL_INTERVAL.as_millis() as i32 } else { -1 };
-            // SAFETY: `events` is a writable buffer of `events.len()` entries.
-            let n =
-                unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, timeout) };
+            let waited = core_sys::epoll_wait(self.epoll.as_raw_fd(), &mut events, timeout);
             if self.stop.load(Ordering::Acquire) {
                 return;
             }
-            if n < 0 {
-                if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                    std::thread::sleep(POLL_INTERVAL);
+            let n = match waited {
+                Ok(n) => n,
+                Err(errno) => {
+                    if errno.0 != libc::EINTR {
+                        std::thread::sleep(POLL_INTERVAL);
+                    }
+                    continue;
                 }
-                continue;
-            }
+            };
             let mut ready = Vec::new();
-            for event in &events[..n as usize] {
+            for event in events.iter().take(n) {
                 let token = event.u64;
                 if token == WAKE {
-                    let mut count: u64 = 0;
-                    // SAFETY: reads 8 bytes into a valid u64 from our own non-blocking eventfd.
-                    unsafe { libc::read(self.wake.as_raw_fd(), (&raw mut count).cast(), 8) };
+                    let _ = core_sys::eventfd_drain(self.wake.as_raw_fd());
                 } else {
                     ready.push(token as u32);
                 }
@@ -163,20 +153,9 @@ impl Reaper {
                 |ctx| Ok(FnArgs::from((ctx.value.id, ctx.value.code, ctx.value.signal, ctx.value.error))),
             )?;
         let to_napi = |e: Error| napi::Error::from_reason(e.to_string());
-        // SAFETY: plain system calls; the results are checked and owned below.
-        let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if epoll < 0 {
-            return Err(to_napi(os_error("epoll_create1")));
-        }
-        // SAFETY: a fresh descriptor that nothing else owns.
-        let epoll = unsafe { OwnedFd::from_raw_fd(epoll) };
-        // SAFETY: as above.
-        let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if wake < 0 {
-            return Err(to_napi(os_error("eventfd")));
-        }
-        // SAFETY: a fresh descriptor that nothing else owns.
-        let wake = unsafe { OwnedFd::from_raw_fd(wake) };
+        let epoll =
+            core_sys::epoll_create().map_err(|errno| to_napi(Error::setup("epoll_create1", errno.into_io())))?;
+        let wake = core_sys::eventfd().map_err(|errno| to_napi(Error::setup("eventfd", errno.into_io())))?;
         let shared = Shared { epoll, wake, stop: AtomicBool::new(false), watched: Mutex::new(HashMap::new()) };
         shared
             .epoll_ctl(libc::EPOLL_CTL_ADD, shared.wake.as_raw_fd(), WAKE)

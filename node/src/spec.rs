@@ -2,10 +2,11 @@
 //! [`SandboxSpec`], and from core errors to plain objects the JS layer turns into `Error`s.
 
 use std::ffi::OsString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use codex_sandbox_core::policy::NetworkAccess;
+use codex_sandbox_core::sys as core_sys;
 use codex_sandbox_core::{Error, PipelineRequest, SandboxPolicy, SandboxSpec, SpawnOptions, Stdio};
 use napi_derive::napi;
 
@@ -19,22 +20,21 @@ pub struct NativeError {
     pub errno: Option<i32>,
     /// The option an `invalid-argument` failure names (`command-cwd`, `stdio[1]`, ...).
     pub field: Option<String>,
+    /// The host check that failed, for an `unsupported` failure the host caused (`write
+    /// /proc/self/uid_map`, ...).
+    pub check: Option<String>,
 }
 
 impl From<&Error> for NativeError {
     fn from(error: &Error) -> NativeError {
         let kind = serde_json::to_value(error.kind()).ok().and_then(|v| v.as_str().map(str::to_owned));
-        let errno = match error {
-            Error::Setup { source, .. } | Error::Path { source, .. } | Error::CommandNotExecutable { source, .. } => {
-                source.raw_os_error()
-            }
-            _ => None,
-        };
+        let errno = error.errno();
         let field = match error {
             Error::InvalidArgument { field, .. } => Some(field.clone()),
             _ => None,
         };
-        NativeError { kind: kind.unwrap_or_else(|| "internal".into()), message: error.to_string(), errno, field }
+        let check = error.failed_check().map(str::to_owned);
+        NativeError { kind: kind.unwrap_or_else(|| "internal".into()), message: error.to_string(), errno, field, check }
     }
 }
 
@@ -151,24 +151,13 @@ pub fn stdio(value: i32, index: i32) -> Result<Stdio, Error> {
 }
 
 fn duplicate(fd: i32, field: &str) -> Result<Stdio, Error> {
-    // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    if dup < 0 {
-        return Err(argument_error(field, format!("descriptor {fd}: {}", std::io::Error::last_os_error())));
-    }
-    // SAFETY: `dup` is a fresh descriptor that nothing else owns.
-    let owned = unsafe { OwnedFd::from_raw_fd(dup) };
+    let owned = core_sys::dup_above(fd, 3)
+        .map_err(|errno| argument_error(field, format!("descriptor {fd}: {}", errno.into_io())))?;
     // A standard stream must block: a command reading a non-blocking pipe (one end of another
     // child's stdout, which libuv made non-blocking) fails with EAGAIN. libuv clears the flag
     // in its child; the flag lives on the shared open file description, so clearing it here
     // has the same effect, on the caller's copy too, as with child_process.
-    // SAFETY: F_GETFL/F_SETFL on a descriptor we own.
-    unsafe {
-        let flags = libc::fcntl(owned.as_raw_fd(), libc::F_GETFL);
-        if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
-            libc::fcntl(owned.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
-        }
-    }
+    let _ = core_sys::set_nonblocking(owned.as_raw_fd(), false);
     Ok(Stdio::Fd(owned))
 }
 
@@ -217,12 +206,5 @@ pub fn spawn_options(codes: &[i32]) -> Result<(SpawnOptions, Vec<Option<OwnedFd>
 }
 
 fn socket_pair(field: &str) -> Result<(OwnedFd, OwnedFd), Error> {
-    let mut fds = [-1; 2];
-    // SAFETY: `fds` has room for the two descriptors socketpair writes.
-    let ret = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
-    if ret < 0 {
-        return Err(argument_error(field, format!("socketpair: {}", std::io::Error::last_os_error())));
-    }
-    // SAFETY: two fresh descriptors that nothing else owns.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    core_sys::socketpair_stream().map_err(|errno| argument_error(field, format!("socketpair: {}", errno.into_io())))
 }

@@ -108,14 +108,7 @@ impl Output {
 }
 
 fn set_nonblocking(file: &File) {
-    let fd = file.as_raw_fd();
-    // SAFETY: F_GETFL/F_SETFL on a descriptor we own.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags >= 0 {
-            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-        }
-    }
+    let _ = codex_sandbox_core::sys::set_nonblocking(file.as_raw_fd(), true);
 }
 
 fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
@@ -167,9 +160,8 @@ fn run(mut child: Child, options: NativeSyncOptions) -> NativeSyncResult {
             let left_ms = left.as_millis().min(i32::MAX as u128) as i32 + i32::from(left.subsec_micros() % 1000 != 0);
             wait_ms = if wait_ms < 0 { left_ms } else { wait_ms.min(left_ms) };
         }
-        // SAFETY: `fds` is a valid array of `fds.len()` pollfd entries.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
-        if ready < 0 && std::io::Error::last_os_error().kind() != ErrorKind::Interrupted {
+        let ready = codex_sandbox_core::sys::poll_once(&mut fds, wait_ms);
+        if ready.is_err_and(|errno| errno.0 != libc::EINTR) {
             // Nothing sensible is left to wait on: fall back to a blocking reap.
             std::thread::sleep(POLL_INTERVAL);
         }

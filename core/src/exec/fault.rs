@@ -1,6 +1,6 @@
 //! Fault injection for the tests that prove the child's panic containment.
 //!
-//! With the `fault-injection` feature, [`arm_child_panic`] makes the next sandbox's child panic
+//! With the `fault-injection` feature, `arm_child_panic` makes the next sandbox's child panic
 //! right after it starts; without it the checkpoint compiles to nothing. The flag is set in
 //! the parent and read in the child's copy of memory, so only children cloned after arming
 //! panic.

@@ -15,7 +15,7 @@ use super::child::image::{
     BindTarget, ClassicMounts, CloneSource, InitImage, LandlockImage, LandlockRuleImage, NamespaceImage, PreparedOp,
 };
 use super::child::kernel::Live;
-use super::child::view::open_without_symlinks;
+use super::child::paths::open_without_symlinks;
 use super::placeholder::{Found, Placeholder};
 use crate::error::{Error, Result};
 use crate::plan::devices::{DEVICE_COUNT, DEVICES};

@@ -244,6 +244,33 @@ mod tests {
         assert_eq!(Failure::decode(&[0; Failure::WIRE_SIZE]), None, "a zeroed record is not a report");
     }
 
+    /// Each stage's index names an item of that stage's own list: a proxy listener that fails
+    /// is its route, never the mount at the same index.
+    #[test]
+    fn failures_name_their_subject_and_keep_the_errno() {
+        use crate::plan::{PipelineRequest, SandboxSpec, prepare_for};
+        use crate::policy::SandboxPolicy;
+        use crate::probe::HostFacts;
+        let mut spec = SandboxSpec::new(SandboxPolicy::read_only(), "/", vec!["true".into()]);
+        spec.pipeline = PipelineRequest::Bwrap;
+        spec.proxy_network = true;
+        spec.env = vec![("HTTPS_PROXY".into(), "http://127.0.0.1:3128".into())];
+        let plan = prepare_for(&spec, &HostFacts::capable(6)).unwrap();
+
+        let error = into_error(&plan, Failure::new(Stage::ProxyListen, Errno(libc::EADDRINUSE)).at(0));
+        assert_eq!(error.errno(), Some(libc::EADDRINUSE));
+        let message = error.to_string();
+        assert!(message.contains("listen on a proxy port inside the sandbox: proxy route 127.0.0.1:3128"), "{message}");
+        assert!(!message.contains("read-only /"), "{message}");
+
+        let error = into_error(&plan, Failure::new(Stage::ReadOnlyRoot, Errno(libc::EPERM)).at(0));
+        assert_eq!(error.errno(), Some(libc::EPERM));
+        assert!(error.to_string().contains("make the root read-only: read-only /"), "{error}");
+
+        let error = into_error(&plan, Failure::new(Stage::Exec, Errno(libc::ENOENT)));
+        assert!(matches!(error, Error::CommandNotFound { .. }), "{error}");
+    }
+
     #[test]
     fn what_the_host_refused_after_clone_is_unsupported_with_its_errno_and_check() {
         use crate::{ErrorKind, HostFacts, SandboxPolicy, SandboxSpec, prepare_for};

@@ -30,7 +30,7 @@ pub(crate) fn launch(
     let seccomp = plan.seccomp().map(|s| seccomp_memfd(&s.program, options.fd_floor)).transpose()?;
     let fd = seccomp.as_ref().map(|memfd| memfd.as_raw_fd().to_string());
     let (status_read, status_write) = launch::pipe("create bwrap's status pipe", options.fd_floor)?;
-    sys::set_nonblocking(status_read.as_raw_fd())
+    sys::set_nonblocking(status_read.as_raw_fd(), true)
         .map_err(|errno| Error::setup("create bwrap's status pipe", errno.into_io()))?;
     let status_fd = status_write.as_raw_fd().to_string();
     let mut argv: Vec<std::ffi::OsString> =

@@ -1,6 +1,6 @@
 //! The one policy model every input form lowers into: Codex's split policies
-//! (`FileSystemSandboxPolicy` + `NetworkSandboxPolicy`, reference §1.2), which its
-//! `PermissionProfile` (§1.3) also reduces to, and which the legacy [`SandboxPolicy`] is
+//! (`FileSystemSandboxPolicy` + `NetworkSandboxPolicy`), which its
+//! `PermissionProfile` also reduces to, and which the legacy [`SandboxPolicy`] is
 //! converted into here exactly as Codex converts it.
 //!
 //! Resolution (`crate::resolve`) consumes only [`Permissions`]: the three input forms cannot
@@ -205,7 +205,7 @@ impl Policy {
 }
 
 impl SandboxPolicy {
-    /// The split model of this legacy policy, as Codex converts it (reference §1.2):
+    /// The split model of this legacy policy, as Codex converts it:
     /// `read-only` → `root:read` (or the cwd, `minimal` and each readable root);
     /// `workspace-write` → those reads + each writable root, the cwd, `/tmp` and `$TMPDIR`
     /// (unless excluded) writable. Order matters only for which source a duplicate root is

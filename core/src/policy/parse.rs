@@ -1,5 +1,5 @@
 //! Parsing the era-C split policies, the era-D `PermissionProfile` and the managed-network
-//! context (reference §1.2, §1.3, §2.2).
+//! context.
 //!
 //! Strict where leniency would weaken the sandbox: a relative path, a wrong type, an unknown
 //! access mode, field or `missing_path_behavior` is an error naming the field and the value.
@@ -19,7 +19,7 @@ use super::{Fields, SandboxPolicy, check_absolute, describe, expect_object, shor
 use crate::error::{Error, Result};
 
 /// Codex's `--managed-network` context. Its presence means proxy-only networking to
-/// `loopback_ports` (reference §2.2).
+/// `loopback_ports`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ManagedNetwork {
     /// The proxy's ports on the host's loopback.
@@ -344,7 +344,7 @@ fn special(value: &Value, field: &str) -> Result<Special> {
     Ok(special)
 }
 
-/// Checks the legacy policy given next to split policies means the same (reference §2.2):
+/// Checks the legacy policy given next to split policies means the same:
 /// otherwise one of them would be enforced and the other silently not. A path entry naming the
 /// policy cwd, `/tmp` or `/` means the same as the special kind for it.
 pub fn agree(legacy: &SandboxPolicy, split: &Permissions, policy_cwd: &Path) -> Result<()> {
@@ -428,7 +428,7 @@ fn describe_signature(signature: &[String]) -> String {
     format!("[{}]", signature.join(", "))
 }
 
-/// The policy a helper invocation asks for, from Codex's three spellings (reference §2.2):
+/// The policy a helper invocation asks for, from Codex's three spellings:
 /// `--sandbox-policy` alone, the split pair (with or without a legacy policy that must agree
 /// with it), or `--permission-profile` alone. Nothing given means `read-only`.
 pub fn policy_from_flags(

@@ -1,4 +1,4 @@
-//! Deny-read globs, expanded at plan time to the paths that exist (reference §3.4).
+//! Deny-read globs, expanded at plan time to the paths that exist.
 //!
 //! A mount namespace can only hide paths, not patterns, so each pattern is walked from its
 //! static prefix (the components before the first wildcard) and every existing match becomes a

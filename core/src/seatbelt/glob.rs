@@ -1,4 +1,4 @@
-//! Deny-read globs: shell-style path patterns turned into Seatbelt regexes (reference §7.2.4).
+//! Deny-read globs: shell-style path patterns turned into Seatbelt regexes.
 //!
 //! Seatbelt has no glob filter, only regexes over resolved paths, so each pattern is
 //! translated once here. A pattern whose directory part runs through a symlink (on macOS,

@@ -1,5 +1,5 @@
 //! macOS Seatbelt: the same policy and environment that drive the Linux pipelines, expressed
-//! as a `sandbox-exec` profile (reference §7).
+//! as a `sandbox-exec` profile.
 //!
 //! Generation is a pure function of the policy, the resolved filesystem view and the
 //! environment, so it runs and is tested on any host; nothing here executes `sandbox-exec`.
@@ -103,7 +103,7 @@ pub struct SeatbeltCommand {
 ///
 /// `env` is the command's whole environment: `TMPDIR` in it is a writable root (as on Linux)
 /// and its proxy variables name the proxies the launcher set up, so any non-empty one makes
-/// the network proxy-only (see [`SeatbeltOptions::managed_network`] and reference §6.6).
+/// the network proxy-only (see [`SeatbeltOptions::managed_network`]).
 pub fn seatbelt_profile(
     policy: impl Into<Policy>,
     policy_cwd: &Path,

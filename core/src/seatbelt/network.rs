@@ -1,4 +1,4 @@
-//! The network section (reference §7.4), built so that failing closed does not depend on the
+//! The network section, built so that failing closed does not depend on the
 //! order of branches.
 //!
 //! [`NetworkForm::decide`] is the only place that looks at the policy, the proxy variables

@@ -143,10 +143,22 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> SysResult<usize> {
     }
 }
 
-/// Sets `O_NONBLOCK` on `fd`.
-pub fn set_nonblocking(fd: RawFd) -> SysResult<()> {
-    // SAFETY: fcntl with integer arguments on a descriptor the caller owns.
+/// Sets or clears `O_NONBLOCK` on the open file description behind `fd` (shared with every
+/// duplicate of it).
+pub fn set_nonblocking(fd: RawFd, nonblocking: bool) -> SysResult<()> {
+    // SAFETY: F_GETFL/F_SETFL take and return integers.
     let flags = check_int(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    let wanted = if nonblocking { flags | libc::O_NONBLOCK } else { flags & !libc::O_NONBLOCK };
+    if wanted == flags {
+        return Ok(());
+    }
     // SAFETY: as above.
-    check_int(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(drop)
+    check_int(unsafe { libc::fcntl(fd, libc::F_SETFL, wanted) }).map(drop)
+}
+
+/// `poll(2)` once: EINTR comes back as an error, so a caller with a deadline can recompute it.
+pub fn poll_once(fds: &mut [libc::pollfd], timeout_ms: i32) -> SysResult<usize> {
+    // SAFETY: the pointer and length describe the live slice of pollfd structures.
+    let ret = check_int(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) })?;
+    usize::try_from(ret).map_err(|_| Errno(libc::EINVAL))
 }

@@ -147,6 +147,14 @@ pub fn recv_fd(socket: RawFd) -> SysResult<Option<(u32, OwnedFd)>> {
     }
 }
 
+/// A close-on-exec `AF_UNIX` stream socket pair.
+pub fn socketpair_stream() -> SysResult<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1; 2];
+    // SAFETY: fds has room for the two descriptors socketpair writes.
+    check_int(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })
+        .map(|_| (owned(fds[0]), owned(fds[1])))
+}
+
 pub fn socketpair_seqpacket() -> SysResult<(OwnedFd, OwnedFd)> {
     let mut fds = [-1; 2];
     // SAFETY: fds has room for the two descriptors socketpair writes.

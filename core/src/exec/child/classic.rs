@@ -21,10 +21,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::image::{BindTarget, ClassicMounts, NamespaceImage, PreparedOp};
 use super::kernel::Kernel;
-use super::view::{ensure_mountpoint, ensure_parents};
+use super::paths::{ensure_mountpoint, ensure_parents, open_no_symlinks};
 use crate::exec::report::{Failure, Stage, Step, at};
 use crate::plan::devices::DEVICES;
-use crate::sys::{self, Errno, SysResult};
+use crate::sys::{self, Errno};
 
 /// Where the sandbox's view is assembled while staging.
 pub(crate) const NEW_ROOT: &[u8] = b"/newroot";
@@ -106,34 +106,6 @@ fn decimal(mut n: u32, buffer: &mut [u8; 12]) -> &[u8] {
         }
     }
     buffer.get(start..).unwrap_or(&[])
-}
-
-/// Opens absolute `path` one component at a time with `O_PATH|O_NOFOLLOW`, refusing any
-/// symlink on the way or at the end (ELOOP) and `.`/`..` (EINVAL): what `openat2` with
-/// `RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS` does, for kernels before 5.6.
-pub(crate) fn open_no_symlinks(k: &impl Kernel, path: &CStr) -> SysResult<OwnedFd> {
-    if path.to_bytes().first() != Some(&b'/') {
-        return Err(Errno(libc::EINVAL));
-    }
-    let mut current = k.open(c"/", libc::O_PATH | libc::O_DIRECTORY)?;
-    let mut name = [0u8; 256];
-    for component in path.to_bytes().split(|byte| *byte == b'/').filter(|c| !c.is_empty()) {
-        if component == b"." || component == b".." {
-            return Err(Errno(libc::EINVAL));
-        }
-        let mut slots = name.iter_mut();
-        for byte in component {
-            *slots.next().ok_or(Errno(libc::ENAMETOOLONG))? = *byte;
-        }
-        *slots.next().ok_or(Errno(libc::ENAMETOOLONG))? = 0;
-        let component = CStr::from_bytes_until_nul(&name).map_err(|_| Errno(libc::EINVAL))?;
-        let next = k.openat(current.as_raw_fd(), component, libc::O_PATH | libc::O_NOFOLLOW)?;
-        if k.fstat(next.as_raw_fd())?.st_mode & libc::S_IFMT == libc::S_IFLNK {
-            return Err(Errno(libc::ELOOP));
-        }
-        current = next;
-    }
-    Ok(current)
 }
 
 /// Opens `path` without following symlinks and checks it is the planned inode (ESTALE). Planned

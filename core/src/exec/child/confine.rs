@@ -77,7 +77,7 @@ fn enforce_landlock(k: &impl Kernel, image: &LandlockImage) -> Step {
         resolve: sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS,
     };
     for (index, rule) in image.rules.iter().enumerate() {
-        let fd = match super::view::open_without_symlinks(k, &rule.path, &how) {
+        let fd = match super::paths::open_without_symlinks(k, &rule.path, &how) {
             Ok(fd) => fd,
             Err(errno) if rule.optional && errno.0 == libc::ENOENT => continue,
             Err(errno) => return Err(Failure::new(stage, errno).at(index)),

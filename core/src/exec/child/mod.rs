@@ -28,6 +28,7 @@ pub(crate) mod fds;
 pub(crate) mod image;
 pub(crate) mod init;
 pub(crate) mod kernel;
+pub(crate) mod paths;
 #[cfg(test)]
 mod tests;
 pub(crate) mod view;

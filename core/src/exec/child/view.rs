@@ -8,6 +8,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::image::{BindTarget, NamespaceImage, PreparedOp, ProxyListeners};
 use super::kernel::Kernel;
+use super::paths::{ensure_mountpoint, ensure_parents, open_without_symlinks};
 use crate::exec::report::{Failure, Stage, Step, at};
 use crate::plan::devices::{DEVICE_COUNT, DEVICES};
 use crate::plan::mounts::PROC_READ_ONLY;
@@ -182,51 +183,6 @@ fn attach(k: &impl Kernel, tree: &OwnedFd, target: &CStr, is_dir: bool, attr: u6
     at(Stage::ProtectAttach, k.move_mount(tree.as_raw_fd(), fd.as_raw_fd()))
 }
 
-/// Creates the missing parent directories of `path` (an absolute path).
-pub(super) fn ensure_parents(k: &impl Kernel, path: &CStr) -> Step {
-    let bytes = path.to_bytes();
-    let mut buffer = [0u8; libc::PATH_MAX as usize];
-    if bytes.len() >= buffer.len() {
-        return Err(Failure::new(Stage::ProtectOpen, Errno(libc::ENAMETOOLONG)));
-    }
-    for (slot, byte) in buffer.iter_mut().zip(bytes) {
-        *slot = *byte;
-    }
-    for (end, byte) in bytes.iter().enumerate().skip(1) {
-        if *byte != b'/' {
-            continue;
-        }
-        // Cut the copy at this slash, create the prefix, then restore the slash.
-        if let Some(slot) = buffer.get_mut(end) {
-            *slot = 0;
-        }
-        let prefix =
-            CStr::from_bytes_until_nul(&buffer).map_err(|_| Failure::new(Stage::ProtectOpen, Errno(libc::EINVAL)))?;
-        match k.mkdir(prefix, 0o755) {
-            Ok(()) => {}
-            Err(errno) if errno.0 == libc::EEXIST => {}
-            Err(errno) => return Err(Failure::new(Stage::ProtectOpen, errno)),
-        }
-        if let Some(slot) = buffer.get_mut(end) {
-            *slot = b'/';
-        }
-    }
-    Ok(())
-}
-
-/// Makes sure `path` exists to be mounted on: a directory, or an empty file.
-pub(super) fn ensure_mountpoint(k: &impl Kernel, path: &CStr, is_dir: bool) -> Step {
-    ensure_parents(k, path)?;
-    let created = if is_dir { k.mkdir(path, 0o755) } else { k.create_file(path, 0o644).map(drop) };
-    match created {
-        Ok(()) => Ok(()),
-        Err(errno) if errno.0 == libc::EEXIST => Ok(()),
-        // A read-only view already holding the path answers EROFS for mkdir on it.
-        Err(errno) if errno.0 == libc::EROFS => Ok(()),
-        Err(errno) => Err(Failure::new(Stage::ProtectOpen, errno)),
-    }
-}
-
 fn mask(k: &impl Kernel, path: &CStr) -> Step {
     ensure_mountpoint(k, path, true)?;
     let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
@@ -295,13 +251,4 @@ pub(crate) fn bind_read_only(k: &impl Kernel, target: &BindTarget) -> Step {
 fn write_file(k: &impl Kernel, path: &CStr, contents: &[u8], stage: Stage) -> Step {
     let fd = at(stage, k.open(path, libc::O_WRONLY))?;
     at(stage, k.write_all(fd.as_raw_fd(), contents))
-}
-
-/// `openat2` with `how`, or where the kernel (before 5.6) or a filter lacks it, the same
-/// resolution done one component at a time ([`super::classic::open_no_symlinks`]).
-pub(crate) fn open_without_symlinks(k: &impl Kernel, path: &CStr, how: &sys::OpenHow) -> sys::SysResult<OwnedFd> {
-    match k.openat2(path, how) {
-        Err(errno) if matches!(errno.0, libc::ENOSYS | libc::EPERM) => super::classic::open_no_symlinks(k, path),
-        other => other,
-    }
 }
