@@ -24,7 +24,29 @@ export type SandboxPolicy =
       network_access?: boolean;
       exclude_tmpdir_env_var?: boolean;
       exclude_slash_tmp?: boolean;
-    };
+    }
+  | PermissionProfile;
+
+/**
+ * Codex's `PermissionProfile` (what today's Codex passes its helper): a profile `type`
+ * (`managed`, `disabled`, `external`), `file_system` (`{ type: 'restricted', entries: [...] }`
+ * with path, special or glob entries and `read` / `write` / `none` access, or
+ * `{ type: 'unrestricted' }`), `network`. The README's policy section has the full shape.
+ */
+export interface PermissionProfile {
+  type: 'managed' | 'disabled' | 'external';
+  file_system?: { type: 'restricted' | 'unrestricted'; entries?: object[]; glob_scan_max_depth?: number };
+  network?: string | { type: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+/** Codex's managed network: proxy-only networking to these loopback ports. */
+export interface ManagedNetwork {
+  loopbackPorts: number[];
+  allowLocalBinding?: boolean;
+  allowUnixSockets?: string[];
+  dangerouslyAllowAllUnixSockets?: boolean;
+}
 
 export type ReadAccess =
   | { type: 'full-access' }
@@ -100,13 +122,19 @@ export interface SandboxOptions {
    * Overrides the policy's `network_access`: `'restricted'` sets it off (refused with
    * danger-full-access), `'full'` sets it on, `'proxy'` allows only the loopback proxies named
    * in `env` (Codex's `--allow-network-for-proxy`; fails closed when none is usable).
-   * Default: the policy decides.
+   * `{ managed }`: Codex's managed network, only its loopback ports. Default: the policy
+   * decides.
    */
-  network?: 'restricted' | 'full' | 'proxy';
+  network?: 'restricted' | 'full' | 'proxy' | { managed: ManagedNetwork };
   /** Do not mount a fresh `/proc` (namespace pipeline). */
   noProc?: boolean;
   /** Run a namespace plan with this installed `bwrap` instead of the embedded launcher. */
   bwrapPath?: string;
+  /**
+   * Processes and threads the sandbox may have at once (default 4096), counted in its own user
+   * namespace; not enforced for the host's root (see `explain().warnings`).
+   */
+  maxProcesses?: number;
 }
 
 /**

@@ -18,7 +18,7 @@ const { invalidArgument, sandboxError, invalidArgType, invalidArgValue, outOfRan
 /** stdio codes shared with node/src/spec.rs. */
 const STDIO = { inherit: -1, pipe: -2, ignore: -3 };
 
-const SANDBOX_KEYS = ['policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath'];
+const SANDBOX_KEYS = ['policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses'];
 const SPAWN_KEYS = [
   'cwd',
   'env',
@@ -370,8 +370,18 @@ function sandboxOptions(options) {
   // command's `cwd`: a caller that lets the model pick `cwd` must not let it pick what is
   // writable. Like the CLI, it defaults to this process's working directory.
   const policyCwd = options.policyCwd === undefined ? process.cwd() : absoluteDirectory(options.policyCwd, 'policyCwd');
-  if (options.network !== undefined && !NETWORK_MODES.has(options.network)) {
-    throw invalidArgument(`network must be 'restricted', 'full' or 'proxy', got ${describe(options.network)}`);
+  // `network: { managed: {...} }` is Codex's managed network (proxy-only to its loopback ports).
+  const managed = options.network !== null && typeof options.network === 'object' && !Array.isArray(options.network);
+  if (managed) {
+    const keys = Object.keys(options.network);
+    if (keys.length !== 1 || keys[0] !== 'managed' || options.network.managed === null || typeof options.network.managed !== 'object') {
+      throw invalidArgument(`network must be 'restricted', 'full', 'proxy' or { managed: {...} }, got ${describe(options.network)}`);
+    }
+  } else if (options.network !== undefined && !NETWORK_MODES.has(options.network)) {
+    throw invalidArgument(`network must be 'restricted', 'full', 'proxy' or { managed: {...} }, got ${describe(options.network)}`);
+  }
+  if (options.maxProcesses !== undefined && (!Number.isInteger(options.maxProcesses) || options.maxProcesses < 1 || options.maxProcesses > 0xffffffff)) {
+    throw invalidArgument(`maxProcesses must be a whole number from 1, got ${describe(options.maxProcesses)}`);
   }
   if (options.pipeline !== undefined && !PIPELINES.has(options.pipeline)) {
     throw invalidArgument(`pipeline must be 'auto', 'bwrap' or 'landlock', got ${describe(options.pipeline)}`);
@@ -384,11 +394,13 @@ function sandboxOptions(options) {
   }
   return {
     policy: policyText(options.policy),
-    network: options.network,
+    network: managed ? undefined : options.network,
+    managedNetwork: managed ? JSON.stringify(options.network.managed) : undefined,
     policyCwd,
     pipeline: options.pipeline,
     noProc: options.noProc,
     bwrapPath: options.bwrapPath,
+    maxProcesses: options.maxProcesses,
   };
 }
 

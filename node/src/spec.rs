@@ -5,9 +5,11 @@ use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
-use codex_sandbox_core::policy::NetworkAccess;
+use codex_sandbox_core::policy::{NetworkAccess, NetworkPolicy};
 use codex_sandbox_core::sys as core_sys;
-use codex_sandbox_core::{Error, PipelineRequest, SandboxPolicy, SandboxSpec, SpawnOptions, Stdio};
+use codex_sandbox_core::{
+    Error, ManagedNetwork, PipelineRequest, Policy, SandboxPolicy, SandboxSpec, SpawnOptions, Stdio,
+};
 use napi_derive::napi;
 
 /// A failure, as data: the JS layer builds the `Error` (with a JS stack) from it.
@@ -64,6 +66,11 @@ pub struct NativeSpec {
     pub pipeline: Option<String>,
     pub no_proc: Option<bool>,
     pub bwrap_path: Option<String>,
+    /// Codex's managed network as JSON (`{"loopbackPorts": [...], ...}`): proxy-only to those
+    /// loopback ports.
+    pub managed_network: Option<String>,
+    /// The sandbox's process budget (the core's default when absent).
+    pub max_processes: Option<u32>,
 }
 
 /// Sets the policy's network access as `network` asks. `proxy` leaves the policy alone and
@@ -99,10 +106,36 @@ fn apply_network(policy: &mut SandboxPolicy, network: Option<&str>) -> Result<bo
 }
 
 impl NativeSpec {
-    pub fn policy(&self) -> Result<(SandboxPolicy, bool), Error> {
-        let mut policy = SandboxPolicy::parse(&self.policy)?;
-        let proxy = apply_network(&mut policy, self.network.as_deref())?;
-        Ok((policy, proxy))
+    /// The policy in any of its forms (a plain name, Codex's legacy JSON, a permission profile),
+    /// with `network` applied, and whether proxy-only networking was asked for.
+    pub fn policy(&self) -> Result<(Policy, bool), Error> {
+        match Policy::parse(&self.policy)? {
+            Policy::Legacy(mut policy) => {
+                let proxy = apply_network(&mut policy, self.network.as_deref())?;
+                Ok((Policy::Legacy(policy), proxy))
+            }
+            Policy::Permissions(mut permissions) => {
+                let proxy = match self.network.as_deref() {
+                    None => false,
+                    Some("proxy") => true,
+                    Some("full") => {
+                        permissions.network = NetworkPolicy::Enabled;
+                        false
+                    }
+                    Some("restricted") => {
+                        permissions.network = NetworkPolicy::Restricted;
+                        false
+                    }
+                    Some(other) => {
+                        return Err(argument_error(
+                            "network",
+                            format!("unknown mode `{other}`; expected restricted, full or proxy"),
+                        ));
+                    }
+                };
+                Ok((Policy::Permissions(permissions), proxy))
+            }
+        }
     }
 
     pub fn env(&self) -> Result<Vec<(OsString, OsString)>, Error> {
@@ -125,6 +158,8 @@ impl NativeSpec {
         spec.proxy_network = proxy_network;
         spec.no_proc = self.no_proc.unwrap_or(false);
         spec.bwrap_path = self.bwrap_path.as_ref().map(PathBuf::from);
+        spec.managed_network = self.managed_network.as_deref().map(ManagedNetwork::parse).transpose()?;
+        spec.max_processes = self.max_processes.map(u64::from);
         Ok(spec)
     }
 }

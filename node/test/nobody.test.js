@@ -19,6 +19,9 @@ const TESTS = [
   'compat-exec.test.js',
   'compat-errors.test.js',
   'compat-fds.test.js',
+  'profiles.test.js',
+  'errno.test.js',
+  'closed-stdio.test.js',
 ];
 
 function skipReason() {
