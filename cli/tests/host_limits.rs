@@ -222,7 +222,8 @@ fn on_a_kernel_without_the_new_mount_api_openat2_and_close_range_the_namespace_p
                       touch ../outside/new 2>&1; (echo x >> ../outside/keep) 2>&1; touch .git/hook 2>&1; \
                       echo hi > /dev/null && echo devnull-ok; \
                       cat /proc/1/comm; test -e /proc/$0 && echo host-pid-visible; \
-                      mount -t tmpfs none .git 2>&1 || true";
+                      mount -t tmpfs none .git 2>&1 || true; \
+                      (exec 3>>/proc/sys/kernel/core_pattern && echo sysctl-open) 2>&1 | sed 's/^/sysctl: /'";
         let sandboxed = |pipeline: &str| {
             let host_pid = std::process::id().to_string();
             ["--pipeline", pipeline, "--sandbox-policy", common::WORKSPACE, "--", "/bin/sh", "-c", script, &host_pid]
@@ -233,10 +234,16 @@ fn on_a_kernel_without_the_new_mount_api_openat2_and_close_range_the_namespace_p
         let out = common::stdout(&output);
         assert!(output.status.success(), "{user:?}: {out} {}", stderr(&output));
         assert!(out.contains("inside-ok"), "{user:?}: {out}");
-        assert_eq!(out.matches("Read-only file system").count(), 3, "{user:?}: outside and .git are read-only: {out}");
+        let refused =
+            out.lines().filter(|line| !line.starts_with("sysctl: ") && line.contains("Read-only file system"));
+        assert_eq!(refused.count(), 3, "{user:?}: outside and .git are read-only: {out}");
         assert!(out.contains("devnull-ok"), "{user:?}: {out}");
         assert!(out.lines().any(|line| line == "codex-linux-san"), "{user:?}: our init is PID 1: {out}");
         assert!(!out.contains("host-pid-visible"), "{user:?}: a fresh /proc: {out}");
+        // The host's sysctls stay read-only on the classic path too (opened, never written).
+        let sysctl = out.lines().find(|line| line.starts_with("sysctl: ")).unwrap_or_default();
+        let expected = if user.ids().0 == 0 { "Read-only file system" } else { "Permission denied" };
+        assert!(sysctl.contains(expected) && !sysctl.contains("sysctl-open"), "{user:?}: {sysctl}");
         assert!(scratch.path.join("work/inside").exists(), "{user:?}");
         assert!(!scratch.path.join("outside/new").exists(), "{user:?}: wrote outside the workspace");
         assert_eq!(std::fs::read_to_string(scratch.path.join("outside/keep")).unwrap(), "host");
@@ -281,7 +288,10 @@ fn on_a_kernel_without_the_new_mount_api_openat2_and_close_range_the_namespace_p
         let out = common::stdout(&output);
         assert!(output.status.success(), "{user:?}: {out} {}", stderr(&output));
         assert!(out.contains("inside-ok"), "{user:?}: {out}");
-        assert_eq!(out.matches("Permission denied").count(), 2, "{user:?}: Landlock refuses outside: {out}");
+        let refused = out.lines().filter(|line| !line.starts_with("sysctl: ") && line.contains("Permission denied"));
+        assert_eq!(refused.count(), 2, "{user:?}: Landlock refuses outside: {out}");
+        let sysctl = out.lines().find(|line| line.starts_with("sysctl: ")).unwrap_or_default();
+        assert!(sysctl.contains("Permission denied") && !sysctl.contains("sysctl-open"), "{user:?}: {sysctl}");
         assert!(out.contains("touch: cannot touch '.git/hook': Read-only file system"), "{user:?}: {out}");
         assert!(!scratch.path.join("outside/new").exists(), "{user:?}");
         assert!(!scratch.path.join("work/.git/hook").exists(), "{user:?}");

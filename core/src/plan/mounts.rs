@@ -56,8 +56,18 @@ pub enum MountOp {
 }
 
 /// The parts of a fresh `/proc` that stay read-only: the kernel's tunables, the magic SysRq
-/// trigger, interrupt affinities and bus devices (bubblewrap covers the same).
-pub const PROC_READ_ONLY: [&std::ffi::CStr; 4] = [c"/proc/sys", c"/proc/sysrq-trigger", c"/proc/irq", c"/proc/bus"];
+/// trigger, interrupt affinities, bus devices (what bubblewrap covers), and the writable knobs
+/// of filesystems, ACPI, SCSI and sound (what container runtimes cover too).
+pub const PROC_READ_ONLY: [&std::ffi::CStr; 8] = [
+    c"/proc/sys",
+    c"/proc/sysrq-trigger",
+    c"/proc/irq",
+    c"/proc/bus",
+    c"/proc/fs",
+    c"/proc/acpi",
+    c"/proc/scsi",
+    c"/proc/asound",
+];
 
 impl std::fmt::Display for MountOp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -272,6 +282,8 @@ mod tests {
              --ro-bind /w/.git/modules/x /w/.git/modules/x --dev /dev --bind /dev/shm /dev/shm --remount-ro /dev \
              --proc /proc --ro-bind-try /proc/sys /proc/sys --ro-bind-try /proc/sysrq-trigger /proc/sysrq-trigger \
              --ro-bind-try /proc/irq /proc/irq --ro-bind-try /proc/bus /proc/bus \
+             --ro-bind-try /proc/fs /proc/fs --ro-bind-try /proc/acpi /proc/acpi --ro-bind-try /proc/scsi /proc/scsi \
+             --ro-bind-try /proc/asound /proc/asound \
              --tmpfs /sys --remount-ro /sys"
         );
     }
@@ -303,7 +315,9 @@ mod tests {
             bwrap_args(&ops).join(" "),
             "--symlink usr/bin /bin --ro-bind /usr /usr --ro-bind /opt/tools /opt/tools --bind /w /w --dev /dev \
              --remount-ro /dev --proc /proc --ro-bind-try /proc/sys /proc/sys --ro-bind-try /proc/sysrq-trigger \
-             /proc/sysrq-trigger --ro-bind-try /proc/irq /proc/irq --ro-bind-try /proc/bus /proc/bus --remount-ro /"
+             /proc/sysrq-trigger --ro-bind-try /proc/irq /proc/irq --ro-bind-try /proc/bus /proc/bus --ro-bind-try /proc/fs \
+             /proc/fs --ro-bind-try /proc/acpi /proc/acpi --ro-bind-try /proc/scsi /proc/scsi --ro-bind-try /proc/asound \
+             /proc/asound --remount-ro /"
         );
     }
 

@@ -24,6 +24,7 @@ use super::kernel::Kernel;
 use super::paths::{ensure_mountpoint, ensure_parents, open_no_symlinks};
 use crate::exec::report::{Failure, Stage, Step, at};
 use crate::plan::devices::DEVICES;
+use crate::plan::mounts::PROC_READ_ONLY;
 use crate::sys::{self, Errno};
 
 /// Where the sandbox's view is assembled while staging.
@@ -211,7 +212,7 @@ fn run_op(k: &impl Kernel, ns: &NamespaceImage, classic: &ClassicMounts, roots: 
             ensure_mountpoint(k, proc.as_cstr(), true)?;
             let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
             match k.mount(c"proc", proc.as_cstr(), c"proc", flags, None) {
-                Ok(()) => Ok(()),
+                Ok(()) => cover_proc(k, roots),
                 // As on the new mount API: a host whose /proc has locked over-mounts forbids a
                 // fresh procfs; the host's is hidden instead.
                 Err(errno) if matches!(errno.0, libc::EPERM | libc::EINVAL | libc::EACCES) => mask(k, proc.as_cstr()),
@@ -234,6 +235,25 @@ fn run_op(k: &impl Kernel, ns: &NamespaceImage, classic: &ClassicMounts, roots: 
             remount_one(k, roots, &fd, libc::MS_RDONLY, Stage::ReadOnlyRoot)
         }
     }
+}
+
+/// Binds the [`PROC_READ_ONLY`] parts of the fresh procfs read-only over themselves, as the
+/// new-mount-API view does: the sandbox's root would otherwise write the host's sysctls.
+fn cover_proc(k: &impl Kernel, roots: &Roots) -> Step {
+    let sealed = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    for path in PROC_READ_ONLY {
+        let in_view = roots.view_path(Stage::Proc, path)?;
+        let fd = match open_no_symlinks(k, in_view.as_cstr()) {
+            Ok(fd) => fd,
+            Err(errno) if errno.0 == libc::ENOENT => continue,
+            Err(errno) => return Err(Failure::new(Stage::Proc, errno)),
+        };
+        bind_fds(k, roots, &fd, &fd, Stage::Proc)?;
+        // Opened again, the path is the new bind's root (a single mount: nothing below it).
+        let bound = at(Stage::Proc, open_no_symlinks(k, in_view.as_cstr()))?;
+        remount_one(k, roots, &bound, sealed, Stage::Proc)?;
+    }
+    Ok(())
 }
 
 /// `MOUNT_ATTR_*` bits as `MS_*` flags (the same values for these four).
