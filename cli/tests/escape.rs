@@ -644,10 +644,7 @@ const GIT_LAYOUTS: &str = "issue 12 item 1 (finding 2: worktree commondir, core.
 const UNIX_SOCKETS: &str = "issue 12 item 3 (finding 5; issue 11 finding 7: host unix sockets under full network)";
 const PROCESS_BUDGET: &str = "issue 12 item 5 (finding 8: no per-sandbox process budget)";
 const FLOCK: &str = "issue 12 item 7 (finding 10: flock on files outside the roots)";
-const LANDLOCK_PROCESSES: &str =
-    "issue 11 items 1-2 (finding 4: landlock pipeline, prlimit/setpriority on host processes)";
 const LANDLOCK_ORPHANS: &str = "issue 11 items 1-2 (finding 2: landlock pipeline, descendants outlive the run)";
-const LANDLOCK_IPC: &str = "issue 11 items 1-2 (finding 3: landlock pipeline, host System V IPC)";
 const ABSTRACT_SOCKETS: &str =
     "issue 12 item 3 (system bwrap, full network: host abstract unix sockets, no Landlock scope)";
 const LANDLOCK_DEV: &str = "issue 11 items 1-2 (finding 6: landlock pipeline, other terminals under /dev)";
@@ -1233,7 +1230,7 @@ fn process_probes() -> Vec<Probe> {
             id: "prlimit-host-process",
             class: C,
             applies: everywhere,
-            known_open: |c| c.landlock().then_some(LANDLOCK_PROCESSES),
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| vec![ops1("prlimit_nofile", &[&f.victim.pid.to_string(), "17"])],
@@ -1248,7 +1245,7 @@ fn process_probes() -> Vec<Probe> {
             id: "setpriority-host-process",
             class: C,
             applies: everywhere,
-            known_open: |c| c.landlock().then_some(LANDLOCK_PROCESSES),
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| vec![ops1("setpriority", &[&f.victim.pid.to_string(), "19"])],
@@ -1256,6 +1253,27 @@ fn process_probes() -> Vec<Probe> {
                     let evidence =
                         (f.victim.nice() == "19").then(|| "the host process's nice value is now 19".to_owned());
                     judge("setpriority on a host process", &a[0], f.column.unseen("EPERM"), evidence)
+                },
+            },
+        },
+        Probe {
+            id: "setaffinity-host-process",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("setaffinity", &[&f.victim.pid.to_string(), "0"])],
+                judge: |f, a| {
+                    let allowed = f.victim.status("Cpus_allowed_list");
+                    let all = fs::read_to_string("/proc/self/status")
+                        .unwrap_or_default()
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Cpus_allowed_list:").map(|v| v.trim().to_owned()))
+                        .unwrap_or_default();
+                    let evidence = (allowed != all)
+                        .then(|| format!("the host process may now run only on CPUs {allowed} (was {all})"));
+                    judge("sched_setaffinity on a host process", &a[0], f.column.unseen("EPERM"), evidence)
                 },
             },
         },
@@ -1315,7 +1333,7 @@ fn process_probes() -> Vec<Probe> {
             id: "sysv-shm",
             class: C,
             applies: everywhere,
-            known_open: |c| c.landlock().then_some(LANDLOCK_IPC),
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| match &f.shm {

@@ -174,6 +174,10 @@ def setpriority(pid, nice):
     os.setpriority(os.PRIO_PROCESS, int(pid), int(nice))
 
 
+def setaffinity(pid, cpu):
+    os.sched_setaffinity(int(pid), {int(cpu)})
+
+
 def ioctl_terminal(fd, request):
     fcntl.ioctl(int(fd), int(request), b"\x06" + b"\0" * 63)  # TIOCL_GETSHIFTSTATE
 
@@ -386,6 +390,7 @@ OPS = {
     "killpg": killpg,
     "prlimit_nofile": prlimit_nofile,
     "setpriority": setpriority,
+    "setaffinity": setaffinity,
     "ioctl_terminal": ioctl_terminal,
     "fd_write": fd_write,
     "open_fds": open_fds,

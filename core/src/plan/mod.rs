@@ -451,7 +451,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     let mut warnings: Vec<String> = spec.managed_network.iter().flat_map(ManagedNetwork::not_granted).collect();
     let enforcement = match pipeline {
         Pipeline::Unsandboxed => Enforcement::Unsandboxed,
-        Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false) },
+        Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false, false) },
         Pipeline::Landlock => plan_landlock(spec, host, &filesystem, network, proxy_endpoints, &mut warnings)?,
         Pipeline::Bwrap => {
             plan_namespaces(spec, bwrap_path, host, &filesystem, network, proxy_endpoints, &mut warnings)?
@@ -664,7 +664,7 @@ fn plan_landlock(
     if spec.no_proc {
         warnings.push("--no-proc has no effect on the landlock pipeline, which mounts no /proc".into());
     }
-    Ok(Enforcement::Landlock { landlock, seccomp: SeccompPlan::new(network, false), protected, proxy })
+    Ok(Enforcement::Landlock { landlock, seccomp: SeccompPlan::new(network, false, false), protected, proxy })
 }
 
 fn plan_namespaces(
@@ -757,7 +757,7 @@ fn plan_namespaces(
         mounts: view,
         protected,
         landlock,
-        seccomp: SeccompPlan::new(network, new_netns),
+        seccomp: SeccompPlan::new(network, new_netns, true),
         executor,
         proxy,
     })
