@@ -644,7 +644,6 @@ const GIT_LAYOUTS: &str = "issue 12 item 1 (finding 2: worktree commondir, core.
 const UNIX_SOCKETS: &str = "issue 12 item 3 (finding 5; issue 11 finding 7: host unix sockets under full network)";
 const PROCESS_BUDGET: &str = "issue 12 item 5 (finding 8: no per-sandbox process budget)";
 const FLOCK: &str = "issue 12 item 7 (finding 10: flock on files outside the roots)";
-const LANDLOCK_ORPHANS: &str = "issue 11 items 1-2 (finding 2: landlock pipeline, descendants outlive the run)";
 const ABSTRACT_SOCKETS: &str =
     "issue 12 item 3 (system bwrap, full network: host abstract unix sockets, no Landlock scope)";
 const LANDLOCK_DEV: &str = "issue 11 items 1-2 (finding 6: landlock pipeline, other terminals under /dev)";
@@ -1281,7 +1280,7 @@ fn process_probes() -> Vec<Probe> {
             id: "orphan-outlives-run",
             class: C,
             applies: everywhere,
-            known_open: |c| c.landlock().then_some(LANDLOCK_ORPHANS),
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| vec![ops1("orphan", &[&f.orphan_tag])],
@@ -1294,6 +1293,26 @@ fn process_probes() -> Vec<Probe> {
                     let evidence =
                         (!survivors.is_empty()).then(|| format!("process {survivors:?} is alive after the run"));
                     judge("double-forked process after the run", &a[0], "OK", evidence)
+                },
+            },
+        },
+        Probe {
+            id: "orphan-writes-after-run",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("orphan_later", &[&p(&f.ws)])],
+                judge: |f, a| {
+                    // The orphan writes a second after it was forked; give it half a second more.
+                    std::thread::sleep(Duration::from_millis(1500));
+                    // `repo/ws` is a repository already (its `.git` is read-only in the sandbox);
+                    // `.codex` is missing, protected by a placeholder that the run removes.
+                    let evidence = [".codex", "orphan-marker"]
+                        .into_iter()
+                        .fold(None, |evidence, name| either(evidence, exists(&f.ws.join(name))));
+                    judge("a process of the run writing a second after it ended", &a[0], "OK", evidence)
                 },
             },
         },

@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::child::image::{
-    BindTarget, ClassicMounts, CloneSource, InitImage, LandlockImage, LandlockRuleImage, NamespaceImage, PreparedOp,
+    BindTarget, ClassicMounts, CloneSource, LandlockImage, LandlockRuleImage, NamespaceImage, PreparedOp,
 };
 use super::child::kernel::Live;
 use super::child::view::open_without_symlinks;
@@ -70,14 +70,14 @@ pub(crate) fn bind_only_namespaces(plan: &SandboxPlan, targets: Vec<BindTarget>)
         ops,
         clone_first: Vec::new(),
         loopback: false,
-        init: None,
+        pid_namespace: false,
         proxy_listeners: None,
         classic: classic_mounts(plan, false)?,
     })
 }
 
-/// The namespace pipeline's image: every [`MountOp`] of the plan, prepared, and PID 1.
-pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget], init: InitImage) -> Result<NamespaceImage> {
+/// The namespace pipeline's image: every [`MountOp`] of the plan, prepared, under PID 1.
+pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget]) -> Result<NamespaceImage> {
     let mut ops = Vec::new();
     let mut clone_first: Vec<CloneSource> = Vec::new();
     let mut clone = |target: BindTarget, checked: bool| {
@@ -135,7 +135,7 @@ pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget], init: InitI
         ops,
         clone_first,
         loopback: plan.namespaces().is_some_and(|ns| ns.network),
-        init: Some(init),
+        pid_namespace: true,
         proxy_listeners: None,
         classic: classic_mounts(plan, true)?,
     })
