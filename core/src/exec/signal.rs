@@ -72,7 +72,7 @@ fn which_command(pid: libc::pid_t, init_pid: libc::pid_t, index: usize) -> Optio
     let field = |name: &str| {
         status.lines().find_map(|line| line.strip_prefix(name)).map(|rest| rest.split_whitespace().collect::<Vec<_>>())
     };
-    if !field("PPid:").is_some_and(|ppid| ppid.first() == Some(&init_pid.to_string().as_str())) {
+    if field("PPid:").is_none_or(|ppid| ppid.first() != Some(&init_pid.to_string().as_str())) {
         return None;
     }
     // NSpid lists the pid in each namespace from this process's down: the last is the

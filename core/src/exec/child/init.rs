@@ -24,6 +24,12 @@ use crate::sys;
 /// The command's pid, for the forwarding signal handler.
 static COMMAND_PID: AtomicI32 = AtomicI32::new(0);
 
+/// A subreaper's launcher, when the sandbox dies with it: its death is announced by
+/// [`LAUNCHER_GONE`] (not SIGKILL, which would end init and leave the descendants running),
+/// and the handler turns it into SIGKILL for the command, after which init ends the rest.
+static LAUNCHER: AtomicI32 = AtomicI32::new(0);
+const LAUNCHER_GONE: libc::c_int = libc::SIGTERM;
+
 /// Whether init passes `signal` on to the command. The kernel drops any signal sent to a PID
 /// namespace's init from outside unless init has a handler for it, so every signal a caller
 /// may send gets the forwarding handler (a plain `kill`, which is async-signal-safe) — all but
@@ -46,6 +52,9 @@ fn forwarded(signal: i32) -> bool {
 
 extern "C" fn forward_signal(signal: libc::c_int) {
     let pid = COMMAND_PID.load(Ordering::Relaxed);
+    let launcher = LAUNCHER.load(Ordering::Relaxed);
+    let signal =
+        if signal == LAUNCHER_GONE && launcher > 0 && sys::getppid() != launcher { libc::SIGKILL } else { signal };
     if pid > 0 {
         let _ = sys::kill(pid, signal);
     }
@@ -53,7 +62,13 @@ extern "C" fn forward_signal(signal: libc::c_int) {
 
 /// Forks the command. Returns in the command's process; in this process (PID 1) it runs the
 /// init loop and never returns.
-pub(crate) fn fork_command(k: &impl Kernel, init: &InitImage, fd_limit: RawFd) -> Step {
+/// `die_with_parent` is the launcher whose death must end the sandbox.
+pub(crate) fn fork_command(
+    k: &impl Kernel,
+    init: &InitImage,
+    fd_limit: RawFd,
+    die_with_parent: Option<libc::pid_t>,
+) -> Step {
     if init.subreaper.is_some() {
         at(Stage::Subreaper, k.prctl(libc::PR_SET_CHILD_SUBREAPER, 1))?;
         // Without the children list the descendants could not be found once the command
@@ -72,6 +87,15 @@ pub(crate) fn fork_command(k: &impl Kernel, init: &InitImage, fd_limit: RawFd) -
     k.reset_signal_handlers();
     for signal in (1..=libc::SIGRTMAX()).filter(|signal| forwarded(*signal)) {
         k.set_signal_handler(signal, forward_signal);
+    }
+    if let (Some(_), Some(launcher)) = (&init.subreaper, die_with_parent) {
+        // Signals are still blocked: the handler runs once they are unblocked below.
+        LAUNCHER.store(launcher, Ordering::Relaxed);
+        let _ = k.prctl(libc::PR_SET_PDEATHSIG, LAUNCHER_GONE as libc::c_ulong);
+        if k.getppid() != launcher {
+            // Gone before the signal was re-armed.
+            let _ = sys::kill(pid, libc::SIGKILL);
+        }
     }
     // Init runs without Landlock or seccomp. Not dumpable, its memory (`/proc/1/mem`) and
     // descriptors are out of the command's reach even where neither Landlock nor Yama would
@@ -119,6 +143,7 @@ fn reap_until_command_exits(command: libc::pid_t, status_fd: RawFd, subreaper: O
                 sys::exit_immediately(code)
             }
             Ok(_) => {}
+            Err(errno) if errno.0 == libc::EINTR => {}
             Err(_) => sys::exit_immediately(125),
         }
     }
