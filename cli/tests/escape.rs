@@ -646,7 +646,6 @@ const PROCESS_BUDGET: &str = "issue 12 item 5 (finding 8: no per-sandbox process
 const FLOCK: &str = "issue 12 item 7 (finding 10: flock on files outside the roots)";
 const ABSTRACT_SOCKETS: &str =
     "issue 12 item 3 (system bwrap, full network: host abstract unix sockets, no Landlock scope)";
-const LANDLOCK_DEV: &str = "issue 11 items 1-2 (finding 6: landlock pipeline, other terminals under /dev)";
 
 fn probes() -> Vec<Probe> {
     let mut probes = Vec::new();
@@ -1412,7 +1411,7 @@ fn terminal_and_fd_probes() -> Vec<Probe> {
             id: "other-pty-read",
             class: C,
             applies: everywhere,
-            known_open: |c| c.landlock().then_some(LANDLOCK_DEV),
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| match &f.pty {
@@ -1438,7 +1437,7 @@ fn terminal_and_fd_probes() -> Vec<Probe> {
             id: "vcs-read",
             class: C,
             applies: everywhere,
-            known_open: |c| (c.landlock() && c.root()).then_some(LANDLOCK_DEV),
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |_| vec![ops1("read_contains", &["/dev/vcs1", "\u{1}"])],

@@ -527,3 +527,77 @@ fn a_git_directory_outside_any_repository_can_be_created() {
         assert_eq!(results, ["OK"], "as {user:?} under {pipeline:?}");
     }
 }
+
+/// A host pseudo-terminal pair whose slave belongs to `user`, with a line typed into it.
+struct HostPty {
+    master: std::os::fd::OwnedFd,
+    slave: std::os::fd::OwnedFd,
+    path: std::path::PathBuf,
+}
+
+fn host_pty(user: User, typed: &str) -> HostPty {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: out-pointers to two ints; name, termios and winsize are NULL.
+    let rc =
+        unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: openpty returned two fresh descriptors we now own.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let path = fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd())).unwrap();
+    let (uid, gid) = user.ids();
+    std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+    // SAFETY: writes from a live buffer to a descriptor we own.
+    unsafe { libc::write(master.as_raw_fd(), typed.as_ptr().cast(), typed.len()) };
+    HostPty { master, slave, path }
+}
+
+/// The landlock pipeline's `/dev`: the harmless devices and the command's own terminal open
+/// read-write, another terminal of the same user (typed input waiting) and the console's
+/// screen do not (EACCES, where the mode bits would allow them), and `/` and `/dev` still list.
+#[test]
+fn landlock_dev_holds_only_the_harmless_devices_and_the_own_terminal() {
+    use std::os::fd::AsRawFd;
+    use std::process::Stdio;
+    const SCRIPT: &str = r#"
+import errno, os, sys
+def attempt(path, flags):
+    try:
+        os.close(os.open(path, flags))
+        return "OK"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+answers = [attempt(p, os.O_RDWR) for p in ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")]
+answers.append(attempt(os.ttyname(0), os.O_RDWR))
+answers.append(attempt(sys.argv[1], os.O_RDONLY))
+answers.append(attempt("/dev/vcs1", os.O_RDONLY) if os.path.exists("/dev/vcs1") else "EACCES")
+answers.append("OK" if "etc" in os.listdir("/") and "null" in os.listdir("/dev") else "NO-LISTING")
+answers.append(attempt("/etc/hostname", os.O_RDONLY))
+print(" ".join(answers))
+"#;
+    let expected = "OK OK OK OK OK OK EACCES EACCES OK OK";
+    for user in users() {
+        let scratch = Scratch::new(user, "landlock-dev");
+        let mut policies = vec!["read-only"];
+        if common::userns_available(user) {
+            policies.push("workspace-write");
+        }
+        for policy in policies {
+            let own = host_pty(user, "");
+            let other = host_pty(user, "codex-typed-secret\n");
+            let run = Run::new(user, &scratch.path).arg("--pipeline=landlock").policy(policy);
+            let mut command = run.command(&["/usr/bin/python3", "-c", SCRIPT, &other.path.display().to_string()]);
+            let stdin = own.slave.try_clone().unwrap();
+            command.stdin(Stdio::from(stdin)).stdout(Stdio::piped()).stderr(Stdio::piped());
+            let output = command.output().unwrap();
+            assert!(output.status.success(), "{policy} as {user:?}: {}", stderr(&output));
+            assert_eq!(stdout(&output).trim(), expected, "{policy} as {user:?}: {}", stderr(&output));
+            // The typed line is still waiting on the other terminal: nothing read it.
+            let mut waiting: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one int.
+            unsafe { libc::ioctl(other.slave.as_raw_fd(), libc::FIONREAD, &mut waiting) };
+            assert_eq!(waiting as usize, "codex-typed-secret\n".len(), "{policy} as {user:?}");
+            drop((own.master, other.master));
+        }
+    }
+}

@@ -650,6 +650,9 @@ fn plan_landlock(
         LandlockPlan::network_only(abi)
     } else {
         LandlockPlan::new(abi, &readable_roots(filesystem), &writable_roots(filesystem), &[])
+            // `/dev` is not part of a full read: only the harmless devices and the command's own
+            // terminal are (Landlock cannot take a subtree back out of a grant on `/`).
+            .without_dev_reads(&landlock::top_level_entries(), &landlock::own_terminals())
     };
     let mut proxy = None;
     if let Some(endpoints) = proxy_endpoints {
