@@ -667,7 +667,49 @@ fn plan_landlock(
     if spec.no_proc {
         warnings.push("--no-proc has no effect on the landlock pipeline, which mounts no /proc".into());
     }
+    warnings.extend(landlock_residual_risks(filesystem, network, abi));
     Ok(Enforcement::Landlock { landlock, seccomp: SeccompPlan::new(network, false, false), protected, proxy })
+}
+
+/// What the landlock pipeline leaves open on this host, for `--explain`'s `warnings` (and
+/// `docs/security.md`, which lists the same with the escape probes that show them).
+fn landlock_residual_risks(filesystem: &FilesystemView, network: NetworkMode, abi: u32) -> Vec<String> {
+    let mut risks = Vec::new();
+    if !filesystem.full_write {
+        risks.push(
+            "landlock pipeline: metadata of files outside the writable roots can be changed (mode bits including \
+             set-uid, owner where the kernel allows, xattrs, timestamps): Landlock has no rights for them and this \
+             pipeline mounts nothing read-only; refusing chmod/chown/xattr/utimensat everywhere would break \
+             `chmod +x` in the workspace. Use the bwrap pipeline where it runs"
+                .to_owned(),
+        );
+    }
+    risks.push(
+        "landlock pipeline: no PID namespace: /proc lists every host process and its command line (environments \
+         and memory are refused)"
+            .to_owned(),
+    );
+    risks.push(
+        "landlock pipeline: the sandbox's init is a subreaper in the host's PID namespace: it ends every descendant \
+         when the command exits or the launcher dies, but a SIGKILL sent to init's own pid from outside (not through \
+         the sandbox's kill, which signals the command) leaves the command's descendants running"
+            .to_owned(),
+    );
+    if abi < 6 {
+        risks.push(
+            "landlock pipeline: Landlock ABI < 6 does not scope signals, so the command can also kill its init \
+             (and then its descendants outlive the run)"
+                .to_owned(),
+        );
+    }
+    if network == NetworkMode::Full {
+        risks.push(
+            "landlock pipeline, full network: every host unix socket the user may connect to is reachable (session \
+             bus, docker, X11, agents, tmux): nothing is hidden without a mount namespace"
+                .to_owned(),
+        );
+    }
+    risks
 }
 
 fn plan_namespaces(

@@ -282,3 +282,35 @@ fn id_maps_use_the_effective_ids() {
     let host = HostFacts { euid: 4242, egid: 4343, ..host() };
     assert_eq!(plan(&spec(&["true"]), &host).namespaces().unwrap().id_map, "uid 4242 -> 4242, gid 4343 -> 4343");
 }
+
+#[test]
+fn landlock_plans_list_their_residual_risks_and_take_dev_out_of_a_full_read() {
+    let mut s = spec(&["true"]);
+    s.pipeline = PipelineRequest::Landlock;
+    for (abi, full_network) in [(6, false), (5, true)] {
+        s.policy = if full_network {
+            SandboxPolicy::parse(r#"{"type":"read-only","network_access":true}"#).unwrap().into()
+        } else {
+            SandboxPolicy::read_only().into()
+        };
+        let p = plan(&s, &HostFacts::capable(abi));
+        assert_eq!(p.pipeline(), Pipeline::Landlock);
+        let has = |needle: &str| p.warnings().iter().any(|w| w.contains(needle));
+        assert!(has("metadata of files outside the writable roots"), "{:?}", p.warnings());
+        assert!(has("/proc lists every host process"));
+        assert!(has("subreaper"));
+        assert_eq!(has("does not scope signals"), abi < 6);
+        assert_eq!(has("every host unix socket"), full_network);
+        // `/` itself grants listing only; `/dev` has no rule of its own.
+        let rules = &p.landlock().unwrap().rules;
+        let root = rules.iter().find(|r| r.path == std::path::Path::new("/")).unwrap();
+        assert_eq!(root.access, landlock::fs_access::READ_DIR);
+        assert!(rules.iter().all(|r| r.path != std::path::Path::new("/dev")));
+        assert!(rules.iter().any(|r| r.path == std::path::Path::new("/usr")));
+        // The namespace pipeline's plan has none of these.
+        let mut b = s.clone();
+        b.pipeline = PipelineRequest::Bwrap;
+        let bwrap = plan(&b, &HostFacts::capable(abi));
+        assert!(!bwrap.warnings().iter().any(|w| w.contains("landlock pipeline")), "{:?}", bwrap.warnings());
+    }
+}
