@@ -103,10 +103,11 @@ impl Column {
         self.user.ids().0 == 0
     }
 
-    /// The errno of a write outside the writable roots: Landlock refuses it; under the
-    /// namespaces the mount is read-only, which the kernel checks first.
+    /// The errno of a write outside the writable roots: under a user namespace (both
+    /// pipelines) the mount is read-only, which the kernel checks first; without one Landlock
+    /// refuses it.
     fn denied(&self) -> &'static str {
-        if self.landlock() { "EACCES" } else { "EROFS" }
+        if self.no_userns() { "EACCES" } else { "EROFS" }
     }
 
     /// The errno of reaching a host process: not in the sandbox's PID namespace at all, or
@@ -781,7 +782,7 @@ fn write_probes() -> Vec<Probe> {
             id,
             class: C,
             applies: everywhere,
-            known_open: |c| c.landlock().then_some(LANDLOCK_METADATA),
+            known_open: |c| c.no_userns().then_some(LANDLOCK_METADATA),
             kind: Kind::Batched { layout: Layout::Repo, ops, judge },
         });
     }
@@ -798,15 +799,9 @@ fn write_probes() -> Vec<Probe> {
             let (uid, _) = f.column.user.ids();
             let owner = fs::metadata(&f.victim_file).map(|m| m.uid()).unwrap_or(u32::MAX);
             let evidence = (owner != uid).then(|| format!("owner is now {owner}"));
-            // The landlock pipeline runs in a user namespace mapping only the user's own ids.
-            // Without one, the capability is simply missing.
-            let expected = if f.column.no_userns() {
-                "EPERM"
-            } else if f.column.landlock() {
-                "EINVAL"
-            } else {
-                "EROFS"
-            };
+            // Without a user namespace the capability is simply missing; with one (both
+            // pipelines) the read-only mount is checked first.
+            let expected = if f.column.no_userns() { "EPERM" } else { "EROFS" };
             judge("chown", &a[0], expected, evidence)
         }
     ));
@@ -1170,7 +1165,12 @@ fn process_probes() -> Vec<Probe> {
             |f| vec![ops1("open_rw", &[&format!("/proc/{}/mem", f.victim.pid)])],
             |f, a| {
                 let (nofile, nice) = (f.victim.nofile_limit(), f.victim.nice());
-                let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
+                // The landlock pipeline's read-only view answers before Landlock where it has one.
+                let expected = match (f.column.landlock(), f.column.no_userns()) {
+                    (true, true) => "EACCES",
+                    (true, false) => "EROFS",
+                    _ => "ENOENT",
+                };
                 judge("open /proc/<host pid>/mem read-write", &a[0], expected, f.victim.harmed(&nofile, &nice))
             }
         ),
@@ -1748,8 +1748,9 @@ fn kernel_surface_probes() -> Vec<Probe> {
                     fs::read_link("/proc/self/ns/uts").map(|l| format!("LINK={}", l.display())).unwrap_or_default();
                 let shared = a[0] == "OK" && a[1] == host_uts;
                 let evidence = either(hostname_changed(), shared.then(|| "wrote the host's UTS namespace".to_owned()));
-                // Its own UTS namespace's name, but /proc/sys is read-only under the namespaces.
-                let expected = if f.column.landlock() { "EACCES" } else { "EROFS" };
+                // Its own UTS namespace's name, but /proc/sys is read-only under the namespaces
+                // (and in the landlock pipeline's read-only view); Landlock refuses it without.
+                let expected = if f.column.no_userns() { "EACCES" } else { "EROFS" };
                 judge("write /proc/sys/kernel/hostname (its current value)", &a[0], expected, evidence)
             }
         ),
@@ -1806,10 +1807,20 @@ fn kernel_file_denied(column: &Column, path: &str) -> &'static str {
         // host /sys below /sys/kernel.
         return "ENOENT";
     }
+    // The landlock pipeline's read-only view of the host's tree (where it has a user
+    // namespace): the read-only mount is checked before Landlock.
+    let landlock_view = column.landlock() && !column.no_userns();
     if path.starts_with("/proc") {
+        if landlock_view {
+            // The modes of root's tunables stop a non-root user first.
+            return if column.root() { "EROFS" } else { "EACCES" };
+        }
         // The files' modes stop a non-root user first; for root, the namespaces' read-only
         // /proc/sys binds, or Landlock on the host's /proc.
         return if column.root() && !column.landlock() { "EROFS" } else { "EACCES" };
+    }
+    if landlock_view {
+        return if column.root() { "EROFS" } else { "EACCES" };
     }
     if column.landlock() || (column.full() && !column.root()) { "EACCES" } else { "EROFS" }
 }

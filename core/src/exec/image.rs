@@ -76,8 +76,10 @@ pub(crate) fn bind_only_namespaces(plan: &SandboxPlan, targets: Vec<BindTarget>)
     })
 }
 
-/// The namespace pipeline's image: every [`MountOp`] of the plan, prepared, under PID 1.
+/// Every [`MountOp`] of the plan, prepared: the namespace pipeline's view under its PID 1, or
+/// the landlock pipeline's read-only view (in the host's PID namespace).
 pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget]) -> Result<NamespaceImage> {
+    let pid_namespace = plan.pipeline() == crate::plan::Pipeline::Bwrap;
     let mut ops = Vec::new();
     let mut clone_first: Vec<CloneSource> = Vec::new();
     let mut clone = |target: BindTarget, checked: bool| {
@@ -135,8 +137,9 @@ pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget]) -> Result<N
         ops,
         clone_first,
         loopback: plan.namespaces().is_some_and(|ns| ns.network),
-        pid_namespace: true,
+        pid_namespace,
         proxy_listeners: None,
+        // A read-only root is staged on the classic path, on both pipelines.
         classic: classic_mounts(plan, true)?,
     })
 }

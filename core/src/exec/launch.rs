@@ -80,6 +80,9 @@ pub(crate) fn launch(
             }
             Some(namespaces)
         }
+        // The read-only view where user namespaces are available; without them only the
+        // protected paths need a namespace (and planning refused them without one).
+        Pipeline::Landlock if !plan.mounts().is_empty() => Some(image::namespaces(plan, &targets)?),
         Pipeline::Landlock if !targets.is_empty() => Some(image::bind_only_namespaces(plan, targets)?),
         _ => None,
     };

@@ -163,6 +163,9 @@ pub(crate) enum Enforcement {
         seccomp: SeccompPlan,
         protected: ProtectedBinds,
         proxy: Option<ProxyPlan>,
+        /// Where user namespaces are available, the view of [`mounts::landlock_view`] (in a
+        /// user + mount namespace); empty where they are not.
+        view: Vec<MountOp>,
     },
     Namespaces {
         namespaces: NamespacePlan,
@@ -288,7 +291,7 @@ impl SandboxPlan {
     /// The namespace pipeline's filesystem view, in order (empty on the other pipelines).
     pub fn mounts(&self) -> &[MountOp] {
         match &self.enforcement {
-            Enforcement::Namespaces { mounts, .. } => mounts,
+            Enforcement::Namespaces { mounts, .. } | Enforcement::Landlock { view: mounts, .. } => mounts,
             _ => &[],
         }
     }
@@ -472,7 +475,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     let max_processes = process_budget(spec, &enforcement, host, &mut warnings);
     let embedded_namespaces = match &enforcement {
         Enforcement::Namespaces { executor, .. } => *executor == Executor::Embedded,
-        Enforcement::Landlock { protected, .. } => !protected.read_only.is_empty(),
+        Enforcement::Landlock { protected, view, .. } => !protected.read_only.is_empty() || !view.is_empty(),
         _ => false,
     };
     let mut plan = SandboxPlan {
@@ -667,20 +670,26 @@ fn plan_landlock(
     if spec.no_proc {
         warnings.push("--no-proc has no effect on the landlock pipeline, which mounts no /proc".into());
     }
-    warnings.extend(landlock_residual_risks(filesystem, network, abi));
-    Ok(Enforcement::Landlock { landlock, seccomp: SeccompPlan::new(network, false, false), protected, proxy })
+    // With user namespaces everything outside the writable roots is read-only in the view.
+    let view = if host.namespaces.is_ok() && !filesystem.full_write {
+        mounts::landlock_view(filesystem, &protected.pins, &protected.read_only)
+    } else {
+        Vec::new()
+    };
+    warnings.extend(landlock_residual_risks(filesystem, network, abi, !view.is_empty()));
+    Ok(Enforcement::Landlock { landlock, seccomp: SeccompPlan::new(network, false, false), protected, proxy, view })
 }
 
 /// What the landlock pipeline leaves open on this host, for `--explain`'s `warnings` (and
 /// `docs/security.md`, which lists the same with the escape probes that show them).
-fn landlock_residual_risks(filesystem: &FilesystemView, network: NetworkMode, abi: u32) -> Vec<String> {
+fn landlock_residual_risks(filesystem: &FilesystemView, network: NetworkMode, abi: u32, view: bool) -> Vec<String> {
     let mut risks = Vec::new();
-    if !filesystem.full_write {
+    if !filesystem.full_write && !view {
         risks.push(
             "landlock pipeline: metadata of files outside the writable roots can be changed (mode bits including \
              set-uid, owner where the kernel allows, xattrs, timestamps): Landlock has no rights for them and this \
-             pipeline mounts nothing read-only; refusing chmod/chown/xattr/utimensat everywhere would break \
-             `chmod +x` in the workspace. Use the bwrap pipeline where it runs"
+             host gives no user namespace for a read-only view; refusing chmod/chown/xattr/utimensat everywhere \
+             would break `chmod +x` in the workspace"
                 .to_owned(),
         );
     }

@@ -119,6 +119,26 @@ pub fn host_ipc_paths(uid: u32, ssh_auth_sock: Option<&Path>) -> Vec<PathBuf> {
     paths
 }
 
+/// The landlock pipeline's view, where user namespaces are available: the host's tree as it
+/// is, all of it read-only but the writable roots (bound writable over themselves), then the
+/// pins and the protected paths as on the namespace pipeline. Landlock stays the filesystem
+/// policy; the read-only mounts are what refuses metadata changes outside the writable roots
+/// (mode bits including set-uid, owner, xattrs, timestamps), for which Landlock has no rights.
+/// The host's `/dev`, `/proc` and `/sys` stay (read-only; Landlock decides what opens there).
+pub fn landlock_view(view: &FilesystemView, pins: &[PathBuf], read_only_binds: &[ProtectedPath]) -> Vec<MountOp> {
+    let mut writable: Vec<&Path> = view.writable_roots.iter().map(|root| root.path.as_path()).collect();
+    writable.sort_by_key(|path| path.components().count());
+    let mut ops = vec![MountOp::ReadOnlyRoot];
+    ops.extend(writable.iter().map(|path| MountOp::WritableBind { path: path.to_path_buf() }));
+    ops.extend(
+        pins.iter().filter(|pin| !writable.contains(&pin.as_path())).map(|pin| MountOp::Pin { path: pin.clone() }),
+    );
+    let mut protected: Vec<&ProtectedPath> = read_only_binds.iter().collect();
+    protected.sort_by_key(|p| p.path.components().count());
+    ops.extend(protected.into_iter().map(|p| MountOp::ReadOnlyBind { path: p.path.clone() }));
+    ops
+}
+
 /// Plans the view. `pins` are directories to bind over themselves before the protected paths
 /// inside writable roots (`read_only_binds`) are bound read-only; `masks` are host paths to
 /// hide (those that exist).

@@ -284,7 +284,7 @@ fn id_maps_use_the_effective_ids() {
 }
 
 #[test]
-fn landlock_plans_list_their_residual_risks_and_take_dev_out_of_a_full_read() {
+fn landlock_plans_a_read_only_view_where_it_can_list_their_residual_risks_and_take_dev_out_of_a_full_read() {
     let mut s = spec(&["true"]);
     s.pipeline = PipelineRequest::Landlock;
     for (abi, full_network) in [(6, false), (5, true)] {
@@ -296,7 +296,14 @@ fn landlock_plans_list_their_residual_risks_and_take_dev_out_of_a_full_read() {
         let p = plan(&s, &HostFacts::capable(abi));
         assert_eq!(p.pipeline(), Pipeline::Landlock);
         let has = |needle: &str| p.warnings().iter().any(|w| w.contains(needle));
-        assert!(has("metadata of files outside the writable roots"), "{:?}", p.warnings());
+        // With user namespaces the view is read-only outside the writable roots.
+        assert!(!has("metadata of files outside the writable roots"), "{:?}", p.warnings());
+        assert!(matches!(p.mounts().first(), Some(mounts::MountOp::ReadOnlyRoot)), "{:?}", p.mounts());
+        let mut no_userns = without_namespaces();
+        no_userns.landlock_abi = Ok(abi);
+        let bare = plan(&s, &no_userns);
+        assert!(bare.mounts().is_empty());
+        assert!(bare.warnings().iter().any(|w| w.contains("metadata of files outside the writable roots")));
         assert!(has("/proc lists every host process"));
         assert!(has("subreaper"));
         assert_eq!(has("does not scope signals"), abi < 6);
