@@ -382,6 +382,21 @@ fn in_a_container_whose_seccomp_profile_refuses_user_namespaces_the_refusal_name
         let fix = namespaces["fix"].as_str().unwrap();
         assert!(fix.contains("Seccomp: 2") && fix.contains("Docker"), "{user:?}: the filter, not sysctls: {fix}");
         assert!(!fix.contains("max_user_namespaces is"), "{user:?}: {fix}");
+        // The landlock pipeline's residual risks on this host kind, summarised.
+        let risks = report["landlock_risks"].as_array().map(Vec::as_slice).unwrap_or_default();
+        assert!(
+            risks.iter().any(|risk| risk.as_str().is_some_and(|r| r.contains("no user namespaces: metadata"))),
+            "{user:?}: {risks:?}"
+        );
+        let output = run_filtered(&mut filter, user, &scratch.path, &["--explain", "--", "true"]);
+        let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let warnings = plan["warnings"].as_array().map(Vec::as_slice).unwrap_or_default();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.as_str().is_some_and(|w| w.contains("metadata of files outside the writable roots"))),
+            "{user:?}: {warnings:?}"
+        );
 
         let output = run_filtered(
             &mut filter,
