@@ -27,8 +27,8 @@
 //! `userfaultfd`, `bpf`, the `TIOCSTI` and `TIOCLINUX` ioctls, system calls of another
 //! architecture and x32 system-call numbers.
 //!
-//! Where the command shares the host's PID and IPC namespaces (the landlock pipeline, and the
-//! seccomp-only one), [`host_process_rules`] also refuses System V IPC and POSIX message queues
+//! Where the command shares the host's PID and IPC namespaces (the landlock pipeline),
+//! [`host_process_rules`] also refuses System V IPC and POSIX message queues
 //! (the host's objects) and lets the calls that change another process's resource limits,
 //! priority, CPU affinity, scheduling or I/O priority act on the caller only: the kernel
 //! checks them by uid alone, so a same-uid host process would otherwise be in reach past

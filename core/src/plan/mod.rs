@@ -454,7 +454,10 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     let mut warnings: Vec<String> = spec.managed_network.iter().flat_map(ManagedNetwork::not_granted).collect();
     let enforcement = match pipeline {
         Pipeline::Unsandboxed => Enforcement::Unsandboxed,
-        Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false, false) },
+        // A full-write policy (external-sandbox): the caller's own sandbox decides about host
+        // processes and IPC (a container has namespaces of its own), so not the host-process
+        // rules of the landlock pipeline.
+        Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false, true) },
         Pipeline::Landlock => plan_landlock(spec, host, &filesystem, network, proxy_endpoints, &mut warnings)?,
         Pipeline::Bwrap => {
             plan_namespaces(spec, bwrap_path, host, &filesystem, network, proxy_endpoints, &mut warnings)?
