@@ -110,10 +110,11 @@ impl Column {
         if self.no_userns() { "EACCES" } else { "EROFS" }
     }
 
-    /// The errno of reaching a host process: not in the sandbox's PID namespace at all, or
-    /// refused by Landlock's scoping (signals) or its ptrace restriction.
+    /// The errno of reaching a host process: not in the sandbox's PID namespace at all (both
+    /// pipelines where user namespaces are available), or, without one, refused by Landlock's
+    /// scoping (signals) or its ptrace restriction.
     fn unseen(&self, landlock: &'static str) -> &'static str {
-        if self.landlock() { landlock } else { "ESRCH" }
+        if self.no_userns() { landlock } else { "ESRCH" }
     }
 }
 
@@ -1060,7 +1061,7 @@ fn namespace_probes() -> Vec<Probe> {
             Layout::Repo,
             |f| vec![ops1("setns", &[&format!("/proc/{}/ns/mnt", f.victim.pid)])],
             |f, a| {
-                let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
+                let expected = if f.column.no_userns() { "EACCES" } else { "ENOENT" };
                 judge("setns into a host process's mount namespace", &a[0], expected, None)
             }
         ),
@@ -1165,12 +1166,8 @@ fn process_probes() -> Vec<Probe> {
             |f| vec![ops1("open_rw", &[&format!("/proc/{}/mem", f.victim.pid)])],
             |f, a| {
                 let (nofile, nice) = (f.victim.nofile_limit(), f.victim.nice());
-                // The landlock pipeline's read-only view answers before Landlock where it has one.
-                let expected = match (f.column.landlock(), f.column.no_userns()) {
-                    (true, true) => "EACCES",
-                    (true, false) => "EROFS",
-                    _ => "ENOENT",
-                };
+                // Not in the sandbox's own /proc, or, without one, Landlock's ptrace restriction.
+                let expected = if f.column.no_userns() { "EACCES" } else { "ENOENT" };
                 judge("open /proc/<host pid>/mem read-write", &a[0], expected, f.victim.harmed(&nofile, &nice))
             }
         ),
@@ -1181,7 +1178,8 @@ fn process_probes() -> Vec<Probe> {
             |f| vec![ops1("read_contains", &[&format!("/proc/{}/environ", f.victim.pid), &f.victim.secret])],
             |f, a| {
                 let escaped = (a[0] == "FOUND").then(|| "the host process's secret environment was read".to_owned());
-                let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
+                // Not in the sandbox's own /proc, or, without one, Landlock's ptrace restriction.
+                let expected = if f.column.no_userns() { "EACCES" } else { "ENOENT" };
                 judge("read /proc/<host pid>/environ", &a[0], expected, escaped)
             }
         ),
@@ -1235,7 +1233,7 @@ fn process_probes() -> Vec<Probe> {
                 judge: |f, a| {
                     let escaped = f.victim.nofile_limit().split_whitespace().nth(3).is_some_and(|soft| soft == "17");
                     let evidence = escaped.then(|| "the host process's open-files limit is now 17".to_owned());
-                    judge("prlimit64 on a host process", &a[0], f.column.unseen("EPERM"), evidence)
+                    judge("prlimit64 on a host process", &a[0], self_only(&f.column), evidence)
                 },
             },
         },
@@ -1250,7 +1248,7 @@ fn process_probes() -> Vec<Probe> {
                 judge: |f, a| {
                     let evidence =
                         (f.victim.nice() == "19").then(|| "the host process's nice value is now 19".to_owned());
-                    judge("setpriority on a host process", &a[0], f.column.unseen("EPERM"), evidence)
+                    judge("setpriority on a host process", &a[0], self_only(&f.column), evidence)
                 },
             },
         },
@@ -1271,7 +1269,7 @@ fn process_probes() -> Vec<Probe> {
                         .unwrap_or_default();
                     let evidence = (allowed != all)
                         .then(|| format!("the host process may now run only on CPUs {allowed} (was {all})"));
-                    judge("sched_setaffinity on a host process", &a[0], f.column.unseen("EPERM"), evidence)
+                    judge("sched_setaffinity on a host process", &a[0], self_only(&f.column), evidence)
                 },
             },
         },
@@ -1374,6 +1372,13 @@ fn process_probes() -> Vec<Probe> {
             },
         },
     ]
+}
+
+/// The errno of a process call (`prlimit64`, `setpriority`, `sched_*`) naming a host pid: the
+/// landlock pipeline's seccomp filter allows only pid 0 (the caller) and answers first; under
+/// the namespace pipeline the pid does not exist in the sandbox.
+fn self_only(column: &Column) -> &'static str {
+    if column.landlock() { "EPERM" } else { "ESRCH" }
 }
 
 /// Processes whose command line contains `argument` (our tagged `sleep`).

@@ -79,7 +79,9 @@ pub(crate) fn bind_only_namespaces(plan: &SandboxPlan, targets: Vec<BindTarget>)
 /// Every [`MountOp`] of the plan, prepared: the namespace pipeline's view under its PID 1, or
 /// the landlock pipeline's read-only view (in the host's PID namespace).
 pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget]) -> Result<NamespaceImage> {
-    let pid_namespace = plan.pipeline() == crate::plan::Pipeline::Bwrap;
+    // The landlock pipeline has a PID namespace of its own where its view mounts a fresh /proc.
+    let pid_namespace =
+        plan.pipeline() == crate::plan::Pipeline::Bwrap || plan.mounts().iter().any(|op| matches!(op, MountOp::Proc));
     let mut ops = Vec::new();
     let mut clone_first: Vec<CloneSource> = Vec::new();
     let mut clone = |target: BindTarget, checked: bool| {

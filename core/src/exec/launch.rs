@@ -67,7 +67,9 @@ pub(crate) fn launch(
         keep_fds.sort_unstable();
         // Without a PID namespace of its own init is a subreaper, which needs room to read
         // its children list after the command exits (nothing is allocated after the clone).
-        let subreaper = (plan.pipeline() == Pipeline::Landlock)
+        // (The landlock pipeline's init is PID 1 instead where its view has a fresh /proc.)
+        let own_pid_namespace = plan.mounts().iter().any(|op| matches!(op, crate::plan::mounts::MountOp::Proc));
+        let subreaper = (plan.pipeline() == Pipeline::Landlock && !own_pid_namespace)
             .then(|| Subreaper { children: std::cell::RefCell::new(vec![0u8; 64 * 1024].into_boxed_slice()) });
         InitImage { status_fd: status_write.as_raw_fd(), keep_fds, subreaper }
     });

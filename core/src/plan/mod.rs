@@ -671,21 +671,37 @@ fn plan_landlock(
     }
     warnings.extend(landlock.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
     if spec.no_proc {
-        warnings.push("--no-proc has no effect on the landlock pipeline, which mounts no /proc".into());
+        warnings.push(
+            "--no-proc on the landlock pipeline: no fresh /proc, so no PID namespace either (the host's /proc stays)"
+                .into(),
+        );
     }
     // With user namespaces everything outside the writable roots is read-only in the view.
-    let view = if host.namespaces.is_ok() && !filesystem.full_write {
+    let mut view = if host.namespaces.is_ok() && !filesystem.full_write {
         mounts::landlock_view(filesystem, &protected.pins, &protected.read_only)
     } else {
         Vec::new()
     };
-    warnings.extend(landlock_residual_risks(filesystem, network, abi, !view.is_empty()));
+    // And, where a fresh procfs can be mounted, PID and IPC namespaces of its own (init is
+    // their PID 1) with that /proc, whose Landlock rule is added in the sandbox's view.
+    let own_pids = !view.is_empty() && host.fresh_proc && !spec.no_proc;
+    if own_pids {
+        view.push(MountOp::Proc);
+        landlock = landlock.in_sandbox_view(&[Path::new("/proc")]);
+    }
+    warnings.extend(landlock_residual_risks(filesystem, network, abi, !view.is_empty(), own_pids));
     Ok(Enforcement::Landlock { landlock, seccomp: SeccompPlan::new(network, false, false), protected, proxy, view })
 }
 
 /// What the landlock pipeline leaves open on this host, for `--explain`'s `warnings` (and
 /// `docs/security.md`, which lists the same with the escape probes that show them).
-fn landlock_residual_risks(filesystem: &FilesystemView, network: NetworkMode, abi: u32, view: bool) -> Vec<String> {
+fn landlock_residual_risks(
+    filesystem: &FilesystemView,
+    network: NetworkMode,
+    abi: u32,
+    view: bool,
+    own_pids: bool,
+) -> Vec<String> {
     let mut risks = Vec::new();
     if !filesystem.full_write && !view {
         risks.push(
@@ -695,6 +711,9 @@ fn landlock_residual_risks(filesystem: &FilesystemView, network: NetworkMode, ab
              would break `chmod +x` in the workspace"
                 .to_owned(),
         );
+    }
+    if own_pids {
+        return risks_of_the_network(risks, network);
     }
     risks.push(
         "landlock pipeline: no PID namespace: /proc lists every host process and its command line (environments \
@@ -714,10 +733,14 @@ fn landlock_residual_risks(filesystem: &FilesystemView, network: NetworkMode, ab
                 .to_owned(),
         );
     }
+    risks_of_the_network(risks, network)
+}
+
+fn risks_of_the_network(mut risks: Vec<String>, network: NetworkMode) -> Vec<String> {
     if network == NetworkMode::Full {
         risks.push(
             "landlock pipeline, full network: every host unix socket the user may connect to is reachable (session \
-             bus, docker, X11, agents, tmux): nothing is hidden without a mount namespace"
+             bus, docker, X11, agents, tmux): this pipeline hides none"
                 .to_owned(),
         );
     }

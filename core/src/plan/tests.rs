@@ -303,11 +303,23 @@ fn landlock_plans_a_read_only_view_where_it_can_list_their_residual_risks_and_ta
         no_userns.landlock_abi = Ok(abi);
         let bare = plan(&s, &no_userns);
         assert!(bare.mounts().is_empty());
-        assert!(bare.warnings().iter().any(|w| w.contains("metadata of files outside the writable roots")));
-        assert!(has("/proc lists every host process"));
-        assert!(has("subreaper"));
-        assert_eq!(has("does not scope signals"), abi < 6);
+        let bare_has = |needle: &str| bare.warnings().iter().any(|w| w.contains(needle));
+        assert!(bare_has("metadata of files outside the writable roots"));
+        // Where a fresh /proc can be mounted the view has it, and PID 1 its own namespace;
+        // without user namespaces (or a fresh /proc) the host's /proc and a subreaper stay.
+        assert!(matches!(p.mounts().last(), Some(mounts::MountOp::Proc)), "{:?}", p.mounts());
+        assert!(!has("/proc lists every host process") && !has("subreaper"), "{:?}", p.warnings());
+        let mut masked_proc = HostFacts::capable(abi);
+        masked_proc.fresh_proc = false;
+        let shared = plan(&s, &masked_proc);
+        assert!(!shared.mounts().iter().any(|op| matches!(op, mounts::MountOp::Proc)));
+        assert!(shared.warnings().iter().any(|w| w.contains("/proc lists every host process")));
+        assert!(bare_has("/proc lists every host process") && bare_has("subreaper"));
+        assert_eq!(bare_has("does not scope signals"), abi < 6);
         assert_eq!(has("every host unix socket"), full_network);
+        assert_eq!(bare_has("every host unix socket"), full_network);
+        // /proc's rule is added in the sandbox's view, on its fresh procfs.
+        assert!(p.landlock().unwrap().rules.iter().any(|r| r.path == std::path::Path::new("/proc") && r.sandbox_view));
         // `/` itself grants listing only; `/dev` has no rule of its own.
         let rules = &p.landlock().unwrap().rules;
         let root = rules.iter().find(|r| r.path == std::path::Path::new("/")).unwrap();
