@@ -124,7 +124,9 @@ pub fn host_ipc_paths(uid: u32, ssh_auth_sock: Option<&Path>) -> Vec<PathBuf> {
 /// pins and the protected paths as on the namespace pipeline. Landlock stays the filesystem
 /// policy; the read-only mounts are what refuses metadata changes outside the writable roots
 /// (mode bits including set-uid, owner, xattrs, timestamps), for which Landlock has no rights.
-/// The host's `/dev`, `/proc` and `/sys` stay (read-only; Landlock decides what opens there).
+/// The host's `/dev` and `/sys` stay (read-only; Landlock decides what opens there), and so
+/// does its `/proc` unless the planner appends a fresh one ([`MountOp::Proc`], with a PID
+/// namespace).
 pub fn landlock_view(view: &FilesystemView, pins: &[PathBuf], read_only_binds: &[ProtectedPath]) -> Vec<MountOp> {
     let mut writable: Vec<&Path> = view.writable_roots.iter().map(|root| root.path.as_path()).collect();
     writable.sort_by_key(|path| path.components().count());
