@@ -250,23 +250,28 @@ fn init_memory_is_out_of_the_commands_reach() {
 }
 
 /// With full network, host unix sockets through which a command could act outside the sandbox
-/// (here an SSH agent's, named by SSH_AUTH_SOCK) are hidden.
+/// (here an SSH agent's, named by SSH_AUTH_SOCK) are hidden: on the namespace pipeline, and on
+/// the landlock pipeline's view (user namespaces available).
 #[test]
 fn full_network_hides_host_agent_sockets() {
     for user in bwrap_users() {
-        let scratch = Scratch::new(user, "ipc-mask");
-        let agent_dir = scratch.dir("ssh-test");
-        let socket = agent_dir.join("agent.1");
-        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-        scratch.own(&socket);
-        let policy = r#"{"type":"read-only","network_access":true}"#;
-        let results = run(user, &scratch.path)
-            .policy(policy)
-            .env("SSH_AUTH_SOCK", socket.to_str().unwrap())
-            .probe(&[format!("unix_connect:{}", socket.display())]);
-        assert_eq!(results, ["ENOENT"], "as {user:?}");
-        listener.set_nonblocking(true).unwrap();
-        assert!(listener.accept().is_err(), "the agent received a connection");
+        for pipeline in ["--pipeline=bwrap", "--pipeline=landlock"] {
+            let scratch = Scratch::new(user, "ipc-mask");
+            let agent_dir = scratch.dir("ssh-test");
+            let socket = agent_dir.join("agent.1");
+            let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+            scratch.own(&socket);
+            let policy = r#"{"type":"read-only","network_access":true}"#;
+            let results = Run::new(user, &scratch.path)
+                .arg(pipeline)
+                .policy(policy)
+                .env("SSH_AUTH_SOCK", socket.to_str().unwrap())
+                .probe(&[format!("unix_connect:{}", socket.display())]);
+            // Masked (the agent's directory is an empty tmpfs in the view).
+            assert_eq!(results, ["ENOENT"], "as {user:?} with {pipeline}");
+            listener.set_nonblocking(true).unwrap();
+            assert!(listener.accept().is_err(), "the agent received a connection with {pipeline}");
+        }
     }
 }
 

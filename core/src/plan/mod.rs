@@ -678,7 +678,7 @@ fn plan_landlock(
     }
     // With user namespaces everything outside the writable roots is read-only in the view.
     let mut view = if host.namespaces.is_ok() && !filesystem.full_write {
-        mounts::landlock_view(filesystem, &protected.pins, &protected.read_only)
+        mounts::landlock_view(filesystem, &protected.pins, &protected.read_only, &host_ipc_masks(spec, host, network))
     } else {
         Vec::new()
     };
@@ -739,12 +739,22 @@ fn landlock_residual_risks(
 fn risks_of_the_network(mut risks: Vec<String>, network: NetworkMode) -> Vec<String> {
     if network == NetworkMode::Full {
         risks.push(
-            "landlock pipeline, full network: every host unix socket the user may connect to is reachable (session \
-             bus, docker, X11, agents, tmux): this pipeline hides none"
+            "landlock pipeline, full network: host unix sockets the user may connect to are reachable (a tmux \
+             server, a socket under /tmp; with user namespaces the known ones are hidden as on the bwrap pipeline: \
+             /run/user/<uid>, dbus, systemd, docker, containerd, podman, X11, SSH_AUTH_SOCK)"
                 .to_owned(),
         );
     }
     risks
+}
+
+/// Full network: the host's known agent and bus sockets to hide (both pipelines' views).
+fn host_ipc_masks(spec: &SandboxSpec, host: &HostFacts, network: NetworkMode) -> Vec<PathBuf> {
+    if network != NetworkMode::Full {
+        return Vec::new();
+    }
+    let ssh_auth_sock = spec.env.iter().find(|(k, _)| k == "SSH_AUTH_SOCK").map(|(_, v)| Path::new(v));
+    mounts::host_ipc_paths(host.euid, ssh_auth_sock)
 }
 
 fn plan_namespaces(
@@ -767,12 +777,7 @@ fn plan_namespaces(
         );
         no_proc = true;
     }
-    let masks = if network == NetworkMode::Full {
-        let ssh_auth_sock = spec.env.iter().find(|(k, _)| k == "SSH_AUTH_SOCK").map(|(_, v)| Path::new(v));
-        mounts::host_ipc_paths(host.euid, ssh_auth_sock)
-    } else {
-        Vec::new()
-    };
+    let masks = host_ipc_masks(spec, host, network);
     let options = ViewOptions { no_proc, new_netns };
     let (view, view_warnings) = mounts::plan(filesystem, &protected.pins, &protected.read_only, &masks, options);
     warnings.extend(view_warnings);
