@@ -103,16 +103,18 @@ impl Column {
         self.user.ids().0 == 0
     }
 
-    /// The errno of a write outside the writable roots: Landlock refuses it; under the
-    /// namespaces the mount is read-only, which the kernel checks first.
+    /// The errno of a write outside the writable roots: under a user namespace (both
+    /// pipelines) the mount is read-only, which the kernel checks first; without one Landlock
+    /// refuses it.
     fn denied(&self) -> &'static str {
-        if self.landlock() { "EACCES" } else { "EROFS" }
+        if self.no_userns() { "EACCES" } else { "EROFS" }
     }
 
-    /// The errno of reaching a host process: not in the sandbox's PID namespace at all, or
-    /// refused by Landlock's scoping (signals) or its ptrace restriction.
+    /// The errno of reaching a host process: not in the sandbox's PID namespace at all (both
+    /// pipelines where user namespaces are available), or, without one, refused by Landlock's
+    /// scoping (signals) or its ptrace restriction.
     fn unseen(&self, landlock: &'static str) -> &'static str {
-        if self.landlock() { landlock } else { "ESRCH" }
+        if self.no_userns() { landlock } else { "ESRCH" }
     }
 }
 
@@ -644,13 +646,8 @@ const GIT_LAYOUTS: &str = "issue 12 item 1 (finding 2: worktree commondir, core.
 const UNIX_SOCKETS: &str = "issue 12 item 3 (finding 5; issue 11 finding 7: host unix sockets under full network)";
 const PROCESS_BUDGET: &str = "issue 12 item 5 (finding 8: no per-sandbox process budget)";
 const FLOCK: &str = "issue 12 item 7 (finding 10: flock on files outside the roots)";
-const LANDLOCK_PROCESSES: &str =
-    "issue 11 items 1-2 (finding 4: landlock pipeline, prlimit/setpriority on host processes)";
-const LANDLOCK_ORPHANS: &str = "issue 11 items 1-2 (finding 2: landlock pipeline, descendants outlive the run)";
-const LANDLOCK_IPC: &str = "issue 11 items 1-2 (finding 3: landlock pipeline, host System V IPC)";
 const ABSTRACT_SOCKETS: &str =
     "issue 12 item 3 (system bwrap, full network: host abstract unix sockets, no Landlock scope)";
-const LANDLOCK_DEV: &str = "issue 11 items 1-2 (finding 6: landlock pipeline, other terminals under /dev)";
 
 fn probes() -> Vec<Probe> {
     let mut probes = Vec::new();
@@ -786,7 +783,7 @@ fn write_probes() -> Vec<Probe> {
             id,
             class: C,
             applies: everywhere,
-            known_open: |c| c.landlock().then_some(LANDLOCK_METADATA),
+            known_open: |c| c.no_userns().then_some(LANDLOCK_METADATA),
             kind: Kind::Batched { layout: Layout::Repo, ops, judge },
         });
     }
@@ -803,15 +800,9 @@ fn write_probes() -> Vec<Probe> {
             let (uid, _) = f.column.user.ids();
             let owner = fs::metadata(&f.victim_file).map(|m| m.uid()).unwrap_or(u32::MAX);
             let evidence = (owner != uid).then(|| format!("owner is now {owner}"));
-            // The landlock pipeline runs in a user namespace mapping only the user's own ids.
-            // Without one, the capability is simply missing.
-            let expected = if f.column.no_userns() {
-                "EPERM"
-            } else if f.column.landlock() {
-                "EINVAL"
-            } else {
-                "EROFS"
-            };
+            // Without a user namespace the capability is simply missing; with one (both
+            // pipelines) the read-only mount is checked first.
+            let expected = if f.column.no_userns() { "EPERM" } else { "EROFS" };
             judge("chown", &a[0], expected, evidence)
         }
     ));
@@ -1070,7 +1061,7 @@ fn namespace_probes() -> Vec<Probe> {
             Layout::Repo,
             |f| vec![ops1("setns", &[&format!("/proc/{}/ns/mnt", f.victim.pid)])],
             |f, a| {
-                let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
+                let expected = if f.column.no_userns() { "EACCES" } else { "ENOENT" };
                 judge("setns into a host process's mount namespace", &a[0], expected, None)
             }
         ),
@@ -1175,7 +1166,8 @@ fn process_probes() -> Vec<Probe> {
             |f| vec![ops1("open_rw", &[&format!("/proc/{}/mem", f.victim.pid)])],
             |f, a| {
                 let (nofile, nice) = (f.victim.nofile_limit(), f.victim.nice());
-                let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
+                // Not in the sandbox's own /proc, or, without one, Landlock's ptrace restriction.
+                let expected = if f.column.no_userns() { "EACCES" } else { "ENOENT" };
                 judge("open /proc/<host pid>/mem read-write", &a[0], expected, f.victim.harmed(&nofile, &nice))
             }
         ),
@@ -1186,7 +1178,8 @@ fn process_probes() -> Vec<Probe> {
             |f| vec![ops1("read_contains", &[&format!("/proc/{}/environ", f.victim.pid), &f.victim.secret])],
             |f, a| {
                 let escaped = (a[0] == "FOUND").then(|| "the host process's secret environment was read".to_owned());
-                let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
+                // Not in the sandbox's own /proc, or, without one, Landlock's ptrace restriction.
+                let expected = if f.column.no_userns() { "EACCES" } else { "ENOENT" };
                 judge("read /proc/<host pid>/environ", &a[0], expected, escaped)
             }
         ),
@@ -1233,14 +1226,14 @@ fn process_probes() -> Vec<Probe> {
             id: "prlimit-host-process",
             class: C,
             applies: everywhere,
-            known_open: |c| c.landlock().then_some(LANDLOCK_PROCESSES),
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| vec![ops1("prlimit_nofile", &[&f.victim.pid.to_string(), "17"])],
                 judge: |f, a| {
                     let escaped = f.victim.nofile_limit().split_whitespace().nth(3).is_some_and(|soft| soft == "17");
                     let evidence = escaped.then(|| "the host process's open-files limit is now 17".to_owned());
-                    judge("prlimit64 on a host process", &a[0], f.column.unseen("EPERM"), evidence)
+                    judge("prlimit64 on a host process", &a[0], self_only(&f.column), evidence)
                 },
             },
         },
@@ -1248,14 +1241,35 @@ fn process_probes() -> Vec<Probe> {
             id: "setpriority-host-process",
             class: C,
             applies: everywhere,
-            known_open: |c| c.landlock().then_some(LANDLOCK_PROCESSES),
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| vec![ops1("setpriority", &[&f.victim.pid.to_string(), "19"])],
                 judge: |f, a| {
                     let evidence =
                         (f.victim.nice() == "19").then(|| "the host process's nice value is now 19".to_owned());
-                    judge("setpriority on a host process", &a[0], f.column.unseen("EPERM"), evidence)
+                    judge("setpriority on a host process", &a[0], self_only(&f.column), evidence)
+                },
+            },
+        },
+        Probe {
+            id: "setaffinity-host-process",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("setaffinity", &[&f.victim.pid.to_string(), "0"])],
+                judge: |f, a| {
+                    let allowed = f.victim.status("Cpus_allowed_list");
+                    let all = fs::read_to_string("/proc/self/status")
+                        .unwrap_or_default()
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Cpus_allowed_list:").map(|v| v.trim().to_owned()))
+                        .unwrap_or_default();
+                    let evidence = (allowed != all)
+                        .then(|| format!("the host process may now run only on CPUs {allowed} (was {all})"));
+                    judge("sched_setaffinity on a host process", &a[0], self_only(&f.column), evidence)
                 },
             },
         },
@@ -1263,7 +1277,7 @@ fn process_probes() -> Vec<Probe> {
             id: "orphan-outlives-run",
             class: C,
             applies: everywhere,
-            known_open: |c| c.landlock().then_some(LANDLOCK_ORPHANS),
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| vec![ops1("orphan", &[&f.orphan_tag])],
@@ -1276,6 +1290,26 @@ fn process_probes() -> Vec<Probe> {
                     let evidence =
                         (!survivors.is_empty()).then(|| format!("process {survivors:?} is alive after the run"));
                     judge("double-forked process after the run", &a[0], "OK", evidence)
+                },
+            },
+        },
+        Probe {
+            id: "orphan-writes-after-run",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| vec![ops1("orphan_later", &[&p(&f.ws)])],
+                judge: |f, a| {
+                    // The orphan writes a second after it was forked; give it half a second more.
+                    std::thread::sleep(Duration::from_millis(1500));
+                    // `repo/ws` is a repository already (its `.git` is read-only in the sandbox);
+                    // `.codex` is missing, protected by a placeholder that the run removes.
+                    let evidence = [".codex", "orphan-marker"]
+                        .into_iter()
+                        .fold(None, |evidence, name| either(evidence, exists(&f.ws.join(name))));
+                    judge("a process of the run writing a second after it ended", &a[0], "OK", evidence)
                 },
             },
         },
@@ -1315,7 +1349,7 @@ fn process_probes() -> Vec<Probe> {
             id: "sysv-shm",
             class: C,
             applies: everywhere,
-            known_open: |c| c.landlock().then_some(LANDLOCK_IPC),
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| match &f.shm {
@@ -1338,6 +1372,13 @@ fn process_probes() -> Vec<Probe> {
             },
         },
     ]
+}
+
+/// The errno of a process call (`prlimit64`, `setpriority`, `sched_*`) naming a host pid: the
+/// landlock pipeline's seccomp filter allows only pid 0 (the caller) and answers first; under
+/// the namespace pipeline the pid does not exist in the sandbox.
+fn self_only(column: &Column) -> &'static str {
+    if column.landlock() { "EPERM" } else { "ESRCH" }
 }
 
 /// Processes whose command line contains `argument` (our tagged `sleep`).
@@ -1375,7 +1416,7 @@ fn terminal_and_fd_probes() -> Vec<Probe> {
             id: "other-pty-read",
             class: C,
             applies: everywhere,
-            known_open: |c| c.landlock().then_some(LANDLOCK_DEV),
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| match &f.pty {
@@ -1401,7 +1442,7 @@ fn terminal_and_fd_probes() -> Vec<Probe> {
             id: "vcs-read",
             class: C,
             applies: everywhere,
-            known_open: |c| (c.landlock() && c.root()).then_some(LANDLOCK_DEV),
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |_| vec![ops1("read_contains", &["/dev/vcs1", "\u{1}"])],
@@ -1712,8 +1753,9 @@ fn kernel_surface_probes() -> Vec<Probe> {
                     fs::read_link("/proc/self/ns/uts").map(|l| format!("LINK={}", l.display())).unwrap_or_default();
                 let shared = a[0] == "OK" && a[1] == host_uts;
                 let evidence = either(hostname_changed(), shared.then(|| "wrote the host's UTS namespace".to_owned()));
-                // Its own UTS namespace's name, but /proc/sys is read-only under the namespaces.
-                let expected = if f.column.landlock() { "EACCES" } else { "EROFS" };
+                // Its own UTS namespace's name, but /proc/sys is read-only under the namespaces
+                // (and in the landlock pipeline's read-only view); Landlock refuses it without.
+                let expected = if f.column.no_userns() { "EACCES" } else { "EROFS" };
                 judge("write /proc/sys/kernel/hostname (its current value)", &a[0], expected, evidence)
             }
         ),
@@ -1770,10 +1812,20 @@ fn kernel_file_denied(column: &Column, path: &str) -> &'static str {
         // host /sys below /sys/kernel.
         return "ENOENT";
     }
+    // The landlock pipeline's read-only view of the host's tree (where it has a user
+    // namespace): the read-only mount is checked before Landlock.
+    let landlock_view = column.landlock() && !column.no_userns();
     if path.starts_with("/proc") {
+        if landlock_view {
+            // The modes of root's tunables stop a non-root user first.
+            return if column.root() { "EROFS" } else { "EACCES" };
+        }
         // The files' modes stop a non-root user first; for root, the namespaces' read-only
         // /proc/sys binds, or Landlock on the host's /proc.
         return if column.root() && !column.landlock() { "EROFS" } else { "EACCES" };
+    }
+    if landlock_view {
+        return if column.root() { "EROFS" } else { "EACCES" };
     }
     if column.landlock() || (column.full() && !column.root()) { "EACCES" } else { "EROFS" }
 }

@@ -282,16 +282,18 @@ fn on_a_kernel_without_the_new_mount_api_openat2_and_close_range_the_namespace_p
         assert_eq!(std::fs::read_to_string(&secret).unwrap(), "secret");
         std::fs::remove_file(&secret).unwrap();
 
-        // The Landlock pipeline's protected binds take the same path, in place.
+        // The Landlock pipeline's read-only view (everything outside the writable roots, and the
+        // protected binds) takes the same path, staged like the namespace pipeline's.
         let args = sandboxed("landlock");
         let output = run(&mut filter, &args.iter().map(String::as_str).collect::<Vec<_>>());
         let out = common::stdout(&output);
         assert!(output.status.success(), "{user:?}: {out} {}", stderr(&output));
         assert!(out.contains("inside-ok"), "{user:?}: {out}");
-        let refused = out.lines().filter(|line| !line.starts_with("sysctl: ") && line.contains("Permission denied"));
-        assert_eq!(refused.count(), 2, "{user:?}: Landlock refuses outside: {out}");
+        let refused = out.lines().filter(|line| !line.starts_with("sysctl: ") && line.contains("Read-only file system"));
+        assert_eq!(refused.count(), 3, "{user:?}: outside and .git are read-only: {out}");
         let sysctl = out.lines().find(|line| line.starts_with("sysctl: ")).unwrap_or_default();
-        assert!(sysctl.contains("Permission denied") && !sysctl.contains("sysctl-open"), "{user:?}: {sysctl}");
+        let denied = sysctl.contains("Read-only file system") || sysctl.contains("Permission denied");
+        assert!(denied && !sysctl.contains("sysctl-open"), "{user:?}: {sysctl}");
         assert!(out.contains("touch: cannot touch '.git/hook': Read-only file system"), "{user:?}: {out}");
         assert!(!scratch.path.join("outside/new").exists(), "{user:?}");
         assert!(!scratch.path.join("work/.git/hook").exists(), "{user:?}");
@@ -391,6 +393,21 @@ fn in_a_container_whose_seccomp_profile_refuses_user_namespaces_the_refusal_name
         let fix = namespaces["fix"].as_str().unwrap();
         assert!(fix.contains("Seccomp: 2") && fix.contains("Docker"), "{user:?}: the filter, not sysctls: {fix}");
         assert!(!fix.contains("max_user_namespaces is"), "{user:?}: {fix}");
+        // The landlock pipeline's residual risks on this host kind, summarised.
+        let risks = report["landlock_risks"].as_array().map(Vec::as_slice).unwrap_or_default();
+        assert!(
+            risks.iter().any(|risk| risk.as_str().is_some_and(|r| r.contains("no user namespaces: metadata"))),
+            "{user:?}: {risks:?}"
+        );
+        let output = run_filtered(&mut filter, user, &scratch.path, &["--explain", "--", "true"]);
+        let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let warnings = plan["warnings"].as_array().map(Vec::as_slice).unwrap_or_default();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.as_str().is_some_and(|w| w.contains("metadata of files outside the writable roots"))),
+            "{user:?}: {warnings:?}"
+        );
 
         let output = run_filtered(
             &mut filter,

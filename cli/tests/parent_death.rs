@@ -81,3 +81,59 @@ fn killing_the_launcher_leaves_no_sandbox_process() {
         assert!(Path::new(&scratch.path).exists());
     }
 }
+
+/// The landlock pipeline has no PID namespace: its init is a subreaper that ends the
+/// command's descendants. Killing the launcher (the parent-death signal) must end a detached
+/// orphan of the command too, with and without the protected-path namespaces (read-only
+/// policy: none; workspace-write: a user and mount namespace).
+#[test]
+fn killing_the_launcher_ends_the_landlock_commands_orphans() {
+    for user in users() {
+        let scratch = Scratch::new(user, "parent-death-orphans");
+        let mut policies = vec!["read-only"];
+        if common::userns_available(user) {
+            policies.push("workspace-write");
+        } else {
+            common::skip(format!("workspace-write on the landlock pipeline as {user:?}: no user namespaces"));
+        }
+        for (round, policy) in policies.into_iter().enumerate() {
+            let marker = format!("31.{:07}{round:03}", std::process::id());
+            let orphan = format!("32.{:07}{round:03}", std::process::id());
+            let script = format!("(/bin/sleep {orphan} &); exec /bin/sleep {marker}");
+            let run = Run::new(user, &scratch.path).arg("--pipeline").arg("landlock").policy(policy);
+            let mut launcher = run.command(&["/bin/sh", "-c", &script]).spawn().unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            // The script (and the launcher's argv) name both markers: match the sleeps exactly.
+            while sleeping(&[&orphan, &marker]).len() < 2 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert_eq!(sleeping(&[&orphan, &marker]).len(), 2, "{policy} as {user:?}: the sleeps never started");
+            launcher.kill().unwrap();
+            launcher.wait().unwrap();
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let mut left = sleeping(&[&orphan, &marker]);
+            while !left.is_empty() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+                left = sleeping(&[&orphan, &marker]);
+            }
+            for pid in &left {
+                // SAFETY: integer arguments; these are this test's own descendants.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+            assert!(left.is_empty(), "{policy} as {user:?}: {left:?} outlived the launcher");
+        }
+    }
+}
+
+/// Pids of the processes running exactly `/bin/sleep <marker>` for one of `markers`.
+fn sleeping(markers: &[&str]) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if markers.iter().any(|marker| cmdline == format!("/bin/sleep\0{marker}\0").as_bytes()) {
+            found.push(pid);
+        }
+    }
+    found
+}

@@ -32,13 +32,11 @@ impl Pipeline {
         }
     }
 
-    /// The errno of a write outside the writable roots (auto picks bwrap on a host with user
-    /// namespaces, which every pair here needs).
+    /// The errno of a write outside the writable roots: every pair here has user namespaces,
+    /// so both pipelines mount everything outside the writable roots read-only (the landlock
+    /// pipeline under its Landlock rules), which the kernel checks first.
     fn denied(self) -> &'static str {
-        match self {
-            Pipeline::Landlock => "EACCES",
-            Pipeline::Auto | Pipeline::Bwrap => "EROFS",
-        }
+        "EROFS"
     }
 }
 

@@ -34,12 +34,13 @@ impl Pipeline {
         }
     }
 
-    /// The errno of a write outside the writable roots: Landlock refuses it; under the
-    /// namespaces the mount is read-only, which the kernel checks first.
-    fn denied(self) -> &'static str {
+    /// The errno of a write outside the writable roots: under a user namespace the mount is
+    /// read-only (on the landlock pipeline too, beneath its Landlock rules), which the kernel
+    /// checks first; without one Landlock refuses it.
+    fn denied(self, user: User) -> &'static str {
         match self {
-            Pipeline::Landlock => "EACCES",
-            Pipeline::Bwrap => "EROFS",
+            Pipeline::Landlock if !common::userns_available(user) => "EACCES",
+            Pipeline::Landlock | Pipeline::Bwrap => "EROFS",
         }
     }
 }
@@ -77,7 +78,7 @@ fn reads_everywhere_writes_only_in_writable_roots() {
         let scratch = Scratch::new(user, "writes");
         let ws = scratch.dir("ws");
         let outside = scratch.file("outside/victim.txt", "original\n");
-        let d = pipeline.denied();
+        let d = pipeline.denied(user);
         let results = run(user, pipeline, &ws).policy(WORKSPACE).probe(&[
             "read:/etc/passwd".into(),
             format!("write:{}", ws.join("inside.txt").display()),
@@ -106,7 +107,7 @@ fn read_only_policy_writes_nothing() {
             format!("write:{}", victim.display()),
             "write:/dev/null".into(),
         ]);
-        assert_eq!(results, ["OK", pipeline.denied(), "OK"], "as {user:?} under {pipeline:?}");
+        assert_eq!(results, ["OK", pipeline.denied(user), "OK"], "as {user:?} under {pipeline:?}");
         assert_eq!(fs::read_to_string(&victim).unwrap(), "original\n");
     }
 }
@@ -127,7 +128,7 @@ fn slash_tmp_is_writable_unless_excluded() {
         fs::remove_file(&elsewhere_in_tmp).unwrap();
         assert_eq!(
             run(user, pipeline, &ws).policy(WORKSPACE).probe(&[write]),
-            [pipeline.denied()],
+            [pipeline.denied(user)],
             "as {user:?} under {pipeline:?}"
         );
         assert!(!elsewhere_in_tmp.exists());
@@ -150,7 +151,7 @@ fn tmpdir_env_is_a_writable_root_unless_excluded() {
         fs::remove_file(tmpdir.join("f")).unwrap();
         assert_eq!(
             run(user, pipeline, &ws).policy(WORKSPACE).env("TMPDIR", tmpdir_str).probe(&[write]),
-            [pipeline.denied()]
+            [pipeline.denied(user)]
         );
     }
 }
@@ -525,5 +526,137 @@ fn a_git_directory_outside_any_repository_can_be_created() {
             .policy(WORKSPACE)
             .probe(&[format!("mkdir:{}", scratch.path.join(".git").display())]);
         assert_eq!(results, ["OK"], "as {user:?} under {pipeline:?}");
+    }
+}
+
+/// A host pseudo-terminal pair whose slave belongs to `user`, with a line typed into it.
+struct HostPty {
+    master: std::os::fd::OwnedFd,
+    slave: std::os::fd::OwnedFd,
+    path: std::path::PathBuf,
+}
+
+fn host_pty(user: User, typed: &str) -> HostPty {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: out-pointers to two ints; name, termios and winsize are NULL.
+    let rc =
+        unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: openpty returned two fresh descriptors we now own.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let path = fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd())).unwrap();
+    let (uid, gid) = user.ids();
+    std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+    // SAFETY: writes from a live buffer to a descriptor we own.
+    unsafe { libc::write(master.as_raw_fd(), typed.as_ptr().cast(), typed.len()) };
+    HostPty { master, slave, path }
+}
+
+/// The landlock pipeline's `/dev`: the harmless devices and the command's own terminal open
+/// read-write, another terminal of the same user (typed input waiting) and the console's
+/// screen do not (EACCES, where the mode bits would allow them), and `/` and `/dev` still list.
+#[test]
+fn landlock_dev_holds_only_the_harmless_devices_and_the_own_terminal() {
+    use std::os::fd::AsRawFd;
+    use std::process::Stdio;
+    const SCRIPT: &str = r#"
+import errno, os, sys
+def attempt(path, flags):
+    try:
+        os.close(os.open(path, flags))
+        return "OK"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+answers = [attempt(p, os.O_RDWR) for p in ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")]
+answers.append(attempt(os.ttyname(0), os.O_RDWR))
+answers.append(attempt(sys.argv[1], os.O_RDONLY))
+answers.append(attempt("/dev/vcs1", os.O_RDONLY) if os.path.exists("/dev/vcs1") else "EACCES")
+answers.append("OK" if "etc" in os.listdir("/") and "null" in os.listdir("/dev") else "NO-LISTING")
+answers.append(attempt("/etc/hostname", os.O_RDONLY))
+print(" ".join(answers))
+"#;
+    let expected = "OK OK OK OK OK OK EACCES EACCES OK OK";
+    for user in users() {
+        let scratch = Scratch::new(user, "landlock-dev");
+        let mut policies = vec!["read-only"];
+        if common::userns_available(user) {
+            policies.push("workspace-write");
+        }
+        for policy in policies {
+            let own = host_pty(user, "");
+            let other = host_pty(user, "codex-typed-secret\n");
+            let run = Run::new(user, &scratch.path).arg("--pipeline=landlock").policy(policy);
+            let mut command = run.command(&["/usr/bin/python3", "-c", SCRIPT, &other.path.display().to_string()]);
+            let stdin = own.slave.try_clone().unwrap();
+            command.stdin(Stdio::from(stdin)).stdout(Stdio::piped()).stderr(Stdio::piped());
+            let output = command.output().unwrap();
+            assert!(output.status.success(), "{policy} as {user:?}: {}", stderr(&output));
+            assert_eq!(stdout(&output).trim(), expected, "{policy} as {user:?}: {}", stderr(&output));
+            // The typed line is still waiting on the other terminal: nothing read it.
+            let mut waiting: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one int.
+            unsafe { libc::ioctl(other.slave.as_raw_fd(), libc::FIONREAD, &mut waiting) };
+            assert_eq!(waiting as usize, "codex-typed-secret\n".len(), "{policy} as {user:?}");
+            drop((own.master, other.master));
+        }
+    }
+}
+
+/// Metadata outside the writable roots: mode bits (the set-uid bit too), owner, xattrs and
+/// timestamps of a host file stay as they were, while `chmod +x`, `touch` and xattrs inside
+/// the workspace keep working. On the landlock pipeline with user namespaces the read-only view
+/// refuses them (EROFS); without user namespaces workspace-write does not run there at all.
+#[test]
+fn metadata_outside_the_writable_roots_stays_while_chmod_inside_works() {
+    use std::os::unix::fs::MetadataExt;
+    const SCRIPT: &str = r#"
+import errno, os, sys
+inside, outside = sys.argv[1], sys.argv[2]
+def attempt(action):
+    try:
+        action()
+        return "OK"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+answers = [
+    attempt(lambda: os.chmod(inside, 0o755)),
+    attempt(lambda: os.utime(inside, (1, 1))),
+    attempt(lambda: os.setxattr(inside, "user.codex", b"1")),
+    attempt(lambda: os.chmod(outside, 0o4755)),
+    attempt(lambda: os.utime(outside, (0, 0))),
+    attempt(lambda: os.setxattr(outside, "user.codex", b"1")),
+    attempt(lambda: os.chown(outside, os.getuid(), os.getgid())),
+]
+print(" ".join(answers))
+"#;
+    for user in users() {
+        if skip_without_userns(user) {
+            continue;
+        }
+        let scratch = Scratch::new(user, "metadata");
+        let ws = scratch.dir("ws");
+        let inside = scratch.file("ws/script.sh", "#!/bin/sh\n");
+        let outside = scratch.file("outside.txt", "host\n");
+        for path in [&inside, &outside] {
+            fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        }
+        let before = fs::metadata(&outside).unwrap();
+        let argv = ["/usr/bin/python3", "-c", SCRIPT, inside.to_str().unwrap(), outside.to_str().unwrap()];
+        let output = run(user, Pipeline::Landlock, &ws).policy(WORKSPACE).output(&argv);
+        assert!(output.status.success(), "as {user:?}: {}", stderr(&output));
+        let answers = stdout(&output);
+        let answers: Vec<&str> = answers.split_whitespace().collect();
+        // tmpfs before 6.6 has no user xattrs: the kernel's own answer, not the sandbox's.
+        let xattr_inside = if answers.get(2) == Some(&"EOPNOTSUPP") { "EOPNOTSUPP" } else { "OK" };
+        assert_eq!(answers, ["OK", "OK", xattr_inside, "EROFS", "EROFS", "EROFS", "EROFS"], "as {user:?}");
+        let inside_now = fs::metadata(&inside).unwrap();
+        assert_eq!(inside_now.mode() & 0o7777, 0o755, "chmod +x inside as {user:?}");
+        assert_eq!(inside_now.mtime(), 1, "touch inside as {user:?}");
+        let after = fs::metadata(&outside).unwrap();
+        assert_eq!(after.mode(), before.mode(), "mode bits outside as {user:?}");
+        assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()), "owner outside as {user:?}");
+        assert_eq!((after.mtime(), after.mtime_nsec()), (before.mtime(), before.mtime_nsec()), "mtime as {user:?}");
+        assert_eq!((after.ctime(), after.ctime_nsec()), (before.ctime(), before.ctime_nsec()), "ctime as {user:?}");
     }
 }

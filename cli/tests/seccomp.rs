@@ -286,3 +286,130 @@ fn refused_system_calls_get_the_filters_errno_on_both_pipelines() {
     }
     eprintln!("{checked} sandboxed system calls checked");
 }
+
+/// The calls the filter adds where the command shares the host's PID and IPC namespaces (the
+/// landlock pipeline): System V IPC and POSIX message queues refused, and the calls that change
+/// another process's limits, priority, affinity or scheduling allowed on the caller only. The
+/// target `@ppid` is another process of the same uid (the probe's own), which the kernel lets
+/// these calls act on outside the sandbox.
+fn host_process_cases() -> Vec<Case> {
+    use Baseline::*;
+    let n = |v: i64| v.to_string();
+    const KEY: &str = "0x7c0d5eed"; // no such System V object: the kernel answers ENOENT
+    const IPC_STAT: &str = "2";
+    const RLIMIT_NOFILE: &str = "7";
+    const IOPRIO_WHO_PROCESS: &str = "1";
+    vec![
+        case("shmget(missing key)", libc::SYS_shmget, &[KEY, "4096", "0"], "EPERM", Exactly("ENOENT")),
+        case("shmat(-1)", libc::SYS_shmat, &["-1", "0", "0"], "EPERM", Exactly("EINVAL")),
+        case("shmctl(-1, IPC_STAT)", libc::SYS_shmctl, &["-1", IPC_STAT, "@buf"], "EPERM", Exactly("EINVAL")),
+        case("shmdt(NULL)", libc::SYS_shmdt, &["0"], "EPERM", Exactly("EINVAL")),
+        case("semget(missing key)", libc::SYS_semget, &[KEY, "1", "0"], "EPERM", Exactly("ENOENT")),
+        case("semop(-1)", libc::SYS_semop, &["-1", "@buf", "1"], "EPERM", Exactly("EINVAL")),
+        case("semtimedop(-1)", libc::SYS_semtimedop, &["-1", "@buf", "1", "0"], "EPERM", Exactly("EINVAL")),
+        case("semctl(-1, IPC_STAT)", libc::SYS_semctl, &["-1", "0", IPC_STAT, "@buf"], "EPERM", Exactly("EINVAL")),
+        case("msgget(missing key)", libc::SYS_msgget, &[KEY, "0"], "EPERM", Exactly("ENOENT")),
+        case("msgsnd(-1)", libc::SYS_msgsnd, &["-1", "@buf", "1", "0"], "EPERM", Exactly("EINVAL")),
+        case(
+            "msgrcv(-1)",
+            libc::SYS_msgrcv,
+            &["-1", "@buf", "1", "0", &n(libc::IPC_NOWAIT as i64)],
+            "EPERM",
+            Exactly("EINVAL"),
+        ),
+        case("msgctl(-1, IPC_STAT)", libc::SYS_msgctl, &["-1", IPC_STAT, "@buf"], "EPERM", Exactly("EINVAL")),
+        case(
+            "mq_open(missing)",
+            libc::SYS_mq_open,
+            &["@s=codex-missing-queue", "0", "0", "0"],
+            "EPERM",
+            Exactly("ENOENT"),
+        ),
+        case("mq_unlink(missing)", libc::SYS_mq_unlink, &["@s=codex-missing-queue"], "EPERM", Exactly("ENOENT")),
+        case("prlimit64(0, NOFILE, get)", libc::SYS_prlimit64, &["0", RLIMIT_NOFILE, "0", "@buf"], "OK", Exactly("OK")),
+        case(
+            "prlimit64(other, NOFILE, get)",
+            libc::SYS_prlimit64,
+            &["@ppid", RLIMIT_NOFILE, "0", "@buf"],
+            "EPERM",
+            Exactly("OK"),
+        ),
+        case("setpriority(PROCESS, 0, 0)", libc::SYS_setpriority, &["0", "0", "0"], "OK", Exactly("OK")),
+        case("setpriority(PROCESS, other, 0)", libc::SYS_setpriority, &["0", "@ppid", "0"], "EPERM", Exactly("OK")),
+        // An empty CPU mask: the kernel answers EINVAL, after its permission check.
+        case(
+            "sched_setaffinity(other, empty)",
+            libc::SYS_sched_setaffinity,
+            &["@ppid", "8", "@buf"],
+            "EPERM",
+            Exactly("EINVAL"),
+        ),
+        case(
+            "sched_setaffinity(0, empty)",
+            libc::SYS_sched_setaffinity,
+            &["0", "8", "@buf"],
+            "EINVAL",
+            Exactly("EINVAL"),
+        ),
+        case(
+            "sched_setscheduler(other, OTHER, 0)",
+            libc::SYS_sched_setscheduler,
+            &["@ppid", "0", "@buf"],
+            "EPERM",
+            Exactly("OK"),
+        ),
+        case("sched_setscheduler(0, OTHER, 0)", libc::SYS_sched_setscheduler, &["0", "0", "@buf"], "OK", Exactly("OK")),
+        case("sched_setparam(other, 0)", libc::SYS_sched_setparam, &["@ppid", "@buf"], "EPERM", Exactly("OK")),
+        case("sched_setparam(0, 0)", libc::SYS_sched_setparam, &["0", "@buf"], "OK", Exactly("OK")),
+        case("sched_setattr(other)", libc::SYS_sched_setattr, &["@ppid", "@buf", "0"], "EPERM", Unchecked),
+        case(
+            "ioprio_set(PROCESS, other, 0)",
+            libc::SYS_ioprio_set,
+            &[IOPRIO_WHO_PROCESS, "@ppid", "0"],
+            "EPERM",
+            Exactly("OK"),
+        ),
+        case("ioprio_set(PROCESS, 0, 0)", libc::SYS_ioprio_set, &[IOPRIO_WHO_PROCESS, "0", "0"], "OK", Exactly("OK")),
+    ]
+}
+
+#[test]
+fn host_ipc_refused_and_process_calls_limited_to_the_caller_on_the_landlock_pipeline() {
+    let cases = host_process_cases();
+    let mut checked = 0;
+    for user in users() {
+        let scratch = Scratch::new(user, "seccomp-host-processes");
+        let host = baseline(user, &cases, &scratch.path);
+        for (case, answer) in cases.iter().zip(&host) {
+            if let Baseline::Exactly(expected) = case.baseline {
+                assert_eq!(answer, expected, "outside the sandbox as {user:?}: {}", case.what);
+            }
+        }
+        let mut columns = vec![(vec!["--pipeline=landlock"], true)];
+        if common::userns_available(user) {
+            // The namespace pipeline has its own PID and IPC namespaces: the kernel answers.
+            columns.push((vec!["--pipeline=bwrap"], false));
+        }
+        for (args, shares_host) in &columns {
+            for policy in ["read-only", r#"{"type":"read-only","network_access":true}"#] {
+                let mut run = Run::new(user, &scratch.path);
+                for arg in args {
+                    run = run.arg(*arg);
+                }
+                let output = run.policy(policy).output(&python_args(&cases));
+                assert!(output.status.success(), "probe failed: {}", common::stderr(&output));
+                let answers = lines(&output);
+                assert_eq!(answers.len(), cases.len(), "{}", common::stderr(&output));
+                for ((case, answer), outside) in cases.iter().zip(&answers).zip(&host) {
+                    let expected = if *shares_host { case.sandboxed } else { outside.as_str() };
+                    if !*shares_host && matches!(case.baseline, Baseline::Unchecked) {
+                        continue;
+                    }
+                    assert_eq!(answer, expected, "{} as {user:?} with {args:?} and {policy}", case.what);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    eprintln!("{checked} host-process system calls checked");
+}

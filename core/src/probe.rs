@@ -196,6 +196,9 @@ pub struct HostProbe {
     /// What `auto` does here with workspace-write and restricted network (Codex's default):
     /// the pipeline, or the refusal with every cause.
     pub workspace_write: Verdict,
+    /// What the landlock pipeline leaves open on this host (its `--explain` lists the same
+    /// per policy under `warnings`); empty where it cannot run.
+    pub landlock_risks: Vec<String>,
     /// What the hints were chosen from.
     pub evidence: Evidence,
 }
@@ -272,6 +275,9 @@ impl HostProbe {
             out.push_str(&format!("workspace-write with restricted network runs on: {detail}\n"));
         } else {
             out.push_str(&format!("workspace-write with restricted network CANNOT run here: {detail}\n"));
+        }
+        if !self.landlock_risks.is_empty() {
+            out.push_str(&format!("landlock pipeline here, residual risks: {}\n", self.landlock_risks.join("; ")));
         }
         out
     }
@@ -421,8 +427,24 @@ pub fn probe() -> HostProbe {
         system_bwrap,
         checks,
         workspace_write: workspace_write_here(facts),
+        landlock_risks: landlock_risks_here(facts),
         evidence: Evidence::gather(),
     }
+}
+
+/// The landlock pipeline's residual risks on a host with these facts, in short.
+fn landlock_risks_here(facts: &HostFacts) -> Vec<String> {
+    let Ok(abi) = facts.landlock_abi else { return Vec::new() };
+    let mut risks = Vec::new();
+    if facts.namespaces.is_err() {
+        risks.push("no user namespaces: metadata of files outside the writable roots (chmod incl. set-uid, chown, xattrs, timestamps) can be changed, and only read-only policies run".to_owned());
+    }
+    risks.push("host /proc: every host process and its command line are listed".to_owned());
+    risks.push("full network: host unix sockets are reachable".to_owned());
+    if abi < 6 {
+        risks.push(format!("Landlock ABI {abi} < 6: signals and abstract unix sockets are not scoped"));
+    }
+    risks
 }
 
 /// What `auto` does with workspace-write and restricted network in the current directory.

@@ -26,6 +26,13 @@
 //! `clone`), `setns`, the keyring (`keyctl`, `add_key`, `request_key`), `perf_event_open`,
 //! `userfaultfd`, `bpf`, the `TIOCSTI` and `TIOCLINUX` ioctls, system calls of another
 //! architecture and x32 system-call numbers.
+//!
+//! Where the command shares the host's PID and IPC namespaces (the landlock pipeline),
+//! [`host_process_rules`] also refuses System V IPC and POSIX message queues
+//! (the host's objects) and lets the calls that change another process's resource limits,
+//! priority, CPU affinity, scheduling or I/O priority act on the caller only: the kernel
+//! checks them by uid alone, so a same-uid host process would otherwise be in reach past
+//! Landlock's signal and ptrace scoping (`prlimit64` with `RLIMIT_CPU` kills it).
 
 use serde::Serialize;
 
@@ -85,9 +92,14 @@ pub struct SeccompPlan {
 
 impl SeccompPlan {
     /// The filter for `network`. `own_network_namespace` says whether the command sits in an
-    /// empty network namespace (bwrap pipeline), which then decides where proxy-mode TCP can go.
-    pub fn new(network: NetworkMode, own_network_namespace: bool) -> SeccompPlan {
+    /// empty network namespace (bwrap pipeline), which then decides where proxy-mode TCP can go;
+    /// `own_process_namespaces` whether it has its own PID and IPC namespaces (the namespace
+    /// pipeline) or shares the host's, which adds [`host_process_rules`].
+    pub fn new(network: NetworkMode, own_network_namespace: bool, own_process_namespaces: bool) -> SeccompPlan {
         let mut rules = always_denied();
+        if !own_process_namespaces {
+            rules.extend(host_process_rules());
+        }
         rules.extend(match network {
             NetworkMode::Restricted => restricted_network(),
             NetworkMode::Proxy => proxy_network(own_network_namespace),
@@ -212,6 +224,86 @@ fn always_denied() -> Vec<SyscallRule> {
             Some("TIOCSTI types into a terminal the host reads from; TIOCLINUX drives the console (selection paste)"),
         ),
     ]
+}
+
+/// `which` of `setpriority`: one process (`who` 0: the caller) or a process group (`who` 0:
+/// the caller's, inside the sandbox's own session). `PRIO_USER` with `who` 0 would name every
+/// process of the caller's uid, host processes included.
+const PRIO_PROCESS: u32 = 0;
+const PRIO_PGRP: u32 = 1;
+/// `which` of `ioprio_set`, with the same meaning for `who` 0 as above (`IOPRIO_WHO_USER` 0 is
+/// the caller's whole uid).
+const IOPRIO_WHO_PROCESS: u32 = 1;
+const IOPRIO_WHO_PGRP: u32 = 2;
+
+fn is_zero(arg: u8, meaning: &'static str) -> Condition {
+    Condition::ArgIn { arg, mask: u32::MAX, values: vec![0], meaning }
+}
+
+/// The rules for a command that shares the host's PID and IPC namespaces.
+///
+/// Only pid 0 (the caller) is allowed, not the caller's own pid or its threads' ids: those are
+/// known only after the filter is built, and differ for every process the command forks. So
+/// `renice -p $$`, `prlimit --pid $$` and `pthread_setaffinity_np` on another thread fail with
+/// EPERM, while `setrlimit`, `nice`, `ulimit`, `taskset <command>` and
+/// `sched_setaffinity(0, …)` keep working (glibc passes 0 for the caller).
+fn host_process_rules() -> Vec<SyscallRule> {
+    const IPC_NOTE: &str = "System V IPC: the command shares the host's IPC namespace, so every segment, semaphore set and queue of the host's processes would be in reach (the kernel checks only their mode bits)";
+    const ONLY_SELF: &str = "the caller itself (pid 0): the kernel checks these calls by uid alone, so another process of the same uid on the host would be in reach past Landlock's scoping";
+    let self_only = |arg: u8| vec![is_zero(arg, "pid is 0 (the caller itself)")];
+    let who_self = |which: [u32; 2], meaning: &'static str| {
+        vec![
+            Condition::ArgIn { arg: 0, mask: u32::MAX, values: which.to_vec(), meaning },
+            is_zero(1, "who is 0 (the caller itself, or its own process group)"),
+        ]
+    };
+    let mut rules: Vec<SyscallRule> = [
+        ("shmget", libc::SYS_shmget),
+        ("shmat", libc::SYS_shmat),
+        ("shmctl", libc::SYS_shmctl),
+        ("shmdt", libc::SYS_shmdt),
+        ("semget", libc::SYS_semget),
+        ("semop", libc::SYS_semop),
+        ("semtimedop", libc::SYS_semtimedop),
+        ("semctl", libc::SYS_semctl),
+        ("msgget", libc::SYS_msgget),
+        ("msgsnd", libc::SYS_msgsnd),
+        ("msgrcv", libc::SYS_msgrcv),
+        ("msgctl", libc::SYS_msgctl),
+    ]
+    .into_iter()
+    .map(|(name, number)| refused(name, number, IPC_NOTE))
+    .collect();
+    // x86_64 and aarch64 have no `ipc` multiplexer; i386's is behind the architecture check.
+    rules.push(refused(
+        "mq_open",
+        libc::SYS_mq_open,
+        "POSIX message queues of the host's IPC namespace (without a queue descriptor the other mq_* calls have nothing to act on)",
+    ));
+    rules.push(refused("mq_unlink", libc::SYS_mq_unlink, "as mq_open"));
+    rules.extend([
+        rule("prlimit64", libc::SYS_prlimit64, self_only(0), Some(ONLY_SELF)),
+        rule(
+            "setpriority",
+            libc::SYS_setpriority,
+            who_self([PRIO_PROCESS, PRIO_PGRP], "which is PRIO_PROCESS or PRIO_PGRP (not PRIO_USER)"),
+            Some(ONLY_SELF),
+        ),
+        rule("sched_setaffinity", libc::SYS_sched_setaffinity, self_only(0), Some(ONLY_SELF)),
+        rule("sched_setscheduler", libc::SYS_sched_setscheduler, self_only(0), Some(ONLY_SELF)),
+        rule("sched_setparam", libc::SYS_sched_setparam, self_only(0), Some(ONLY_SELF)),
+        rule("sched_setattr", libc::SYS_sched_setattr, self_only(0), Some(ONLY_SELF)),
+        rule(
+            "ioprio_set",
+            libc::SYS_ioprio_set,
+            who_self(
+                [IOPRIO_WHO_PROCESS, IOPRIO_WHO_PGRP],
+                "which is IOPRIO_WHO_PROCESS or IOPRIO_WHO_PGRP (not IOPRIO_WHO_USER)",
+            ),
+            Some(ONLY_SELF),
+        ),
+    ]);
+    rules
 }
 
 const SOCKET_TYPE_FLAGS: u32 = (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as u32;
@@ -484,7 +576,7 @@ mod tests {
 
     #[test]
     fn restricted_allows_only_unix_stream_sockets() {
-        let plan = SeccompPlan::new(NetworkMode::Restricted, false);
+        let plan = SeccompPlan::new(NetworkMode::Restricted, false, true);
         let unix = libc::AF_UNIX as u64;
         let stream = libc::SOCK_STREAM as u64;
         assert_eq!(call(&plan, libc::SYS_socket, [unix, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
@@ -505,7 +597,7 @@ mod tests {
 
     #[test]
     fn restricted_refuses_connectivity_but_not_send_on_connected_sockets() {
-        let plan = SeccompPlan::new(NetworkMode::Restricted, false);
+        let plan = SeccompPlan::new(NetworkMode::Restricted, false, true);
         for nr in [libc::SYS_connect, libc::SYS_bind, libc::SYS_listen, libc::SYS_accept, libc::SYS_accept4] {
             assert_eq!(call(&plan, nr, [3, 0, 0, 0, 0, 0]), EPERM);
         }
@@ -520,7 +612,7 @@ mod tests {
     #[test]
     fn every_mode_refuses_io_uring_ptrace_and_foreign_abis() {
         for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
-            let plan = SeccompPlan::new(mode, false);
+            let plan = SeccompPlan::new(mode, false, true);
             for nr in [libc::SYS_io_uring_setup, libc::SYS_ptrace, libc::SYS_process_vm_writev] {
                 assert_eq!(call(&plan, nr, [0; 6]), EPERM);
             }
@@ -529,7 +621,7 @@ mod tests {
                 assert_eq!(call(&plan, X32_SYSCALL_BIT as i64 | libc::SYS_getpid, [0; 6]), EPERM);
             }
         }
-        let full = SeccompPlan::new(NetworkMode::Full, false);
+        let full = SeccompPlan::new(NetworkMode::Full, false, true);
         assert_eq!(
             call(&full, libc::SYS_socket, [libc::AF_INET as u64, libc::SOCK_STREAM as u64, 0, 0, 0, 0]),
             SECCOMP_RET_ALLOW
@@ -552,7 +644,7 @@ mod tests {
     fn proxy_mode_allows_tcp_only_and_no_fast_open() {
         let stream = libc::SOCK_STREAM as u64;
         for own_netns in [true, false] {
-            let plan = SeccompPlan::new(NetworkMode::Proxy, own_netns);
+            let plan = SeccompPlan::new(NetworkMode::Proxy, own_netns, true);
             assert_eq!(call(&plan, libc::SYS_socket, [libc::AF_INET as u64, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
             assert_eq!(
                 call(&plan, libc::SYS_socket, [libc::AF_INET6 as u64, stream | libc::SOCK_NONBLOCK as u64, 0, 0, 0, 0]),
@@ -607,7 +699,7 @@ mod tests {
         ];
         for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
             for own_netns in [true, false] {
-                let plan = SeccompPlan::new(mode, own_netns);
+                let plan = SeccompPlan::new(mode, own_netns, true);
                 for allowed in [sigchld, thread, vfork, 0] {
                     assert_eq!(
                         call(&plan, libc::SYS_clone, [allowed, 0, 0, 0, 0, 0]),
@@ -635,7 +727,7 @@ mod tests {
     #[test]
     fn every_mode_refuses_keyring_perf_userfaultfd_bpf_and_terminal_injection() {
         for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
-            let plan = SeccompPlan::new(mode, true);
+            let plan = SeccompPlan::new(mode, true, true);
             for nr in [
                 libc::SYS_keyctl,
                 libc::SYS_add_key,
@@ -661,11 +753,72 @@ mod tests {
     }
 
     #[test]
+    fn shared_process_namespaces_refuse_sysv_ipc_and_limit_process_calls_to_the_caller() {
+        let ipc = [
+            libc::SYS_shmget,
+            libc::SYS_shmat,
+            libc::SYS_shmctl,
+            libc::SYS_shmdt,
+            libc::SYS_semget,
+            libc::SYS_semop,
+            libc::SYS_semtimedop,
+            libc::SYS_semctl,
+            libc::SYS_msgget,
+            libc::SYS_msgsnd,
+            libc::SYS_msgrcv,
+            libc::SYS_msgctl,
+            libc::SYS_mq_open,
+            libc::SYS_mq_unlink,
+        ];
+        let pid_first = [
+            libc::SYS_prlimit64,
+            libc::SYS_sched_setaffinity,
+            libc::SYS_sched_setscheduler,
+            libc::SYS_sched_setparam,
+            libc::SYS_sched_setattr,
+        ];
+        for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
+            let shared = SeccompPlan::new(mode, false, false);
+            let own = SeccompPlan::new(mode, true, true);
+            for nr in ipc {
+                assert_eq!(call(&shared, nr, [0x0c0d_0001, 4096, 0o1666, 0, 0, 0]), EPERM, "syscall {nr}");
+                assert_eq!(call(&own, nr, [0x0c0d_0001, 4096, 0o1666, 0, 0, 0]), SECCOMP_RET_ALLOW, "syscall {nr}");
+            }
+            for nr in pid_first {
+                assert_eq!(call(&shared, nr, [0, 7, 0x1000, 0, 0, 0]), SECCOMP_RET_ALLOW, "syscall {nr}");
+                assert_eq!(call(&shared, nr, [4242, 7, 0x1000, 0, 0, 0]), EPERM, "syscall {nr}");
+                // The kernel reads a pid_t: the low 32 bits. A high word cannot pass for 0
+                // either, as the kernel would still see the low word's pid.
+                assert_eq!(call(&shared, nr, [(1 << 32) | 4242, 7, 0x1000, 0, 0, 0]), EPERM, "syscall {nr}");
+                assert_eq!(call(&own, nr, [4242, 7, 0x1000, 0, 0, 0]), SECCOMP_RET_ALLOW, "syscall {nr}");
+            }
+            for (nr, own_kinds, user) in [
+                (libc::SYS_setpriority, [PRIO_PROCESS, PRIO_PGRP], 2u64),
+                (libc::SYS_ioprio_set, [IOPRIO_WHO_PROCESS, IOPRIO_WHO_PGRP], 3u64),
+            ] {
+                for which in own_kinds {
+                    assert_eq!(call(&shared, nr, [which as u64, 0, 19, 0, 0, 0]), SECCOMP_RET_ALLOW, "syscall {nr}");
+                    assert_eq!(call(&shared, nr, [which as u64, 4242, 19, 0, 0, 0]), EPERM, "syscall {nr}");
+                }
+                // `who` 0 of a user is the caller's whole uid, host processes included.
+                assert_eq!(call(&shared, nr, [user, 0, 19, 0, 0, 0]), EPERM, "syscall {nr}");
+                assert_eq!(call(&own, nr, [user, 4242, 19, 0, 0, 0]), SECCOMP_RET_ALLOW, "syscall {nr}");
+            }
+            for nr in [libc::SYS_getpriority, libc::SYS_sched_getaffinity, libc::SYS_getrusage] {
+                assert_eq!(call(&shared, nr, [4242, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW, "syscall {nr}");
+            }
+            for rule in host_process_rules() {
+                assert!(rule.note.is_some_and(|n| !n.is_empty()), "{} has no note", rule.syscall);
+            }
+        }
+    }
+
+    #[test]
     fn every_rule_says_why() {
         for rule in always_denied() {
             assert!(rule.note.is_some_and(|n| !n.is_empty()), "{} has no note", rule.syscall);
         }
-        let plan = SeccompPlan::new(NetworkMode::Full, false);
+        let plan = SeccompPlan::new(NetworkMode::Full, false, true);
         for name in [
             "unshare",
             "clone",

@@ -174,6 +174,10 @@ def setpriority(pid, nice):
     os.setpriority(os.PRIO_PROCESS, int(pid), int(nice))
 
 
+def setaffinity(pid, cpu):
+    os.sched_setaffinity(int(pid), {int(cpu)})
+
+
 def ioctl_terminal(fd, request):
     fcntl.ioctl(int(fd), int(request), b"\x06" + b"\0" * 63)  # TIOCL_GETSHIFTSTATE
 
@@ -318,6 +322,30 @@ def orphan(tag):
     time.sleep(0.2)
 
 
+def orphan_later(directory):
+    # A double-forked process that, a second after the command has exited, creates `.codex`
+    # (once its placeholder is gone) and `.git` in the policy cwd and a marker beside them,
+    # unless the sandbox ended it with the run.
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            null = os.open("/dev/null", os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, 65536)
+            time.sleep(1.0)
+            for name in (".codex", ".git"):
+                try:
+                    os.mkdir(os.path.join(directory, name))
+                except OSError:
+                    pass
+            with open(os.path.join(directory, "orphan-marker"), "w") as marker:
+                marker.write("written after the run")
+            os._exit(0)
+        os._exit(0)
+    time.sleep(0.1)
+
+
 def pty_read(path):
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     readable, _, _ = select.select([fd], [], [], 1)
@@ -386,6 +414,7 @@ OPS = {
     "killpg": killpg,
     "prlimit_nofile": prlimit_nofile,
     "setpriority": setpriority,
+    "setaffinity": setaffinity,
     "ioctl_terminal": ioctl_terminal,
     "fd_write": fd_write,
     "open_fds": open_fds,
@@ -408,6 +437,7 @@ OPS = {
     "clone3_into_cgroup": clone3_into_cgroup,
     "shm_write": shm_write,
     "orphan": orphan,
+    "orphan_later": orphan_later,
     "pty_read": pty_read,
     "nproc_budget": nproc_budget,
     "flock_hold": flock_hold,

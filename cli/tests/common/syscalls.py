@@ -7,6 +7,8 @@
 #   @clone3       a pointer to a struct clone_args asking for a plain fork (exit signal SIGCHLD)
 #   @s=TEXT       a pointer to the NUL-terminated string TEXT
 #   @ns=NAME      a descriptor open on /proc/self/ns/NAME
+#   @ppid         the pid of this script's process (the parent of the forked caller): another
+#                 process of the same uid
 # A call whose number is prefixed with "fork-" (clone, clone3) creates a process: the child
 # exits at once and the parent reaps it. Every call runs in a forked process of its own, so a
 # call that succeeds (unshare, a keyring change) changes nothing for the calls after it.
@@ -43,6 +45,8 @@ def argument(text):
         buf = ctypes.create_string_buffer(text[3:].encode())
         keep.append(buf)
         return ctypes.addressof(buf)
+    if text == "@ppid":
+        return os.getppid()
     if text.startswith("@ns="):
         return os.open("/proc/self/ns/" + text[4:], os.O_RDONLY)
     return int(text, 0)

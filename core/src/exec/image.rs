@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::child::image::{
-    BindTarget, ClassicMounts, CloneSource, InitImage, LandlockImage, LandlockRuleImage, NamespaceImage, PreparedOp,
+    BindTarget, ClassicMounts, CloneSource, LandlockImage, LandlockRuleImage, NamespaceImage, PreparedOp,
 };
 use super::child::kernel::Live;
 use super::child::paths::open_without_symlinks;
@@ -70,14 +70,18 @@ pub(crate) fn bind_only_namespaces(plan: &SandboxPlan, targets: Vec<BindTarget>)
         ops,
         clone_first: Vec::new(),
         loopback: false,
-        init: None,
+        pid_namespace: false,
         proxy_listeners: None,
         classic: classic_mounts(plan, false)?,
     })
 }
 
-/// The namespace pipeline's image: every [`MountOp`] of the plan, prepared, and PID 1.
-pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget], init: InitImage) -> Result<NamespaceImage> {
+/// Every [`MountOp`] of the plan, prepared: the namespace pipeline's view under its PID 1, or
+/// the landlock pipeline's read-only view (in the host's PID namespace).
+pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget]) -> Result<NamespaceImage> {
+    // The landlock pipeline has a PID namespace of its own where its view mounts a fresh /proc.
+    let pid_namespace =
+        plan.pipeline() == crate::plan::Pipeline::Bwrap || plan.mounts().iter().any(|op| matches!(op, MountOp::Proc));
     let mut ops = Vec::new();
     let mut clone_first: Vec<CloneSource> = Vec::new();
     let mut clone = |target: BindTarget, checked: bool| {
@@ -135,8 +139,9 @@ pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget], init: InitI
         ops,
         clone_first,
         loopback: plan.namespaces().is_some_and(|ns| ns.network),
-        init: Some(init),
+        pid_namespace,
         proxy_listeners: None,
+        // A read-only root is staged on the classic path, on both pipelines.
         classic: classic_mounts(plan, true)?,
     })
 }

@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use super::bridge::Bridge;
-use super::child::image::{ChildImage, ExecImage, FdImage, InitImage, ProxyListeners};
+use super::child::image::{ChildImage, ExecImage, FdImage, InitImage, ProxyListeners, Subreaper};
 use super::image::{self, c_path, c_strings, pointer_array};
 use super::placeholder::Placeholder;
 use super::{child, report};
@@ -20,7 +20,7 @@ use crate::sys;
 pub(crate) struct Launched {
     pub pid: libc::pid_t,
     pub pidfd: Option<OwnedFd>,
-    /// Read end of init's status pipe (namespace pipeline).
+    /// Read end of init's status pipe (the sandbox has an init).
     pub status: Option<OwnedFd>,
     /// Proxy mode on the namespace pipeline: the bridge serving the sandbox's listeners.
     pub bridge: Option<Bridge>,
@@ -50,8 +50,10 @@ pub(crate) fn launch(
     let floor = options.fd_floor;
     let targets = image::protected_targets(plan, placeholders, floor)?;
     let (report_read, report_write) = pipe("create the report pipe", floor)?;
-    let status_pipe =
-        if plan.pipeline() == Pipeline::Bwrap { Some(pipe("create the status pipe", floor)?) } else { None };
+    // Both pipelines run the command under an init of the sandbox's own; the seccomp-only
+    // and unsandboxed plans run it directly.
+    let with_init = matches!(plan.pipeline(), Pipeline::Bwrap | Pipeline::Landlock);
+    let status_pipe = if with_init { Some(pipe("create the status pipe", floor)?) } else { None };
     let bridge_routes = match plan.proxy() {
         Some(ProxyPlan { route: ProxyRoute::Bridge { routes }, .. }) if plan.pipeline() == Pipeline::Bwrap => {
             Some(routes)
@@ -59,23 +61,34 @@ pub(crate) fn launch(
         _ => None,
     };
     let control = bridge_routes.map(|_| control_socketpair(floor)).transpose()?;
-    let namespaces = match (plan.pipeline(), &status_pipe) {
-        (Pipeline::Bwrap, Some((_, status_write))) => {
-            let mut keep_fds: Vec<RawFd> = placeholders.iter().map(Placeholder::lock_fd).collect();
-            keep_fds.push(status_write.as_raw_fd());
-            keep_fds.sort_unstable();
-            let init = InitImage { status_fd: status_write.as_raw_fd(), keep_fds };
-            let mut namespaces = image::namespaces(plan, &targets, init)?;
+    let init = status_pipe.as_ref().map(|(_, status_write)| {
+        let mut keep_fds: Vec<RawFd> = placeholders.iter().map(Placeholder::lock_fd).collect();
+        keep_fds.push(status_write.as_raw_fd());
+        keep_fds.sort_unstable();
+        // Without a PID namespace of its own init is a subreaper, which needs room to read
+        // its children list after the command exits (nothing is allocated after the clone).
+        // (The landlock pipeline's init is PID 1 instead where its view has a fresh /proc.)
+        let own_pid_namespace = plan.mounts().iter().any(|op| matches!(op, crate::plan::mounts::MountOp::Proc));
+        let subreaper = (plan.pipeline() == Pipeline::Landlock && !own_pid_namespace)
+            .then(|| Subreaper { children: std::cell::RefCell::new(vec![0u8; 64 * 1024].into_boxed_slice()) });
+        InitImage { status_fd: status_write.as_raw_fd(), keep_fds, subreaper }
+    });
+    let namespaces = match plan.pipeline() {
+        Pipeline::Bwrap => {
+            let mut namespaces = image::namespaces(plan, &targets)?;
             if let (Some(routes), Some((_, child_end))) = (bridge_routes, &control) {
                 let ports = routes.iter().map(|route| route.port).collect();
                 namespaces.proxy_listeners = Some(ProxyListeners { control_fd: child_end.as_raw_fd(), ports });
             }
             Some(namespaces)
         }
-        (Pipeline::Landlock, _) if !targets.is_empty() => Some(image::bind_only_namespaces(plan, targets)?),
+        // The read-only view where user namespaces are available; without them only the
+        // protected paths need a namespace (and planning refused them without one).
+        Pipeline::Landlock if !plan.mounts().is_empty() => Some(image::namespaces(plan, &targets)?),
+        Pipeline::Landlock if !targets.is_empty() => Some(image::bind_only_namespaces(plan, targets)?),
         _ => None,
     };
-    let clone_flags = clone_flags(namespaces.as_ref().map(|ns| (ns.init.is_some(), ns.loopback)));
+    let clone_flags = clone_flags(namespaces.as_ref().map(|ns| (ns.pid_namespace, ns.loopback)));
 
     let argv_storage = c_strings(plan.exec.argv.iter().map(|a| a.as_bytes().to_vec()))?;
     let env_storage = c_strings(plan.exec.env.iter().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()))?;
@@ -99,6 +112,7 @@ pub(crate) fn launch(
         report_read_fd: report_read.as_raw_fd(),
         die_with_parent: options.die_with_parent.then(sys::getpid),
         namespaces,
+        init,
         drop_capabilities: plan.process.drop_capabilities,
         no_new_privs: plan.process.no_new_privs,
         max_processes: plan.process.max_processes,

@@ -124,9 +124,9 @@ pub struct Child {
     pub stdout: Option<File>,
     pub stderr: Option<File>,
     status: Option<ExitStatus>,
-    /// The sandbox's init reports the command's own wait status here (namespace pipeline).
+    /// The sandbox's init reports the command's own wait status here.
     init_status: Option<OwnedFd>,
-    /// `pid` is the sandbox's init (namespace pipeline).
+    /// `pid` is the sandbox's init (both pipelines, not the seccomp-only plan).
     via_init: bool,
     /// Proxy mode: relays the sandbox's connections to the proxies until the sandbox is
     /// reaped or this handle is dropped.
@@ -158,26 +158,28 @@ impl Child {
         self.pidfd.as_ref().map(AsFd::as_fd)
     }
 
-    /// Whether [`Child::id`] is the sandbox's init (namespace pipeline), which forwards signals
-    /// to the command, rather than the command itself.
+    /// Whether [`Child::id`] is the sandbox's init (PID 1 of its namespace, or the landlock
+    /// pipeline's subreaper), which forwards signals to the command, rather than the command
+    /// itself.
     pub fn is_sandbox_init(&self) -> bool {
         self.via_init
     }
 
-    /// The command's own pid: [`Child::id`] on the Landlock pipeline; under the namespace
-    /// pipeline the child of init that is pid 2 in the sandbox, or `None` once it has exited.
+    /// The command's own pid: [`Child::id`] without an init (seccomp only); under an init its
+    /// first child (pid 2 in the sandbox's PID namespace), or `None` once it has exited.
     pub fn command_pid(&self) -> io::Result<Option<u32>> {
         if !self.via_init {
             return Ok(Some(self.pid as u32));
         }
         signal::command_under_init(self.pid)?
-            .map(|pidfd| sys::pidfd_pid(pidfd.as_raw_fd()).map_err(sys::Errno::into_io))
+            .map(|(pidfd, _)| sys::pidfd_pid(pidfd.as_raw_fd()).map_err(sys::Errno::into_io))
             .transpose()
     }
 
-    /// Sends `signal` to the command (through a pidfd, so never to a recycled pid). Under the
-    /// namespace pipeline init forwards it; SIGSTOP, which init cannot catch, goes to the
-    /// command directly (see [`signal::deliver`]).
+    /// Sends `signal` to the command (through a pidfd, so never to a recycled pid). Under an
+    /// init, init forwards it; SIGSTOP, which init cannot catch, goes to the command directly,
+    /// and so does SIGKILL on the landlock pipeline, whose init then ends the descendants (see
+    /// [`signal::deliver`]).
     pub fn kill(&mut self, signal: i32) -> io::Result<()> {
         if self.status.is_some() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "the child has already been reaped"));
@@ -218,7 +220,7 @@ impl Child {
     }
 
     fn finish(&mut self, raw: libc::c_int) -> ExitStatus {
-        // Under the namespace pipeline `pid` is the sandbox's init, which exits with 128+N
+        // Under an init `pid` is the sandbox's init, which exits with 128+N
         // when the command died of signal N; init's report restores the real status. Without
         // a report (init itself was killed) init's own status stands.
         let reported = self.init_status.take().and_then(|fd| {

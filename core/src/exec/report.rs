@@ -59,6 +59,7 @@ stages! {
     Loopback => "bring up lo in the sandbox's network namespace (proxy mode needs it)",
     Chdir => "change to the command's working directory",
     Fork => "fork the command under the sandbox's init",
+    Subreaper => "make the sandbox's init a subreaper that can list its children (PR_SET_CHILD_SUBREAPER, /proc/thread-self/children)",
     CloseFds => "close inherited file descriptors",
     PassFds => "keep the passed file descriptors open",
     Limits => "set the sandbox's resource limits",

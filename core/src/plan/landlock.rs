@@ -177,6 +177,41 @@ impl LandlockPlan {
 
     /// A ruleset that restricts nothing on the filesystem (a full-write policy) — only what
     /// [`LandlockPlan::with_tcp_connect_only`] and the scopes add.
+    /// Takes `/dev` out of a read grant on `/`: Landlock cannot subtract a subtree from a
+    /// rule, so the rule on `/` becomes `read_dir` only (listing names, which `ls /` and path
+    /// walks need; no file under it can be opened by that right) plus read and execute on each
+    /// other entry of `/` (`top_level`; symlinks such as `/bin` are left out: their targets
+    /// are entries too, and rule paths are opened without following symlinks). The devices of
+    /// [`DEVICES`] keep their own rules, and each of `terminals` (the command's own terminal)
+    /// gets one. Other terminals (`/dev/pts/N`, `/dev/vcs*`), input and memory devices then
+    /// open with EACCES.
+    pub fn without_dev_reads(mut self, top_level: &[PathBuf], terminals: &[PathBuf]) -> LandlockPlan {
+        use fs_access::*;
+        let root = Path::new("/");
+        let Some(index) = self.rules.iter().position(|rule| rule.path == root && rule.access & READ_FILE != 0) else {
+            return self;
+        };
+        let access = self.rules.get(index).map_or(0, |rule| rule.access);
+        if let Some(rule) = self.rules.get_mut(index) {
+            rule.access = access & READ_DIR;
+        }
+        let dev = Path::new("/dev");
+        let entries = top_level.iter().filter(|path| path.as_path() != dev && path.parent() == Some(root));
+        let read = entries.map(|path| PathRule { path: path.clone(), access, optional: true, sandbox_view: false });
+        let device_access = (READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV) & self.handled;
+        let own = terminals.iter().filter(|path| path.starts_with(dev)).map(|path| PathRule {
+            path: path.clone(),
+            access: device_access,
+            optional: true,
+            sandbox_view: false,
+        });
+        let after_root: Vec<PathRule> = read.chain(own).collect();
+        let tail = self.rules.split_off(index.saturating_add(1));
+        self.rules.extend(after_root);
+        self.rules.extend(tail);
+        self
+    }
+
     pub fn network_only(abi: u32) -> LandlockPlan {
         let mut plan = LandlockPlan::new(abi, &[], &[], &[]);
         plan.handled = 0;
@@ -194,6 +229,35 @@ impl LandlockPlan {
         self.tcp_connect_ports = Some(ports);
         Ok(self)
     }
+}
+
+/// The entries of `/` that are not symlinks, for [`LandlockPlan::without_dev_reads`].
+pub fn top_level_entries() -> Vec<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir("/")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|kind| !kind.is_symlink()))
+        .map(|entry| Path::new("/").join(entry.file_name()))
+        .collect();
+    entries.sort();
+    entries
+}
+
+/// The terminals on the launcher's standard streams (which the command inherits unless the
+/// launcher redirects them): the command may reopen its own terminal by name.
+pub fn own_terminals() -> Vec<PathBuf> {
+    use std::io::IsTerminal;
+    let streams = [std::io::stdin().is_terminal(), std::io::stdout().is_terminal(), std::io::stderr().is_terminal()];
+    let mut terminals: Vec<PathBuf> = (0..)
+        .zip(streams)
+        .filter(|(_, is_terminal)| *is_terminal)
+        .filter_map(|(fd, _)| std::fs::read_link(format!("/proc/self/fd/{fd}")).ok())
+        .filter(|path| path.starts_with("/dev/"))
+        .collect();
+    terminals.sort();
+    terminals.dedup();
+    terminals
 }
 
 fn serialize_rights<S: serde::Serializer>(rights: &u64, serializer: S) -> std::result::Result<S::Ok, S::Error> {
@@ -225,6 +289,37 @@ mod tests {
         assert_eq!(plan.handled, 0, "a full-write policy restricts no file access");
         assert!(plan.rules.is_empty());
         assert_eq!(plan.tcp_connect_ports, Some(vec![3128]));
+    }
+
+    #[test]
+    fn dev_is_taken_out_of_a_read_grant_on_root() {
+        use fs_access::*;
+        let plan = LandlockPlan::new(5, &["/".into()], &["/work".into()], &[]);
+        let top: Vec<PathBuf> = ["/dev", "/etc", "/usr", "/work"].iter().map(PathBuf::from).collect();
+        let plan = plan.without_dev_reads(&top, &["/dev/pts/3".into(), "/etc/not-a-terminal".into()]);
+        let access =
+            |path: &str| plan.rules.iter().filter(|r| r.path == Path::new(path)).map(|r| r.access).collect::<Vec<_>>();
+        assert_eq!(access("/"), [READ_DIR]);
+        assert_eq!(access("/etc"), [READ_EXECUTE]);
+        assert_eq!(access("/usr"), [READ_EXECUTE]);
+        assert!(access("/dev").is_empty(), "no rule grants /dev");
+        assert_eq!(access("/dev/pts/3"), [READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV]);
+        assert!(access("/etc/not-a-terminal").is_empty());
+        for device in DEVICES {
+            assert_eq!(
+                access(device.path_str()),
+                [READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV],
+                "{}",
+                device.path_str()
+            );
+        }
+        // The writable root keeps its full rights.
+        assert_eq!(access("/work").iter().fold(0, |a, b| a | b) & WRITE_FILE, WRITE_FILE);
+
+        // A restricted read (no rule on `/`) is left as it is.
+        let restricted = LandlockPlan::new(5, &["/usr".into()], &[], &[]);
+        let count = restricted.rules.len();
+        assert_eq!(restricted.without_dev_reads(&top, &[]).rules.len(), count);
     }
 
     #[test]

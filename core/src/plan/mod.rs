@@ -163,6 +163,9 @@ pub(crate) enum Enforcement {
         seccomp: SeccompPlan,
         protected: ProtectedBinds,
         proxy: Option<ProxyPlan>,
+        /// Where user namespaces are available, the view of [`mounts::landlock_view`] (in a
+        /// user + mount namespace); empty where they are not.
+        view: Vec<MountOp>,
     },
     Namespaces {
         namespaces: NamespacePlan,
@@ -288,7 +291,7 @@ impl SandboxPlan {
     /// The namespace pipeline's filesystem view, in order (empty on the other pipelines).
     pub fn mounts(&self) -> &[MountOp] {
         match &self.enforcement {
-            Enforcement::Namespaces { mounts, .. } => mounts,
+            Enforcement::Namespaces { mounts, .. } | Enforcement::Landlock { view: mounts, .. } => mounts,
             _ => &[],
         }
     }
@@ -451,7 +454,10 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     let mut warnings: Vec<String> = spec.managed_network.iter().flat_map(ManagedNetwork::not_granted).collect();
     let enforcement = match pipeline {
         Pipeline::Unsandboxed => Enforcement::Unsandboxed,
-        Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false) },
+        // A full-write policy (external-sandbox): the caller's own sandbox decides about host
+        // processes and IPC (a container has namespaces of its own), so not the host-process
+        // rules of the landlock pipeline.
+        Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false, true) },
         Pipeline::Landlock => plan_landlock(spec, host, &filesystem, network, proxy_endpoints, &mut warnings)?,
         Pipeline::Bwrap => {
             plan_namespaces(spec, bwrap_path, host, &filesystem, network, proxy_endpoints, &mut warnings)?
@@ -472,7 +478,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     let max_processes = process_budget(spec, &enforcement, host, &mut warnings);
     let embedded_namespaces = match &enforcement {
         Enforcement::Namespaces { executor, .. } => *executor == Executor::Embedded,
-        Enforcement::Landlock { protected, .. } => !protected.read_only.is_empty(),
+        Enforcement::Landlock { protected, view, .. } => !protected.read_only.is_empty() || !view.is_empty(),
         _ => false,
     };
     let mut plan = SandboxPlan {
@@ -650,6 +656,9 @@ fn plan_landlock(
         LandlockPlan::network_only(abi)
     } else {
         LandlockPlan::new(abi, &readable_roots(filesystem), &writable_roots(filesystem), &[])
+            // `/dev` is not part of a full read: only the harmless devices and the command's own
+            // terminal are (Landlock cannot take a subtree back out of a grant on `/`).
+            .without_dev_reads(&landlock::top_level_entries(), &landlock::own_terminals())
     };
     let mut proxy = None;
     if let Some(endpoints) = proxy_endpoints {
@@ -662,9 +671,90 @@ fn plan_landlock(
     }
     warnings.extend(landlock.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
     if spec.no_proc {
-        warnings.push("--no-proc has no effect on the landlock pipeline, which mounts no /proc".into());
+        warnings.push(
+            "--no-proc on the landlock pipeline: no fresh /proc, so no PID namespace either (the host's /proc stays)"
+                .into(),
+        );
     }
-    Ok(Enforcement::Landlock { landlock, seccomp: SeccompPlan::new(network, false), protected, proxy })
+    // With user namespaces everything outside the writable roots is read-only in the view.
+    let mut view = if host.namespaces.is_ok() && !filesystem.full_write {
+        mounts::landlock_view(filesystem, &protected.pins, &protected.read_only, &host_ipc_masks(spec, host, network))
+    } else {
+        Vec::new()
+    };
+    // And, where a fresh procfs can be mounted, PID and IPC namespaces of its own (init is
+    // their PID 1) with that /proc, whose Landlock rule is added in the sandbox's view.
+    let own_pids = !view.is_empty() && host.fresh_proc && !spec.no_proc;
+    if own_pids {
+        view.push(MountOp::Proc);
+        landlock = landlock.in_sandbox_view(&[Path::new("/proc")]);
+    }
+    warnings.extend(landlock_residual_risks(filesystem, network, abi, !view.is_empty(), own_pids));
+    Ok(Enforcement::Landlock { landlock, seccomp: SeccompPlan::new(network, false, false), protected, proxy, view })
+}
+
+/// What the landlock pipeline leaves open on this host, for `--explain`'s `warnings` (and
+/// `docs/security.md`, which lists the same with the escape probes that show them).
+fn landlock_residual_risks(
+    filesystem: &FilesystemView,
+    network: NetworkMode,
+    abi: u32,
+    view: bool,
+    own_pids: bool,
+) -> Vec<String> {
+    let mut risks = Vec::new();
+    if !filesystem.full_write && !view {
+        risks.push(
+            "landlock pipeline: metadata of files outside the writable roots can be changed (mode bits including \
+             set-uid, owner where the kernel allows, xattrs, timestamps): Landlock has no rights for them and this \
+             host gives no user namespace for a read-only view; refusing chmod/chown/xattr/utimensat everywhere \
+             would break `chmod +x` in the workspace"
+                .to_owned(),
+        );
+    }
+    if own_pids {
+        return risks_of_the_network(risks, network);
+    }
+    risks.push(
+        "landlock pipeline: no PID namespace: /proc lists every host process and its command line (environments \
+         and memory are refused)"
+            .to_owned(),
+    );
+    risks.push(
+        "landlock pipeline: the sandbox's init is a subreaper in the host's PID namespace: it ends every descendant \
+         when the command exits or the launcher dies, but a SIGKILL sent to init's own pid from outside (not through \
+         the sandbox's kill, which signals the command) leaves the command's descendants running"
+            .to_owned(),
+    );
+    if abi < 6 {
+        risks.push(
+            "landlock pipeline: Landlock ABI < 6 does not scope signals, so the command can also kill its init \
+             (and then its descendants outlive the run)"
+                .to_owned(),
+        );
+    }
+    risks_of_the_network(risks, network)
+}
+
+fn risks_of_the_network(mut risks: Vec<String>, network: NetworkMode) -> Vec<String> {
+    if network == NetworkMode::Full {
+        risks.push(
+            "landlock pipeline, full network: host unix sockets the user may connect to are reachable (a tmux \
+             server, a socket under /tmp; with user namespaces the known ones are hidden as on the bwrap pipeline: \
+             /run/user/<uid>, dbus, systemd, docker, containerd, podman, X11, SSH_AUTH_SOCK)"
+                .to_owned(),
+        );
+    }
+    risks
+}
+
+/// Full network: the host's known agent and bus sockets to hide (both pipelines' views).
+fn host_ipc_masks(spec: &SandboxSpec, host: &HostFacts, network: NetworkMode) -> Vec<PathBuf> {
+    if network != NetworkMode::Full {
+        return Vec::new();
+    }
+    let ssh_auth_sock = spec.env.iter().find(|(k, _)| k == "SSH_AUTH_SOCK").map(|(_, v)| Path::new(v));
+    mounts::host_ipc_paths(host.euid, ssh_auth_sock)
 }
 
 fn plan_namespaces(
@@ -687,12 +777,7 @@ fn plan_namespaces(
         );
         no_proc = true;
     }
-    let masks = if network == NetworkMode::Full {
-        let ssh_auth_sock = spec.env.iter().find(|(k, _)| k == "SSH_AUTH_SOCK").map(|(_, v)| Path::new(v));
-        mounts::host_ipc_paths(host.euid, ssh_auth_sock)
-    } else {
-        Vec::new()
-    };
+    let masks = host_ipc_masks(spec, host, network);
     let options = ViewOptions { no_proc, new_netns };
     let (view, view_warnings) = mounts::plan(filesystem, &protected.pins, &protected.read_only, &masks, options);
     warnings.extend(view_warnings);
@@ -757,7 +842,7 @@ fn plan_namespaces(
         mounts: view,
         protected,
         landlock,
-        seccomp: SeccompPlan::new(network, new_netns),
+        seccomp: SeccompPlan::new(network, new_netns, true),
         executor,
         proxy,
     })

@@ -129,6 +129,53 @@ pub fn host_ipc_paths(uid: u32, ssh_auth_sock: Option<&Path>) -> Vec<PathBuf> {
     paths
 }
 
+/// The landlock pipeline's view, where user namespaces are available: the host's tree as it
+/// is, all of it read-only but the writable roots (bound writable over themselves), then the
+/// pins and the protected paths as on the namespace pipeline. Landlock stays the filesystem
+/// policy; the read-only mounts are what refuses metadata changes outside the writable roots
+/// (mode bits including set-uid, owner, xattrs, timestamps), for which Landlock has no rights.
+/// The host's `/dev` and `/sys` stay (read-only; Landlock decides what opens there), and so
+/// does its `/proc` unless the planner appends a fresh one ([`MountOp::Proc`], with a PID
+/// namespace).
+/// `masks` (full network: the host's known agent and bus sockets) are hidden as on the namespace
+/// pipeline.
+pub fn landlock_view(
+    view: &FilesystemView,
+    pins: &[PathBuf],
+    read_only_binds: &[ProtectedPath],
+    masks: &[PathBuf],
+) -> Vec<MountOp> {
+    let mut writable: Vec<&Path> = view.writable_roots.iter().map(|root| root.path.as_path()).collect();
+    writable.sort_by_key(|path| path.components().count());
+    let mut ops = vec![MountOp::ReadOnlyRoot];
+    ops.extend(writable.iter().map(|path| MountOp::WritableBind { path: path.to_path_buf() }));
+    ops.extend(
+        pins.iter().filter(|pin| !writable.contains(&pin.as_path())).map(|pin| MountOp::Pin { path: pin.clone() }),
+    );
+    let mut protected: Vec<&ProtectedPath> = read_only_binds.iter().collect();
+    protected.sort_by_key(|p| p.path.components().count());
+    ops.extend(protected.into_iter().map(|p| MountOp::ReadOnlyBind { path: p.path.clone() }));
+    ops.extend(mask_ops(view, masks));
+    ops
+}
+
+/// Masks for the host paths in `masks` that exist, but those the user made writable.
+fn mask_ops(view: &FilesystemView, masks: &[PathBuf]) -> Vec<MountOp> {
+    let mut ops = Vec::new();
+    for path in masks {
+        // A path the user made writable is theirs to use.
+        if view.writable_roots.iter().any(|root| &root.path == path) {
+            continue;
+        }
+        match std::fs::canonicalize(path).and_then(|canonical| Ok((std::fs::metadata(&canonical)?, canonical))) {
+            Ok((metadata, canonical)) if metadata.is_dir() => ops.push(MountOp::Mask { path: canonical }),
+            Ok((_, canonical)) => ops.push(MountOp::MaskFile { path: canonical }),
+            Err(_) => {}
+        }
+    }
+    ops
+}
+
 /// Plans the view. `pins` are directories to bind over themselves before the protected paths
 /// inside writable roots (`read_only_binds`) are bound read-only; `masks` are host paths to
 /// hide (those that exist).
@@ -199,17 +246,7 @@ pub fn plan(
         DenyKind::File => MountOp::MaskFile { path: deny.path.clone() },
     }));
     if matches!(view.read, ReadScope::Full) {
-        for path in masks {
-            // A path the user made writable is theirs to use.
-            if view.writable_roots.iter().any(|root| &root.path == path) {
-                continue;
-            }
-            match std::fs::canonicalize(path).and_then(|canonical| Ok((std::fs::metadata(&canonical)?, canonical))) {
-                Ok((metadata, canonical)) if metadata.is_dir() => ops.push(MountOp::Mask { path: canonical }),
-                Ok((_, canonical)) => ops.push(MountOp::MaskFile { path: canonical }),
-                Err(_) => {}
-            }
-        }
+        ops.extend(mask_ops(view, masks));
     }
     ops.push(MountOp::Dev { host_shm });
     ops.push(if options.no_proc { MountOp::Mask { path: "/proc".into() } } else { MountOp::Proc });

@@ -282,3 +282,54 @@ fn id_maps_use_the_effective_ids() {
     let host = HostFacts { euid: 4242, egid: 4343, ..host() };
     assert_eq!(plan(&spec(&["true"]), &host).namespaces().unwrap().id_map, "uid 4242 -> 4242, gid 4343 -> 4343");
 }
+
+#[test]
+fn landlock_plans_a_read_only_view_where_it_can_list_their_residual_risks_and_take_dev_out_of_a_full_read() {
+    let mut s = spec(&["true"]);
+    s.pipeline = PipelineRequest::Landlock;
+    for (abi, full_network) in [(6, false), (5, true)] {
+        s.policy = if full_network {
+            SandboxPolicy::parse(r#"{"type":"read-only","network_access":true}"#).unwrap().into()
+        } else {
+            SandboxPolicy::read_only().into()
+        };
+        let p = plan(&s, &HostFacts::capable(abi));
+        assert_eq!(p.pipeline(), Pipeline::Landlock);
+        let has = |needle: &str| p.warnings().iter().any(|w| w.contains(needle));
+        // With user namespaces the view is read-only outside the writable roots.
+        assert!(!has("metadata of files outside the writable roots"), "{:?}", p.warnings());
+        assert!(matches!(p.mounts().first(), Some(mounts::MountOp::ReadOnlyRoot)), "{:?}", p.mounts());
+        let mut no_userns = without_namespaces();
+        no_userns.landlock_abi = Ok(abi);
+        let bare = plan(&s, &no_userns);
+        assert!(bare.mounts().is_empty());
+        let bare_has = |needle: &str| bare.warnings().iter().any(|w| w.contains(needle));
+        assert!(bare_has("metadata of files outside the writable roots"));
+        // Where a fresh /proc can be mounted the view has it, and PID 1 its own namespace;
+        // without user namespaces (or a fresh /proc) the host's /proc and a subreaper stay.
+        assert!(matches!(p.mounts().last(), Some(mounts::MountOp::Proc)), "{:?}", p.mounts());
+        assert!(!has("/proc lists every host process") && !has("subreaper"), "{:?}", p.warnings());
+        let mut masked_proc = HostFacts::capable(abi);
+        masked_proc.fresh_proc = false;
+        let shared = plan(&s, &masked_proc);
+        assert!(!shared.mounts().iter().any(|op| matches!(op, mounts::MountOp::Proc)));
+        assert!(shared.warnings().iter().any(|w| w.contains("/proc lists every host process")));
+        assert!(bare_has("/proc lists every host process") && bare_has("subreaper"));
+        assert_eq!(bare_has("does not scope signals"), abi < 6);
+        assert_eq!(has("host unix sockets the user may connect to"), full_network);
+        assert_eq!(bare_has("host unix sockets the user may connect to"), full_network);
+        // /proc's rule is added in the sandbox's view, on its fresh procfs.
+        assert!(p.landlock().unwrap().rules.iter().any(|r| r.path == std::path::Path::new("/proc") && r.sandbox_view));
+        // `/` itself grants listing only; `/dev` has no rule of its own.
+        let rules = &p.landlock().unwrap().rules;
+        let root = rules.iter().find(|r| r.path == std::path::Path::new("/")).unwrap();
+        assert_eq!(root.access, landlock::fs_access::READ_DIR);
+        assert!(rules.iter().all(|r| r.path != std::path::Path::new("/dev")));
+        assert!(rules.iter().any(|r| r.path == std::path::Path::new("/usr")));
+        // The namespace pipeline's plan has none of these.
+        let mut b = s.clone();
+        b.pipeline = PipelineRequest::Bwrap;
+        let bwrap = plan(&b, &HostFacts::capable(abi));
+        assert!(!bwrap.warnings().iter().any(|w| w.contains("landlock pipeline")), "{:?}", bwrap.warnings());
+    }
+}

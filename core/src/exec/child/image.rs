@@ -21,6 +21,9 @@ pub(crate) struct ChildImage {
     /// The spawning process, when the sandbox must die with it.
     pub die_with_parent: Option<libc::pid_t>,
     pub namespaces: Option<NamespaceImage>,
+    /// The sandbox's init, which forks the command: PID 1 of its own PID namespace (namespace
+    /// pipeline) or a subreaper in the host's (landlock pipeline).
+    pub init: Option<InitImage>,
     pub drop_capabilities: bool,
     pub no_new_privs: bool,
     /// `RLIMIT_NPROC` to set (soft and hard) before the command runs.
@@ -104,13 +107,24 @@ pub(crate) struct CloneSource {
     pub tree: Cell<Option<OwnedFd>>,
 }
 
-/// Runs as the sandbox's PID 1.
+/// Runs as the sandbox's init: PID 1 of a new PID namespace, or, without one, a subreaper that
+/// ends every descendant once the command has exited.
 pub(crate) struct InitImage {
     /// Write end of the pipe on which init reports the command's raw wait status.
     pub status_fd: RawFd,
     /// Descriptors init keeps until the sandbox ends, the status pipe's included, ascending:
     /// the placeholders' shared locks, so that they outlive a launcher that dies or lets go.
     pub keep_fds: Vec<RawFd>,
+    /// Present when init shares the host's PID namespace (landlock pipeline): room for
+    /// `/proc/thread-self/children`, read after the command exits to kill what is left.
+    pub subreaper: Option<Subreaper>,
+}
+
+/// What a subreaper init needs to end the command's descendants without allocating.
+pub(crate) struct Subreaper {
+    /// Room for one reading of the children list (pids, space-separated); a list longer than
+    /// this is read again after the pids it held are killed.
+    pub children: RefCell<Box<[u8]>>,
 }
 
 pub(crate) struct NamespaceImage {
@@ -120,8 +134,8 @@ pub(crate) struct NamespaceImage {
     pub clone_first: Vec<CloneSource>,
     /// Bring `lo` up (new network namespace).
     pub loopback: bool,
-    /// Present when the child is PID 1 of a new PID namespace.
-    pub init: Option<InitImage>,
+    /// The child becomes PID 1 of a new PID namespace ([`ChildImage::init`] says how it runs).
+    pub pid_namespace: bool,
     /// Proxy mode: listen on these ports at 127.0.0.1 and ::1 and hand each listening socket,
     /// tagged with its route index, to the spawning process over `control_fd`.
     pub proxy_listeners: Option<ProxyListeners>,

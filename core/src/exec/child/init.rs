@@ -1,19 +1,34 @@
-//! The sandbox's PID 1 (namespace pipeline): forks the command, forwards signals to it, reaps
-//! every orphan, and exits with the command's status — which makes the kernel kill whatever
-//! is left in the PID namespace.
+//! The sandbox's init: forks the command, forwards signals to it, reaps every orphan, and exits
+//! with the command's status.
+//!
+//! On the namespace pipeline it is PID 1 of the sandbox's PID namespace: its exit makes the
+//! kernel kill whatever is left there. On the landlock pipeline there is no PID namespace (it
+//! may not be available at all), so init is a subreaper (`PR_SET_CHILD_SUBREAPER`): every
+//! orphan of the sandbox is re-parented to it, not to the host's init. When the command exits
+//! it kills its children, listed by `/proc/thread-self/children`, and reaps them, round after
+//! round (the children of a killed process become its own) until it has no child left —
+//! which, for a subreaper, means no descendant is left. Only then does it report and exit,
+//! and only then are the placeholders released. Pids are safe to kill: a child is not reaped
+//! (its pid not freed for reuse) until init itself waits for it.
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::confine::drop_capabilities;
 use super::fds::{close_other_fds, close_span};
-use super::image::InitImage;
+use super::image::{InitImage, Subreaper};
 use super::kernel::Kernel;
 use crate::exec::report::{Stage, Step, at};
 use crate::sys;
 
 /// The command's pid, for the forwarding signal handler.
 static COMMAND_PID: AtomicI32 = AtomicI32::new(0);
+
+/// A subreaper's launcher, when the sandbox dies with it: its death is announced by
+/// [`LAUNCHER_GONE`] (not SIGKILL, which would end init and leave the descendants running),
+/// and the handler turns it into SIGKILL for the command, after which init ends the rest.
+static LAUNCHER: AtomicI32 = AtomicI32::new(0);
+const LAUNCHER_GONE: libc::c_int = libc::SIGTERM;
 
 /// Whether init passes `signal` on to the command. The kernel drops any signal sent to a PID
 /// namespace's init from outside unless init has a handler for it, so every signal a caller
@@ -37,6 +52,9 @@ fn forwarded(signal: i32) -> bool {
 
 extern "C" fn forward_signal(signal: libc::c_int) {
     let pid = COMMAND_PID.load(Ordering::Relaxed);
+    let launcher = LAUNCHER.load(Ordering::Relaxed);
+    let signal =
+        if signal == LAUNCHER_GONE && launcher > 0 && sys::getppid() != launcher { libc::SIGKILL } else { signal };
     if pid > 0 {
         let _ = sys::kill(pid, signal);
     }
@@ -44,7 +62,19 @@ extern "C" fn forward_signal(signal: libc::c_int) {
 
 /// Forks the command. Returns in the command's process; in this process (PID 1) it runs the
 /// init loop and never returns.
-pub(crate) fn fork_command(k: &impl Kernel, init: &InitImage, fd_limit: RawFd) -> Step {
+/// `die_with_parent` is the launcher whose death must end the sandbox.
+pub(crate) fn fork_command(
+    k: &impl Kernel,
+    init: &InitImage,
+    fd_limit: RawFd,
+    die_with_parent: Option<libc::pid_t>,
+) -> Step {
+    if init.subreaper.is_some() {
+        at(Stage::Subreaper, k.prctl(libc::PR_SET_CHILD_SUBREAPER, 1))?;
+        // Without the children list the descendants could not be found once the command
+        // exits: refuse now, before anything runs.
+        at(Stage::Subreaper, k.open(CHILDREN, libc::O_RDONLY))?;
+    }
     // SAFETY: this process is single-threaded (a fresh clone); both sides continue with
     // async-signal-safe code only.
     let (pid, _) = at(Stage::Fork, unsafe { k.clone_process(0) })?;
@@ -57,6 +87,15 @@ pub(crate) fn fork_command(k: &impl Kernel, init: &InitImage, fd_limit: RawFd) -
     k.reset_signal_handlers();
     for signal in (1..=libc::SIGRTMAX()).filter(|signal| forwarded(*signal)) {
         k.set_signal_handler(signal, forward_signal);
+    }
+    if let (Some(_), Some(launcher)) = (&init.subreaper, die_with_parent) {
+        // Signals are still blocked: the handler runs once they are unblocked below.
+        LAUNCHER.store(launcher, Ordering::Relaxed);
+        let _ = k.prctl(libc::PR_SET_PDEATHSIG, LAUNCHER_GONE as libc::c_ulong);
+        if k.getppid() != launcher {
+            // Gone before the signal was re-armed.
+            let _ = sys::kill(pid, libc::SIGKILL);
+        }
     }
     // Init runs without Landlock or seccomp. Not dumpable, its memory (`/proc/1/mem`) and
     // descriptors are out of the command's reach even where neither Landlock nor Yama would
@@ -71,15 +110,30 @@ pub(crate) fn fork_command(k: &impl Kernel, init: &InitImage, fd_limit: RawFd) -
     let _ = drop_capabilities(k);
     let _ = k.prctl(libc::PR_SET_NO_NEW_PRIVS, 1);
     k.unblock_all_signals();
-    reap_until_command_exits(pid, init.status_fd)
+    reap_until_command_exits(pid, init.status_fd, init.subreaper.as_ref())
 }
 
-/// Reaps every process of the sandbox (orphans are re-parented to PID 1) until the command
-/// exits, then reports its status and exits.
-fn reap_until_command_exits(command: libc::pid_t, status_fd: RawFd) -> ! {
+/// The children of this (single-threaded) process.
+const CHILDREN: &std::ffi::CStr = c"/proc/thread-self/children";
+
+/// Rounds of killing and reaping before a subreaper gives up on a tree that keeps growing.
+/// Each round reaps at least one process, so this bounds the processes a run may leave
+/// (`RLIMIT_NPROC` bounds them too).
+const MAX_REAP_ROUNDS: u32 = 1 << 16;
+
+/// Reaps every process of the sandbox (orphans are re-parented to init) until the command
+/// exits; a subreaper then ends every descendant. Reports the command's status and exits.
+fn reap_until_command_exits(command: libc::pid_t, status_fd: RawFd, subreaper: Option<&Subreaper>) -> ! {
     loop {
         match sys::waitpid(-1, 0) {
             Ok((pid, status)) if pid == command => {
+                if let Some(subreaper) = subreaper
+                    && !end_descendants(subreaper)
+                {
+                    // Some descendant may still run: no status, so the launcher reports
+                    // init's failure rather than the command's exit.
+                    sys::exit_immediately(125)
+                }
                 let _ = sys::write_all(status_fd, &status.to_ne_bytes());
                 let code = if libc::WIFSIGNALED(status) {
                     libc::WTERMSIG(status).saturating_add(128)
@@ -89,7 +143,64 @@ fn reap_until_command_exits(command: libc::pid_t, status_fd: RawFd) -> ! {
                 sys::exit_immediately(code)
             }
             Ok(_) => {}
+            Err(errno) if errno.0 == libc::EINTR => {}
             Err(_) => sys::exit_immediately(125),
         }
+    }
+}
+
+/// Kills and reaps every child until none is left; `false` when that cannot be verified.
+fn end_descendants(subreaper: &Subreaper) -> bool {
+    let Ok(mut buffer) = subreaper.children.try_borrow_mut() else { return false };
+    for _ in 0..MAX_REAP_ROUNDS {
+        // Children first (not reaped yet, so their pids cannot have been reused), then wait.
+        let Ok(file) = sys::open(CHILDREN, libc::O_RDONLY) else { return false };
+        let read = sys::read(std::os::fd::AsRawFd::as_raw_fd(&file), &mut buffer);
+        drop(file);
+        let Ok(length) = read else { return false };
+        for pid in pids(buffer.get(..length).unwrap_or_default()) {
+            let _ = sys::kill(pid, libc::SIGKILL);
+        }
+        match sys::waitpid(-1, 0) {
+            Ok(_) => {}
+            Err(errno) if errno.0 == libc::ECHILD => return true,
+            Err(errno) if errno.0 == libc::EINTR => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// The pids of a children list: decimal numbers separated by spaces. A number cut off at the
+/// end of a full buffer is dropped (it is read again in the next round).
+fn pids(list: &[u8]) -> impl Iterator<Item = libc::pid_t> + '_ {
+    let complete = match list.iter().rposition(|b| *b == b' ') {
+        Some(last_space) => list.get(..last_space).unwrap_or_default(),
+        None => list,
+    };
+    complete.split(|b| *b == b' ').filter_map(|digits| {
+        let mut pid: libc::pid_t = 0;
+        if digits.is_empty() {
+            return None;
+        }
+        for digit in digits {
+            if !digit.is_ascii_digit() {
+                return None;
+            }
+            pid = pid.checked_mul(10)?.checked_add(libc::pid_t::from(digit.wrapping_sub(b'0')))?;
+        }
+        (pid > 0).then_some(pid)
+    })
+}
+
+#[cfg(test)]
+mod pid_list_tests {
+    #[test]
+    fn parses_the_kernels_children_list() {
+        assert_eq!(super::pids(b"12 345 6 ").collect::<Vec<_>>(), [12, 345, 6]);
+        // A final number without its separator may have been cut off by a full buffer.
+        assert_eq!(super::pids(b"12 34").collect::<Vec<_>>(), [12]);
+        assert_eq!(super::pids(b"").count(), 0);
+        assert_eq!(super::pids(b"0 x1 99999999999 7 ").collect::<Vec<_>>(), [7]);
     }
 }

@@ -10,8 +10,8 @@
 //! code and run it a second time.
 //!
 //! The steps, in order: parent-death signal, new session, the command's descriptors
-//! ([`fds`]), the namespaces and the filesystem view ([`view`]), the working directory, PID 1
-//! ([`init`], namespace pipeline), and the confinement of the command itself ([`confine`]).
+//! ([`fds`]), the namespaces and the filesystem view ([`view`]), the working directory, the
+//! sandbox's init ([`init`]: PID 1, or a subreaper on the landlock pipeline), and the confinement of the command itself ([`confine`]).
 //! A failure is reported to the parent as `(stage, errno, index)` over the report pipe
 //! ([`crate::exec::report`]).
 #![deny(
@@ -79,7 +79,7 @@ fn setup_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infallible> {
     // returns to.
     unsafe { k.close_raw(image.report_read_fd) };
     crate::exec::fault::child_checkpoint();
-    let in_pid_namespace = image.namespaces.as_ref().is_some_and(|ns| ns.init.is_some());
+    let in_pid_namespace = image.namespaces.as_ref().is_some_and(|ns| ns.pid_namespace);
     if let Some(parent) = image.die_with_parent {
         at(Stage::ParentDeathSignal, k.prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
         // The parent may have died before the signal was armed. In a new PID namespace the
@@ -96,9 +96,10 @@ fn setup_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infallible> {
         view::enter(k, ns)?;
     }
     at(Stage::Chdir, k.chdir(&image.exec.cwd))?;
-    if let Some(init) = image.namespaces.as_ref().and_then(|ns| ns.init.as_ref()) {
-        // This process is PID 1 of the sandbox; the command is its child.
-        init::fork_command(k, init, image.fd_limit)?;
+    if let Some(init) = &image.init {
+        // This process is the sandbox's init (its PID 1, or a subreaper); the command is its
+        // child.
+        init::fork_command(k, init, image.fd_limit, image.die_with_parent)?;
         at(Stage::ParentDeathSignal, k.prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
     }
     confine::confine_and_exec(k, image)

@@ -198,6 +198,8 @@ fn image(strings: &Strings, namespaces: Option<NamespaceImage>) -> ChildImage {
         report_fd: 20,
         report_read_fd: 21,
         die_with_parent: Some(PARENT),
+        // The namespace images below are the namespace pipeline's: PID 1.
+        init: namespaces.as_ref().map(|_| InitImage { status_fd: 30, keep_fds: vec![30], subreaper: None }),
         namespaces,
         drop_capabilities: true,
         no_new_privs: true,
@@ -217,7 +219,7 @@ fn namespaces(ops: Vec<PreparedOp>, clone_first: Vec<CloneSource>) -> NamespaceI
         ops,
         clone_first,
         loopback: true,
-        init: Some(InitImage { status_fd: 30, keep_fds: vec![30] }),
+        pid_namespace: true,
         proxy_listeners: None,
         classic: None,
     }
@@ -257,6 +259,32 @@ fn landlock_image_runs_session_descriptors_then_confinement_then_exec() {
     expected.extend(CONFINE.iter().filter(|call| **call != "set_cloexec").copied());
     // keep = [20]: close 3..=19, then 21.. ; no passed descriptors.
     assert_eq!(kernel.calls(), expected);
+}
+
+#[test]
+fn landlock_image_with_a_subreaper_init_forks_the_command_before_confining() {
+    let strings = strings();
+    let kernel = Recorder::new();
+    let mut with_init = image(&strings, None);
+    with_init.init = Some(InitImage {
+        status_fd: 30,
+        keep_fds: vec![30],
+        subreaper: Some(super::image::Subreaper { children: std::cell::RefCell::new(vec![0; 64].into_boxed_slice()) }),
+    });
+    let failure = setup_and_exec(&kernel, &with_init).unwrap_err();
+    assert_eq!(failure.stage, Stage::Exec);
+    let mut expected = vec!["close_raw", "prctl", "getppid", "setsid", "dup2", "is_open", "is_open", "chdir /w"];
+    // The subreaper is armed and its children list checked before the fork; the fake goes on
+    // as the command, which arms its own parent-death signal.
+    expected.extend(["prctl", "open /proc/thread-self/children", "clone_process", "prctl"]);
+    expected.extend(CONFINE.iter().filter(|call| **call != "set_cloexec").copied());
+    assert_eq!(kernel.calls(), expected);
+
+    // Without a children list nothing runs.
+    let kernel = Recorder::failing("open /proc/thread-self/children", libc::ENOENT);
+    let failure = setup_and_exec(&kernel, &with_init).unwrap_err();
+    assert_eq!(failure, Failure::new(Stage::Subreaper, Errno(libc::ENOENT)));
+    assert_eq!(kernel.calls().last().map(String::as_str), Some("open /proc/thread-self/children"));
 }
 
 #[test]
