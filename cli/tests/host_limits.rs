@@ -289,7 +289,8 @@ fn on_a_kernel_without_the_new_mount_api_openat2_and_close_range_the_namespace_p
         let out = common::stdout(&output);
         assert!(output.status.success(), "{user:?}: {out} {}", stderr(&output));
         assert!(out.contains("inside-ok"), "{user:?}: {out}");
-        let refused = out.lines().filter(|line| !line.starts_with("sysctl: ") && line.contains("Read-only file system"));
+        let refused =
+            out.lines().filter(|line| !line.starts_with("sysctl: ") && line.contains("Read-only file system"));
         assert_eq!(refused.count(), 3, "{user:?}: outside and .git are read-only: {out}");
         let sysctl = out.lines().find(|line| line.starts_with("sysctl: ")).unwrap_or_default();
         let denied = sysctl.contains("Read-only file system") || sysctl.contains("Permission denied");

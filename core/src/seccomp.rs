@@ -139,6 +139,8 @@ pub const NAMESPACE_FLAGS: u32 = libc::CLONE_NEWUSER as u32
 /// The terminal ioctls that act on another process's terminal input or console.
 const TIOCSTI: u32 = 0x5412;
 const TIOCLINUX: u32 = 0x541c;
+/// `USERFAULTFD_IOC_NEW` on `/dev/userfaultfd`: a userfaultfd without the refused system call.
+const USERFAULTFD_IOC_NEW: u32 = 0xaa00;
 
 fn no_namespace_flags() -> Vec<Condition> {
     vec![Condition::ArgIn {
@@ -165,6 +167,13 @@ fn always_denied() -> Vec<SyscallRule> {
         refused("ptrace", libc::SYS_ptrace, "reads and writes another process's memory and registers"),
         refused("process_vm_readv", libc::SYS_process_vm_readv, "reads another process's memory"),
         refused("process_vm_writev", libc::SYS_process_vm_writev, "writes another process's memory"),
+        refused(
+            "pidfd_getfd",
+            libc::SYS_pidfd_getfd,
+            "copies a descriptor out of another process (the launcher's sockets, where no Landlock scope or PID namespace stands between)",
+        ),
+        refused("kcmp", libc::SYS_kcmp, "compares other processes' kernel objects (descriptors, memory maps)"),
+        refused("process_madvise", libc::SYS_process_madvise, "advises on another process's memory"),
         rule(
             "unshare",
             libc::SYS_unshare,
@@ -218,10 +227,12 @@ fn always_denied() -> Vec<SyscallRule> {
             vec![Condition::ArgNotIn {
                 arg: 1,
                 mask: u32::MAX,
-                values: vec![TIOCSTI, TIOCLINUX],
-                meaning: "request is not TIOCSTI or TIOCLINUX (the kernel reads only the low 32 bits)",
+                values: vec![TIOCSTI, TIOCLINUX, USERFAULTFD_IOC_NEW],
+                meaning: "request is not TIOCSTI, TIOCLINUX or USERFAULTFD_IOC_NEW (the kernel reads only the low 32 bits)",
             }],
-            Some("TIOCSTI types into a terminal the host reads from; TIOCLINUX drives the console (selection paste)"),
+            Some(
+                "TIOCSTI types into a terminal the host reads from; TIOCLINUX drives the console (selection paste); USERFAULTFD_IOC_NEW makes a userfaultfd from /dev/userfaultfd",
+            ),
         ),
     ]
 }

@@ -21,7 +21,8 @@ async function inSandbox(script, options) {
 
 // The exact errno of a refused write: Landlock refuses the open (EACCES); the namespace
 // pipeline's read-only view refuses it first (EROFS).
-const WRITE_REFUSED = { landlock: 'EACCES', bwrap: 'EROFS' };
+// With user namespaces the landlock pipeline runs in the same read-only view (EROFS as well).
+const WRITE_REFUSED = { landlock: sandbox.probe().namespaces.available ? 'EROFS' : 'EACCES', bwrap: 'EROFS' };
 // A refused connection: seccomp refuses connect(2) without a network (EPERM); in proxy mode the
 // namespace pipeline's empty network namespace has no listener on other ports (ECONNREFUSED)
 // and the landlock pipeline's TCP rules refuse them (EACCES).

@@ -475,7 +475,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     }
     let candidates = process::exec_candidates(program, &env);
     let sandboxed = pipeline != Pipeline::Unsandboxed;
-    let max_processes = process_budget(spec, &enforcement, host, &mut warnings);
+    let max_processes = process_budget(spec, &enforcement, host, &mut warnings)?;
     let embedded_namespaces = match &enforcement {
         Enforcement::Namespaces { executor, .. } => *executor == Executor::Embedded,
         Enforcement::Landlock { protected, view, .. } => !protected.read_only.is_empty() || !view.is_empty(),
@@ -525,29 +525,31 @@ fn process_budget(
     enforcement: &Enforcement,
     host: &HostFacts,
     warnings: &mut Vec<String>,
-) -> Option<u64> {
+) -> Result<Option<u64>> {
     let budget = spec.max_processes.unwrap_or(DEFAULT_MAX_PROCESSES);
-    let own_user_namespace = match enforcement {
+    let why_not = match enforcement {
         // An installed bwrap is started by a plain child of the host's user namespace, where
         // the limit would count the uid's processes everywhere.
-        Enforcement::Namespaces { executor: Executor::SystemBwrap { .. }, .. } => {
-            warnings.push("no process budget with an installed bwrap".into());
-            return None;
-        }
-        Enforcement::Namespaces { .. } => true,
-        Enforcement::Landlock { protected, .. } => !protected.read_only.is_empty(),
-        Enforcement::Unsandboxed | Enforcement::SeccompOnly { .. } => false,
-    };
-    if !own_user_namespace {
-        if matches!(enforcement, Enforcement::Landlock { .. }) {
-            warnings.push("no process budget: the command shares the host's user namespace".into());
-        }
-        return None;
+        Enforcement::Namespaces { executor: Executor::SystemBwrap { .. }, .. } => Some("with an installed bwrap"),
+        Enforcement::Namespaces { .. } => None,
+        Enforcement::Landlock { protected, view, .. } if !view.is_empty() || !protected.read_only.is_empty() => None,
+        Enforcement::Landlock { .. } => Some("where the command shares the host's user namespace"),
+        Enforcement::Unsandboxed | Enforcement::SeccompOnly { .. } => return Ok(None),
     }
-    if host.euid == 0 {
-        warnings.push(format!("process budget ({budget}) set but not enforced: the kernel exempts uid 0 of the host"));
+    // The kernel never applies RLIMIT_NPROC to the host's uid 0.
+    .or((host.euid == 0).then_some("for the host's uid 0, whom the kernel exempts"));
+    match (why_not, spec.max_processes) {
+        (None, _) => Ok(Some(budget)),
+        // Asked for explicitly: a budget the run would not have is refused, not dropped.
+        (Some(why), Some(asked)) => Err(Error::Unsupported {
+            what: format!("a process budget of {asked}"),
+            reason: format!("it cannot be enforced {why}; run without --max-processes (maxProcesses) to accept that"),
+        }),
+        (Some(why), None) => {
+            warnings.push(format!("no process budget {why}"));
+            Ok(None)
+        }
     }
-    Some(budget)
 }
 
 /// The proxy endpoints of a managed network: its loopback ports on `127.0.0.1`.

@@ -158,9 +158,14 @@ pub type RlimitResource = libc::__rlimit_resource_t;
 #[cfg(not(target_env = "gnu"))]
 pub type RlimitResource = libc::c_int;
 
-/// Sets both the soft and the hard limit of `resource` for this process.
+/// Lowers both the soft and the hard limit of `resource` to `limit` (never raises them: a
+/// hard limit already below it stays, as raising it would need privilege).
 pub fn set_rlimit(resource: RlimitResource, limit: u64) -> SysResult<()> {
-    let value = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+    let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `current` is a valid out parameter.
+    check_int(unsafe { libc::getrlimit(resource, &mut current) })?;
+    let lowered = limit.min(current.rlim_max);
+    let value = libc::rlimit { rlim_cur: lowered, rlim_max: lowered };
     // SAFETY: `value` is a valid rlimit for the duration of the call.
     check_int(unsafe { libc::setrlimit(resource, &value) }).map(drop)
 }

@@ -100,15 +100,23 @@ pub(crate) fn fork_command(
     // Init runs without Landlock or seccomp. Not dumpable, its memory (`/proc/1/mem`) and
     // descriptors are out of the command's reach even where neither Landlock nor Yama would
     // stop a same-uid process: that takes CAP_SYS_PTRACE in the host's user namespace.
-    let _ = k.prctl(libc::PR_SET_DUMPABLE, 0);
     // Init keeps nothing of the command's — its standard streams, its other descriptors, the
     // report pipe (which must close when the command execs) — only the status pipe and the
-    // placeholder locks, all at 3 or above.
-    let _ = close_other_fds(k, &init.keep_fds, fd_limit);
-    let _ = close_span(k, 0, 2, fd_limit);
-    // Init needs no privilege to reap and forward: drop it, like the command will.
-    let _ = drop_capabilities(k);
-    let _ = k.prctl(libc::PR_SET_NO_NEW_PRIVS, 1);
+    // placeholder locks, all at 3 or above. Init needs no privilege to reap and forward: it
+    // drops it, like the command will. If any of this fails, init must not run on weaker than
+    // planned: the command is killed (before or just after its exec) and the sandbox ends 125.
+    let hardened = k
+        .prctl(libc::PR_SET_DUMPABLE, 0)
+        .map(drop)
+        .map_err(|errno| crate::exec::report::Failure::new(Stage::Fork, errno))
+        .and_then(|()| close_other_fds(k, &init.keep_fds, fd_limit))
+        .and_then(|()| close_span(k, 0, 2, fd_limit))
+        .and_then(|()| drop_capabilities(k))
+        .and_then(|()| at(Stage::NoNewPrivs, k.prctl(libc::PR_SET_NO_NEW_PRIVS, 1)).map(drop));
+    if hardened.is_err() {
+        let _ = sys::kill(pid, libc::SIGKILL);
+        sys::exit_immediately(125);
+    }
     k.unblock_all_signals();
     reap_until_command_exits(pid, init.status_fd, init.subreaper.as_ref())
 }
