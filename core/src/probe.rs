@@ -465,8 +465,20 @@ fn installed_bwrap() -> Option<PathBuf> {
     ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"]
         .iter()
         .map(Path::new)
-        .find(|p| p.exists())
-        .map(Path::to_path_buf)
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .find(|p| root_owned_all_the_way(p))
+}
+
+/// Whether `path` and every directory above it belong to root and are writable by nobody else:
+/// a bwrap the probe runs (unconfined) must not be one a sandboxed command could have planted.
+fn root_owned_all_the_way(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let safe = |p: &Path, file: bool| {
+        std::fs::symlink_metadata(p).is_ok_and(|m| {
+            m.uid() == 0 && m.mode() & 0o022 == 0 && if file { m.is_file() } else { m.is_dir() }
+        })
+    };
+    safe(path, true) && path.ancestors().skip(1).all(|dir| safe(dir, false))
 }
 
 /// An installed bwrap that creates user, mount, PID and network namespaces here (it runs
