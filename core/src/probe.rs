@@ -474,9 +474,8 @@ fn installed_bwrap() -> Option<PathBuf> {
 fn root_owned_all_the_way(path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let safe = |p: &Path, file: bool| {
-        std::fs::symlink_metadata(p).is_ok_and(|m| {
-            m.uid() == 0 && m.mode() & 0o022 == 0 && if file { m.is_file() } else { m.is_dir() }
-        })
+        std::fs::symlink_metadata(p)
+            .is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0 && if file { m.is_file() } else { m.is_dir() })
     };
     safe(path, true) && path.ancestors().skip(1).all(|dir| safe(dir, false))
 }
