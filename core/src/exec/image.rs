@@ -15,7 +15,7 @@ use super::child::image::{
     BindTarget, ClassicMounts, CloneSource, LandlockImage, LandlockRuleImage, NamespaceImage, PreparedOp,
 };
 use super::child::kernel::Live;
-use super::child::paths::open_without_symlinks;
+use super::child::paths::{RULE_PATH, open_without_symlinks};
 use super::placeholder::{Found, Placeholder};
 use crate::error::{Error, Result};
 use crate::plan::devices::{DEVICE_COUNT, DEVICES};
@@ -208,7 +208,7 @@ pub(crate) fn landlock(plan: &LandlockPlan, fd_floor: RawFd) -> Result<LandlockI
             continue;
         }
         // openat2, or the component walk on kernels before 5.6.
-        let fd = match open_without_symlinks(&Live, &c_path(&rule.path)?, &NO_SYMLINKS) {
+        let fd = match open_without_symlinks(&Live, &c_path(&rule.path)?, &RULE_PATH) {
             Ok(fd) => fd,
             Err(errno) if rule.optional && errno.0 == libc::ENOENT => continue,
             Err(errno) => return Err(Error::path("cannot open a Landlock rule's path", &rule.path, errno.into_io())),
@@ -228,14 +228,6 @@ pub(crate) fn landlock(plan: &LandlockPlan, fd_floor: RawFd) -> Result<LandlockI
         .map_err(|errno| Error::setup("create the Landlock ruleset", errno.into_io()))?;
     Ok(LandlockImage { ruleset, rules: in_sandbox_view })
 }
-
-/// `openat2` resolution for rule paths: no symlink anywhere. Rule paths are canonical, so a
-/// symlink on the way means the path was swapped since planning.
-const NO_SYMLINKS: sys::OpenHow = sys::OpenHow {
-    flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-    mode: 0,
-    resolve: sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS,
-};
 
 /// A directory of the host's view to mount the empty root on before pivoting into it; the
 /// mount happens in the sandbox's private mount namespace and is gone with the old root.

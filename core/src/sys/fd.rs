@@ -131,14 +131,9 @@ pub fn poll_two(first: RawFd, second: RawFd) -> SysResult<(bool, bool)> {
 /// `poll(2)`, retried on EINTR; `timeout_ms` -1 waits for ever.
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> SysResult<usize> {
     loop {
-        // SAFETY: the pointer and length describe the live slice of pollfd structures.
-        let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-        if ret >= 0 {
-            return Ok(ret as usize);
-        }
-        let errno = Errno::last();
-        if errno.0 != libc::EINTR {
-            return Err(errno);
+        match poll_once(fds, timeout_ms) {
+            Err(errno) if errno.0 == libc::EINTR => continue,
+            other => return other,
         }
     }
 }

@@ -68,16 +68,8 @@ pub(crate) fn drop_capabilities(k: &impl Kernel) -> Step {
 fn enforce_landlock(k: &impl Kernel, image: &LandlockImage) -> Step {
     let stage = Stage::Landlock;
     let ruleset_fd = std::os::fd::AsRawFd::as_raw_fd(&image.ruleset);
-    // Rule paths are canonical: a symlink on the way now means the path was swapped since
-    // planning (a background process of an earlier run, say), and following it could grant
-    // access elsewhere. Refuse instead.
-    let how = sys::OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS,
-    };
     for (index, rule) in image.rules.iter().enumerate() {
-        let fd = match super::paths::open_without_symlinks(k, &rule.path, &how) {
+        let fd = match super::paths::open_without_symlinks(k, &rule.path, &super::paths::RULE_PATH) {
             Ok(fd) => fd,
             Err(errno) if rule.optional && errno.0 == libc::ENOENT => continue,
             Err(errno) => return Err(Failure::new(stage, errno).at(index)),

@@ -105,15 +105,12 @@ pub(crate) fn fork_command(
     // placeholder locks, all at 3 or above. Init needs no privilege to reap and forward: it
     // drops it, like the command will. If any of this fails, init must not run on weaker than
     // planned: the command is killed (before or just after its exec) and the sandbox ends 125.
-    let hardened = k
-        .prctl(libc::PR_SET_DUMPABLE, 0)
-        .map(drop)
-        .map_err(|errno| crate::exec::report::Failure::new(Stage::Fork, errno))
-        .and_then(|()| close_other_fds(k, &init.keep_fds, fd_limit))
-        .and_then(|()| close_span(k, 0, 2, fd_limit))
-        .and_then(|()| drop_capabilities(k))
-        .and_then(|()| at(Stage::NoNewPrivs, k.prctl(libc::PR_SET_NO_NEW_PRIVS, 1)).map(drop));
-    if hardened.is_err() {
+    let hardened = k.prctl(libc::PR_SET_DUMPABLE, 0).is_ok()
+        && close_other_fds(k, &init.keep_fds, fd_limit).is_ok()
+        && close_span(k, 0, 2, fd_limit).is_ok()
+        && drop_capabilities(k).is_ok()
+        && k.prctl(libc::PR_SET_NO_NEW_PRIVS, 1).is_ok();
+    if !hardened {
         let _ = sys::kill(pid, libc::SIGKILL);
         sys::exit_immediately(125);
     }

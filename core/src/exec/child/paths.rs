@@ -9,6 +9,16 @@ use super::kernel::Kernel;
 use crate::exec::report::{Failure, Stage, Step};
 use crate::sys::{self, Errno, SysResult};
 
+/// `openat2` resolution for Landlock rule paths: no symlink anywhere. Rule paths are
+/// canonical, so a symlink on the way means the path was swapped since planning (a background
+/// process of an earlier run, say), and following it could grant access elsewhere. Used by the
+/// parent for the host's rules and by the child for its own view's.
+pub(crate) const RULE_PATH: sys::OpenHow = sys::OpenHow {
+    flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+    mode: 0,
+    resolve: sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS,
+};
+
 /// Creates the missing parent directories of `path` (an absolute path).
 pub(super) fn ensure_parents(k: &impl Kernel, path: &CStr) -> Step {
     let bytes = path.to_bytes();
