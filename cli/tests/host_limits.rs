@@ -725,3 +725,64 @@ fn where_a_filter_refuses_the_mount_family_the_refusal_names_the_mount_step() {
         assert!(!scratch.path.join("ran").exists());
     }
 }
+
+/// Without `close_range` (kernels before 5.9, or a profile that hides it) the child lists its
+/// descriptors from `/proc/self/fd` instead of trying numbers up to the descriptor limit: a
+/// descriptor the launcher inherited above its current limit (the limit was lowered after it
+/// was opened) must not reach the command either.
+#[test]
+fn without_close_range_a_descriptor_above_the_limit_does_not_reach_the_command() {
+    use std::os::unix::process::CommandExt;
+    if bwrap().is_none() {
+        return;
+    }
+    const HIGH: i32 = 5000;
+    let mut filter = filter_file(&hiding(&[("close_range", libc::SYS_close_range)], libc::ENOSYS));
+    let leaked = tempfile();
+    for user in common::users() {
+        let scratch = Scratch::new(user, "no-close-range");
+        let work = scratch.dir("work");
+        for pipeline in ["landlock", "bwrap"] {
+            if pipeline == "bwrap" && !common::userns_available(user) {
+                common::skip(format!("user namespaces unavailable to {user:?}"));
+                continue;
+            }
+            filter.rewind().unwrap();
+            let fd = filter.as_raw_fd();
+            let source = leaked.as_raw_fd();
+            let mut command = Command::new(bwrap().unwrap());
+            command
+                .args(["--dev-bind", "/", "/", "--seccomp", &fd.to_string(), "--"])
+                .arg(common::binary())
+                .args(["--pipeline", pipeline, "--sandbox-policy", r#"{"type":"read-only"}"#, "--"])
+                .args(["/bin/sh", "-c", "ls /proc/self/fd"])
+                .current_dir(&work)
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin");
+            if user == User::Nobody {
+                command.uid(65534).gid(65534);
+            }
+            // SAFETY: dup2, fcntl and setrlimit are async-signal-safe.
+            unsafe {
+                command.pre_exec(move || {
+                    libc::fcntl(fd, libc::F_SETFD, 0);
+                    if libc::dup2(source, HIGH) != HIGH {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    let limit = libc::rlimit { rlim_cur: 1024, rlim_max: 1024 };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let output = command.output().unwrap();
+            let out = common::stdout(&output);
+            assert!(output.status.success(), "{user:?} {pipeline}: {out} {}", stderr(&output));
+            let fds: Vec<&str> = out.split_whitespace().collect();
+            assert!(fds.contains(&"0") && fds.contains(&"2"), "{user:?} {pipeline}: {out}");
+            assert!(!fds.contains(&HIGH.to_string().as_str()), "{user:?} {pipeline}: fd {HIGH} leaked: {out}");
+            assert!(fds.iter().all(|fd| fd.parse::<i32>().is_ok_and(|fd| fd <= 3)), "{user:?} {pipeline}: {out}");
+        }
+    }
+}

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 pub use evidence::{Evidence, errno_name, landlock_hint, loopback_hint, namespace_hint};
 
+use crate::exec::child::probe as probe_child;
 use crate::sys;
 
 /// A check the host failed: what was tried, the errno it failed with, and what that means
@@ -518,7 +519,7 @@ fn syscall_usable(number: libc::c_long) -> bool {
 }
 
 /// The probe child's steps, each reported with its errno (0: it worked; -1: not reached).
-const STEPS: [&str; 7] = [
+const STEPS: [&str; probe_child::STEP_COUNT] = [
     "write /proc/self/setgroups in a new user namespace",
     "write /proc/self/uid_map in a new user namespace",
     "write /proc/self/gid_map in a new user namespace",
@@ -527,12 +528,6 @@ const STEPS: [&str; 7] = [
     "bring up lo in a new network namespace",
     "clone a mount tree and make it read-only with the new mount API",
 ];
-/// The steps that must work for the namespace pipeline to run at all.
-const REQUIRED_STEPS: usize = 4;
-const PROC_STEP: usize = 4;
-const LOOPBACK_STEP: usize = 5;
-const MOUNT_API_STEP: usize = 6;
-
 /// What the probe child found.
 struct ProbeOutcome {
     /// The first required step that failed (or the `clone` itself), with its errno.
@@ -567,48 +562,20 @@ fn run_probe_child(try_mount_api: bool, network: bool) -> ProbeOutcome {
         Ok(pair) => pair,
         Err(errno) => return not_run("create the probe's pipe".into(), errno.0),
     };
+    let image = probe_child::ProbeImage {
+        report_fd: report_write.as_raw_fd(),
+        uid_map: uid_map.as_bytes(),
+        gid_map: gid_map.as_bytes(),
+        network,
+        try_mount_api,
+    };
+    crate::exec::child::panic::install();
     let saved_mask = sys::block_all_signals();
-    // SAFETY: the child only performs the async-signal-safe steps below and exits.
+    // SAFETY: the child only runs `probe_child::run`, which is async-signal-safe and exits;
+    // the image and the maps it points to stay alive in its copy of memory.
     let cloned = unsafe { sys::clone_process(flags) };
     if let Ok((0, _)) = cloned {
-        let mut results = [-1i32; STEPS.len()];
-        let errno_of = |result: sys::SysResult<()>| result.err().map_or(0, |errno| errno.0);
-        let write = |path: &std::ffi::CStr, data: &[u8]| {
-            sys::open(path, libc::O_WRONLY).and_then(|fd| sys::write_all(fd.as_raw_fd(), data))
-        };
-        let required = [
-            write(c"/proc/self/setgroups", b"deny"),
-            write(c"/proc/self/uid_map", uid_map.as_bytes()),
-            write(c"/proc/self/gid_map", gid_map.as_bytes()),
-            sys::mount_propagation(c"/", libc::MS_REC | libc::MS_PRIVATE),
-        ];
-        let mut usable = true;
-        for (slot, result) in results.iter_mut().zip(required) {
-            if usable {
-                *slot = errno_of(result);
-                usable = *slot == 0;
-            }
-        }
-        if usable {
-            // This child is PID 1 of its PID namespace, as the sandbox's init would be.
-            let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-            results[PROC_STEP] = errno_of(sys::mount(c"proc", c"/proc", c"proc", flags, None));
-            results[LOOPBACK_STEP] = if network { errno_of(sys::bring_up_loopback()) } else { 0 };
-            if try_mount_api {
-                let attr = sys::MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
-                let clone = sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32;
-                let tried = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY)
-                    .and_then(|root| sys::open_tree(root.as_raw_fd(), clone))
-                    .and_then(|tree| sys::mount_setattr(tree.as_raw_fd(), libc::AT_RECURSIVE as u32, &attr));
-                results[MOUNT_API_STEP] = errno_of(tried);
-            }
-        }
-        let mut bytes = [0u8; STEPS.len() * 4];
-        for (chunk, result) in bytes.chunks_mut(4).zip(results) {
-            chunk.copy_from_slice(&result.to_ne_bytes());
-        }
-        let _ = sys::write_all(report_write.as_raw_fd(), &bytes);
-        sys::exit_immediately(0);
+        probe_child::run(&image);
     }
     sys::set_signal_mask(&saved_mask);
     drop(report_write);
@@ -619,7 +586,7 @@ fn run_probe_child(try_mount_api: bool, network: bool) -> ProbeOutcome {
             return not_run(check.into(), errno.0);
         }
     };
-    let mut bytes = [0u8; STEPS.len() * 4];
+    let mut bytes = [0u8; probe_child::REPORT_LEN];
     let mut filled = 0;
     while filled < bytes.len() {
         match sys::read(report_read.as_raw_fd(), &mut bytes[filled..]) {
@@ -633,17 +600,17 @@ fn run_probe_child(try_mount_api: bool, network: bool) -> ProbeOutcome {
     }
     let results: Vec<i32> =
         bytes.chunks(4).map(|chunk| i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]])).collect();
-    let failed_step = results[..REQUIRED_STEPS]
+    let failed_step = results[..probe_child::REQUIRED_STEPS]
         .iter()
         .position(|errno| *errno != 0)
         .map(|step| (STEPS[step].to_owned(), results[step]));
     ProbeOutcome {
-        fresh_proc: failed_step.is_none() && results[PROC_STEP] == 0,
-        loopback: match results[LOOPBACK_STEP] {
+        fresh_proc: failed_step.is_none() && results[probe_child::PROC_STEP] == 0,
+        loopback: match results[probe_child::LOOPBACK_STEP] {
             0 => Ok(()),
             errno => Err(errno),
         },
-        new_mount_api: results[MOUNT_API_STEP] == 0,
+        new_mount_api: results[probe_child::MOUNT_API_STEP] == 0,
         failed_step,
     }
 }

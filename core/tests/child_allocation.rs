@@ -6,51 +6,11 @@
 //! command-not-found error into a launch that "worked".
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicI64, Ordering};
+#[path = "common/child_allocator.rs"]
+mod child_allocator;
 
 use codex_sandbox_core::{ErrorKind, ExitStatus, HostFacts, SandboxPolicy, SpawnOptions, Stdio, prepare_for, spawn};
 use common::{Scratch, pipelines, spec};
-
-/// The test process's pid, set before the first spawn (0: not armed yet).
-static HOST_PID: AtomicI64 = AtomicI64::new(0);
-
-struct ChildMustNotAllocate;
-
-impl ChildMustNotAllocate {
-    fn check() {
-        let host = HOST_PID.load(Ordering::Relaxed);
-        // SAFETY: getpid has no arguments and cannot fail; the raw call sees through any cache.
-        if host != 0 && unsafe { libc::syscall(libc::SYS_getpid) } != host {
-            // SAFETY: _exit is async-signal-safe and ends the process at once.
-            unsafe { libc::_exit(97) }
-        }
-    }
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged.
-unsafe impl GlobalAlloc for ChildMustNotAllocate {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        Self::check();
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        Self::check();
-        // SAFETY: forwarded with the caller's pointer and layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        Self::check();
-        // SAFETY: forwarded with the caller's arguments.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: ChildMustNotAllocate = ChildMustNotAllocate;
 
 #[test]
 fn no_plan_shape_allocates_in_the_child() {
@@ -70,7 +30,7 @@ fn no_plan_shape_allocates_in_the_child() {
     let host = HostFacts::get_with_loopback().clone();
     // This kernel has the new calls; the classic path works without them all the same.
     let classic = HostFacts { new_mount_api: false, openat2: false, ..host.clone() };
-    HOST_PID.store(std::process::id().into(), Ordering::SeqCst);
+    child_allocator::arm();
     for (pipeline, host) in pipelines.iter().flat_map(|p| [(p, &host), (p, &classic)]) {
         for (name, policy, proxy) in &shapes {
             for (argv, missing) in [(vec!["/bin/sh", "-c", "exit 3"], false), (vec!["no-such-command-xyz"], true)] {
@@ -102,5 +62,5 @@ fn no_plan_shape_allocates_in_the_child() {
             }
         }
     }
-    HOST_PID.store(0, Ordering::SeqCst);
+    child_allocator::disarm();
 }

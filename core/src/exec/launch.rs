@@ -121,6 +121,7 @@ pub(crate) fn launch(
         fd_limit: sys::fd_limit(),
     };
 
+    child::panic::install();
     let saved_mask = sys::block_all_signals();
     // SAFETY: the child branch only runs `child::run`, which is async-signal-safe and never
     // returns; every value it reads was built above and stays alive in its copy of memory.

@@ -10,7 +10,7 @@
 //! live here too.
 
 pub(crate) mod bridge;
-mod child;
+pub(crate) mod child;
 pub mod fault;
 mod forward;
 mod image;

@@ -104,6 +104,14 @@ pub fn openat(dir: RawFd, name: &CStr, flags: libc::c_int) -> SysResult<OwnedFd>
     check_int(unsafe { libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC, 0) }).map(owned)
 }
 
+/// Reads directory entries of `dir` into `buf` as the kernel's `struct linux_dirent64` records
+/// (`getdents64`); 0 at the end.
+pub fn read_dir(dir: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+    // SAFETY: the pointer and length describe the live, writable slice.
+    let ret = unsafe { libc::syscall(libc::SYS_getdents64, dir, buf.as_mut_ptr(), buf.len()) };
+    check(ret).map(|n| n as usize)
+}
+
 /// The kernel's `struct statfs` on 64-bit Linux (libc's hides `f_flags`).
 #[repr(C)]
 #[derive(Default)]

@@ -171,6 +171,7 @@ kernel_calls! {
     fn open(path: &CStr, flags: libc::c_int) -> SysResult<OwnedFd> [path];
     fn openat2(path: &CStr, how: &OpenHow) -> SysResult<OwnedFd> [path];
     fn openat(dir: RawFd, name: &CStr, flags: libc::c_int) -> SysResult<OwnedFd> [name];
+    fn read_dir(dir: RawFd, buf: &mut [u8]) -> SysResult<usize>;
     fn mount_flags(fd: RawFd) -> SysResult<u64>;
     fn fstat(fd: RawFd) -> SysResult<libc::stat>;
     fn chdir(path: &CStr) -> SysResult<()> [path];

@@ -28,7 +28,9 @@ pub(crate) mod fds;
 pub(crate) mod image;
 pub(crate) mod init;
 pub(crate) mod kernel;
+pub(crate) mod panic;
 pub(crate) mod paths;
+pub(crate) mod probe;
 #[cfg(test)]
 mod tests;
 pub(crate) mod view;
@@ -44,6 +46,7 @@ use crate::sys::{self, Errno};
 
 /// Runs the child side. Never returns.
 pub(crate) fn run(image: &ChildImage) -> ! {
+    panic::enter(image.report_fd);
     let guard = UnwindGuard { report_fd: image.report_fd };
     let Err(failure) = setup_and_exec(&Live, image);
     guard.defuse();
@@ -51,7 +54,8 @@ pub(crate) fn run(image: &ChildImage) -> ! {
 }
 
 /// Reports a panic and exits when dropped during unwinding; [`UnwindGuard::defuse`] disarms it
-/// on the normal path.
+/// on the normal path. The second line of defence: the hook of [`panic`] reports and exits
+/// before any unwinding starts, unless the host replaced it after the first spawn.
 struct UnwindGuard {
     report_fd: RawFd,
 }

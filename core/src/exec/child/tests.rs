@@ -490,3 +490,34 @@ fn the_classic_path_refuses_a_mount_table_larger_than_its_buffer() {
     let failure = setup_and_exec(&kernel, &image(&strings, Some(ns))).unwrap_err();
     assert_eq!(failure, Failure::new(Stage::ReadOnlyRoot, Errno(libc::E2BIG)).at(0), "never a partly read-only view");
 }
+
+#[test]
+fn without_close_range_the_descriptors_are_listed_from_proc() {
+    let strings = strings();
+    let kernel = Recorder::failing("close_range", libc::ENOSYS);
+    let failure = setup_and_exec(&kernel, &image(&strings, None)).unwrap_err();
+    assert_eq!(failure.stage, Stage::Exec);
+    let calls = kernel.calls();
+    let at = calls.iter().position(|call| call == "close_range").unwrap();
+    assert_eq!(calls[at + 1..at + 3], ["open /proc/self/fd", "read_dir"], "{calls:?}");
+}
+
+#[test]
+fn listed_descriptors_are_parsed_from_dirent_records() {
+    fn record(name: &str) -> Vec<u8> {
+        let reclen = (19 + name.len() + 1).next_multiple_of(8);
+        let mut bytes = vec![0u8; reclen];
+        bytes[16..18].copy_from_slice(&(reclen as u16).to_ne_bytes());
+        bytes[19..19 + name.len()].copy_from_slice(name.as_bytes());
+        bytes
+    }
+    let records: Vec<u8> = [".", "..", "0", "17", "5000", "x1", ""].iter().flat_map(|name| record(name)).collect();
+    assert_eq!(super::fds::listed_fds(&records).collect::<Vec<_>>(), [0, 17, 5000]);
+    // A truncated or zero-length record ends the listing instead of looping.
+    assert_eq!(super::fds::listed_fds(&records[..30]).collect::<Vec<_>>(), Vec::<i32>::new());
+    let mut zero = record("3");
+    zero[16..18].copy_from_slice(&0u16.to_ne_bytes());
+    assert_eq!(super::fds::listed_fds(&zero).count(), 0);
+    // Overflowing numbers are not descriptors.
+    assert_eq!(super::fds::listed_fds(&record("99999999999")).count(), 0);
+}
