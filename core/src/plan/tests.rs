@@ -367,14 +367,18 @@ fn landlock_metadata_guard_per_host() {
 
         no_userns.metadata_supervisor = Err(crate::probe::Refusal::new("openat2 (Linux 5.6)", None, "refused"));
         let refused = plan(&s, &no_userns);
-        assert!(matches!(refused.metadata_guard(), Some(MetadataGuard::RefusedEverywhere { reason }) if reason.contains("openat2")));
+        assert!(
+            matches!(refused.metadata_guard(), Some(MetadataGuard::RefusedEverywhere { reason }) if reason.contains("openat2"))
+        );
         let seccomp = refused.seccomp().unwrap();
         assert!(seccomp.supervised.is_empty());
         for (name, _) in metadata_calls(abi < 3) {
             let rule = seccomp.rules.iter().find(|r| r.syscall == name).unwrap_or_else(|| panic!("no rule for {name}"));
             assert!(rule.allow_if.is_empty() && rule.errno == libc::EPERM, "{name}");
         }
-        assert!(refused.warnings().iter().any(|w| w.contains("refused with EPERM everywhere") && w.contains("openat2")));
+        assert!(
+            refused.warnings().iter().any(|w| w.contains("refused with EPERM everywhere") && w.contains("openat2"))
+        );
     }
     // A full-write policy needs none.
     s.policy = SandboxPolicy::parse(r#"{"type":"danger-full-access"}"#).unwrap().into();

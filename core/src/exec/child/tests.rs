@@ -304,10 +304,7 @@ fn a_supervised_command_installs_its_filter_with_a_listener_and_hands_it_over_la
     let calls = kernel.calls();
     let tail: Vec<&str> = calls.iter().rev().take(5).rev().map(String::as_str).collect();
     // The listener goes to init, the command's end of the pair is closed, then the exec.
-    assert_eq!(
-        tail,
-        ["seccomp_set_filter_listener", "send_fd", "close_raw", "reset_signals", "execve /usr/bin/cmd"]
-    );
+    assert_eq!(tail, ["seccomp_set_filter_listener", "send_fd", "close_raw", "reset_signals", "execve /usr/bin/cmd"]);
     assert!(!calls.iter().any(|call| call == "seccomp_set_filter"), "one filter, with its listener");
 
     // A listener that cannot be handed over stops the command: its calls would wait for ever.
