@@ -110,6 +110,12 @@ impl Column {
         if self.no_userns() { "EACCES" } else { "EROFS" }
     }
 
+    /// The errno of a metadata change outside the writable roots: the read-only mount's, or
+    /// without user namespaces the metadata supervisor's refusal.
+    fn metadata_denied(&self) -> &'static str {
+        if self.no_userns() { "EPERM" } else { "EROFS" }
+    }
+
     /// The errno of reaching a host process: not in the sandbox's PID namespace at all (both
     /// pipelines where user namespaces are available), or, without one, refused by Landlock's
     /// scoping (signals) or its ptrace restriction.
@@ -640,7 +646,6 @@ macro_rules! batched {
 // Issue items are the "What to build" items; the findings are the "What we measured" ones.
 // Issue 11 item 1 closes the landlock pipeline's findings where user namespaces exist, item 2
 // where they do not.
-const LANDLOCK_METADATA: &str = "issue 11 items 1-2 (finding 1: landlock pipeline, metadata outside the roots)";
 const PROTECTED_MISSING: &str = "issue 12 item 1 (finding 1: protected names that do not exist yet, sub/.git)";
 const GIT_LAYOUTS: &str = "issue 12 item 1 (finding 2: worktree commondir, core.hooksPath)";
 const UNIX_SOCKETS: &str = "issue 12 item 3 (finding 5; issue 11 finding 7: host unix sockets under full network)";
@@ -751,14 +756,15 @@ fn write_probes() -> Vec<Probe> {
             result
         }),
     ];
-    // Metadata: Landlock has no rights for these; only a read-only view stops them.
+    // Metadata: Landlock has no rights for these; a read-only view stops them (EROFS), and
+    // without user namespaces the metadata supervisor refuses them outside the roots (EPERM).
     let metadata: [(&'static str, Ops, Judge); 3] = [
         (
             "chmod-outside",
             |f| vec![ops1("chmod", &[&p(&f.outside.join("chmod.txt")), "4777"])],
             |f, a| {
                 let evidence = metadata_changed(&f.outside.join("chmod.txt"));
-                judge("chmod u+s", &a[0], f.column.denied(), evidence)
+                judge("chmod u+s", &a[0], f.column.metadata_denied(), evidence)
             },
         ),
         (
@@ -766,7 +772,7 @@ fn write_probes() -> Vec<Probe> {
             |f| vec![ops1("utime", &[&p(&f.outside.join("utime.txt"))])],
             |f, a| {
                 let evidence = metadata_changed(&f.outside.join("utime.txt"));
-                judge("utime", &a[0], f.column.denied(), evidence)
+                judge("utime", &a[0], f.column.metadata_denied(), evidence)
             },
         ),
         (
@@ -774,7 +780,7 @@ fn write_probes() -> Vec<Probe> {
             |f| vec![ops1("setxattr", &[&p(&f.outside.join("xattr.txt")), "user.codex-escape"])],
             |f, a| {
                 let evidence = metadata_changed(&f.outside.join("xattr.txt"));
-                judge("setxattr", &a[0], f.column.denied(), evidence)
+                judge("setxattr", &a[0], f.column.metadata_denied(), evidence)
             },
         ),
     ];
@@ -783,7 +789,7 @@ fn write_probes() -> Vec<Probe> {
             id,
             class: C,
             applies: everywhere,
-            known_open: |c| c.no_userns().then_some(LANDLOCK_METADATA),
+            known_open: never_open,
             kind: Kind::Batched { layout: Layout::Repo, ops, judge },
         });
     }

@@ -88,6 +88,10 @@ pub struct HostFacts {
     pub new_mount_api: bool,
     /// `openat2` (Linux 5.6); without it paths are walked one `O_NOFOLLOW` component at a time.
     pub openat2: bool,
+    /// Whether the landlock pipeline's metadata supervisor can run here (seccomp user
+    /// notifications, `openat2`, reading a child's memory), or why not. Probed only where user
+    /// namespaces are refused, the only hosts that need it (`Ok` unprobed elsewhere).
+    pub metadata_supervisor: Result<(), Refusal>,
     /// An installed bubblewrap that creates its namespaces here, looked for only where the
     /// embedded launcher cannot create them (Ubuntu's AppArmor grants `/usr/bin/bwrap`
     /// user namespaces that other programs are refused): `auto` runs it then.
@@ -135,6 +139,7 @@ impl HostFacts {
             )),
         };
         let working_system_bwrap = if namespaces.is_err() { find_working_bwrap() } else { None };
+        let metadata_supervisor = if namespaces.is_err() { metadata_supervisor() } else { Ok(()) };
         HostFacts {
             landlock_abi: landlock_abi().map_err(|errno| {
                 Refusal::new("landlock_create_ruleset", Some(errno), landlock_hint(errno, &kernel, &evidence()))
@@ -147,6 +152,7 @@ impl HostFacts {
             loopback,
             new_mount_api: mount_api_exists && child.new_mount_api,
             openat2: syscall_usable(libc::SYS_openat2),
+            metadata_supervisor,
             working_system_bwrap,
         }
     }
@@ -164,6 +170,7 @@ impl HostFacts {
             loopback: Ok(()),
             new_mount_api: true,
             openat2: true,
+            metadata_supervisor: Ok(()),
             working_system_bwrap: None,
         }
     }
@@ -437,8 +444,10 @@ pub fn probe() -> HostProbe {
 fn landlock_risks_here(facts: &HostFacts) -> Vec<String> {
     let Ok(abi) = facts.landlock_abi else { return Vec::new() };
     let mut risks = Vec::new();
-    if facts.namespaces.is_err() {
-        risks.push("no user namespaces: metadata of files outside the writable roots (chmod incl. set-uid, chown, xattrs, timestamps) can be changed, and only read-only policies run".to_owned());
+    match (&facts.namespaces, &facts.metadata_supervisor) {
+        (Ok(()), _) => {}
+        (Err(_), Ok(())) => risks.push("no user namespaces: metadata calls (chmod, chown, xattrs, utimes) are performed by the sandbox's init only inside the writable roots (set-uid bits refused); policies with protected paths (workspace-write) do not run".to_owned()),
+        (Err(_), Err(refusal)) => risks.push(format!("no user namespaces and no metadata supervisor ({refusal}): chmod, chown, xattrs and utimes are refused everywhere, inside the writable roots too; policies with protected paths (workspace-write) do not run")),
     }
     risks.push("host /proc: every host process and its command line are listed".to_owned());
     risks.push("full network: host unix sockets are reachable".to_owned());
@@ -504,6 +513,34 @@ fn kernel_release() -> String {
 /// The running kernel's Landlock ABI version, or the errno of the failed call.
 fn landlock_abi() -> Result<u32, i32> {
     sys::landlock_abi_version().map_err(|errno| errno.0)
+}
+
+/// Whether the metadata supervisor can work here, or the first thing it lacks: seccomp's
+/// `SECCOMP_RET_USER_NOTIF` (Linux 5.0), `openat2` (5.6, resolving the caller's paths without
+/// magic links), and reading a child's memory with `process_vm_readv` (refused to a process
+/// without `CAP_SYS_PTRACE`, as the sandbox's init is, when Yama's `ptrace_scope` is 2 or 3).
+fn metadata_supervisor() -> Result<(), Refusal> {
+    const FIX: &str =
+        "metadata calls (chmod, chown, xattrs, utimes) are refused everywhere, inside the writable roots too";
+    if !sys::seccomp_action_available(sys::SECCOMP_RET_USER_NOTIF) {
+        return Err(Refusal::new("seccomp SECCOMP_RET_USER_NOTIF (Linux 5.0)", None, FIX));
+    }
+    if !syscall_usable(libc::SYS_openat2) {
+        return Err(Refusal::new("openat2 (Linux 5.6)", None, FIX));
+    }
+    if syscall_usable(libc::SYS_process_vm_readv) {
+        let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").unwrap_or_default();
+        match scope.trim() {
+            "2" | "3" => Err(Refusal::new(
+                format!("process_vm_readv under Yama ptrace_scope {} (needs 0 or 1)", scope.trim()),
+                Some(libc::EPERM),
+                FIX,
+            )),
+            _ => Ok(()),
+        }
+    } else {
+        Err(Refusal::new("process_vm_readv", Some(libc::ENOSYS), FIX))
+    }
 }
 
 /// Whether the kernel knows system call `number` and no filter hides it: called with arguments

@@ -86,8 +86,20 @@ pub struct SeccompPlan {
     /// system-call numbers, which would otherwise bypass these rules.
     pub foreign_abi: &'static str,
     pub rules: Vec<SyscallRule>,
+    /// Calls handed to the sandbox's metadata supervisor (`SECCOMP_RET_USER_NOTIF`): the
+    /// landlock pipeline without user namespaces ([`metadata_calls`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub supervised: Vec<SupervisedCall>,
     #[serde(skip)]
     pub program: Vec<SockFilter>,
+}
+
+/// A system call the filter hands to the supervisor instead of deciding itself.
+#[derive(Clone, Debug, Serialize)]
+pub struct SupervisedCall {
+    pub syscall: &'static str,
+    #[serde(skip)]
+    pub number: i64,
 }
 
 impl SeccompPlan {
@@ -106,7 +118,119 @@ impl SeccompPlan {
             NetworkMode::Full => full_network(),
         });
         let program = compile(&rules);
-        SeccompPlan { network, architecture: ARCH_NAME, foreign_abi: FOREIGN_ABI_POLICY, rules, program }
+        SeccompPlan {
+            network,
+            architecture: ARCH_NAME,
+            foreign_abi: FOREIGN_ABI_POLICY,
+            rules,
+            supervised: Vec::new(),
+            program,
+        }
+    }
+
+    /// Adds the metadata rules of a command that shares the host's filesystem without a
+    /// read-only view (the landlock pipeline without user namespaces): every call that changes
+    /// an existing file's mode, owner, extended attributes or timestamps (and, where Landlock
+    /// cannot restrict it, `truncate`) goes to the supervisor, or, without one, is refused with
+    /// EPERM; the inode-attribute ioctls are refused either way.
+    pub fn with_metadata_rules(mut self, metadata: MetadataRules) -> SeccompPlan {
+        refuse_inode_attribute_ioctls(&mut self.rules);
+        let calls = metadata_calls(metadata.truncate);
+        if metadata.supervised {
+            self.supervised = calls.into_iter().map(|(syscall, number)| SupervisedCall { syscall, number }).collect();
+        } else {
+            self.rules.extend(calls.into_iter().map(|(name, number)| refused(name, number, METADATA_REFUSED)));
+        }
+        self.rules.push(refused(
+            "file_setattr",
+            SYS_FILE_SETATTR,
+            "sets inode flags and project ids by path (Linux 6.17), as the refused inode-attribute ioctls do",
+        ));
+        self.program = compile_with_supervised(&self.rules, &self.supervised);
+        self
+    }
+}
+
+/// Which metadata rules a plan needs ([`SeccompPlan::with_metadata_rules`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetadataRules {
+    /// A supervisor performs the calls (else they are refused).
+    pub supervised: bool,
+    /// `truncate(2)` too: Landlock before ABI 3 does not restrict it.
+    pub truncate: bool,
+}
+
+const METADATA_REFUSED: &str = "changes an existing file's metadata, which Landlock has no right for; this host has neither a user namespace for a read-only view nor what the metadata supervisor needs, so it is refused everywhere (inside the writable roots too)";
+
+/// Numbers of calls newer than some libc targets know; one table on x86_64 and aarch64.
+const SYS_FCHMODAT2: i64 = 452;
+const SYS_SETXATTRAT: i64 = 463;
+const SYS_REMOVEXATTRAT: i64 = 466;
+const SYS_FILE_SETATTR: i64 = 469;
+
+/// Every call that changes the mode, owner, extended attributes or timestamps of an existing
+/// file by path or descriptor, with `truncate` where Landlock leaves it open. (`ftruncate`,
+/// `fallocate` and `open(O_TRUNC)` need a descriptor opened for writing, which Landlock
+/// grants only in the writable roots.)
+pub fn metadata_calls(truncate: bool) -> Vec<(&'static str, i64)> {
+    let mut calls = vec![
+        ("fchmod", libc::SYS_fchmod),
+        ("fchmodat", libc::SYS_fchmodat),
+        ("fchmodat2", SYS_FCHMODAT2),
+        ("fchown", libc::SYS_fchown),
+        ("fchownat", libc::SYS_fchownat),
+        ("setxattr", libc::SYS_setxattr),
+        ("lsetxattr", libc::SYS_lsetxattr),
+        ("fsetxattr", libc::SYS_fsetxattr),
+        ("removexattr", libc::SYS_removexattr),
+        ("lremovexattr", libc::SYS_lremovexattr),
+        ("fremovexattr", libc::SYS_fremovexattr),
+        ("setxattrat", SYS_SETXATTRAT),
+        ("removexattrat", SYS_REMOVEXATTRAT),
+        ("utimensat", libc::SYS_utimensat),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    calls.extend([
+        ("chmod", libc::SYS_chmod),
+        ("chown", libc::SYS_chown),
+        ("lchown", libc::SYS_lchown),
+        ("utime", libc::SYS_utime),
+        ("utimes", libc::SYS_utimes),
+        ("futimesat", libc::SYS_futimesat),
+    ]);
+    if truncate {
+        calls.push(("truncate", libc::SYS_truncate));
+    }
+    calls
+}
+
+/// The ioctls that change an inode's attributes through any descriptor, even one opened
+/// read-only: flags (`chattr`: append-only, immutable for the owner with the capability,
+/// no-dump, no-atime...), `fsxattr` (flags and project id), the generation number, an
+/// encryption policy, fs-verity, a btrfs subvolume's read-only flag. The filter sees only the
+/// request number, not the file, so they are refused everywhere (EPERM); nothing a coding
+/// agent needs.
+pub const INODE_ATTRIBUTE_IOCTLS: [(u32, &str); 9] = [
+    (0x4008_6602, "FS_IOC_SETFLAGS"),
+    (0x4004_6602, "FS_IOC32_SETFLAGS"),
+    (0x401c_5820, "FS_IOC_FSSETXATTR"),
+    (0x4008_7602, "FS_IOC_SETVERSION"),
+    (0x4004_7602, "FS_IOC32_SETVERSION"),
+    (0x4008_6604, "EXT4_IOC_SETVERSION"),
+    (0x800c_6613, "FS_IOC_SET_ENCRYPTION_POLICY"),
+    (0x4080_6685, "FS_IOC_ENABLE_VERITY"),
+    (0x4008_941a, "BTRFS_IOC_SUBVOL_SETFLAGS"),
+];
+
+/// Adds [`INODE_ATTRIBUTE_IOCTLS`] to the refused ioctl requests (one rule per call number:
+/// the first block for a number decides).
+fn refuse_inode_attribute_ioctls(rules: &mut [SyscallRule]) {
+    let Some(ioctl) = rules.iter_mut().find(|rule| rule.number == libc::SYS_ioctl) else { return };
+    for condition in &mut ioctl.allow_if {
+        if let Condition::ArgNotIn { arg: 1, values, meaning, .. } = condition {
+            values.extend(INODE_ATTRIBUTE_IOCTLS.iter().map(|(request, _)| *request));
+            *meaning = "request is not TIOCSTI, TIOCLINUX, USERFAULTFD_IOC_NEW or an inode-attribute ioctl (FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR, FS_IOC_SETVERSION, EXT4_IOC_SETVERSION, FS_IOC_SET_ENCRYPTION_POLICY, FS_IOC_ENABLE_VERITY, BTRFS_IOC_SUBVOL_SETFLAGS)";
+        }
     }
 }
 
@@ -493,6 +617,12 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
 /// block per rule (each block ends in a return, so the accumulator it clobbers never leaks
 /// into the next rule's number comparison), then "allow".
 pub fn compile(rules: &[SyscallRule]) -> Vec<SockFilter> {
+    compile_with_supervised(rules, &[])
+}
+
+/// As [`compile`], with the `supervised` calls answered `SECCOMP_RET_USER_NOTIF` right after
+/// the architecture checks (no rule names them).
+pub fn compile_with_supervised(rules: &[SyscallRule], supervised: &[SupervisedCall]) -> Vec<SockFilter> {
     let mut program = vec![
         stmt(BPF_LD_W_ABS, OFFSET_ARCH),
         jump(BPF_JEQ_K, AUDIT_ARCH, 1, 0),
@@ -502,6 +632,10 @@ pub fn compile(rules: &[SyscallRule]) -> Vec<SockFilter> {
     if cfg!(target_arch = "x86_64") {
         program.push(jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1));
         program.push(stmt(BPF_RET_K, SECCOMP_RET_ERRNO | libc::EPERM as u32));
+    }
+    for call in supervised {
+        program.push(jump(BPF_JEQ_K, call.number as u32, 0, 1));
+        program.push(stmt(BPF_RET_K, crate::sys::SECCOMP_RET_USER_NOTIF));
     }
     for rule in rules {
         let deny = stmt(BPF_RET_K, SECCOMP_RET_ERRNO | (rule.errno as u32 & 0xffff));
@@ -820,6 +954,47 @@ mod tests {
             }
             for rule in host_process_rules() {
                 assert!(rule.note.is_some_and(|n| !n.is_empty()), "{} has no note", rule.syscall);
+            }
+        }
+    }
+
+    #[test]
+    fn metadata_calls_go_to_the_supervisor_or_are_refused_and_inode_attribute_ioctls_are_refused() {
+        const NOTIFY: u32 = crate::sys::SECCOMP_RET_USER_NOTIF;
+        for mode in [NetworkMode::Restricted, NetworkMode::Full] {
+            let plain = SeccompPlan::new(mode, false, false);
+            for truncate in [false, true] {
+                let supervised = SeccompPlan::new(mode, false, false)
+                    .with_metadata_rules(MetadataRules { supervised: true, truncate });
+                let refused = SeccompPlan::new(mode, false, false)
+                    .with_metadata_rules(MetadataRules { supervised: false, truncate });
+                for (name, nr) in metadata_calls(truncate) {
+                    assert_eq!(call(&supervised, nr, [0xffff_ff9c, 0x1000, 0o755, 0, 0, 0]), NOTIFY, "{name}");
+                    assert_eq!(call(&refused, nr, [0xffff_ff9c, 0x1000, 0o755, 0, 0, 0]), EPERM, "{name}");
+                    assert_eq!(call(&plain, nr, [3, 0x1000, 0o755, 0, 0, 0]), SECCOMP_RET_ALLOW, "{name}");
+                }
+                let truncate_answer = call(&supervised, libc::SYS_truncate, [0x1000, 0, 0, 0, 0, 0]);
+                assert_eq!(truncate_answer, if truncate { NOTIFY } else { SECCOMP_RET_ALLOW });
+                for plan in [&supervised, &refused] {
+                    for (request, name) in INODE_ATTRIBUTE_IOCTLS {
+                        assert_eq!(call(plan, libc::SYS_ioctl, [3, request as u64, 0x1000, 0, 0, 0]), EPERM, "{name}");
+                        assert_eq!(
+                            call(&plain, libc::SYS_ioctl, [3, request as u64, 0x1000, 0, 0, 0]),
+                            SECCOMP_RET_ALLOW
+                        );
+                    }
+                    // The terminal refusals stay, harmless requests pass.
+                    assert_eq!(call(plan, libc::SYS_ioctl, [0, TIOCSTI as u64, 0, 0, 0, 0]), EPERM);
+                    // libc's ioctl request type differs between targets.
+                    #[allow(clippy::unnecessary_cast)]
+                    let fionread = libc::FIONREAD as u64;
+                    assert_eq!(call(plan, libc::SYS_ioctl, [0, fionread, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+                    assert_eq!(call(plan, SYS_FILE_SETATTR, [3, 0x1000, 0, 0, 0, 0]), EPERM);
+                    // Reading metadata and ordinary file calls are untouched.
+                    for nr in [libc::SYS_newfstatat, libc::SYS_getxattr, libc::SYS_openat, libc::SYS_ftruncate] {
+                        assert_eq!(call(plan, nr, [3, 0x1000, 0, 0, 0, 0]), SECCOMP_RET_ALLOW, "syscall {nr}");
+                    }
+                }
             }
         }
     }

@@ -62,5 +62,19 @@ fn no_plan_shape_allocates_in_the_child() {
             }
         }
     }
+    // The landlock pipeline on a host without user namespaces: init is the metadata
+    // supervisor, and answers the command's chmod (refused: a read-only policy) without
+    // allocating; an allocation there would end init with 97, never the command's 3.
+    let no_userns = HostFacts { namespaces: Err("simulated: no user namespaces".into()), ..host.clone() };
+    let target = scratch.0.join("supervised.txt");
+    std::fs::write(&target, "x").unwrap();
+    let script = format!("chmod 600 {} && exit 4; touch -m {} && exit 5; exit 3", target.display(), target.display());
+    let mut s = spec(SandboxPolicy::read_only(), &scratch.0, &["/bin/sh", "-c", &script], pipelines[0]);
+    s.pipeline = codex_sandbox_core::PipelineRequest::Landlock;
+    let plan = prepare_for(&s, &no_userns).unwrap();
+    assert!(matches!(plan.metadata_guard(), Some(codex_sandbox_core::plan::MetadataGuard::Supervisor { .. })));
+    let options = SpawnOptions { stdin: Stdio::Null, stdout: Stdio::Null, ..SpawnOptions::default() };
+    let status = spawn(&plan, options).unwrap().wait().unwrap();
+    assert_eq!(status, ExitStatus::Exited(3), "the supervised path");
     child_allocator::disarm();
 }

@@ -7,7 +7,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use super::bridge::Bridge;
-use super::child::image::{ChildImage, ExecImage, FdImage, InitImage, ProxyListeners, Subreaper};
+use super::child::image::{
+    ChildImage, ExecImage, FdImage, InitImage, ProxyListeners, RootImage, Subreaper, SupervisorImage,
+};
 use super::image::{self, c_path, c_strings, pointer_array};
 use super::placeholder::Placeholder;
 use super::{child, report};
@@ -61,9 +63,18 @@ pub(crate) fn launch(
         _ => None,
     };
     let control = bridge_routes.map(|_| control_socketpair(floor)).transpose()?;
+    let (supervisor, supervisor_sockets) =
+        match with_init.then(|| metadata_supervisor(plan, floor)).transpose()?.flatten() {
+            Some((image, sockets)) => (Some(image), Some(sockets)),
+            None => (None, None),
+        };
     let init = status_pipe.as_ref().map(|(_, status_write)| {
         let mut keep_fds: Vec<RawFd> = placeholders.iter().map(Placeholder::lock_fd).collect();
         keep_fds.push(status_write.as_raw_fd());
+        if let Some(supervisor) = &supervisor {
+            keep_fds.push(supervisor.init_socket);
+            keep_fds.extend(supervisor.roots.iter().map(|root| root.fd.as_raw_fd()));
+        }
         keep_fds.sort_unstable();
         // Without a PID namespace of its own init is a subreaper, which needs room to read
         // its children list after the command exits (nothing is allocated after the clone).
@@ -98,6 +109,7 @@ pub(crate) fn launch(
     keep.extend(landlock.as_ref().map(|l| l.ruleset.as_raw_fd()));
     keep.extend(options.fd_map.iter().map(|(target, _)| *target).filter(|target| *target >= 3));
     keep.push(report_write.as_raw_fd());
+    keep.extend(supervisor.as_ref().map(|s| s.command_socket));
     keep.sort_unstable();
     keep.dedup();
     let image = ChildImage {
@@ -118,6 +130,7 @@ pub(crate) fn launch(
         max_processes: plan.process.max_processes,
         landlock,
         seccomp: plan.seccomp().map(|s| s.program.clone()),
+        supervisor,
         fd_limit: sys::fd_limit(),
     };
 
@@ -136,7 +149,7 @@ pub(crate) fn launch(
     let (pid, pidfd) = cloned.map_err(|errno| clone_error(errno, clone_flags))?;
     // The image points into these strings; keep them until the child has exec'd or failed.
     let outcome = report::read(report_read.as_raw_fd());
-    drop((image, argv_storage, env_storage));
+    drop((image, argv_storage, env_storage, supervisor_sockets));
     let kill_and_reap = || {
         let _ = sys::kill(pid, libc::SIGKILL);
         let _ = sys::waitpid(pid, 0);
@@ -164,6 +177,35 @@ pub(crate) fn launch(
             Err(Error::setup("read the child's report", errno.into_io()))
         }
     }
+}
+
+/// The metadata supervisor's image, when the plan has one: the socket pair (both ends at
+/// `floor` or above) and the writable roots, each opened as Landlock's rule paths are.
+fn metadata_supervisor(plan: &SandboxPlan, floor: RawFd) -> Result<Option<(SupervisorImage, (OwnedFd, OwnedFd))>> {
+    if !matches!(plan.metadata_guard(), Some(crate::plan::MetadataGuard::Supervisor { .. })) {
+        return Ok(None);
+    }
+    let stage = "create the metadata supervisor's socket pair";
+    let (init_end, command_end) = sys::socketpair_seqpacket().map_err(|errno| Error::setup(stage, errno.into_io()))?;
+    let (init_end, command_end) = (renumber(init_end, floor, stage)?, renumber(command_end, floor, stage)?);
+    let mut roots = Vec::new();
+    for root in &plan.filesystem.writable_roots {
+        let path = c_path(&root.path)?;
+        let fd = super::child::paths::open_without_symlinks(
+            &super::child::kernel::Live,
+            &path,
+            &super::child::paths::RULE_PATH,
+        )
+        .map_err(|errno| Error::path("cannot open a writable root", &root.path, errno.into_io()))?;
+        roots.push(RootImage { path, fd: renumber(fd, floor, "open the writable roots")? });
+    }
+    let image = SupervisorImage {
+        init_socket: init_end.as_raw_fd(),
+        command_socket: command_end.as_raw_fd(),
+        roots,
+        value: std::cell::RefCell::new(vec![0u8; 64 * 1024].into_boxed_slice()),
+    };
+    Ok(Some((image, (init_end, command_end))))
 }
 
 /// `clone` flags for the sandbox: `(with PID 1, with a network namespace)` when it gets

@@ -31,7 +31,7 @@ use crate::policy::{ManagedNetwork, Policy};
 use crate::probe::HostFacts;
 use crate::proxy::{self, ProxyEndpoint, ProxyPlan};
 use crate::resolve::{self, FilesystemView, ProtectedPath, ReadScope};
-use crate::seccomp::{NetworkMode, SeccompPlan};
+use crate::seccomp::{MetadataRules, NetworkMode, SeccompPlan};
 use landlock::LandlockPlan;
 use mounts::{MountOp, ViewOptions};
 pub use pipeline::{Pipeline, PipelineRequest};
@@ -166,6 +166,8 @@ pub(crate) enum Enforcement {
         /// Where user namespaces are available, the view of [`mounts::landlock_view`] (in a
         /// user + mount namespace); empty where they are not.
         view: Vec<MountOp>,
+        /// What stops metadata changes outside the writable roots.
+        metadata: MetadataGuard,
     },
     Namespaces {
         namespaces: NamespacePlan,
@@ -178,6 +180,32 @@ pub(crate) enum Enforcement {
         proxy: Option<ProxyPlan>,
     },
 }
+
+/// What stops changes of mode bits, owners, extended attributes and timestamps of files outside
+/// the writable roots on the landlock pipeline (Landlock has no rights for them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum MetadataGuard {
+    /// A full-write policy: nothing is outside.
+    NotNeeded,
+    /// User namespaces: everything outside the writable roots is read-only in the sandbox's
+    /// view, so these calls fail there with EROFS.
+    ReadOnlyView,
+    /// No user namespaces: the seccomp filter hands every metadata call to the sandbox's init,
+    /// which resolves the target itself, performs the call only when the object lies in a
+    /// writable root (by inode, beneath the root's own descriptor) and answers EPERM otherwise.
+    Supervisor {
+        calls: Vec<&'static str>,
+        /// What it refuses inside the writable roots too.
+        refuses: &'static str,
+    },
+    /// No user namespaces and no supervisor here: the metadata calls are refused everywhere
+    /// (EPERM), inside the writable roots too.
+    RefusedEverywhere { reason: String },
+}
+
+/// What the supervisor refuses even inside the writable roots (`--explain`, docs/security.md).
+pub const SUPERVISOR_REFUSES: &str = "set-uid bits, and set-gid bits on anything but a directory (EPERM: a sandboxed      command has no business making set-id programs others may run); symlinks' own xattrs (EPERM); paths through      magic links such as /proc/<pid>/fd/N or /dev/fd/N (ELOOP); a target that cannot be shown to lie in a writable      root (EPERM), e.g. a deleted file through its descriptor. The inode-attribute ioctls (chattr) are refused      everywhere (EPERM). chown follows the kernel's rules for the caller's own ids (no capabilities: only the      group, to one of the caller's groups)";
 
 /// Protected paths inside writable roots, re-bound read-only in the sandbox's mount namespace
 /// (a missing one gets an empty placeholder directory first), and the directories above them
@@ -296,6 +324,14 @@ impl SandboxPlan {
         }
     }
 
+    /// What stops metadata changes outside the writable roots (landlock pipeline).
+    pub fn metadata_guard(&self) -> Option<&MetadataGuard> {
+        match &self.enforcement {
+            Enforcement::Landlock { metadata, .. } => Some(metadata),
+            _ => None,
+        }
+    }
+
     pub fn namespaces(&self) -> Option<&NamespacePlan> {
         match &self.enforcement {
             Enforcement::Namespaces { namespaces, .. } => Some(namespaces),
@@ -371,6 +407,8 @@ struct Explained<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     launcher: Option<&'a LauncherPlan>,
     landlock: Option<&'a LandlockPlan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<&'a MetadataGuard>,
     network: NetworkMode,
     #[serde(skip_serializing_if = "Option::is_none")]
     proxy: Option<&'a ProxyPlan>,
@@ -395,6 +433,7 @@ impl Serialize for SandboxPlan {
             executor: self.executor(),
             launcher: self.launcher(),
             landlock: self.landlock(),
+            metadata: self.metadata_guard(),
             network: self.network,
             proxy: self.proxy(),
             seccomp: self.seccomp(),
@@ -691,28 +730,58 @@ fn plan_landlock(
         view.push(MountOp::Proc);
         landlock = landlock.in_sandbox_view(&[Path::new("/proc")]);
     }
-    warnings.extend(landlock_residual_risks(filesystem, network, abi, !view.is_empty(), own_pids));
-    Ok(Enforcement::Landlock { landlock, seccomp: SeccompPlan::new(network, false, false), protected, proxy, view })
+    let metadata = metadata_guard(filesystem, host, !view.is_empty());
+    let mut seccomp = SeccompPlan::new(network, false, false);
+    if let MetadataGuard::Supervisor { .. } | MetadataGuard::RefusedEverywhere { .. } = &metadata {
+        if !protected.read_only.is_empty() {
+            // The supervisor's check knows the writable roots only; planning refused read-only
+            // subpaths without a view above.
+            return Err(Error::Internal("protected paths on the landlock pipeline without a view".into()));
+        }
+        let supervised = matches!(metadata, MetadataGuard::Supervisor { .. });
+        seccomp = seccomp.with_metadata_rules(MetadataRules { supervised, truncate: abi < 3 });
+    }
+    warnings.extend(landlock_residual_risks(network, abi, &metadata, own_pids));
+    Ok(Enforcement::Landlock { landlock, seccomp, protected, proxy, view, metadata })
+}
+
+/// Which guard the landlock pipeline's metadata gets on this host.
+fn metadata_guard(filesystem: &FilesystemView, host: &HostFacts, view: bool) -> MetadataGuard {
+    if filesystem.full_write {
+        return MetadataGuard::NotNeeded;
+    }
+    if view {
+        return MetadataGuard::ReadOnlyView;
+    }
+    match &host.metadata_supervisor {
+        Ok(()) => MetadataGuard::Supervisor {
+            calls: crate::seccomp::metadata_calls(host.landlock_abi.as_ref().is_ok_and(|abi| *abi < 3))
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect(),
+            refuses: SUPERVISOR_REFUSES,
+        },
+        Err(refusal) => MetadataGuard::RefusedEverywhere { reason: refusal.to_string() },
+    }
 }
 
 /// What the landlock pipeline leaves open on this host, for `--explain`'s `warnings` (and
 /// `docs/security.md`, which lists the same with the escape probes that show them).
-fn landlock_residual_risks(
-    filesystem: &FilesystemView,
-    network: NetworkMode,
-    abi: u32,
-    view: bool,
-    own_pids: bool,
-) -> Vec<String> {
+fn landlock_residual_risks(network: NetworkMode, abi: u32, metadata: &MetadataGuard, own_pids: bool) -> Vec<String> {
     let mut risks = Vec::new();
-    if !filesystem.full_write && !view {
-        risks.push(
-            "landlock pipeline: metadata of files outside the writable roots can be changed (mode bits including \
-             set-uid, owner where the kernel allows, xattrs, timestamps): Landlock has no rights for them and this \
-             host gives no user namespace for a read-only view; refusing chmod/chown/xattr/utimensat everywhere \
-             would break `chmod +x` in the workspace"
+    match metadata {
+        MetadataGuard::RefusedEverywhere { reason } => risks.push(format!(
+            "landlock pipeline without user namespaces: chmod, chown, xattr and utimes calls are refused with EPERM \
+             everywhere, inside the writable roots too (`chmod +x` in the workspace fails): the metadata supervisor \
+             cannot run here ({reason})"
+        )),
+        MetadataGuard::Supervisor { .. } => risks.push(
+            "landlock pipeline without user namespaces: metadata calls (chmod, chown, xattrs, utimes) go through the \
+             sandbox's init, which performs them only inside the writable roots; it refuses set-uid/set-gid bits and \
+             paths through magic links there too, and reading a file outside still updates its access time"
                 .to_owned(),
-        );
+        ),
+        MetadataGuard::NotNeeded | MetadataGuard::ReadOnlyView => {}
     }
     if own_pids {
         return risks_of_the_network(risks, network);

@@ -304,7 +304,9 @@ fn landlock_plans_a_read_only_view_where_it_can_list_their_residual_risks_and_ta
         let bare = plan(&s, &no_userns);
         assert!(bare.mounts().is_empty());
         let bare_has = |needle: &str| bare.warnings().iter().any(|w| w.contains(needle));
-        assert!(bare_has("metadata of files outside the writable roots"));
+        assert!(bare_has("metadata calls (chmod, chown, xattrs, utimes) go through the sandbox's init"));
+        assert!(matches!(bare.metadata_guard(), Some(MetadataGuard::Supervisor { .. })));
+        assert_eq!(p.metadata_guard(), Some(&MetadataGuard::ReadOnlyView));
         // Where a fresh /proc can be mounted the view has it, and PID 1 its own namespace;
         // without user namespaces (or a fresh /proc) the host's /proc and a subreaper stay.
         assert!(matches!(p.mounts().last(), Some(mounts::MountOp::Proc)), "{:?}", p.mounts());
@@ -332,4 +334,54 @@ fn landlock_plans_a_read_only_view_where_it_can_list_their_residual_risks_and_ta
         let bwrap = plan(&b, &HostFacts::capable(abi));
         assert!(!bwrap.warnings().iter().any(|w| w.contains("landlock pipeline")), "{:?}", bwrap.warnings());
     }
+}
+
+/// Which guard keeps metadata outside the writable roots unchanged, per simulated host: the
+/// read-only view with user namespaces, the supervisor without them, and a refusal everywhere
+/// where the supervisor cannot run; the seccomp program and `--explain` say the same.
+#[test]
+fn landlock_metadata_guard_per_host() {
+    use crate::seccomp::metadata_calls;
+    let mut s = spec(&["true"]);
+    s.pipeline = PipelineRequest::Landlock;
+    s.policy = SandboxPolicy::read_only().into();
+    for abi in [2, 3, 6] {
+        let with_view = plan(&s, &HostFacts::capable(abi));
+        assert_eq!(with_view.metadata_guard(), Some(&MetadataGuard::ReadOnlyView));
+        assert!(with_view.seccomp().unwrap().supervised.is_empty());
+
+        let mut no_userns = without_namespaces();
+        no_userns.landlock_abi = Ok(abi);
+        let supervised = plan(&s, &no_userns);
+        let Some(MetadataGuard::Supervisor { calls, .. }) = supervised.metadata_guard() else {
+            panic!("{:?}", supervised.metadata_guard())
+        };
+        // truncate(2) too where Landlock cannot restrict it (ABI < 3).
+        assert_eq!(calls.contains(&"truncate"), abi < 3, "ABI {abi}");
+        assert!(calls.contains(&"fchmodat") && calls.contains(&"utimensat") && calls.contains(&"setxattrat"));
+        let seccomp = supervised.seccomp().unwrap();
+        assert_eq!(seccomp.supervised.len(), metadata_calls(abi < 3).len());
+        let json = serde_json::to_value(&supervised).unwrap();
+        assert_eq!(json["metadata"]["kind"], "supervisor");
+        assert!(json["metadata"]["refuses"].as_str().unwrap().contains("set-uid"));
+
+        no_userns.metadata_supervisor = Err(crate::probe::Refusal::new("openat2 (Linux 5.6)", None, "refused"));
+        let refused = plan(&s, &no_userns);
+        assert!(
+            matches!(refused.metadata_guard(), Some(MetadataGuard::RefusedEverywhere { reason }) if reason.contains("openat2"))
+        );
+        let seccomp = refused.seccomp().unwrap();
+        assert!(seccomp.supervised.is_empty());
+        for (name, _) in metadata_calls(abi < 3) {
+            let rule = seccomp.rules.iter().find(|r| r.syscall == name).unwrap_or_else(|| panic!("no rule for {name}"));
+            assert!(rule.allow_if.is_empty() && rule.errno == libc::EPERM, "{name}");
+        }
+        assert!(
+            refused.warnings().iter().any(|w| w.contains("refused with EPERM everywhere") && w.contains("openat2"))
+        );
+    }
+    // A full-write policy needs none.
+    s.policy = SandboxPolicy::parse(r#"{"type":"danger-full-access"}"#).unwrap().into();
+    let full = plan(&s, &without_namespaces());
+    assert!(full.metadata_guard().is_none_or(|guard| *guard == MetadataGuard::NotNeeded));
 }

@@ -28,8 +28,12 @@ pub(crate) fn confine_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infa
     if let Some(landlock) = &image.landlock {
         enforce_landlock(k, landlock)?;
     }
-    if let Some(program) = &image.seccomp {
-        at(Stage::Seccomp, k.seccomp_set_filter(program))?;
+    match (&image.seccomp, &image.supervisor) {
+        (Some(program), Some(supervisor)) => {
+            super::supervisor::install_and_hand_over(k, program, supervisor.command_socket)?
+        }
+        (Some(program), None) => at(Stage::Seccomp, k.seccomp_set_filter(program))?,
+        (None, _) => {}
     }
     k.reset_signals();
     Err(Failure::new(Stage::Exec, exec_first_candidate(k, &image.exec)))

@@ -30,6 +30,9 @@ pub(crate) struct ChildImage {
     pub max_processes: Option<u64>,
     pub landlock: Option<LandlockImage>,
     pub seccomp: Option<Vec<SockFilter>>,
+    /// The metadata supervisor (landlock pipeline without user namespaces): the command
+    /// installs its filter with a listener and hands it to init over this socket pair.
+    pub supervisor: Option<SupervisorImage>,
     /// Upper bound for the fallback close loop when `close_range` is unavailable.
     pub fd_limit: RawFd,
 }
@@ -125,6 +128,26 @@ pub(crate) struct Subreaper {
     /// Room for one reading of the children list (pids, space-separated); a list longer than
     /// this is read again after the pids it held are killed.
     pub children: RefCell<Box<[u8]>>,
+}
+
+/// What init needs to supervise the command's metadata calls without allocating.
+pub(crate) struct SupervisorImage {
+    /// Init's end of the socket pair the listener arrives on.
+    pub init_socket: RawFd,
+    /// The command's end, closed once the listener is sent.
+    pub command_socket: RawFd,
+    /// The writable roots, each opened (without following symlinks) by the parent as Landlock's
+    /// rules were: the supervisor acts only on objects it finds again beneath one of these.
+    pub roots: Vec<RootImage>,
+    /// Room for one extended attribute's value (`XATTR_SIZE_MAX`, 64 KiB).
+    pub value: RefCell<Box<[u8]>>,
+}
+
+pub(crate) struct RootImage {
+    /// The root's canonical path, as planned (no trailing slash but for `/`).
+    pub path: CString,
+    /// An `O_PATH` descriptor of it.
+    pub fd: OwnedFd,
 }
 
 pub(crate) struct NamespaceImage {

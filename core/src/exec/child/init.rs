@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::confine::drop_capabilities;
 use super::fds::{close_other_fds, close_span};
-use super::image::{InitImage, Subreaper};
+use super::image::{InitImage, Subreaper, SupervisorImage};
 use super::kernel::Kernel;
 use crate::exec::report::{Stage, Step, at};
 use crate::sys;
@@ -68,6 +68,7 @@ pub(crate) fn fork_command(
     init: &InitImage,
     fd_limit: RawFd,
     die_with_parent: Option<libc::pid_t>,
+    supervisor: Option<&SupervisorImage>,
 ) -> Step {
     if init.subreaper.is_some() {
         at(Stage::Subreaper, k.prctl(libc::PR_SET_CHILD_SUBREAPER, 1))?;
@@ -115,7 +116,91 @@ pub(crate) fn fork_command(
         sys::exit_immediately(125);
     }
     k.unblock_all_signals();
-    reap_until_command_exits(pid, init.status_fd, init.subreaper.as_ref())
+    match supervisor {
+        Some(supervisor) => supervise_until_command_exits(pid, init.status_fd, init.subreaper.as_ref(), supervisor),
+        None => reap_until_command_exits(pid, init.status_fd, init.subreaper.as_ref()),
+    }
+}
+
+/// [`reap_until_command_exits`] while answering the command's metadata calls
+/// ([`super::supervisor`]): init waits on SIGCHLD (a signalfd), on the socket the command's
+/// listener arrives on, and on the listener, so that neither a call nor an exit waits for the
+/// other. A call waits until init answers it: init must never block elsewhere meanwhile.
+fn supervise_until_command_exits(
+    command: libc::pid_t,
+    status_fd: RawFd,
+    subreaper: Option<&Subreaper>,
+    supervisor: &SupervisorImage,
+) -> ! {
+    use std::os::fd::AsRawFd;
+    // SIGCHLD stays blocked from here on and is read from the signalfd; a child that exited
+    // before is a zombie the first round below reaps.
+    let Ok((children, _)) = sys::block_into_signalfd(&[libc::SIGCHLD]) else { fail_and_end(command) };
+    let mut socket = supervisor.init_socket;
+    let mut listener: Option<std::os::fd::OwnedFd> = None;
+    loop {
+        loop {
+            match sys::waitpid(-1, libc::WNOHANG) {
+                Ok((0, _)) => break,
+                Ok((pid, status)) if pid == command => finish(status, status_fd, subreaper),
+                Ok(_) => {}
+                Err(errno) if errno.0 == libc::EINTR => {}
+                Err(_) => sys::exit_immediately(125),
+            }
+        }
+        let listener_fd = listener.as_ref().map_or(-1, AsRawFd::as_raw_fd);
+        let mut fds = [
+            libc::pollfd { fd: children.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: socket, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: listener_fd, events: libc::POLLIN, revents: 0 },
+        ];
+        match sys::poll_once(&mut fds, -1) {
+            Ok(_) => {}
+            Err(errno) if errno.0 == libc::EINTR => continue,
+            Err(_) => fail_and_end(command),
+        }
+        let [signals, handover, calls] = fds;
+        if signals.revents & libc::POLLIN != 0 {
+            let _ = sys::read_signalfd(children.as_raw_fd());
+        }
+        if handover.revents != 0 {
+            match sys::recv_fd(socket) {
+                Ok(Some((_, fd))) if listener.is_none() => listener = Some(fd),
+                // Nothing more can come: the command has exec'd, or failed before.
+                Ok(None) if handover.revents & (libc::POLLHUP | libc::POLLERR) != 0 => socket = -1,
+                Ok(None) => {}
+                Ok(Some(_)) | Err(_) => fail_and_end(command),
+            }
+        }
+        if calls.revents & libc::POLLIN != 0 {
+            super::supervisor::handle_one(listener_fd, supervisor);
+        } else if calls.revents != 0 {
+            // Every filtered process is gone (POLLHUP): nothing more will arrive.
+            listener = None;
+        }
+    }
+}
+
+/// Init cannot go on supervising: the command must not run unsupervised (its metadata calls
+/// would wait for ever), so the sandbox ends.
+fn fail_and_end(command: libc::pid_t) -> ! {
+    let _ = sys::kill(command, libc::SIGKILL);
+    sys::exit_immediately(125)
+}
+
+/// The command exited with `status`: end what is left (a subreaper), report, exit.
+fn finish(status: libc::c_int, status_fd: RawFd, subreaper: Option<&Subreaper>) -> ! {
+    if let Some(subreaper) = subreaper
+        && !end_descendants(subreaper)
+    {
+        // Some descendant may still run: no status, so the launcher reports init's failure
+        // rather than the command's exit.
+        sys::exit_immediately(125)
+    }
+    let _ = sys::write_all(status_fd, &status.to_ne_bytes());
+    let code =
+        if libc::WIFSIGNALED(status) { libc::WTERMSIG(status).saturating_add(128) } else { libc::WEXITSTATUS(status) };
+    sys::exit_immediately(code)
 }
 
 /// The children of this (single-threaded) process.
@@ -131,22 +216,7 @@ const MAX_REAP_ROUNDS: u32 = 1 << 16;
 fn reap_until_command_exits(command: libc::pid_t, status_fd: RawFd, subreaper: Option<&Subreaper>) -> ! {
     loop {
         match sys::waitpid(-1, 0) {
-            Ok((pid, status)) if pid == command => {
-                if let Some(subreaper) = subreaper
-                    && !end_descendants(subreaper)
-                {
-                    // Some descendant may still run: no status, so the launcher reports
-                    // init's failure rather than the command's exit.
-                    sys::exit_immediately(125)
-                }
-                let _ = sys::write_all(status_fd, &status.to_ne_bytes());
-                let code = if libc::WIFSIGNALED(status) {
-                    libc::WTERMSIG(status).saturating_add(128)
-                } else {
-                    libc::WEXITSTATUS(status)
-                };
-                sys::exit_immediately(code)
-            }
+            Ok((pid, status)) if pid == command => finish(status, status_fd, subreaper),
             Ok(_) => {}
             Err(errno) if errno.0 == libc::EINTR => {}
             Err(_) => sys::exit_immediately(125),

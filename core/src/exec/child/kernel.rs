@@ -196,6 +196,7 @@ kernel_calls! {
     fn landlock_add_path_rule(ruleset: RawFd, rule: &LandlockPathBeneathAttr) -> SysResult<()>;
     fn landlock_restrict_self(ruleset: RawFd) -> SysResult<()>;
     fn seccomp_set_filter(program: &[SockFilter]) -> SysResult<()>;
+    fn seccomp_set_filter_listener(program: &[SockFilter]) -> SysResult<OwnedFd>;
     fn reset_signal_handlers() -> ();
     fn set_signal_handler(signal: i32, handler: extern "C" fn(libc::c_int)) -> ();
     fn unblock_all_signals() -> ();

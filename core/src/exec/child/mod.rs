@@ -31,6 +31,7 @@ pub(crate) mod kernel;
 pub(crate) mod panic;
 pub(crate) mod paths;
 pub(crate) mod probe;
+pub(crate) mod supervisor;
 #[cfg(test)]
 mod tests;
 pub(crate) mod view;
@@ -103,7 +104,7 @@ fn setup_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infallible> {
     if let Some(init) = &image.init {
         // This process is the sandbox's init (its PID 1, or a subreaper); the command is its
         // child.
-        init::fork_command(k, init, image.fd_limit, image.die_with_parent)?;
+        init::fork_command(k, init, image.fd_limit, image.die_with_parent, image.supervisor.as_ref())?;
         at(Stage::ParentDeathSignal, k.prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
     }
     confine::confine_and_exec(k, image)

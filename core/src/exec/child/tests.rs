@@ -209,6 +209,7 @@ fn image(strings: &Strings, namespaces: Option<NamespaceImage>) -> ChildImage {
             rules: vec![LandlockRuleImage { path: c"/".to_owned(), access: 7, file_access: 5, optional: false }],
         }),
         seccomp: Some(vec![SockFilter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }]),
+        supervisor: None,
         fd_limit: 64,
     }
 }
@@ -285,6 +286,32 @@ fn landlock_image_with_a_subreaper_init_forks_the_command_before_confining() {
     let failure = setup_and_exec(&kernel, &with_init).unwrap_err();
     assert_eq!(failure, Failure::new(Stage::Subreaper, Errno(libc::ENOENT)));
     assert_eq!(kernel.calls().last().map(String::as_str), Some("open /proc/thread-self/children"));
+}
+
+#[test]
+fn a_supervised_command_installs_its_filter_with_a_listener_and_hands_it_over_last() {
+    let strings = strings();
+    let mut supervised = image(&strings, None);
+    supervised.supervisor = Some(super::image::SupervisorImage {
+        init_socket: 40,
+        command_socket: 41,
+        roots: vec![],
+        value: std::cell::RefCell::new(vec![0; 16].into_boxed_slice()),
+    });
+    let kernel = Recorder::new();
+    let failure = setup_and_exec(&kernel, &supervised).unwrap_err();
+    assert_eq!(failure.stage, Stage::Exec);
+    let calls = kernel.calls();
+    let tail: Vec<&str> = calls.iter().rev().take(5).rev().map(String::as_str).collect();
+    // The listener goes to init, the command's end of the pair is closed, then the exec.
+    assert_eq!(tail, ["seccomp_set_filter_listener", "send_fd", "close_raw", "reset_signals", "execve /usr/bin/cmd"]);
+    assert!(!calls.iter().any(|call| call == "seccomp_set_filter"), "one filter, with its listener");
+
+    // A listener that cannot be handed over stops the command: its calls would wait for ever.
+    let kernel = Recorder::failing("send_fd", libc::EPIPE);
+    let failure = setup_and_exec(&kernel, &supervised).unwrap_err();
+    assert_eq!(failure, Failure::new(Stage::Seccomp, Errno(libc::EPIPE)));
+    assert!(!kernel.calls().iter().any(|call| call.starts_with("execve")), "never exec'd");
 }
 
 #[test]
