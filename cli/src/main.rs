@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use codex_sandbox_core::policy::policy_from_flags;
+use codex_sandbox_core::policy::{UnixSockets, policy_from_flags};
 use codex_sandbox_core::{
     Error, ErrorKind, FORWARDED_SIGNALS, ManagedNetwork, PipelineRequest, Policy, SandboxSpec, SignalForwarder,
     SpawnOptions, prepare, spawn,
@@ -90,6 +90,16 @@ struct Cli {
     /// Allow network only through the loopback proxies named in the proxy variables.
     #[arg(long)]
     allow_network_for_proxy: bool,
+
+    /// Which unix sockets the command may reach, whatever the network mode: none (default:
+    /// socket(AF_UNIX) fails with EPERM; socketpairs work) or all (every socket in its view).
+    #[arg(long, value_name = "none|all")]
+    unix_sockets: Option<String>,
+
+    /// Ask for one unix socket path (repeatable). Not granted by this version (no connect
+    /// broker): the run goes on as under --unix-sockets none, and --explain says so.
+    #[arg(long, value_name = "PATH")]
+    allow_unix_socket: Vec<PathBuf>,
 
     /// Print the plan as JSON and exit without running anything.
     #[arg(long)]
@@ -238,8 +248,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         cli.permission_profile.as_deref(),
     )?;
     let managed_network = cli.managed_network.as_deref().map(ManagedNetwork::parse).transpose()?;
+    let unix_mode = cli.unix_sockets.as_deref().map(|mode| UnixSockets::parse_mode(mode, "unix-sockets")).transpose()?;
+    let unix_sockets = UnixSockets::from_parts(unix_mode, cli.allow_unix_socket, "allow-unix-socket")?;
     let mut spec = SandboxSpec::new(policy, policy_cwd, cli.command);
     spec.managed_network = managed_network;
+    spec.unix_sockets = unix_sockets;
     spec.command_cwd = Some(cli.command_cwd.unwrap_or(cwd));
     spec.env = std::env::vars_os().collect();
     spec.pipeline = pipeline;
