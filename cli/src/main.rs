@@ -248,7 +248,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         cli.permission_profile.as_deref(),
     )?;
     let managed_network = cli.managed_network.as_deref().map(ManagedNetwork::parse).transpose()?;
-    let unix_mode = cli.unix_sockets.as_deref().map(|mode| UnixSockets::parse_mode(mode, "unix-sockets")).transpose()?;
+    let unix_mode =
+        cli.unix_sockets.as_deref().map(|mode| UnixSockets::parse_mode(mode, "unix-sockets")).transpose()?;
     let unix_sockets = UnixSockets::from_parts(unix_mode, cli.allow_unix_socket, "allow-unix-socket")?;
     let mut spec = SandboxSpec::new(policy, policy_cwd, cli.command);
     spec.managed_network = managed_network;

@@ -21,9 +21,10 @@ use codex_sandbox_core::{ExitStatus, SpawnOptions, prepare, probe::probe, spawn}
 pub use child::codex_sandbox_child;
 pub use error::{codex_sandbox_error, codex_sandbox_result};
 pub use request::{
-    CODEX_SANDBOX_FLAG_NO_DIE_WITH_PARENT, CODEX_SANDBOX_FLAG_NO_PROC, CODEX_SANDBOX_FLAG_PROXY_NETWORK,
-    CODEX_SANDBOX_MAX_STRUCT_SIZE, CODEX_SANDBOX_STDIO_INHERIT, CODEX_SANDBOX_STDIO_NULL, CODEX_SANDBOX_STDIO_PIPE,
-    codex_sandbox_pipeline, codex_sandbox_spawn_request, codex_sandbox_stdio_which,
+    CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS, CODEX_SANDBOX_FLAG_NO_DIE_WITH_PARENT, CODEX_SANDBOX_FLAG_NO_PROC,
+    CODEX_SANDBOX_FLAG_PROXY_NETWORK, CODEX_SANDBOX_MAX_STRUCT_SIZE, CODEX_SANDBOX_STDIO_INHERIT,
+    CODEX_SANDBOX_STDIO_NULL, CODEX_SANDBOX_STDIO_PIPE, codex_sandbox_pipeline, codex_sandbox_spawn_request,
+    codex_sandbox_stdio_which,
 };
 
 use error::{FfiError, boundary, codex_sandbox_result::*};
