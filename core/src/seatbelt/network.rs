@@ -48,7 +48,7 @@ impl NetworkForm {
         if policy_grants_network {
             return NetworkForm::Open;
         }
-        if unix_sockets.allows_any() {
+        if unix_sockets.asks_for_any() {
             return NetworkForm::Restricted { ports: BTreeSet::new() };
         }
         NetworkForm::Closed
@@ -68,8 +68,9 @@ impl UnixSocketRules {
     /// without duplicates so that parameter names are stable across runs.
     pub(super) fn new(sockets: &UnixSockets, params: &mut Params) -> Result<UnixSocketRules> {
         let paths = match sockets {
-            UnixSockets::AllowAll => return Ok(UnixSocketRules::All),
-            UnixSockets::Allowlist(paths) => paths,
+            UnixSockets::All => return Ok(UnixSocketRules::All),
+            UnixSockets::Paths(paths) => paths.as_slice(),
+            UnixSockets::None => &[],
         };
         let mut resolved = BTreeSet::new();
         for (index, path) in paths.iter().enumerate() {
