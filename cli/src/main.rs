@@ -265,6 +265,10 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     if cli.explain {
         return print_json(&plan);
     }
+    // A socket asked for and not granted makes the command's connect fail; say why up front.
+    for gap in &plan.unix_sockets().not_granted {
+        eprintln!("codex-linux-sandbox: warning: {gap}");
+    }
 
     let setup_error = |context: &'static str| move |e: std::io::Error| Error::setup(context, e);
     let forwarder = SignalForwarder::new(&FORWARDED_SIGNALS).map_err(setup_error("block forwarded signals"))?;
