@@ -84,6 +84,11 @@ async function main(): Promise<void> {
 void main();
 // @ts-expect-error: pipeline names are checked
 spawn('ls', [], { pipeline: 'chroot' });
+spawn('ls', [], { unixSockets: 'none' });
+spawn('ls', [], { unixSockets: ['/run/docker.sock'], network: 'full' });
+run('ls', { unixSockets: 'all' });
+// @ts-expect-error: unix-socket modes are checked
+spawn('ls', [], { unixSockets: 'some' });
 const ipc = spawn('node', ['x.js'], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'], policy: 'read-only' });
 ipc.send({ hello: 1 });
 `;
