@@ -252,7 +252,7 @@ fn entry(value: &Value, field: &str) -> Result<FileSystemEntry> {
         Some(other) => {
             return Err(Error::policy(
                 format!("{field}.missing_path_behavior"),
-                format!("expected \"skip\", found {}", describe(other)),
+                format!("expected \"skip\" (the only value Codex defines), found {}", describe(other)),
             ));
         }
     };
@@ -662,7 +662,7 @@ mod tests {
             ),
             (
                 entry(r#"{"path":{"type":"path","path":"/x"},"access":"read","missing_path_behavior":"create"}"#),
-                "`permission-profile.file_system.entries[0].missing_path_behavior`: expected \"skip\", found the string \"create\"",
+                "`permission-profile.file_system.entries[0].missing_path_behavior`: expected \"skip\" (the only value Codex defines), found the string \"create\"",
             ),
             (
                 entry(r#"{"path":{"type":"path","path":"/x"},"access":"read","mode":1}"#),

@@ -186,7 +186,7 @@ mod tests {
         let good = proxy(&[("HTTP_PROXY", "http://127.0.0.1:3128")]);
         let bad = proxy(&[("HTTP_PROXY", "http://proxy.example.com:3128")]);
         let no_sockets = UnixSockets::default();
-        let some_sockets = UnixSockets::Allowlist(vec![PathBuf::from("/tmp/s.sock")]);
+        let some_sockets = UnixSockets::Paths(vec![PathBuf::from("/tmp/s.sock")]);
         let only = |ports: &[u16]| NetworkForm::Restricted { ports: ports.iter().copied().collect() };
 
         assert_eq!(NetworkForm::decide(false, &none, false, &no_sockets), NetworkForm::Closed);
@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn socket_paths_are_sorted_deduplicated_and_absolute() {
         let mut params = Params::default();
-        let sockets = UnixSockets::Allowlist(vec![
+        let sockets = UnixSockets::Paths(vec![
             PathBuf::from("/nonexistent-dir/b.sock"),
             PathBuf::from("/nonexistent-dir/a.sock"),
             PathBuf::from("/nonexistent-dir/b.sock"),
@@ -233,7 +233,7 @@ mod tests {
             ]
         );
 
-        let relative = UnixSockets::Allowlist(vec![PathBuf::from("/a.sock"), "run/x.sock".into()]);
+        let relative = UnixSockets::Paths(vec![PathBuf::from("/a.sock"), "run/x.sock".into()]);
         let err = UnixSocketRules::new(&relative, &mut Params::default()).unwrap_err().to_string();
         assert!(err.contains("`unix_sockets[1]`") && err.contains("relative path `run/x.sock`"), "{err}");
     }
