@@ -440,9 +440,8 @@ fn landlock_risks_here(facts: &HostFacts) -> Vec<String> {
         risks.push("no user namespaces: metadata of files outside the writable roots (chmod incl. set-uid, chown, xattrs, timestamps) can be changed, and only read-only policies run".to_owned());
     }
     risks.push("host /proc: every host process and its command line are listed".to_owned());
-    risks.push("full network: host unix sockets are reachable".to_owned());
     if abi < 6 {
-        risks.push(format!("Landlock ABI {abi} < 6: signals and abstract unix sockets are not scoped"));
+        risks.push(format!("Landlock ABI {abi} < 6: signals are not scoped"));
     }
     risks
 }
