@@ -38,10 +38,20 @@ fn run(
     path: &str,
     name: &str,
 ) -> (codex_sandbox_result, String) {
+    run_with_fds(pipeline, policy, flags, &["/usr/bin/python3", "-c", PROBE, path, name], &[])
+}
+
+/// Runs `command` under `policy` with `flags`, passing `extra_fds`; the result code and stdout.
+fn run_with_fds(
+    pipeline: codex_sandbox_pipeline,
+    policy: &str,
+    flags: u32,
+    command: &[&str],
+    extra_fds: &[c_int],
+) -> (codex_sandbox_result, String) {
     let policy = CString::new(policy).unwrap();
     let cwd = CString::new("/tmp").unwrap();
-    let args: Vec<CString> =
-        ["/usr/bin/python3", "-c", PROBE, path, name].iter().map(|a| CString::new(*a).unwrap()).collect();
+    let args: Vec<CString> = command.iter().map(|a| CString::new(*a).unwrap()).collect();
     let mut argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
     argv.push(ptr::null());
     let mut req = std::mem::MaybeUninit::<codex_sandbox_spawn_request>::uninit();
@@ -56,6 +66,8 @@ fn run(
     req.argv = argv.as_ptr();
     req.stdout_fd = CODEX_SANDBOX_STDIO_PIPE;
     req.flags = flags;
+    req.extra_fds = if extra_fds.is_empty() { ptr::null() } else { extra_fds.as_ptr() };
+    req.extra_fds_len = extra_fds.len();
     let mut child = ptr::null_mut();
     let mut err = ptr::null_mut();
     // SAFETY: valid pointers; the error is read and freed, the child's pipe read, the child
@@ -138,6 +150,17 @@ fn host_unix_sockets_only_with_the_all_flag() {
         // namespace (landlock pipeline, bwrap with full network).
         assert_eq!(out, "OK OK p", "{pipeline:?}");
         assert_eq!((accepted(&listener), accepted(&abstract_listener)), (1, 1), "{pipeline:?}");
+    }
+    // A connected unix socket the launcher passes explicitly is its grant: usable under none.
+    let (mine, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&theirs);
+    let script = format!("import os; os.write({fd}, b'through the passed socket'); print('OK')");
+    for pipeline in [CODEX_SANDBOX_PIPELINE_LANDLOCK, CODEX_SANDBOX_PIPELINE_BWRAP] {
+        let (rc, out) = run_with_fds(pipeline, "read-only", 0, &["/usr/bin/python3", "-c", &script], &[fd]);
+        assert_eq!((rc, out.as_str()), (codex_sandbox_result::CODEX_SANDBOX_OK, "OK"), "{pipeline:?}");
+        let mut buf = [0u8; 25];
+        (&mine).read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"through the passed socket", "{pipeline:?}");
     }
     drop((listener, abstract_listener));
     let _ = std::fs::remove_dir_all(&dir);
