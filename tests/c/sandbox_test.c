@@ -288,11 +288,10 @@ static void test_write_outside_fails(uint32_t pipeline) {
  * listener is reached. */
 static void test_unix_sockets(uint32_t pipeline) {
   const char *p = pipeline_name(pipeline);
-  char path[128];
-  snprintf(path, sizeof path, "%s/host.sock", scratch);
-  int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   struct sockaddr_un address = {.sun_family = AF_UNIX};
-  snprintf(address.sun_path, sizeof address.sun_path, "%s", path);
+  snprintf(address.sun_path, sizeof address.sun_path, "%s/host.sock", scratch);
+  const char *path = address.sun_path;
+  int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   unlink(path);
   if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof address) != 0 ||
       listen(listener, 4) != 0 || chmod(path, 0777) != 0) {
