@@ -305,6 +305,13 @@ export interface SandboxPlan {
   policy: object;
   filesystem: object;
   network: string;
+  /** The unix-socket capability: what was asked for, what is enforced (`none` or `all`), and the paths not granted. */
+  unix_sockets: {
+    requested: { mode: 'none' | 'all' } | { mode: 'paths'; paths: string[] };
+    granted: 'none' | 'all';
+    meaning: string;
+    not_granted?: string[];
+  };
   process: { argv: string[]; cwd: string; exec_candidates: string[]; [key: string]: unknown };
   env_added: [string, string][];
   warnings: string[];

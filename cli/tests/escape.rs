@@ -1776,7 +1776,33 @@ fn socket_probes() -> Vec<Probe> {
             known_open: never_open,
             kind: Kind::Own(unix_path_not_granted_probe),
         },
+        Probe {
+            id: "unix-all-reaches",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(unix_all_reaches_probe),
+        },
     ]
+}
+
+/// The positive control of the unix probes: with `--unix-sockets all` the same connect reaches
+/// the same host listener, so its "got nothing" above is evidence, not a listener that could
+/// never have seen anything.
+fn unix_all_reaches_probe(f: &mut Fixture) -> Verdict {
+    let ops = json!([["unix_connect", p(&f.unix_path)]]);
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let output = f.run(&cwd, &policy).arg("--unix-sockets=all").run_probe(&probe_argv(&ops));
+    let answers = answers(&output);
+    let reached = f.reached(Listener::Unix).is_some();
+    match answers.first().map(String::as_str) {
+        Some("OK") if reached => Held("granted `all`: the connect reached the host listener".into()),
+        answer => Unexpected(format!(
+            "with --unix-sockets all the connect gave {answer:?} and the listener {}: {}",
+            if reached { "accepted it" } else { "got nothing" },
+            common::stderr(&output).trim()
+        )),
+    }
 }
 
 /// A unix socket path asked for with `--allow-unix-socket` is not granted (no connect broker):
