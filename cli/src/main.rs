@@ -184,6 +184,15 @@ struct SeatbeltCli {
     #[arg(long)]
     allow_local_binding: bool,
 
+    /// Unix sockets: none (default) or all, rendered as Codex renders them.
+    #[arg(long, value_name = "none|all")]
+    unix_sockets: Option<String>,
+
+    /// A unix socket (or a directory of them) the command may bind and connect to (repeatable);
+    /// Seatbelt checks each address, so on macOS the grant is real.
+    #[arg(long, value_name = "PATH")]
+    allow_unix_socket: Vec<PathBuf>,
+
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -288,8 +297,11 @@ fn seatbelt(cli: SeatbeltCli) -> Result<ExitCode, Error> {
     };
     let policy = Policy::parse(&cli.sandbox_policy)?;
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let unix_mode =
+        cli.unix_sockets.as_deref().map(|mode| UnixSockets::parse_mode(mode, "unix-sockets")).transpose()?;
     let options = codex_sandbox_core::seatbelt::SeatbeltOptions {
         allow_local_binding: cli.allow_local_binding,
+        unix_sockets: UnixSockets::from_parts(unix_mode, cli.allow_unix_socket, "allow-unix-socket")?,
         ..Default::default()
     };
     print_json(&codex_sandbox_core::seatbelt::seatbelt_command(&policy, &cwd, &cli.command, &env, &options)?)

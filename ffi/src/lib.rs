@@ -248,7 +248,12 @@ pub unsafe extern "C" fn codex_sandbox_seatbelt(
             let Request { spec, .. } = read_request(req)?;
             // Proxy mode makes the profile proxy-only even when no proxy variable is set (then
             // it allows no network at all), as spawn would refuse to run with an open network.
-            let options = SeatbeltOptions { managed_network: spec.proxy_network, ..SeatbeltOptions::default() };
+            // CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS renders as Codex renders every unix socket.
+            let options = SeatbeltOptions {
+                managed_network: spec.proxy_network,
+                unix_sockets: spec.unix_sockets.clone(),
+                ..SeatbeltOptions::default()
+            };
             Ok(seatbelt_command(&spec.policy, &spec.policy_cwd, &spec.argv, &spec.env, &options)?)
         })
     }

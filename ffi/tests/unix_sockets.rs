@@ -162,6 +162,30 @@ fn host_unix_sockets_only_with_the_all_flag() {
         (&mine).read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"through the passed socket", "{pipeline:?}");
     }
+    // The Seatbelt profile of the same request renders the flag as Codex renders every socket.
+    let seatbelt = |flags: u32| {
+        let policy = CString::new("read-only").unwrap();
+        let cwd = CString::new("/tmp").unwrap();
+        let argv: [*const c_char; 2] = [c"/bin/true".as_ptr(), ptr::null()];
+        let mut req = std::mem::MaybeUninit::<codex_sandbox_spawn_request>::uninit();
+        // SAFETY: `req` has room for the struct; init zeroes it; the JSON is read and freed.
+        unsafe {
+            codex_sandbox_spawn_request_init(req.as_mut_ptr(), size_of::<codex_sandbox_spawn_request>());
+            let mut req = req.assume_init();
+            req.policy = policy.as_ptr();
+            req.policy_cwd = cwd.as_ptr();
+            req.argv = argv.as_ptr();
+            req.flags = flags;
+            let mut json = ptr::null_mut();
+            let rc = codex_sandbox_seatbelt(&req, &mut json, ptr::null_mut());
+            assert_eq!(rc, codex_sandbox_result::CODEX_SANDBOX_OK);
+            let text = CStr::from_ptr(json).to_string_lossy().into_owned();
+            codex_sandbox_string_free(json);
+            text
+        }
+    };
+    assert!(seatbelt(CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS).contains("(allow network-outbound (remote unix-socket))"));
+    assert!(!seatbelt(0).contains("unix-socket"));
     drop((listener, abstract_listener));
     let _ = std::fs::remove_dir_all(&dir);
     common::also_as_nobody("host_unix_sockets_only_with_the_all_flag");
