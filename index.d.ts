@@ -135,6 +135,17 @@ export interface SandboxOptions {
    * namespace; not enforced for the host's root (see `explain().warnings`).
    */
   maxProcesses?: number;
+  /**
+   * Which unix sockets the command may reach, whatever `network` says. `'none'` (default):
+   * `socket(AF_UNIX)` fails with EPERM, so no host unix socket (pathname or abstract) is
+   * reachable; stream and seqpacket socketpairs (Node's own IPC and stdio pipes) keep working.
+   * `'all'`: every unix socket in the sandbox's view. A list of absolute paths asks for those
+   * sockets only; this version cannot grant that soundly (no connect broker), so they are not
+   * granted — the command runs as under `'none'` and `explain().unix_sockets.not_granted` and
+   * `warnings` say so. A managed network's `allowUnixSockets` / `dangerouslyAllowAllUnixSockets`
+   * mean the same and must agree with this option.
+   */
+  unixSockets?: 'none' | 'all' | string[];
 }
 
 /**
@@ -294,6 +305,13 @@ export interface SandboxPlan {
   policy: object;
   filesystem: object;
   network: string;
+  /** The unix-socket capability: what was asked for, what is enforced (`none` or `all`), and the paths not granted. */
+  unix_sockets: {
+    requested: { mode: 'none' | 'all' } | { mode: 'paths'; paths: string[] };
+    granted: 'none' | 'all';
+    meaning: string;
+    not_granted?: string[];
+  };
   process: { argv: string[]; cwd: string; exec_candidates: string[]; [key: string]: unknown };
   env_added: [string, string][];
   warnings: string[];
@@ -317,8 +335,8 @@ export interface SeatbeltOptions extends SandboxOptions {
   env?: NodeJS.ProcessEnv;
   /** Let the command listen on local ports and reach any loopback port. */
   allowLocalBinding?: boolean;
-  /** Unix sockets (or directories of them) the command may use, or `'all'`. */
-  unixSockets?: 'all' | string[];
+  /** Unix sockets (or directories of them) the command may use, `'all'` or `'none'` (default). */
+  unixSockets?: 'none' | 'all' | string[];
   /** Absolute glob patterns of files the command must not read. */
   denyReadGlobs?: string[];
 }

@@ -73,6 +73,15 @@
 #define CODEX_SANDBOX_FLAG_NO_DIE_WITH_PARENT 4
 
 /**
+ * `flags`: every unix socket in the command's view is reachable (Codex's
+ * `dangerously_allow_all_unix_sockets`). Without it, whatever the network mode,
+ * `socket(AF_UNIX, ...)` fails with EPERM in the command, so no unix socket of the host
+ * (pathname or abstract) is reachable; stream and seqpacket socketpairs and the descriptors
+ * passed in `extra_fds` keep working, datagram socketpairs fail with EPERM.
+ */
+#define CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS 8
+
+/**
  * The largest `struct_size` accepted: a guard against garbage, far above any future version.
  */
 #define CODEX_SANDBOX_MAX_STRUCT_SIZE 4096

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use codex_sandbox_core::policy::policy_from_flags;
+use codex_sandbox_core::policy::{UnixSockets, policy_from_flags};
 use codex_sandbox_core::{
     Error, ErrorKind, FORWARDED_SIGNALS, ManagedNetwork, PipelineRequest, Policy, SandboxSpec, SignalForwarder,
     SpawnOptions, prepare, spawn,
@@ -90,6 +90,16 @@ struct Cli {
     /// Allow network only through the loopback proxies named in the proxy variables.
     #[arg(long)]
     allow_network_for_proxy: bool,
+
+    /// Which unix sockets the command may reach, whatever the network mode: none (default:
+    /// socket(AF_UNIX) fails with EPERM; socketpairs work) or all (every socket in its view).
+    #[arg(long, value_name = "none|all")]
+    unix_sockets: Option<String>,
+
+    /// Ask for one unix socket path (repeatable). Not granted by this version (no connect
+    /// broker): the run goes on as under --unix-sockets none, and --explain says so.
+    #[arg(long, value_name = "PATH")]
+    allow_unix_socket: Vec<PathBuf>,
 
     /// Print the plan as JSON and exit without running anything.
     #[arg(long)]
@@ -174,6 +184,15 @@ struct SeatbeltCli {
     #[arg(long)]
     allow_local_binding: bool,
 
+    /// Unix sockets: none (default) or all, rendered as Codex renders them.
+    #[arg(long, value_name = "none|all")]
+    unix_sockets: Option<String>,
+
+    /// A unix socket (or a directory of them) the command may bind and connect to (repeatable);
+    /// Seatbelt checks each address, so on macOS the grant is real.
+    #[arg(long, value_name = "PATH")]
+    allow_unix_socket: Vec<PathBuf>,
+
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -238,8 +257,12 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         cli.permission_profile.as_deref(),
     )?;
     let managed_network = cli.managed_network.as_deref().map(ManagedNetwork::parse).transpose()?;
+    let unix_mode =
+        cli.unix_sockets.as_deref().map(|mode| UnixSockets::parse_mode(mode, "unix-sockets")).transpose()?;
+    let unix_sockets = UnixSockets::from_parts(unix_mode, cli.allow_unix_socket, "allow-unix-socket")?;
     let mut spec = SandboxSpec::new(policy, policy_cwd, cli.command);
     spec.managed_network = managed_network;
+    spec.unix_sockets = unix_sockets;
     spec.command_cwd = Some(cli.command_cwd.unwrap_or(cwd));
     spec.env = std::env::vars_os().collect();
     spec.pipeline = pipeline;
@@ -250,6 +273,10 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     let plan = prepare(&spec)?;
     if cli.explain {
         return print_json(&plan);
+    }
+    // A socket asked for and not granted makes the command's connect fail; say why up front.
+    for gap in &plan.unix_sockets().not_granted {
+        eprintln!("codex-linux-sandbox: warning: {gap}");
     }
 
     let setup_error = |context: &'static str| move |e: std::io::Error| Error::setup(context, e);
@@ -270,8 +297,11 @@ fn seatbelt(cli: SeatbeltCli) -> Result<ExitCode, Error> {
     };
     let policy = Policy::parse(&cli.sandbox_policy)?;
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let unix_mode =
+        cli.unix_sockets.as_deref().map(|mode| UnixSockets::parse_mode(mode, "unix-sockets")).transpose()?;
     let options = codex_sandbox_core::seatbelt::SeatbeltOptions {
         allow_local_binding: cli.allow_local_binding,
+        unix_sockets: UnixSockets::from_parts(unix_mode, cli.allow_unix_socket, "allow-unix-socket")?,
         ..Default::default()
     };
     print_json(&codex_sandbox_core::seatbelt::seatbelt_command(&policy, &cwd, &cli.command, &env, &options)?)

@@ -229,3 +229,34 @@ fn seatbelt_prints_the_sandbox_exec_command() {
     let output = Command::new(common::binary()).args(["seatbelt", "--sandbox-policy", "{bad"]).output().unwrap();
     assert_eq!(output.status.code(), Some(125));
 }
+
+/// The same unix-socket capability on macOS, rendered as Codex renders it: none (no unix-socket
+/// rule), all, or the paths (which Seatbelt can grant, as it checks each address).
+#[test]
+fn seatbelt_renders_the_unix_socket_capability() {
+    let scratch = Scratch::new(User::Current, "seatbelt-unix");
+    let profile = |extra: &[&str]| {
+        let output = Command::new(common::binary())
+            .args(["seatbelt", "--sandbox-policy", "read-only"])
+            .args(extra)
+            .args(["--", "true"])
+            .current_dir(&scratch.path)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{extra:?}: {}", stderr(&output));
+        let command: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let args: Vec<String> =
+            command["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+        args
+    };
+    let none = profile(&[]);
+    assert!(!none[1].contains("unix-socket") && !none[1].contains("AF_UNIX"), "{}", none[1]);
+    assert_eq!(profile(&["--unix-sockets=none"])[1], none[1]);
+    let all = profile(&["--unix-sockets=all"]);
+    assert!(all[1].contains("(allow network-outbound (remote unix-socket))"), "{}", all[1]);
+    let socket = scratch.path.join("docker.sock");
+    let paths = profile(&["--allow-unix-socket", socket.to_str().unwrap()]);
+    assert!(paths[1].contains(r#"(remote unix-socket (subpath (param "UNIX_SOCKET_PATH_0")))"#), "{}", paths[1]);
+    assert!(paths.iter().any(|a| a == &format!("-DUNIX_SOCKET_PATH_0={}", socket.display())), "{paths:?}");
+}

@@ -218,6 +218,8 @@ struct Fixture {
     abstract_listener: UnixListener,
     dgram_path: PathBuf,
     dgram: UnixDatagram,
+    seqpacket_path: PathBuf,
+    seqpacket: OwnedFd,
     pty: Option<Pty>,
     shm: Option<Shm>,
     /// A root-owned set-uid copy of `id` and what it prints outside the sandbox as 65534.
@@ -447,7 +449,9 @@ impl Fixture {
         let dgram_path = scratch.path.join("host-dgram.sock");
         let dgram = UnixDatagram::bind(&dgram_path).unwrap();
         dgram.set_nonblocking(true).unwrap();
-        for socket in [&unix_path, &dgram_path] {
+        let seqpacket_path = scratch.path.join("host-seqpacket.sock");
+        let seqpacket = seqpacket_listener(&seqpacket_path);
+        for socket in [&unix_path, &dgram_path, &seqpacket_path] {
             fs::set_permissions(socket, fs::Permissions::from_mode(0o777)).unwrap();
         }
         let setuid_id = (column.user == User::Nobody).then(|| setuid_copy(&scratch)).flatten();
@@ -469,6 +473,8 @@ impl Fixture {
             abstract_listener,
             dgram_path,
             dgram,
+            seqpacket_path,
+            seqpacket,
             pty: Pty::open(column.user),
             shm: Shm::create(std::process::id().wrapping_add(index as u32)),
             setuid_id,
@@ -516,6 +522,22 @@ impl Fixture {
                 (self.abstract_listener.accept().is_ok(), "the abstract unix socket accepted a connection")
             }
             Listener::Dgram => (self.dgram.recv(&mut buf).is_ok(), "the host unix datagram socket received a datagram"),
+            Listener::Seqpacket => {
+                // SAFETY: accept4 on a listening socket we own; a connection's descriptor is closed.
+                let fd = unsafe {
+                    libc::accept4(
+                        self.seqpacket.as_raw_fd(),
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                        libc::SOCK_CLOEXEC,
+                    )
+                };
+                if fd >= 0 {
+                    // SAFETY: the descriptor accept4 just returned.
+                    unsafe { libc::close(fd) };
+                }
+                (fd >= 0, "the host unix seqpacket listener accepted a connection")
+            }
         };
         got.then(|| what.to_owned())
     }
@@ -529,6 +551,7 @@ enum Listener {
     Unix,
     Abstract,
     Dgram,
+    Seqpacket,
 }
 
 fn own_tree(scratch: &Scratch, dir: &Path) {
@@ -540,6 +563,26 @@ fn own_tree(scratch: &Scratch, dir: &Path) {
         } else {
             scratch.own(&path);
         }
+    }
+}
+
+/// A non-blocking unix seqpacket listener at `path` (std has none).
+fn seqpacket_listener(path: &Path) -> OwnedFd {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: plain socket calls on a descriptor we own; the address is built in place.
+    unsafe {
+        let fd = libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
+        assert!(fd >= 0, "seqpacket socket");
+        let owned = OwnedFd::from_raw_fd(fd);
+        let mut address: libc::sockaddr_un = std::mem::zeroed();
+        address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (slot, byte) in address.sun_path.iter_mut().zip(path.as_os_str().as_bytes()) {
+            *slot = *byte as libc::c_char;
+        }
+        let length = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+        assert_eq!(libc::bind(fd, (&raw const address).cast(), length), 0, "bind {}", path.display());
+        assert_eq!(libc::listen(fd, 8), 0, "listen");
+        owned
     }
 }
 
@@ -648,11 +691,8 @@ macro_rules! batched {
 // where they do not.
 const PROTECTED_MISSING: &str = "issue 12 item 1 (finding 1: protected names that do not exist yet, sub/.git)";
 const GIT_LAYOUTS: &str = "issue 12 item 1 (finding 2: worktree commondir, core.hooksPath)";
-const UNIX_SOCKETS: &str = "issue 12 item 3 (finding 5; issue 11 finding 7: host unix sockets under full network)";
 const PROCESS_BUDGET: &str = "issue 12 item 5 (finding 8: no per-sandbox process budget)";
 const FLOCK: &str = "issue 12 item 7 (finding 10: flock on files outside the roots)";
-const ABSTRACT_SOCKETS: &str =
-    "issue 12 item 3 (system bwrap, full network: host abstract unix sockets, no Landlock scope)";
 
 fn probes() -> Vec<Probe> {
     let mut probes = Vec::new();
@@ -1555,25 +1595,19 @@ fn socket_probes() -> Vec<Probe> {
                     let mut index = 0;
                     for family in 0..46 {
                         for kind in [libc::SOCK_STREAM, libc::SOCK_DGRAM, libc::SOCK_RAW, libc::SOCK_SEQPACKET] {
-                            let allowed =
-                                family == libc::AF_UNIX && (kind == libc::SOCK_STREAM || kind == libc::SOCK_SEQPACKET);
-                            let expected = if allowed { "OK" } else { "EPERM" };
+                            // Unix sockets: none, so not even AF_UNIX (socketpairs are
+                            // checked by socketpairs-work).
+                            let expected = "EPERM";
                             if a[index] != expected {
                                 wrong.push(format!("socket({family}, {kind}) = {} (expected {expected})", a[index]));
                             }
                             index += 1;
                         }
                     }
-                    let escaped = wrong
-                        .iter()
-                        .any(|w| w.contains("= OK"))
-                        .then(|| "a socket family beyond AF_UNIX stream was opened".to_owned());
+                    let escaped = wrong.iter().any(|w| w.contains("= OK")).then(|| "a socket was opened".to_owned());
                     match (escaped, wrong.is_empty()) {
                         (Some(e), _) => Escaped(format!("{e}: {}", wrong.join("; "))),
-                        (None, true) => Held(format!(
-                            "{} socket() calls: only AF_UNIX stream/seqpacket opened, the rest EPERM",
-                            index
-                        )),
+                        (None, true) => Held(format!("{} socket() calls, AF_UNIX included: all EPERM", index)),
                         (None, false) => Unexpected(wrong.join("; ")),
                     }
                 },
@@ -1661,42 +1695,34 @@ fn socket_probes() -> Vec<Probe> {
             id: "unix-host-socket-full",
             class: C,
             applies: |c| c.full(),
-            known_open: |_| Some(UNIX_SOCKETS),
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
+                // socket(AF_UNIX) is refused whatever the network mode (unix sockets: none).
                 ops: |f| vec![ops1("unix_connect", &[&p(&f.unix_path)])],
                 judge: |f, a| {
-                    let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
-                    judge(
-                        "connect to a host unix socket (not a known name)",
-                        &a[0],
-                        expected,
-                        f.reached(Listener::Unix),
-                    )
+                    judge("connect to a host unix socket (any name)", &a[0], "EPERM", f.reached(Listener::Unix))
                 },
             },
         },
         Probe {
-            id: "unix-host-dgram-full",
+            id: "unix-host-dgram",
             class: C,
-            applies: |c| c.full(),
-            known_open: |_| Some(UNIX_SOCKETS),
+            applies: everywhere,
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| vec![ops1("unix_dgram_send", &[&p(&f.dgram_path)])],
-                judge: |f, a| {
-                    let expected = if f.column.landlock() { "EACCES" } else { "ENOENT" };
-                    judge("send to a host unix datagram socket", &a[0], expected, f.reached(Listener::Dgram))
-                },
+                judge: |f, a| judge("send to a host unix datagram socket", &a[0], "EPERM", f.reached(Listener::Dgram)),
             },
         },
         Probe {
             id: "abstract-unix-socket",
             class: C,
             applies: everywhere,
-            // Only Landlock's scope (ABI 6) keeps them apart on the host's network namespace,
-            // and a system bwrap applies no Landlock layer.
-            known_open: |c| (c.pipeline == Pipeline::SystemBwrap && c.full()).then_some(ABSTRACT_SOCKETS),
+            // Refused by seccomp on every pipeline (a system bwrap has no Landlock scope, and
+            // full network shares the host's network namespace).
+            known_open: never_open,
             kind: Kind::Batched {
                 layout: Layout::Repo,
                 ops: |f| vec![ops1("abstract_connect", &[&f.abstract_name])],
@@ -1705,7 +1731,102 @@ fn socket_probes() -> Vec<Probe> {
                 },
             },
         },
+        Probe {
+            id: "socketpairs-work",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |_| vec![ops1("socketpairs", &[])],
+                judge: |_, a| judge("stream, seqpacket and datagram socketpairs", &a[0], "PAIRS=OK,OK,EPERM", None),
+            },
+        },
+        Probe {
+            id: "socketpair-reconnect",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Batched {
+                layout: Layout::Repo,
+                ops: |f| {
+                    let path = p(&f.unix_path);
+                    let (stream, seqpacket) = (libc::SOCK_STREAM.to_string(), libc::SOCK_SEQPACKET.to_string());
+                    vec![
+                        ops1("socketpair_connect", &[&path, &stream, "0"]),
+                        ops1("socketpair_connect", &[&path, &stream, "1"]),
+                        ops1("socketpair_connect", &[&p(&f.seqpacket_path), &seqpacket, "1"]),
+                        ops1("socketpair_sendto", &[&path]),
+                    ]
+                },
+                judge: |f, a| {
+                    // Restricted mode refuses connect and an addressed sendto outright; with
+                    // full network the kernel refuses a connected pair's new connect.
+                    let expected = if f.column.full() { "EISCONN" } else { "EPERM" };
+                    judge_all(
+                        &[
+                            ("connect a socketpair end to a host socket", &a[0], expected),
+                            ("... once its peer is closed", &a[1], expected),
+                            ("... a seqpacket one", &a[2], expected),
+                            ("sendto a host socket from a stream pair", &a[3], expected),
+                        ],
+                        either(f.reached(Listener::Unix), f.reached(Listener::Seqpacket)),
+                    )
+                },
+            },
+        },
+        Probe {
+            id: "unix-path-not-granted",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(unix_path_not_granted_probe),
+        },
+        Probe {
+            id: "unix-all-reaches",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(unix_all_reaches_probe),
+        },
     ]
+}
+
+/// The positive control of the unix probes: with `--unix-sockets all` the same connect reaches
+/// the same host listener, so its "got nothing" above is evidence, not a listener that could
+/// never have seen anything.
+fn unix_all_reaches_probe(f: &mut Fixture) -> Verdict {
+    let ops = json!([["unix_connect", p(&f.unix_path)]]);
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let output = f.run(&cwd, &policy).arg("--unix-sockets=all").run_probe(&probe_argv(&ops));
+    let answers = answers(&output);
+    let reached = f.reached(Listener::Unix).is_some();
+    match answers.first().map(String::as_str) {
+        Some("OK") if reached => Held("granted `all`: the connect reached the host listener".into()),
+        answer => Unexpected(format!(
+            "with --unix-sockets all the connect gave {answer:?} and the listener {}: {}",
+            if reached { "accepted it" } else { "got nothing" },
+            common::stderr(&output).trim()
+        )),
+    }
+}
+
+/// A unix socket path asked for with `--allow-unix-socket` is not granted (no connect broker):
+/// the connect fails as under `none`, the listener gets nothing, and the CLI says why.
+fn unix_path_not_granted_probe(f: &mut Fixture) -> Verdict {
+    let ops = json!([["unix_connect", p(&f.unix_path)]]);
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let run = f.run(&cwd, &policy).arg("--allow-unix-socket").arg(p(&f.unix_path));
+    let output = run.run_probe(&probe_argv(&ops));
+    let answers = answers(&output);
+    let Some(answer) = answers.first() else {
+        return Unexpected(format!("probe said nothing: {}", common::stderr(&output)));
+    };
+    let warned = common::stderr(&output).contains(&format!("unix socket `{}` is not granted", p(&f.unix_path)));
+    match judge("connect to a unix socket asked for but not granted", answer, "EPERM", f.reached(Listener::Unix)) {
+        Held(d) if !warned => Unexpected(format!("{d}, but no not-granted warning on stderr")),
+        verdict => verdict,
+    }
 }
 
 fn kernel_surface_probes() -> Vec<Probe> {

@@ -528,7 +528,7 @@ fn parse_errors_exit_125_naming_field_and_value() {
                 "--permission-profile".into(),
                 entry(r#"{"path":{"type":"path","path":"/x"},"access":"read","missing_path_behavior":"fail"}"#),
             ],
-            "`permission-profile.file_system.entries[0].missing_path_behavior`: expected \"skip\", found the string \"fail\"",
+            "`permission-profile.file_system.entries[0].missing_path_behavior`: expected \"skip\" (the only value Codex defines), found the string \"fail\"",
         ),
         (
             vec![

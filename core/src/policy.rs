@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 
 mod model;
 mod parse;
+mod unix;
 
 pub use model::{
     Access, ConcreteEntry, FileSystemEntry, FileSystemPath, FileSystemPolicy, MissingPathBehavior, NetworkPolicy,
@@ -22,6 +23,7 @@ pub use model::{
 pub use parse::{
     ManagedNetwork, agree, parse_file_system_policy, parse_network_policy, parse_permission_profile, policy_from_flags,
 };
+pub use unix::UnixSockets;
 
 /// What the command may touch. See Codex's `SandboxPolicy`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -450,9 +450,8 @@ fn landlock_risks_here(facts: &HostFacts) -> Vec<String> {
         (Err(_), Err(refusal)) => risks.push(format!("no user namespaces and no metadata supervisor ({refusal}): chmod, chown, xattrs and utimes are refused everywhere, inside the writable roots too; policies with protected paths (workspace-write) do not run")),
     }
     risks.push("host /proc: every host process and its command line are listed".to_owned());
-    risks.push("full network: host unix sockets are reachable".to_owned());
     if abi < 6 {
-        risks.push(format!("Landlock ABI {abi} < 6: signals and abstract unix sockets are not scoped"));
+        risks.push(format!("Landlock ABI {abi} < 6: signals are not scoped"));
     }
     risks
 }

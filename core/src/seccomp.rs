@@ -8,17 +8,22 @@
 //! Where the rules depart from Codex's table the rule's `note` says why;
 //! `--explain` prints the notes.
 //!
-//! Three modes:
-//! - `Restricted`: no network. Only AF_UNIX stream/seqpacket sockets and socketpairs; nothing
-//!   can connect, bind, listen or accept, so only descriptors already connected (socketpairs,
-//!   inherited pipes) carry data.
-//! - `Proxy`: TCP only (AF_INET/AF_INET6 stream sockets), no AF_UNIX sockets (a connect to the
-//!   host's docker or ssh-agent socket would be allowed otherwise), no TCP Fast Open (a connect
-//!   hidden in `sendto`/`sendmsg`). Where it goes is decided elsewhere: the empty network
-//!   namespace of the bwrap pipeline, or Landlock's TCP connect rules on the landlock pipeline,
-//!   where binding, listening and accepting are refused too.
+//! Three network modes:
+//! - `Restricted`: no network. Nothing can connect, bind, listen or accept, so only
+//!   descriptors already connected (socketpairs, inherited pipes) carry data.
+//! - `Proxy`: TCP only (AF_INET/AF_INET6 stream sockets), no TCP Fast Open (a connect hidden
+//!   in `sendto`/`sendmsg`). Where it goes is decided elsewhere: the empty network namespace
+//!   of the bwrap pipeline, or Landlock's TCP connect rules on the landlock pipeline, where
+//!   binding, listening and accepting are refused too.
 //! - `Full`: everything but packet sockets (raw frames on the host's interfaces) and vsock
 //!   (WSL2's interop channel to Windows, hypervisor channels).
+//!
+//! On top of every mode, the unix-socket capability ([`unix_socket_rules`]): by default
+//! `socket(AF_UNIX, …)` is refused and only stream and seqpacket socketpairs are made, so no
+//! host unix socket (pathname or abstract) is reachable whatever the network mode; with every
+//! unix socket granted, restricted mode makes AF_UNIX sockets of any type (and nothing else)
+//! and proxy mode unix stream sockets besides TCP. A call named by several rules must pass
+//! all of them.
 //!
 //! Every mode refuses io_uring (its socket and file operations bypass these argument checks),
 //! ptrace and process_vm_* (reading or writing another process's memory), new namespaces
@@ -36,6 +41,7 @@
 
 use serde::Serialize;
 
+use crate::policy::UnixSockets;
 use crate::sys::SockFilter;
 
 /// How much network the command gets.
@@ -107,16 +113,26 @@ impl SeccompPlan {
     /// empty network namespace (bwrap pipeline), which then decides where proxy-mode TCP can go;
     /// `own_process_namespaces` whether it has its own PID and IPC namespaces (the namespace
     /// pipeline) or shares the host's, which adds [`host_process_rules`].
-    pub fn new(network: NetworkMode, own_network_namespace: bool, own_process_namespaces: bool) -> SeccompPlan {
+    ///
+    /// `unix_sockets` is the unix-socket capability ([`unix_socket_rules`]): only
+    /// [`UnixSockets::All`] lifts the AF_UNIX restriction; a list of paths is not granted.
+    pub fn new(
+        network: NetworkMode,
+        own_network_namespace: bool,
+        own_process_namespaces: bool,
+        unix_sockets: &UnixSockets,
+    ) -> SeccompPlan {
+        let all_unix = unix_sockets.allows_all();
         let mut rules = always_denied();
         if !own_process_namespaces {
             rules.extend(host_process_rules());
         }
         rules.extend(match network {
-            NetworkMode::Restricted => restricted_network(),
-            NetworkMode::Proxy => proxy_network(own_network_namespace),
+            NetworkMode::Restricted => restricted_network(all_unix),
+            NetworkMode::Proxy => proxy_network(own_network_namespace, all_unix),
             NetworkMode::Full => full_network(),
         });
+        rules.extend(unix_socket_rules(unix_sockets));
         let program = compile(&rules);
         SeccompPlan {
             network,
@@ -458,10 +474,20 @@ fn unix_stream_only() -> Vec<Condition> {
     )
 }
 
-/// The `Restricted` network rules.
-fn restricted_network() -> Vec<SyscallRule> {
+/// The `Restricted` network rules. With every unix socket granted (`all_unix`), AF_UNIX
+/// sockets of any type may be made and connected, bound, listened on: `socket()` makes no
+/// other family, so connectivity can only be unix (or through a descriptor the launcher
+/// passed, which is its grant).
+fn restricted_network(all_unix: bool) -> Vec<SyscallRule> {
     const DGRAM_NOTE: &str = "Codex allows any AF_UNIX type; datagram sockets can send to any named unix socket \
                               with sendmsg, whose address seccomp cannot inspect, so only stream and seqpacket are allowed";
+    if all_unix {
+        const ALL_NOTE: &str = "every unix socket is granted (unix sockets: all), and no other family can be made";
+        return vec![
+            rule("socket", libc::SYS_socket, unix_any_type(), Some(ALL_NOTE)),
+            rule("socketpair", libc::SYS_socketpair, unix_any_type(), Some(ALL_NOTE)),
+        ];
+    }
     vec![
         rule("socket", libc::SYS_socket, unix_stream_only(), Some(DGRAM_NOTE)),
         rule("socketpair", libc::SYS_socketpair, unix_stream_only(), Some(DGRAM_NOTE)),
@@ -481,6 +507,10 @@ fn restricted_network() -> Vec<SyscallRule> {
         rule("sendmmsg", libc::SYS_sendmmsg, vec![], None),
         rule("recvmmsg", libc::SYS_recvmmsg, vec![], None),
     ]
+}
+
+fn unix_any_type() -> Vec<Condition> {
+    vec![Condition::ArgIn { arg: 0, mask: u32::MAX, values: vec![libc::AF_UNIX as u32], meaning: "domain is AF_UNIX" }]
 }
 
 /// Allows `socket(domain, type, protocol)` only for the given domains and types, with the
@@ -510,23 +540,50 @@ fn no_fast_open(arg: u8) -> Vec<Condition> {
     vec![Condition::ArgIn { arg, mask: libc::MSG_FASTOPEN as u32, values: vec![0], meaning: "no MSG_FASTOPEN" }]
 }
 
-/// The `Proxy` network rules.
-fn proxy_network(own_network_namespace: bool) -> Vec<SyscallRule> {
+/// The `Proxy` network rules. With every unix socket granted (`all_unix`), AF_UNIX sockets
+/// too, as Codex allows them with `dangerously_allow_all_unix_sockets`.
+fn proxy_network(own_network_namespace: bool, all_unix: bool) -> Vec<SyscallRule> {
     const TFO_NOTE: &str = "TCP Fast Open connects from sendto/sendmsg, past connect(2) checks";
-    let mut rules = vec![
+    let tcp_only = || {
+        sockets_of(
+            &[libc::AF_INET, libc::AF_INET6],
+            "domain is AF_INET or AF_INET6",
+            &[libc::SOCK_STREAM],
+            "type is SOCK_STREAM",
+            &[libc::IPPROTO_TCP],
+            "protocol is TCP (MPTCP, SCTP and SMC are stream sockets too, and Landlock's TCP rules do not cover them)",
+        )
+    };
+    let socket = if all_unix {
+        // One condition list cannot say "TCP, or AF_UNIX of any type": the domain, the type
+        // and the protocol are checked apart. So with every unix socket granted the unix
+        // sockets are stream ones, like the TCP ones: a datagram or seqpacket type would also
+        // let AF_INET through as UDP or SCTP (protocol 0 picks SCTP for seqpacket).
         rule(
             "socket",
             libc::SYS_socket,
             sockets_of(
-                &[libc::AF_INET, libc::AF_INET6],
-                "domain is AF_INET or AF_INET6",
+                &[libc::AF_INET, libc::AF_INET6, libc::AF_UNIX],
+                "domain is AF_INET, AF_INET6 or AF_UNIX",
                 &[libc::SOCK_STREAM],
                 "type is SOCK_STREAM",
                 &[libc::IPPROTO_TCP],
-                "protocol is TCP (MPTCP, SCTP and SMC are stream sockets too, and Landlock's TCP rules do not cover them)",
+                "protocol is the default or TCP",
             ),
+            Some(
+                "unix sockets: all (Codex allows AF_UNIX with dangerously_allow_all_unix_sockets); unix stream sockets only, as the type check is shared with TCP",
+            ),
+        )
+    } else {
+        rule(
+            "socket",
+            libc::SYS_socket,
+            tcp_only(),
             Some("Codex also allows UDP and raw types; only TCP can reach an HTTP or SOCKS proxy"),
-        ),
+        )
+    };
+    let mut rules = vec![
+        socket,
         rule("socketpair", libc::SYS_socketpair, unix_stream_only(), None),
         rule("sendto", libc::SYS_sendto, no_fast_open(3), Some(TFO_NOTE)),
         rule("sendmsg", libc::SYS_sendmsg, no_fast_open(2), Some(TFO_NOTE)),
@@ -566,6 +623,48 @@ fn full_network() -> Vec<SyscallRule> {
         ],
         Some("packet sockets see and forge raw frames; vsock reaches the hypervisor or, on WSL2, Windows"),
     )]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The unix-socket capability (`crate::policy::UnixSockets`), on top of every network mode.
+
+/// Why `socket(AF_UNIX, …)` is refused, for `--explain`.
+const UNIX_NONE_NOTE: &str = "unix sockets: none (the default, whatever the network mode): no host unix socket, pathname or abstract, is reachable without a socket of one's own, and read-only mounts and Landlock's file rules do not stop a connect; EPERM as for every refusal here (EAFNOSUPPORT would read as a kernel without unix sockets and send some clients to TCP instead). Socketpairs and descriptors the launcher passes keep working";
+
+/// The unix-socket rules, checked in addition to (not instead of) the network mode's rules:
+/// a call must pass both. With [`UnixSockets::None`], and with paths (which this version
+/// cannot grant), `socket(AF_UNIX, …)` is refused and only stream and seqpacket socketpairs
+/// are made. A datagram socketpair is refused too: a datagram socket can be `connect`ed again,
+/// or `sendto`/`sendmsg` a named or abstract address (a host's `/dev/log`, a notify socket)
+/// whatever it was paired with, and `sendmsg`'s address is in memory seccomp cannot read. A
+/// stream or seqpacket socketpair cannot: `connect` on it fails with EISCONN (also once its
+/// peer is closed), `listen` with EINVAL, and an addressed send with EISCONN.
+/// [`UnixSockets::All`] adds nothing.
+fn unix_socket_rules(unix_sockets: &UnixSockets) -> Vec<SyscallRule> {
+    if unix_sockets.allows_all() {
+        return Vec::new();
+    }
+    vec![
+        rule(
+            "socket",
+            libc::SYS_socket,
+            vec![Condition::ArgNotIn {
+                arg: 0,
+                mask: u32::MAX,
+                values: vec![libc::AF_UNIX as u32],
+                meaning: "domain is not AF_UNIX (AF_LOCAL)",
+            }],
+            Some(UNIX_NONE_NOTE),
+        ),
+        rule(
+            "socketpair",
+            libc::SYS_socketpair,
+            unix_stream_only(),
+            Some(
+                "unix sockets: none: stream and seqpacket socketpairs only; a datagram one could be connected or addressed to a host socket",
+            ),
+        ),
+    ]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -613,9 +712,11 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
     SockFilter { code, jt, jf, k }
 }
 
-/// Compiles rules into a program: architecture check, x32 refusal, then one self-contained
-/// block per rule (each block ends in a return, so the accumulator it clobbers never leaks
-/// into the next rule's number comparison), then "allow".
+/// Compiles rules into a program: architecture check, x32 refusal, then one block per rule,
+/// then "allow". A block refuses (returns) or, when every condition holds, reloads the system
+/// call's number and falls through to the next block, so the accumulator it clobbered never
+/// reaches the next rule's number comparison, and a call named by several rules must pass
+/// every one of them.
 pub fn compile(rules: &[SyscallRule]) -> Vec<SockFilter> {
     compile_with_supervised(rules, &[])
 }
@@ -668,7 +769,9 @@ pub fn compile_with_supervised(rules: &[SyscallRule], supervised: &[SupervisedCa
                 }
             }
         }
-        body.push(if rule.allow_if.is_empty() { deny } else { stmt(BPF_RET_K, SECCOMP_RET_ALLOW) });
+        // A call that passes a rule goes on to the next rules (several may name one system
+        // call, and it must pass all of them), with the number reloaded for their comparisons.
+        body.push(if rule.allow_if.is_empty() { deny } else { stmt(BPF_LD_W_ABS, OFFSET_NR) });
         assert!(body.len() <= u8::MAX as usize, "seccomp rule block for {} too long", rule.syscall);
         program.push(jump(BPF_JEQ_K, rule.number as u32, 0, body.len() as u8));
         program.extend(body);
@@ -720,8 +823,9 @@ mod tests {
     }
 
     #[test]
-    fn restricted_allows_only_unix_stream_sockets() {
-        let plan = SeccompPlan::new(NetworkMode::Restricted, false, true);
+    fn restricted_with_every_unix_socket_allows_only_af_unix() {
+        // Unix sockets of one's own only with the capability `all`; see the tests below for none.
+        let plan = SeccompPlan::new(NetworkMode::Restricted, false, true, &UnixSockets::All);
         let unix = libc::AF_UNIX as u64;
         let stream = libc::SOCK_STREAM as u64;
         assert_eq!(call(&plan, libc::SYS_socket, [unix, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
@@ -730,7 +834,7 @@ mod tests {
             SECCOMP_RET_ALLOW
         );
         assert_eq!(call(&plan, libc::SYS_socket, [unix, libc::SOCK_SEQPACKET as u64, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
-        assert_eq!(call(&plan, libc::SYS_socket, [unix, libc::SOCK_DGRAM as u64, 0, 0, 0, 0]), EPERM);
+        assert_eq!(call(&plan, libc::SYS_socket, [unix, libc::SOCK_DGRAM as u64, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
         assert_eq!(call(&plan, libc::SYS_socket, [libc::AF_INET as u64, stream, 0, 0, 0, 0]), EPERM);
         assert_eq!(call(&plan, libc::SYS_socket, [libc::AF_INET6 as u64, stream, 0, 0, 0, 0]), EPERM);
         assert_eq!(call(&plan, libc::SYS_socket, [libc::AF_NETLINK as u64, libc::SOCK_RAW as u64, 0, 0, 0, 0]), EPERM);
@@ -738,11 +842,15 @@ mod tests {
         assert_eq!(call(&plan, libc::SYS_socket, [(1 << 32) | unix, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
         assert_eq!(call(&plan, libc::SYS_socketpair, [unix, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
         assert_eq!(call(&plan, libc::SYS_socketpair, [libc::AF_INET as u64, stream, 0, 0, 0, 0]), EPERM);
+        // With `all` and no other family, connectivity is unix connectivity.
+        for nr in [libc::SYS_connect, libc::SYS_bind, libc::SYS_listen, libc::SYS_accept4, libc::SYS_sendto] {
+            assert_eq!(call(&plan, nr, [3, 0x1000, 16, 0, 0x1000, 16]), SECCOMP_RET_ALLOW);
+        }
     }
 
     #[test]
     fn restricted_refuses_connectivity_but_not_send_on_connected_sockets() {
-        let plan = SeccompPlan::new(NetworkMode::Restricted, false, true);
+        let plan = SeccompPlan::new(NetworkMode::Restricted, false, true, &UnixSockets::None);
         for nr in [libc::SYS_connect, libc::SYS_bind, libc::SYS_listen, libc::SYS_accept, libc::SYS_accept4] {
             assert_eq!(call(&plan, nr, [3, 0, 0, 0, 0, 0]), EPERM);
         }
@@ -757,7 +865,7 @@ mod tests {
     #[test]
     fn every_mode_refuses_io_uring_ptrace_and_foreign_abis() {
         for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
-            let plan = SeccompPlan::new(mode, false, true);
+            let plan = SeccompPlan::new(mode, false, true, &UnixSockets::None);
             for nr in [libc::SYS_io_uring_setup, libc::SYS_ptrace, libc::SYS_process_vm_writev] {
                 assert_eq!(call(&plan, nr, [0; 6]), EPERM);
             }
@@ -766,14 +874,16 @@ mod tests {
                 assert_eq!(call(&plan, X32_SYSCALL_BIT as i64 | libc::SYS_getpid, [0; 6]), EPERM);
             }
         }
-        let full = SeccompPlan::new(NetworkMode::Full, false, true);
+        let full = SeccompPlan::new(NetworkMode::Full, false, true, &UnixSockets::None);
         assert_eq!(
             call(&full, libc::SYS_socket, [libc::AF_INET as u64, libc::SOCK_STREAM as u64, 0, 0, 0, 0]),
             SECCOMP_RET_ALLOW
         );
         assert_eq!(call(&full, libc::SYS_connect, [3, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(call(&full, libc::SYS_socket, [libc::AF_UNIX as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0]), EPERM);
+        let full_all = SeccompPlan::new(NetworkMode::Full, false, true, &UnixSockets::All);
         assert_eq!(
-            call(&full, libc::SYS_socket, [libc::AF_UNIX as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0]),
+            call(&full_all, libc::SYS_socket, [libc::AF_UNIX as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0]),
             SECCOMP_RET_ALLOW
         );
         for family in [libc::AF_PACKET, libc::AF_VSOCK] {
@@ -789,7 +899,7 @@ mod tests {
     fn proxy_mode_allows_tcp_only_and_no_fast_open() {
         let stream = libc::SOCK_STREAM as u64;
         for own_netns in [true, false] {
-            let plan = SeccompPlan::new(NetworkMode::Proxy, own_netns, true);
+            let plan = SeccompPlan::new(NetworkMode::Proxy, own_netns, true, &UnixSockets::None);
             assert_eq!(call(&plan, libc::SYS_socket, [libc::AF_INET as u64, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
             assert_eq!(
                 call(&plan, libc::SYS_socket, [libc::AF_INET6 as u64, stream | libc::SOCK_NONBLOCK as u64, 0, 0, 0, 0]),
@@ -844,7 +954,7 @@ mod tests {
         ];
         for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
             for own_netns in [true, false] {
-                let plan = SeccompPlan::new(mode, own_netns, true);
+                let plan = SeccompPlan::new(mode, own_netns, true, &UnixSockets::None);
                 for allowed in [sigchld, thread, vfork, 0] {
                     assert_eq!(
                         call(&plan, libc::SYS_clone, [allowed, 0, 0, 0, 0, 0]),
@@ -872,7 +982,7 @@ mod tests {
     #[test]
     fn every_mode_refuses_keyring_perf_userfaultfd_bpf_and_terminal_injection() {
         for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
-            let plan = SeccompPlan::new(mode, true, true);
+            let plan = SeccompPlan::new(mode, true, true, &UnixSockets::None);
             for nr in [
                 libc::SYS_keyctl,
                 libc::SYS_add_key,
@@ -923,8 +1033,8 @@ mod tests {
             libc::SYS_sched_setattr,
         ];
         for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
-            let shared = SeccompPlan::new(mode, false, false);
-            let own = SeccompPlan::new(mode, true, true);
+            let shared = SeccompPlan::new(mode, false, false, &UnixSockets::None);
+            let own = SeccompPlan::new(mode, true, true, &UnixSockets::None);
             for nr in ipc {
                 assert_eq!(call(&shared, nr, [0x0c0d_0001, 4096, 0o1666, 0, 0, 0]), EPERM, "syscall {nr}");
                 assert_eq!(call(&own, nr, [0x0c0d_0001, 4096, 0o1666, 0, 0, 0]), SECCOMP_RET_ALLOW, "syscall {nr}");
@@ -962,11 +1072,11 @@ mod tests {
     fn metadata_calls_go_to_the_supervisor_or_are_refused_and_inode_attribute_ioctls_are_refused() {
         const NOTIFY: u32 = crate::sys::SECCOMP_RET_USER_NOTIF;
         for mode in [NetworkMode::Restricted, NetworkMode::Full] {
-            let plain = SeccompPlan::new(mode, false, false);
+            let plain = SeccompPlan::new(mode, false, false, &UnixSockets::None);
             for truncate in [false, true] {
-                let supervised = SeccompPlan::new(mode, false, false)
+                let supervised = SeccompPlan::new(mode, false, false, &UnixSockets::None)
                     .with_metadata_rules(MetadataRules { supervised: true, truncate });
-                let refused = SeccompPlan::new(mode, false, false)
+                let refused = SeccompPlan::new(mode, false, false, &UnixSockets::None)
                     .with_metadata_rules(MetadataRules { supervised: false, truncate });
                 for (name, nr) in metadata_calls(truncate) {
                     assert_eq!(call(&supervised, nr, [0xffff_ff9c, 0x1000, 0o755, 0, 0, 0]), NOTIFY, "{name}");
@@ -1000,11 +1110,103 @@ mod tests {
     }
 
     #[test]
+    fn unix_sockets_none_refuses_af_unix_in_every_mode_and_keeps_stream_socketpairs() {
+        let (unix, stream, seqpacket, dgram) =
+            (libc::AF_UNIX as u64, libc::SOCK_STREAM as u64, libc::SOCK_SEQPACKET as u64, libc::SOCK_DGRAM as u64);
+        let cloexec = libc::SOCK_CLOEXEC as u64 | libc::SOCK_NONBLOCK as u64;
+        let paths = UnixSockets::Paths(vec!["/run/docker.sock".into()]);
+        for unix_sockets in [UnixSockets::None, paths] {
+            for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
+                for (own_netns, own_processes) in [(true, true), (false, false), (false, true)] {
+                    let plan = SeccompPlan::new(mode, own_netns, own_processes, &unix_sockets);
+                    for kind in [stream, seqpacket, dgram, stream | cloexec, libc::SOCK_RAW as u64] {
+                        assert_eq!(call(&plan, libc::SYS_socket, [unix, kind, 0, 0, 0, 0]), EPERM, "{mode:?}");
+                        // The kernel reads an int: high bits cannot hide AF_UNIX.
+                        assert_eq!(call(&plan, libc::SYS_socket, [(1 << 32) | unix, kind, 0, 0, 0, 0]), EPERM);
+                    }
+                    for kind in [stream, seqpacket, stream | cloexec, seqpacket | libc::SOCK_CLOEXEC as u64] {
+                        assert_eq!(call(&plan, libc::SYS_socketpair, [unix, kind, 0, 0x1000, 0, 0]), SECCOMP_RET_ALLOW);
+                    }
+                    assert_eq!(call(&plan, libc::SYS_socketpair, [unix, dgram, 0, 0x1000, 0, 0]), EPERM, "{mode:?}");
+                    assert_eq!(call(&plan, libc::SYS_socketpair, [unix, dgram | cloexec, 0, 0x1000, 0, 0]), EPERM);
+                }
+            }
+        }
+        // The IP side of each mode is what it was.
+        let full = SeccompPlan::new(NetworkMode::Full, false, true, &UnixSockets::None);
+        let inet = [libc::AF_INET as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0];
+        assert_eq!(call(&full, libc::SYS_socket, inet), SECCOMP_RET_ALLOW);
+        let proxy = SeccompPlan::new(NetworkMode::Proxy, true, true, &UnixSockets::None);
+        assert_eq!(call(&proxy, libc::SYS_socket, [libc::AF_INET6 as u64, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        let rule = full.rules.iter().rfind(|r| r.syscall == "socket").unwrap();
+        assert!(rule.note.is_some_and(|n| n.contains("EPERM")), "{rule:?}");
+    }
+
+    #[test]
+    fn unix_sockets_all_lifts_the_af_unix_restriction_but_not_the_ip_one() {
+        let (unix, stream, dgram) = (libc::AF_UNIX as u64, libc::SOCK_STREAM as u64, libc::SOCK_DGRAM as u64);
+        let all = UnixSockets::All;
+        let full = SeccompPlan::new(NetworkMode::Full, false, false, &all);
+        for kind in [stream, dgram, libc::SOCK_SEQPACKET as u64] {
+            assert_eq!(call(&full, libc::SYS_socket, [unix, kind, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+            assert_eq!(call(&full, libc::SYS_socketpair, [unix, kind, 0, 0x1000, 0, 0]), SECCOMP_RET_ALLOW);
+        }
+        for own_netns in [true, false] {
+            let proxy = SeccompPlan::new(NetworkMode::Proxy, own_netns, !own_netns, &all);
+            assert_eq!(call(&proxy, libc::SYS_socket, [unix, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+            assert_eq!(
+                call(&proxy, libc::SYS_socket, [unix, stream | libc::SOCK_CLOEXEC as u64, 0, 0, 0, 0]),
+                SECCOMP_RET_ALLOW
+            );
+            // Still TCP only on the IP side: no UDP, no SCTP through seqpacket, no raw.
+            for (domain, kind) in [
+                (libc::AF_INET, libc::SOCK_DGRAM),
+                (libc::AF_INET, libc::SOCK_SEQPACKET),
+                (libc::AF_INET6, libc::SOCK_RAW),
+                (libc::AF_UNIX, libc::SOCK_DGRAM),
+                (libc::AF_NETLINK, libc::SOCK_STREAM),
+            ] {
+                assert_eq!(call(&proxy, libc::SYS_socket, [domain as u64, kind as u64, 0, 0, 0, 0]), EPERM);
+            }
+            let mptcp = [libc::AF_INET as u64, stream, libc::IPPROTO_MPTCP as u64, 0, 0, 0];
+            assert_eq!(call(&proxy, libc::SYS_socket, mptcp), EPERM);
+            assert_eq!(call(&proxy, libc::SYS_socket, [libc::AF_INET as u64, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        }
+    }
+
+    #[test]
+    fn a_call_must_pass_every_rule_that_names_it() {
+        let rules = vec![
+            rule(
+                "socket",
+                libc::SYS_socket,
+                vec![Condition::ArgIn { arg: 0, mask: u32::MAX, values: vec![1, 2], meaning: "1 or 2" }],
+                None,
+            ),
+            rule(
+                "socket",
+                libc::SYS_socket,
+                vec![Condition::ArgNotIn { arg: 0, mask: u32::MAX, values: vec![1], meaning: "not 1" }],
+                None,
+            ),
+            refused("bpf", libc::SYS_bpf, "refused"),
+        ];
+        let program = compile(&rules);
+        let socket = |domain| run(&program, AUDIT_ARCH, libc::SYS_socket as u32, [domain, 0, 0, 0, 0, 0]);
+        assert_eq!(socket(1), EPERM);
+        assert_eq!(socket(2), SECCOMP_RET_ALLOW);
+        assert_eq!(socket(3), EPERM);
+        // A call that passed the socket rules is not compared against a clobbered accumulator.
+        assert_eq!(run(&program, AUDIT_ARCH, libc::SYS_bpf as u32, [2, 0, 0, 0, 0, 0]), EPERM);
+        assert_eq!(run(&program, AUDIT_ARCH, libc::SYS_getpid as u32, [2, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+    }
+
+    #[test]
     fn every_rule_says_why() {
         for rule in always_denied() {
             assert!(rule.note.is_some_and(|n| !n.is_empty()), "{} has no note", rule.syscall);
         }
-        let plan = SeccompPlan::new(NetworkMode::Full, false, true);
+        let plan = SeccompPlan::new(NetworkMode::Full, false, true, &UnixSockets::None);
         for name in [
             "unshare",
             "clone",

@@ -469,7 +469,7 @@ fn golden_unix_sockets() {
     mkdirs(&base, &["run"]);
     symlink("run", base.join("run-link")).expect("symlink");
     let options = SeatbeltOptions {
-        unix_sockets: UnixSockets::Allowlist(vec![
+        unix_sockets: UnixSockets::Paths(vec![
             base.join("run/docker.sock"),
             base.join("agent/ssh.sock"),
             base.join("run-link/docker.sock"),
@@ -543,10 +543,8 @@ fn bad_input_is_refused_with_the_field() {
     let message = err(seatbelt_command(&policy, &cwd, &command(), &[], &bad_glob));
     assert!(message.contains("`deny_read_globs[0]`"), "{message}");
 
-    let bad_socket = SeatbeltOptions {
-        unix_sockets: UnixSockets::Allowlist(vec!["docker.sock".into()]),
-        ..SeatbeltOptions::default()
-    };
+    let bad_socket =
+        SeatbeltOptions { unix_sockets: UnixSockets::Paths(vec!["docker.sock".into()]), ..SeatbeltOptions::default() };
     let message = err(seatbelt_command(&policy, &cwd, &command(), &[], &bad_socket));
     assert!(message.contains("`unix_sockets[0]`"), "{message}");
     fs::remove_dir_all(cwd).expect("cleanup");
@@ -627,7 +625,7 @@ fn managed_network_without_proxy_variables_is_closed() {
 #[test]
 fn all_unix_sockets() {
     let cwd = temp_case("all-sockets");
-    let options = SeatbeltOptions { unix_sockets: UnixSockets::AllowAll, ..SeatbeltOptions::default() };
+    let options = SeatbeltOptions { unix_sockets: UnixSockets::All, ..SeatbeltOptions::default() };
     let cmd = generate(&read_only(false), &cwd, &[], &options);
     check_structure(&cmd);
     let profile = split_args(&cmd).profile;
@@ -739,7 +737,7 @@ fn proxy_configuration_never_opens_the_network() {
         let options = SeatbeltOptions {
             allow_local_binding: rng.chance(),
             managed_network: rng.below(8) == 0,
-            unix_sockets: if rng.chance() { UnixSockets::AllowAll } else { UnixSockets::default() },
+            unix_sockets: if rng.chance() { UnixSockets::All } else { UnixSockets::default() },
             deny_read_globs: Vec::new(),
         };
         let cmd = seatbelt_command(&policy, &cwd, &command(), &pairs, &options)

@@ -21,9 +21,10 @@ use codex_sandbox_core::{ExitStatus, SpawnOptions, prepare, probe::probe, spawn}
 pub use child::codex_sandbox_child;
 pub use error::{codex_sandbox_error, codex_sandbox_result};
 pub use request::{
-    CODEX_SANDBOX_FLAG_NO_DIE_WITH_PARENT, CODEX_SANDBOX_FLAG_NO_PROC, CODEX_SANDBOX_FLAG_PROXY_NETWORK,
-    CODEX_SANDBOX_MAX_STRUCT_SIZE, CODEX_SANDBOX_STDIO_INHERIT, CODEX_SANDBOX_STDIO_NULL, CODEX_SANDBOX_STDIO_PIPE,
-    codex_sandbox_pipeline, codex_sandbox_spawn_request, codex_sandbox_stdio_which,
+    CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS, CODEX_SANDBOX_FLAG_NO_DIE_WITH_PARENT, CODEX_SANDBOX_FLAG_NO_PROC,
+    CODEX_SANDBOX_FLAG_PROXY_NETWORK, CODEX_SANDBOX_MAX_STRUCT_SIZE, CODEX_SANDBOX_STDIO_INHERIT,
+    CODEX_SANDBOX_STDIO_NULL, CODEX_SANDBOX_STDIO_PIPE, codex_sandbox_pipeline, codex_sandbox_spawn_request,
+    codex_sandbox_stdio_which,
 };
 
 use error::{FfiError, boundary, codex_sandbox_result::*};
@@ -247,7 +248,12 @@ pub unsafe extern "C" fn codex_sandbox_seatbelt(
             let Request { spec, .. } = read_request(req)?;
             // Proxy mode makes the profile proxy-only even when no proxy variable is set (then
             // it allows no network at all), as spawn would refuse to run with an open network.
-            let options = SeatbeltOptions { managed_network: spec.proxy_network, ..SeatbeltOptions::default() };
+            // CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS renders as Codex renders every unix socket.
+            let options = SeatbeltOptions {
+                managed_network: spec.proxy_network,
+                unix_sockets: spec.unix_sockets.clone(),
+                ..SeatbeltOptions::default()
+            };
             Ok(seatbelt_command(&spec.policy, &spec.policy_cwd, &spec.argv, &spec.env, &options)?)
         })
     }

@@ -5,6 +5,7 @@ use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use codex_sandbox_core::policy::UnixSockets;
 use codex_sandbox_core::sys;
 use codex_sandbox_core::{PipelineRequest, Policy, SandboxSpec, Stdio};
 
@@ -58,8 +59,17 @@ pub const CODEX_SANDBOX_FLAG_PROXY_NETWORK: u32 = 2;
 /// set this flag.
 pub const CODEX_SANDBOX_FLAG_NO_DIE_WITH_PARENT: u32 = 4;
 
-const KNOWN_FLAGS: u32 =
-    CODEX_SANDBOX_FLAG_NO_PROC | CODEX_SANDBOX_FLAG_PROXY_NETWORK | CODEX_SANDBOX_FLAG_NO_DIE_WITH_PARENT;
+/// `flags`: every unix socket in the command's view is reachable (Codex's
+/// `dangerously_allow_all_unix_sockets`). Without it, whatever the network mode,
+/// `socket(AF_UNIX, ...)` fails with EPERM in the command, so no unix socket of the host
+/// (pathname or abstract) is reachable; stream and seqpacket socketpairs and the descriptors
+/// passed in `extra_fds` keep working, datagram socketpairs fail with EPERM.
+pub const CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS: u32 = 8;
+
+const KNOWN_FLAGS: u32 = CODEX_SANDBOX_FLAG_NO_PROC
+    | CODEX_SANDBOX_FLAG_PROXY_NETWORK
+    | CODEX_SANDBOX_FLAG_NO_DIE_WITH_PARENT
+    | CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS;
 
 /// The largest `struct_size` accepted: a guard against garbage, far above any future version.
 pub const CODEX_SANDBOX_MAX_STRUCT_SIZE: u32 = 4096;
@@ -293,7 +303,7 @@ pub(crate) unsafe fn read_request(req: *const codex_sandbox_spawn_request) -> Re
         return Err(FfiError::argument(
             "flags",
             format!(
-                "unknown bits {:#x}: this library knows only CODEX_SANDBOX_FLAG_NO_PROC, _PROXY_NETWORK and _NO_DIE_WITH_PARENT",
+                "unknown bits {:#x}: this library knows only CODEX_SANDBOX_FLAG_NO_PROC, _PROXY_NETWORK, _NO_DIE_WITH_PARENT and _ALL_UNIX_SOCKETS",
                 r.flags & !KNOWN_FLAGS
             ),
         ));
@@ -350,6 +360,9 @@ pub(crate) unsafe fn read_request(req: *const codex_sandbox_spawn_request) -> Re
     spec.pipeline = pipeline;
     spec.proxy_network = r.flags & CODEX_SANDBOX_FLAG_PROXY_NETWORK != 0;
     spec.no_proc = r.flags & CODEX_SANDBOX_FLAG_NO_PROC != 0;
+    if r.flags & CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS != 0 {
+        spec.unix_sockets = UnixSockets::All;
+    }
     spec.bwrap_path = bwrap_path;
     Ok(Request { spec, stdio, extra_fds, die_with_parent: r.flags & CODEX_SANDBOX_FLAG_NO_DIE_WITH_PARENT == 0 })
 }

@@ -1,6 +1,8 @@
 //! The C API's `policy` accepts Codex's permission profile: deny-read enforced, parse errors
-//! reported as CODEX_SANDBOX_INVALID_POLICY naming the field. (The installed-library suite
-//! under uid 65534 is tests/c/run.sh.)
+//! reported as CODEX_SANDBOX_INVALID_POLICY naming the field; as the current user and, when
+//! root, again as uid 65534. (The installed-library suite under uid 65534 is tests/c/run.sh.)
+
+mod common;
 
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::path::{Path, PathBuf};
@@ -101,4 +103,6 @@ fn permission_profile_through_policy() {
     let (rc, message, _) = run(bad, &ws.0, "true");
     assert_eq!(rc, CODEX_SANDBOX_INVALID_POLICY, "{message}");
     assert!(message.contains("`policy.file_system.entries[0].path.path`: relative path `rel`"), "{message}");
+    drop(ws);
+    common::also_as_nobody("permission_profile_through_policy");
 }

@@ -18,7 +18,7 @@ const { invalidArgument, sandboxError, invalidArgType, invalidArgValue, outOfRan
 /** stdio codes shared with node/src/spec.rs. */
 const STDIO = { inherit: -1, pipe: -2, ignore: -3 };
 
-const SANDBOX_KEYS = ['policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses'];
+const SANDBOX_KEYS = ['policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses', 'unixSockets'];
 const SPAWN_KEYS = [
   'cwd',
   'env',
@@ -364,6 +364,15 @@ function absoluteDirectory(value, name) {
   return path.resolve(value);
 }
 
+/** `unixSockets`: 'none', 'all' or an array of absolute paths (asked for; not granted). */
+function unixSockets(value) {
+  if (value === undefined || value === 'none' || value === 'all') return { mode: value, paths: undefined };
+  if (Array.isArray(value) && value.every((p) => typeof p === 'string' && path.isAbsolute(p))) {
+    return { mode: undefined, paths: value };
+  }
+  throw invalidArgument(`unixSockets must be 'none', 'all' or an array of absolute paths, got ${describe(value)}`);
+}
+
 /** The sandbox's own options, validated. */
 function sandboxOptions(options) {
   // The policy's cwd (the writable workspace under workspace-write) does not follow the
@@ -392,9 +401,12 @@ function sandboxOptions(options) {
   if (options.bwrapPath !== undefined && (typeof options.bwrapPath !== 'string' || !path.isAbsolute(options.bwrapPath))) {
     throw invalidArgument(`bwrapPath must be an absolute path, got ${describe(options.bwrapPath)}`);
   }
+  const unix = unixSockets(options.unixSockets);
   return {
     policy: policyText(options.policy),
     network: managed ? undefined : options.network,
+    unixSockets: unix.mode,
+    unixSocketPaths: unix.paths,
     managedNetwork: managed ? JSON.stringify(options.network.managed) : undefined,
     policyCwd,
     pipeline: options.pipeline,

@@ -337,7 +337,7 @@ module.exports = function createSandbox(binding) {
       binding.seatbelt(opts.nativeSpec(normalized), {
         allowLocalBinding,
         allowAllUnixSockets: all,
-        unixSockets: all ? undefined : strings(unixSockets, "unixSockets (or 'all')"),
+        unixSockets: all || unixSockets === 'none' ? undefined : strings(unixSockets, "unixSockets (or 'all')"),
         denyReadGlobs: strings(denyReadGlobs, 'denyReadGlobs'),
       }),
     );

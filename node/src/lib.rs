@@ -70,9 +70,11 @@ pub fn seatbelt(spec: NativeSpec, options: NativeSeatbeltOptions) -> Either<Stri
         let env = spec.env()?;
         let argv: Vec<OsString> = spec.argv.iter().map(OsString::from).collect();
         let unix_sockets = if options.allow_all_unix_sockets.unwrap_or(false) {
-            UnixSockets::AllowAll
+            UnixSockets::All
         } else {
-            UnixSockets::Allowlist(options.unix_sockets.unwrap_or_default().into_iter().map(Into::into).collect())
+            let paths: Vec<std::path::PathBuf> =
+                options.unix_sockets.unwrap_or_default().into_iter().map(Into::into).collect();
+            if paths.is_empty() { UnixSockets::None } else { UnixSockets::Paths(paths) }
         };
         let options = SeatbeltOptions {
             allow_local_binding: options.allow_local_binding.unwrap_or(false),

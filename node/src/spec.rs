@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
-use codex_sandbox_core::policy::{NetworkAccess, NetworkPolicy};
+use codex_sandbox_core::policy::{NetworkAccess, NetworkPolicy, UnixSockets};
 use codex_sandbox_core::sys as core_sys;
 use codex_sandbox_core::{
     Error, ManagedNetwork, PipelineRequest, Policy, SandboxPolicy, SandboxSpec, SpawnOptions, Stdio,
@@ -71,6 +71,10 @@ pub struct NativeSpec {
     pub managed_network: Option<String>,
     /// The sandbox's process budget (the core's default when absent).
     pub max_processes: Option<u32>,
+    /// The unix-socket capability: `none`, `all`, or absent (none, unless paths are given).
+    pub unix_sockets: Option<String>,
+    /// Unix socket paths asked for (not granted by this version; see the core's `UnixSockets`).
+    pub unix_socket_paths: Option<Vec<String>>,
 }
 
 /// Sets the policy's network access as `network` asks. `proxy` leaves the policy alone and
@@ -160,6 +164,9 @@ impl NativeSpec {
         spec.bwrap_path = self.bwrap_path.as_ref().map(PathBuf::from);
         spec.managed_network = self.managed_network.as_deref().map(ManagedNetwork::parse).transpose()?;
         spec.max_processes = self.max_processes.map(u64::from);
+        let mode = self.unix_sockets.as_deref().map(|mode| UnixSockets::parse_mode(mode, "unixSockets")).transpose()?;
+        let paths = self.unix_socket_paths.iter().flatten().map(PathBuf::from).collect();
+        spec.unix_sockets = UnixSockets::from_parts(mode, paths, "unixSockets")?;
         Ok(spec)
     }
 }

@@ -84,6 +84,13 @@ async function main(): Promise<void> {
 void main();
 // @ts-expect-error: pipeline names are checked
 spawn('ls', [], { pipeline: 'chroot' });
+spawn('ls', [], { unixSockets: 'none' });
+spawn('ls', [], { unixSockets: ['/run/docker.sock'], network: 'full' });
+run('ls', { unixSockets: 'all' });
+const granted: 'none' | 'all' = explain('ls', { unixSockets: ['/run/docker.sock'] }).unix_sockets.granted;
+console.log(granted, explain('ls').unix_sockets.not_granted?.length);
+// @ts-expect-error: unix-socket modes are checked
+spawn('ls', [], { unixSockets: 'some' });
 const ipc = spawn('node', ['x.js'], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'], policy: 'read-only' });
 ipc.send({ hello: 1 });
 `;

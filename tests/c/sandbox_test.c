@@ -24,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -279,6 +281,53 @@ static void test_write_outside_fails(uint32_t pipeline) {
   free(host);
   free(written);
   free(out);
+}
+
+/* A host unix listener in the scratch directory: without CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS
+ * the command's socket(AF_UNIX) fails with EPERM and the listener accepts nothing; with it the
+ * listener is reached. */
+static void test_unix_sockets(uint32_t pipeline) {
+  const char *p = pipeline_name(pipeline);
+  struct sockaddr_un address = {.sun_family = AF_UNIX};
+  snprintf(address.sun_path, sizeof address.sun_path, "%s/host.sock", scratch);
+  const char *path = address.sun_path;
+  int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  unlink(path);
+  if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof address) != 0 ||
+      listen(listener, 4) != 0 || chmod(path, 0777) != 0) {
+    CHECK(0, "[%s] host unix listener at %s: %s", p, path, strerror(errno));
+    if (listener >= 0) close(listener);
+    return;
+  }
+  const char *script =
+      "import errno, socket, sys\n"
+      "try:\n"
+      "  s = socket.socket(socket.AF_UNIX); s.settimeout(3); s.connect(sys.argv[1]); print('OK')\n"
+      "except OSError as e: print(errno.errorcode[e.errno])\n";
+  const char *argv[] = {"/usr/bin/python3", "-c", script, path, NULL};
+  for (int all = 0; all <= 1; all++) {
+    codex_sandbox_spawn_request req = request(pipeline, argv);
+    req.stdout_fd = CODEX_SANDBOX_STDIO_PIPE;
+    req.flags = all ? CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS : 0;
+    codex_sandbox_child *child = NULL;
+    codex_sandbox_result rc = codex_sandbox_spawn(&req, &child, NULL);
+    CHECK(rc == CODEX_SANDBOX_OK, "[%s] spawn python3: %s", p, codex_sandbox_result_name(rc));
+    if (child == NULL) continue;
+    char *out = read_all(codex_sandbox_child_stdio_fd(child, CODEX_SANDBOX_STDOUT));
+    int code = -100;
+    codex_sandbox_wait(child, &code, NULL, NULL);
+    codex_sandbox_child_free(child);
+    int accepted = 0;
+    for (int fd; (fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) >= 0; accepted++) close(fd);
+    const char *expected = all ? "OK\n" : "EPERM\n";
+    CHECK(code == 0 && strcmp(out, expected) == 0, "[%s] unix connect%s: got `%s`", p,
+          all ? " with ALL_UNIX_SOCKETS" : "", out);
+    CHECK(accepted == all, "[%s] the host listener accepted %d connection(s)%s", p, accepted,
+          all ? " with ALL_UNIX_SOCKETS" : "");
+    free(out);
+  }
+  close(listener);
+  unlink(path);
 }
 
 static void test_pipes(uint32_t pipeline) {
@@ -843,6 +892,7 @@ int main(int argc, char **argv) {
       test_true_and_statuses(pipelines[i]);
       test_write_outside_fails(pipelines[i]);
       test_pipes(pipelines[i]);
+      test_unix_sockets(pipelines[i]);
       test_larger_struct(pipelines[i]);
       test_closed_stdio(pipelines[i]);
       printf("pipeline %s: %s\n", pipeline_name(pipelines[i]),

@@ -228,6 +228,38 @@ def abstract_connect(name):
     unix_connect("\0" + name)
 
 
+def socketpairs():
+    # Stream and seqpacket pairs carry data; a datagram pair is refused (it could be
+    # addressed to a named socket).
+    answers = []
+    for kind in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET, socket.SOCK_DGRAM):
+        try:
+            a, b = socket.socketpair(socket.AF_UNIX, kind)
+            a.send(b"x")
+            answers.append("OK" if b.recv(1) == b"x" else "NO-DATA")
+            a.close()
+            b.close()
+        except OSError as e:
+            answers.append(errno_name(e.errno))
+    return "PAIRS=" + ",".join(answers)
+
+
+def socketpair_connect(path, kind, close_peer):
+    # A socketpair end, its peer open or closed, connected again to a host socket.
+    a, b = socket.socketpair(socket.AF_UNIX, int(kind))
+    if close_peer == "1":
+        b.close()
+    a.settimeout(3)
+    a.connect(path)
+    a.sendall(b"escaped")
+
+
+def socketpair_sendto(path):
+    # An addressed send on a stream socketpair end.
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    a.sendto(b"escaped", path)
+
+
 def unix_dgram_send(path):
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
         s.sendto(b"escaped", path)
@@ -323,17 +355,21 @@ def orphan(tag):
 
 
 def orphan_later(directory):
-    # A double-forked process that, a second after the command has exited, creates `.codex`
-    # (once its placeholder is gone) and `.git` in the policy cwd and a marker beside them,
-    # unless the sandbox ended it with the run.
+    # A double-forked process that, once the command has exited (the end of RUN_ALIVE: every
+    # writer gone) and half a second more, creates `.codex` (its placeholder is gone by then)
+    # and `.git` in the policy cwd and a marker beside them, unless the sandbox ended it with
+    # the run. Waiting for the end rather than a fixed time keeps a long batch from making its
+    # writes, legitimate during the run, look like writes after it.
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
             null = os.open("/dev/null", os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            os.closerange(3, 65536)
-            time.sleep(1.0)
+            os.closerange(3, RUN_ALIVE[0])
+            os.closerange(RUN_ALIVE[0] + 1, 65536)
+            os.read(RUN_ALIVE[0], 1)
+            time.sleep(0.5)
             for name in (".codex", ".git"):
                 try:
                     os.mkdir(os.path.join(directory, name))
@@ -424,6 +460,9 @@ OPS = {
     "unix_connect": unix_connect,
     "abstract_connect": abstract_connect,
     "unix_dgram_send": unix_dgram_send,
+    "socketpairs": socketpairs,
+    "socketpair_connect": socketpair_connect,
+    "socketpair_sendto": socketpair_sendto,
     "io_uring_setup": io_uring_setup,
     "keyring_read": keyring_read,
     "keyring_add": keyring_add,
@@ -485,5 +524,8 @@ def in_child(op):
 
 
 NR.update(json.loads(sys.argv[2]))
+# Open for writing in this process (and the operations forked from it) only: its end of file
+# tells an orphan that the command has exited.
+RUN_ALIVE = os.pipe()
 for op in json.loads(sys.argv[1]):
     print(in_child(op), flush=True)

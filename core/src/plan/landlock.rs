@@ -159,7 +159,10 @@ impl LandlockPlan {
         let scoped = if abi >= 6 { scope::ABSTRACT_UNIX_SOCKET | scope::SIGNAL } else { 0 };
         if abi < 6 {
             not_enforced.push(
-                "ABI < 6: signals to processes outside the sandbox and abstract unix sockets are not scoped".into(),
+                "ABI < 6: signals to processes outside the sandbox and abstract unix sockets are not scoped (abstract \
+                 sockets stay out of reach through seccomp's refusal of socket(AF_UNIX) unless every unix socket is \
+                 granted)"
+                    .into(),
             );
         }
         LandlockPlan { abi, handled, scoped, rules, tcp_connect_ports: None, not_enforced }
@@ -172,6 +175,14 @@ impl LandlockPlan {
                 rule.sandbox_view = true;
             }
         }
+        self
+    }
+
+    /// Leaves abstract unix sockets unscoped: every unix socket is granted (`UnixSockets::All`),
+    /// abstract ones of the command's network namespace included. Without that grant the
+    /// scope stays as a second layer behind seccomp's refusal of `socket(AF_UNIX)`.
+    pub fn without_abstract_unix_scope(mut self) -> LandlockPlan {
+        self.scoped &= !scope::ABSTRACT_UNIX_SOCKET;
         self
     }
 

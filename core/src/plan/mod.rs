@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::policy::{ManagedNetwork, Policy};
+use crate::policy::{ManagedNetwork, Policy, UnixSockets};
 use crate::probe::HostFacts;
 use crate::proxy::{self, ProxyEndpoint, ProxyPlan};
 use crate::resolve::{self, FilesystemView, ProtectedPath, ReadScope};
@@ -123,6 +123,9 @@ pub struct SandboxSpec {
     pub proxy_network: bool,
     /// Codex's `--managed-network`: network only to these loopback proxy ports.
     pub managed_network: Option<ManagedNetwork>,
+    /// Which unix sockets the command may reach beyond its own socketpairs, whatever the
+    /// network mode (a managed network's unix-socket fields must agree with it).
+    pub unix_sockets: UnixSockets,
     /// Do not mount a fresh `/proc` (namespace pipeline).
     pub no_proc: bool,
     /// The sandbox's process budget; `None` for [`DEFAULT_MAX_PROCESSES`].
@@ -142,6 +145,7 @@ impl SandboxSpec {
             pipeline: PipelineRequest::Auto,
             proxy_network: false,
             managed_network: None,
+            unix_sockets: UnixSockets::None,
             no_proc: false,
             max_processes: None,
             bwrap_path: None,
@@ -228,6 +232,7 @@ pub struct SandboxPlan {
     pub(crate) policy: Policy,
     pub(crate) filesystem: FilesystemView,
     pub(crate) network: NetworkMode,
+    pub(crate) unix_sockets: UnixSocketsPlan,
     pub(crate) enforcement: Enforcement,
     pub(crate) process: ProcessPlan,
     pub(crate) env_added: Vec<(String, String)>,
@@ -235,6 +240,47 @@ pub struct SandboxPlan {
     pub(crate) exec: ExecPlan,
     /// Set when the embedded launcher creates namespaces.
     pub(crate) launcher: Option<LauncherPlan>,
+}
+
+/// The unix-socket capability as planned (`--explain`'s `unix_sockets`).
+#[derive(Clone, Debug, Serialize)]
+pub struct UnixSocketsPlan {
+    /// What the caller asked for (its own setting and a managed network's fields, combined).
+    pub requested: UnixSockets,
+    /// What is enforced: `none` (`socket(AF_UNIX)` refused, stream and seqpacket socketpairs
+    /// allowed) or `all` (no unix-socket restriction).
+    pub granted: &'static str,
+    /// What that means on this pipeline, in words.
+    pub meaning: String,
+    /// Requested paths that are not granted, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_granted: Vec<String>,
+}
+
+impl UnixSocketsPlan {
+    fn new(requested: UnixSockets, pipeline: Pipeline) -> UnixSocketsPlan {
+        let all = requested.allows_all();
+        let meaning = match (all, pipeline) {
+            (_, Pipeline::Unsandboxed) => "unsandboxed: every unix socket of the host is reachable".to_owned(),
+            (true, Pipeline::Bwrap) => "every unix socket in the sandbox's view is reachable (pathname sockets of the \
+                                        host's tree, and with full network the host's abstract sockets; in an empty \
+                                        network namespace only the sandbox's own abstract sockets)"
+                .to_owned(),
+            (true, _) => "every unix socket in the command's view is reachable, pathname and abstract (the host's \
+                          network namespace, no Landlock abstract-socket scope)"
+                .to_owned(),
+            (false, _) => "socket(AF_UNIX) fails with EPERM, so no unix socket of the host, pathname or abstract, is \
+                           reachable; stream and seqpacket socketpairs and descriptors the launcher passes keep working; \
+                           datagram socketpairs fail with EPERM"
+                .to_owned(),
+        };
+        UnixSocketsPlan {
+            not_granted: requested.not_granted(),
+            granted: if all { "all" } else { "none" },
+            meaning,
+            requested,
+        }
+    }
 }
 
 /// How the command is started.
@@ -284,6 +330,11 @@ impl SandboxPlan {
 
     pub fn network(&self) -> NetworkMode {
         self.network
+    }
+
+    /// The unix-socket capability: what was asked for and what is enforced.
+    pub fn unix_sockets(&self) -> &UnixSocketsPlan {
+        &self.unix_sockets
     }
 
     pub fn warnings(&self) -> &[String] {
@@ -410,6 +461,7 @@ struct Explained<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     metadata: Option<&'a MetadataGuard>,
     network: NetworkMode,
+    unix_sockets: &'a UnixSocketsPlan,
     #[serde(skip_serializing_if = "Option::is_none")]
     proxy: Option<&'a ProxyPlan>,
     seccomp: Option<&'a SeccompPlan>,
@@ -435,6 +487,7 @@ impl Serialize for SandboxPlan {
             landlock: self.landlock(),
             metadata: self.metadata_guard(),
             network: self.network,
+            unix_sockets: &self.unix_sockets,
             proxy: self.proxy(),
             seccomp: self.seccomp(),
             process: &self.process,
@@ -490,16 +543,31 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     let choice = pipeline::choose(spec, &filesystem, network, host)?;
     let (pipeline, reason) = (choice.pipeline, choice.reason);
     let bwrap_path = spec.bwrap_path.clone().or(choice.system_bwrap);
-    let mut warnings: Vec<String> = spec.managed_network.iter().flat_map(ManagedNetwork::not_granted).collect();
+    let managed_unix = spec.managed_network.as_ref().map(ManagedNetwork::unix_sockets).unwrap_or_default();
+    let unix_sockets = UnixSocketsPlan::new(UnixSockets::combine(spec.unix_sockets.clone(), managed_unix)?, pipeline);
+    let mut warnings: Vec<String> = Vec::new();
+    if pipeline != Pipeline::Unsandboxed {
+        warnings.extend(unix_sockets.not_granted.iter().cloned());
+        if unix_sockets.requested.allows_all() {
+            warnings.push(format!("unix sockets: all: {}", unix_sockets.meaning));
+        }
+        warnings.extend(local_binding_warning(spec, pipeline, network));
+    }
+    let unix = &unix_sockets.requested;
     let enforcement = match pipeline {
         Pipeline::Unsandboxed => Enforcement::Unsandboxed,
         // A full-write policy (external-sandbox): the caller's own sandbox decides about host
         // processes and IPC (a container has namespaces of its own), so not the host-process
-        // rules of the landlock pipeline.
-        Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false, true) },
-        Pipeline::Landlock => plan_landlock(spec, host, &filesystem, network, proxy_endpoints, &mut warnings)?,
+        // rules of the landlock pipeline. The unix-socket capability holds here too: it is a
+        // network right, which the policy states.
+        Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false, true, unix) },
+        Pipeline::Landlock => {
+            let connectivity = Connectivity { network, unix_sockets: unix, proxy_endpoints };
+            plan_landlock(spec, host, &filesystem, connectivity, &mut warnings)?
+        }
         Pipeline::Bwrap => {
-            plan_namespaces(spec, bwrap_path, host, &filesystem, network, proxy_endpoints, &mut warnings)?
+            let connectivity = Connectivity { network, unix_sockets: unix, proxy_endpoints };
+            plan_namespaces(spec, bwrap_path, host, &filesystem, connectivity, &mut warnings)?
         }
     };
     if spec.bwrap_path.is_some() && !matches!(enforcement, Enforcement::Namespaces { .. }) {
@@ -525,6 +593,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         policy: spec.policy.clone(),
         filesystem,
         network,
+        unix_sockets,
         enforcement,
         process: ProcessPlan {
             argv: spec.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
@@ -589,6 +658,14 @@ fn process_budget(
             Ok(None)
         }
     }
+}
+
+/// What a pipeline's planner is told about the network: the IP mode, the unix-socket
+/// capability, and in proxy mode the endpoints to route.
+struct Connectivity<'a> {
+    network: NetworkMode,
+    unix_sockets: &'a UnixSockets,
+    proxy_endpoints: Option<Vec<ProxyEndpoint>>,
 }
 
 /// The proxy endpoints of a managed network: its loopback ports on `127.0.0.1`.
@@ -669,10 +746,10 @@ fn plan_landlock(
     spec: &SandboxSpec,
     host: &HostFacts,
     filesystem: &FilesystemView,
-    network: NetworkMode,
-    proxy_endpoints: Option<Vec<ProxyEndpoint>>,
+    connectivity: Connectivity<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<Enforcement> {
+    let Connectivity { network, unix_sockets, proxy_endpoints } = connectivity;
     // Landlock only grants; a path inside a readable tree cannot be taken away again without a
     // mount namespace. Never run with it silently readable.
     if let Some(deny) = filesystem.deny_read.first() {
@@ -710,6 +787,9 @@ fn plan_landlock(
         })?;
         proxy = Some(route);
     }
+    if unix_sockets.allows_all() {
+        landlock = landlock.without_abstract_unix_scope();
+    }
     warnings.extend(landlock.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
     if spec.no_proc {
         warnings.push(
@@ -719,7 +799,7 @@ fn plan_landlock(
     }
     // With user namespaces everything outside the writable roots is read-only in the view.
     let mut view = if host.namespaces.is_ok() && !filesystem.full_write {
-        mounts::landlock_view(filesystem, &protected.pins, &protected.read_only, &host_ipc_masks(spec, host, network))
+        mounts::landlock_view(filesystem, &protected.pins, &protected.read_only)
     } else {
         Vec::new()
     };
@@ -731,7 +811,7 @@ fn plan_landlock(
         landlock = landlock.in_sandbox_view(&[Path::new("/proc")]);
     }
     let metadata = metadata_guard(filesystem, host, !view.is_empty());
-    let mut seccomp = SeccompPlan::new(network, false, false);
+    let mut seccomp = SeccompPlan::new(network, false, false, unix_sockets);
     if let MetadataGuard::Supervisor { .. } | MetadataGuard::RefusedEverywhere { .. } = &metadata {
         if !protected.read_only.is_empty() {
             // The supervisor's check knows the writable roots only; planning refused read-only
@@ -741,7 +821,7 @@ fn plan_landlock(
         let supervised = matches!(metadata, MetadataGuard::Supervisor { .. });
         seccomp = seccomp.with_metadata_rules(MetadataRules { supervised, truncate: abi < 3 });
     }
-    warnings.extend(landlock_residual_risks(network, abi, &metadata, own_pids));
+    warnings.extend(landlock_residual_risks(abi, &metadata, own_pids));
     Ok(Enforcement::Landlock { landlock, seccomp, protected, proxy, view, metadata })
 }
 
@@ -767,7 +847,7 @@ fn metadata_guard(filesystem: &FilesystemView, host: &HostFacts, view: bool) -> 
 
 /// What the landlock pipeline leaves open on this host, for `--explain`'s `warnings` (and
 /// `docs/security.md`, which lists the same with the escape probes that show them).
-fn landlock_residual_risks(network: NetworkMode, abi: u32, metadata: &MetadataGuard, own_pids: bool) -> Vec<String> {
+fn landlock_residual_risks(abi: u32, metadata: &MetadataGuard, own_pids: bool) -> Vec<String> {
     let mut risks = Vec::new();
     match metadata {
         MetadataGuard::RefusedEverywhere { reason } => risks.push(format!(
@@ -784,7 +864,7 @@ fn landlock_residual_risks(network: NetworkMode, abi: u32, metadata: &MetadataGu
         MetadataGuard::NotNeeded | MetadataGuard::ReadOnlyView => {}
     }
     if own_pids {
-        return risks_of_the_network(risks, network);
+        return risks;
     }
     risks.push(
         "landlock pipeline: no PID namespace: /proc lists every host process and its command line (environments \
@@ -804,28 +884,35 @@ fn landlock_residual_risks(network: NetworkMode, abi: u32, metadata: &MetadataGu
                 .to_owned(),
         );
     }
-    risks_of_the_network(risks, network)
-}
-
-fn risks_of_the_network(mut risks: Vec<String>, network: NetworkMode) -> Vec<String> {
-    if network == NetworkMode::Full {
-        risks.push(
-            "landlock pipeline, full network: host unix sockets the user may connect to are reachable (a tmux \
-             server, a socket under /tmp; with user namespaces the known ones are hidden as on the bwrap pipeline: \
-             /run/user/<uid>, dbus, systemd, docker, containerd, podman, X11, SSH_AUTH_SOCK)"
-                .to_owned(),
-        );
-    }
     risks
 }
 
-/// Full network: the host's known agent and bus sockets to hide (both pipelines' views).
-fn host_ipc_masks(spec: &SandboxSpec, host: &HostFacts, network: NetworkMode) -> Vec<PathBuf> {
-    if network != NetworkMode::Full {
-        return Vec::new();
+/// What `allowLocalBinding` of a managed network gets here: granted where the command has a
+/// network namespace of its own (the namespace pipeline's proxy mode: a listener on its
+/// loopback is reachable from the sandbox only, so binding is allowed there anyway); not on the
+/// landlock pipeline, whose command shares the host's network stack (a listener would be
+/// reachable from the host and, bound to a wildcard address, from the network; Landlock's
+/// bind rules name ports, not addresses, and seccomp cannot read the address), nor without
+/// proxy ports (no network at all).
+fn local_binding_warning(spec: &SandboxSpec, pipeline: Pipeline, network: NetworkMode) -> Option<String> {
+    if !spec.managed_network.as_ref().is_some_and(|m| m.allow_local_binding) {
+        return None;
     }
-    let ssh_auth_sock = spec.env.iter().find(|(k, _)| k == "SSH_AUTH_SOCK").map(|(_, v)| Path::new(v));
-    mounts::host_ipc_paths(host.euid, ssh_auth_sock)
+    match (pipeline, network) {
+        (Pipeline::Bwrap, NetworkMode::Proxy) => None,
+        (Pipeline::Landlock, _) => Some(
+            "managed-network: allowLocalBinding is not granted on the landlock pipeline: the command shares the host's \
+             network stack, where a listener would be reachable from the host (and, on a wildcard address, from the \
+             network), and neither Landlock (ports, not addresses) nor seccomp (the address is in memory) can hold a \
+             bind to loopback; bind, listen and accept stay refused with EPERM. The bwrap pipeline grants it (its own \
+             network namespace)"
+                .to_owned(),
+        ),
+        _ => Some(
+            "managed-network: allowLocalBinding is not granted without loopbackPorts: the command has no network at all"
+                .to_owned(),
+        ),
+    }
 }
 
 fn plan_namespaces(
@@ -833,10 +920,10 @@ fn plan_namespaces(
     bwrap_path: Option<PathBuf>,
     host: &HostFacts,
     filesystem: &FilesystemView,
-    network: NetworkMode,
-    proxy_endpoints: Option<Vec<ProxyEndpoint>>,
+    connectivity: Connectivity<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<Enforcement> {
+    let Connectivity { network, unix_sockets, proxy_endpoints } = connectivity;
     let protected = protected_binds(filesystem);
     warnings.extend(uncreatable_warnings(&protected));
     let new_netns = network != NetworkMode::Full;
@@ -848,9 +935,8 @@ fn plan_namespaces(
         );
         no_proc = true;
     }
-    let masks = host_ipc_masks(spec, host, network);
     let options = ViewOptions { no_proc, new_netns };
-    let (view, view_warnings) = mounts::plan(filesystem, &protected.pins, &protected.read_only, &masks, options);
+    let (view, view_warnings) = mounts::plan(filesystem, &protected.pins, &protected.read_only, options);
     warnings.extend(view_warnings);
     let namespaces = NamespacePlan {
         user: true,
@@ -891,6 +977,9 @@ fn plan_namespaces(
                 // The view's root is a new tmpfs, not the host's.
                 plan = plan.in_sandbox_view(&[Path::new("/")]);
             }
+            if unix_sockets.allows_all() {
+                plan = plan.without_abstract_unix_scope();
+            }
             warnings.extend(plan.not_enforced.iter().map(|gap| format!("landlock: {gap}")));
             Some(plan)
         }
@@ -913,7 +1002,7 @@ fn plan_namespaces(
         mounts: view,
         protected,
         landlock,
-        seccomp: SeccompPlan::new(network, new_netns, true),
+        seccomp: SeccompPlan::new(network, new_netns, true, unix_sockets),
         executor,
         proxy,
     })

@@ -98,37 +98,6 @@ pub struct ViewOptions {
     pub new_netns: bool,
 }
 
-/// Unix sockets on the host through which a command with network access could act outside the
-/// sandbox: the session and system buses and the systemd managers (`systemd-run`), container
-/// engines, the X server, SSH and GPG agents. Connecting to a socket ignores read-only mounts
-/// and Landlock, so with full network the bwrap pipeline hides them. (Restricted and proxy
-/// modes refuse unix-socket connections outright.)
-pub fn host_ipc_paths(uid: u32, ssh_auth_sock: Option<&Path>) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = [
-        format!("/run/user/{uid}"),
-        "/run/dbus".into(),
-        "/run/systemd/private".into(),
-        "/run/docker.sock".into(),
-        "/run/containerd".into(),
-        "/run/podman".into(),
-        "/tmp/.X11-unix".into(),
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .collect();
-    // The agent's directory (`/tmp/ssh-XXXX/agent.N`), or the socket itself when the directory
-    // is shared (`/tmp`).
-    if let Some(socket) = ssh_auth_sock.filter(|s| s.is_absolute()) {
-        match socket.parent() {
-            Some(dir) if dir.file_name().is_some_and(|name| name.to_string_lossy().starts_with("ssh-")) => {
-                paths.push(dir.to_path_buf())
-            }
-            _ => paths.push(socket.to_path_buf()),
-        }
-    }
-    paths
-}
-
 /// The landlock pipeline's view, where user namespaces are available: the host's tree as it
 /// is, all of it read-only but the writable roots (bound writable over themselves), then the
 /// pins and the protected paths as on the namespace pipeline. Landlock stays the filesystem
@@ -137,14 +106,9 @@ pub fn host_ipc_paths(uid: u32, ssh_auth_sock: Option<&Path>) -> Vec<PathBuf> {
 /// The host's `/dev` and `/sys` stay (read-only; Landlock decides what opens there), and so
 /// does its `/proc` unless the planner appends a fresh one ([`MountOp::Proc`], with a PID
 /// namespace).
-/// `masks` (full network: the host's known agent and bus sockets) are hidden as on the namespace
-/// pipeline.
-pub fn landlock_view(
-    view: &FilesystemView,
-    pins: &[PathBuf],
-    read_only_binds: &[ProtectedPath],
-    masks: &[PathBuf],
-) -> Vec<MountOp> {
+/// Host unix sockets are not masked: `socket(AF_UNIX)` is refused unless every unix socket is
+/// granted (`crate::policy::UnixSockets`), and then all of them are meant.
+pub fn landlock_view(view: &FilesystemView, pins: &[PathBuf], read_only_binds: &[ProtectedPath]) -> Vec<MountOp> {
     let mut writable: Vec<&Path> = view.writable_roots.iter().map(|root| root.path.as_path()).collect();
     writable.sort_by_key(|path| path.components().count());
     let mut ops = vec![MountOp::ReadOnlyRoot];
@@ -155,35 +119,17 @@ pub fn landlock_view(
     let mut protected: Vec<&ProtectedPath> = read_only_binds.iter().collect();
     protected.sort_by_key(|p| p.path.components().count());
     ops.extend(protected.into_iter().map(|p| MountOp::ReadOnlyBind { path: p.path.clone() }));
-    ops.extend(mask_ops(view, masks));
-    ops
-}
-
-/// Masks for the host paths in `masks` that exist, but those the user made writable.
-fn mask_ops(view: &FilesystemView, masks: &[PathBuf]) -> Vec<MountOp> {
-    let mut ops = Vec::new();
-    for path in masks {
-        // A path the user made writable is theirs to use.
-        if view.writable_roots.iter().any(|root| &root.path == path) {
-            continue;
-        }
-        match std::fs::canonicalize(path).and_then(|canonical| Ok((std::fs::metadata(&canonical)?, canonical))) {
-            Ok((metadata, canonical)) if metadata.is_dir() => ops.push(MountOp::Mask { path: canonical }),
-            Ok((_, canonical)) => ops.push(MountOp::MaskFile { path: canonical }),
-            Err(_) => {}
-        }
-    }
     ops
 }
 
 /// Plans the view. `pins` are directories to bind over themselves before the protected paths
-/// inside writable roots (`read_only_binds`) are bound read-only; `masks` are host paths to
-/// hide (those that exist).
+/// inside writable roots (`read_only_binds`) are bound read-only. Host unix sockets are not
+/// masked: with the unix-socket capability `none` no socket of the command's can reach them,
+/// and `all` means all of them (a fixed list of known names could never be complete).
 pub fn plan(
     view: &FilesystemView,
     pins: &[PathBuf],
     read_only_binds: &[ProtectedPath],
-    masks: &[PathBuf],
     options: ViewOptions,
 ) -> (Vec<MountOp>, Vec<String>) {
     let mut warnings = Vec::new();
@@ -245,9 +191,6 @@ pub fn plan(
         DenyKind::Directory => MountOp::Mask { path: deny.path.clone() },
         DenyKind::File => MountOp::MaskFile { path: deny.path.clone() },
     }));
-    if matches!(view.read, ReadScope::Full) {
-        ops.extend(mask_ops(view, masks));
-    }
     ops.push(MountOp::Dev { host_shm });
     ops.push(if options.no_proc { MountOp::Mask { path: "/proc".into() } } else { MountOp::Proc });
     if options.new_netns {
@@ -294,7 +237,6 @@ mod tests {
             &view(&["/w/deep/er", "/w", "/dev/shm"]),
             &["/w".into(), "/w/.git/modules".into()],
             &[protected("/w/.git/modules/x"), protected("/w/.git")],
-            &[],
             ViewOptions { no_proc: false, new_netns: true },
         );
         assert!(warnings.is_empty());
@@ -334,7 +276,7 @@ mod tests {
             platform_defaults: vec![],
             skipped: vec![],
         };
-        let (ops, _) = plan(&view, &[], &[], &["/".into()], ViewOptions { no_proc: false, new_netns: false });
+        let (ops, _) = plan(&view, &[], &[], ViewOptions { no_proc: false, new_netns: false });
         assert_eq!(
             ops,
             vec![
@@ -360,8 +302,7 @@ mod tests {
 
     #[test]
     fn no_proc_masks_and_special_roots_are_reported() {
-        let (ops, warnings) =
-            plan(&view(&["/proc/self"]), &[], &[], &[], ViewOptions { no_proc: true, new_netns: false });
+        let (ops, warnings) = plan(&view(&["/proc/self"]), &[], &[], ViewOptions { no_proc: true, new_netns: false });
         assert_eq!(
             ops,
             vec![MountOp::ReadOnlyRoot, MountOp::Dev { host_shm: false }, MountOp::Mask { path: "/proc".into() }]

@@ -318,8 +318,11 @@ fn landlock_plans_a_read_only_view_where_it_can_list_their_residual_risks_and_ta
         assert!(shared.warnings().iter().any(|w| w.contains("/proc lists every host process")));
         assert!(bare_has("/proc lists every host process") && bare_has("subreaper"));
         assert_eq!(bare_has("does not scope signals"), abi < 6);
-        assert_eq!(has("host unix sockets the user may connect to"), full_network);
-        assert_eq!(bare_has("host unix sockets the user may connect to"), full_network);
+        // Host unix sockets are out of reach by the capability `none`, not by a list of names.
+        assert!(!has("host unix sockets") && !bare_has("host unix sockets"), "{:?}", p.warnings());
+        assert!(
+            !p.mounts().iter().any(|op| matches!(op, mounts::MountOp::Mask { .. } | mounts::MountOp::MaskFile { .. }))
+        );
         // /proc's rule is added in the sandbox's view, on its fresh procfs.
         assert!(p.landlock().unwrap().rules.iter().any(|r| r.path == std::path::Path::new("/proc") && r.sandbox_view));
         // `/` itself grants listing only; `/dev` has no rule of its own.
@@ -384,4 +387,89 @@ fn landlock_metadata_guard_per_host() {
     s.policy = SandboxPolicy::parse(r#"{"type":"danger-full-access"}"#).unwrap().into();
     let full = plan(&s, &without_namespaces());
     assert!(full.metadata_guard().is_none_or(|guard| *guard == MetadataGuard::NotNeeded));
+}
+
+#[test]
+fn unix_sockets_are_a_capability_of_their_own_on_every_pipeline_and_network_mode() {
+    use crate::policy::UnixSockets;
+    let full_network: Policy = SandboxPolicy::parse(r#"{"type":"read-only","network_access":true}"#).unwrap().into();
+    let socket_rules = |p: &SandboxPlan| p.seccomp().unwrap().rules.iter().filter(|r| r.syscall == "socket").count();
+    for pipeline in [PipelineRequest::Landlock, PipelineRequest::Bwrap] {
+        for (policy, proxy) in
+            [(full_network.clone(), false), (SandboxPolicy::read_only().into(), false), (full_network.clone(), true)]
+        {
+            let mut s = if proxy { proxy_spec() } else { spec(&["true"]) };
+            s.policy = policy;
+            s.pipeline = pipeline;
+            let none = plan(&s, &host());
+            assert_eq!(none.unix_sockets().granted, "none");
+            // The network mode's socket rule and the unix-socket rule, both checked.
+            assert_eq!(socket_rules(&none), 2, "{pipeline:?}");
+            let scoped = none.landlock().unwrap().scoped;
+            assert_ne!(scoped & landlock::scope::ABSTRACT_UNIX_SOCKET, 0, "the abstract scope stays as a second layer");
+            assert!(!none.warnings().iter().any(|w| w.contains("unix socket")), "{:?}", none.warnings());
+
+            s.unix_sockets = UnixSockets::All;
+            let all = plan(&s, &host());
+            assert_eq!(all.unix_sockets().granted, "all");
+            assert_eq!(socket_rules(&all), 1);
+            assert_eq!(all.landlock().unwrap().scoped & landlock::scope::ABSTRACT_UNIX_SOCKET, 0);
+            assert!(
+                all.warnings().iter().any(|w| w.contains("unix sockets: all: every unix socket")),
+                "{:?}",
+                all.warnings()
+            );
+
+            s.unix_sockets = UnixSockets::Paths(vec!["/run/docker.sock".into()]);
+            let paths = plan(&s, &host());
+            assert_eq!(paths.unix_sockets().granted, "none");
+            assert_eq!(socket_rules(&paths), 2);
+            assert!(
+                paths.warnings().iter().any(|w| w.contains("unix socket `/run/docker.sock` is not granted")),
+                "{:?}",
+                paths.warnings()
+            );
+            let explained = serde_json::to_value(&paths).unwrap();
+            assert_eq!(explained["unix_sockets"]["requested"]["mode"], "paths");
+            assert_eq!(explained["unix_sockets"]["granted"], "none");
+            assert!(explained["unix_sockets"]["not_granted"][0].as_str().unwrap().contains("connect broker"));
+        }
+    }
+    // The managed network's fields are the same capability, and must agree with the caller's.
+    let mut s = spec(&["true"]);
+    s.managed_network = Some(
+        crate::policy::ManagedNetwork::parse(r#"{"loopbackPorts":[8080],"allowUnixSockets":["/run/docker.sock"]}"#)
+            .unwrap(),
+    );
+    let p = plan(&s, &host());
+    assert_eq!(p.unix_sockets().requested, UnixSockets::Paths(vec!["/run/docker.sock".into()]));
+    assert!(p.warnings().iter().any(|w| w.contains("is not granted")));
+    s.unix_sockets = UnixSockets::All;
+    assert!(error(&s, &host()).contains("`unix-sockets`: disagrees with the managed network"));
+    s.managed_network = Some(
+        crate::policy::ManagedNetwork::parse(r#"{"loopbackPorts":[8080],"dangerouslyAllowAllUnixSockets":true}"#)
+            .unwrap(),
+    );
+    assert_eq!(plan(&s, &host()).unix_sockets().granted, "all");
+}
+
+#[test]
+fn local_binding_is_granted_in_an_own_network_namespace_only() {
+    let mut s = spec(&["true"]);
+    s.managed_network =
+        Some(crate::policy::ManagedNetwork::parse(r#"{"loopbackPorts":[8080],"allowLocalBinding":true}"#).unwrap());
+    s.pipeline = PipelineRequest::Bwrap;
+    let bwrap = plan(&s, &host());
+    assert!(!bwrap.warnings().iter().any(|w| w.contains("allowLocalBinding")), "{:?}", bwrap.warnings());
+    let listen = bwrap.seccomp().unwrap().rules.iter().any(|r| r.syscall == "listen");
+    assert!(!listen, "binding and listening are allowed in the sandbox's own network namespace");
+    s.pipeline = PipelineRequest::Landlock;
+    let landlock = plan(&s, &host());
+    assert!(
+        landlock.warnings().iter().any(|w| w.contains("allowLocalBinding is not granted on the landlock pipeline"))
+    );
+    assert!(landlock.seccomp().unwrap().rules.iter().any(|r| r.syscall == "listen" && r.allow_if.is_empty()));
+    s.managed_network = Some(crate::policy::ManagedNetwork::parse(r#"{"allowLocalBinding":true}"#).unwrap());
+    s.pipeline = PipelineRequest::Bwrap;
+    assert!(plan(&s, &host()).warnings().iter().any(|w| w.contains("without loopbackPorts")));
 }

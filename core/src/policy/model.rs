@@ -109,12 +109,17 @@ pub enum Access {
     Deny,
 }
 
-/// Codex's `missing_path_behavior`.
+/// Codex's `missing_path_behavior` (its `FileSystemSandboxEntryMissingPathBehavior`). Codex
+/// defines one value, `skip`, and its own deserialiser refuses any other, so that is all we
+/// accept too: a value from a newer Codex is refused naming the field rather than guessed at.
+/// It marks the protected names Codex adds in each writable root (`.git`, `.agents`, `.codex`,
+/// `.aws`). Absent or `skip`, a missing path is not an error here: a missing grant grants
+/// nothing, and a missing read-only or denied path inside a writable root is still kept from
+/// being created (an empty read-only placeholder stands in, as Codex masks it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MissingPathBehavior {
-    /// A missing path is not an error. (A missing read-only path inside a writable root is
-    /// still kept from being created, as Codex does: an empty read-only directory stands in.)
+    /// A missing path is not an error.
     Skip,
 }
 

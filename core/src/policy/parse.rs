@@ -11,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::UnixSockets;
 use super::model::{
     Access, FileSystemEntry, FileSystemPath, FileSystemPolicy, MissingPathBehavior, NetworkPolicy, Permissions, Policy,
     PolicyForm, Special,
@@ -24,11 +25,12 @@ use crate::error::{Error, Result};
 pub struct ManagedNetwork {
     /// The proxy's ports on the host's loopback.
     pub loopback_ports: Vec<u16>,
-    /// Parsed; not granted (binding stays refused in proxy mode).
+    /// Binding and listening on loopback: granted where the command has a network namespace of
+    /// its own (the namespace pipeline); not on the landlock pipeline (see the planner).
     pub allow_local_binding: bool,
-    /// Parsed; not granted (unix sockets stay refused in proxy mode).
+    /// Unix sockets by path: not granted (no connect broker; see [`UnixSockets`]).
     pub allow_unix_sockets: Vec<PathBuf>,
-    /// Parsed; not granted.
+    /// Every unix socket: [`UnixSockets::All`].
     pub dangerously_allow_all_unix_sockets: bool,
 }
 
@@ -75,19 +77,16 @@ impl ManagedNetwork {
         Ok(network)
     }
 
-    /// What this context asks for that the sandbox does not grant, for `--explain`.
-    pub fn not_granted(&self) -> Vec<String> {
-        let mut gaps = Vec::new();
-        if self.allow_local_binding {
-            gaps.push("managed-network: allowLocalBinding is not granted; binding stays refused in proxy mode".into());
+    /// The unix-socket capability its fields ask for: `dangerouslyAllowAllUnixSockets` wins
+    /// (every socket, the listed ones included), else the listed paths, else none.
+    pub fn unix_sockets(&self) -> UnixSockets {
+        if self.dangerously_allow_all_unix_sockets {
+            UnixSockets::All
+        } else if self.allow_unix_sockets.is_empty() {
+            UnixSockets::None
+        } else {
+            UnixSockets::Paths(self.allow_unix_sockets.clone())
         }
-        if !self.allow_unix_sockets.is_empty() || self.dangerously_allow_all_unix_sockets {
-            gaps.push(
-                "managed-network: unix-socket grants are parsed but not granted; unix sockets stay refused in proxy mode"
-                    .into(),
-            );
-        }
-        gaps
     }
 }
 
@@ -253,7 +252,7 @@ fn entry(value: &Value, field: &str) -> Result<FileSystemEntry> {
         Some(other) => {
             return Err(Error::policy(
                 format!("{field}.missing_path_behavior"),
-                format!("expected \"skip\", found {}", describe(other)),
+                format!("expected \"skip\" (the only value Codex defines), found {}", describe(other)),
             ));
         }
     };
@@ -663,7 +662,7 @@ mod tests {
             ),
             (
                 entry(r#"{"path":{"type":"path","path":"/x"},"access":"read","missing_path_behavior":"create"}"#),
-                "`permission-profile.file_system.entries[0].missing_path_behavior`: expected \"skip\", found the string \"create\"",
+                "`permission-profile.file_system.entries[0].missing_path_behavior`: expected \"skip\" (the only value Codex defines), found the string \"create\"",
             ),
             (
                 entry(r#"{"path":{"type":"path","path":"/x"},"access":"read","mode":1}"#),
@@ -768,10 +767,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(network.loopback_ports, vec![35615, 38387]);
-        assert!(network.not_granted().is_empty());
+        assert_eq!(network.unix_sockets(), UnixSockets::None);
         let granted =
             ManagedNetwork::parse(r#"{"loopbackPorts":[1],"allowUnixSockets":["/run/docker.sock"]}"#).unwrap();
-        assert_eq!(granted.not_granted().len(), 1);
+        assert_eq!(granted.unix_sockets(), UnixSockets::Paths(vec!["/run/docker.sock".into()]));
+        let all = ManagedNetwork::parse(
+            r#"{"loopbackPorts":[1],"allowUnixSockets":["/run/docker.sock"],"dangerouslyAllowAllUnixSockets":true}"#,
+        )
+        .unwrap();
+        assert_eq!(all.unix_sockets(), UnixSockets::All);
         for (text, expected) in [
             (
                 r#"{"loopbackPorts":[0]}"#,

@@ -22,7 +22,7 @@ mod sbpl;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -43,7 +43,7 @@ pub struct SeatbeltOptions {
     /// Let the command listen on local ports and talk to any loopback port (and, while a proxy
     /// is configured, to DNS servers). Codex's `allow_local_binding`.
     pub allow_local_binding: bool,
-    /// Unix sockets the command may bind and connect to (Docker, ssh-agent).
+    /// Unix sockets the command may bind and connect to (Docker, ssh-agent); none by default.
     pub unix_sockets: UnixSockets,
     /// Absolute glob patterns of files the command must not read or delete.
     pub deny_read_globs: Vec<String>,
@@ -52,28 +52,11 @@ pub struct SeatbeltOptions {
     pub managed_network: bool,
 }
 
-/// Which unix sockets the command may use.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum UnixSockets {
-    AllowAll,
-    /// Absolute paths (sockets, or directories holding them). Empty: none.
-    Allowlist(Vec<PathBuf>),
-}
-
-impl Default for UnixSockets {
-    fn default() -> Self {
-        UnixSockets::Allowlist(Vec::new())
-    }
-}
-
-impl UnixSockets {
-    fn allows_any(&self) -> bool {
-        match self {
-            UnixSockets::AllowAll => true,
-            UnixSockets::Allowlist(paths) => !paths.is_empty(),
-        }
-    }
-}
+/// Which unix sockets the command may use: the same capability as on Linux. Seatbelt can
+/// grant paths soundly (its rules check the address of each bind and connect), so on macOS
+/// [`UnixSockets::Paths`] is rendered as a grant of those sockets (or directories of them),
+/// as Codex renders `allow_unix_sockets`.
+pub use crate::policy::UnixSockets;
 
 /// A generated profile and the parameters it refers to.
 #[derive(Clone, Debug, Serialize)]

@@ -48,7 +48,7 @@ impl NetworkForm {
         if policy_grants_network {
             return NetworkForm::Open;
         }
-        if unix_sockets.allows_any() {
+        if unix_sockets.asks_for_any() {
             return NetworkForm::Restricted { ports: BTreeSet::new() };
         }
         NetworkForm::Closed
@@ -68,8 +68,9 @@ impl UnixSocketRules {
     /// without duplicates so that parameter names are stable across runs.
     pub(super) fn new(sockets: &UnixSockets, params: &mut Params) -> Result<UnixSocketRules> {
         let paths = match sockets {
-            UnixSockets::AllowAll => return Ok(UnixSocketRules::All),
-            UnixSockets::Allowlist(paths) => paths,
+            UnixSockets::All => return Ok(UnixSocketRules::All),
+            UnixSockets::Paths(paths) => paths.as_slice(),
+            UnixSockets::None => &[],
         };
         let mut resolved = BTreeSet::new();
         for (index, path) in paths.iter().enumerate() {
@@ -185,7 +186,7 @@ mod tests {
         let good = proxy(&[("HTTP_PROXY", "http://127.0.0.1:3128")]);
         let bad = proxy(&[("HTTP_PROXY", "http://proxy.example.com:3128")]);
         let no_sockets = UnixSockets::default();
-        let some_sockets = UnixSockets::Allowlist(vec![PathBuf::from("/tmp/s.sock")]);
+        let some_sockets = UnixSockets::Paths(vec![PathBuf::from("/tmp/s.sock")]);
         let only = |ports: &[u16]| NetworkForm::Restricted { ports: ports.iter().copied().collect() };
 
         assert_eq!(NetworkForm::decide(false, &none, false, &no_sockets), NetworkForm::Closed);
@@ -217,7 +218,7 @@ mod tests {
     #[test]
     fn socket_paths_are_sorted_deduplicated_and_absolute() {
         let mut params = Params::default();
-        let sockets = UnixSockets::Allowlist(vec![
+        let sockets = UnixSockets::Paths(vec![
             PathBuf::from("/nonexistent-dir/b.sock"),
             PathBuf::from("/nonexistent-dir/a.sock"),
             PathBuf::from("/nonexistent-dir/b.sock"),
@@ -232,7 +233,7 @@ mod tests {
             ]
         );
 
-        let relative = UnixSockets::Allowlist(vec![PathBuf::from("/a.sock"), "run/x.sock".into()]);
+        let relative = UnixSockets::Paths(vec![PathBuf::from("/a.sock"), "run/x.sock".into()]);
         let err = UnixSocketRules::new(&relative, &mut Params::default()).unwrap_err().to_string();
         assert!(err.contains("`unix_sockets[1]`") && err.contains("relative path `run/x.sock`"), "{err}");
     }
