@@ -129,6 +129,11 @@ pub struct SandboxSpec {
     pub max_processes: Option<u64>,
     /// Run a `bwrap` plan with this installed `bwrap` instead of the embedded launcher.
     pub bwrap_path: Option<PathBuf>,
+    /// Names protected in every writable root besides the defaults (`.envrc`, `.vscode`):
+    /// plain final path components.
+    pub protect: Vec<OsString>,
+    /// Default protected names to leave unprotected (`.git` for a `git init` workflow).
+    pub unprotect: Vec<OsString>,
 }
 
 impl SandboxSpec {
@@ -145,6 +150,8 @@ impl SandboxSpec {
             no_proc: false,
             max_processes: None,
             bwrap_path: None,
+            protect: Vec::new(),
+            unprotect: Vec::new(),
         }
     }
 }
@@ -430,7 +437,8 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     };
 
     let tmpdir = spec.env.iter().find(|(k, _)| k == "TMPDIR").map(|(_, v)| v.as_os_str());
-    let filesystem = resolve::resolve(&spec.policy.lower(), &spec.policy_cwd, tmpdir)?;
+    let names = resolve::ProtectedNames::new(&spec.protect, &spec.unprotect, "protect", "unprotect")?;
+    let filesystem = resolve::resolve_with_names(&spec.policy.lower(), &spec.policy_cwd, tmpdir, &names)?;
     let command_cwd = match &spec.command_cwd {
         Some(cwd) => resolve::canonical_dir(cwd, "command-cwd")?,
         None => resolve::canonical_dir(&spec.policy_cwd, "sandbox-policy-cwd")?,
