@@ -52,7 +52,10 @@ impl ProtectedNames {
             if !PROTECTED_NAMES.contains(&name.as_str()) {
                 return Err(Error::argument(
                     format!("{remove_field}[{index}]"),
-                    format!("`{name}` is not a default protected name; the defaults are {}", PROTECTED_NAMES.join(", ")),
+                    format!(
+                        "`{name}` is not a default protected name; the defaults are {}",
+                        PROTECTED_NAMES.join(", ")
+                    ),
                 ));
             }
             if let Some(again) = added.iter().position(|other| other == name) {
@@ -83,7 +86,8 @@ impl ProtectedNames {
 /// A protected name is one final path component: not empty, `.` or `..`, without `/` or NUL.
 fn check_name(name: &OsStr, field: &str) -> Result<String> {
     let shown = name.to_string_lossy();
-    let refuse = |why: &str| Error::argument(field, format!("`{shown}` {why}; give a plain file name such as `.envrc`"));
+    let refuse =
+        |why: &str| Error::argument(field, format!("`{shown}` {why}; give a plain file name such as `.envrc`"));
     let Some(text) = name.to_str() else { return Err(refuse("is not valid UTF-8")) };
     if text.is_empty() {
         return Err(Error::argument(field, "is empty; give a plain file name such as `.envrc`"));
@@ -942,8 +946,10 @@ fn git_path(path: &Path, reason: String, roots: &[PathBuf]) -> Result<Option<Pro
     let in_writable = |p: &Path| roots.iter().any(|root| p.starts_with(root));
     for ancestor in path.ancestors() {
         let is_link = fs::symlink_metadata(ancestor).is_ok_and(|m| m.file_type().is_symlink());
-        let parent_writable =
-            ancestor.parent().and_then(|parent| fs::canonicalize(parent).ok()).is_some_and(|parent| in_writable(&parent));
+        let parent_writable = ancestor
+            .parent()
+            .and_then(|parent| fs::canonicalize(parent).ok())
+            .is_some_and(|parent| in_writable(&parent));
         if is_link && parent_writable {
             return Err(Error::Unsupported {
                 what: format!("keeping `{}` read-only ({reason})", path.display()),
@@ -968,7 +974,8 @@ fn git_path(path: &Path, reason: String, roots: &[PathBuf]) -> Result<Option<Pro
         }
         Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
             let canonical = canonical_missing(path);
-            let Some(root) = roots.iter().filter(|root| canonical.starts_with(root)).max_by_key(|r| r.components().count())
+            let Some(root) =
+                roots.iter().filter(|root| canonical.starts_with(root)).max_by_key(|r| r.components().count())
             else {
                 // Outside every writable root the command cannot create it either.
                 return Ok(None);
@@ -1196,8 +1203,8 @@ mod tests {
     #[test]
     fn names_can_be_added_and_defaults_opted_out_of_and_bad_names_are_refused() {
         let os = |names: &[&str]| names.iter().map(OsString::from).collect::<Vec<_>>();
-        let names = ProtectedNames::new(&os(&[".envrc", ".vscode", ".envrc"]), &os(&[".git"]), "protect", "unprotect")
-            .unwrap();
+        let names =
+            ProtectedNames::new(&os(&[".envrc", ".vscode", ".envrc"]), &os(&[".git"]), "protect", "unprotect").unwrap();
         assert_eq!(names.names(), [".agents", ".codex", ".aws", ".envrc", ".vscode"]);
         let cwd = scratch("names");
         fs::write(cwd.join(".envrc"), "export X=1\n").unwrap();

@@ -338,6 +338,30 @@ impl SandboxPlan {
         }
     }
 
+    /// What the sweep after the run covers (see `exec::sweep`): the writable roots, the
+    /// protected names, and the directories not walked (the read-only protected directories,
+    /// where nothing can be created). `None` where the command may write everywhere or there
+    /// is nothing to sweep.
+    pub(crate) fn sweep_scope(&self) -> Option<(Vec<PathBuf>, &resolve::ProtectedNames, Vec<(u64, u64)>)> {
+        let names = &self.filesystem.protected_names;
+        let confined = matches!(self.enforcement, Enforcement::Landlock { .. } | Enforcement::Namespaces { .. });
+        if !confined
+            || self.filesystem.full_write
+            || names.names().is_empty()
+            || self.filesystem.writable_roots.is_empty()
+        {
+            return None;
+        }
+        let skip = self
+            .protected()
+            .read_only
+            .iter()
+            .filter(|p| p.kind == resolve::ProtectedKind::Directory)
+            .filter_map(|p| p.identity)
+            .collect();
+        Some((writable_roots(&self.filesystem), names, skip))
+    }
+
     /// Protected paths re-bound read-only in the sandbox, shallowest first.
     pub fn read_only_binds(&self) -> &[ProtectedPath] {
         &self.protected().read_only
