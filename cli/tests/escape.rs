@@ -2095,40 +2095,6 @@ fn probe_argv(ops: &Value) -> Vec<String> {
 /// Set while a `LandlockNoUserns` column runs: every sandbox run gets the filter below.
 static SIMULATE_NO_USERNS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Makes `command` start as on a host that forbids user namespaces: a seccomp filter (our own
-/// compiler's) refusing `clone`/`unshare` with CLONE_NEWUSER and answering `clone3` with ENOSYS.
-fn forbid_user_namespaces(command: &mut Command) {
-    use codex_sandbox_core::seccomp::{Condition, SyscallRule, compile};
-    let no_newuser = || {
-        vec![Condition::ArgIn {
-            arg: 0,
-            mask: libc::CLONE_NEWUSER as u32,
-            values: vec![0],
-            meaning: "no CLONE_NEWUSER",
-        }]
-    };
-    let rule = |syscall, number, allow_if, errno| SyscallRule { syscall, number, allow_if, errno, note: None };
-    let program = compile(&[
-        rule("clone", libc::SYS_clone, no_newuser(), libc::EPERM),
-        rule("unshare", libc::SYS_unshare, no_newuser(), libc::EPERM),
-        rule("clone3", libc::SYS_clone3, vec![], libc::ENOSYS),
-    ]);
-    let len = program.len() as u16;
-    // SAFETY: only prctl between fork and exec; `program` (moved into the closure) outlives the
-    // call, and its instructions have the layout of `struct sock_filter`.
-    unsafe {
-        command.pre_exec(move || {
-            let fprog = libc::sock_fprog { len, filter: program.as_ptr().cast::<libc::sock_filter>().cast_mut() };
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
 /// How long one sandbox run may take before it is killed and its probes fail.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -2188,7 +2154,7 @@ impl RunProbe for Run {
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let mut command = self.command(&argv);
         if SIMULATE_NO_USERNS.load(std::sync::atomic::Ordering::Relaxed) {
-            forbid_user_namespaces(&mut command);
+            common::forbid_user_namespaces(&mut command);
         }
         command
     }

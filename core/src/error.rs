@@ -30,7 +30,7 @@ pub enum ErrorKind {
     Internal = 8,
     /// The command created a protected name (`sub/.git`, an added name) in a writable root:
     /// removed after the run, and the run failed (exit code 123 in the CLI).
-    ProtectedNameCreated = 9,
+    ProtectedNameCreated = 12,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -71,6 +71,10 @@ pub struct NativeSpec {
     pub managed_network: Option<String>,
     /// The sandbox's process budget (the core's default when absent).
     pub max_processes: Option<u32>,
+    /// Names protected in every writable root besides the defaults (`protect`).
+    pub protect: Option<Vec<String>>,
+    /// Default protected names left unprotected (`unprotect`).
+    pub unprotect: Option<Vec<String>>,
 }
 
 /// Sets the policy's network access as `network` asks. `proxy` leaves the policy alone and
@@ -160,6 +164,9 @@ impl NativeSpec {
         spec.bwrap_path = self.bwrap_path.as_ref().map(PathBuf::from);
         spec.managed_network = self.managed_network.as_deref().map(ManagedNetwork::parse).transpose()?;
         spec.max_processes = self.max_processes.map(u64::from);
+        let names = |list: &Option<Vec<String>>| list.iter().flatten().map(OsString::from).collect::<Vec<_>>();
+        spec.protect = names(&self.protect);
+        spec.unprotect = names(&self.unprotect);
         Ok(spec)
     }
 }

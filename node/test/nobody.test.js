@@ -20,6 +20,7 @@ const TESTS = [
   'compat-errors.test.js',
   'compat-fds.test.js',
   'profiles.test.js',
+  'protected-names.test.js',
   'errno.test.js',
   'closed-stdio.test.js',
 ];
