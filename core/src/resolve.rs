@@ -877,7 +877,9 @@ fn protected_paths_of(root: &Path, names: &ProtectedNames, roots: &[PathBuf]) ->
             kind: if metadata.is_dir() { ProtectedKind::Directory } else { ProtectedKind::File },
             reason,
             identity: Some((metadata.dev(), metadata.ino())),
-            placeholder_if_missing: false,
+            // A directory may be another run's placeholder (or one a killed run left behind):
+            // it is joined as one, and removed at the end only if it carries the marker.
+            placeholder_if_missing: metadata.is_dir(),
         });
         if name == ".git" {
             for extra in git_layout(&path, metadata.is_dir(), roots)? {

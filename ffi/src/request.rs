@@ -200,7 +200,11 @@ unsafe fn copy_request(req: *const codex_sandbox_spawn_request) -> Result<codex_
     // writable in `copy`; all zeros, and every other bit pattern, is a valid value of each
     // field (integers and raw pointers).
     unsafe {
-        std::ptr::copy_nonoverlapping(req.cast::<u8>(), copy.as_mut_ptr().cast::<u8>(), (size as usize).min(CURRENT_SIZE));
+        std::ptr::copy_nonoverlapping(
+            req.cast::<u8>(),
+            copy.as_mut_ptr().cast::<u8>(),
+            (size as usize).min(CURRENT_SIZE),
+        );
         Ok(copy.assume_init())
     }
 }

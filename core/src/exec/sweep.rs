@@ -207,13 +207,21 @@ fn walk(
     for root in roots {
         let c_root =
             CString::new(root.as_os_str().as_bytes()).map_err(|_| format!("`{}`: NUL in path", root.display()))?;
-        let fd = sys::open(&c_root, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)
-            .map_err(|errno| format!("cannot open `{}`: {}", root.display(), errno.into_io()))?;
+        let fd = match sys::open(&c_root, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW) {
+            Ok(fd) => fd,
+            // Gone (removed from outside): nothing is left in it to check.
+            Err(Errno(libc::ENOENT)) => continue,
+            Err(errno) => return Err(format!("cannot open `{}`: {}", root.display(), errno.into_io())),
+        };
         let st = sys::fstat(fd.as_raw_fd()).map_err(|errno| format!("`{}`: {}", root.display(), errno.into_io()))?;
         let mut stack = vec![Pending { fd: Rc::new(fd), id: (st.st_dev, st.st_ino), path: root.clone() }];
         while let Some(dir) = stack.pop() {
-            let entries = read_names(dir.fd.as_raw_fd(), &mut buffer)
-                .map_err(|errno| format!("cannot read `{}`: {}", dir.path.display(), errno.into_io()))?;
+            let entries = match read_names(dir.fd.as_raw_fd(), &mut buffer) {
+                Ok(entries) => entries,
+                // Removed while being walked (by a host process): empty.
+                Err(Errno(libc::ENOENT)) => continue,
+                Err(errno) => return Err(format!("cannot read `{}`: {}", dir.path.display(), errno.into_io())),
+            };
             for (name, d_type) in entries {
                 visited += 1;
                 if visited > MAX_ENTRIES {

@@ -359,7 +359,20 @@ impl SandboxPlan {
             .filter(|p| p.kind == resolve::ProtectedKind::Directory)
             .filter_map(|p| p.identity)
             .collect();
-        Some((writable_roots(&self.filesystem), names, skip))
+        // `/tmp` and `$TMPDIR` are shared with every process of the host, whose own `.git`s
+        // appear there during the run too: the sweep could not tell them from the command's
+        // and would delete other programs' files (docs/security.md, residual risks).
+        let roots: Vec<PathBuf> = self
+            .filesystem
+            .writable_roots
+            .iter()
+            .filter(|root| matches!(root.source, resolve::RootSource::Explicit | resolve::RootSource::PolicyCwd))
+            .map(|root| root.path.clone())
+            .collect();
+        if roots.is_empty() {
+            return None;
+        }
+        Some((roots, names, skip))
     }
 
     /// Protected paths re-bound read-only in the sandbox, shallowest first.
