@@ -14,7 +14,7 @@ const WORKSPACE = { type: 'workspace-write', exclude_slash_tmp: true, exclude_tm
 
 const attempts = (ops) =>
   `const fs = require('fs'); for (const [op, file] of ${JSON.stringify(ops)}) {` +
-  ` try { op === 'write' ? fs.writeFileSync(file, 'pwned') : fs.mkdirSync(file, { recursive: true }); console.log('OK') }` +
+  ` try { op === 'write' ? fs.writeFileSync(file, 'pwned') : fs.mkdirSync(file); console.log('OK') }` +
   ` catch (e) { console.log(e.code) } }`;
 
 test('protected names need user namespaces here', { skip: PIPELINES.length === 0 && 'no user namespaces on this host' }, () => {});
@@ -34,27 +34,28 @@ for (const pipeline of PIPELINES) {
 
   test(`${pipeline}: unprotect .git lets the command create it`, async () => {
     const w = fs.realpathSync(tempDir('names-unprotect-'));
-    const script = attempts([['mkdir', path.join(w, '.git/hooks')]]);
+    const script = attempts([['mkdir', path.join(w, '.git')], ['mkdir', path.join(w, '.git/hooks')]]);
     const kept = await sandbox.run(NODE, ['-e', script], { policy: WORKSPACE, policyCwd: w, cwd: w, pipeline });
-    assert.deepEqual(kept.stdout.trim().split('\n'), ['EROFS']);
+    assert.deepEqual(kept.stdout.trim().split('\n'), ['EEXIST', 'EROFS']);
     const opened = await sandbox.run(NODE, ['-e', script], { policy: WORKSPACE, policyCwd: w, cwd: w, pipeline, unprotect: ['.git'] });
-    assert.deepEqual(opened.stdout.trim().split('\n'), ['OK']);
+    assert.deepEqual(opened.stdout.trim().split('\n'), ['OK', 'OK']);
     assert.ok(fs.statSync(path.join(w, '.git/hooks')).isDirectory());
   });
 
   test(`${pipeline}: a .git created in a subdirectory is removed and fails the run`, async () => {
     const w = fs.realpathSync(tempDir('names-created-'));
     fs.mkdirSync(path.join(w, 'sub'));
-    const script = attempts([['mkdir', path.join(w, 'sub/.git/hooks')], ['write', path.join(w, 'sub/.git/hooks/pre-commit')]]) + '; process.exit(3)';
+    const script = attempts([['mkdir', path.join(w, 'sub/.git')], ['mkdir', path.join(w, 'sub/.git/hooks')], ['write', path.join(w, 'sub/.git/hooks/pre-commit')]]) + '; process.exit(3)';
     const options = { policy: WORKSPACE, policyCwd: w, cwd: w, pipeline, stdio: 'ignore' };
 
     const child = sandbox.spawn(NODE, ['-e', script], options);
+    // 'error' comes first, then 'exit' in the same tick: listen for both before waiting.
+    const exit = new Promise((resolve) => child.once('exit', resolve));
     const [error] = await once(child, 'error');
     assert.equal(error.code, 'ERR_SANDBOX_PROTECTED_NAME_CREATED');
     assert.ok(error.message.includes(`\`${path.join(w, 'sub/.git')}\``), error.message);
     assert.equal(error.commandExitCode, 3);
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 123);
+    assert.equal(await exit, 123);
     assert.equal(fs.existsSync(path.join(w, 'sub/.git')), false);
 
     await assert.rejects(sandbox.run(NODE, ['-e', script], options), { code: 'ERR_SANDBOX_PROTECTED_NAME_CREATED' });
