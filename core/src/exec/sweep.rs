@@ -29,9 +29,10 @@ use crate::error::{Error, Result};
 use crate::resolve::ProtectedNames;
 use crate::sys::{self, EntryStat, Errno, StatxTimestamp};
 
-/// The most directory entries one walk visits (each writable root's tree together). About
-/// 1.6 s for a walk of this size on this project's machine (docs/security.md, the benchmark in
-/// `core/examples/protected_sweep.rs`).
+/// The most directory entries one walk visits (the swept roots' trees together). A walk of
+/// 300 000 entries (100 000 directories) takes 0.7–1.2 s on this project's machine
+/// (`cargo bench -p codex-sandbox-core --bench protected_sweep`), so this bound is several
+/// seconds per walk: past it the check could no longer keep up with a run, and refuses.
 pub const MAX_ENTRIES: usize = 2_000_000;
 
 /// How deep a removal descends: a directory tree deeper than this is reported, not removed.
