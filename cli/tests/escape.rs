@@ -950,7 +950,8 @@ fn protected_probes() -> Vec<Probe> {
     ];
     // Protected names created below the top of a writable root: removed once the run is over,
     // the run failing (123) and naming each.
-    let own: [(&'static str, fn(&mut Fixture) -> Verdict); 7] = [
+    type OwnRun = fn(&mut Fixture) -> Verdict;
+    let own: [(&'static str, OwnRun); 7] = [
         ("sub-git-created", |f| {
             created_names_probe(
                 f,

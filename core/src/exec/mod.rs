@@ -299,7 +299,7 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
 
     // Before any placeholder exists: those are this run's own, gone again before the check.
     let sweep = match plan.sweep_scope() {
-        Some((roots, names, skip)) => Some(sweep::Sweep::before(&roots, names, &skip)?),
+        Some(scope) => Some(sweep::Sweep::before(&scope.roots, scope.names, &scope.skip)?),
         None => None,
     };
     let mut placeholders = Vec::new();

@@ -199,6 +199,14 @@ pub(crate) struct ProtectedBinds {
     pub uncreatable: Vec<(PathBuf, String)>,
 }
 
+/// What the sweep after the run covers (see [`SandboxPlan::sweep_scope`]).
+pub(crate) struct SweepScope<'a> {
+    pub roots: Vec<PathBuf>,
+    pub names: &'a resolve::ProtectedNames,
+    /// Directories (device, inode) not walked.
+    pub skip: Vec<(u64, u64)>,
+}
+
 /// What the child does, decided in full before `clone`. Read-only: the executor and `--explain`
 /// read it through the accessors; nothing can change it between planning and spawning.
 #[derive(Clone, Debug)]
@@ -342,7 +350,7 @@ impl SandboxPlan {
     /// protected names, and the directories not walked (the read-only protected directories,
     /// where nothing can be created). `None` where the command may write everywhere or there
     /// is nothing to sweep.
-    pub(crate) fn sweep_scope(&self) -> Option<(Vec<PathBuf>, &resolve::ProtectedNames, Vec<(u64, u64)>)> {
+    pub(crate) fn sweep_scope(&self) -> Option<SweepScope<'_>> {
         let names = &self.filesystem.protected_names;
         let confined = matches!(self.enforcement, Enforcement::Landlock { .. } | Enforcement::Namespaces { .. });
         if !confined
@@ -372,7 +380,7 @@ impl SandboxPlan {
         if roots.is_empty() {
             return None;
         }
-        Some((roots, names, skip))
+        Some(SweepScope { roots, names, skip })
     }
 
     /// Protected paths re-bound read-only in the sandbox, shallowest first.
