@@ -71,6 +71,8 @@ pub struct Sweep {
     before: HashSet<Known>,
     /// Entries visited before the run, for the benchmark.
     pub visited: usize,
+    /// The bound of each walk.
+    max: usize,
 }
 
 /// What the sweep found after the run.
@@ -109,15 +111,21 @@ impl Sweep {
     /// inode) not to walk. Refuses (nothing runs) when the roots hold more than
     /// [`MAX_ENTRIES`] entries or cannot be walked.
     pub fn before(roots: &[PathBuf], names: &ProtectedNames, skip: &[(u64, u64)]) -> Result<Sweep> {
+        Sweep::before_bounded(roots, names, skip, MAX_ENTRIES)
+    }
+
+    /// [`Sweep::before`] with another bound (for the tests).
+    fn before_bounded(roots: &[PathBuf], names: &ProtectedNames, skip: &[(u64, u64)], max: usize) -> Result<Sweep> {
         let mut sweep = Sweep {
             roots: outermost(roots),
             names: names.clone(),
             skip: skip.iter().copied().collect(),
             before: HashSet::new(),
             visited: 0,
+            max,
         };
         let mut before = HashSet::new();
-        let walked = walk(&sweep.roots, &sweep.names, &sweep.skip, &mut |found: Found| {
+        let walked = walk(&sweep.roots, &sweep.names, &sweep.skip, sweep.max, &mut |found: Found| {
             before.insert(found.known());
             Visit::Descend
         });
@@ -138,7 +146,7 @@ impl Sweep {
     /// there before.
     pub fn after(self) -> Outcome {
         let mut outcome = Outcome::default();
-        let walked = walk(&self.roots, &self.names, &self.skip, &mut |found: Found| {
+        let walked = walk(&self.roots, &self.names, &self.skip, self.max, &mut |found: Found| {
             if self.before.contains(&found.known()) {
                 return Visit::Descend;
             }
@@ -201,6 +209,7 @@ fn walk(
     roots: &[PathBuf],
     names: &ProtectedNames,
     skip: &HashSet<(u64, u64)>,
+    max: usize,
     visit: &mut dyn FnMut(Found) -> Visit,
 ) -> std::result::Result<usize, String> {
     let mut visited = 0usize;
@@ -225,10 +234,8 @@ fn walk(
             };
             for (name, d_type) in entries {
                 visited += 1;
-                if visited > MAX_ENTRIES {
-                    return Err(format!(
-                        "the writable roots hold more than {MAX_ENTRIES} entries, the bound of this check"
-                    ));
+                if visited > max {
+                    return Err(format!("the writable roots hold more than {max} entries, the bound of this check"));
                 }
                 let path = dir.path.join(OsStr::from_bytes(name.as_bytes()));
                 if names.contains(name.as_bytes()) {
@@ -340,7 +347,7 @@ fn remove(found: &Found) -> std::result::Result<Removal, String> {
     {
         return Ok(Removal::LivePlaceholder);
     }
-    empty_directory(&dir, 0, &mut MAX_ENTRIES.clone()).map_err(|e| e.into_io().to_string())?;
+    empty_directory(&dir, 0, &mut { MAX_ENTRIES }).map_err(|e| e.into_io().to_string())?;
     sys::unlinkat(parent, &found.name, libc::AT_REMOVEDIR)
         .map(|()| Removal::Removed)
         .map_err(|e| e.into_io().to_string())
@@ -373,5 +380,109 @@ fn empty_directory(dir: &OwnedFd, depth: usize, budget: &mut usize) -> sys::SysR
                 sys::unlinkat(dir.as_raw_fd(), &name, 0)?;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("codex-sandbox-sweep-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::canonicalize(dir).unwrap()
+    }
+
+    fn names() -> ProtectedNames {
+        ProtectedNames::new(&[".envrc".into()], &[], "protect", "unprotect").unwrap()
+    }
+
+    #[test]
+    fn what_the_run_created_goes_and_what_was_there_stays() {
+        let root = scratch("created");
+        fs::create_dir_all(root.join("vendored/.git/hooks")).unwrap();
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::write(root.join("sub/.git"), "gitdir: ../.git/modules/sub\n").unwrap();
+        fs::write(root.join("file.txt"), "original").unwrap();
+        fs::create_dir_all(root.join("target")).unwrap();
+        fs::write(root.join("recreated-parent-marker"), "").unwrap();
+        fs::create_dir_all(root.join("r")).unwrap();
+        fs::write(root.join("r/.envrc"), "old").unwrap();
+        let sweep = Sweep::before(&[root.clone()], &names(), &[]).unwrap();
+
+        // The run: every way of making a protected name appear, and changes inside old ones.
+        fs::create_dir_all(root.join("a/.git/hooks")).unwrap();
+        fs::write(root.join("a/.git/hooks/pre-commit"), "id").unwrap();
+        fs::create_dir_all(root.join("b")).unwrap();
+        symlink("../target", root.join("b/.git")).unwrap();
+        fs::create_dir_all(root.join("c")).unwrap();
+        fs::hard_link(root.join("file.txt"), root.join("c/.git")).unwrap();
+        fs::create_dir_all(root.join("evil/hooks")).unwrap();
+        fs::create_dir_all(root.join("d")).unwrap();
+        fs::rename(root.join("evil"), root.join("d/.git")).unwrap();
+        fs::write(root.join("vendored/.git/hooks/pre-commit"), "id").unwrap();
+        fs::remove_file(root.join("r/.envrc")).unwrap();
+        fs::write(root.join("r/.envrc"), "new").unwrap();
+        // Read-only for its owner, as a command may leave it.
+        fs::create_dir_all(root.join("e/.git/objects")).unwrap();
+        fs::set_permissions(root.join("e/.git"), std::os::unix::fs::PermissionsExt::from_mode(0o500)).unwrap();
+
+        let outcome = sweep.after();
+        let mut removed = outcome.removed.clone();
+        removed.sort();
+        let expected: Vec<PathBuf> =
+            ["a/.git", "b/.git", "c/.git", "d/.git", "e/.git", "r/.envrc"].iter().map(|p| root.join(p)).collect();
+        assert_eq!(removed, expected, "{outcome:?}");
+        assert!(outcome.not_removed.is_empty() && outcome.incomplete.is_none(), "{outcome:?}");
+        for path in &expected {
+            assert!(fs::symlink_metadata(path).is_err(), "{} survived", path.display());
+        }
+        assert!(root.join("target").is_dir(), "the link was not followed");
+        assert_eq!(fs::read_to_string(root.join("file.txt")).unwrap(), "original");
+        assert!(root.join("vendored/.git/hooks/pre-commit").is_file(), "pre-existing: left alone");
+        assert!(root.join("sub/.git").is_file());
+        assert!(Outcome::default().into_error().is_none());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn another_sandboxs_live_placeholder_is_left_to_it() {
+        let root = scratch("placeholder");
+        fs::create_dir_all(root.join("inner")).unwrap();
+        let sweep = Sweep::before(&[root.clone()], &names(), &[]).unwrap();
+        let placeholder = root.join("inner/.git");
+        fs::create_dir(&placeholder).unwrap();
+        let c_path = CString::new(placeholder.as_os_str().as_bytes()).unwrap();
+        let held = sys::open(&c_path, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+        if sys::fsetxattr(held.as_raw_fd(), super::super::placeholder::MARKER, b"1").is_err() {
+            eprintln!("SKIP: no user xattrs here");
+            fs::remove_dir_all(root).unwrap();
+            return;
+        }
+        sys::flock(held.as_raw_fd(), libc::LOCK_SH).unwrap();
+        let outcome = sweep.after();
+        assert!(outcome.removed.is_empty() && placeholder.is_dir(), "{outcome:?}");
+        drop(held);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn past_the_bound_the_run_is_refused_before_and_failed_after() {
+        let root = scratch("bound");
+        for i in 0..5 {
+            fs::create_dir_all(root.join(format!("d{i}"))).unwrap();
+        }
+        let refused = Sweep::before_bounded(&[root.clone()], &names(), &[], 3).unwrap_err().to_string();
+        assert!(refused.contains("more than 3 entries") && refused.contains("narrow the writable roots"), "{refused}");
+        let sweep = Sweep::before_bounded(&[root.clone()], &names(), &[], 8).unwrap();
+        for i in 0..5 {
+            fs::write(root.join(format!("d{i}/x")), "").unwrap();
+        }
+        let error = sweep.after().into_error().expect("incomplete").to_string();
+        assert!(error.contains("could not be fully checked") && error.contains("more than 8 entries"), "{error}");
+        fs::remove_dir_all(root).unwrap();
     }
 }
