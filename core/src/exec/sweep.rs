@@ -411,7 +411,7 @@ mod tests {
         fs::write(root.join("recreated-parent-marker"), "").unwrap();
         fs::create_dir_all(root.join("r")).unwrap();
         fs::write(root.join("r/.envrc"), "old").unwrap();
-        let sweep = Sweep::before(&[root.clone()], &names(), &[]).unwrap();
+        let sweep = Sweep::before(std::slice::from_ref(&root), &names(), &[]).unwrap();
 
         // The run: every way of making a protected name appear, and changes inside old ones.
         fs::create_dir_all(root.join("a/.git/hooks")).unwrap();
@@ -452,7 +452,7 @@ mod tests {
     fn another_sandboxs_live_placeholder_is_left_to_it() {
         let root = scratch("placeholder");
         fs::create_dir_all(root.join("inner")).unwrap();
-        let sweep = Sweep::before(&[root.clone()], &names(), &[]).unwrap();
+        let sweep = Sweep::before(std::slice::from_ref(&root), &names(), &[]).unwrap();
         let placeholder = root.join("inner/.git");
         fs::create_dir(&placeholder).unwrap();
         let c_path = CString::new(placeholder.as_os_str().as_bytes()).unwrap();
@@ -475,9 +475,9 @@ mod tests {
         for i in 0..5 {
             fs::create_dir_all(root.join(format!("d{i}"))).unwrap();
         }
-        let refused = Sweep::before_bounded(&[root.clone()], &names(), &[], 3).unwrap_err().to_string();
+        let refused = Sweep::before_bounded(std::slice::from_ref(&root), &names(), &[], 3).unwrap_err().to_string();
         assert!(refused.contains("more than 3 entries") && refused.contains("narrow the writable roots"), "{refused}");
-        let sweep = Sweep::before_bounded(&[root.clone()], &names(), &[], 8).unwrap();
+        let sweep = Sweep::before_bounded(std::slice::from_ref(&root), &names(), &[], 8).unwrap();
         for i in 0..5 {
             fs::write(root.join(format!("d{i}/x")), "").unwrap();
         }
