@@ -67,7 +67,13 @@ export type SandboxErrorCode =
   | 'ERR_SANDBOX_SPAWN_FAILED'
   | 'ERR_SANDBOX_PERMISSION_DENIED'
   | 'ERR_SANDBOX_INTERNAL'
-  | 'ERR_SANDBOX_ADDON_LOAD';
+  | 'ERR_SANDBOX_ADDON_LOAD'
+  /**
+   * The command created a protected name (`sub/.git`, a name from `protect`) in a writable
+   * root: removed once the run was over, and the run failed (emitted as 'error' before 'exit',
+   * whose code is then 123; `spawnSync`'s `error` with `status` 123; `run()` rejects).
+   */
+  | 'ERR_SANDBOX_PROTECTED_NAME_CREATED';
 
 /** The `code`s of the errors child_process also reports, which this package reports the same way. */
 export type NodeErrorCode =
@@ -104,6 +110,10 @@ export interface SandboxError extends NodeJS.ErrnoException {
    */
   check?: string;
   spawnargs?: string[];
+  /** For `ERR_SANDBOX_PROTECTED_NAME_CREATED`: the command's own exit code, or null. */
+  commandExitCode?: number | null;
+  /** For `ERR_SANDBOX_PROTECTED_NAME_CREATED`: the signal that ended the command, or null. */
+  commandSignal?: SignalName | null;
 }
 
 /** Options that decide the sandbox, accepted by every function next to Node's own options. */
@@ -146,6 +156,14 @@ export interface SandboxOptions {
    * mean the same and must agree with this option.
    */
   unixSockets?: 'none' | 'all' | string[];
+   * Names protected in every writable root besides the defaults `.git`, `.agents`, `.codex`
+   * and `.aws` (e.g. `['.envrc', '.vscode']`): plain file names, kept read-only where present,
+   * kept from being created where missing, and removed after the run wherever deeper in a
+   * writable root the command created one (`ERR_SANDBOX_PROTECTED_NAME_CREATED`).
+   */
+  protect?: string[];
+  /** Default protected names to leave unprotected (`['.git']` for a `git init` workflow). */
+  unprotect?: string[];
 }
 
 /**

@@ -90,8 +90,8 @@
  * Result codes. The numeric values are part of the ABI and never change; new codes may be
  * added, so treat any value you do not know as a failure.
  *
- * Codes 1 to 8 are the categories of the Rust core (`codex_sandbox_core::ErrorKind`) with the
- * same numbers.
+ * Codes 1 to 8 and 12 are the categories of the Rust core (`codex_sandbox_core::ErrorKind`)
+ * with the same numbers.
  */
 enum codex_sandbox_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -158,6 +158,13 @@ enum codex_sandbox_result
    * waited for gives this code with ESRCH.
    */
   CODEX_SANDBOX_IO = 11,
+  /**
+   * From codex_sandbox_wait() / codex_sandbox_try_wait(): the command has exited (its status
+   * is stored as on success) but it created a protected name (`sub/.git`, a name from
+   * `protect`) in a writable root, which was removed after the run; the message names each
+   * path. Also when the writable roots could not be fully checked. Treat the run as failed.
+   */
+  CODEX_SANDBOX_PROTECTED_NAME_CREATED = 12,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -320,6 +327,20 @@ typedef struct codex_sandbox_spawn_request {
    * A bitwise OR of CODEX_SANDBOX_FLAG_*; an unknown bit is CODEX_SANDBOX_INVALID_ARGUMENT.
    */
   uint32_t flags;
+  /**
+   * Since version 2 (`struct_size` >= 104). Names protected in every writable root besides
+   * the defaults (`.git`, `.agents`, `.codex`, `.aws`), e.g. `.envrc`, `.vscode`: each a
+   * plain file name (no `/`, not `.` or `..`), kept read-only where present, kept from
+   * being created where missing, and removed after the run wherever deeper in a writable
+   * root the command created it (codex_sandbox_wait() then returns
+   * CODEX_SANDBOX_PROTECTED_NAME_CREATED). A NULL-terminated array; NULL for none.
+   */
+  const char *const *protect;
+  /**
+   * Since version 2. Default names to leave unprotected (`.git` for a `git init`
+   * workflow). A NULL-terminated array; NULL for none.
+   */
+  const char *const *unprotect;
 } codex_sandbox_spawn_request;
 
 #ifdef __cplusplus
@@ -547,6 +568,11 @@ int codex_sandbox_child_take_stdio_fd(struct codex_sandbox_child *child, int whi
  * 0; when it was killed by a signal, `*exit_code` is -1 and `*term_signal` the signal
  * number. Both pointers may be NULL. Under the bwrap pipeline this is the command's own
  * status, not its init's. Waiting again returns the same status.
+ *
+ * When the command created a protected name in a writable root (`sub/.git`, or a name from
+ * the request's `protect`), found once every process of the run is gone and removed, the
+ * result is CODEX_SANDBOX_PROTECTED_NAME_CREATED with `*err` naming each path, and the status
+ * is stored all the same: the run failed.
  *
  * Thread-safe: codex_sandbox_kill() may be called from another thread meanwhile. A second
  * concurrent wait blocks until the first returns.

@@ -32,6 +32,7 @@ exec node --test --test-reporter=spec \
     node/test/hosts.test.js \
     node/test/profiles.test.js \
     node/test/unix-sockets.test.js \
+    node/test/protected-names.test.js \
     node/test/compat-events.test.js \
     node/test/compat-stdio.test.js \
     node/test/compat-sync.test.js \

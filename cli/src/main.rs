@@ -19,6 +19,8 @@ use codex_sandbox_core::{
 };
 
 const SETUP_FAILED: u8 = 125;
+/// Exit code when the command created a protected name in a writable root (removed after the run).
+const PROTECTED_NAME_CREATED: u8 = 123;
 const NOT_EXECUTABLE: u8 = 126;
 const NOT_FOUND: u8 = 127;
 
@@ -86,6 +88,15 @@ struct Cli {
     /// sandbox's own user namespace).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_processes: Option<u64>,
+
+    /// Also protect this name in every writable root (kept read-only, kept from being
+    /// created, removed after the run wherever the command created it); repeatable.
+    #[arg(long, value_name = "NAME")]
+    protect: Vec<OsString>,
+
+    /// Do not protect this default name (`.git` for `git init`); repeatable.
+    #[arg(long, value_name = "NAME")]
+    unprotect: Vec<OsString>,
 
     /// Allow network only through the loopback proxies named in the proxy variables.
     #[arg(long)]
@@ -270,6 +281,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     spec.no_proc = cli.no_proc;
     spec.max_processes = cli.max_processes;
     spec.bwrap_path = cli.bwrap_path;
+    spec.protect = cli.protect;
+    spec.unprotect = cli.unprotect;
     let plan = prepare(&spec)?;
     if cli.explain {
         return print_json(&plan);
@@ -285,6 +298,10 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     let status = forwarder.wait(&mut child).map_err(setup_error("wait for the command"))?;
     if let Some(failure) = child.setup_failure() {
         eprintln!("codex-linux-sandbox: {failure}");
+    }
+    if let Some(violation) = child.protected_name_violation() {
+        eprintln!("codex-linux-sandbox: {violation} (the command's own exit status was {})", status.shell_code());
+        return Ok(ExitCode::from(PROTECTED_NAME_CREATED));
     }
     Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
 }

@@ -689,8 +689,9 @@ macro_rules! batched {
 // Issue items are the "What to build" items; the findings are the "What we measured" ones.
 // Issue 11 item 1 closes the landlock pipeline's findings where user namespaces exist, item 2
 // where they do not.
-const PROTECTED_MISSING: &str = "issue 12 item 1 (finding 1: protected names that do not exist yet, sub/.git)";
-const GIT_LAYOUTS: &str = "issue 12 item 1 (finding 2: worktree commondir, core.hooksPath)";
+/// Accepted, not tracked: docs/security.md, "Residual risks".
+const NESTED_REPOSITORY: &str =
+    "residual risk (docs/security.md): a nested repository that existed before the run keeps a writable .git";
 const PROCESS_BUDGET: &str = "issue 12 item 5 (finding 8: no per-sandbox process budget)";
 const FLOCK: &str = "issue 12 item 7 (finding 10: flock on files outside the roots)";
 
@@ -983,18 +984,81 @@ fn protected_probes() -> Vec<Probe> {
         ),
     ];
     type KnownOpen = fn(&Column) -> Option<&'static str>;
-    let missing: KnownOpen = |_| Some(PROTECTED_MISSING);
-    let layouts: KnownOpen = |_| Some(GIT_LAYOUTS);
+    let residual: KnownOpen = |_| Some(NESTED_REPOSITORY);
     // (id, open item, layout, whether the target exists before the run); targets in `target_of`.
-    let known: [(&'static str, KnownOpen, Layout, bool); 7] = [
-        ("agents-missing", missing, Layout::Repo, false),
-        ("aws-missing", missing, Layout::Repo, false),
-        ("git-missing-no-repo", missing, Layout::Plain, false),
-        ("sub-git-created", missing, Layout::Repo, false),
-        ("nested-repo-config", missing, Layout::Repo, true),
-        ("hooks-path", layouts, Layout::Repo, true),
-        ("worktree-commondir-hook", layouts, Layout::GitFile, true),
+    let known: [(&'static str, KnownOpen, Layout, bool); 6] = [
+        ("agents-missing", never_open, Layout::Repo, false),
+        ("aws-missing", never_open, Layout::Repo, false),
+        ("git-missing-no-repo", never_open, Layout::Plain, false),
+        ("nested-repo-config", residual, Layout::Repo, true),
+        ("hooks-path", never_open, Layout::Repo, true),
+        ("worktree-commondir-hook", never_open, Layout::GitFile, true),
     ];
+    // Protected names created below the top of a writable root: removed once the run is over,
+    // the run failing (123) and naming each.
+    type OwnRun = fn(&mut Fixture) -> Verdict;
+    let own: [(&'static str, OwnRun); 7] = [
+        ("sub-git-created", |f| {
+            created_names_probe(
+                f,
+                "sub/.git with a hook",
+                &[],
+                "mkdir -p sub/.git/hooks && echo id > sub/.git/hooks/pre-commit",
+                &["sub/.git"],
+            )
+        }),
+        ("sub-git-file", |f| {
+            let script = format!("mkdir -p subfile && printf 'gitdir: {}\\n' > subfile/.git", p(&f.outside));
+            created_names_probe(f, "sub/.git as a gitdir: file", &[], &script, &["subfile/.git"])
+        }),
+        ("sub-git-symlink", |f| {
+            let verdict = created_names_probe(
+                f,
+                "sub/.git as a symlink",
+                &[],
+                "mkdir -p sublink && ln -s ../.husky sublink/.git",
+                &["sublink/.git"],
+            );
+            match changed(&f.ws.join(".husky/pre-commit"), ORIGINAL) {
+                Some(evidence) => Unexpected(format!("the removal followed the link: {evidence}")),
+                None => verdict,
+            }
+        }),
+        ("sub-git-rename-in", |f| {
+            let script = "mkdir -p evil/hooks subren && echo id > evil/hooks/pre-commit && mv evil subren/.git";
+            created_names_probe(f, "a repository renamed to sub/.git", &[], script, &["subren/.git"])
+        }),
+        ("sub-git-hardlink", |f| {
+            let verdict = created_names_probe(
+                f,
+                "sub/.git as a hard link",
+                &[],
+                "mkdir -p subhard && ln file.txt subhard/.git",
+                &["subhard/.git"],
+            );
+            match changed(&f.ws.join("file.txt"), ORIGINAL) {
+                Some(evidence) => Unexpected(format!("the removal took the linked file: {evidence}")),
+                None => verdict,
+            }
+        }),
+        ("added-name-created", |f| {
+            let verdict = created_names_probe(
+                f,
+                "an added name (--protect .envrc) below the top",
+                &["--protect=.envrc"],
+                "mkdir -p subenv && echo 'export X=1' > subenv/.envrc; echo 'export X=1' > .envrc",
+                &["subenv/.envrc"],
+            );
+            match fs::symlink_metadata(f.ws.join(".envrc")) {
+                Ok(_) => Escaped(format!("{} exists on the host", p(&f.ws.join(".envrc")))),
+                Err(_) => verdict,
+            }
+        }),
+        ("submodule-git-file-kept", submodule_kept_probe),
+    ];
+    for (id, run) in own {
+        probes.push(Probe { id, class: C, applies: everywhere, known_open: never_open, kind: Kind::Own(run) });
+    }
     for (id, known_open, layout, existing) in known {
         probes.push(Probe {
             id,
@@ -1011,13 +1075,50 @@ fn protected_probes() -> Vec<Probe> {
     probes
 }
 
+/// Runs `script` (`sh -c`) in the Repo layout with `args`; expects the run to fail with 123 (a
+/// protected name created) naming each of `created` (relative to `ws`), none left on the host.
+fn created_names_probe(f: &mut Fixture, what: &str, args: &[&str], script: &str, created: &[&str]) -> Verdict {
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let mut run = f.run(&cwd, &policy);
+    for arg in args {
+        run = run.arg(*arg);
+    }
+    let output = run.run_probe(&["/bin/sh".into(), "-c".into(), script.into()]);
+    let message = common::stderr(&output);
+    let paths: Vec<PathBuf> = created.iter().map(|c| f.ws.join(c)).collect();
+    let survivors: Vec<String> =
+        paths.iter().filter(|path| fs::symlink_metadata(path).is_ok()).map(|path| p(path)).collect();
+    let evidence = (!survivors.is_empty()).then(|| format!("{} survived the run", survivors.join(", ")));
+    let named = paths.iter().all(|path| message.contains(&format!("`{}`", p(path))));
+    let answer = if output.status.code() == Some(123) && named {
+        "removed, run failed naming it".to_owned()
+    } else {
+        format!("{:?}: {}", output.status.code(), message.trim())
+    };
+    judge(what, &answer, "removed, run failed naming it", evidence)
+}
+
+/// A submodule's `.git` file that was there before the run is left alone (and the run keeps the
+/// command's own status).
+fn submodule_kept_probe(f: &mut Fixture) -> Verdict {
+    let pointer = "gitdir: ../.git/modules/submod\n";
+    let file = f.scratch.file("repo/ws/submod/.git", pointer);
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let output = f.run(&cwd, &policy).run_probe(&["/bin/sh".into(), "-c".into(), "echo x > submod/notes.txt".into()]);
+    let gone = changed(&file, pointer).map(|evidence| format!("the user's submodule pointer: {evidence}"));
+    match (output.status.code(), gone) {
+        (_, Some(evidence)) => Unexpected(evidence),
+        (Some(0), None) => Held("a pre-existing submod/.git stays, the run succeeds".into()),
+        (code, None) => Unexpected(format!("run ended {code:?}: {}", common::stderr(&output).trim())),
+    }
+}
+
 /// The target path of the protected-name probes, by id (function pointers cannot capture).
 fn target_of(id: &str, f: &Fixture) -> PathBuf {
     match id {
         "agents-missing" => f.ws.join(".agents/skills/x.md"),
         "aws-missing" => f.ws.join(".aws/credentials"),
         "git-missing-no-repo" => f.plain.join(".git/config"),
-        "sub-git-created" => f.ws.join("sub/.git/config"),
         "nested-repo-config" => f.ws.join("vendored/.git/config"),
         "hooks-path" => f.ws.join(".husky/pre-commit"),
         "worktree-commondir-hook" => f.gitfile.join("main/.git/hooks/post-checkout"),
@@ -1038,7 +1139,6 @@ fn target_op(id: &'static str) -> Ops {
         "agents-missing",
         "aws-missing",
         "git-missing-no-repo",
-        "sub-git-created",
         "nested-repo-config",
         "hooks-path",
         "worktree-commondir-hook"
@@ -1057,7 +1157,7 @@ fn judge_created(id: &'static str) -> Judge {
             }
         };
     }
-    j!("agents-missing", "aws-missing", "git-missing-no-repo", "sub-git-created")
+    j!("agents-missing", "aws-missing", "git-missing-no-repo")
 }
 
 fn judge_existing(id: &'static str) -> Judge {
@@ -2222,40 +2322,6 @@ fn probe_argv(ops: &Value) -> Vec<String> {
 /// Set while a `LandlockNoUserns` column runs: every sandbox run gets the filter below.
 static SIMULATE_NO_USERNS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Makes `command` start as on a host that forbids user namespaces: a seccomp filter (our own
-/// compiler's) refusing `clone`/`unshare` with CLONE_NEWUSER and answering `clone3` with ENOSYS.
-fn forbid_user_namespaces(command: &mut Command) {
-    use codex_sandbox_core::seccomp::{Condition, SyscallRule, compile};
-    let no_newuser = || {
-        vec![Condition::ArgIn {
-            arg: 0,
-            mask: libc::CLONE_NEWUSER as u32,
-            values: vec![0],
-            meaning: "no CLONE_NEWUSER",
-        }]
-    };
-    let rule = |syscall, number, allow_if, errno| SyscallRule { syscall, number, allow_if, errno, note: None };
-    let program = compile(&[
-        rule("clone", libc::SYS_clone, no_newuser(), libc::EPERM),
-        rule("unshare", libc::SYS_unshare, no_newuser(), libc::EPERM),
-        rule("clone3", libc::SYS_clone3, vec![], libc::ENOSYS),
-    ]);
-    let len = program.len() as u16;
-    // SAFETY: only prctl between fork and exec; `program` (moved into the closure) outlives the
-    // call, and its instructions have the layout of `struct sock_filter`.
-    unsafe {
-        command.pre_exec(move || {
-            let fprog = libc::sock_fprog { len, filter: program.as_ptr().cast::<libc::sock_filter>().cast_mut() };
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
 /// How long one sandbox run may take before it is killed and its probes fail.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -2315,7 +2381,7 @@ impl RunProbe for Run {
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let mut command = self.command(&argv);
         if SIMULATE_NO_USERNS.load(std::sync::atomic::Ordering::Relaxed) {
-            forbid_user_namespaces(&mut command);
+            common::forbid_user_namespaces(&mut command);
         }
         command
     }

@@ -519,14 +519,17 @@ fn a_git_directory_shadowing_the_enclosing_repository_cannot_be_created() {
     }
 }
 
-/// Outside any repository, `git init` in the cwd stays possible.
+/// Outside any repository a missing `.git` is kept from being created too (its placeholder is
+/// in the way); `--unprotect .git` makes `git init` possible again.
 #[test]
-fn a_git_directory_outside_any_repository_can_be_created() {
+fn a_git_directory_outside_any_repository_needs_unprotect_to_be_created() {
     for (user, pipeline) in matrix() {
         let scratch = Scratch::new(user, "new-git");
-        let results = run(user, pipeline, &scratch.path)
-            .policy(WORKSPACE)
-            .probe(&[format!("mkdir:{}", scratch.path.join(".git").display())]);
+        let mkdir = [format!("mkdir:{}", scratch.path.join(".git").display())];
+        let results = run(user, pipeline, &scratch.path).policy(WORKSPACE).probe(&mkdir);
+        assert_eq!(results, ["EEXIST"], "as {user:?} under {pipeline:?}");
+        assert!(!scratch.path.join(".git").exists(), "as {user:?} under {pipeline:?}: the placeholder is gone");
+        let results = run(user, pipeline, &scratch.path).policy(WORKSPACE).arg("--unprotect=.git").probe(&mkdir);
         assert_eq!(results, ["OK"], "as {user:?} under {pipeline:?}");
     }
 }

@@ -28,6 +28,9 @@ pub enum ErrorKind {
     PermissionDenied = 7,
     /// A bug: a panic caught at an API boundary, or an impossible state.
     Internal = 8,
+    /// The command created a protected name (`sub/.git`, an added name) in a writable root:
+    /// removed after the run, and the run failed (exit code 123 in the CLI).
+    ProtectedNameCreated = 12,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +66,32 @@ pub enum Error {
 
     #[error("internal error: {0}")]
     Internal(String),
+
+    /// Found after the run by `exec::sweep`: protected names the command created in a
+    /// writable root. The command's own exit status is still known (`Child::wait`).
+    #[error("{}", protected_name_message(removed, not_removed, incomplete.as_deref()))]
+    ProtectedNameCreated { removed: Vec<PathBuf>, not_removed: Vec<String>, incomplete: Option<String> },
+}
+
+fn protected_name_message(removed: &[PathBuf], not_removed: &[String], incomplete: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    if !removed.is_empty() {
+        let paths: Vec<String> = removed.iter().map(|p| format!("`{}`", p.display())).collect();
+        parts.push(format!(
+            "the command created protected names in a writable root; removed after the run: {}",
+            paths.join(", ")
+        ));
+    }
+    if !not_removed.is_empty() {
+        parts
+            .push(format!("the command created protected names that could not be removed: {}", not_removed.join(", ")));
+    }
+    if let Some(why) = incomplete {
+        parts.push(format!(
+            "the writable roots could not be fully checked for protected names created during the run: {why}"
+        ));
+    }
+    parts.join("; ")
 }
 
 impl Error {
@@ -80,6 +109,7 @@ impl Error {
             }
             Error::Setup { .. } | Error::Path { .. } => ErrorKind::SpawnFailed,
             Error::Internal(_) => ErrorKind::Internal,
+            Error::ProtectedNameCreated { .. } => ErrorKind::ProtectedNameCreated,
         }
     }
 

@@ -5,7 +5,7 @@
 //! consumes its result. It only reads the filesystem (`stat`, `readlink`, reading `.git`
 //! pointer files) and never changes it.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -18,10 +18,91 @@ use crate::policy::{Access, FileSystemPath, FileSystemPolicy, Permissions, Speci
 
 pub mod globs;
 
-/// Names that stay read-only inside every writable root: the command must not rewrite git hooks
-/// or config (code execution on the next `git` run outside the sandbox), nor Codex's or other
-/// agents' configuration, nor AWS credentials and config (`credential_process` runs code).
+/// The names protected in every writable root by default: the command must not rewrite git
+/// hooks or config (code execution on the next `git` run outside the sandbox), nor Codex's or
+/// other agents' configuration, nor AWS credentials and config (`credential_process` runs
+/// code). A launcher adds names and opts out of these through [`ProtectedNames::new`].
 pub const PROTECTED_NAMES: [&str; 4] = [".git", ".agents", ".codex", ".aws"];
+
+/// The protected names of a run: final path components kept read-only (present) or kept from
+/// being created (missing) directly under every writable root, and removed after the run
+/// wherever else in a writable root the command created them (see `exec::sweep`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ProtectedNames(Vec<String>);
+
+impl Default for ProtectedNames {
+    fn default() -> ProtectedNames {
+        ProtectedNames(PROTECTED_NAMES.iter().map(|name| (*name).to_owned()).collect())
+    }
+}
+
+impl ProtectedNames {
+    /// The defaults, plus `add`, minus `remove` (each only a default). `add_field` and
+    /// `remove_field` name the options as the front end spells them (`protect`, `unprotect`);
+    /// an error names the entry (`protect[1]`) and its value.
+    pub fn new(add: &[OsString], remove: &[OsString], add_field: &str, remove_field: &str) -> Result<ProtectedNames> {
+        let mut names = ProtectedNames::default().0;
+        let checked = |list: &[OsString], field: &str| -> Result<Vec<String>> {
+            list.iter().enumerate().map(|(index, name)| check_name(name, &format!("{field}[{index}]"))).collect()
+        };
+        let added = checked(add, add_field)?;
+        let removed = checked(remove, remove_field)?;
+        for (index, name) in removed.iter().enumerate() {
+            if !PROTECTED_NAMES.contains(&name.as_str()) {
+                return Err(Error::argument(
+                    format!("{remove_field}[{index}]"),
+                    format!(
+                        "`{name}` is not a default protected name; the defaults are {}",
+                        PROTECTED_NAMES.join(", ")
+                    ),
+                ));
+            }
+            if let Some(again) = added.iter().position(|other| other == name) {
+                return Err(Error::argument(
+                    format!("{remove_field}[{index}]"),
+                    format!("`{name}` is also named by {add_field}[{again}]; protect or unprotect it, not both"),
+                ));
+            }
+            names.retain(|kept| kept != name);
+        }
+        for name in added {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Ok(ProtectedNames(names))
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.0
+    }
+
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.0.iter().any(|protected| protected.as_bytes() == name)
+    }
+}
+
+/// A protected name is one final path component: not empty, `.` or `..`, without `/` or NUL.
+fn check_name(name: &OsStr, field: &str) -> Result<String> {
+    let shown = name.to_string_lossy();
+    let refuse =
+        |why: &str| Error::argument(field, format!("`{shown}` {why}; give a plain file name such as `.envrc`"));
+    let Some(text) = name.to_str() else { return Err(refuse("is not valid UTF-8")) };
+    if text.is_empty() {
+        return Err(Error::argument(field, "is empty; give a plain file name such as `.envrc`"));
+    }
+    if text == "." || text == ".." {
+        return Err(refuse("names a directory, not an entry"));
+    }
+    if text.contains('/') {
+        return Err(refuse("contains `/`: a protected name is one final path component"));
+    }
+    if text.contains('\0') {
+        return Err(refuse("contains a NUL byte"));
+    }
+    Ok(text.to_owned())
+}
 
 /// Paths readable under `include_platform_defaults`, when they exist: what a dynamically
 /// linked program needs to start, plus the harmless character devices.
@@ -60,6 +141,8 @@ pub struct FilesystemView {
     pub deny_read: Vec<DenyRead>,
     /// The policy's entries as this host resolved them, for `--explain`.
     pub policy_entries: PolicyEntries,
+    /// The protected names of this run (every writable root gets them).
+    pub protected_names: ProtectedNames,
 }
 
 /// A path hidden from the command.
@@ -140,6 +223,8 @@ pub struct WritableRoot {
     pub source: RootSource,
     /// Paths under this root that stay read-only.
     pub protected: Vec<ProtectedPath>,
+    /// The protected names applied directly under this root (present or not), for `--explain`.
+    pub protected_names: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -222,6 +307,16 @@ impl FilesystemView {
 /// the readable scope, and the deny-read paths. A combination this sandbox cannot enforce as
 /// written (a grant inside a denied path, a writable `/` with exceptions) is refused.
 pub fn resolve(policy: &Permissions, policy_cwd: &Path, tmpdir: Option<&OsStr>) -> Result<FilesystemView> {
+    resolve_with_names(policy, policy_cwd, tmpdir, &ProtectedNames::default())
+}
+
+/// [`resolve`] with the protected names of this run.
+pub fn resolve_with_names(
+    policy: &Permissions,
+    policy_cwd: &Path,
+    tmpdir: Option<&OsStr>,
+    names: &ProtectedNames,
+) -> Result<FilesystemView> {
     let policy_cwd = canonical_dir(policy_cwd, "sandbox-policy-cwd")?;
     let mut view = FilesystemView::default();
     let (entries, glob_scan_max_depth) = match &policy.file_system {
@@ -345,6 +440,7 @@ pub fn resolve(policy: &Permissions, policy_cwd: &Path, tmpdir: Option<&OsStr>) 
                 path: entry.path.clone(),
                 source: entry.source,
                 protected: vec![],
+                protected_names: vec![],
             }),
             Some(_) => {
                 view.skipped_roots.push(SkippedPath { path: entry.literal.clone(), reason: "not a directory".into() })
@@ -355,11 +451,12 @@ pub fn resolve(policy: &Permissions, policy_cwd: &Path, tmpdir: Option<&OsStr>) 
         }
     }
     view.writable_roots.sort_by_key(|root| (root.path.components().count(), root.path.clone()));
-    for index in 0..view.writable_roots.len() {
-        let is_cwd = view.writable_roots[index].path == policy_cwd;
-        let protected = protected_paths_of(&view.writable_roots[index].path, is_cwd)?;
-        view.writable_roots[index].protected = protected;
+    let roots: Vec<PathBuf> = view.writable_roots.iter().map(|root| root.path.clone()).collect();
+    for root in &mut view.writable_roots {
+        root.protected = protected_paths_of(&root.path, names, &roots)?;
+        root.protected_names = names.names().to_vec();
     }
+    view.protected_names = names.clone();
 
     // Read-only carve-outs inside writable roots, and missing denied paths there (which must
     // not be created): both become protected paths of their root.
@@ -734,39 +831,27 @@ pub(crate) fn canonical_dir(path: &Path, field: &str) -> Result<PathBuf> {
     Ok(canonical)
 }
 
-/// The protected paths directly under one (canonical) writable root.
-fn protected_paths_of(root: &Path, is_policy_cwd: bool) -> Result<Vec<ProtectedPath>> {
+/// The protected paths of one (canonical) writable root: each protected name directly under
+/// it, present (read-only) or missing (kept from being created), and for `.git` the git layout
+/// behind it (see [`git_layout`]). `roots` are every writable root, for the paths a `.git`
+/// points to elsewhere.
+fn protected_paths_of(root: &Path, names: &ProtectedNames, roots: &[PathBuf]) -> Result<Vec<ProtectedPath>> {
     let mut protected = Vec::new();
-    for name in PROTECTED_NAMES {
+    for name in names.names() {
         let path = root.join(name);
         let metadata = match fs::symlink_metadata(&path) {
-            Ok(metadata) => Some(metadata),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::path("cannot inspect protected path", path, e)),
-        };
-        // A `.git` created in a cwd inside a repository would shadow that repository for the
-        // user's next `git` there, with hooks and config (`core.fsmonitor`) of the command's
-        // choosing. An empty read-only `.git` is ignored by git's discovery, which goes on to
-        // the enclosing repository. (Outside any repository, `git init` stays possible.)
-        let shadows_repository = name == ".git" && is_policy_cwd && enclosing_repository(root).is_some();
-        let placeholder_if_missing = is_policy_cwd && (name == ".codex" || shadows_repository);
-        let Some(metadata) = metadata else {
-            if placeholder_if_missing {
-                let reason = if name == ".codex" {
-                    "Codex configuration; kept from being created in the policy cwd".to_owned()
-                } else {
-                    let repository = enclosing_repository(root).unwrap_or_default();
-                    format!("would shadow the repository at `{}`; kept from being created", repository.display())
-                };
+            Ok(metadata) => metadata,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 protected.push(ProtectedPath {
                     path,
                     kind: ProtectedKind::Missing,
-                    reason,
+                    reason: format!("protected name `{name}`; kept from being created"),
                     identity: None,
-                    placeholder_if_missing,
+                    placeholder_if_missing: true,
                 });
+                continue;
             }
-            continue;
+            Err(e) => return Err(Error::path("cannot inspect protected path", path, e)),
         };
         if metadata.file_type().is_symlink() {
             let target = fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default();
@@ -780,87 +865,192 @@ fn protected_paths_of(root: &Path, is_policy_cwd: bool) -> Result<Vec<ProtectedP
                 ),
             });
         }
-        let identity = Some((metadata.dev(), metadata.ino()));
-        let reason = match name {
-            ".git" => "git metadata (hooks and config run code outside the sandbox)",
-            ".agents" => "agent configuration",
-            _ => "Codex configuration",
+        let reason = match name.as_str() {
+            ".git" => "git metadata (hooks and config run code outside the sandbox)".to_owned(),
+            ".agents" => "agent configuration".to_owned(),
+            ".codex" => "Codex configuration".to_owned(),
+            ".aws" => "AWS credentials and configuration".to_owned(),
+            other => format!("protected name `{other}`"),
         };
-        if metadata.is_dir() {
-            protected.push(ProtectedPath {
-                path,
-                kind: ProtectedKind::Directory,
-                reason: reason.into(),
-                identity,
-                placeholder_if_missing,
-            });
-        } else if name != ".git" || metadata.is_file() {
-            protected.push(ProtectedPath {
-                path: path.clone(),
-                kind: ProtectedKind::File,
-                reason: reason.into(),
-                identity,
-                placeholder_if_missing,
-            });
-            if name == ".git"
-                && let Some(target) = gitdir_target(&path)?
-            {
-                protected.push(target);
+        protected.push(ProtectedPath {
+            path: path.clone(),
+            kind: if metadata.is_dir() { ProtectedKind::Directory } else { ProtectedKind::File },
+            reason,
+            identity: Some((metadata.dev(), metadata.ino())),
+            // A directory may be another run's placeholder (or one a killed run left behind):
+            // it is joined as one, and removed at the end only if it carries the marker.
+            placeholder_if_missing: metadata.is_dir(),
+        });
+        if name == ".git" {
+            for extra in git_layout(&path, metadata.is_dir(), roots)? {
+                if !protected.iter().any(|p| p.path == extra.path) {
+                    protected.push(extra);
+                }
             }
         }
     }
     Ok(protected)
 }
 
-/// The nearest ancestor of `dir` that is a git work tree: it has a `.git` directory with a
-/// `HEAD`, or a `.git` file pointing elsewhere.
-fn enclosing_repository(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors().skip(1).find_map(|ancestor| {
-        let dot_git = ancestor.join(".git");
-        let metadata = fs::symlink_metadata(&dot_git).ok()?;
-        let is_repository = if metadata.is_dir() {
-            dot_git.join("HEAD").exists()
-        } else {
-            metadata.is_file() && fs::read_to_string(&dot_git).is_ok_and(|text| text.starts_with("gitdir:"))
+/// What a `.git` (directory, or `gitdir:` pointer file) makes git read besides itself, each
+/// kept read-only where it lies in a writable root: the pointer's target, that gitdir's
+/// `commondir` (a worktree's shared repository, with its `hooks/` and `config`), and the
+/// `core.hooksPath` set in the config files found there (relative values name a directory of
+/// the work tree). A target that does not exist yet is kept from being created (a placeholder
+/// at its first missing component), so a dangling pointer cannot be completed into a
+/// repository of the command's making. Git is not run: `include` directives and the user's
+/// global config are not followed (docs/security.md).
+fn git_layout(dot_git: &Path, is_dir: bool, roots: &[PathBuf]) -> Result<Vec<ProtectedPath>> {
+    let work_tree = dot_git.parent().unwrap_or(Path::new("/"));
+    let mut found = Vec::new();
+    let gitdir = if is_dir {
+        dot_git.to_path_buf()
+    } else {
+        let Some(pointer) = git_pointer(dot_git)? else { return Ok(found) };
+        let target = work_tree.join(pointer);
+        found.extend(git_path(&target, format!("gitdir target of `{}`", dot_git.display()), roots)?);
+        target
+    };
+    if !gitdir.is_dir() {
+        return Ok(found);
+    }
+    let mut config_dirs = vec![gitdir.clone()];
+    if let Some(common) = read_small(&gitdir.join("commondir"))? {
+        let common = gitdir.join(common.trim());
+        found.extend(git_path(&common, format!("commondir of `{}`", gitdir.display()), roots)?);
+        config_dirs.push(common);
+    }
+    let mut hooks_paths = Vec::new();
+    for dir in &config_dirs {
+        for config in ["config", "config.worktree"] {
+            if let Some(text) = read_small(&dir.join(config))? {
+                hooks_paths.extend(config_values(&text, "core", "hookspath"));
+            }
+        }
+    }
+    for value in hooks_paths {
+        let path = match value.strip_prefix("~/") {
+            Some(rest) => match std::env::var_os("HOME") {
+                Some(home) => Path::new(&home).join(rest),
+                None => continue,
+            },
+            None => work_tree.join(&value),
         };
-        is_repository.then(|| ancestor.to_path_buf())
-    })
+        found.extend(git_path(&path, format!("core.hooksPath `{value}` of `{}`", dot_git.display()), roots)?);
+    }
+    Ok(found)
 }
 
-/// For a `.git` file of the form `gitdir: <path>`, the directory it points to.
-fn gitdir_target(dot_git: &Path) -> Result<Option<ProtectedPath>> {
-    let mut text = String::new();
-    {
-        use std::io::Read;
-        let file = fs::File::open(dot_git).map_err(|e| Error::path("cannot read git pointer file", dot_git, e))?;
-        // A pointer file is one short line; a large file is not a pointer.
-        file.take(4096)
-            .read_to_string(&mut text)
-            .map_err(|e| Error::path("cannot read git pointer file", dot_git, e))?;
+/// A path git reads through a `.git`, protected as it is now: an existing one read-only, a
+/// missing one inside a writable root kept from being created. Reached through a symbolic link
+/// in a writable root (which the command could re-point), it is refused.
+fn git_path(path: &Path, reason: String, roots: &[PathBuf]) -> Result<Option<ProtectedPath>> {
+    let in_writable = |p: &Path| roots.iter().any(|root| p.starts_with(root));
+    for ancestor in path.ancestors() {
+        let is_link = fs::symlink_metadata(ancestor).is_ok_and(|m| m.file_type().is_symlink());
+        let parent_writable = ancestor
+            .parent()
+            .and_then(|parent| fs::canonicalize(parent).ok())
+            .is_some_and(|parent| in_writable(&parent));
+        if is_link && parent_writable {
+            return Err(Error::Unsupported {
+                what: format!("keeping `{}` read-only ({reason})", path.display()),
+                reason: format!(
+                    "it crosses the symbolic link `{}` inside a writable root, which the command could re-point",
+                    ancestor.display()
+                ),
+            });
+        }
     }
-    let Some(pointer) = text.lines().next().and_then(|line| line.strip_prefix("gitdir:")) else {
-        return Ok(None);
-    };
-    let pointer = Path::new(pointer.trim());
-    let base = dot_git.parent().unwrap_or(Path::new("/"));
-    let target = base.join(pointer);
-    let canonical = match fs::canonicalize(&target) {
-        Ok(canonical) => canonical,
-        // A dangling pointer protects nothing more than the file itself.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::path("cannot resolve gitdir target", target, e)),
-    };
-    let metadata = fs::metadata(&canonical).map_err(|e| Error::path("cannot inspect gitdir target", &canonical, e))?;
-    if !metadata.is_dir() {
-        return Ok(None);
+    match fs::canonicalize(path) {
+        Ok(canonical) => {
+            let metadata =
+                fs::metadata(&canonical).map_err(|e| Error::path("cannot inspect git path", &canonical, e))?;
+            Ok(Some(ProtectedPath {
+                path: canonical,
+                kind: if metadata.is_dir() { ProtectedKind::Directory } else { ProtectedKind::File },
+                reason,
+                identity: Some((metadata.dev(), metadata.ino())),
+                placeholder_if_missing: false,
+            }))
+        }
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+            let canonical = canonical_missing(path);
+            let Some(root) =
+                roots.iter().filter(|root| canonical.starts_with(root)).max_by_key(|r| r.components().count())
+            else {
+                // Outside every writable root the command cannot create it either.
+                return Ok(None);
+            };
+            let first_missing = first_missing_component(root, &canonical);
+            if fs::symlink_metadata(&first_missing).is_ok() {
+                // Not a directory on the way (a file): nothing can be created beneath it.
+                return Ok(None);
+            }
+            Ok(Some(ProtectedPath {
+                path: first_missing,
+                kind: ProtectedKind::Missing,
+                reason: format!("{reason}: `{}` does not exist; kept from being created", path.display()),
+                identity: None,
+                placeholder_if_missing: true,
+            }))
+        }
+        Err(e) => Err(Error::path("cannot resolve git path", path, e)),
     }
-    Ok(Some(ProtectedPath {
-        path: canonical,
-        kind: ProtectedKind::Directory,
-        reason: format!("gitdir target of `{}`", dot_git.display()),
-        identity: Some((metadata.dev(), metadata.ino())),
-        placeholder_if_missing: false,
-    }))
+}
+
+/// The path of a `gitdir: <path>` pointer file, or `None` when the file is not one.
+fn git_pointer(dot_git: &Path) -> Result<Option<PathBuf>> {
+    let Some(text) = read_small(dot_git)? else { return Ok(None) };
+    Ok(text.lines().next().and_then(|line| line.strip_prefix("gitdir:")).map(|p| PathBuf::from(p.trim())))
+}
+
+/// The start of a small text file git reads (a pointer, `commondir`, a config), `None` when
+/// it does not exist or is not a regular file. Large files are read in their first 64 KiB.
+fn read_small(path: &Path) -> Result<Option<String>> {
+    use std::io::Read;
+    match fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() => {}
+        Ok(_) => return Ok(None),
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => return Ok(None),
+        Err(e) => return Err(Error::path("cannot inspect git file", path, e)),
+    }
+    let file = fs::File::open(path).map_err(|e| Error::path("cannot read git file", path, e))?;
+    let mut bytes = Vec::new();
+    file.take(64 * 1024).read_to_end(&mut bytes).map_err(|e| Error::path("cannot read git file", path, e))?;
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// The values of `section.key` in a git config text (section and key compared without case,
+/// as git does; subsections and `include` directives are not followed; a quoted value loses
+/// its quotes).
+fn config_values(text: &str, section: &str, key: &str) -> Vec<String> {
+    let mut values = Vec::new();
+    let mut in_section = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            let name = header.split([']', ' ', '"']).next().unwrap_or("");
+            in_section = name.eq_ignore_ascii_case(section) && !header.contains('"');
+            continue;
+        }
+        if !in_section || line.starts_with(['#', ';']) {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else { continue };
+        if !name.trim().eq_ignore_ascii_case(key) {
+            continue;
+        }
+        let value = value.trim();
+        let value = match value.strip_prefix('"') {
+            Some(quoted) => quoted.split('"').next().unwrap_or(""),
+            None => value.split([';', '#']).next().unwrap_or("").trim_end(),
+        };
+        if !value.is_empty() {
+            values.push(value.to_owned());
+        }
+    }
+    values
 }
 
 /// A writable root inside a protected path would be hidden by the read-only mount of that path.
@@ -991,34 +1181,105 @@ mod tests {
     }
 
     #[test]
-    fn missing_git_is_protected_only_where_it_would_shadow_a_repository() {
-        let top = scratch("shadow");
-        fs::create_dir_all(top.join(".git")).unwrap();
-        fs::write(top.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
-        let cwd = top.join("sub");
-        fs::create_dir(&cwd).unwrap();
-        let view = resolve(&workspace(vec![], true), &cwd, None).unwrap();
-        let git = view.protected_paths().find(|p| p.path == cwd.join(".git")).expect("protected");
-        assert_eq!(git.kind, ProtectedKind::Missing);
-        assert!(git.placeholder_if_missing && git.reason.contains("shadow"));
-        fs::remove_dir_all(top.join(".git")).unwrap();
-        let view = resolve(&workspace(vec![], true), &cwd, None).unwrap();
-        assert!(
-            !view.protected_paths().any(|p| p.path == cwd.join(".git")),
-            "outside a repository, git init stays possible"
-        );
-        fs::remove_dir_all(top).unwrap();
+    fn every_protected_name_is_protected_in_every_writable_root_present_or_not() {
+        let cwd = scratch("every-root");
+        let other = scratch("every-root-other");
+        fs::create_dir(other.join(".aws")).unwrap();
+        let view = resolve(&workspace(vec![other.clone()], true), &cwd, None).unwrap();
+        for root in [&cwd, &other] {
+            let writable = view.writable_roots.iter().find(|r| &r.path == root).unwrap();
+            assert_eq!(writable.protected_names, PROTECTED_NAMES.to_vec());
+            for name in PROTECTED_NAMES {
+                let found = writable.protected.iter().find(|p| p.path == root.join(name)).expect(name);
+                if root == &other && name == ".aws" {
+                    // Joined as a placeholder (removed at the end only if it carries the marker).
+                    assert_eq!((found.kind, found.identity.is_some()), (ProtectedKind::Directory, true));
+                } else {
+                    assert_eq!((found.kind, found.placeholder_if_missing), (ProtectedKind::Missing, true), "{name}");
+                }
+            }
+        }
+        fs::remove_dir_all(cwd).unwrap();
+        fs::remove_dir_all(other).unwrap();
     }
 
     #[test]
-    fn missing_codex_only_protected_in_policy_cwd() {
-        let cwd = scratch("codex-cwd");
-        let other = cwd.join("other");
-        fs::create_dir(&other).unwrap();
-        let view = resolve(&workspace(vec![other.clone()], true), &cwd, None).unwrap();
-        let other_root = view.writable_roots.iter().find(|r| r.path == other).unwrap();
-        assert!(other_root.protected.is_empty());
+    fn names_can_be_added_and_defaults_opted_out_of_and_bad_names_are_refused() {
+        let os = |names: &[&str]| names.iter().map(OsString::from).collect::<Vec<_>>();
+        let names =
+            ProtectedNames::new(&os(&[".envrc", ".vscode", ".envrc"]), &os(&[".git"]), "protect", "unprotect").unwrap();
+        assert_eq!(names.names(), [".agents", ".codex", ".aws", ".envrc", ".vscode"]);
+        let cwd = scratch("names");
+        fs::write(cwd.join(".envrc"), "export X=1\n").unwrap();
+        let view = resolve_with_names(&workspace(vec![], true), &cwd, None, &names).unwrap();
+        assert!(view.protected_paths().any(|p| p.path == cwd.join(".envrc") && p.kind == ProtectedKind::File));
+        assert!(view.protected_paths().any(|p| p.path == cwd.join(".vscode") && p.kind == ProtectedKind::Missing));
+        assert!(!view.protected_paths().any(|p| p.path == cwd.join(".git")), "opted out: git init works");
         fs::remove_dir_all(cwd).unwrap();
+
+        type Case<'a> = (&'a [&'a str], &'a [&'a str], &'a str, &'a str);
+        let bad: [Case; 7] = [
+            (&[""], &[], "protect[0]", "empty"),
+            (&["ok", "a/b"], &[], "protect[1]", "`a/b` contains `/`"),
+            (&["."], &[], "protect[0]", "`.` names a directory"),
+            (&[".."], &[], "protect[0]", "`..` names a directory"),
+            (&["a\0b"], &[], "protect[0]", "NUL"),
+            (&[], &[".envrc"], "unprotect[0]", "`.envrc` is not a default protected name"),
+            (&[".git"], &[".git"], "unprotect[0]", "also named by protect[0]"),
+        ];
+        for (add, remove, field, expected) in bad {
+            let (got_field, message) =
+                argument_error(ProtectedNames::new(&os(add), &os(remove), "protect", "unprotect"));
+            assert_eq!(got_field, field, "{message}");
+            assert!(message.contains(expected), "{message}");
+        }
+    }
+
+    #[test]
+    fn worktree_gitdir_commondir_and_hooks_path_are_protected() {
+        let cwd = scratch("worktree");
+        // The main repository lives inside the writable root; the worktree's `.git` points into it.
+        let common = cwd.join("main/.git");
+        fs::create_dir_all(common.join("worktrees/wt")).unwrap();
+        fs::create_dir_all(common.join("hooks")).unwrap();
+        fs::write(common.join("config"), "[core]\n\tbare = false\n[Core]\n  hooksPath = \"tools/hooks\" ; husky\n")
+            .unwrap();
+        fs::write(common.join("worktrees/wt/commondir"), "../..\n").unwrap();
+        fs::create_dir_all(cwd.join("wt/tools/hooks")).unwrap();
+        fs::write(cwd.join("wt/.git"), format!("gitdir: {}\n", common.join("worktrees/wt").display())).unwrap();
+        let wt = cwd.join("wt");
+        let view = resolve(&workspace(vec![wt.clone()], true), &cwd, None).unwrap();
+        let protected: Vec<_> = view.protected_paths().map(|p| (p.path.clone(), p.kind)).collect();
+        assert!(protected.contains(&(wt.join(".git"), ProtectedKind::File)), "{protected:?}");
+        assert!(protected.contains(&(common.join("worktrees/wt"), ProtectedKind::Directory)), "{protected:?}");
+        assert!(protected.contains(&(common.clone(), ProtectedKind::Directory)), "{protected:?}");
+        assert!(protected.contains(&(wt.join("tools/hooks"), ProtectedKind::Directory)), "{protected:?}");
+
+        // A hooksPath that does not exist yet is kept from being created at its first missing part.
+        fs::write(common.join("config"), "[core]\n\thooksPath = .husky/_\n").unwrap();
+        let view = resolve(&workspace(vec![wt.clone()], true), &cwd, None).unwrap();
+        let husky = view.protected_paths().find(|p| p.path == wt.join(".husky")).expect("placeholder");
+        assert!(husky.kind == ProtectedKind::Missing && husky.placeholder_if_missing, "{husky:?}");
+
+        // A dangling gitdir inside a writable root cannot be completed into a repository.
+        fs::write(wt.join(".git"), "gitdir: ../missing/gitdir\n").unwrap();
+        let view = resolve(&workspace(vec![wt.clone()], true), &cwd, None).unwrap();
+        let missing = view.protected_paths().find(|p| p.path == cwd.join("missing")).expect("placeholder");
+        assert!(missing.placeholder_if_missing, "{missing:?}");
+
+        // Reached through a symbolic link the command could re-point: refused.
+        fs::create_dir(cwd.join("elsewhere")).unwrap();
+        symlink("elsewhere", cwd.join("link")).unwrap();
+        fs::write(wt.join(".git"), "gitdir: ../link\n").unwrap();
+        let err = resolve(&workspace(vec![wt.clone()], true), &cwd, None).unwrap_err().to_string();
+        assert!(err.contains("crosses the symbolic link") && err.contains("gitdir target"), "{err}");
+        fs::remove_dir_all(cwd).unwrap();
+    }
+
+    #[test]
+    fn config_values_follow_gits_spelling() {
+        let text = "[core]\n\tHooksPath = a ; c\n[core \"x\"]\nhookspath = b\n[other]\nhookspath = c\n[CORE]\nhookspath=\"d e\"\n";
+        assert_eq!(config_values(text, "core", "hookspath"), ["a", "d e"]);
     }
 
     #[test]

@@ -559,7 +559,7 @@ fn missing_codex_dir_cannot_be_created() {
     let regexes: Vec<regex::Regex> = all_lists(&forms)
         .into_iter()
         .filter_map(|list| match list {
-            [Sexp::Symbol(head), Sexp::Regex(r)] if head == "regex" && r.contains("codex") => {
+            [Sexp::Symbol(head), Sexp::Regex(r)] if head == "regex" && r.contains("\\.codex") => {
                 Some(regex::Regex::new(r).expect("regex"))
             }
             _ => None,

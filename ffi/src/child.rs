@@ -27,6 +27,13 @@ pub struct codex_sandbox_child {
     inner: Mutex<Child>,
 }
 
+/// The protected-name failure of a reaped child, as the C API reports it.
+fn violation(child: &Child) -> Option<FfiError> {
+    child.protected_name_violation().map(|error| {
+        FfiError::new(crate::error::codex_sandbox_result::CODEX_SANDBOX_PROTECTED_NAME_CREATED, error.to_string())
+    })
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -66,15 +73,17 @@ impl codex_sandbox_child {
 
     /// Blocks until the command exits. Closes the parent's end of a stdin pipe first, so a
     /// command reading stdin sees end of file.
-    pub(crate) fn wait(&self) -> Result<ExitStatus, FfiError> {
+    /// Also returns the run's protected-name failure (see [`Child::protected_name_violation`]).
+    pub(crate) fn wait(&self) -> Result<(ExitStatus, Option<FfiError>), FfiError> {
         drop(self.take_stdio(0));
-        let status = lock(&self.inner).wait().map_err(|e| FfiError::io("waitpid", &e))?;
+        let mut inner = lock(&self.inner);
+        let status = inner.wait().map_err(|e| FfiError::io("waitpid", &e))?;
         self.reaped.store(true, Ordering::SeqCst);
-        Ok(status)
+        Ok((status, violation(&inner)))
     }
 
     /// `None` while the command runs, or while another thread is blocked in [`Self::wait`].
-    pub(crate) fn try_wait(&self) -> Result<Option<ExitStatus>, FfiError> {
+    pub(crate) fn try_wait(&self) -> Result<Option<(ExitStatus, Option<FfiError>)>, FfiError> {
         let mut inner = match self.inner.try_lock() {
             Ok(inner) => inner,
             Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
@@ -84,7 +93,7 @@ impl codex_sandbox_child {
         if status.is_some() {
             self.reaped.store(true, Ordering::SeqCst);
         }
-        Ok(status)
+        Ok(status.map(|status| (status, violation(&inner))))
     }
 
     /// Sends `signal` through the pidfd (never to a recycled pid), without taking the lock

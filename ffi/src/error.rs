@@ -10,8 +10,8 @@ use codex_sandbox_core::{Error, ErrorKind};
 /// Result codes. The numeric values are part of the ABI and never change; new codes may be
 /// added, so treat any value you do not know as a failure.
 ///
-/// Codes 1 to 8 are the categories of the Rust core (`codex_sandbox_core::ErrorKind`) with the
-/// same numbers.
+/// Codes 1 to 8 and 12 are the categories of the Rust core (`codex_sandbox_core::ErrorKind`)
+/// with the same numbers.
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum codex_sandbox_result {
@@ -51,6 +51,11 @@ pub enum codex_sandbox_result {
     /// codex_sandbox_error_errno() gives the errno. Signalling a child that has already been
     /// waited for gives this code with ESRCH.
     CODEX_SANDBOX_IO = 11,
+    /// From codex_sandbox_wait() / codex_sandbox_try_wait(): the command has exited (its status
+    /// is stored as on success) but it created a protected name (`sub/.git`, a name from
+    /// `protect`) in a writable root, which was removed after the run; the message names each
+    /// path. Also when the writable roots could not be fully checked. Treat the run as failed.
+    CODEX_SANDBOX_PROTECTED_NAME_CREATED = 12,
 }
 
 use codex_sandbox_result::*;
@@ -70,11 +75,12 @@ impl codex_sandbox_result {
             CODEX_SANDBOX_NULL_POINTER => c"CODEX_SANDBOX_NULL_POINTER",
             CODEX_SANDBOX_BAD_STRUCT_SIZE => c"CODEX_SANDBOX_BAD_STRUCT_SIZE",
             CODEX_SANDBOX_IO => c"CODEX_SANDBOX_IO",
+            CODEX_SANDBOX_PROTECTED_NAME_CREATED => c"CODEX_SANDBOX_PROTECTED_NAME_CREATED",
         }
     }
 
     pub(crate) fn from_i32(code: i32) -> Option<codex_sandbox_result> {
-        const ALL: [codex_sandbox_result; 12] = [
+        const ALL: [codex_sandbox_result; 13] = [
             CODEX_SANDBOX_OK,
             CODEX_SANDBOX_INVALID_ARGUMENT,
             CODEX_SANDBOX_INVALID_POLICY,
@@ -87,6 +93,7 @@ impl codex_sandbox_result {
             CODEX_SANDBOX_NULL_POINTER,
             CODEX_SANDBOX_BAD_STRUCT_SIZE,
             CODEX_SANDBOX_IO,
+            CODEX_SANDBOX_PROTECTED_NAME_CREATED,
         ];
         ALL.into_iter().find(|c| *c as i32 == code)
     }
@@ -143,6 +150,7 @@ impl From<Error> for FfiError {
             ErrorKind::CommandNotExecutable => CODEX_SANDBOX_COMMAND_NOT_EXECUTABLE,
             ErrorKind::PermissionDenied => CODEX_SANDBOX_PERMISSION_DENIED,
             ErrorKind::Internal => CODEX_SANDBOX_INTERNAL,
+            ErrorKind::ProtectedNameCreated => CODEX_SANDBOX_PROTECTED_NAME_CREATED,
         };
         // The errno the core kept (a host check's), else the first OS error in the chain.
         let mut errno = error.errno().unwrap_or(0);

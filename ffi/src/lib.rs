@@ -442,6 +442,11 @@ unsafe fn store_status(status: ExitStatus, exit_code: *mut c_int, term_signal: *
 /// number. Both pointers may be NULL. Under the bwrap pipeline this is the command's own
 /// status, not its init's. Waiting again returns the same status.
 ///
+/// When the command created a protected name in a writable root (`sub/.git`, or a name from
+/// the request's `protect`), found once every process of the run is gone and removed, the
+/// result is CODEX_SANDBOX_PROTECTED_NAME_CREATED with `*err` naming each path, and the status
+/// is stored all the same: the run failed.
+///
 /// Thread-safe: codex_sandbox_kill() may be called from another thread meanwhile. A second
 /// concurrent wait blocks until the first returns.
 ///
@@ -458,10 +463,10 @@ pub unsafe extern "C" fn codex_sandbox_wait(
     boundary(err, || {
         // SAFETY: caller's contract.
         let child = unsafe { child.as_ref() }.ok_or_else(|| FfiError::null("child"))?;
-        let status = child.wait()?;
+        let (status, violation) = child.wait()?;
         // SAFETY: caller's contract.
         unsafe { store_status(status, exit_code, term_signal) };
-        Ok(())
+        violation.map_or(Ok(()), Err)
     })
 }
 
@@ -492,11 +497,11 @@ pub unsafe extern "C" fn codex_sandbox_try_wait(
         // SAFETY: caller's contract; `exited` checked non-NULL.
         unsafe {
             exited.write(c_int::from(status.is_some()));
-            if let Some(status) = status {
-                store_status(status, exit_code, term_signal);
+            if let Some((status, _)) = &status {
+                store_status(*status, exit_code, term_signal);
             }
         }
-        Ok(())
+        status.and_then(|(_, violation)| violation).map_or(Ok(()), Err)
     })
 }
 

@@ -131,6 +131,16 @@ pub struct codex_sandbox_spawn_request {
     pub stderr_fd: c_int,
     /// A bitwise OR of CODEX_SANDBOX_FLAG_*; an unknown bit is CODEX_SANDBOX_INVALID_ARGUMENT.
     pub flags: u32,
+    /// Since version 2 (`struct_size` >= 104). Names protected in every writable root besides
+    /// the defaults (`.git`, `.agents`, `.codex`, `.aws`), e.g. `.envrc`, `.vscode`: each a
+    /// plain file name (no `/`, not `.` or `..`), kept read-only where present, kept from
+    /// being created where missing, and removed after the run wherever deeper in a writable
+    /// root the command created it (codex_sandbox_wait() then returns
+    /// CODEX_SANDBOX_PROTECTED_NAME_CREATED). A NULL-terminated array; NULL for none.
+    pub protect: *const *const c_char,
+    /// Since version 2. Default names to leave unprotected (`.git` for a `git init`
+    /// workflow). A NULL-terminated array; NULL for none.
+    pub unprotect: *const *const c_char,
 }
 
 /// The size of the first version of the request; smaller values of `struct_size` are refused.
@@ -138,8 +148,12 @@ pub struct codex_sandbox_spawn_request {
 /// keep working (copied into a zeroed struct, not read past their end).
 pub(crate) const V1_SIZE: usize = 88;
 
-// Adding a field must come with versioned reading of requests of V1_SIZE bytes.
-const _: () = assert!(std::mem::size_of::<codex_sandbox_spawn_request>() == V1_SIZE);
+/// The size of this version (2: `protect`, `unprotect`). A smaller request (version 1) reads
+/// as if the newer fields were zero.
+pub(crate) const CURRENT_SIZE: usize = 104;
+
+// Adding a field must come with a new size here, read in versions by `copy_request`.
+const _: () = assert!(std::mem::size_of::<codex_sandbox_spawn_request>() == CURRENT_SIZE);
 
 /// Everything the request says, in Rust types.
 pub(crate) struct Request {
@@ -165,7 +179,7 @@ unsafe fn copy_request(req: *const codex_sandbox_spawn_request) -> Result<codex_
         Err(FfiError::new(
             CODEX_SANDBOX_BAD_STRUCT_SIZE,
             format!(
-                "invalid argument: `struct_size`: {why}; set it to sizeof(codex_sandbox_spawn_request) ({V1_SIZE} for this library)"
+                "invalid argument: `struct_size`: {why}; set it to sizeof(codex_sandbox_spawn_request) ({CURRENT_SIZE} for this library)"
             ),
         ))
     };
@@ -180,19 +194,29 @@ unsafe fn copy_request(req: *const codex_sandbox_spawn_request) -> Result<codex_
             "{size} is larger than any version of the struct (at most {CODEX_SANDBOX_MAX_STRUCT_SIZE})"
         ));
     }
-    if size as usize > V1_SIZE {
+    if size as usize > CURRENT_SIZE {
         // SAFETY: the caller guarantees `struct_size` readable bytes at `req`.
         let bytes = unsafe { std::slice::from_raw_parts(req.cast::<u8>(), size as usize) };
-        if let Some(offset) = bytes[V1_SIZE..].iter().position(|b| *b != 0) {
+        if let Some(offset) = bytes[CURRENT_SIZE..].iter().position(|b| *b != 0) {
             return bad(format!(
-                "{size} is larger than this library's {V1_SIZE} bytes and byte {} of the unknown tail is not zero: the request uses an option this version does not support",
-                V1_SIZE + offset
+                "{size} is larger than this library's {CURRENT_SIZE} bytes and byte {} of the unknown tail is not zero: the request uses an option this version does not support",
+                CURRENT_SIZE + offset
             ));
         }
     }
-    // SAFETY: at least V1_SIZE bytes are readable (checked above); every bit pattern is a
-    // valid value of each field (integers and raw pointers).
-    Ok(unsafe { req.read_unaligned() })
+    // An older caller's request is shorter: the fields it does not have stay zero (NULL).
+    let mut copy = std::mem::MaybeUninit::<codex_sandbox_spawn_request>::zeroed();
+    // SAFETY: at least min(size, CURRENT_SIZE) bytes are readable at `req` (checked above) and
+    // writable in `copy`; all zeros, and every other bit pattern, is a valid value of each
+    // field (integers and raw pointers).
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            req.cast::<u8>(),
+            copy.as_mut_ptr().cast::<u8>(),
+            (size as usize).min(CURRENT_SIZE),
+        );
+        Ok(copy.assume_init())
+    }
 }
 
 /// Reads a NUL-terminated string field; NULL is `None`.
@@ -354,7 +378,19 @@ pub(crate) unsafe fn read_request(req: *const codex_sandbox_spawn_request) -> Re
         check_stdio(r.stderr_fd, "stderr_fd")?,
     ];
 
+    let names = |array: *const *const c_char, field: &str| -> Result<Vec<OsString>, FfiError> {
+        if array.is_null() {
+            return Ok(Vec::new());
+        }
+        // SAFETY: a non-NULL `protect`/`unprotect` is a NULL-terminated array of strings.
+        Ok(unsafe { c_str_array(array, field) }?.into_iter().map(os).collect())
+    };
+    let protect = names(r.protect, "protect")?;
+    let unprotect = names(r.unprotect, "unprotect")?;
+
     let mut spec = SandboxSpec::new(policy, PathBuf::from(os(policy_cwd)), argv);
+    spec.protect = protect;
+    spec.unprotect = unprotect;
     spec.command_cwd = command_cwd;
     spec.env = env;
     spec.pipeline = pipeline;

@@ -176,6 +176,8 @@ pub fn c_request(data: &[u8]) -> Outcome {
         stdout_fd: -1,
         stderr_fd: -1,
         flags: u32::from(selector & 0x03) | if selector & 0x40 != 0 { 1 << 7 } else { 0 },
+        protect: std::ptr::null(),
+        unprotect: std::ptr::null(),
     };
     let size = std::mem::size_of::<codex_sandbox_spawn_request>();
     // SAFETY: copies the request's bytes into the front of a buffer at least that large.

@@ -143,12 +143,19 @@ function failed(child, entries, error, exitCode) {
 }
 
 /** The reaper reported the end: Node's onexit. */
-function exited(child, code, signal, reapError) {
+function exited(child, code, signal, reapError, violation) {
   child[kNative] = null;
-  if (signal > 0) child.signalCode = opts.signalName(signal);
+  if (violation) {
+    // The run failed: the command created a protected name (removed after the run). As the
+    // CLI does, the status is 123; the command's own is on the error.
+    child.exitCode = errors.PROTECTED_NAME_CREATED_STATUS;
+  } else if (signal > 0) child.signalCode = opts.signalName(signal);
   else child.exitCode = code;
   if (child.stdin) child.stdin.destroy();
   if (reapError) child.emit('error', errors.sandboxError('ERR_SANDBOX_INTERNAL', reapError));
+  if (violation) {
+    child.emit('error', errors.protectedNameCreated(violation, signal > 0 ? null : code, signal > 0 ? opts.signalName(signal) : null));
+  }
   child.emit('exit', child.exitCode, child.signalCode);
   process.nextTick(flushStdio, child);
   maybeClose(child);

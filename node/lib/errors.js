@@ -21,6 +21,18 @@ function sandboxError(code, message, properties) {
   return error;
 }
 
+/** The status of a run whose command created a protected name (the CLI's exit code too). */
+const PROTECTED_NAME_CREATED_STATUS = 123;
+
+/**
+ * The command created protected names in a writable root (`sub/.git`, a name from `protect`),
+ * removed once the run was over: the run failed. `commandExitCode`/`commandSignal` are the
+ * command's own ending.
+ */
+function protectedNameCreated(message, commandExitCode, commandSignal) {
+  return sandboxError('ERR_SANDBOX_PROTECTED_NAME_CREATED', message, { commandExitCode, commandSignal });
+}
+
 function invalidArgument(message) {
   return sandboxError('ERR_SANDBOX_INVALID_ARGUMENT', message);
 }
@@ -147,6 +159,8 @@ function withProperties(message, properties) {
 
 module.exports = {
   sandboxError,
+  protectedNameCreated,
+  PROTECTED_NAME_CREATED_STATUS,
   invalidArgument,
   fromNative,
   isInputError,

@@ -18,7 +18,7 @@ const { invalidArgument, sandboxError, invalidArgType, invalidArgValue, outOfRan
 /** stdio codes shared with node/src/spec.rs. */
 const STDIO = { inherit: -1, pipe: -2, ignore: -3 };
 
-const SANDBOX_KEYS = ['policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses', 'unixSockets'];
+const SANDBOX_KEYS = ['policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses', 'unixSockets', 'protect', 'unprotect'];
 const SPAWN_KEYS = [
   'cwd',
   'env',
@@ -392,6 +392,12 @@ function sandboxOptions(options) {
   if (options.maxProcesses !== undefined && (!Number.isInteger(options.maxProcesses) || options.maxProcesses < 1 || options.maxProcesses > 0xffffffff)) {
     throw invalidArgument(`maxProcesses must be a whole number from 1, got ${describe(options.maxProcesses)}`);
   }
+  for (const key of ['protect', 'unprotect']) {
+    const names = options[key];
+    if (names !== undefined && !(Array.isArray(names) && names.every((name) => typeof name === 'string'))) {
+      throw invalidArgument(`${key} must be an array of file names, got ${describe(names)}`);
+    }
+  }
   if (options.pipeline !== undefined && !PIPELINES.has(options.pipeline)) {
     throw invalidArgument(`pipeline must be 'auto', 'bwrap' or 'landlock', got ${describe(options.pipeline)}`);
   }
@@ -413,6 +419,8 @@ function sandboxOptions(options) {
     noProc: options.noProc,
     bwrapPath: options.bwrapPath,
     maxProcesses: options.maxProcesses,
+    protect: options.protect,
+    unprotect: options.unprotect,
   };
 }
 

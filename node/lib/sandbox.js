@@ -25,16 +25,16 @@ module.exports = function createSandbox(binding) {
   // One reaper per module instance (i.e. per JS environment): a native thread waiting on the
   // children's pidfds with epoll. Exits arrive here on the JS thread; events are emitted on
   // the next tick so that a throwing listener surfaces as an ordinary uncaught exception.
-  const reaper = new binding.Reaper((id, code, signal, error) => {
-    process.nextTick(onExit, id, code, signal, error);
+  const reaper = new binding.Reaper((id, code, signal, error, violation) => {
+    process.nextTick(onExit, id, code, signal, error, violation);
   });
 
-  function onExit(id, code, signal, error) {
+  function onExit(id, code, signal, error, violation) {
     const child = pending.get(id);
     if (!child) return;
     host.setReferenced(child, false);
     pending.delete(id);
-    childModule.exited(child, code, signal, error);
+    childModule.exited(child, code, signal, error, violation);
   }
 
   const host = {
@@ -210,9 +210,14 @@ module.exports = function createSandbox(binding) {
       error.spawnargs = normalized.spawnargs.slice(1);
       value.error = error;
     }
+    const violated = result.protectedNameViolation != null;
+    if (violated) {
+      value.error = errors.protectedNameCreated(result.protectedNameViolation, result.status ?? null,
+        result.signal != null ? opts.signalName(result.signal) : null);
+    }
     Object.assign(value, {
-      status: result.status ?? null,
-      signal: result.signal != null ? opts.signalName(result.signal) : null,
+      status: violated ? errors.PROTECTED_NAME_CREATED_STATUS : result.status ?? null,
+      signal: violated ? null : result.signal != null ? opts.signalName(result.signal) : null,
       output,
       pid: result.pid,
       stdout: output[1],

@@ -40,9 +40,11 @@ pub struct Exit {
     code: i32,
     signal: i32,
     error: Option<String>,
+    /// Protected names the command created (removed after the run): the run failed.
+    violation: Option<String>,
 }
 
-type ExitArgs = FnArgs<(u32, i32, i32, Option<String>)>;
+type ExitArgs = FnArgs<(u32, i32, i32, Option<String>, Option<String>)>;
 type ExitCallback = ThreadsafeFunction<Exit, (), ExitArgs, Status, false, true>;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -113,13 +115,19 @@ impl Shared {
             for (id, child) in candidates {
                 let mut slot = lock(&child);
                 let Some(reaped) = slot.as_mut() else { continue };
-                let exit = match reaped.try_wait() {
+                let waited = reaped.try_wait();
+                let violation = reaped.protected_name_violation().map(ToString::to_string);
+                let exit = match waited {
                     Ok(None) => continue,
-                    Ok(Some(ExitStatus::Exited(code))) => Exit { id, code, signal: 0, error: None },
-                    Ok(Some(ExitStatus::Signaled(signal))) => Exit { id, code: -1, signal, error: None },
-                    Err(error) => {
-                        Exit { id, code: -1, signal: 0, error: Some(format!("cannot reap the child: {error}")) }
-                    }
+                    Ok(Some(ExitStatus::Exited(code))) => Exit { id, code, signal: 0, error: None, violation },
+                    Ok(Some(ExitStatus::Signaled(signal))) => Exit { id, code: -1, signal, error: None, violation },
+                    Err(error) => Exit {
+                        id,
+                        code: -1,
+                        signal: 0,
+                        error: Some(format!("cannot reap the child: {error}")),
+                        violation: None,
+                    },
                 };
                 if let Some(Watch { pidfd: Some(fd), .. }) = lock(&self.watched).remove(&id) {
                     // The pidfd is still open: `slot` owns it until the line below.
@@ -145,12 +153,16 @@ pub struct Reaper {
 
 #[napi]
 impl Reaper {
-    /// `onExit(id, code, signal, error)` runs on the JS thread for every child that ends.
+    /// `onExit(id, code, signal, error, violation)` runs on the JS thread for every child that
+    /// ends; `violation` names the protected names the command created (the run failed).
     #[napi(constructor)]
     pub fn new(on_exit: Function<'_, ExitArgs, ()>) -> napi::Result<Reaper> {
         let callback =
             on_exit.build_threadsafe_function::<Exit>().callee_handled::<false>().weak::<true>().build_callback(
-                |ctx| Ok(FnArgs::from((ctx.value.id, ctx.value.code, ctx.value.signal, ctx.value.error))),
+                |ctx| {
+                    let Exit { id, code, signal, error, violation } = ctx.value;
+                    Ok(FnArgs::from((id, code, signal, error, violation)))
+                },
             )?;
         let to_napi = |e: Error| napi::Error::from_reason(e.to_string());
         let epoll =

@@ -75,6 +75,10 @@ pub struct NativeSpec {
     pub unix_sockets: Option<String>,
     /// Unix socket paths asked for (not granted by this version; see the core's `UnixSockets`).
     pub unix_socket_paths: Option<Vec<String>>,
+    /// Names protected in every writable root besides the defaults (`protect`).
+    pub protect: Option<Vec<String>>,
+    /// Default protected names left unprotected (`unprotect`).
+    pub unprotect: Option<Vec<String>>,
 }
 
 /// Sets the policy's network access as `network` asks. `proxy` leaves the policy alone and
@@ -167,6 +171,9 @@ impl NativeSpec {
         let mode = self.unix_sockets.as_deref().map(|mode| UnixSockets::parse_mode(mode, "unixSockets")).transpose()?;
         let paths = self.unix_socket_paths.iter().flatten().map(PathBuf::from).collect();
         spec.unix_sockets = UnixSockets::from_parts(mode, paths, "unixSockets")?;
+        let names = |list: &Option<Vec<String>>| list.iter().flatten().map(OsString::from).collect::<Vec<_>>();
+        spec.protect = names(&self.protect);
+        spec.unprotect = names(&self.unprotect);
         Ok(spec)
     }
 }

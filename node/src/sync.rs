@@ -42,6 +42,9 @@ pub struct NativeSyncResult {
     /// `ETIMEDOUT` or `ENOBUFS` when `killSignal` was sent for that reason; `EPIPE` when the
     /// command did not read all of `input`.
     pub error: Option<String>,
+    /// Protected names the command created in a writable root (removed after the run): the
+    /// run failed.
+    pub protected_name_violation: Option<String>,
 }
 
 /// Prepares, spawns and waits. Only a failure to start is an error; how the command ended
@@ -228,5 +231,6 @@ fn run(mut child: Child, options: NativeSyncOptions) -> NativeSyncResult {
         stdout: stdout.into_buffer(),
         stderr: stderr.into_buffer(),
         error: error.or(write_error).map(str::to_owned),
+        protected_name_violation: child.protected_name_violation().map(ToString::to_string),
     }
 }

@@ -21,6 +21,7 @@ const TESTS = [
   'compat-fds.test.js',
   'profiles.test.js',
   'unix-sockets.test.js',
+  'protected-names.test.js',
   'errno.test.js',
   'closed-stdio.test.js',
 ];

@@ -442,6 +442,65 @@ static void test_larger_struct(uint32_t pipeline) {
         "[%s] larger struct with a zero tail", p);
 }
 
+/* Protected names: `protect` adds `.envrc`; a missing one directly in the workspace cannot be
+ * created, and one the command creates deeper down (like a `sub/.git`) is removed once the run
+ * is over, codex_sandbox_wait() returning CODEX_SANDBOX_PROTECTED_NAME_CREATED with the status
+ * stored and the paths named. A bad name is refused before anything runs; a request of the
+ * first version's size (88 bytes, before `protect` existed) still runs. */
+static void test_protected_names(uint32_t pipeline) {
+  const char *p = pipeline_name(pipeline);
+  if (pipeline == CODEX_SANDBOX_PIPELINE_LANDLOCK && namespaces_available != 1) {
+    printf("[%s] protected names: skipped (workspace-write needs user namespaces here)\n", p);
+    return;
+  }
+  static const char script[] =
+      "mkdir -p sub && echo x > sub/.envrc && mkdir sub/.git && "
+      "{ echo x > .envrc 2>/dev/null && touch escaped; true; }; exit 4";
+  const char *argv[] = {"/bin/sh", "-c", script, NULL};
+  const char *protect[] = {".envrc", NULL};
+  codex_sandbox_spawn_request req = request(pipeline, argv);
+  req.command_cwd = workspace;
+  req.protect = protect;
+  codex_sandbox_child *child = NULL;
+  codex_sandbox_error *err = NULL;
+  codex_sandbox_result rc = codex_sandbox_spawn(&req, &child, &err);
+  CHECK(rc == CODEX_SANDBOX_OK, "[%s] spawn with protect: %s", p, codex_sandbox_error_message(err));
+  codex_sandbox_error_free(err);
+  err = NULL;
+  if (child == NULL) return;
+  int code = -100, sig = -100;
+  rc = codex_sandbox_wait(child, &code, &sig, &err);
+  const char *message = err ? codex_sandbox_error_message(err) : "";
+  CHECK(rc == CODEX_SANDBOX_PROTECTED_NAME_CREATED && code == 4 && sig == 0,
+        "[%s] wait: %s, exit %d: %s", p, codex_sandbox_result_name(rc), code, message);
+  CHECK(strstr(message, "/work/sub/.envrc`") != NULL && strstr(message, "/work/sub/.git`") != NULL,
+        "[%s] the error names each path: %s", p, message);
+  codex_sandbox_error_free(err);
+  codex_sandbox_child_free(child);
+  char path[256];
+  struct stat st;
+  const char *gone[] = {"sub/.envrc", "sub/.git", ".envrc", "escaped"};
+  for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", workspace, gone[i]);
+    CHECK(lstat(path, &st) != 0 && errno == ENOENT, "[%s] %s is not on the host", p, gone[i]);
+  }
+
+  const char *bad[] = {"a/b", NULL};
+  const char *true_argv[] = {"true", NULL};
+  req = request(pipeline, true_argv);
+  req.protect = bad;
+  err = NULL;
+  rc = codex_sandbox_spawn(&req, &child, &err);
+  CHECK(rc == CODEX_SANDBOX_INVALID_ARGUMENT && strstr(codex_sandbox_error_message(err), "`protect[0]`") != NULL,
+        "[%s] a name with a slash: %s: %s", p, codex_sandbox_result_name(rc), err ? codex_sandbox_error_message(err) : "");
+  codex_sandbox_error_free(err);
+
+  req = request(pipeline, true_argv);
+  req.struct_size = 88; /* the first version of the struct */
+  code = -100;
+  CHECK(run(&req, &code, NULL) == CODEX_SANDBOX_OK && code == 0, "[%s] a version-1 request", p);
+}
+
 /* ---------------------------------------------------------------- error paths */
 
 static void expect_error(const char *what, const codex_sandbox_spawn_request *req,
@@ -853,7 +912,7 @@ static void setup(void) {
 
 static void cleanup(void) {
   char path[256];
-  const char *names[] = {"work/inside.txt", "work/.codex", "work", "outside.txt"};
+  const char *names[] = {"work/inside.txt", "work/.codex", "work/sub", "work", "outside.txt"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     snprintf(path, sizeof path, "%s/%s", scratch, names[i]);
     if (unlink(path) != 0) rmdir(path);
@@ -895,6 +954,7 @@ int main(int argc, char **argv) {
       test_unix_sockets(pipelines[i]);
       test_larger_struct(pipelines[i]);
       test_closed_stdio(pipelines[i]);
+      test_protected_names(pipelines[i]);
       printf("pipeline %s: %s\n", pipeline_name(pipelines[i]),
              atomic_load(&failed) == failed_before ? "ok" : "FAILED");
     }

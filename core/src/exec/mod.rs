@@ -18,6 +18,7 @@ mod launch;
 mod placeholder;
 mod report;
 pub mod signal;
+pub mod sweep;
 mod system_bwrap;
 
 pub use forward::{FORWARDED_SIGNALS, SignalForwarder};
@@ -136,6 +137,10 @@ pub struct Child {
     bwrap_status: Option<system_bwrap::BwrapStatus>,
     /// Set when the installed bwrap stopped in its setup (the status is then 125).
     setup_failure: Option<Error>,
+    /// The protected names present before the run, checked again once it is over.
+    sweep: Option<sweep::Sweep>,
+    /// Set when the sweep found protected names the command created.
+    protected_name_violation: Option<Error>,
 }
 
 impl Drop for Child {
@@ -208,6 +213,14 @@ impl Child {
         self.setup_failure.as_ref()
     }
 
+    /// Protected names the command created in a writable root (`sub/.git`, an added name),
+    /// found once the run was over and every process of it gone, and removed: the run failed
+    /// ([`crate::ErrorKind::ProtectedNameCreated`]; the CLI exits 123), whatever the command's
+    /// own status. Also set when the check could not cover everything. Known once reaped.
+    pub fn protected_name_violation(&self) -> Option<&Error> {
+        self.protected_name_violation.as_ref()
+    }
+
     /// Reaps the command if it has exited.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if let Some(status) = self.status {
@@ -239,6 +252,11 @@ impl Child {
         self.status = Some(status);
         for placeholder in self.placeholders.drain(..) {
             placeholder.release();
+        }
+        // Every process of the run is gone (the PID namespace's init has exited, or the
+        // subreaper has ended every descendant before reporting), so nothing can race the walk.
+        if let Some(sweep) = self.sweep.take() {
+            self.protected_name_violation = sweep.after().into_error();
         }
         status
     }
@@ -279,6 +297,11 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
             .map_err(|errno| Error::argument("pass_fds", format!("descriptor {fd}: {}", errno.into_io())))?;
     }
 
+    // Before any placeholder exists: those are this run's own, gone again before the check.
+    let sweep = match plan.sweep_scope() {
+        Some(scope) => Some(sweep::Sweep::before(&scope.roots, scope.names, &scope.skip)?),
+        None => None,
+    };
     let mut placeholders = Vec::new();
     let launch_options = LaunchOptions {
         fd_map: sources.iter().map(|(target, source)| (*target, source.as_raw_fd())).collect(),
@@ -309,6 +332,8 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
                 placeholders,
                 bwrap_status,
                 setup_failure: None,
+                sweep,
+                protected_name_violation: None,
             })
         }
         Err(error) => {

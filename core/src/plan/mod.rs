@@ -132,6 +132,11 @@ pub struct SandboxSpec {
     pub max_processes: Option<u64>,
     /// Run a `bwrap` plan with this installed `bwrap` instead of the embedded launcher.
     pub bwrap_path: Option<PathBuf>,
+    /// Names protected in every writable root besides the defaults (`.envrc`, `.vscode`):
+    /// plain final path components.
+    pub protect: Vec<OsString>,
+    /// Default protected names to leave unprotected (`.git` for a `git init` workflow).
+    pub unprotect: Vec<OsString>,
 }
 
 impl SandboxSpec {
@@ -149,6 +154,8 @@ impl SandboxSpec {
             no_proc: false,
             max_processes: None,
             bwrap_path: None,
+            protect: Vec::new(),
+            unprotect: Vec::new(),
         }
     }
 }
@@ -222,6 +229,14 @@ pub(crate) struct ProtectedBinds {
     /// Missing protected paths that get no placeholder because nobody can create them here
     /// (a read-only workspace, a directory the user may not write to): `(path, why)`.
     pub uncreatable: Vec<(PathBuf, String)>,
+}
+
+/// What the sweep after the run covers (see [`SandboxPlan::sweep_scope`]).
+pub(crate) struct SweepScope<'a> {
+    pub roots: Vec<PathBuf>,
+    pub names: &'a resolve::ProtectedNames,
+    /// Directories (device, inode) not walked.
+    pub skip: Vec<(u64, u64)>,
 }
 
 /// What the child does, decided in full before `clone`. Read-only: the executor and `--explain`
@@ -418,6 +433,43 @@ impl SandboxPlan {
         }
     }
 
+    /// What the sweep after the run covers (see `exec::sweep`): the writable roots, the
+    /// protected names, and the directories not walked (the read-only protected directories,
+    /// where nothing can be created). `None` where the command may write everywhere or there
+    /// is nothing to sweep.
+    pub(crate) fn sweep_scope(&self) -> Option<SweepScope<'_>> {
+        let names = &self.filesystem.protected_names;
+        let confined = matches!(self.enforcement, Enforcement::Landlock { .. } | Enforcement::Namespaces { .. });
+        if !confined
+            || self.filesystem.full_write
+            || names.names().is_empty()
+            || self.filesystem.writable_roots.is_empty()
+        {
+            return None;
+        }
+        let skip = self
+            .protected()
+            .read_only
+            .iter()
+            .filter(|p| p.kind == resolve::ProtectedKind::Directory)
+            .filter_map(|p| p.identity)
+            .collect();
+        // `/tmp` and `$TMPDIR` are shared with every process of the host, whose own `.git`s
+        // appear there during the run too: the sweep could not tell them from the command's
+        // and would delete other programs' files (docs/security.md, residual risks).
+        let roots: Vec<PathBuf> = self
+            .filesystem
+            .writable_roots
+            .iter()
+            .filter(|root| matches!(root.source, resolve::RootSource::Explicit | resolve::RootSource::PolicyCwd))
+            .map(|root| root.path.clone())
+            .collect();
+        if roots.is_empty() {
+            return None;
+        }
+        Some(SweepScope { roots, names, skip })
+    }
+
     /// Protected paths re-bound read-only in the sandbox, shallowest first.
     pub fn read_only_binds(&self) -> &[ProtectedPath] {
         &self.protected().read_only
@@ -522,7 +574,8 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     };
 
     let tmpdir = spec.env.iter().find(|(k, _)| k == "TMPDIR").map(|(_, v)| v.as_os_str());
-    let filesystem = resolve::resolve(&spec.policy.lower(), &spec.policy_cwd, tmpdir)?;
+    let names = resolve::ProtectedNames::new(&spec.protect, &spec.unprotect, "protect", "unprotect")?;
+    let filesystem = resolve::resolve_with_names(&spec.policy.lower(), &spec.policy_cwd, tmpdir, &names)?;
     let command_cwd = match &spec.command_cwd {
         Some(cwd) => resolve::canonical_dir(cwd, "command-cwd")?,
         None => resolve::canonical_dir(&spec.policy_cwd, "sandbox-policy-cwd")?,

@@ -214,7 +214,12 @@ mod tests {
             read: ReadScope::Full,
             writable_roots: roots
                 .iter()
-                .map(|r| WritableRoot { path: r.into(), source: RootSource::Explicit, protected: vec![] })
+                .map(|r| WritableRoot {
+                    path: r.into(),
+                    source: RootSource::Explicit,
+                    protected: vec![],
+                    protected_names: vec![],
+                })
                 .collect(),
             skipped_roots: vec![],
             ..Default::default()

@@ -144,3 +144,122 @@ pub fn may_write(path: &CStr) -> SysResult<()> {
     // SAFETY: path is NUL-terminated.
     check_int(unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::W_OK, libc::AT_EACCESS) }).map(drop)
 }
+
+/// The kernel's `struct statx_timestamp`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StatxTimestamp {
+    pub tv_sec: i64,
+    pub tv_nsec: u32,
+    reserved: i32,
+}
+
+/// The kernel's `struct statx` (256 bytes), declared here because not every libc target
+/// declares it.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct KernelStatx {
+    mask: u32,
+    blksize: u32,
+    attributes: u64,
+    nlink: u32,
+    uid: u32,
+    gid: u32,
+    mode: u16,
+    spare0: u16,
+    ino: u64,
+    size: u64,
+    blocks: u64,
+    attributes_mask: u64,
+    atime: StatxTimestamp,
+    btime: StatxTimestamp,
+    ctime: StatxTimestamp,
+    mtime: StatxTimestamp,
+    rdev_major: u32,
+    rdev_minor: u32,
+    dev_major: u32,
+    dev_minor: u32,
+    spare: [u64; 14],
+}
+
+const STATX_BASIC_STATS: u32 = 0x7ff;
+const STATX_BTIME: u32 = 0x800;
+
+/// What `statx(2)` says about one directory entry, the entry itself (a symlink is not
+/// followed).
+#[derive(Clone, Copy, Debug)]
+pub struct EntryStat {
+    pub mode: u32,
+    /// `st_dev` as `stat(2)` encodes it.
+    pub dev: u64,
+    pub ino: u64,
+    pub ctime: StatxTimestamp,
+    /// The inode's birth time, where the file system records it.
+    pub btime: Option<StatxTimestamp>,
+}
+
+impl EntryStat {
+    pub fn is_dir(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
+}
+
+/// `statx(dir, name, AT_SYMLINK_NOFOLLOW)`: the entry `name` of the directory `dir`.
+pub fn stat_entry(dir: RawFd, name: &CStr) -> SysResult<EntryStat> {
+    // SAFETY: all-zero is a valid value of the plain-data struct.
+    let mut st: KernelStatx = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` is NUL-terminated and `st` is a correctly sized, writable statx buffer.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_statx,
+            dir,
+            name.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT,
+            STATX_BASIC_STATS | STATX_BTIME,
+            &mut st as *mut KernelStatx,
+        )
+    };
+    check(ret)?;
+    Ok(EntryStat {
+        mode: u32::from(st.mode),
+        dev: libc::makedev(st.dev_major, st.dev_minor),
+        ino: st.ino,
+        ctime: st.ctime,
+        btime: (st.mask & STATX_BTIME != 0).then_some(st.btime),
+    })
+}
+
+/// `getdents64(2)`: fills `buf` with `struct linux_dirent64` records; 0 at the end of the
+/// directory.
+pub fn getdents64(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+    // SAFETY: the pointer and length describe `buf`, which the kernel writes at most that far.
+    let ret = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
+    check(ret).map(|n| n as usize)
+}
+
+/// `unlinkat(2)`: removes the entry `name` of the directory `dir` (a directory, empty, with
+/// `AT_REMOVEDIR`).
+pub fn unlinkat(dir: RawFd, name: &CStr, flags: libc::c_int) -> SysResult<()> {
+    // SAFETY: name is NUL-terminated.
+    check_int(unsafe { libc::unlinkat(dir, name.as_ptr(), flags) }).map(drop)
+}
+
+/// The file system type (`f_type` of `fstatfs(2)`) holding `fd`.
+pub fn fs_type(fd: RawFd) -> SysResult<i64> {
+    let mut st = KernelStatfs::default();
+    // SAFETY: `st` matches the kernel's struct statfs on 64-bit targets and outlives the call.
+    check(unsafe { libc::syscall(libc::SYS_fstatfs, fd, &mut st as *mut KernelStatfs) }).map(|_| st.f_type)
+}
+
+/// `fchmod(2)`.
+pub fn fchmod(fd: RawFd, mode: libc::mode_t) -> SysResult<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::fchmod(fd, mode) }).map(drop)
+}
+
+/// Whether the caller's effective ids may create entries in the directory `name` of `dir`
+/// (`faccessat(W_OK | X_OK, AT_EACCESS)`).
+pub fn may_write_at(dir: RawFd, name: &CStr) -> SysResult<()> {
+    // SAFETY: name is NUL-terminated.
+    check_int(unsafe { libc::faccessat(dir, name.as_ptr(), libc::W_OK | libc::X_OK, libc::AT_EACCESS) }).map(drop)
+}
