@@ -725,3 +725,113 @@ fn where_a_filter_refuses_the_mount_family_the_refusal_names_the_mount_step() {
         assert!(!scratch.path.join("ran").exists());
     }
 }
+
+/// Copies `binary` and the shared objects `ldd` lists for it into `tree`, at the same paths
+/// (the binary itself at `tree/name`).
+fn copy_with_libraries(binary: &Path, tree: &Path, name: &str) {
+    std::fs::copy(binary, tree.join(name)).unwrap();
+    let ldd = Command::new("ldd").arg(binary).output().unwrap();
+    assert!(ldd.status.success(), "ldd {}: {}", binary.display(), stderr(&ldd));
+    for line in String::from_utf8(ldd.stdout).unwrap().lines() {
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" or "/lib64/ld-linux-x86-64.so.2 (0x…)"
+        let Some(library) = line.split_whitespace().find(|word| word.starts_with('/')) else { continue };
+        let target = tree.join(library.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(library, &target).unwrap();
+    }
+}
+
+/// Runs, as root, in a private mount and PID namespace (procfs remounted for it, so PID 1 is
+/// the shell below, in this mount namespace): `chroot --userspec USER TREE`, then
+/// `/codex-linux-sandbox ARGS` in `/work` (with `TREE` first bind-mounted on itself when
+/// `mount_point`), or without `tree` the binary unchrooted, as `user`. Nothing outside the new
+/// mount namespace changes.
+fn run_in_namespaces(tree: Option<&Path>, mount_point: bool, user: User, args: &[&str]) -> Output {
+    let (uid, gid) = user.ids();
+    let script = r#"
+        set -e
+        tree=$1 userspec=$2 bind=$3 binary=$4
+        shift 4
+        if [ -z "$tree" ]; then
+            status=0
+            cd /tmp
+            setpriv --reuid "${userspec%:*}" --regid "${userspec#*:}" --clear-groups "$binary" "$@" || status=$?
+            exit "$status"
+        fi
+        [ "$bind" = 0 ] || mount --bind "$tree" "$tree"
+        mount -t proc proc "$tree/proc"
+        # Not exec'd: this shell stays PID 1, with the namespace's root.
+        status=0
+        chroot --userspec="$userspec" "$tree" /sh -c 'cd /work && exec /codex-linux-sandbox "$@"' sh "$@" || status=$?
+        exit "$status"
+    "#;
+    Command::new("unshare")
+        .args(["--mount", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", script, "sh"])
+        .arg(tree.map(Path::as_os_str).unwrap_or_default())
+        .arg(format!("{uid}:{gid}"))
+        .arg(if mount_point { "1" } else { "0" })
+        .arg(common::binary())
+        .args(args)
+        .current_dir("/")
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn in_a_chroot_the_refusal_names_the_chroot_for_root_and_for_65534() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        common::skip("building a chroot needs root (CI runs as root)");
+        return;
+    }
+    for user in common::users() {
+        // The tree belongs to root (as a chroot would); only /work is the user's.
+        let scratch = Scratch::new(User::Current, "chroot");
+        let tree = scratch.dir("root");
+        copy_with_libraries(common::binary(), &tree, "codex-linux-sandbox");
+        copy_with_libraries(Path::new("/usr/bin/touch"), &tree, "touch");
+        copy_with_libraries(&std::fs::canonicalize("/bin/sh").unwrap(), &tree, "sh");
+        std::fs::create_dir(tree.join("proc")).unwrap();
+        std::fs::create_dir(tree.join("work")).unwrap();
+        let (uid, gid) = user.ids();
+        std::os::unix::fs::chown(tree.join("work"), Some(uid), Some(gid)).unwrap();
+        for dir in [&scratch.path, &tree] {
+            std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        }
+
+        // A chroot into a plain directory (no mount at the new root: any uid sees that), and
+        // into a mount point (seen in PID 1's mountinfo as mounted elsewhere).
+        for mount_point in [false, true] {
+            let case = format!("{user:?}, chroot into a {}", if mount_point { "mount point" } else { "directory" });
+            let output = run_in_namespaces(Some(&tree), mount_point, user, &["doctor", "--json"]);
+            let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+                .unwrap_or_else(|e| panic!("{case}: doctor: {e}: {}", stderr(&output)));
+            assert_eq!(report["evidence"]["chroot"], true, "{case}: {}", report["evidence"]);
+            let namespaces = doctor_check(&report, "user, mount, PID, network namespaces");
+            // The kernel refuses user namespaces in a chroot (EPERM), for root too.
+            assert_eq!(namespaces["errno"], serde_json::json!(["EPERM", libc::EPERM]), "{case}: {namespaces}");
+            let fix = namespaces["fix"].as_str().unwrap();
+            assert!(fix.starts_with("this process runs in a chroot"), "{case}: {fix}");
+
+            let args = ["--sandbox-policy", "workspace-write", "--", "/touch", "/work/ran"];
+            let output = run_in_namespaces(Some(&tree), mount_point, user, &args);
+            assert_eq!(output.status.code(), Some(125), "{case}: {}", stderr(&output));
+            assert!(stderr(&output).contains("runs in a chroot"), "{case}: {}", stderr(&output));
+            assert!(!tree.join("work/ran").exists(), "{case}");
+            // A read-only policy runs on Landlock, which holds in a chroot.
+            let output = run_in_namespaces(Some(&tree), mount_point, user, &["--", "/touch", "/work/ran"]);
+            assert_eq!(output.status.code(), Some(1), "{case}: {}", stderr(&output));
+            assert!(stderr(&output).contains("Permission denied"), "{case}: {}", stderr(&output));
+            assert!(!tree.join("work/ran").exists(), "{case}");
+        }
+
+        // The same namespaces without the chroot: the root is PID 1's.
+        let output = run_in_namespaces(None, false, user, &["doctor", "--json"]);
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{user:?}: {e}: {}", stderr(&output)));
+        assert_eq!(report["evidence"]["chroot"], false, "{user:?}: {}", report["evidence"]);
+    }
+}
