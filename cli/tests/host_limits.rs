@@ -789,3 +789,285 @@ fn without_close_range_a_descriptor_above_the_limit_does_not_reach_the_command()
         }
     }
 }
+
+/// Copies `binary` and the shared objects `ldd` lists for it into `tree`, at the same paths
+/// (the binary itself at `tree/name`).
+fn copy_with_libraries(binary: &Path, tree: &Path, name: &str) {
+    std::fs::copy(binary, tree.join(name)).unwrap();
+    let ldd = Command::new("ldd").arg(binary).output().unwrap();
+    assert!(ldd.status.success(), "ldd {}: {}", binary.display(), stderr(&ldd));
+    for line in String::from_utf8(ldd.stdout).unwrap().lines() {
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" or "/lib64/ld-linux-x86-64.so.2 (0x…)"
+        let Some(library) = line.split_whitespace().find(|word| word.starts_with('/')) else { continue };
+        let target = tree.join(library.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(library, &target).unwrap();
+    }
+}
+
+/// Runs, as root, in a private mount and PID namespace (procfs remounted for it, so PID 1 is
+/// the shell below, in this mount namespace): `chroot --userspec USER TREE`, then
+/// `/codex-linux-sandbox ARGS` in `/work` (with `TREE` first bind-mounted on itself when
+/// `mount_point`), or without `tree` the binary unchrooted, as `user`. Nothing outside the new
+/// mount namespace changes.
+fn run_in_namespaces(tree: Option<&Path>, mount_point: bool, user: User, args: &[&str]) -> Output {
+    let (uid, gid) = user.ids();
+    let script = r#"
+        set -e
+        tree=$1 userspec=$2 bind=$3 binary=$4
+        shift 4
+        if [ -z "$tree" ]; then
+            status=0
+            cd /tmp
+            setpriv --reuid "${userspec%:*}" --regid "${userspec#*:}" --clear-groups "$binary" "$@" || status=$?
+            exit "$status"
+        fi
+        [ "$bind" = 0 ] || mount --bind "$tree" "$tree"
+        mount -t proc proc "$tree/proc"
+        # Not exec'd: this shell stays PID 1, with the namespace's root.
+        status=0
+        chroot --userspec="$userspec" "$tree" /sh -c 'cd /work && exec /codex-linux-sandbox "$@"' sh "$@" || status=$?
+        exit "$status"
+    "#;
+    Command::new("unshare")
+        .args(["--mount", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", script, "sh"])
+        .arg(tree.map(Path::as_os_str).unwrap_or_default())
+        .arg(format!("{uid}:{gid}"))
+        .arg(if mount_point { "1" } else { "0" })
+        .arg(common::binary())
+        .args(args)
+        .current_dir("/")
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn in_a_chroot_the_refusal_names_the_chroot_for_root_and_for_65534() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        common::skip("building a chroot needs root (CI runs as root)");
+        return;
+    }
+    for user in common::users() {
+        // The tree belongs to root (as a chroot would); only /work is the user's.
+        let scratch = Scratch::new(User::Current, "chroot");
+        let tree = scratch.dir("root");
+        copy_with_libraries(common::binary(), &tree, "codex-linux-sandbox");
+        copy_with_libraries(Path::new("/usr/bin/touch"), &tree, "touch");
+        copy_with_libraries(&std::fs::canonicalize("/bin/sh").unwrap(), &tree, "sh");
+        std::fs::create_dir(tree.join("proc")).unwrap();
+        std::fs::create_dir(tree.join("work")).unwrap();
+        let (uid, gid) = user.ids();
+        std::os::unix::fs::chown(tree.join("work"), Some(uid), Some(gid)).unwrap();
+        for dir in [&scratch.path, &tree] {
+            std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        }
+
+        // A chroot into a plain directory (no mount at the new root: any uid sees that), and
+        // into a mount point (seen in PID 1's mountinfo as mounted elsewhere).
+        for mount_point in [false, true] {
+            let case = format!("{user:?}, chroot into a {}", if mount_point { "mount point" } else { "directory" });
+            let output = run_in_namespaces(Some(&tree), mount_point, user, &["doctor", "--json"]);
+            let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+                .unwrap_or_else(|e| panic!("{case}: doctor: {e}: {}", stderr(&output)));
+            assert_eq!(report["evidence"]["chroot"], true, "{case}: {}", report["evidence"]);
+            let namespaces = doctor_check(&report, "user, mount, PID, network namespaces");
+            // The kernel refuses user namespaces in a chroot (EPERM), for root too.
+            assert_eq!(namespaces["errno"], serde_json::json!(["EPERM", libc::EPERM]), "{case}: {namespaces}");
+            let fix = namespaces["fix"].as_str().unwrap();
+            assert!(fix.starts_with("this process runs in a chroot"), "{case}: {fix}");
+
+            let args = ["--sandbox-policy", "workspace-write", "--", "/touch", "/work/ran"];
+            let output = run_in_namespaces(Some(&tree), mount_point, user, &args);
+            assert_eq!(output.status.code(), Some(125), "{case}: {}", stderr(&output));
+            assert!(stderr(&output).contains("runs in a chroot"), "{case}: {}", stderr(&output));
+            assert!(!tree.join("work/ran").exists(), "{case}");
+            // A read-only policy runs on Landlock, which holds in a chroot.
+            let output = run_in_namespaces(Some(&tree), mount_point, user, &["--", "/touch", "/work/ran"]);
+            assert_eq!(output.status.code(), Some(1), "{case}: {}", stderr(&output));
+            assert!(stderr(&output).contains("Permission denied"), "{case}: {}", stderr(&output));
+            assert!(!tree.join("work/ran").exists(), "{case}");
+        }
+
+        // The same namespaces without the chroot: the root is PID 1's.
+        let output = run_in_namespaces(None, false, user, &["doctor", "--json"]);
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{user:?}: {e}: {}", stderr(&output)));
+        assert_eq!(report["evidence"]["chroot"], false, "{user:?}: {}", report["evidence"]);
+    }
+}
+
+/// The uid the installed-bwrap host runs the sandbox as. Not 65534: a setuid bwrap maps the
+/// overflow uid (65534) as the sandbox's root when it mounts `/dev`, and the kernel refuses a
+/// second map line for the same outer uid (`bwrap: setting up uid map: Invalid argument`).
+const SETUID_BWRAP_USER: u32 = 1000;
+
+/// A host that refuses our user namespaces but grants them to its installed bwrap (Ubuntu
+/// 24.04's AppArmor does it per executable; no AppArmor here). Built with kernel limits only,
+/// in namespaces this function creates: a user namespace mapping uids 0-65535 to themselves, in
+/// which `user.max_user_namespaces` is `QUOTA` and holder processes (`unshare --user sleep`)
+/// use up the quota of the sandbox's uid (and 65534's). The namespaces a user may create are
+/// counted per effective uid, so a setuid-root copy of Debian's bwrap, bind-mounted over
+/// `/usr/bin/bwrap` in a private mount namespace, still creates them. Runs
+/// `codex-linux-sandbox ARGS` there as `uid` in `cwd`. Seccomp cannot build this host: a
+/// filter is inherited by the bwrap the binary starts, and bwrap's `clone` carries the same
+/// flags as the probe's.
+fn run_on_a_host_whose_bwrap_alone_gets_user_namespaces(
+    bwrap_copy: &Path,
+    uid: u32,
+    cwd: &Path,
+    args: &[&str],
+) -> Output {
+    use std::process::Stdio;
+    const HOST: &str = r#"
+        set -e
+        copy=$1 binary=$2 work=$3 uid=$4
+        shift 4
+        quota=4
+        echo "$quota" > /proc/sys/user/max_user_namespaces
+        mount --bind "$copy" /usr/bin/bwrap
+        own=$(readlink /proc/self/ns/user)
+        for holder in $(printf '%s\n' "$uid" 65534 | sort -u); do
+            n=0
+            while [ "$n" -lt "$quota" ]; do
+                n=$((n + 1))
+                setpriv --reuid "$holder" --regid "$holder" --clear-groups unshare --user sleep 600 &
+                pid=$!
+                i=0
+                until ns=$(readlink "/proc/$pid/ns/user") && [ "$ns" != "$own" ]; do
+                    i=$((i + 1))
+                    [ "$i" -lt 500 ] || { echo "holder $holder did not enter its namespace" >&2; exit 99; }
+                    sleep 0.01
+                done
+            done
+        done
+        # The holders end with this PID namespace, when this shell (its PID 1) exits.
+        cd "$work"
+        status=0
+        setpriv --reuid "$uid" --regid "$uid" --clear-groups "$binary" "$@" || status=$?
+        exit "$status"
+    "#;
+    // `unshare --user` without a map (util-linux would need newuidmap for a range): the shell
+    // waits on stdin until this process, root outside, has written the maps.
+    let mut child = Command::new("unshare")
+        .args(["--user", "--", "sh", "-c"])
+        .arg(r#"read _; exec unshare --mount --pid --fork --mount-proc -- sh -c "$0" sh "$@" </dev/null"#)
+        .arg(HOST)
+        .arg(bwrap_copy)
+        .arg(common::binary())
+        .arg(cwd)
+        .arg(uid.to_string())
+        .args(args)
+        .current_dir("/")
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let own = std::fs::read_link("/proc/self/ns/user").unwrap();
+    let pid = child.id();
+    let mut waited = 0;
+    while std::fs::read_link(format!("/proc/{pid}/ns/user")).is_ok_and(|ns| ns == own) {
+        waited += 1;
+        assert!(waited < 5_000, "unshare --user did not enter its namespace");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    for map in ["uid_map", "gid_map"] {
+        std::fs::write(format!("/proc/{pid}/{map}"), "0 0 65536\n").unwrap();
+    }
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn where_only_the_installed_bwrap_gets_user_namespaces_auto_runs_it_sandboxed() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        common::skip("building a host with a setuid bwrap needs root (CI runs as root)");
+        return;
+    }
+    if bwrap().is_none() {
+        return;
+    }
+    use std::os::unix::fs::{PermissionsExt, chown};
+    // The setuid copy sits in a directory only root can enter: on the host nobody else can run
+    // it; inside the test's mount namespace it is reached as /usr/bin/bwrap.
+    let private = Scratch::new(User::Current, "setuid-bwrap");
+    std::fs::set_permissions(&private.path, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let copy = private.path.join("bwrap");
+    std::fs::copy("/usr/bin/bwrap", &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o4755)).unwrap();
+
+    let scratch = Scratch::new(User::Current, "installed-bwrap-host");
+    for dir in ["work", "outside"] {
+        let path = scratch.dir(dir);
+        chown(&path, Some(SETUID_BWRAP_USER), Some(SETUID_BWRAP_USER)).unwrap();
+    }
+    let host_file = scratch.path.join("outside/host");
+    std::fs::write(&host_file, "original").unwrap();
+    chown(&host_file, Some(SETUID_BWRAP_USER), Some(SETUID_BWRAP_USER)).unwrap();
+    let work = scratch.path.join("work");
+    let run = |uid: u32, args: &[&str]| run_on_a_host_whose_bwrap_alone_gets_user_namespaces(&copy, uid, &work, args);
+
+    let output = run(SETUID_BWRAP_USER, &["doctor", "--json"]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("doctor: {e}: {}", stderr(&output)));
+    assert_eq!(output.status.code(), Some(0), "workspace-write runs here: {}", stderr(&output));
+    let namespaces = doctor_check(&report, "user, mount, PID, network namespaces");
+    assert_eq!(namespaces["errno"], serde_json::json!(["ENOSPC", libc::ENOSPC]), "{namespaces}");
+    let installed = doctor_check(&report, "installed bwrap");
+    assert_eq!(installed["ok"], true, "{installed}");
+    assert_eq!(installed["meaning"], "/usr/bin/bwrap creates namespaces here: auto runs it", "{installed}");
+    assert_eq!(report["auto_pipeline"], "bwrap", "{report}");
+
+    let output = run(SETUID_BWRAP_USER, &["--sandbox-policy", common::WORKSPACE, "--explain", "--", "true"]);
+    let plan: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("--explain: {e}: {}", stderr(&output)));
+    assert_eq!(plan["pipeline"], "bwrap", "{plan}");
+    let reason = plan["pipeline_reason"].as_str().unwrap();
+    assert!(reason.contains("but /usr/bin/bwrap creates its namespaces"), "{reason}");
+
+    // Sandboxed: the workspace write lands; a file its owner could write outside the
+    // workspace is read-only (EROFS, not the EACCES an unconfined write to /etc would get).
+    let script = format!("echo ok > here; echo changed > {}", host_file.display());
+    // (common::WORKSPACE: /tmp, where the scratch directories are, is not writable.)
+    let output = run(SETUID_BWRAP_USER, &["--sandbox-policy", common::WORKSPACE, "--", "sh", "-c", &script]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("Read-only file system"), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(work.join("here")).unwrap(), "ok\n");
+    assert_eq!(std::fs::read_to_string(&host_file).unwrap(), "original", "the host file is untouched");
+
+    // uid 65534 on the same host: the installed bwrap cannot map it (see SETUID_BWRAP_USER),
+    // the probe sees that, and workspace-write is refused without running.
+    let output = run(65534, &["doctor", "--json"]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("doctor as 65534: {e}: {}", stderr(&output)));
+    let installed = doctor_check(&report, "installed bwrap");
+    assert_eq!(installed["meaning"], "/usr/bin/bwrap is installed but cannot create its namespaces here either");
+    assert_eq!(report["auto_pipeline"], "landlock", "{report}");
+    // Landlock cannot protect .codex without a namespace: refused, every pipeline's cause named.
+    let nobody = Scratch::new(User::Nobody, "installed-bwrap-host-65534");
+    let (nobody_work, nobody_file) = (nobody.dir("work"), nobody.file("outside/host", "original"));
+    let script = format!("echo ok > here; echo changed > {}", nobody_file.display());
+    let output = run_on_a_host_whose_bwrap_alone_gets_user_namespaces(
+        &copy,
+        65534,
+        &nobody_work,
+        &["--sandbox-policy", common::WORKSPACE, "--", "sh", "-c", &script],
+    );
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    let refusal = stderr(&output);
+    assert!(refusal.contains("No space left on device (os error 28)"), "{refusal}");
+    assert!(
+        refusal.contains("Installed bwrap: ") && refusal.contains("Landlock pipeline: the protected paths"),
+        "{refusal}"
+    );
+    assert!(!nobody_work.join("here").exists(), "nothing ran");
+    assert_eq!(std::fs::read_to_string(&nobody_file).unwrap(), "original");
+}

@@ -31,17 +31,44 @@ pub struct Evidence {
     pub max_user_namespaces: Option<u64>,
 }
 
+/// The files [`Evidence::gather_from`] reads: the host's own (`LiveHost`), or a simulated host
+/// in unit tests (procfs files cannot be created, and no AppArmor runs on every test machine).
+pub(crate) trait HostView {
+    /// The text of the file at `path`, when it can be read.
+    fn read(&self, path: &str) -> Option<String>;
+    /// `(st_dev, st_ino)` of `path` (followed), when it can be stat'ed.
+    fn identity(&self, path: &str) -> Option<(u64, u64)>;
+}
+
+/// The running host.
+struct LiveHost;
+
+impl HostView for LiveHost {
+    fn read(&self, path: &str) -> Option<String> {
+        fs::read_to_string(path).ok()
+    }
+
+    fn identity(&self, path: &str) -> Option<(u64, u64)> {
+        fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+}
+
 impl Evidence {
     /// Reads the evidence now (a few small files under `/proc`).
     pub fn gather() -> Evidence {
-        let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+        Evidence::gather_from(&LiveHost)
+    }
+
+    /// The evidence `host` shows.
+    pub(crate) fn gather_from(host: &impl HostView) -> Evidence {
+        let status = host.read("/proc/self/status").unwrap_or_default();
         let status_field =
             |name: &str| status.lines().find_map(|line| line.strip_prefix(name)?.trim().parse::<u32>().ok());
-        let sysctl = |path: &str| fs::read_to_string(path).ok().map(|value| value.trim().to_owned());
+        let sysctl = |path: &str| host.read(path).map(|value| value.trim().to_owned());
         let max_user_namespaces = sysctl("/proc/sys/user/max_user_namespaces").and_then(|v| v.parse().ok());
         let apparmor_label = ["/proc/self/attr/apparmor/current", "/proc/self/attr/current"]
             .iter()
-            .find_map(|path| fs::read_to_string(path).ok())
+            .find_map(|path| host.read(path))
             .map(|label| label.trim_end_matches(['\n', '\0']).to_owned())
             .filter(|label| !label.is_empty() && label != "unconfined" && !label.ends_with("(unconfined)"));
         let mut blocking_sysctls = Vec::new();
@@ -61,8 +88,8 @@ impl Evidence {
             ));
         }
         Evidence {
-            proc_mounted: fs::metadata("/proc/self").is_ok(),
-            chroot: chroot(),
+            proc_mounted: host.identity("/proc/self").is_some(),
+            chroot: chroot(host),
             apparmor_label,
             no_new_privs: status_field("NoNewPrivs:") == Some(1),
             seccomp_mode: status_field("Seccomp:"),
@@ -77,11 +104,50 @@ impl Evidence {
     }
 }
 
-/// Whether this process runs in a chroot: its `/` is not PID 1's (readable as root only).
-fn chroot() -> Option<bool> {
-    let ours = fs::metadata("/").ok()?;
-    let init = fs::metadata("/proc/1/root/").ok()?;
-    Some((ours.dev(), ours.ino()) != (init.dev(), init.ino()))
+/// Whether this process runs in a chroot, as the kernel decides it when it refuses a user
+/// namespace (EPERM): its root is not the root of its mount namespace. `None` when nothing
+/// readable here tells. In order:
+///
+/// 1. No mount in `/proc/self/mountinfo` sits at `/`: the root is a plain directory, which a
+///    namespace's root never is (any uid can read this).
+/// 2. The mount at our `/` is, in PID 1's `/proc/1/mountinfo` (readable by any uid), mounted
+///    somewhere else than PID 1's `/`: chrooted into a mount point. Mount ids are unique across
+///    namespaces, so PID 1 in another mount namespace (a container's `/proc` of the host) does
+///    not list it, and this says nothing.
+/// 3. `/` and `/proc/1/root` differ (root only: reading PID 1's root needs ptrace access).
+fn chroot(host: &impl HostView) -> Option<bool> {
+    if let Some(ours) = host.read("/proc/self/mountinfo") {
+        let Some(root_mount) = mount_at(&ours, "/") else {
+            return Some(true);
+        };
+        if let Some(init) = host.read("/proc/1/mountinfo") {
+            let init_root = mount_at(&init, "/");
+            if init_root == Some(root_mount) {
+                return Some(false);
+            }
+            if mount_ids(&init).any(|(id, _)| id == root_mount) {
+                return Some(true);
+            }
+        }
+    }
+    let ours = host.identity("/")?;
+    let init = host.identity("/proc/1/root/")?;
+    Some(ours != init)
+}
+
+/// The id of the topmost mount whose mount point is `point` in `mountinfo`.
+fn mount_at(mountinfo: &str, point: &str) -> Option<u64> {
+    mount_ids(mountinfo).filter(|(_, mount_point)| *mount_point == point).map(|(id, _)| id).last()
+}
+
+/// `(mount id, mount point)` of each line of a mountinfo file (fields 1 and 5; the mount point
+/// is escaped by the kernel, which matters only for comparing it with `/`).
+fn mount_ids(mountinfo: &str) -> impl Iterator<Item = (u64, &str)> {
+    mountinfo.lines().filter_map(|line| {
+        let mut fields = line.split(' ');
+        let id = fields.next()?.parse().ok()?;
+        Some((id, fields.nth(3)?))
+    })
 }
 
 /// The symbolic name of `errno` (`EPERM`), for tables and messages.
@@ -204,4 +270,151 @@ pub fn loopback_hint(errno: i32, evidence: &Evidence) -> String {
          (--pipeline landlock); or allow the interface change where it is refused",
         errno_name(errno)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// A simulated host: the files it shows, and the `(dev, ino)` of the paths it can stat.
+    #[derive(Default)]
+    struct SimulatedHost {
+        files: HashMap<&'static str, String>,
+        identities: HashMap<&'static str, (u64, u64)>,
+    }
+
+    impl SimulatedHost {
+        /// procfs mounted, uid 1000, unconfined, no filter, nothing in `/proc/1` readable.
+        fn unprivileged() -> SimulatedHost {
+            let mut host = SimulatedHost::default();
+            host.files.insert("/proc/self/status", "Name:\tx\nNoNewPrivs:\t0\nSeccomp:\t0\n".into());
+            host.files.insert("/proc/sys/user/max_user_namespaces", "63432\n".into());
+            host.files.insert("/proc/self/attr/current", "unconfined\n".into());
+            host.identities.insert("/proc/self", (22, 1));
+            host.identities.insert("/", (254, 2));
+            host
+        }
+
+        fn with(mut self, path: &'static str, text: &str) -> SimulatedHost {
+            self.files.insert(path, text.to_owned());
+            self
+        }
+    }
+
+    impl HostView for SimulatedHost {
+        fn read(&self, path: &str) -> Option<String> {
+            self.files.get(path).cloned()
+        }
+
+        fn identity(&self, path: &str) -> Option<(u64, u64)> {
+            self.identities.get(path).copied()
+        }
+    }
+
+    const RESTRICT: &str = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns";
+    const INIT_MOUNTS: &str = "22 27 0:21 / /proc rw - proc proc rw\n27 1 254:0 / / rw - ext4 /dev/vda rw\n\
+                               40 27 254:0 /srv/chroot /srv/chroot rw - ext4 /dev/vda rw\n";
+
+    #[test]
+    fn ubuntu_restricting_unconfined_user_namespaces_names_the_sysctl_and_the_profile_remedy() {
+        let host = SimulatedHost::unprivileged().with(RESTRICT, "1\n");
+        let evidence = Evidence::gather_from(&host);
+        assert_eq!(evidence.apparmor_label, None, "`unconfined` is no label");
+        assert_eq!(
+            evidence.blocking_sysctls,
+            [(
+                "kernel.apparmor_restrict_unprivileged_userns".to_owned(),
+                "1".to_owned(),
+                "0, or an AppArmor profile for this program granting `userns,`".to_owned()
+            )]
+        );
+        for errno in [libc::EACCES, libc::EPERM] {
+            let hint = namespace_hint(errno, &evidence);
+            assert!(
+                hint.contains("kernel.apparmor_restrict_unprivileged_userns is 1 (set it to 0, or an AppArmor"),
+                "{hint}"
+            );
+            assert!(hint.contains("--bwrap-path /usr/bin/bwrap"), "Ubuntu's bwrap profile grants it: {hint}");
+            assert!(!hint.contains("unprivileged_userns_clone"), "{hint}");
+        }
+    }
+
+    #[test]
+    fn under_an_apparmor_profile_the_restriction_is_the_profiles_and_the_hint_names_the_label() {
+        let host = SimulatedHost::unprivileged()
+            .with(RESTRICT, "1\n")
+            .with("/proc/self/attr/apparmor/current", "codex-agent (enforce)\n");
+        let evidence = Evidence::gather_from(&host);
+        assert_eq!(evidence.apparmor_label.as_deref(), Some("codex-agent (enforce)"));
+        assert!(evidence.blocking_sysctls.is_empty(), "a profile decides, not the sysctl: {evidence:?}");
+        let hint = namespace_hint(libc::EACCES, &evidence);
+        assert!(hint.starts_with("AppArmor confines this process as `codex-agent (enforce)`"), "{hint}");
+        // An unconfined label in the newer file is no label either.
+        let host = SimulatedHost::unprivileged()
+            .with(RESTRICT, "1\n")
+            .with("/proc/self/attr/apparmor/current", "unconfined\n");
+        assert_eq!(Evidence::gather_from(&host).apparmor_label, None);
+    }
+
+    #[test]
+    fn the_apparmor_sysctl_off_or_absent_blocks_nothing() {
+        for host in [SimulatedHost::unprivileged().with(RESTRICT, "0\n"), SimulatedHost::unprivileged()] {
+            let evidence = Evidence::gather_from(&host);
+            assert!(evidence.blocking_sysctls.is_empty(), "{evidence:?}");
+            assert!(namespace_hint(libc::EPERM, &evidence).starts_with("nothing found on this host explains it"));
+        }
+    }
+
+    #[test]
+    fn a_root_that_is_no_mount_point_is_a_chroot_for_any_uid() {
+        // chroot(2) into a plain directory: the mounts above the new root are not listed.
+        let host = SimulatedHost::unprivileged()
+            .with("/proc/self/mountinfo", "60 40 0:21 / /proc rw - proc proc rw\n")
+            .with("/proc/1/mountinfo", INIT_MOUNTS);
+        let evidence = Evidence::gather_from(&host);
+        assert_eq!(evidence.chroot, Some(true));
+        assert!(namespace_hint(libc::EPERM, &evidence).starts_with("this process runs in a chroot"));
+    }
+
+    #[test]
+    fn a_root_mounted_elsewhere_in_pid_1s_view_is_a_chroot() {
+        // chroot(2) into a mount point (/srv/chroot, mount 40).
+        let host = SimulatedHost::unprivileged()
+            .with("/proc/self/mountinfo", "40 27 254:0 /srv/chroot / rw - ext4 /dev/vda rw\n")
+            .with("/proc/1/mountinfo", INIT_MOUNTS);
+        assert_eq!(Evidence::gather_from(&host).chroot, Some(true));
+    }
+
+    #[test]
+    fn the_root_pid_1_has_is_no_chroot() {
+        let host = SimulatedHost::unprivileged()
+            .with("/proc/self/mountinfo", INIT_MOUNTS)
+            .with("/proc/1/mountinfo", INIT_MOUNTS);
+        assert_eq!(Evidence::gather_from(&host).chroot, Some(false));
+    }
+
+    #[test]
+    fn in_another_mount_namespace_only_pid_1s_root_tells_and_only_when_readable() {
+        // A private mount namespace: its mounts are copies with new ids.
+        let mut host = SimulatedHost::unprivileged()
+            .with("/proc/self/mountinfo", "90 89 254:0 / / rw - ext4 /dev/vda rw\n")
+            .with("/proc/1/mountinfo", INIT_MOUNTS);
+        assert_eq!(Evidence::gather_from(&host).chroot, None, "unprivileged: /proc/1/root unreadable");
+        host.identities.insert("/proc/1/root/", (254, 2));
+        assert_eq!(Evidence::gather_from(&host).chroot, Some(false));
+        host.identities.insert("/proc/1/root/", (254, 1_234));
+        assert_eq!(Evidence::gather_from(&host).chroot, Some(true));
+    }
+
+    #[test]
+    fn without_proc_nothing_is_claimed() {
+        let mut host = SimulatedHost::default();
+        host.identities.insert("/", (254, 2));
+        let evidence = Evidence::gather_from(&host);
+        assert!(!evidence.proc_mounted);
+        assert_eq!(evidence.chroot, None);
+        assert!(namespace_hint(libc::ENOENT, &evidence).starts_with("/proc is not mounted here"));
+    }
 }
