@@ -9,40 +9,13 @@ mod common;
 use std::ffi::CString;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 
+use common::hosts::forbid_user_namespaces;
 use common::{Run, Scratch, User};
 use serde_json::{Value, json};
 
 const PROBE: &str = include_str!("common/metadata_probe.py");
-
-/// The CLI started as on a host that forbids user namespaces.
-fn forbid_user_namespaces(command: &mut std::process::Command) {
-    use codex_sandbox_core::seccomp::{Condition, SyscallRule, compile};
-    let no_newuser =
-        || vec![Condition::ArgIn { arg: 0, mask: libc::CLONE_NEWUSER as u32, values: vec![0], meaning: "" }];
-    let rule = |syscall, number, allow_if, errno| SyscallRule { syscall, number, allow_if, errno, note: None };
-    let program = compile(&[
-        rule("clone", libc::SYS_clone, no_newuser(), libc::EPERM),
-        rule("unshare", libc::SYS_unshare, no_newuser(), libc::EPERM),
-        rule("clone3", libc::SYS_clone3, vec![], libc::ENOSYS),
-    ]);
-    let len = program.len() as u16;
-    // SAFETY: only prctl between fork and exec; `program` (moved into the closure) outlives
-    // the call and has the layout of `struct sock_filter`.
-    unsafe {
-        command.pre_exec(move || {
-            let fprog = libc::sock_fprog { len, filter: program.as_ptr().cast::<libc::sock_filter>().cast_mut() };
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
 
 /// Root read, `ws` writable: a policy that needs no protected path, so it runs without user
 /// namespaces.

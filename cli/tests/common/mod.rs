@@ -10,6 +10,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub mod hosts;
+
 /// The probe script run by `python3 -c` inside the sandbox.
 pub const PROBE: &str = include_str!("probe.py");
 

@@ -193,9 +193,7 @@ fn decode(nr: i64, a: [u64; 6]) -> SysResult<(Target, Change)> {
     })
 }
 
-const SYS_FCHMODAT2: i64 = 452;
-const SYS_SETXATTRAT: i64 = 463;
-const SYS_REMOVEXATTRAT: i64 = 466;
+use crate::seccomp::{SYS_FCHMODAT2, SYS_REMOVEXATTRAT, SYS_SETXATTRAT};
 
 /// A short path built on the stack (`/proc/<n>/fd/<m>`).
 struct ShortPath {
