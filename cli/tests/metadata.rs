@@ -11,7 +11,7 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
 
-use common::hosts::forbid_user_namespaces;
+use common::hosts::{forbid_user_namespaces, forbid_user_namespaces_with_a_listener};
 use common::{Run, Scratch, User};
 use serde_json::{Value, json};
 
@@ -184,4 +184,60 @@ fn explain_names_the_supervisor() {
     assert!(supervised.contains(&"fchmodat") && supervised.contains(&"utimensat"), "{supervised:?}");
     let warnings = plan["warnings"].to_string();
     assert!(warnings.contains("performs them only inside the writable roots"), "{warnings}");
+}
+
+/// A host whose own seccomp filter already has a listener (a container runtime's seccomp
+/// agent): the kernel refuses the sandbox a second one (EBUSY). The probe tries it for real, so
+/// the plan says `refused-everywhere` with that reason, and the run goes ahead with every
+/// metadata call refused (EPERM inside the writable roots too) instead of failing to spawn.
+#[test]
+fn a_host_filter_with_a_listener_makes_metadata_refused_everywhere() {
+    const HOST_LISTENER_FD: i32 = 200;
+    for user in common::users() {
+        let scratch = Scratch::new(user, "metadata-busy");
+        let ws = scratch.dir("ws");
+        let outside = scratch.file("outside/victim.txt", "host file\n");
+        fs::set_permissions(&outside, fs::Permissions::from_mode(0o644)).unwrap();
+        let inside = scratch.file("ws/script.sh", "#!/bin/sh\n");
+        fs::set_permissions(&inside, fs::Permissions::from_mode(0o644)).unwrap();
+        let (before, inside_before) = (evidence(&outside), evidence(&inside));
+
+        let run = Run::new(user, &scratch.path)
+            .arg("--pipeline=landlock")
+            .arg("--file-system-sandbox-policy")
+            .arg(policy(&ws))
+            .arg("--network-sandbox-policy")
+            .arg("\"restricted\"");
+        let mut explain =
+            Run { args: [vec!["--explain".to_owned()], run.args.clone()].concat(), ..run }.command(&["/bin/true"]);
+        forbid_user_namespaces_with_a_listener(&mut explain, HOST_LISTENER_FD);
+        let output = explain.output().unwrap();
+        let plan: Value =
+            serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", common::stderr(&output)));
+        assert_eq!(plan["metadata"]["kind"], "refused-everywhere", "as {user:?}: {}", plan["metadata"]);
+        let reason = plan["metadata"]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("NEW_LISTENER") && reason.contains("os error 16"), "as {user:?}: {reason}");
+        assert!(plan["seccomp"]["supervised"].is_null(), "as {user:?}: {}", plan["seccomp"]["supervised"]);
+
+        let run = Run::new(user, &scratch.path)
+            .arg("--pipeline=landlock")
+            .arg("--file-system-sandbox-policy")
+            .arg(policy(&ws))
+            .arg("--network-sandbox-policy")
+            .arg("\"restricted\"");
+        let ops = Value::Array(vec![
+            op("chmod", &[&inside.display(), &"755"]),
+            op("utime", &[&inside.display()]),
+            op("chmod", &[&outside.display(), &"4777"]),
+            op("setxattr", &[&outside.display(), &"user.codex"]),
+        ])
+        .to_string();
+        let mut command = run.command(&["/usr/bin/python3", "-c", PROBE, &ops]);
+        forbid_user_namespaces_with_a_listener(&mut command, HOST_LISTENER_FD);
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "as {user:?}: {:?} {}", output.status, common::stderr(&output));
+        assert_eq!(common::stdout(&output).lines().collect::<Vec<_>>(), ["EPERM"; 4], "as {user:?}");
+        assert_eq!(evidence(&outside), before, "outside file changed as {user:?}");
+        assert_eq!(evidence(&inside), inside_before, "inside file changed as {user:?}");
+    }
 }

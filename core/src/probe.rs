@@ -517,8 +517,10 @@ fn landlock_abi() -> Result<u32, i32> {
 
 /// Whether the metadata supervisor can work here, or the first thing it lacks: seccomp's
 /// `SECCOMP_RET_USER_NOTIF` (Linux 5.0), `openat2` (5.6, resolving the caller's paths without
-/// magic links), and reading a child's memory with `process_vm_readv` (refused to a process
-/// without `CAP_SYS_PTRACE`, as the sandbox's init is, when Yama's `ptrace_scope` is 2 or 3).
+/// magic links), reading a child's memory with `process_vm_readv` (refused to a process
+/// without `CAP_SYS_PTRACE`, as the sandbox's init is, when Yama's `ptrace_scope` is 2 or 3),
+/// and, tried for real in a child, a filter with a listener under the filters this process
+/// inherited ([`run_listener_probe_child`]).
 fn metadata_supervisor() -> Result<(), Refusal> {
     const FIX: &str =
         "metadata calls (chmod, chown, xattrs, utimes) are refused everywhere, inside the writable roots too";
@@ -528,18 +530,64 @@ fn metadata_supervisor() -> Result<(), Refusal> {
     if !syscall_usable(libc::SYS_openat2) {
         return Err(Refusal::new("openat2 (Linux 5.6)", None, FIX));
     }
-    if syscall_usable(libc::SYS_process_vm_readv) {
-        let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").unwrap_or_default();
-        match scope.trim() {
-            "2" | "3" => Err(Refusal::new(
-                format!("process_vm_readv under Yama ptrace_scope {} (needs 0 or 1)", scope.trim()),
-                Some(libc::EPERM),
-                FIX,
-            )),
-            _ => Ok(()),
+    if !syscall_usable(libc::SYS_process_vm_readv) {
+        return Err(Refusal::new("process_vm_readv", Some(libc::ENOSYS), FIX));
+    }
+    let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").unwrap_or_default();
+    if let "2" | "3" = scope.trim() {
+        return Err(Refusal::new(
+            format!("process_vm_readv under Yama ptrace_scope {} (needs 0 or 1)", scope.trim()),
+            Some(libc::EPERM),
+            FIX,
+        ));
+    }
+    match run_listener_probe_child() {
+        Ok(()) => Ok(()),
+        Err((check, errno)) => {
+            let hint = if errno == libc::EBUSY {
+                format!(
+                    "a seccomp filter this process inherited already has a listener (a container runtime's seccomp agent), and the kernel allows one per filter chain: {FIX}"
+                )
+            } else {
+                FIX.to_owned()
+            };
+            Err(Refusal::new(check, Some(errno), hint))
         }
-    } else {
-        Err(Refusal::new("process_vm_readv", Some(libc::ENOSYS), FIX))
+    }
+}
+
+/// Forks a child that installs a seccomp filter with a listener, as the supervised command
+/// will (it inherits this process's filters just the same), and reads back its errno. Static
+/// facts cannot tell: a filter installed by a container runtime with a listener makes the
+/// kernel refuse the second listener (EBUSY), which would otherwise surface as a failed spawn.
+fn run_listener_probe_child() -> Result<(), (&'static str, i32)> {
+    const CHECK: &str = "install a seccomp filter with a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER)";
+    let (report_read, report_write) = sys::pipe().map_err(|errno| ("create the listener probe's pipe", errno.0))?;
+    crate::exec::child::panic::install();
+    let saved_mask = sys::block_all_signals();
+    // SAFETY: the child only runs `run_listener_probe`, which is async-signal-safe and exits.
+    let cloned = unsafe { sys::clone_process(0) };
+    if let Ok((0, _)) = cloned {
+        probe_child::run_listener_probe(report_write.as_raw_fd());
+    }
+    sys::set_signal_mask(&saved_mask);
+    drop(report_write);
+    let (pid, _) = cloned.map_err(|errno| ("fork the listener probe", errno.0))?;
+    let mut bytes = [0u8; 4];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        match sys::read(report_read.as_raw_fd(), &mut bytes[filled..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => filled += n,
+        }
+    }
+    let _ = sys::waitpid(pid, 0);
+    if filled < bytes.len() {
+        return Err(("run the listener probe child", libc::EPROTO));
+    }
+    match i32::from_ne_bytes(bytes) {
+        0 => Ok(()),
+        errno => Err((CHECK, errno)),
     }
 }
 
