@@ -241,3 +241,48 @@ fn a_host_filter_with_a_listener_makes_metadata_refused_everywhere() {
         assert_eq!(evidence(&inside), inside_before, "inside file changed as {user:?}");
     }
 }
+
+/// `doctor` has a row for the metadata guard: what applies on this host, and the errno of the
+/// check that failed where the supervisor cannot run (the JSON and the table say the same).
+#[test]
+fn doctor_names_the_metadata_guard_of_each_host() {
+    for user in common::users() {
+        let scratch = Scratch::new(user, "metadata-doctor");
+        let doctor = |simulate: &dyn Fn(&mut std::process::Command)| {
+            let mut command = std::process::Command::new(common::binary());
+            command.arg("doctor").current_dir(&scratch.path).env_clear().env("PATH", "/usr/bin:/bin");
+            if user == User::Nobody {
+                std::os::unix::process::CommandExt::uid(&mut command, 65534);
+                std::os::unix::process::CommandExt::gid(&mut command, 65534);
+            }
+            simulate(&mut command);
+            let table = common::stdout(&command.output().unwrap());
+            command.arg("--json");
+            let output = command.output().unwrap();
+            let report: Value =
+                serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", common::stderr(&output)));
+            let row = report["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|check| check["check"] == "landlock metadata guard")
+                .cloned()
+                .unwrap_or_else(|| panic!("no metadata row as {user:?}: {report}"));
+            let line = table.lines().find(|l| l.starts_with("landlock metadata guard")).unwrap_or_default().to_owned();
+            (row, line)
+        };
+        let (row, line) = doctor(&|c| forbid_user_namespaces(c));
+        assert_eq!(row["ok"], true, "as {user:?}: {row}");
+        assert!(row["meaning"].as_str().unwrap().starts_with("supervisor"), "as {user:?}: {row}");
+        assert!(line.contains(" ok ") && line.contains("supervisor"), "as {user:?}: {line}");
+        let (row, line) = doctor(&|c| forbid_user_namespaces_with_a_listener(c, 200));
+        assert_eq!(row["ok"], false, "as {user:?}: {row}");
+        assert_eq!(row["errno"], serde_json::json!(["EBUSY", libc::EBUSY]), "as {user:?}: {row}");
+        assert!(row["meaning"].as_str().unwrap().starts_with("refused-everywhere"), "as {user:?}: {row}");
+        assert!(line.contains("FAILED") && line.contains("EBUSY"), "as {user:?}: {line}");
+        if common::userns_available(user) {
+            let (row, _) = doctor(&|_| {});
+            assert!(row["meaning"].as_str().unwrap().starts_with("read-only-view"), "as {user:?}: {row}");
+        }
+    }
+}

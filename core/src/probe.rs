@@ -409,6 +409,7 @@ pub fn probe() -> HostProbe {
             fix: refusal.hint.clone(),
         },
     });
+    checks.push(metadata_guard_check(facts));
     checks.push(Check {
         check: "installed bwrap",
         ok: system_bwrap.is_some(),
@@ -440,6 +441,49 @@ pub fn probe() -> HostProbe {
     }
 }
 
+/// The name of `doctor`'s row for the landlock pipeline's metadata guard.
+pub const METADATA_GUARD_CHECK: &str = "landlock metadata guard";
+
+/// What stops chmod, chown, xattrs and utimes outside the writable roots on the landlock
+/// pipeline here (`--explain`'s `metadata`, per policy): the read-only view with user
+/// namespaces, the metadata supervisor without them, or a refusal everywhere where the
+/// supervisor cannot run, with the check that failed and its errno.
+fn metadata_guard_check(facts: &HostFacts) -> Check {
+    let row = |ok: bool, meaning: String| Check {
+        check: METADATA_GUARD_CHECK,
+        ok,
+        tried: facts.landlock_abi.is_ok(),
+        optional: false,
+        errno: None,
+        meaning,
+        fix: String::new(),
+    };
+    if facts.landlock_abi.is_err() {
+        return row(false, "not tried: no Landlock".into());
+    }
+    match (&facts.namespaces, &facts.metadata_supervisor) {
+        (Ok(()), _) => row(
+            true,
+            "read-only-view: outside the writable roots is read-only in the sandbox's view (EROFS)".into(),
+        ),
+        (Err(_), Ok(())) => row(
+            true,
+            "supervisor: no user namespaces; the sandbox's init performs metadata calls only inside the writable roots (EPERM outside)".into(),
+        ),
+        (Err(_), Err(refusal)) => Check {
+            errno: refusal.errno.map(|errno| (errno_name(errno), errno)),
+            fix: refusal.hint.clone(),
+            ..row(
+                false,
+                format!(
+                    "refused-everywhere: {} failed, so metadata calls are refused inside the writable roots too (chmod +x fails)",
+                    refusal.check
+                ),
+            )
+        },
+    }
+}
+
 /// The landlock pipeline's residual risks on a host with these facts, in short.
 fn landlock_risks_here(facts: &HostFacts) -> Vec<String> {
     let Ok(abi) = facts.landlock_abi else { return Vec::new() };
@@ -449,7 +493,9 @@ fn landlock_risks_here(facts: &HostFacts) -> Vec<String> {
         (Err(_), Ok(())) => risks.push("no user namespaces: metadata calls (chmod, chown, xattrs, utimes) are performed by the sandbox's init only inside the writable roots (set-uid bits refused); policies with protected paths (workspace-write) do not run".to_owned()),
         (Err(_), Err(refusal)) => risks.push(format!("no user namespaces and no metadata supervisor ({refusal}): chmod, chown, xattrs and utimes are refused everywhere, inside the writable roots too; policies with protected paths (workspace-write) do not run")),
     }
-    risks.push("host /proc: every host process and its command line are listed".to_owned());
+    if facts.namespaces.is_err() || !facts.fresh_proc {
+        risks.push("host /proc: every host process and its command line are listed".to_owned());
+    }
     risks.push("full network: host unix sockets are reachable".to_owned());
     if abi < 6 {
         risks.push(format!("Landlock ABI {abi} < 6: signals and abstract unix sockets are not scoped"));
