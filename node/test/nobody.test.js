@@ -22,6 +22,7 @@ const TESTS = [
   'profiles.test.js',
   'errno.test.js',
   'closed-stdio.test.js',
+  'metadata.test.js',
 ];
 
 function skipReason() {
