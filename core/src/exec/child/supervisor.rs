@@ -103,9 +103,11 @@ enum Change {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Times {
     Now,
-    /// `struct utimbuf` (two `time_t`).
+    /// `struct utimbuf` (two `time_t`); `utime` exists on x86_64 only.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Utimbuf(u64),
-    /// `struct timeval[2]`.
+    /// `struct timeval[2]` (`utimes`, `futimesat`: x86_64 only).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Timevals(u64),
     /// `struct timespec[2]`.
     Timespecs(u64),
