@@ -406,7 +406,7 @@ impl Fixture {
         let outside = scratch.dir("outside");
         let victim_file = scratch.file("outside/victim.txt", ORIGINAL);
         scratch.file("outside/secret.txt", "host secret\n");
-        for name in ["chmod.txt", "utime.txt", "xattr.txt"] {
+        for name in ["chmod.txt", "utime.txt", "xattr.txt", "link.txt", "fd.txt", "race.txt"] {
             let path = scratch.file(&format!("outside/{name}"), ORIGINAL);
             fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
         }
@@ -432,7 +432,13 @@ impl Fixture {
         fs::write(worktree_git.join("config.worktree"), ORIGINAL).unwrap();
         let gitfile_ws = scratch.dir("gitfile/ws");
         fs::write(gitfile_ws.join(".git"), format!("gitdir: {}\n", worktree_git.display())).unwrap();
+        let tool = scratch.file("plain/ws/tool.sh", "#!/bin/sh\n");
+        fs::set_permissions(&tool, fs::Permissions::from_mode(0o644)).unwrap();
         own_tree(&scratch, &scratch.path);
+        let meta_link = plain.join("meta-link");
+        std::os::unix::fs::symlink(outside.join("link.txt"), &meta_link).unwrap();
+        let (uid, gid) = column.user.ids();
+        std::os::unix::fs::lchown(&meta_link, Some(uid), Some(gid)).unwrap();
 
         let victim = Victim::start(column, &outside, &scratch.path.join("outside/secret.txt"));
         let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -496,6 +502,26 @@ impl Fixture {
             "exclude_slash_tmp": true,
         })
         .to_string()
+    }
+
+    /// The run of a batch of `layout`.
+    fn run_layout(&self, layout: Layout) -> Run {
+        if layout == Layout::Writable && self.column.no_userns() {
+            let policy = json!({"kind": "restricted", "entries": [
+                {"path": {"type": "special", "value": {"kind": "root"}}, "access": "read"},
+                {"path": {"type": "path", "path": self.plain}, "access": "write"},
+            ]});
+            let network = if self.column.full() { "\"enabled\"" } else { "\"restricted\"" };
+            return Run::new(self.column.user, self.plain.parent().unwrap())
+                .arg("--pipeline=landlock")
+                .arg("--file-system-sandbox-policy")
+                .arg(policy.to_string())
+                .arg("--network-sandbox-policy")
+                .arg(network)
+                .unprotect_defaults();
+        }
+        let (cwd, policy) = layout.cwd_and_policy(self);
+        self.run(&cwd, &policy)
     }
 
     fn run(&self, cwd: &Path, policy: &str) -> Run {
@@ -634,6 +660,10 @@ enum Layout {
     Plain,
     /// Policy cwd `gitfile/ws`, a worktree whose `.git` is a `gitdir:` file; `gitfile` is a root.
     GitFile,
+    /// `plain/ws` writable in every column: workspace-write where user namespaces exist, and
+    /// without them the most a host without a mount namespace runs (root read, `plain/ws`
+    /// writable, no protected path), from `plain`.
+    Writable,
 }
 
 impl Layout {
@@ -642,6 +672,7 @@ impl Layout {
             Layout::Repo => (f.ws.clone(), f.policy(&[&f.repo])),
             Layout::Plain => (f.plain.clone(), f.policy(&[])),
             Layout::GitFile => (f.gitfile.join("ws"), f.policy(&[&f.gitfile])),
+            Layout::Writable => (f.plain.clone(), f.policy(&[])),
         }
     }
 }
@@ -701,6 +732,7 @@ fn probes() -> Vec<Probe> {
     probes.extend(protected_probes());
     probes.extend(namespace_probes());
     probes.extend(privilege_probes());
+    probes.extend(writable_root_metadata_probes());
     probes.extend(process_probes());
     probes.extend(terminal_and_fd_probes());
     probes.extend(socket_probes());
@@ -804,8 +836,10 @@ fn write_probes() -> Vec<Probe> {
             "chmod-outside",
             |f| vec![ops1("chmod", &[&p(&f.outside.join("chmod.txt")), "4777"])],
             |f, a| {
+                // The set-uid bit is refused by every pipeline's filter (EPERM) before the
+                // read-only view or the supervisor would answer.
                 let evidence = metadata_changed(&f.outside.join("chmod.txt"));
-                judge("chmod u+s", &a[0], f.column.metadata_denied(), evidence)
+                judge("chmod u+s", &a[0], "EPERM", evidence)
             },
         ),
         (
@@ -1289,6 +1323,138 @@ fn privilege_probes() -> Vec<Probe> {
             let expected = if f.column.no_userns() { "EACCES" } else { "EPERM" };
             judge("mknod a character device", &a[0], expected, exists(&f.ws.join("null")))
         }),
+    ]
+}
+
+/// Every set-id or capability-carrying object below `dir`, as the host sees it.
+fn set_id_objects(dir: &Path) -> Option<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(m) = fs::symlink_metadata(&path) else { continue };
+            let capability = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).is_ok_and(|c| {
+                // SAFETY: NUL-terminated strings; a NULL buffer of size 0 asks for the size.
+                unsafe { libc::lgetxattr(c.as_ptr(), c"security.capability".as_ptr(), std::ptr::null_mut(), 0) >= 0 }
+            });
+            if m.mode() & libc::S_ISUID != 0 || (m.mode() & libc::S_ISGID != 0 && !m.is_dir()) || capability {
+                found.push(format!("{} (mode {:o}, owner {})", path.display(), m.mode() & 0o7777, m.uid()));
+            }
+            if m.is_dir() {
+                pending.push(path);
+            }
+        }
+    }
+    (!found.is_empty()).then(|| format!("left in the workspace: {}", found.join(", ")))
+}
+
+/// Metadata calls that aim outside through what lies in a writable root — a symlink, a
+/// read-only descriptor, a path swapped under a racing thread — and the set-id files and file
+/// capabilities a command could leave inside one, in the `Writable` layout (a writable
+/// workspace in every column, the landlock pipeline without user namespaces included).
+fn writable_root_metadata_probes() -> Vec<Probe> {
+    const C: &str = "metadata from the roots";
+    vec![
+        batched!(
+            "metadata-via-symlink",
+            C,
+            Layout::Writable,
+            |f| {
+                let link = p(&f.plain.join("meta-link"));
+                vec![
+                    ops1("chmod", &[&link, "777"]),
+                    ops1("utime", &[&link]),
+                    ops1("setxattr", &[&link, "user.codex-escape"]),
+                ]
+            },
+            |f, a| {
+                let denied = f.column.metadata_denied();
+                let evidence = metadata_changed(&f.outside.join("link.txt"));
+                judge_all(&[("chmod", &a[0], denied), ("utime", &a[1], denied), ("setxattr", &a[2], denied)], evidence)
+            }
+        ),
+        batched!(
+            "metadata-via-read-only-fd",
+            C,
+            Layout::Writable,
+            |f| {
+                let target = p(&f.outside.join("fd.txt"));
+                vec![
+                    ops1("fchmod_ro", &[&target, "777"]),
+                    ops1("futime_ro", &[&target]),
+                    ops1("fsetxattr_ro", &[&target, "user.codex-escape"]),
+                ]
+            },
+            |f, a| {
+                let denied = f.column.metadata_denied();
+                let evidence = metadata_changed(&f.outside.join("fd.txt"));
+                judge_all(
+                    &[("fchmod", &a[0], denied), ("futimens", &a[1], denied), ("fsetxattr", &a[2], denied)],
+                    evidence,
+                )
+            }
+        ),
+        batched!(
+            "metadata-path-race",
+            C,
+            Layout::Writable,
+            |f| vec![ops1("metadata_race", &[&p(&f.plain.join("swap")), &p(&f.outside.join("race.txt")), "400"])],
+            |f, a| {
+                let evidence = metadata_changed(&f.outside.join("race.txt"));
+                let seen: Vec<&str> = a[0].strip_prefix("SEEN=").unwrap_or_default().split(',').collect();
+                let denied = f.column.metadata_denied();
+                // Both objects were hit (the race alternated), and nothing else was answered.
+                let alternated = seen.contains(&"OK") && seen.contains(&denied);
+                let expected = seen.iter().all(|s| ["OK", denied, "ENOENT"].contains(s));
+                match evidence {
+                    Some(evidence) => Escaped(format!("{}: {evidence}", a[0])),
+                    None if alternated && expected => Held(format!("racing chmod/utime/setxattr: {}", a[0])),
+                    None => Unexpected(format!("racing chmod/utime/setxattr: {}, expected OK and {denied}", a[0])),
+                }
+            }
+        ),
+        batched!(
+            "set-id-file-in-workspace",
+            C,
+            Layout::Writable,
+            |f| {
+                let at = |name: &str| p(&f.plain.join(name));
+                vec![
+                    ops1("create_mode", &[&at("suid-created"), "4755"]),
+                    ops1("create_mode", &[&at("sgid-created"), "2755"]),
+                    ops1("mknod_mode", &[&at("suid-mknod"), "104755"]),
+                    ops1("openat2_create", &[&at("suid-openat2"), "4755"]),
+                    ops1("chmod", &[&at("tool.sh"), "4755"]),
+                    ops1("chmod", &[&at("tool.sh"), "755"]),
+                ]
+            },
+            |f, a| {
+                let evidence = set_id_objects(&f.plain);
+                let mode = fs::metadata(f.plain.join("tool.sh")).map(|m| m.mode() & 0o7777).unwrap_or_default();
+                if evidence.is_none() && mode != 0o755 {
+                    return Unexpected(format!("chmod +x inside left mode {mode:o}"));
+                }
+                judge_all(
+                    &[
+                        ("open(O_CREAT, 04755)", &a[0], "EPERM"),
+                        ("open(O_CREAT, 02755)", &a[1], "EPERM"),
+                        ("mknod(S_IFREG|04755)", &a[2], "EPERM"),
+                        ("openat2", &a[3], "ENOSYS"),
+                        ("chmod u+s", &a[4], "EPERM"),
+                        ("chmod +x", &a[5], "OK"),
+                    ],
+                    evidence,
+                )
+            }
+        ),
+        batched!(
+            "file-capability-in-workspace",
+            C,
+            Layout::Writable,
+            |f| vec![ops1("set_file_capability", &[&p(&f.plain.join("tool.sh"))])],
+            |f, a| judge("setxattr security.capability (CAP_SETUID)", &a[0], "EPERM", set_id_objects(&f.plain))
+        ),
     ]
 }
 
@@ -2311,6 +2477,7 @@ fn syscall_numbers() -> String {
         "bpf": libc::SYS_bpf,
         "init_module": libc::SYS_init_module,
         "clone3": libc::SYS_clone3,
+        "openat2": libc::SYS_openat2,
     })
     .to_string()
 }
@@ -2416,7 +2583,7 @@ fn run_column(column: Column, index: usize, probes: &[Probe], rows: &mut Vec<Row
     }
     let applicable: Vec<&Probe> = probes.iter().filter(|p| (p.applies)(&column) && meaningful(p)).collect();
     let mut verdicts: BTreeMap<&'static str, Verdict> = BTreeMap::new();
-    for layout in [Layout::Repo, Layout::Plain, Layout::GitFile] {
+    for layout in [Layout::Repo, Layout::Plain, Layout::GitFile, Layout::Writable] {
         let batch: Vec<(&Probe, Vec<Value>)> = applicable
             .iter()
             .filter_map(|probe| match &probe.kind {
@@ -2428,8 +2595,7 @@ fn run_column(column: Column, index: usize, probes: &[Probe], rows: &mut Vec<Row
             continue;
         }
         let all: Vec<Value> = batch.iter().flat_map(|(_, ops)| ops.iter().cloned()).collect();
-        let (cwd, policy) = layout.cwd_and_policy(&fixture);
-        let output = fixture.run(&cwd, &policy).run_probe(&probe_argv(&Value::Array(all.clone())));
+        let output = fixture.run_layout(layout).run_probe(&probe_argv(&Value::Array(all.clone())));
         let answers = answers(&output);
         let mut offset = 0;
         for (probe, ops) in &batch {

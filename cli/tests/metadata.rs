@@ -9,40 +9,13 @@ mod common;
 use std::ffi::CString;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 
+use common::hosts::{forbid_user_namespaces, forbid_user_namespaces_with_a_listener};
 use common::{Run, Scratch, User};
 use serde_json::{Value, json};
 
 const PROBE: &str = include_str!("common/metadata_probe.py");
-
-/// The CLI started as on a host that forbids user namespaces.
-fn forbid_user_namespaces(command: &mut std::process::Command) {
-    use codex_sandbox_core::seccomp::{Condition, SyscallRule, compile};
-    let no_newuser =
-        || vec![Condition::ArgIn { arg: 0, mask: libc::CLONE_NEWUSER as u32, values: vec![0], meaning: "" }];
-    let rule = |syscall, number, allow_if, errno| SyscallRule { syscall, number, allow_if, errno, note: None };
-    let program = compile(&[
-        rule("clone", libc::SYS_clone, no_newuser(), libc::EPERM),
-        rule("unshare", libc::SYS_unshare, no_newuser(), libc::EPERM),
-        rule("clone3", libc::SYS_clone3, vec![], libc::ENOSYS),
-    ]);
-    let len = program.len() as u16;
-    // SAFETY: only prctl between fork and exec; `program` (moved into the closure) outlives
-    // the call and has the layout of `struct sock_filter`.
-    unsafe {
-        command.pre_exec(move || {
-            let fprog = libc::sock_fprog { len, filter: program.as_ptr().cast::<libc::sock_filter>().cast_mut() };
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
 
 /// Root read, `ws` writable: a policy that needs no protected path, so it runs without user
 /// namespaces.
@@ -61,7 +34,8 @@ fn run_ops(user: User, ws: &Path, ops: &[Value]) -> (Vec<String>, String) {
         .arg("--file-system-sandbox-policy")
         .arg(policy(ws))
         .arg("--network-sandbox-policy")
-        .arg("\"restricted\"");
+        .arg("\"restricted\"")
+        .unprotect_defaults();
     let ops = Value::Array(ops.to_vec()).to_string();
     let mut command = run.command(&["/usr/bin/python3", "-c", PROBE, &ops]);
     forbid_user_namespaces(&mut command);
@@ -200,7 +174,8 @@ fn explain_names_the_supervisor() {
         .arg("--file-system-sandbox-policy")
         .arg(policy(&ws))
         .arg("--network-sandbox-policy")
-        .arg("\"restricted\"");
+        .arg("\"restricted\"")
+        .unprotect_defaults();
     let mut command = run.command(&["/bin/true"]);
     forbid_user_namespaces(&mut command);
     let output = command.output().unwrap();
@@ -211,4 +186,107 @@ fn explain_names_the_supervisor() {
     assert!(supervised.contains(&"fchmodat") && supervised.contains(&"utimensat"), "{supervised:?}");
     let warnings = plan["warnings"].to_string();
     assert!(warnings.contains("performs them only inside the writable roots"), "{warnings}");
+}
+
+/// A host whose own seccomp filter already has a listener (a container runtime's seccomp
+/// agent): the kernel refuses the sandbox a second one (EBUSY). The probe tries it for real, so
+/// the plan says `refused-everywhere` with that reason, and the run goes ahead with every
+/// metadata call refused (EPERM inside the writable roots too) instead of failing to spawn.
+#[test]
+fn a_host_filter_with_a_listener_makes_metadata_refused_everywhere() {
+    const HOST_LISTENER_FD: i32 = 200;
+    for user in common::users() {
+        let scratch = Scratch::new(user, "metadata-busy");
+        let ws = scratch.dir("ws");
+        let outside = scratch.file("outside/victim.txt", "host file\n");
+        fs::set_permissions(&outside, fs::Permissions::from_mode(0o644)).unwrap();
+        let inside = scratch.file("ws/script.sh", "#!/bin/sh\n");
+        fs::set_permissions(&inside, fs::Permissions::from_mode(0o644)).unwrap();
+        let (before, inside_before) = (evidence(&outside), evidence(&inside));
+
+        let run = Run::new(user, &scratch.path)
+            .arg("--pipeline=landlock")
+            .arg("--file-system-sandbox-policy")
+            .arg(policy(&ws))
+            .arg("--network-sandbox-policy")
+            .arg("\"restricted\"")
+            .unprotect_defaults();
+        let mut explain =
+            Run { args: [vec!["--explain".to_owned()], run.args.clone()].concat(), ..run }.command(&["/bin/true"]);
+        forbid_user_namespaces_with_a_listener(&mut explain, HOST_LISTENER_FD);
+        let output = explain.output().unwrap();
+        let plan: Value =
+            serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", common::stderr(&output)));
+        assert_eq!(plan["metadata"]["kind"], "refused-everywhere", "as {user:?}: {}", plan["metadata"]);
+        let reason = plan["metadata"]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("NEW_LISTENER") && reason.contains("os error 16"), "as {user:?}: {reason}");
+        assert!(plan["seccomp"]["supervised"].is_null(), "as {user:?}: {}", plan["seccomp"]["supervised"]);
+
+        let run = Run::new(user, &scratch.path)
+            .arg("--pipeline=landlock")
+            .arg("--file-system-sandbox-policy")
+            .arg(policy(&ws))
+            .arg("--network-sandbox-policy")
+            .arg("\"restricted\"")
+            .unprotect_defaults();
+        let ops = Value::Array(vec![
+            op("chmod", &[&inside.display(), &"755"]),
+            op("utime", &[&inside.display()]),
+            op("chmod", &[&outside.display(), &"4777"]),
+            op("setxattr", &[&outside.display(), &"user.codex"]),
+        ])
+        .to_string();
+        let mut command = run.command(&["/usr/bin/python3", "-c", PROBE, &ops]);
+        forbid_user_namespaces_with_a_listener(&mut command, HOST_LISTENER_FD);
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "as {user:?}: {:?} {}", output.status, common::stderr(&output));
+        assert_eq!(common::stdout(&output).lines().collect::<Vec<_>>(), ["EPERM"; 4], "as {user:?}");
+        assert_eq!(evidence(&outside), before, "outside file changed as {user:?}");
+        assert_eq!(evidence(&inside), inside_before, "inside file changed as {user:?}");
+    }
+}
+
+/// `doctor` has a row for the metadata guard: what applies on this host, and the errno of the
+/// check that failed where the supervisor cannot run (the JSON and the table say the same).
+#[test]
+fn doctor_names_the_metadata_guard_of_each_host() {
+    for user in common::users() {
+        let scratch = Scratch::new(user, "metadata-doctor");
+        let doctor = |simulate: &dyn Fn(&mut std::process::Command)| {
+            let mut command = std::process::Command::new(common::binary());
+            command.arg("doctor").current_dir(&scratch.path).env_clear().env("PATH", "/usr/bin:/bin");
+            if user == User::Nobody {
+                std::os::unix::process::CommandExt::uid(&mut command, 65534);
+                std::os::unix::process::CommandExt::gid(&mut command, 65534);
+            }
+            simulate(&mut command);
+            let table = common::stdout(&command.output().unwrap());
+            command.arg("--json");
+            let output = command.output().unwrap();
+            let report: Value =
+                serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", common::stderr(&output)));
+            let row = report["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|check| check["check"] == "landlock metadata guard")
+                .cloned()
+                .unwrap_or_else(|| panic!("no metadata row as {user:?}: {report}"));
+            let line = table.lines().find(|l| l.starts_with("landlock metadata guard")).unwrap_or_default().to_owned();
+            (row, line)
+        };
+        let (row, line) = doctor(&|c| forbid_user_namespaces(c));
+        assert_eq!(row["ok"], true, "as {user:?}: {row}");
+        assert!(row["meaning"].as_str().unwrap().starts_with("supervisor"), "as {user:?}: {row}");
+        assert!(line.contains(" ok ") && line.contains("supervisor"), "as {user:?}: {line}");
+        let (row, line) = doctor(&|c| forbid_user_namespaces_with_a_listener(c, 200));
+        assert_eq!(row["ok"], false, "as {user:?}: {row}");
+        assert_eq!(row["errno"], serde_json::json!(["EBUSY", libc::EBUSY]), "as {user:?}: {row}");
+        assert!(row["meaning"].as_str().unwrap().starts_with("refused-everywhere"), "as {user:?}: {row}");
+        assert!(line.contains("FAILED") && line.contains("EBUSY"), "as {user:?}: {line}");
+        if common::userns_available(user) {
+            let (row, _) = doctor(&|_| {});
+            assert!(row["meaning"].as_str().unwrap().starts_with("read-only-view"), "as {user:?}: {row}");
+        }
+    }
 }

@@ -409,6 +409,7 @@ pub fn probe() -> HostProbe {
             fix: refusal.hint.clone(),
         },
     });
+    checks.push(metadata_guard_check(facts));
     checks.push(Check {
         check: "installed bwrap",
         ok: system_bwrap.is_some(),
@@ -440,6 +441,49 @@ pub fn probe() -> HostProbe {
     }
 }
 
+/// The name of `doctor`'s row for the landlock pipeline's metadata guard.
+pub const METADATA_GUARD_CHECK: &str = "landlock metadata guard";
+
+/// What stops chmod, chown, xattrs and utimes outside the writable roots on the landlock
+/// pipeline here (`--explain`'s `metadata`, per policy): the read-only view with user
+/// namespaces, the metadata supervisor without them, or a refusal everywhere where the
+/// supervisor cannot run, with the check that failed and its errno.
+fn metadata_guard_check(facts: &HostFacts) -> Check {
+    let row = |ok: bool, meaning: String| Check {
+        check: METADATA_GUARD_CHECK,
+        ok,
+        tried: facts.landlock_abi.is_ok(),
+        optional: false,
+        errno: None,
+        meaning,
+        fix: String::new(),
+    };
+    if facts.landlock_abi.is_err() {
+        return row(false, "not tried: no Landlock".into());
+    }
+    match (&facts.namespaces, &facts.metadata_supervisor) {
+        (Ok(()), _) => row(
+            true,
+            "read-only-view: outside the writable roots is read-only in the sandbox's view (EROFS)".into(),
+        ),
+        (Err(_), Ok(())) => row(
+            true,
+            "supervisor: no user namespaces; the sandbox's init performs metadata calls only inside the writable roots (EPERM outside)".into(),
+        ),
+        (Err(_), Err(refusal)) => Check {
+            errno: refusal.errno.map(|errno| (errno_name(errno), errno)),
+            fix: refusal.hint.clone(),
+            ..row(
+                false,
+                format!(
+                    "refused-everywhere: {} failed, so metadata calls are refused inside the writable roots too (chmod +x fails)",
+                    refusal.check
+                ),
+            )
+        },
+    }
+}
+
 /// The landlock pipeline's residual risks on a host with these facts, in short.
 fn landlock_risks_here(facts: &HostFacts) -> Vec<String> {
     let Ok(abi) = facts.landlock_abi else { return Vec::new() };
@@ -449,7 +493,9 @@ fn landlock_risks_here(facts: &HostFacts) -> Vec<String> {
         (Err(_), Ok(())) => risks.push("no user namespaces: metadata calls (chmod, chown, xattrs, utimes) are performed by the sandbox's init only inside the writable roots (set-uid bits refused); policies with protected paths (workspace-write) do not run".to_owned()),
         (Err(_), Err(refusal)) => risks.push(format!("no user namespaces and no metadata supervisor ({refusal}): chmod, chown, xattrs and utimes are refused everywhere, inside the writable roots too; policies with protected paths (workspace-write) do not run")),
     }
-    risks.push("host /proc: every host process and its command line are listed".to_owned());
+    if facts.namespaces.is_err() || !facts.fresh_proc {
+        risks.push("host /proc: every host process and its command line are listed".to_owned());
+    }
     if abi < 6 {
         risks.push(format!("Landlock ABI {abi} < 6: signals are not scoped"));
     }
@@ -516,8 +562,10 @@ fn landlock_abi() -> Result<u32, i32> {
 
 /// Whether the metadata supervisor can work here, or the first thing it lacks: seccomp's
 /// `SECCOMP_RET_USER_NOTIF` (Linux 5.0), `openat2` (5.6, resolving the caller's paths without
-/// magic links), and reading a child's memory with `process_vm_readv` (refused to a process
-/// without `CAP_SYS_PTRACE`, as the sandbox's init is, when Yama's `ptrace_scope` is 2 or 3).
+/// magic links), reading a child's memory with `process_vm_readv` (refused to a process
+/// without `CAP_SYS_PTRACE`, as the sandbox's init is, when Yama's `ptrace_scope` is 2 or 3),
+/// and, tried for real in a child, a filter with a listener under the filters this process
+/// inherited ([`run_listener_probe_child`]).
 fn metadata_supervisor() -> Result<(), Refusal> {
     const FIX: &str =
         "metadata calls (chmod, chown, xattrs, utimes) are refused everywhere, inside the writable roots too";
@@ -527,18 +575,64 @@ fn metadata_supervisor() -> Result<(), Refusal> {
     if !syscall_usable(libc::SYS_openat2) {
         return Err(Refusal::new("openat2 (Linux 5.6)", None, FIX));
     }
-    if syscall_usable(libc::SYS_process_vm_readv) {
-        let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").unwrap_or_default();
-        match scope.trim() {
-            "2" | "3" => Err(Refusal::new(
-                format!("process_vm_readv under Yama ptrace_scope {} (needs 0 or 1)", scope.trim()),
-                Some(libc::EPERM),
-                FIX,
-            )),
-            _ => Ok(()),
+    if !syscall_usable(libc::SYS_process_vm_readv) {
+        return Err(Refusal::new("process_vm_readv", Some(libc::ENOSYS), FIX));
+    }
+    let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").unwrap_or_default();
+    if let "2" | "3" = scope.trim() {
+        return Err(Refusal::new(
+            format!("process_vm_readv under Yama ptrace_scope {} (needs 0 or 1)", scope.trim()),
+            Some(libc::EPERM),
+            FIX,
+        ));
+    }
+    match run_listener_probe_child() {
+        Ok(()) => Ok(()),
+        Err((check, errno)) => {
+            let hint = if errno == libc::EBUSY {
+                format!(
+                    "a seccomp filter this process inherited already has a listener (a container runtime's seccomp agent), and the kernel allows one per filter chain: {FIX}"
+                )
+            } else {
+                FIX.to_owned()
+            };
+            Err(Refusal::new(check, Some(errno), hint))
         }
-    } else {
-        Err(Refusal::new("process_vm_readv", Some(libc::ENOSYS), FIX))
+    }
+}
+
+/// Forks a child that installs a seccomp filter with a listener, as the supervised command
+/// will (it inherits this process's filters just the same), and reads back its errno. Static
+/// facts cannot tell: a filter installed by a container runtime with a listener makes the
+/// kernel refuse the second listener (EBUSY), which would otherwise surface as a failed spawn.
+fn run_listener_probe_child() -> Result<(), (&'static str, i32)> {
+    const CHECK: &str = "install a seccomp filter with a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER)";
+    let (report_read, report_write) = sys::pipe().map_err(|errno| ("create the listener probe's pipe", errno.0))?;
+    crate::exec::child::panic::install();
+    let saved_mask = sys::block_all_signals();
+    // SAFETY: the child only runs `run_listener_probe`, which is async-signal-safe and exits.
+    let cloned = unsafe { sys::clone_process(0) };
+    if let Ok((0, _)) = cloned {
+        probe_child::run_listener_probe(report_write.as_raw_fd());
+    }
+    sys::set_signal_mask(&saved_mask);
+    drop(report_write);
+    let (pid, _) = cloned.map_err(|errno| ("fork the listener probe", errno.0))?;
+    let mut bytes = [0u8; 4];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        match sys::read(report_read.as_raw_fd(), &mut bytes[filled..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => filled += n,
+        }
+    }
+    let _ = sys::waitpid(pid, 0);
+    if filled < bytes.len() {
+        return Err(("run the listener probe child", libc::EPROTO));
+    }
+    match i32::from_ne_bytes(bytes) {
+        0 => Ok(()),
+        errno => Err((CHECK, errno)),
     }
 }
 

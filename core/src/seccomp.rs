@@ -124,6 +124,7 @@ impl SeccompPlan {
     ) -> SeccompPlan {
         let all_unix = unix_sockets.allows_all();
         let mut rules = always_denied();
+        rules.extend(set_id_mode_rules());
         if !own_process_namespaces {
             rules.extend(host_process_rules());
         }
@@ -178,11 +179,68 @@ pub struct MetadataRules {
 
 const METADATA_REFUSED: &str = "changes an existing file's metadata, which Landlock has no right for; this host has neither a user namespace for a read-only view nor what the metadata supervisor needs, so it is refused everywhere (inside the writable roots too)";
 
-/// Numbers of calls newer than some libc targets know; one table on x86_64 and aarch64.
-const SYS_FCHMODAT2: i64 = 452;
-const SYS_SETXATTRAT: i64 = 463;
-const SYS_REMOVEXATTRAT: i64 = 466;
+/// Numbers of calls newer than some libc targets know. x86_64 (`syscall_64.tbl`) and aarch64
+/// (the generic table, `asm-generic/unistd.h`) give them the same numbers: fchmodat2 452
+/// (Linux 6.6), setxattrat 463 and removexattrat 466 (6.13), file_setattr 469 (6.17),
+/// checked against the kernel's tables; a test compares them with libc's where it has them.
+pub(crate) const SYS_FCHMODAT2: i64 = 452;
+pub(crate) const SYS_SETXATTRAT: i64 = 463;
+pub(crate) const SYS_REMOVEXATTRAT: i64 = 466;
 const SYS_FILE_SETATTR: i64 = 469;
+
+/// The mode bits that make an executable run with its owner's or group's ids.
+const SET_ID_BITS: u32 = libc::S_ISUID | libc::S_ISGID;
+
+const SET_ID_NOTE: &str = "no set-uid or set-gid file made in the writable roots: the command's files belong to the launcher's ids (to the host's root when root launches the namespace pipeline), so another host user running one would run with them; the filter cannot see whether chmod's target is a directory, so `chmod g+s dir` is refused too (the metadata supervisor, which sees it, allows it)";
+
+/// Set-id bits in the modes of calls that create a file or change its mode, refused on every
+/// pipeline (EPERM): a set-uid binary left in the workspace runs, for any host user, with the
+/// launcher's uid. The mode is a register argument of each of these calls (for `open` and
+/// `openat` it counts only with `O_CREAT` or `O_TMPFILE`, and libcs pass 0 otherwise);
+/// `openat2` carries it in memory the filter cannot read, so it answers ENOSYS and libc falls
+/// back to `openat`. Where the metadata supervisor performs chmod it checks the same bits on
+/// the object it resolved (and allows set-gid directories).
+pub fn set_id_mode_rules() -> Vec<SyscallRule> {
+    let no_set_id = |arg: u8| {
+        vec![Condition::ArgIn {
+            arg,
+            mask: SET_ID_BITS,
+            values: vec![0],
+            meaning: "mode has neither S_ISUID nor S_ISGID",
+        }]
+    };
+    let calls = [
+        ("fchmod", libc::SYS_fchmod, 1),
+        ("fchmodat", libc::SYS_fchmodat, 2),
+        ("fchmodat2", SYS_FCHMODAT2, 2),
+        ("openat", libc::SYS_openat, 3),
+        ("mknodat", libc::SYS_mknodat, 2),
+    ];
+    // aarch64 has only the *at calls.
+    #[cfg(target_arch = "x86_64")]
+    let legacy = [
+        ("chmod", libc::SYS_chmod, 1),
+        ("open", libc::SYS_open, 2),
+        ("creat", libc::SYS_creat, 1),
+        ("mknod", libc::SYS_mknod, 1),
+    ];
+    #[cfg(not(target_arch = "x86_64"))]
+    let legacy: [(&'static str, i64, u8); 0] = [];
+    let mut rules: Vec<SyscallRule> = calls
+        .into_iter()
+        .chain(legacy)
+        .map(|(name, number, arg)| rule(name, number, no_set_id(arg), Some(SET_ID_NOTE)))
+        .collect();
+    rules.push(SyscallRule {
+        errno: libc::ENOSYS,
+        ..refused(
+            "openat2",
+            libc::SYS_openat2,
+            "its mode sits in memory seccomp cannot read (a set-uid file could be created); ENOSYS makes libc and runtimes fall back to openat, whose mode is checked",
+        )
+    });
+    rules
+}
 
 /// Every call that changes the mode, owner, extended attributes or timestamps of an existing
 /// file by path or descriptor, with `truncate` where Landlock leaves it open. (`ftruncate`,
@@ -238,8 +296,7 @@ pub const INODE_ATTRIBUTE_IOCTLS: [(u32, &str); 9] = [
     (0x4008_941a, "BTRFS_IOC_SUBVOL_SETFLAGS"),
 ];
 
-/// Adds [`INODE_ATTRIBUTE_IOCTLS`] to the refused ioctl requests (one rule per call number:
-/// the first block for a number decides).
+/// Adds [`INODE_ATTRIBUTE_IOCTLS`] to the refused ioctl requests of the ioctl rule.
 fn refuse_inode_attribute_ioctls(rules: &mut [SyscallRule]) {
     let Some(ioctl) = rules.iter_mut().find(|rule| rule.number == libc::SYS_ioctl) else { return };
     for condition in &mut ioctl.allow_if {
@@ -712,11 +769,10 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
     SockFilter { code, jt, jf, k }
 }
 
-/// Compiles rules into a program: architecture check, x32 refusal, then one block per rule,
-/// then "allow". A block refuses (returns) or, when every condition holds, reloads the system
-/// call's number and falls through to the next block, so the accumulator it clobbered never
-/// reaches the next rule's number comparison, and a call named by several rules must pass
-/// every one of them.
+/// Compiles rules into a program: architecture check, x32 refusal, then one self-contained
+/// block per system-call number holding the checks of every rule for it (each block ends in a
+/// return, so the accumulator it clobbers never leaks into the next number's comparison), then
+/// "allow".
 pub fn compile(rules: &[SyscallRule]) -> Vec<SockFilter> {
     compile_with_supervised(rules, &[])
 }
@@ -738,46 +794,73 @@ pub fn compile_with_supervised(rules: &[SyscallRule], supervised: &[SupervisedCa
         program.push(jump(BPF_JEQ_K, call.number as u32, 0, 1));
         program.push(stmt(BPF_RET_K, crate::sys::SECCOMP_RET_USER_NOTIF));
     }
-    for rule in rules {
-        let deny = stmt(BPF_RET_K, SECCOMP_RET_ERRNO | (rule.errno as u32 & 0xffff));
+    for (number, group) in rules_by_number(rules) {
         let mut body = Vec::new();
-        for condition in &rule.allow_if {
-            match condition {
-                Condition::ArgIn { arg, mask, values, .. } | Condition::ArgNotIn { arg, mask, values, .. } => {
-                    body.push(stmt(BPF_LD_W_ABS, offset_arg_low(*arg)));
-                    if *mask != u32::MAX {
-                        body.push(stmt(BPF_AND_K, *mask));
-                    }
-                    // Each match jumps over the remaining comparisons and one instruction more.
-                    // For ArgIn that is the deny: a match goes on, no match is denied. For
-                    // ArgNotIn it is a jump over the deny: a match lands on it, no match skips it.
-                    let count = values.len();
-                    for (i, value) in values.iter().enumerate() {
-                        body.push(jump(BPF_JEQ_K, *value, (count - i) as u8, 0));
-                    }
-                    if matches!(condition, Condition::ArgNotIn { .. }) {
-                        body.push(stmt(BPF_JA, 1));
-                    }
-                    body.push(deny);
-                }
-                Condition::ArgIsZero { arg, .. } => {
-                    for offset in [offset_arg_low(*arg), offset_arg_low(*arg) + 4] {
-                        body.push(stmt(BPF_LD_W_ABS, offset));
-                        body.push(jump(BPF_JEQ_K, 0, 1, 0));
-                        body.push(deny);
-                    }
-                }
-            }
+        // Past a rule that refuses outright nothing is reachable.
+        if !group.iter().any(|rule| rule_body(rule, &mut body)) {
+            body.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
         }
-        // A call that passes a rule goes on to the next rules (several may name one system
-        // call, and it must pass all of them), with the number reloaded for their comparisons.
-        body.push(if rule.allow_if.is_empty() { deny } else { stmt(BPF_LD_W_ABS, OFFSET_NR) });
-        assert!(body.len() <= u8::MAX as usize, "seccomp rule block for {} too long", rule.syscall);
-        program.push(jump(BPF_JEQ_K, rule.number as u32, 0, body.len() as u8));
+        let names: Vec<&str> = group.iter().map(|rule| rule.syscall).collect();
+        assert!(body.len() <= u8::MAX as usize, "seccomp rule block for {} too long", names.join(", "));
+        program.push(jump(BPF_JEQ_K, number as u32, 0, body.len() as u8));
         program.extend(body);
     }
     program.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
     program
+}
+
+/// The rules grouped by system-call number, in the order each number first appears: a call is
+/// allowed only if every rule for its number allows it, so a rule added later for the same
+/// call (a set-id mode check, a refusal) can only narrow what an earlier one allows.
+fn rules_by_number(rules: &[SyscallRule]) -> Vec<(i64, Vec<&SyscallRule>)> {
+    let mut groups: Vec<(i64, Vec<&SyscallRule>)> = Vec::new();
+    for rule in rules {
+        match groups.iter_mut().find(|(number, _)| *number == rule.number) {
+            Some((_, group)) => group.push(rule),
+            None => groups.push((rule.number, vec![rule])),
+        }
+    }
+    groups
+}
+
+/// Appends `rule`'s checks to a block: each failing condition returns the rule's errno, a
+/// passing one falls through to the next check. Returns whether the rule refuses outright
+/// (the block then ends with its errno).
+fn rule_body(rule: &SyscallRule, body: &mut Vec<SockFilter>) -> bool {
+    let deny = stmt(BPF_RET_K, SECCOMP_RET_ERRNO | (rule.errno as u32 & 0xffff));
+    for condition in &rule.allow_if {
+        match condition {
+            Condition::ArgIn { arg, mask, values, .. } | Condition::ArgNotIn { arg, mask, values, .. } => {
+                body.push(stmt(BPF_LD_W_ABS, offset_arg_low(*arg)));
+                if *mask != u32::MAX {
+                    body.push(stmt(BPF_AND_K, *mask));
+                }
+                // Each match jumps over the remaining comparisons and one instruction more.
+                // For ArgIn that is the deny: a match goes on, no match is denied. For
+                // ArgNotIn it is a jump over the deny: a match lands on it, no match skips it.
+                let count = values.len();
+                for (i, value) in values.iter().enumerate() {
+                    body.push(jump(BPF_JEQ_K, *value, (count - i) as u8, 0));
+                }
+                if matches!(condition, Condition::ArgNotIn { .. }) {
+                    body.push(stmt(BPF_JA, 1));
+                }
+                body.push(deny);
+            }
+            Condition::ArgIsZero { arg, .. } => {
+                for offset in [offset_arg_low(*arg), offset_arg_low(*arg) + 4] {
+                    body.push(stmt(BPF_LD_W_ABS, offset));
+                    body.push(jump(BPF_JEQ_K, 0, 1, 0));
+                    body.push(deny);
+                }
+            }
+        }
+    }
+    if rule.allow_if.is_empty() {
+        body.push(deny);
+        return true;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -1199,6 +1282,68 @@ mod tests {
         // A call that passed the socket rules is not compared against a clobbered accumulator.
         assert_eq!(run(&program, AUDIT_ARCH, libc::SYS_bpf as u32, [2, 0, 0, 0, 0, 0]), EPERM);
         assert_eq!(run(&program, AUDIT_ARCH, libc::SYS_getpid as u32, [2, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+    }
+
+    #[test]
+    fn set_id_modes_are_refused_on_every_pipeline_and_openat2_answers_enosys() {
+        const ENOSYS: u32 = SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+        const NOTIFY: u32 = crate::sys::SECCOMP_RET_USER_NOTIF;
+        // aarch64 has only the *at calls: nothing is added there.
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
+        let mut calls = vec![
+            (libc::SYS_fchmod, 1usize),
+            (libc::SYS_fchmodat, 2),
+            (SYS_FCHMODAT2, 2),
+            (libc::SYS_openat, 3),
+            (libc::SYS_mknodat, 2),
+        ];
+        #[cfg(target_arch = "x86_64")]
+        calls.extend([(libc::SYS_chmod, 1), (libc::SYS_open, 2), (libc::SYS_creat, 1), (libc::SYS_mknod, 1)]);
+        let with_mode = |arg: usize, mode: u64| {
+            let mut args = [0xffff_ff9c, 0x1000, (libc::O_CREAT | libc::O_WRONLY) as u64, 0, 0, 0];
+            args[arg] = mode;
+            args
+        };
+        for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
+            for (own_netns, own_pids) in [(true, true), (false, false), (false, true)] {
+                let plan = SeccompPlan::new(mode, own_netns, own_pids, &UnixSockets::None);
+                for (nr, arg) in &calls {
+                    for set_id in [0o4755, 0o2755, 0o6755, libc::S_IFREG as u64 | 0o4755, (1 << 32) | 0o4000] {
+                        assert_eq!(call(&plan, *nr, with_mode(*arg, set_id)), EPERM, "syscall {nr} mode {set_id:o}");
+                    }
+                    for plain in [0o755, 0o644, 0o1777, libc::S_IFREG as u64 | 0o600, 0] {
+                        assert_eq!(call(&plan, *nr, with_mode(*arg, plain)), SECCOMP_RET_ALLOW, "syscall {nr}");
+                    }
+                }
+                assert_eq!(call(&plan, libc::SYS_openat2, [0xffff_ff9c, 0x1000, 0x2000, 24, 0, 0]), ENOSYS);
+            }
+        }
+        // Added to a plan whose rules refuse the same calls already, the checks never allow what
+        // a refusal refuses: every rule for a number must allow the call.
+        let refused = SeccompPlan::new(NetworkMode::Restricted, false, false, &UnixSockets::None)
+            .with_metadata_rules(MetadataRules { supervised: false, truncate: false });
+        assert_eq!(call(&refused, libc::SYS_fchmodat, with_mode(2, 0o755)), EPERM);
+        assert_eq!(call(&refused, libc::SYS_fchmod, with_mode(1, 0o644)), EPERM);
+        assert_eq!(call(&refused, libc::SYS_openat, with_mode(3, 0o644)), SECCOMP_RET_ALLOW);
+        assert_eq!(call(&refused, libc::SYS_openat, with_mode(3, 0o4755)), EPERM);
+        // Supervised chmod goes to the supervisor (which checks the bits on the object);
+        // creating calls are the filter's.
+        let supervised = SeccompPlan::new(NetworkMode::Restricted, false, false, &UnixSockets::None)
+            .with_metadata_rules(MetadataRules { supervised: true, truncate: false });
+        assert_eq!(call(&supervised, libc::SYS_fchmodat, with_mode(2, 0o4755)), NOTIFY);
+        assert_eq!(call(&supervised, libc::SYS_mknodat, with_mode(2, 0o4755)), EPERM);
+        assert_eq!(call(&supervised, libc::SYS_openat, with_mode(3, 0o2755)), EPERM);
+        for rule in set_id_mode_rules() {
+            assert!(rule.note.is_some_and(|n| !n.is_empty()), "{} has no note", rule.syscall);
+        }
+    }
+
+    #[test]
+    fn hard_coded_syscall_numbers_agree_with_libc_where_it_has_them() {
+        // x86_64 glibc's libc has fchmodat2; the others are checked against the kernel's tables
+        // (see the constants).
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(SYS_FCHMODAT2, libc::SYS_fchmodat2);
     }
 
     #[test]

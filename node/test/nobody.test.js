@@ -24,6 +24,7 @@ const TESTS = [
   'protected-names.test.js',
   'errno.test.js',
   'closed-stdio.test.js',
+  'metadata.test.js',
 ];
 
 function skipReason() {

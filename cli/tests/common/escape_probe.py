@@ -412,6 +412,77 @@ def flock_hold(path, seconds):
     time.sleep(float(seconds))
 
 
+def on_read_only_fd(path, call):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        call(fd)
+    finally:
+        os.close(fd)
+
+
+def metadata_race(link, outside, rounds):
+    # One thread swaps `link` between a symlink to the outside file and a plain file of the
+    # workspace while this one chmods, utimes and setxattrs `link`: the answers seen, sorted.
+    import threading
+    stop = threading.Event()
+    tmp_link, tmp_file = link + ".l", link + ".f"
+
+    def swap():
+        while not stop.is_set():
+            try:
+                os.symlink(outside, tmp_link)
+                os.rename(tmp_link, link)
+                with open(tmp_file, "w"):
+                    pass
+                os.rename(tmp_file, link)
+            except OSError:
+                pass
+            for leftover in (tmp_link, tmp_file):
+                try:
+                    os.unlink(leftover)
+                except OSError:
+                    pass
+
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    answers = set()
+    # At least `rounds` rounds, then on until both objects were hit (an OK and a refusal),
+    # for at most 10 seconds.
+    deadline = time.monotonic() + 10
+    done = 0
+    while done < int(rounds) or (len(answers - {"ENOENT"}) < 2 and time.monotonic() < deadline):
+        done += 1
+        for call in (lambda: os.chmod(link, 0o777), lambda: os.utime(link, (0, 0)),
+                     lambda: os.setxattr(link, "user.codex-escape", b"raced")):
+            try:
+                call()
+                answers.add("OK")
+            except OSError as e:
+                answers.add(errno_name(e.errno))
+        if done % 50 == 0:
+            time.sleep(0.001)  # let the swapper run even where the scheduler favours this thread
+    stop.set()
+    swapper.join()
+    return "SEEN=" + ",".join(sorted(answers))
+
+
+def create_mode(path, mode):
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, int(mode, 8)))
+
+
+def openat2_create(path, mode):
+    # struct open_how { u64 flags; u64 mode; u64 resolve; }
+    how = cbuf(struct.pack("<QQQ", os.O_CREAT | os.O_WRONLY, int(mode, 8), 0))
+    fd = check(libc.syscall(ctypes.c_long(NR["openat2"]), ctypes.c_long(-100), ctypes.c_char_p(path.encode()),
+                            ctypes.c_long(how), ctypes.c_size_t(24)))
+    os.close(fd)
+
+
+def set_file_capability(path):
+    # struct vfs_cap_data, revision 2, effective, CAP_SETUID permitted.
+    os.setxattr(path, "security.capability", struct.pack("<IIIII", 0x02000001, 1 << 7, 0, 0, 0))
+
+
 OPS = {
     "write": write,
     "create": create,
@@ -481,6 +552,14 @@ OPS = {
     "nproc_budget": nproc_budget,
     "flock_hold": flock_hold,
     "readlink": lambda path: "LINK=" + os.readlink(path),
+    "fchmod_ro": lambda path, mode: on_read_only_fd(path, lambda fd: os.fchmod(fd, int(mode, 8))),
+    "futime_ro": lambda path: on_read_only_fd(path, lambda fd: os.utime(fd, (0, 0))),
+    "fsetxattr_ro": lambda path, name: on_read_only_fd(path, lambda fd: os.setxattr(fd, name, b"sandbox")),
+    "metadata_race": metadata_race,
+    "create_mode": create_mode,
+    "mknod_mode": lambda path, mode: os.mknod(path, int(mode, 8)),
+    "openat2_create": openat2_create,
+    "set_file_capability": set_file_capability,
 }
 
 

@@ -10,6 +10,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub mod hosts;
+
 /// The probe script run by `python3 -c` inside the sandbox.
 pub const PROBE: &str = include_str!("probe.py");
 
@@ -175,6 +177,13 @@ impl Run {
     pub fn arg(mut self, arg: impl Into<String>) -> Run {
         self.args.push(arg.into());
         self
+    }
+
+    /// Leaves every default protected name unprotected: on the landlock pipeline without user
+    /// namespaces a writable root with protected names cannot run (nothing can keep a name
+    /// from being created there), so the tests of that host's writable roots opt out.
+    pub fn unprotect_defaults(self) -> Run {
+        [".git", ".agents", ".codex", ".aws"].into_iter().fold(self, |run, name| run.arg("--unprotect").arg(name))
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Run {

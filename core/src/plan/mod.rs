@@ -216,7 +216,7 @@ pub enum MetadataGuard {
 }
 
 /// What the supervisor refuses even inside the writable roots (`--explain`, docs/security.md).
-pub const SUPERVISOR_REFUSES: &str = "set-uid bits, and set-gid bits on anything but a directory (EPERM: a sandboxed      command has no business making set-id programs others may run); symlinks' own xattrs (EPERM); paths through      magic links such as /proc/<pid>/fd/N or /dev/fd/N (ELOOP); a target that cannot be shown to lie in a writable      root (EPERM), e.g. a deleted file through its descriptor. The inode-attribute ioctls (chattr) are refused      everywhere (EPERM). chown follows the kernel's rules for the caller's own ids (no capabilities: only the      group, to one of the caller's groups)";
+pub const SUPERVISOR_REFUSES: &str = "set-uid bits, and set-gid bits on anything but a directory (EPERM: a sandboxed command has no business making set-id programs others may run); symlinks' own xattrs (EPERM); paths through magic links such as /proc/<pid>/fd/N or /dev/fd/N (ELOOP); a target that cannot be shown to lie in a writable root (EPERM), e.g. a deleted file through its descriptor. The inode-attribute ioctls (chattr) are refused everywhere (EPERM). chown follows the kernel's rules for the caller's own ids (no capabilities: only the group, to one of the caller's groups)";
 
 /// Protected paths inside writable roots, re-bound read-only in the sandbox's mount namespace
 /// (a missing one gets an empty placeholder directory first), and the directories above them

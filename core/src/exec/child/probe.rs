@@ -1,5 +1,8 @@
-//! The host probe's child: cloned into the namespace pipeline's namespaces, it tries the
-//! pipeline's steps one by one and writes each step's errno (0: it worked) to the probe's pipe.
+//! The host probe's children. The namespace probe ([`run`]), cloned into the namespace
+//! pipeline's namespaces, tries the pipeline's steps one by one and writes each step's errno
+//! (0: it worked) to the probe's pipe. The listener probe ([`run_listener_probe`]), forked
+//! without namespaces, installs a seccomp filter with a listener as the metadata supervisor's
+//! command would, and writes that errno.
 //!
 //! It runs between `clone` and `_exit` in a copy of a possibly multi-threaded host, so it
 //! obeys the rules of [`super`]: the same lints, raw system calls only, no allocation (the maps
@@ -74,6 +77,23 @@ fn try_steps(image: &ProbeImage) -> [i32; STEP_COUNT] {
         set(&mut results, MOUNT_API_STEP, errno_of(tried));
     }
     results
+}
+
+/// Tries what the metadata supervisor's command does — no_new_privs, then a seccomp filter
+/// (one that allows everything) with a listener — and writes the errno (0: it worked) as a
+/// native-endian `i32`, then exits. It inherited the launcher's filters, as the command will:
+/// where one of them already has a listener (a container runtime's seccomp agent), the kernel
+/// refuses a second one with EBUSY. Never returns.
+pub(crate) fn run_listener_probe(report_fd: RawFd) -> ! {
+    super::panic::enter(-1);
+    let guard = ExitOnUnwind;
+    const ALLOW_EVERYTHING: [sys::SockFilter; 1] = [sys::SockFilter { code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000 }];
+    let installed = sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
+        .and_then(|_| sys::seccomp_set_filter_listener(&ALLOW_EVERYTHING))
+        .map(drop);
+    let _ = sys::write_all(report_fd, &errno_of(installed).to_ne_bytes());
+    std::mem::forget(guard);
+    sys::exit_immediately(0)
 }
 
 fn set(results: &mut [i32; STEP_COUNT], step: usize, errno: i32) {

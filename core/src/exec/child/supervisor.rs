@@ -103,9 +103,11 @@ enum Change {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Times {
     Now,
-    /// `struct utimbuf` (two `time_t`).
+    /// `struct utimbuf` (two `time_t`); `utime` exists on x86_64 only.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Utimbuf(u64),
-    /// `struct timeval[2]`.
+    /// `struct timeval[2]` (`utimes`, `futimesat`: x86_64 only).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Timevals(u64),
     /// `struct timespec[2]`.
     Timespecs(u64),
@@ -193,9 +195,7 @@ fn decode(nr: i64, a: [u64; 6]) -> SysResult<(Target, Change)> {
     })
 }
 
-const SYS_FCHMODAT2: i64 = 452;
-const SYS_SETXATTRAT: i64 = 463;
-const SYS_REMOVEXATTRAT: i64 = 466;
+use crate::seccomp::{SYS_FCHMODAT2, SYS_REMOVEXATTRAT, SYS_SETXATTRAT};
 
 /// A short path built on the stack (`/proc/<n>/fd/<m>`).
 struct ShortPath {
