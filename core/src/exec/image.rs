@@ -33,7 +33,7 @@ pub(crate) fn protected_targets(
 ) -> Result<Vec<BindTarget>> {
     let mut targets = Vec::new();
     for protected in plan.read_only_binds() {
-        // `.codex` in the policy cwd, missing or a directory: create or join a placeholder
+        // A protected name, missing or a directory: create or join a placeholder
         // (which may be the user's own directory; it is then protected and left alone).
         let use_placeholder =
             protected.placeholder_if_missing && matches!(Placeholder::inspect(&protected.path)?, Found::Placeholder);
@@ -41,6 +41,18 @@ pub(crate) fn protected_targets(
             let placeholder = Placeholder::acquire(&protected.path, fd_floor)?;
             let identity = placeholder.identity();
             placeholders.push(placeholder);
+            // A directory that existed when planned is joined only if it is still that
+            // directory, or a placeholder (concurrent runs replace one another's as the last
+            // user removes its own): any other directory swapped in since is refused, as the
+            // child refuses a swapped bind.
+            let swapped = protected.identity.is_some_and(|planned| planned != identity);
+            if swapped && !placeholders.last().is_some_and(Placeholder::is_a_placeholder) {
+                return Err(Error::path(
+                    "a path changed between planning and mounting",
+                    &protected.path,
+                    io::Error::from_raw_os_error(libc::ESTALE),
+                ));
+            }
             identity
         } else {
             // A real path: the child checks it is still the inode planned here. One that was

@@ -114,6 +114,12 @@ impl Placeholder {
         self.identity
     }
 
+    /// Whether this run or another created it as a placeholder (this run made it, or it
+    /// carries [`MARKER`]), rather than joining a directory someone else made.
+    pub(crate) fn is_a_placeholder(&self) -> bool {
+        self.created || sys::has_xattr(self.lock.as_raw_fd(), MARKER)
+    }
+
     /// The descriptor holding the shared lock (another holder keeps the placeholder alive).
     pub(crate) fn lock_fd(&self) -> RawFd {
         self.lock.as_raw_fd()
@@ -129,7 +135,7 @@ impl Placeholder {
     /// is gone.
     pub(crate) fn release(self) {
         let last_user = sys::flock(self.lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB).is_ok();
-        let ours = self.created || sys::has_xattr(self.lock.as_raw_fd(), MARKER);
+        let ours = self.is_a_placeholder();
         let unchanged = fs::symlink_metadata(&self.path).is_ok_and(|now| (now.dev(), now.ino()) == self.identity);
         if last_user && ours && unchanged {
             // Fails, and leaves it, if someone put files in it from outside.
