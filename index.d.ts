@@ -156,6 +156,7 @@ export interface SandboxOptions {
    * mean the same and must agree with this option.
    */
   unixSockets?: 'none' | 'all' | string[];
+  /**
    * Names protected in every writable root besides the defaults `.git`, `.agents`, `.codex`
    * and `.aws` (e.g. `['.envrc', '.vscode']`): plain file names, kept read-only where present,
    * kept from being created where missing, and removed after the run wherever deeper in a
