@@ -96,6 +96,16 @@ impl UnixSockets {
         }
     }
 
+    /// Why `path` is not granted, for `--explain` and the run's warnings.
+    pub fn not_granted_because(path: &std::path::Path, why: &str) -> String {
+        format!(
+            "unix socket `{}` is not granted: {why}; unix sockets stay refused as under `none` (socket(AF_UNIX) \
+             fails with EPERM, or, where other paths are granted through the connect broker, its connect fails \
+             with EACCES)",
+            path.display()
+        )
+    }
+
     /// One capability from the launcher's own setting and a managed network's fields: they
     /// must agree when both say something (otherwise one of them would silently not apply).
     pub fn combine(own: UnixSockets, managed: UnixSockets) -> Result<UnixSockets> {
