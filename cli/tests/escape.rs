@@ -1811,6 +1811,13 @@ fn socket_probes() -> Vec<Probe> {
             kind: Kind::Own(unix_grant_own_listener_probe),
         },
         Probe {
+            id: "unix-grant-abstract-listen",
+            class: C,
+            applies: brokered,
+            known_open: never_open,
+            kind: Kind::Own(unix_grant_abstract_listen_probe),
+        },
+        Probe {
             id: "unix-all-reaches",
             class: C,
             applies: everywhere,
@@ -1929,6 +1936,20 @@ fn unix_grant_race_probe(f: &mut Fixture) -> Verdict {
     } else {
         Unexpected(format!("racing connects {answer}: expected some granted (OK) and some refused (EACCES)"))
     }
+}
+
+/// With paths granted the command may make unix stream sockets; one bound to an abstract name
+/// may not listen (in the host's network namespace a host client of that name would reach the
+/// sandbox). Restricted mode refuses the bind already.
+fn unix_grant_abstract_listen_probe(f: &mut Fixture) -> Verdict {
+    let grant = f.seqpacket_path.clone();
+    let name = format!("{}-squat", f.abstract_name);
+    let (answers, stderr) = granted_run(f, &grant, &json!([["abstract_listen", name]]));
+    let Some(answer) = answers.first() else {
+        return Unexpected(format!("probe said nothing: {stderr}"));
+    };
+    let expected = if f.column.full() { "EACCES" } else { "EPERM" };
+    judge("listen on a unix socket bound to an abstract name", answer, expected, None)
 }
 
 /// A filter of the command's own with a listener of its own for `connect` (whose answer

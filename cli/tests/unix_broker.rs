@@ -11,6 +11,8 @@
 //! - a thread that keeps swapping what the descriptor number is (dup2 of a fresh unix or TCP
 //!   socket) and rewriting the address while another connects never reaches the listener not
 //!   granted;
+//! - a unix socket bound to an abstract name may not listen (a host client of that name would
+//!   reach the sandbox), while TCP listens as the network mode allows;
 //! - TCP still connects under full network, blocking and non-blocking (EINPROGRESS, then
 //!   success), and under proxy mode only to the proxy: a loopback listener on another port
 //!   gets nothing;
@@ -361,6 +363,36 @@ fn tcp_still_connects_under_full_network_and_only_to_the_proxy_under_proxy_mode(
             let words = host.probe(&host.run(user, pipeline, Network::Restricted), pipeline, &ops(&["tcp", &proxy]));
             assert_eq!(words, "EPERM", "{user:?} {pipeline:?} restricted");
             assert_eq!(host.tcp_received(0), [0, 0]);
+        }
+    }
+}
+
+#[test]
+fn a_unix_socket_bound_to_an_abstract_name_may_not_listen() {
+    if !broker_available() {
+        return;
+    }
+    for user in common::users() {
+        for pipeline in pipelines(user) {
+            let host = Host::new(user, &format!("listen-{pipeline:?}"));
+            let name = format!("{}-listen", host.abstract_name);
+            for network in [Network::Restricted, Network::Full, Network::Proxy] {
+                let context = format!("{user:?} {pipeline:?} {network:?}");
+                let words = host.probe(
+                    &host.run(user, pipeline, network),
+                    pipeline,
+                    &ops(&["listen-abstract", &name, "listen-tcp"]),
+                );
+                // Restricted mode, and proxy mode on the host's network stack, refuse bind;
+                // elsewhere the bind works and the broker refuses the abstract listener.
+                let expected = match (network, pipeline) {
+                    (Network::Restricted, _) => "EPERM EPERM",
+                    (Network::Proxy, Pipeline::Bwrap) => "EACCES OK",
+                    (Network::Proxy, _) => "EPERM EPERM",
+                    (Network::Full, _) => "EACCES OK",
+                };
+                assert_eq!(words, expected, "{context}");
+            }
         }
     }
 }

@@ -100,6 +100,10 @@ pub struct SeccompPlan {
     /// landlock pipeline without user namespaces ([`metadata_calls`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub supervised: Vec<SupervisedCall>,
+    /// With the connect broker: the network mode refuses `listen` (restricted mode, and proxy
+    /// mode on the host's network stack), which the broker then answers EPERM for every family.
+    #[serde(skip)]
+    pub broker_refuses_listen: bool,
     #[serde(skip)]
     pub program: Vec<SockFilter>,
 }
@@ -144,9 +148,14 @@ impl SeccompPlan {
     ) -> SeccompPlan {
         let mut plan = SeccompPlan::build(network, own_network_namespace, own_process_namespaces, UnixRules::Brokered);
         // The broker answers for `connect` (in restricted mode it refuses every family but
-        // unix, with this rule's EPERM): no rule decides it any more.
-        plan.rules.retain(|rule| rule.number != libc::SYS_connect);
+        // unix, with this rule's EPERM) and for `listen` (a unix socket bound to an abstract
+        // name may not listen: under full network a host client could reach it instead of the
+        // server it meant; where the mode refuses `listen`, the broker refuses it too): no rule
+        // decides them any more.
+        plan.broker_refuses_listen = plan.rules.iter().any(|rule| rule.number == libc::SYS_listen);
+        plan.rules.retain(|rule| rule.number != libc::SYS_connect && rule.number != libc::SYS_listen);
         plan.supervised.push(SupervisedCall { syscall: "connect", number: libc::SYS_connect });
+        plan.supervised.push(SupervisedCall { syscall: "listen", number: libc::SYS_listen });
         plan.program = compile_with_supervised(&plan.rules, &plan.supervised);
         plan
     }
@@ -174,6 +183,7 @@ impl SeccompPlan {
             foreign_abi: FOREIGN_ABI_POLICY,
             rules,
             supervised: Vec::new(),
+            broker_refuses_listen: false,
             program,
         }
     }
@@ -935,6 +945,10 @@ mod tests {
             let plan = SeccompPlan::with_connect_broker(mode, own_netns, own_netns);
             assert!(plan.brokers_connect(), "{context}");
             assert!(plan.rules.iter().all(|rule| rule.number != libc::SYS_connect), "{context}");
+            assert_eq!(call(&plan, libc::SYS_listen, [3, 5, 0, 0, 0, 0]), NOTIFY, "{context}");
+            // The broker refuses listen where the mode's rules did.
+            let refused = mode == NetworkMode::Restricted || (mode == NetworkMode::Proxy && !own_netns);
+            assert_eq!(plan.broker_refuses_listen, refused, "{context}");
             for fd in [3u64, 1 << 40] {
                 assert_eq!(call(&plan, libc::SYS_connect, [fd, 0x1000, 110, 0, 0, 0]), NOTIFY, "{context}");
             }
@@ -958,6 +972,7 @@ mod tests {
                 NetworkMode::Restricted => {
                     assert_eq!([inet_stream, inet_dgram, unix_seqpacket], [EPERM, EPERM, SECCOMP_RET_ALLOW]);
                     assert_eq!(call(&plan, libc::SYS_bind, [3, 0, 0, 0, 0, 0]), EPERM);
+                    assert_eq!(call(&plan, libc::SYS_accept, [3, 0, 0, 0, 0, 0]), EPERM);
                 }
                 NetworkMode::Full => {
                     assert_eq!([inet_stream, inet_dgram, unix_seqpacket], [SECCOMP_RET_ALLOW; 3]);

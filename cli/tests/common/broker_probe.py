@@ -6,6 +6,8 @@
 #   dgram                socket(AF_UNIX, SOCK_DGRAM)
 #   tcp PORT             blocking TCP connect to 127.0.0.1:PORT, then send "reached"
 #   tcp-nb PORT          non-blocking: connect must say EINPROGRESS, then complete (OK)
+#   listen-abstract NAME a unix stream socket bound to an abstract name, then listen
+#   listen-tcp           a TCP socket bound to 127.0.0.1:0, then listen
 #   race GRANTED OTHER PORT N
 #                        N connects of descriptor number 100 while a second thread keeps
 #                        replacing what number 100 is (a fresh unix socket, or a TCP socket
@@ -84,6 +86,7 @@ def race(granted, other, port, count):
                 s.close()
             i += 1
 
+    ctypes.memmove(buf, addresses[0], len(addresses[0]))
     thread = threading.Thread(target=racer)
     thread.start()
     results = {}
@@ -98,6 +101,9 @@ def race(granted, other, port, count):
             ret = libc.connect(number, buf, 110)
             key = "OK" if ret == 0 else name(ctypes.get_errno())
             results[key] = results.get(key, 0) + 1
+            # Let the racer run between connects too (a direct connect is shorter than
+            # Python's switch interval).
+            time.sleep(0)
     finally:
         stop.set()
         thread.join()
@@ -125,6 +131,23 @@ while args:
     elif op == "tcp-nb":
         port = args.pop(0)
         words.append(word(lambda: tcp_nonblocking(port)))
+    elif op == "listen-abstract":
+        label = args.pop(0)
+
+        def listen_abstract():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.bind("\0" + label)
+                s.listen(1)
+
+        words.append(word(listen_abstract))
+    elif op == "listen-tcp":
+
+        def listen_tcp():
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                s.listen(1)
+
+        words.append(word(listen_tcp))
     elif op == "race":
         granted, other, port, count = args[:4]
         del args[:4]

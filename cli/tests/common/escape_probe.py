@@ -293,6 +293,7 @@ def unix_connect_race(granted, other, count):
             replace(i // 2)
             i += 1
 
+    ctypes.memmove(buf, addresses[0], len(addresses[0]))
     thread = threading.Thread(target=racer)
     thread.start()
     results = {}
@@ -305,10 +306,18 @@ def unix_connect_race(granted, other, count):
             ret = libc.connect(100, buf, 110)
             key = "OK" if ret == 0 else errno_name(ctypes.get_errno())
             results[key] = results.get(key, 0) + 1
+            time.sleep(0)  # let the racer run between connects too
     finally:
         stop.set()
         thread.join()
     return "RACE=" + ",".join(f"{k}:{v}" for k, v in sorted(results.items()))
+
+
+def abstract_listen(name):
+    # A listener on an abstract name a host client might connect to (expecting its server).
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind("\0" + name)
+        s.listen(1)
 
 
 def own_connect_listener():
@@ -522,6 +531,7 @@ OPS = {
     "unix_connect": unix_connect,
     "unix_connect_race": unix_connect_race,
     "own_connect_listener": own_connect_listener,
+    "abstract_listen": abstract_listen,
     "abstract_connect": abstract_connect,
     "unix_dgram_send": unix_dgram_send,
     "socketpairs": socketpairs,

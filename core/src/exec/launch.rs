@@ -244,6 +244,7 @@ fn connect_broker(plan: &SandboxPlan, landlock: Option<&super::child::image::Lan
     Ok(BrokerImage {
         granted,
         unix_only: plan.network() == crate::seccomp::NetworkMode::Restricted,
+        listen_refused: plan.seccomp().is_some_and(|seccomp| seccomp.broker_refuses_listen),
         landlock_ruleset: landlock.filter(|_| tcp_rules).map(|landlock| landlock.ruleset.as_raw_fd()),
     })
 }

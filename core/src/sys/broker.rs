@@ -37,3 +37,18 @@ pub fn file_status_flags(fd: RawFd) -> SysResult<libc::c_int> {
     // SAFETY: F_GETFL takes no argument.
     check_int(unsafe { libc::fcntl(fd, libc::F_GETFL) })
 }
+
+/// `getsockname(2)` into `buf` (a `struct sockaddr`); the address length (the kernel's, which
+/// may exceed `buf`: the copy is then cut off).
+pub fn socket_name(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+    let mut len = libc::socklen_t::try_from(buf.len()).unwrap_or(libc::socklen_t::MAX);
+    // SAFETY: buf is writable for `len` bytes; len is a valid in/out parameter.
+    check_int(unsafe { libc::getsockname(fd, buf.as_mut_ptr().cast(), &mut len) })?;
+    Ok(len as usize)
+}
+
+/// `listen(2)`.
+pub fn listen(fd: RawFd, backlog: libc::c_int) -> SysResult<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::listen(fd, backlog) }).map(drop)
+}

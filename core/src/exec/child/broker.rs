@@ -33,6 +33,10 @@
 //!    listener and exits; init reaps it like any orphan, and a subreaper's final rounds kill
 //!    it with the rest. Init never waits on a connect, so no other call waits for one.
 //!
+//! `listen` goes to init too (`listen`): a unix socket bound to an abstract name may not listen
+//! (EACCES), so the host's clients of an abstract name cannot be met by a sandboxed listener
+//! under full network; other sockets listen as the network mode allows.
+//!
 //! Like everything after the clone it allocates nothing, takes no lock and cannot panic.
 
 use std::ffi::CStr;
@@ -41,9 +45,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use super::image::BrokerImage;
 use crate::sys::{self, Errno, SeccompNotif, SysResult};
 
-/// Whether `notif` is the broker's (a `connect`).
+/// Whether `notif` is the broker's (a `connect` or a `listen`).
 pub(crate) fn handles(notif: &SeccompNotif) -> bool {
-    i64::from(notif.data.nr) == libc::SYS_connect
+    matches!(i64::from(notif.data.nr), libc::SYS_connect | libc::SYS_listen)
 }
 
 /// Answers one `connect` notification (here, or in a child of init for a connect that may
@@ -51,6 +55,7 @@ pub(crate) fn handles(notif: &SeccompNotif) -> bool {
 /// is refused.
 pub(crate) fn answer(listener: RawFd, notif: &SeccompNotif, broker: Option<&BrokerImage>) {
     let result = match broker {
+        Some(broker) if i64::from(notif.data.nr) == libc::SYS_listen => listen(listener, notif, broker),
         Some(broker) => prepare(listener, notif, broker).and_then(|connect| perform(listener, notif.id, connect)),
         None => Err(Errno(libc::EPERM)),
     };
@@ -166,6 +171,34 @@ fn granted_socket(
     } else {
         Err(Errno(libc::EACCES))
     }
+}
+
+/// `listen(fd, backlog)`: refused where the network mode refuses it; a unix socket bound to an
+/// abstract name may not listen (EACCES): in the host's network namespace a host client
+/// connecting to that name would reach the sandbox instead of the server it meant, and
+/// Landlock's abstract scope only stops connects *out* of the sandbox. Performed by init on its
+/// own duplicate (a socket is bound once, so the name checked is the name it listens on).
+fn listen(listener: RawFd, notif: &SeccompNotif, broker: &BrokerImage) -> SysResult<()> {
+    if broker.listen_refused {
+        return Err(Errno(libc::EPERM));
+    }
+    let [fd, backlog, ..] = notif.data.args;
+    let pidfd = sys::pidfd_open(thread_group_of(notif.pid)?)?;
+    if !sys::notif_id_valid(listener, notif.id) {
+        return Err(Errno(libc::ENOENT));
+    }
+    let socket = sys::pidfd_getfd(pidfd.as_raw_fd(), fd as i32)?;
+    drop(pidfd);
+    if sys::socket_option(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN)? == libc::AF_UNIX {
+        let mut name = [0u8; ADDRESS_MAX];
+        let length = sys::socket_name(socket.as_raw_fd(), &mut name)?;
+        if length > SUN_PATH_OFFSET && name.get(SUN_PATH_OFFSET) == Some(&0) {
+            return Err(Errno(libc::EACCES));
+        }
+    }
+    let result = sys::listen(socket.as_raw_fd(), backlog as i32);
+    let _ = sys::notif_send(listener, notif.id, result.map(|()| 0));
+    Ok(())
 }
 
 /// Performs the checked connect and answers: here when it cannot block, else in a child.

@@ -154,6 +154,8 @@ pub(crate) struct BrokerImage {
     /// The command's Landlock ruleset, where it has TCP rules (proxy mode on the landlock
     /// pipeline): a connect of another family is made by a child of init restricted by it.
     pub landlock_ruleset: Option<RawFd>,
+    /// The network mode refuses `listen` (restricted, or proxy on the host's network stack).
+    pub listen_refused: bool,
 }
 
 pub(crate) struct RootImage {
