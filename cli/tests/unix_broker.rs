@@ -397,6 +397,49 @@ fn a_unix_socket_bound_to_an_abstract_name_may_not_listen() {
     }
 }
 
+/// Under an outer supervisor whose filter already has a listener (one per filter chain), the
+/// broker cannot install its own: the probe finds that, and the paths are not granted (the run
+/// goes on as under none) instead of failing at the spawn or granting without the broker.
+#[test]
+fn under_an_outer_listener_paths_are_not_granted() {
+    let user = User::Current;
+    let host = Host::new(user, "outer-listener");
+    let granted = host.granted.display().to_string();
+    let mut command = command(&host.run(user, Pipeline::Landlock, Network::Full), Pipeline::Landlock, &{
+        let mut argv = vec!["/usr/bin/python3".to_owned(), "-c".into(), PROBE.into()];
+        argv.extend(ops(&["unix", &granted]));
+        argv
+    });
+    // SAFETY: only prctl and seccomp between fork and exec, on a program that lives in the
+    // closure; an allow-all filter never notifies, so its listener is never needed.
+    unsafe {
+        command.pre_exec(|| {
+            let allow_all = [libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000 }];
+            let fprog = libc::sock_fprog { len: 1, filter: allow_all.as_ptr().cast_mut() };
+            let new_listener: libc::c_ulong = 1 << 3;
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let listener = libc::syscall(libc::SYS_seccomp, 1, new_listener, &fprog as *const libc::sock_fprog);
+            // Kept open through the exec, as an outer supervisor keeps its own: a listener
+            // whose last descriptor is closed no longer counts.
+            if listener < 0 || libc::fcntl(listener as i32, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "EPERM");
+    assert!(
+        stderr(&output).contains("install a seccomp filter with a listener"),
+        "the warning names the cause: {}",
+        stderr(&output)
+    );
+    assert_eq!(host.unix_received().0, [0, 0, 0]);
+}
+
 #[test]
 fn explain_names_the_granted_paths_and_the_broker_and_an_installed_bwrap_grants_nothing() {
     if !broker_available() {

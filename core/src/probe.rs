@@ -554,7 +554,7 @@ fn metadata_supervisor() -> Result<(), Refusal> {
 /// and reading the command's memory (`process_vm_readv`, which Yama's `ptrace_scope` 2 or 3
 /// refuses to an init without `CAP_SYS_PTRACE`; `pidfd_getfd` needs the same access).
 fn connect_broker() -> Result<(), Refusal> {
-    const FIX: &str = "granted unix-socket paths are not granted (unix sockets stay refused)";
+    const FIX: &str = "the connect broker needs it for per-path unix-socket grants";
     if !sys::seccomp_action_available(sys::SECCOMP_RET_USER_NOTIF) {
         return Err(Refusal::new("seccomp SECCOMP_RET_USER_NOTIF (Linux 5.0)", None, FIX));
     }
@@ -565,17 +565,31 @@ fn connect_broker() -> Result<(), Refusal> {
         (libc::SYS_process_vm_readv, "process_vm_readv"),
     ] {
         if !syscall_usable(number) {
-            return Err(Refusal::new(name, Some(libc::ENOSYS), FIX));
+            return Err(Refusal::new(name, Some(sys::invalid_call_errno(number)), FIX));
         }
     }
     let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").unwrap_or_default();
-    match scope.trim() {
-        "2" | "3" => Err(Refusal::new(
+    if let "2" | "3" = scope.trim() {
+        return Err(Refusal::new(
             format!("pidfd_getfd and process_vm_readv under Yama ptrace_scope {} (needs 0 or 1)", scope.trim()),
             Some(libc::EPERM),
             FIX,
-        )),
-        _ => Ok(()),
+        ));
+    }
+    // A listener can be installed here: not where an outer sandbox's filter already has one
+    // (one listener per filter chain: EBUSY), nor where an outer filter refuses seccomp(2).
+    // Tried in a short-lived thread of our own: no_new_privs and a seccomp filter belong to
+    // the thread that sets them and end with it.
+    let installed = std::thread::spawn(|| {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
+        let allow_all = [sys::SockFilter { code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000 }];
+        sys::seccomp_set_filter_listener(&allow_all).map(drop)
+    })
+    .join();
+    match installed {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(errno)) => Err(Refusal::new("install a seccomp filter with a listener", Some(errno.0), FIX)),
+        Err(_) => Err(Refusal::new("install a seccomp filter with a listener", None, FIX)),
     }
 }
 

@@ -156,6 +156,7 @@ impl SeccompPlan {
         plan.rules.retain(|rule| rule.number != libc::SYS_connect && rule.number != libc::SYS_listen);
         plan.supervised.push(SupervisedCall { syscall: "connect", number: libc::SYS_connect });
         plan.supervised.push(SupervisedCall { syscall: "listen", number: libc::SYS_listen });
+        refuse_new_listeners(&mut plan.rules);
         plan.program = compile_with_supervised(&plan.rules, &plan.supervised);
         plan
     }
@@ -203,6 +204,7 @@ impl SeccompPlan {
         let calls = metadata_calls(metadata.truncate);
         if metadata.supervised {
             self.supervised.extend(calls.into_iter().map(|(syscall, number)| SupervisedCall { syscall, number }));
+            refuse_new_listeners(&mut self.rules);
         } else {
             self.rules.extend(calls.into_iter().map(|(name, number)| refused(name, number, METADATA_REFUSED)));
         }
@@ -215,6 +217,34 @@ impl SeccompPlan {
         self
     }
 }
+
+/// A supervised command may install no seccomp listener of its own. While init holds the
+/// sandbox's listener the kernel refuses a second one in the chain (EBUSY), but a listener is
+/// freed with its last descriptor: were init killed (a subreaper init on Landlock ABI < 6 can
+/// be signalled by the command), the supervised calls would fail with ENOSYS and a listener of
+/// the command's own, answering CONTINUE, would let them through unchecked. The flag is in a
+/// register, so the filter sees the call as made.
+fn refuse_new_listeners(rules: &mut Vec<SyscallRule>) {
+    if rules.iter().any(|rule| rule.number == libc::SYS_seccomp) {
+        return;
+    }
+    rules.push(rule(
+        "seccomp",
+        libc::SYS_seccomp,
+        vec![Condition::ArgIn {
+            arg: 1,
+            mask: SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            values: vec![0],
+            meaning: "flags without SECCOMP_FILTER_FLAG_NEW_LISTENER",
+        }],
+        Some(
+            "the command's calls are answered by the sandbox's init; a filter of its own with a listener could answer CONTINUE past it should init be gone",
+        ),
+    ));
+}
+
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER` (Linux 5.0).
+const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
 
 /// Which metadata rules a plan needs ([`SeccompPlan::with_metadata_rules`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -987,12 +1017,19 @@ mod tests {
                 }
             }
         }
+        // No listener of the command's own under a supervisor; plain filters stay possible.
+        let plan = SeccompPlan::with_connect_broker(NetworkMode::Full, false, false);
+        assert_eq!(call(&plan, libc::SYS_seccomp, [1, 1 << 3, 0x1000, 0, 0, 0]), EPERM);
+        assert_eq!(call(&plan, libc::SYS_seccomp, [1, (1 << 3) | 1, 0x1000, 0, 0, 0]), EPERM);
+        assert_eq!(call(&plan, libc::SYS_seccomp, [1, 0, 0x1000, 0, 0, 0]), SECCOMP_RET_ALLOW);
         // The metadata supervisor's calls join the broker's, they do not replace them.
         let both = SeccompPlan::with_connect_broker(NetworkMode::Full, false, false)
             .with_metadata_rules(MetadataRules { supervised: true, truncate: false });
         assert!(both.brokers_connect());
         assert_eq!(call(&both, libc::SYS_connect, [3, 0, 0, 0, 0, 0]), NOTIFY);
         assert_eq!(call(&both, libc::SYS_fchmod, [3, 0o644, 0, 0, 0, 0]), NOTIFY);
+        assert_eq!(both.rules.iter().filter(|rule| rule.number == libc::SYS_seccomp).count(), 1);
+        assert_eq!(call(&both, libc::SYS_seccomp, [1, 1 << 3, 0x1000, 0, 0, 0]), EPERM);
         // Without the broker, nothing changes: connect is not handed over.
         let none = SeccompPlan::new(NetworkMode::Full, false, false, &UnixSockets::Paths(vec!["/x".into()]));
         assert!(!none.brokers_connect());

@@ -141,6 +141,34 @@ for (const pipeline of PIPELINES) {
   });
 }
 
+for (const pipeline of PIPELINES) {
+  test(`${pipeline}, proxy mode (managed network): allowUnixSockets through the broker, TCP to the proxy port only`, async () => {
+    const host = await listeners();
+    const tcp = { proxy: 0, other: 0 };
+    const servers = [];
+    for (const key of ['proxy', 'other']) {
+      const server = net.createServer((c) => { tcp[key] += 1; c.destroy(); });
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      servers.push(server);
+    }
+    const [proxyPort, otherPort] = servers.map((s) => s.address().port);
+    try {
+      const managed = { loopbackPorts: [proxyPort], allowUnixSockets: [host.socketPath] };
+      const addresses = [host.socketPath, host.abstractName, { host: '127.0.0.1', port: proxyPort }, { host: '127.0.0.1', port: otherPort }];
+      const words = await probeAt(host, addresses, { pipeline, network: { managed } });
+      // Landlock refuses the other port (EACCES); the namespace pipeline's own network
+      // namespace has nothing listening there (ECONNREFUSED).
+      assert.equal(words, `OK EACCES OK ${pipeline === 'bwrap' ? 'ECONNREFUSED' : 'EACCES'} ipc-back`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(host.counts, { path: 1, abstract: 0 });
+      assert.deepEqual(tcp, { proxy: 1, other: 0 }, 'only the proxy port was reached');
+    } finally {
+      host.close();
+      servers.forEach((s) => s.close());
+    }
+  });
+}
+
 test('unixSockets is checked, and must agree with a managed network', () => {
   for (const bad of ['some', 7, ['relative.sock'], [1]]) {
     assert.throws(() => sandbox.explain(NODE, ['-e', '0'], { unixSockets: bad }), {

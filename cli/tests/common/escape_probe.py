@@ -322,8 +322,8 @@ def abstract_listen(name):
 
 def own_connect_listener():
     # A second seccomp filter of the command's own that hands connect to a listener of its
-    # own (which could answer CONTINUE past the broker's check): the kernel allows one listener
-    # per filter chain, so where the broker's listener is installed this must fail (EBUSY).
+    # own (which could answer CONTINUE past the broker's check): refused by the sandbox's
+    # filter (EPERM).
     SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER = 1, 1 << 3
     USER_NOTIF, ALLOW = 0x7FC00000, 0x7FFF0000
     # ld [nr]; jeq connect ? notif : allow
