@@ -149,10 +149,12 @@ export interface SandboxOptions {
    * Which unix sockets the command may reach, whatever `network` says. `'none'` (default):
    * `socket(AF_UNIX)` fails with EPERM, so no host unix socket (pathname or abstract) is
    * reachable; stream and seqpacket socketpairs (Node's own IPC and stdio pipes) keep working.
-   * `'all'`: every unix socket in the sandbox's view. A list of absolute paths asks for those
-   * sockets only; this version cannot grant that soundly (no connect broker), so they are not
-   * granted — the command runs as under `'none'` and `explain().unix_sockets.not_granted` and
-   * `warnings` say so. A managed network's `allowUnixSockets` / `dangerouslyAllowAllUnixSockets`
+   * `'all'`: every unix socket in the sandbox's view. A list of absolute paths grants those
+   * sockets only, through the connect broker (the sandbox's init performs every connect itself
+   * after finding the socket by device and inode; anything else fails with EACCES): each must
+   * be a socket that exists when the sandbox starts. Where the broker cannot run (an installed
+   * bwrap, a kernel before 5.6) they are not granted — the command runs as under `'none'` and
+   * `explain().unix_sockets.not_granted` and `warnings` say so. A managed network's `allowUnixSockets` / `dangerouslyAllowAllUnixSockets`
    * mean the same and must agree with this option.
    */
   unixSockets?: 'none' | 'all' | string[];
@@ -324,10 +326,16 @@ export interface SandboxPlan {
   policy: object;
   filesystem: object;
   network: string;
-  /** The unix-socket capability: what was asked for, what is enforced (`none` or `all`), and the paths not granted. */
+  /**
+   * The unix-socket capability: what was asked for, what is enforced (`none`, `all`, or
+   * `paths`: `granted_paths`, enforced by `enforced_by`, the connect broker), and the paths not
+   * granted.
+   */
   unix_sockets: {
     requested: { mode: 'none' | 'all' } | { mode: 'paths'; paths: string[] };
-    granted: 'none' | 'all';
+    granted: 'none' | 'all' | 'paths';
+    granted_paths?: string[];
+    enforced_by?: string;
     meaning: string;
     not_granted?: string[];
   };

@@ -2049,6 +2049,41 @@ fn socket_probes() -> Vec<Probe> {
             kind: Kind::Own(unix_path_not_granted_probe),
         },
         Probe {
+            id: "unix-granted-reaches",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(unix_granted_reaches_probe),
+        },
+        Probe {
+            id: "unix-grant-symlink",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(unix_grant_symlink_probe),
+        },
+        Probe {
+            id: "unix-grant-race",
+            class: C,
+            applies: brokered,
+            known_open: never_open,
+            kind: Kind::Own(unix_grant_race_probe),
+        },
+        Probe {
+            id: "unix-grant-own-listener",
+            class: C,
+            applies: brokered,
+            known_open: never_open,
+            kind: Kind::Own(unix_grant_own_listener_probe),
+        },
+        Probe {
+            id: "unix-grant-abstract-listen",
+            class: C,
+            applies: brokered,
+            known_open: never_open,
+            kind: Kind::Own(unix_grant_abstract_listen_probe),
+        },
+        Probe {
             id: "unix-all-reaches",
             class: C,
             applies: everywhere,
@@ -2077,22 +2112,129 @@ fn unix_all_reaches_probe(f: &mut Fixture) -> Verdict {
     }
 }
 
-/// A unix socket path asked for with `--allow-unix-socket` is not granted (no connect broker):
-/// the connect fails as under `none`, the listener gets nothing, and the CLI says why.
-fn unix_path_not_granted_probe(f: &mut Fixture) -> Verdict {
-    let ops = json!([["unix_connect", p(&f.unix_path)]]);
+/// Whether the connect broker grants paths in this column (not under an installed bwrap,
+/// which runs no init of ours).
+fn brokered(column: &Column) -> bool {
+    column.pipeline != Pipeline::SystemBwrap
+}
+
+/// A run of the probe operations `ops` in the repository layout with `--allow-unix-socket
+/// grant`; its answers and stderr.
+fn granted_run(f: &mut Fixture, grant: &Path, ops: &Value) -> (Vec<String>, String) {
     let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
-    let run = f.run(&cwd, &policy).arg("--allow-unix-socket").arg(p(&f.unix_path));
-    let output = run.run_probe(&probe_argv(&ops));
-    let answers = answers(&output);
+    let run = f.run(&cwd, &policy).arg("--allow-unix-socket").arg(p(grant));
+    let output = run.run_probe(&probe_argv(ops));
+    (answers(&output), common::stderr(&output))
+}
+
+/// Another socket is granted (the seqpacket listener); a connect to the stream listener, not
+/// granted, fails (EACCES from the broker; EPERM where nothing is granted: an installed bwrap,
+/// which also warns) and the listener gets nothing.
+fn unix_path_not_granted_probe(f: &mut Fixture) -> Verdict {
+    let grant = f.seqpacket_path.clone();
+    let (answers, stderr) = granted_run(f, &grant, &json!([["unix_connect", p(&f.unix_path)]]));
     let Some(answer) = answers.first() else {
-        return Unexpected(format!("probe said nothing: {}", common::stderr(&output)));
+        return Unexpected(format!("probe said nothing: {stderr}"));
     };
-    let warned = common::stderr(&output).contains(&format!("unix socket `{}` is not granted", p(&f.unix_path)));
-    match judge("connect to a unix socket asked for but not granted", answer, "EPERM", f.reached(Listener::Unix)) {
-        Held(d) if !warned => Unexpected(format!("{d}, but no not-granted warning on stderr")),
+    let expected = if brokered(&f.column) { "EACCES" } else { "EPERM" };
+    let warned = stderr.contains(&format!("unix socket `{}` is not granted", p(&grant)));
+    match judge("connect to a unix socket not granted (another is)", answer, expected, f.reached(Listener::Unix)) {
+        Held(d) if warned == brokered(&f.column) => Unexpected(format!("{d}, but the not-granted warning is {warned}")),
         verdict => verdict,
     }
+}
+
+/// The positive control of the broker: the granted socket itself is reached (through the
+/// broker), so the refusals around it are the broker's check, not a connect that never works.
+fn unix_granted_reaches_probe(f: &mut Fixture) -> Verdict {
+    let grant = f.unix_path.clone();
+    let (answers, stderr) = granted_run(f, &grant, &json!([["unix_connect", p(&grant)]]));
+    let reached = f.reached(Listener::Unix).is_some();
+    match (answers.first().map(String::as_str), brokered(&f.column)) {
+        (Some("OK"), true) if reached => Held("granted: the connect reached the granted host listener".into()),
+        (Some("EPERM"), false) if !reached => Held("an installed bwrap grants no path: EPERM, nothing reached".into()),
+        (answer, _) => Unexpected(format!(
+            "granting the socket gave {answer:?} and the listener {}: {}",
+            if reached { "accepted it" } else { "got nothing" },
+            stderr.trim()
+        )),
+    }
+}
+
+/// A symlink planted in the workspace to the socket not granted: the broker resolves it
+/// itself and finds the wrong inode.
+fn unix_grant_symlink_probe(f: &mut Fixture) -> Verdict {
+    let link = f.ws.join("escape-broker-link.sock");
+    let _ = fs::remove_file(&link);
+    std::os::unix::fs::symlink(&f.unix_path, &link).unwrap();
+    let grant = f.seqpacket_path.clone();
+    let ops = json!([["unix_connect", "escape-broker-link.sock"], ["unix_connect", p(&link)]]);
+    let (answers, stderr) = granted_run(f, &grant, &ops);
+    let _ = fs::remove_file(&link);
+    if answers.len() < 2 {
+        return Unexpected(format!("probe said too little: {stderr}"));
+    }
+    let expected = if brokered(&f.column) { "EACCES" } else { "EPERM" };
+    judge_all(
+        &[
+            ("connect through a relative symlink in the workspace to a socket not granted", &answers[0], expected),
+            ("... through its absolute path", &answers[1], expected),
+        ],
+        f.reached(Listener::Unix),
+    )
+}
+
+/// A thread swaps what the descriptor number is and rewrites the address while another
+/// connects: the socket not granted is never reached, while the granted one is.
+fn unix_grant_race_probe(f: &mut Fixture) -> Verdict {
+    let grant = f.seqpacket_path.clone();
+    let ops = json!([["unix_connect_race", p(&grant), p(&f.unix_path), "300"]]);
+    let (answers, stderr) = granted_run(f, &grant, &ops);
+    let Some(answer) = answers.first() else {
+        return Unexpected(format!("probe said nothing: {stderr}"));
+    };
+    if let Some(evidence) = f.reached(Listener::Unix) {
+        return Escaped(format!("racing connects {answer}; {evidence}"));
+    }
+    let _ = f.reached(Listener::Seqpacket);
+    if answer.contains("OK:") && answer.contains("EACCES:") {
+        Held(format!("racing connects {answer}: the granted socket only"))
+    } else {
+        Unexpected(format!("racing connects {answer}: expected some granted (OK) and some refused (EACCES)"))
+    }
+}
+
+/// With paths granted the command may make unix stream sockets; one bound to an abstract name
+/// may not listen (in the host's network namespace a host client of that name would reach the
+/// sandbox). Restricted mode refuses the bind already.
+fn unix_grant_abstract_listen_probe(f: &mut Fixture) -> Verdict {
+    let grant = f.seqpacket_path.clone();
+    let name = format!("{}-squat", f.abstract_name);
+    let (answers, stderr) = granted_run(f, &grant, &json!([["abstract_listen", name]]));
+    let Some(answer) = answers.first() else {
+        return Unexpected(format!("probe said nothing: {stderr}"));
+    };
+    let expected = if f.column.full() { "EACCES" } else { "EPERM" };
+    judge("listen on a unix socket bound to an abstract name", answer, expected, None)
+}
+
+/// A filter of the command's own with a listener of its own for `connect` (whose answer
+/// CONTINUE would skip the broker): refused by the sandbox's filter (EPERM; while init holds
+/// its listener the kernel would refuse a second one anyway, EBUSY, but not once init is gone).
+fn unix_grant_own_listener_probe(f: &mut Fixture) -> Verdict {
+    let grant = f.seqpacket_path.clone();
+    let (answers, stderr) =
+        granted_run(f, &grant, &json!([["own_connect_listener"], ["unix_connect", p(&f.unix_path)]]));
+    if answers.len() < 2 {
+        return Unexpected(format!("probe said too little: {stderr}"));
+    }
+    judge_all(
+        &[
+            ("install a seccomp listener of its own for connect", &answers[0], "EPERM"),
+            ("connect to the socket not granted", &answers[1], "EACCES"),
+        ],
+        f.reached(Listener::Unix),
+    )
 }
 
 fn kernel_surface_probes() -> Vec<Probe> {
@@ -2478,6 +2620,8 @@ fn syscall_numbers() -> String {
         "init_module": libc::SYS_init_module,
         "clone3": libc::SYS_clone3,
         "openat2": libc::SYS_openat2,
+        "connect": libc::SYS_connect,
+        "seccomp": libc::SYS_seccomp,
     })
     .to_string()
 }

@@ -7,8 +7,9 @@
 //! - `none` (the default): each listener gets nothing and the command sees EPERM; socketpairs
 //!   work;
 //! - `all`: the listeners in the command's view are reached;
-//! - a path asked for (`--allow-unix-socket`, a managed network's `allowUnixSockets`) is not
-//!   granted: EPERM, nothing reached, a warning naming the path;
+//! - a path asked for (`--allow-unix-socket`, a managed network's `allowUnixSockets`) is
+//!   granted through the connect broker, and not granted with an installed bwrap (EPERM,
+//!   nothing reached, a warning naming the path);
 //! - `allowLocalBinding`: a loopback listener inside the sandbox works on the namespace pipeline
 //!   (and is not reachable from the host), and is refused on the landlock pipeline.
 
@@ -254,34 +255,47 @@ fn no_host_unix_socket_is_reachable_by_default_while_socketpairs_work() {
     }
 }
 
+/// A path asked for (`--allow-unix-socket`, a managed network's `allowUnixSockets`) is granted
+/// through the connect broker where the sandbox has an init of ours (`unix_broker.rs` tests the
+/// broker itself), and not granted with an installed bwrap: EPERM, nothing reached, a warning.
 #[test]
-fn a_path_asked_for_is_not_granted_and_says_so() {
+fn a_path_asked_for_is_granted_through_the_broker_or_not_at_all() {
     for user in common::users() {
         for pipeline in pipelines(user) {
             let host = Host::new(user, &format!("paths-{pipeline:?}"));
             let path = host.path.display().to_string();
+            let brokered = pipeline != Pipeline::SystemBwrap;
+            // Granted: the path connects, the abstract name is refused by the broker (EACCES),
+            // datagram sockets stay refused.
+            let expected = if brokered { "OK EACCES EPERM OK" } else { "EPERM EPERM EPERM OK" };
+            let reached = [usize::from(brokered), 0, 0];
             for network in networks(pipeline) {
                 let context = format!("{user:?} {pipeline:?} {network:?}");
                 let flag = host.run(user, pipeline, network, "").arg("--allow-unix-socket").arg(&path);
                 let (words, warnings) = probe(&host, &flag, pipeline);
-                assert_eq!(words, "EPERM EPERM EPERM OK", "{context}");
-                assert!(warnings.contains(&format!("unix socket `{path}` is not granted")), "{context}: {warnings}");
-                assert_eq!(host.received(), [0, 0, 0], "{context}");
-                // Today's Codex sends the same in its managed network: stricter, not broken.
+                assert_eq!(words, expected, "{context}");
+                assert_eq!(warnings.contains(&format!("unix socket `{path}` is not granted")), !brokered, "{context}");
+                assert_eq!(host.received(), reached, "{context}");
+                // Today's Codex sends the same in its managed network.
                 if network != Network::Full {
                     let managed = format!(r#","allowLocalBinding":false,"allowUnixSockets":["{path}"]"#);
                     let (words, warnings) = probe(&host, &host.run(user, pipeline, network, &managed), pipeline);
-                    assert_eq!(words, "EPERM EPERM EPERM OK", "{context} (managed network)");
-                    assert!(warnings.contains("is not granted"), "{context}: {warnings}");
-                    assert_eq!(host.received(), [0, 0, 0], "{context}");
+                    assert_eq!(words, expected, "{context} (managed network)");
+                    assert_eq!(warnings.contains("is not granted"), !brokered, "{context}: {warnings}");
+                    assert_eq!(host.received(), reached, "{context}");
                 }
             }
             let explained = host.run(user, pipeline, Network::Full, "").arg("--allow-unix-socket").arg(&path);
             let output = command(&explained.arg("--explain"), pipeline, &host.argv()).output().unwrap();
             let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-            assert_eq!(plan["unix_sockets"]["granted"], "none", "{pipeline:?}");
             assert_eq!(plan["unix_sockets"]["requested"]["paths"][0], path.as_str());
-            assert!(plan["unix_sockets"]["not_granted"][0].as_str().unwrap().contains("connect broker"));
+            if brokered {
+                assert_eq!(plan["unix_sockets"]["granted"], "paths", "{pipeline:?}");
+                assert!(plan["unix_sockets"]["not_granted"].is_null(), "{pipeline:?}");
+            } else {
+                assert_eq!(plan["unix_sockets"]["granted"], "none", "{pipeline:?}");
+                assert!(plan["unix_sockets"]["not_granted"][0].as_str().unwrap().contains("connect broker"));
+            }
         }
     }
 }

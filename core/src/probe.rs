@@ -92,6 +92,10 @@ pub struct HostFacts {
     /// notifications, `openat2`, reading a child's memory), or why not. Probed only where user
     /// namespaces are refused, the only hosts that need it (`Ok` unprobed elsewhere).
     pub metadata_supervisor: Result<(), Refusal>,
+    /// Whether the connect broker (per-path unix-socket grants) can run here, or the first
+    /// thing it lacks: what the metadata supervisor needs, and `pidfd_open` (5.3) and
+    /// `pidfd_getfd` (5.6). Without it granted paths are not granted.
+    pub connect_broker: Result<(), Refusal>,
     /// An installed bubblewrap that creates its namespaces here, looked for only where the
     /// embedded launcher cannot create them (Ubuntu's AppArmor grants `/usr/bin/bwrap`
     /// user namespaces that other programs are refused): `auto` runs it then.
@@ -140,6 +144,7 @@ impl HostFacts {
         };
         let working_system_bwrap = if namespaces.is_err() { find_working_bwrap() } else { None };
         let metadata_supervisor = if namespaces.is_err() { metadata_supervisor() } else { Ok(()) };
+        let connect_broker = connect_broker();
         HostFacts {
             landlock_abi: landlock_abi().map_err(|errno| {
                 Refusal::new("landlock_create_ruleset", Some(errno), landlock_hint(errno, &kernel, &evidence()))
@@ -153,6 +158,7 @@ impl HostFacts {
             new_mount_api: mount_api_exists && child.new_mount_api,
             openat2: syscall_usable(libc::SYS_openat2),
             metadata_supervisor,
+            connect_broker,
             working_system_bwrap,
         }
     }
@@ -171,6 +177,7 @@ impl HostFacts {
             new_mount_api: true,
             openat2: true,
             metadata_supervisor: Ok(()),
+            connect_broker: Ok(()),
             working_system_bwrap: None,
         }
     }
@@ -633,6 +640,50 @@ fn run_listener_probe_child() -> Result<(), (&'static str, i32)> {
     match i32::from_ne_bytes(bytes) {
         0 => Ok(()),
         errno => Err((CHECK, errno)),
+    }
+}
+
+/// Whether the connect broker can work here, or the first thing it lacks: seccomp's
+/// `SECCOMP_RET_USER_NOTIF` (5.0), `openat2` (5.6), `pidfd_open` (5.3), `pidfd_getfd` (5.6),
+/// and reading the command's memory (`process_vm_readv`, which Yama's `ptrace_scope` 2 or 3
+/// refuses to an init without `CAP_SYS_PTRACE`; `pidfd_getfd` needs the same access).
+fn connect_broker() -> Result<(), Refusal> {
+    const FIX: &str = "the connect broker needs it for per-path unix-socket grants";
+    if !sys::seccomp_action_available(sys::SECCOMP_RET_USER_NOTIF) {
+        return Err(Refusal::new("seccomp SECCOMP_RET_USER_NOTIF (Linux 5.0)", None, FIX));
+    }
+    for (number, name) in [
+        (libc::SYS_openat2, "openat2 (Linux 5.6)"),
+        (libc::SYS_pidfd_open, "pidfd_open (Linux 5.3)"),
+        (libc::SYS_pidfd_getfd, "pidfd_getfd (Linux 5.6)"),
+        (libc::SYS_process_vm_readv, "process_vm_readv"),
+    ] {
+        if !syscall_usable(number) {
+            return Err(Refusal::new(name, Some(sys::invalid_call_errno(number)), FIX));
+        }
+    }
+    let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").unwrap_or_default();
+    if let "2" | "3" = scope.trim() {
+        return Err(Refusal::new(
+            format!("pidfd_getfd and process_vm_readv under Yama ptrace_scope {} (needs 0 or 1)", scope.trim()),
+            Some(libc::EPERM),
+            FIX,
+        ));
+    }
+    // A listener can be installed here: not where an outer sandbox's filter already has one
+    // (one listener per filter chain: EBUSY), nor where an outer filter refuses seccomp(2).
+    // Tried in a short-lived thread of our own: no_new_privs and a seccomp filter belong to
+    // the thread that sets them and end with it.
+    let installed = std::thread::spawn(|| {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
+        let allow_all = [sys::SockFilter { code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000 }];
+        sys::seccomp_set_filter_listener(&allow_all).map(drop)
+    })
+    .join();
+    match installed {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(errno)) => Err(Refusal::new("install a seccomp filter with a listener", Some(errno.0), FIX)),
+        Err(_) => Err(Refusal::new("install a seccomp filter with a listener", None, FIX)),
     }
 }
 

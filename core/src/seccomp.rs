@@ -81,6 +81,10 @@ pub enum Condition {
     ArgNotIn { arg: u8, mask: u32, values: Vec<u32>, meaning: &'static str },
     /// The 64-bit argument is zero (a NULL pointer).
     ArgIsZero { arg: u8, meaning: &'static str },
+    /// When argument `when_arg`, as a 32-bit value, is `when_value`, `(arg & mask)` is one of
+    /// `values`; any other `when_arg` passes (e.g. "an AF_UNIX socket is a stream or seqpacket
+    /// one", leaving the other families to the network mode's rules).
+    ArgInWhen { when_arg: u8, when_value: u32, arg: u8, mask: u32, values: Vec<u32>, meaning: &'static str },
 }
 
 /// The seccomp part of a plan.
@@ -96,6 +100,10 @@ pub struct SeccompPlan {
     /// landlock pipeline without user namespaces ([`metadata_calls`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub supervised: Vec<SupervisedCall>,
+    /// With the connect broker: the network mode refuses `listen` (restricted mode, and proxy
+    /// mode on the host's network stack), which the broker then answers EPERM for every family.
+    #[serde(skip)]
+    pub broker_refuses_listen: bool,
     #[serde(skip)]
     pub program: Vec<SockFilter>,
 }
@@ -122,18 +130,54 @@ impl SeccompPlan {
         own_process_namespaces: bool,
         unix_sockets: &UnixSockets,
     ) -> SeccompPlan {
-        let all_unix = unix_sockets.allows_all();
+        let unix = if unix_sockets.allows_all() { UnixRules::All } else { UnixRules::Refused };
+        SeccompPlan::build(network, own_network_namespace, own_process_namespaces, unix)
+    }
+
+    /// The filter of a sandbox whose init brokers unix-socket connects
+    /// (`exec::child::broker`): unix stream and seqpacket sockets may be made (datagram ones
+    /// still not: their `sendto`/`sendmsg` address is out of the broker's reach), and every
+    /// `connect`, of any family, is handed to init, which performs it itself on its own
+    /// duplicate of the socket after checking the address. No `connect` is decided here: the
+    /// descriptor number and the address are the caller's and could change under a racing
+    /// thread after any check of ours.
+    pub fn with_connect_broker(
+        network: NetworkMode,
+        own_network_namespace: bool,
+        own_process_namespaces: bool,
+    ) -> SeccompPlan {
+        let mut plan = SeccompPlan::build(network, own_network_namespace, own_process_namespaces, UnixRules::Brokered);
+        // The broker answers for `connect` (in restricted mode it refuses every family but
+        // unix, with this rule's EPERM) and for `listen` (a unix socket bound to an abstract
+        // name may not listen: under full network a host client could reach it instead of the
+        // server it meant; where the mode refuses `listen`, the broker refuses it too): no rule
+        // decides them any more.
+        plan.broker_refuses_listen = plan.rules.iter().any(|rule| rule.number == libc::SYS_listen);
+        plan.rules.retain(|rule| rule.number != libc::SYS_connect && rule.number != libc::SYS_listen);
+        plan.supervised.push(SupervisedCall { syscall: "connect", number: libc::SYS_connect });
+        plan.supervised.push(SupervisedCall { syscall: "listen", number: libc::SYS_listen });
+        refuse_new_listeners(&mut plan.rules);
+        plan.program = compile_with_supervised(&plan.rules, &plan.supervised);
+        plan
+    }
+
+    fn build(
+        network: NetworkMode,
+        own_network_namespace: bool,
+        own_process_namespaces: bool,
+        unix: UnixRules,
+    ) -> SeccompPlan {
         let mut rules = always_denied();
         rules.extend(set_id_mode_rules());
         if !own_process_namespaces {
             rules.extend(host_process_rules());
         }
         rules.extend(match network {
-            NetworkMode::Restricted => restricted_network(all_unix),
-            NetworkMode::Proxy => proxy_network(own_network_namespace, all_unix),
+            NetworkMode::Restricted => restricted_network(unix == UnixRules::All),
+            NetworkMode::Proxy => proxy_network(own_network_namespace, unix),
             NetworkMode::Full => full_network(),
         });
-        rules.extend(unix_socket_rules(unix_sockets));
+        rules.extend(unix_socket_rules(unix));
         let program = compile(&rules);
         SeccompPlan {
             network,
@@ -141,8 +185,14 @@ impl SeccompPlan {
             foreign_abi: FOREIGN_ABI_POLICY,
             rules,
             supervised: Vec::new(),
+            broker_refuses_listen: false,
             program,
         }
+    }
+
+    /// Whether the filter hands `connect` to the sandbox's connect broker.
+    pub fn brokers_connect(&self) -> bool {
+        self.supervised.iter().any(|call| call.number == libc::SYS_connect)
     }
 
     /// Adds the metadata rules of a command that shares the host's filesystem without a
@@ -154,7 +204,8 @@ impl SeccompPlan {
         refuse_inode_attribute_ioctls(&mut self.rules);
         let calls = metadata_calls(metadata.truncate);
         if metadata.supervised {
-            self.supervised = calls.into_iter().map(|(syscall, number)| SupervisedCall { syscall, number }).collect();
+            self.supervised.extend(calls.into_iter().map(|(syscall, number)| SupervisedCall { syscall, number }));
+            refuse_new_listeners(&mut self.rules);
         } else {
             self.rules.extend(calls.into_iter().map(|(name, number)| refused(name, number, METADATA_REFUSED)));
         }
@@ -167,6 +218,34 @@ impl SeccompPlan {
         self
     }
 }
+
+/// A supervised command may install no seccomp listener of its own. While init holds the
+/// sandbox's listener the kernel refuses a second one in the chain (EBUSY), but a listener is
+/// freed with its last descriptor: were init killed (a subreaper init on Landlock ABI < 6 can
+/// be signalled by the command), the supervised calls would fail with ENOSYS and a listener of
+/// the command's own, answering CONTINUE, would let them through unchecked. The flag is in a
+/// register, so the filter sees the call as made.
+fn refuse_new_listeners(rules: &mut Vec<SyscallRule>) {
+    if rules.iter().any(|rule| rule.number == libc::SYS_seccomp) {
+        return;
+    }
+    rules.push(rule(
+        "seccomp",
+        libc::SYS_seccomp,
+        vec![Condition::ArgIn {
+            arg: 1,
+            mask: SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            values: vec![0],
+            meaning: "flags without SECCOMP_FILTER_FLAG_NEW_LISTENER",
+        }],
+        Some(
+            "the command's calls are answered by the sandbox's init; a filter of its own with a listener could answer CONTINUE past it should init be gone",
+        ),
+    ));
+}
+
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER` (Linux 5.0).
+const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
 
 /// Which metadata rules a plan needs ([`SeccompPlan::with_metadata_rules`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -597,9 +676,22 @@ fn no_fast_open(arg: u8) -> Vec<Condition> {
     vec![Condition::ArgIn { arg, mask: libc::MSG_FASTOPEN as u32, values: vec![0], meaning: "no MSG_FASTOPEN" }]
 }
 
-/// The `Proxy` network rules. With every unix socket granted (`all_unix`), AF_UNIX sockets
-/// too, as Codex allows them with `dangerously_allow_all_unix_sockets`.
-fn proxy_network(own_network_namespace: bool, all_unix: bool) -> Vec<SyscallRule> {
+/// The unix-socket capability as the filter sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum UnixRules {
+    /// `socket(AF_UNIX)` refused (none, and paths without a broker).
+    Refused,
+    /// No unix-socket restriction.
+    All,
+    /// Unix stream and seqpacket sockets, every connect through the broker.
+    Brokered,
+}
+
+/// The `Proxy` network rules. With every unix socket granted (`UnixRules::All`), AF_UNIX
+/// sockets too, as Codex allows them with `dangerously_allow_all_unix_sockets`; with the
+/// broker, the same unix stream sockets (connected only by the broker).
+fn proxy_network(own_network_namespace: bool, unix: UnixRules) -> Vec<SyscallRule> {
+    let all_unix = unix != UnixRules::Refused;
     const TFO_NOTE: &str = "TCP Fast Open connects from sendto/sendmsg, past connect(2) checks";
     let tcp_only = || {
         sockets_of(
@@ -697,9 +789,11 @@ const UNIX_NONE_NOTE: &str = "unix sockets: none (the default, whatever the netw
 /// stream or seqpacket socketpair cannot: `connect` on it fails with EISCONN (also once its
 /// peer is closed), `listen` with EINVAL, and an addressed send with EISCONN.
 /// [`UnixSockets::All`] adds nothing.
-fn unix_socket_rules(unix_sockets: &UnixSockets) -> Vec<SyscallRule> {
-    if unix_sockets.allows_all() {
-        return Vec::new();
+fn unix_socket_rules(unix: UnixRules) -> Vec<SyscallRule> {
+    match unix {
+        UnixRules::All => return Vec::new(),
+        UnixRules::Brokered => return brokered_unix_socket_rules(),
+        UnixRules::Refused => {}
     }
     vec![
         rule(
@@ -719,6 +813,33 @@ fn unix_socket_rules(unix_sockets: &UnixSockets) -> Vec<SyscallRule> {
             unix_stream_only(),
             Some(
                 "unix sockets: none: stream and seqpacket socketpairs only; a datagram one could be connected or addressed to a host socket",
+            ),
+        ),
+    ]
+}
+
+/// With the connect broker: AF_UNIX sockets of stream and seqpacket type (connected only by
+/// the broker), no datagram ones (an addressed `sendto`/`sendmsg` would reach any named
+/// socket past the broker; `SOCK_RAW` is a datagram socket to the kernel), and socketpairs as
+/// under none. Other families are the network mode's business.
+fn brokered_unix_socket_rules() -> Vec<SyscallRule> {
+    const NOTE: &str = "unix sockets: granted paths through the connect broker: unix stream and seqpacket sockets only (a datagram socket's sendto/sendmsg address is out of the broker's reach); every connect is performed by the sandbox's init after its check";
+    let stream_or_seqpacket = Condition::ArgInWhen {
+        when_arg: 0,
+        when_value: libc::AF_UNIX as u32,
+        arg: 1,
+        mask: !SOCKET_TYPE_FLAGS,
+        values: vec![libc::SOCK_STREAM as u32, libc::SOCK_SEQPACKET as u32],
+        meaning: "an AF_UNIX socket is SOCK_STREAM or SOCK_SEQPACKET",
+    };
+    vec![
+        rule("socket", libc::SYS_socket, vec![stream_or_seqpacket], Some(NOTE)),
+        rule(
+            "socketpair",
+            libc::SYS_socketpair,
+            unix_stream_only(),
+            Some(
+                "unix sockets: stream and seqpacket socketpairs only; a datagram one could be addressed to a host socket",
             ),
         ),
     ]
@@ -847,6 +968,21 @@ fn rule_body(rule: &SyscallRule, body: &mut Vec<SockFilter>) -> bool {
                 }
                 body.push(deny);
             }
+            Condition::ArgInWhen { when_arg, when_value, arg, mask, values, .. } => {
+                // The check of `arg`, as ArgIn's, skipped as a whole when `when_arg` differs.
+                let mut check = vec![stmt(BPF_LD_W_ABS, offset_arg_low(*arg))];
+                if *mask != u32::MAX {
+                    check.push(stmt(BPF_AND_K, *mask));
+                }
+                let count = values.len();
+                for (i, value) in values.iter().enumerate() {
+                    check.push(jump(BPF_JEQ_K, *value, (count - i) as u8, 0));
+                }
+                check.push(deny);
+                body.push(stmt(BPF_LD_W_ABS, offset_arg_low(*when_arg)));
+                body.push(jump(BPF_JEQ_K, *when_value, 0, check.len() as u8));
+                body.extend(check);
+            }
             Condition::ArgIsZero { arg, .. } => {
                 for offset in [offset_arg_low(*arg), offset_arg_low(*arg) + 4] {
                     body.push(stmt(BPF_LD_W_ABS, offset));
@@ -903,6 +1039,84 @@ mod tests {
 
     fn call(plan: &SeccompPlan, nr: i64, args: [u64; 6]) -> u32 {
         run(&plan.program, AUDIT_ARCH, nr as u32, args)
+    }
+
+    #[test]
+    fn the_connect_broker_gets_every_connect_and_unix_stream_sockets_only() {
+        const NOTIFY: u32 = crate::sys::SECCOMP_RET_USER_NOTIF;
+        let (unix, inet) = (libc::AF_UNIX as u64, libc::AF_INET as u64);
+        let (stream, dgram, seqpacket) =
+            (libc::SOCK_STREAM as u64, libc::SOCK_DGRAM as u64, libc::SOCK_SEQPACKET as u64);
+        let flags = (libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) as u64;
+        for (mode, own_netns) in [
+            (NetworkMode::Restricted, false),
+            (NetworkMode::Full, false),
+            (NetworkMode::Proxy, false),
+            (NetworkMode::Proxy, true),
+        ] {
+            let context = format!("{mode:?} own netns {own_netns}");
+            let plan = SeccompPlan::with_connect_broker(mode, own_netns, own_netns);
+            assert!(plan.brokers_connect(), "{context}");
+            assert!(plan.rules.iter().all(|rule| rule.number != libc::SYS_connect), "{context}");
+            assert_eq!(call(&plan, libc::SYS_listen, [3, 5, 0, 0, 0, 0]), NOTIFY, "{context}");
+            // The broker refuses listen where the mode's rules did.
+            let refused = mode == NetworkMode::Restricted || (mode == NetworkMode::Proxy && !own_netns);
+            assert_eq!(plan.broker_refuses_listen, refused, "{context}");
+            for fd in [3u64, 1 << 40] {
+                assert_eq!(call(&plan, libc::SYS_connect, [fd, 0x1000, 110, 0, 0, 0]), NOTIFY, "{context}");
+            }
+            assert_eq!(
+                call(&plan, libc::SYS_socket, [unix, stream | flags, 0, 0, 0, 0]),
+                SECCOMP_RET_ALLOW,
+                "{context}"
+            );
+            // Datagram unix sockets (SOCK_RAW is one too) are refused in every mode.
+            for kind in [dgram, libc::SOCK_RAW as u64, dgram | flags] {
+                assert_eq!(call(&plan, libc::SYS_socket, [unix, kind, 0, 0, 0, 0]), EPERM, "{context} {kind}");
+            }
+            assert_eq!(call(&plan, libc::SYS_socketpair, [unix, dgram, 0, 0, 0, 0]), EPERM, "{context}");
+            assert_eq!(call(&plan, libc::SYS_socketpair, [unix, stream, 0, 0, 0, 0]), SECCOMP_RET_ALLOW, "{context}");
+            let (inet_stream, inet_dgram, unix_seqpacket) = (
+                call(&plan, libc::SYS_socket, [inet, stream, 0, 0, 0, 0]),
+                call(&plan, libc::SYS_socket, [inet, dgram, 0, 0, 0, 0]),
+                call(&plan, libc::SYS_socket, [unix, seqpacket, 0, 0, 0, 0]),
+            );
+            match mode {
+                NetworkMode::Restricted => {
+                    assert_eq!([inet_stream, inet_dgram, unix_seqpacket], [EPERM, EPERM, SECCOMP_RET_ALLOW]);
+                    assert_eq!(call(&plan, libc::SYS_bind, [3, 0, 0, 0, 0, 0]), EPERM);
+                    assert_eq!(call(&plan, libc::SYS_accept, [3, 0, 0, 0, 0, 0]), EPERM);
+                }
+                NetworkMode::Full => {
+                    assert_eq!([inet_stream, inet_dgram, unix_seqpacket], [SECCOMP_RET_ALLOW; 3]);
+                }
+                // Proxy mode's type check is shared with TCP: unix stream sockets only.
+                NetworkMode::Proxy => {
+                    assert_eq!(
+                        [inet_stream, inet_dgram, unix_seqpacket],
+                        [SECCOMP_RET_ALLOW, EPERM, EPERM],
+                        "{context}"
+                    );
+                }
+            }
+        }
+        // No listener of the command's own under a supervisor; plain filters stay possible.
+        let plan = SeccompPlan::with_connect_broker(NetworkMode::Full, false, false);
+        assert_eq!(call(&plan, libc::SYS_seccomp, [1, 1 << 3, 0x1000, 0, 0, 0]), EPERM);
+        assert_eq!(call(&plan, libc::SYS_seccomp, [1, (1 << 3) | 1, 0x1000, 0, 0, 0]), EPERM);
+        assert_eq!(call(&plan, libc::SYS_seccomp, [1, 0, 0x1000, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        // The metadata supervisor's calls join the broker's, they do not replace them.
+        let both = SeccompPlan::with_connect_broker(NetworkMode::Full, false, false)
+            .with_metadata_rules(MetadataRules { supervised: true, truncate: false });
+        assert!(both.brokers_connect());
+        assert_eq!(call(&both, libc::SYS_connect, [3, 0, 0, 0, 0, 0]), NOTIFY);
+        assert_eq!(call(&both, libc::SYS_fchmod, [3, 0o644, 0, 0, 0, 0]), NOTIFY);
+        assert_eq!(both.rules.iter().filter(|rule| rule.number == libc::SYS_seccomp).count(), 1);
+        assert_eq!(call(&both, libc::SYS_seccomp, [1, 1 << 3, 0x1000, 0, 0, 0]), EPERM);
+        // Without the broker, nothing changes: connect is not handed over.
+        let none = SeccompPlan::new(NetworkMode::Full, false, false, &UnixSockets::Paths(vec!["/x".into()]));
+        assert!(!none.brokers_connect());
+        assert_eq!(call(&none, libc::SYS_socket, [unix, stream, 0, 0, 0, 0]), EPERM);
     }
 
     #[test]

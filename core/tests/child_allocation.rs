@@ -9,7 +9,9 @@ mod common;
 #[path = "common/child_allocator.rs"]
 mod child_allocator;
 
-use codex_sandbox_core::{ErrorKind, ExitStatus, HostFacts, SandboxPolicy, SpawnOptions, Stdio, prepare_for, spawn};
+use codex_sandbox_core::{
+    ErrorKind, ExitStatus, HostFacts, PipelineRequest, SandboxPolicy, SpawnOptions, Stdio, prepare_for, spawn,
+};
 use common::{Scratch, pipelines, spec};
 
 #[test]
@@ -76,5 +78,73 @@ fn no_plan_shape_allocates_in_the_child() {
     let options = SpawnOptions { stdin: Stdio::Null, stdout: Stdio::Null, ..SpawnOptions::default() };
     let status = spawn(&plan, options).unwrap().wait().unwrap();
     assert_eq!(status, ExitStatus::Exited(3), "the supervised path");
+    connect_broker_paths(&scratch, &host, &no_userns, &pipelines);
     child_allocator::disarm();
+}
+
+/// The connect broker, on every pipeline (and the landlock pipeline without user namespaces),
+/// under full network and proxy mode: init answers a granted unix connect in place (a
+/// non-blocking socket) and through a child of its own (a blocking one), refuses one not
+/// granted, and connects TCP (in proxy mode on the landlock pipeline through a child under
+/// the command's Landlock ruleset). An allocation in init ends the sandbox with 97; in a
+/// connect child it would leave the connect unanswered until the alarm kills the command.
+fn connect_broker_paths(scratch: &Scratch, host: &HostFacts, no_userns: &HostFacts, pipelines: &[PipelineRequest]) {
+    use std::os::unix::net::UnixListener;
+    if host.connect_broker.is_err() {
+        common::skip(format!("the connect broker: {:?}", host.connect_broker));
+        return;
+    }
+    let granted = scratch.0.join("granted.sock");
+    let other = scratch.0.join("other.sock");
+    let _granted_listener = UnixListener::bind(&granted).unwrap();
+    let _other_listener = UnixListener::bind(&other).unwrap();
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let script = format!(
+        r#"
+import signal, socket, sys
+signal.alarm(10)
+def unix(path, blocking):
+    s = socket.socket(socket.AF_UNIX)
+    s.setblocking(blocking)
+    s.connect(path)
+    s.send(b"x")
+unix({granted:?}, True)
+unix({granted:?}, False)
+try:
+    unix({other:?}, True)
+    sys.exit(6)
+except PermissionError:
+    pass
+socket.create_connection(("127.0.0.1", {port})).send(b"x")
+sys.exit(3)
+"#,
+        granted = granted.display().to_string(),
+        other = other.display().to_string(),
+    );
+    let shapes = pipelines.iter().map(|p| (*p, host)).chain([(PipelineRequest::Landlock, no_userns)]);
+    for (pipeline, host) in shapes {
+        for proxy in [false, true] {
+            let policy = SandboxPolicy::parse(r#"{"type":"read-only","network_access":true}"#).unwrap();
+            let mut s = spec(policy, &scratch.0, &["/usr/bin/python3", "-c", &script], pipeline);
+            s.unix_sockets = codex_sandbox_core::policy::UnixSockets::Paths(vec![granted.clone()]);
+            if proxy {
+                s.proxy_network = true;
+                s.env.push(("HTTPS_PROXY".into(), format!("http://127.0.0.1:{port}").into()));
+            }
+            let context = format!("{pipeline:?} proxy {proxy} namespaces {:?}", host.namespaces.is_ok());
+            let plan = match prepare_for(&s, host) {
+                Ok(plan) => plan,
+                Err(error) if proxy && error.kind() == ErrorKind::Unsupported => {
+                    common::skip(format!("{context}: {error}"));
+                    continue;
+                }
+                Err(error) => panic!("{context}: {error}"),
+            };
+            assert!(plan.unix_sockets().brokered(), "{context}");
+            let options = SpawnOptions { stdin: Stdio::Null, stdout: Stdio::Null, ..SpawnOptions::default() };
+            let status = spawn(&plan, options).unwrap().wait().unwrap();
+            assert_eq!(status, ExitStatus::Exited(3), "{context}: the broker's paths");
+        }
+    }
 }

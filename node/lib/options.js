@@ -364,7 +364,7 @@ function absoluteDirectory(value, name) {
   return path.resolve(value);
 }
 
-/** `unixSockets`: 'none', 'all' or an array of absolute paths (asked for; not granted). */
+/** `unixSockets`: 'none', 'all' or an array of absolute paths (granted through the connect broker). */
 function unixSockets(value) {
   if (value === undefined || value === 'none' || value === 'all') return { mode: value, paths: undefined };
   if (Array.isArray(value) && value.every((p) => typeof p === 'string' && path.isAbsolute(p))) {

@@ -87,8 +87,8 @@ spawn('ls', [], { pipeline: 'chroot' });
 spawn('ls', [], { unixSockets: 'none' });
 spawn('ls', [], { unixSockets: ['/run/docker.sock'], network: 'full' });
 run('ls', { unixSockets: 'all' });
-const granted: 'none' | 'all' = explain('ls', { unixSockets: ['/run/docker.sock'] }).unix_sockets.granted;
-console.log(granted, explain('ls').unix_sockets.not_granted?.length);
+const granted: 'none' | 'all' | 'paths' = explain('ls', { unixSockets: ['/run/docker.sock'] }).unix_sockets.granted;
+console.log(granted, explain('ls').unix_sockets.not_granted?.length, explain('ls').unix_sockets.granted_paths?.[0]);
 // @ts-expect-error: unix-socket modes are checked
 spawn('ls', [], { unixSockets: 'some' });
 const ipc = spawn('node', ['x.js'], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'], policy: 'read-only' });

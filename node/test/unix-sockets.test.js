@@ -2,8 +2,9 @@
 // The unix-socket capability through Node (`unixSockets`): by default a host unix listener
 // (pathname and abstract) created here gets no connection from the sandbox and the command
 // sees EPERM, whatever the network mode, while Node's own IPC (a socketpair: fork() inside the
-// sandbox) keeps working; 'all' reaches the listener; a list of paths is reported as not
-// granted and reaches nothing. Evidence: the listeners' connection counts.
+// sandbox) keeps working; 'all' reaches the listener; a list of paths is granted through the
+// connect broker: exactly those sockets (and TCP as the network mode says), nothing else.
+// Evidence: the listeners' connection counts.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -55,7 +56,11 @@ async function listeners() {
 }
 
 async function probe(host, options) {
-  const result = await sandbox.run(NODE, ['-e', PROBE, JSON.stringify([host.socketPath, host.abstractName])], {
+  return probeAt(host, [host.socketPath, host.abstractName], options);
+}
+
+async function probeAt(host, addresses, options) {
+  const result = await sandbox.run(NODE, ['-e', PROBE, JSON.stringify(addresses)], {
     policyCwd: '/tmp',
     cwd: '/tmp',
     ...options,
@@ -68,7 +73,7 @@ async function probe(host, options) {
 
 for (const pipeline of PIPELINES) {
   for (const network of ['restricted', 'full']) {
-    test(`${pipeline}, ${network} network: no host unix socket without unixSockets, Node's IPC still works`, async () => {
+    test(`${pipeline}, ${network} network: no host unix socket without unixSockets, a granted path only with it, Node's IPC works`, async () => {
       const host = await listeners();
       try {
         for (const unixSockets of [undefined, 'none']) {
@@ -76,13 +81,45 @@ for (const pipeline of PIPELINES) {
         }
         assert.deepEqual(host.counts, { path: 0, abstract: 0 }, 'a host listener was reached');
 
-        const asked = [host.socketPath];
-        const plan = sandbox.explain(NODE, ['-e', '0'], { pipeline, network, unixSockets: asked, policyCwd: '/tmp' });
-        assert.equal(plan.unix_sockets.granted, 'none');
-        assert.match(plan.unix_sockets.not_granted[0], /is not granted: a per-path grant needs a connect broker/);
-        assert.ok(plan.warnings.some((w) => w.includes(`unix socket \`${host.socketPath}\` is not granted`)), plan.warnings.join('\n'));
-        assert.equal(await probe(host, { pipeline, network, unixSockets: asked }), 'EPERM EPERM ipc-back');
-        assert.deepEqual(host.counts, { path: 0, abstract: 0 }, 'a path asked for (not granted) was reached');
+        // A path granted: the connect broker connects it (Node's connect is non-blocking:
+        // EINPROGRESS, then done), refuses the abstract name (EACCES); a second listener, not
+        // granted, gets nothing.
+        const granted = [host.socketPath];
+        const plan = sandbox.explain(NODE, ['-e', '0'], { pipeline, network, unixSockets: granted, policyCwd: '/tmp' });
+        assert.equal(plan.unix_sockets.granted, 'paths');
+        assert.deepEqual(plan.unix_sockets.granted_paths, [fs.realpathSync(host.socketPath)]);
+        assert.match(plan.unix_sockets.enforced_by, /^the connect broker/);
+        assert.equal(plan.unix_sockets.not_granted, undefined);
+        const other = await listeners();
+        try {
+          const words = await probeAt(host, [host.socketPath, host.abstractName, other.socketPath], {
+            pipeline,
+            network,
+            unixSockets: granted,
+          });
+          assert.equal(words, 'OK EACCES EACCES ipc-back');
+          assert.deepEqual(host.counts, { path: 1, abstract: 0 }, 'the granted socket: exactly one connection');
+          assert.deepEqual(other.counts, { path: 0, abstract: 0 }, 'a socket not granted was reached');
+        } finally {
+          other.close();
+        }
+        if (network === 'full') {
+          // TCP still connects through the broker under full network.
+          let tcp = 0;
+          const server = net.createServer((c) => { tcp += 1; c.destroy(); });
+          await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+          try {
+            const words = await probeAt(host, [{ host: '127.0.0.1', port: server.address().port }], {
+              pipeline,
+              network,
+              unixSockets: granted,
+            });
+            assert.equal(words, 'OK ipc-back');
+            assert.equal(tcp, 1);
+          } finally {
+            server.close();
+          }
+        }
       } finally {
         host.close();
       }
@@ -100,6 +137,34 @@ for (const pipeline of PIPELINES) {
       assert.ok(plan.warnings.some((w) => w.startsWith('unix sockets: all: every unix socket')), plan.warnings.join('\n'));
     } finally {
       host.close();
+    }
+  });
+}
+
+for (const pipeline of PIPELINES) {
+  test(`${pipeline}, proxy mode (managed network): allowUnixSockets through the broker, TCP to the proxy port only`, async () => {
+    const host = await listeners();
+    const tcp = { proxy: 0, other: 0 };
+    const servers = [];
+    for (const key of ['proxy', 'other']) {
+      const server = net.createServer((c) => { tcp[key] += 1; c.destroy(); });
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      servers.push(server);
+    }
+    const [proxyPort, otherPort] = servers.map((s) => s.address().port);
+    try {
+      const managed = { loopbackPorts: [proxyPort], allowUnixSockets: [host.socketPath] };
+      const addresses = [host.socketPath, host.abstractName, { host: '127.0.0.1', port: proxyPort }, { host: '127.0.0.1', port: otherPort }];
+      const words = await probeAt(host, addresses, { pipeline, network: { managed } });
+      // Landlock refuses the other port (EACCES); the namespace pipeline's own network
+      // namespace has nothing listening there (ECONNREFUSED).
+      assert.equal(words, `OK EACCES OK ${pipeline === 'bwrap' ? 'ECONNREFUSED' : 'EACCES'} ipc-back`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(host.counts, { path: 1, abstract: 0 });
+      assert.deepEqual(tcp, { proxy: 1, other: 0 }, 'only the proxy port was reached');
+    } finally {
+      host.close();
+      servers.forEach((s) => s.close());
     }
   });
 }

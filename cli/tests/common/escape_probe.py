@@ -265,6 +265,77 @@ def unix_dgram_send(path):
         s.sendto(b"escaped", path)
 
 
+def unix_connect_race(granted, other, count):
+    # Connects of descriptor number 100 while a second thread keeps replacing what the number
+    # is (a fresh stream or seqpacket unix socket) and rewriting the address between a granted
+    # socket and one that is not: the connect broker must never reach the one not granted.
+    import threading
+
+    def sun(path):
+        return struct.pack("=H", socket.AF_UNIX) + path.encode() + b"\0"
+
+    addresses = [sun(granted), sun(other)]
+    buf = ctypes.create_string_buffer(110)
+    kinds = [socket.SOCK_SEQPACKET, socket.SOCK_STREAM]
+    stop = threading.Event()
+
+    def replace(i):
+        # Non-blocking: a full backlog answers EAGAIN instead of waiting for an accept.
+        s = socket.socket(socket.AF_UNIX, kinds[i % 2] | socket.SOCK_NONBLOCK)
+        os.dup2(s.fileno(), 100)
+        s.close()
+
+    def racer():
+        i = 0
+        while not stop.is_set():
+            address = addresses[i % 2]
+            ctypes.memmove(buf, address, len(address))
+            replace(i // 2)
+            i += 1
+
+    ctypes.memmove(buf, addresses[0], len(addresses[0]))
+    thread = threading.Thread(target=racer)
+    thread.start()
+    results = {}
+    deadline = time.monotonic() + 15
+    try:
+        for i in range(int(count)):
+            if time.monotonic() > deadline:
+                break
+            replace(i)
+            ret = libc.connect(100, buf, 110)
+            key = "OK" if ret == 0 else errno_name(ctypes.get_errno())
+            results[key] = results.get(key, 0) + 1
+            time.sleep(0)  # let the racer run between connects too
+    finally:
+        stop.set()
+        thread.join()
+    return "RACE=" + ",".join(f"{k}:{v}" for k, v in sorted(results.items()))
+
+
+def abstract_listen(name):
+    # A listener on an abstract name a host client might connect to (expecting its server).
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind("\0" + name)
+        s.listen(1)
+
+
+def own_connect_listener():
+    # A second seccomp filter of the command's own that hands connect to a listener of its
+    # own (which could answer CONTINUE past the broker's check): refused by the sandbox's
+    # filter (EPERM).
+    SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER = 1, 1 << 3
+    USER_NOTIF, ALLOW = 0x7FC00000, 0x7FFF0000
+    # ld [nr]; jeq connect ? notif : allow
+    insns = [(0x20, 0, 0, 0), (0x15, 0, 1, NR["connect"]), (0x06, 0, 0, USER_NOTIF), (0x06, 0, 0, ALLOW)]
+    prog = b"".join(struct.pack("=HBBI", *i) for i in insns)
+    code = ctypes.create_string_buffer(prog)
+    fprog = ctypes.create_string_buffer(struct.pack("=HxxxxxxQ", len(insns), ctypes.addressof(code)))
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    fd = sys_call("seccomp", SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, ctypes.addressof(fprog))
+    os.close(fd)
+
+
 def io_uring_setup():
     params = ctypes.create_string_buffer(120)
     os.close(sys_call("io_uring_setup", 4, ctypes.addressof(params)))
@@ -529,6 +600,9 @@ OPS = {
     "tcp_connect": tcp_connect,
     "udp_send": udp_send,
     "unix_connect": unix_connect,
+    "unix_connect_race": unix_connect_race,
+    "own_connect_listener": own_connect_listener,
+    "abstract_listen": abstract_listen,
     "abstract_connect": abstract_connect,
     "unix_dgram_send": unix_dgram_send,
     "socketpairs": socketpairs,

@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use super::bridge::Bridge;
 use super::child::image::{
-    ChildImage, ExecImage, FdImage, InitImage, ProxyListeners, RootImage, Subreaper, SupervisorImage,
+    BrokerImage, ChildImage, ExecImage, FdImage, InitImage, ProxyListeners, RootImage, Subreaper, SupervisorImage,
 };
 use super::image::{self, c_path, c_strings, pointer_array};
 use super::placeholder::Placeholder;
@@ -63,8 +63,9 @@ pub(crate) fn launch(
         _ => None,
     };
     let control = bridge_routes.map(|_| control_socketpair(floor)).transpose()?;
+    let landlock = plan.landlock().map(|landlock| image::landlock(landlock, floor)).transpose()?;
     let (supervisor, supervisor_sockets) =
-        match with_init.then(|| metadata_supervisor(plan, floor)).transpose()?.flatten() {
+        match with_init.then(|| metadata_supervisor(plan, floor, landlock.as_ref())).transpose()?.flatten() {
             Some((image, sockets)) => (Some(image), Some(sockets)),
             None => (None, None),
         };
@@ -74,6 +75,7 @@ pub(crate) fn launch(
         if let Some(supervisor) = &supervisor {
             keep_fds.push(supervisor.init_socket);
             keep_fds.extend(supervisor.roots.iter().map(|root| root.fd.as_raw_fd()));
+            keep_fds.extend(supervisor.broker.as_ref().and_then(|broker| broker.landlock_ruleset));
         }
         keep_fds.sort_unstable();
         // Without a PID namespace of its own init is a subreaper, which needs room to read
@@ -103,7 +105,6 @@ pub(crate) fn launch(
 
     let argv_storage = c_strings(plan.exec.argv.iter().map(|a| a.as_bytes().to_vec()))?;
     let env_storage = c_strings(plan.exec.env.iter().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()))?;
-    let landlock = plan.landlock().map(|landlock| image::landlock(landlock, floor)).transpose()?;
     let mut keep: Vec<RawFd> = options.pass_fds.to_vec();
     // The ruleset is close-on-exec: kept through the close of everything else until enforced.
     keep.extend(landlock.as_ref().map(|l| l.ruleset.as_raw_fd()));
@@ -179,17 +180,25 @@ pub(crate) fn launch(
     }
 }
 
-/// The metadata supervisor's image, when the plan has one: the socket pair (both ends at
-/// `floor` or above) and the writable roots, each opened as Landlock's rule paths are.
-fn metadata_supervisor(plan: &SandboxPlan, floor: RawFd) -> Result<Option<(SupervisorImage, (OwnedFd, OwnedFd))>> {
-    if !matches!(plan.metadata_guard(), Some(crate::plan::MetadataGuard::Supervisor { .. })) {
+/// The supervisor's image, when the plan has one (the metadata supervisor, the connect broker
+/// or both): the socket pair (both ends at `floor` or above), the writable roots, each opened
+/// as Landlock's rule paths are, and the granted sockets.
+fn metadata_supervisor(
+    plan: &SandboxPlan,
+    floor: RawFd,
+    landlock: Option<&super::child::image::LandlockImage>,
+) -> Result<Option<(SupervisorImage, (OwnedFd, OwnedFd))>> {
+    let metadata = matches!(plan.metadata_guard(), Some(crate::plan::MetadataGuard::Supervisor { .. }));
+    let broker = plan.seccomp().is_some_and(crate::seccomp::SeccompPlan::brokers_connect);
+    if !metadata && !broker {
         return Ok(None);
     }
     let stage = "create the metadata supervisor's socket pair";
     let (init_end, command_end) = sys::socketpair_seqpacket().map_err(|errno| Error::setup(stage, errno.into_io()))?;
     let (init_end, command_end) = (renumber(init_end, floor, stage)?, renumber(command_end, floor, stage)?);
+    let broker = broker.then(|| connect_broker(plan, landlock)).transpose()?;
     let mut roots = Vec::new();
-    for root in &plan.filesystem.writable_roots {
+    for root in plan.filesystem.writable_roots.iter().filter(|_| metadata) {
         let path = c_path(&root.path)?;
         let fd = super::child::paths::open_without_symlinks(
             &super::child::kernel::Live,
@@ -203,9 +212,41 @@ fn metadata_supervisor(plan: &SandboxPlan, floor: RawFd) -> Result<Option<(Super
         init_socket: init_end.as_raw_fd(),
         command_socket: command_end.as_raw_fd(),
         roots,
-        value: std::cell::RefCell::new(vec![0u8; 64 * 1024].into_boxed_slice()),
+        value: std::cell::RefCell::new(vec![0u8; if metadata { 64 * 1024 } else { 0 }].into_boxed_slice()),
+        broker,
     };
     Ok(Some((image, (init_end, command_end))))
+}
+
+/// The connect broker's image: each granted socket's device and inode, from our own descriptor
+/// of its canonical path (opened without following symlinks, as Landlock's rule paths are): a
+/// socket replaced since planning is refused here rather than granted.
+fn connect_broker(plan: &SandboxPlan, landlock: Option<&super::child::image::LandlockImage>) -> Result<BrokerImage> {
+    let mut granted = Vec::new();
+    for path in &plan.unix_sockets().granted_paths {
+        let opened = super::child::paths::open_without_symlinks(
+            &super::child::kernel::Live,
+            &c_path(path)?,
+            &super::child::paths::RULE_PATH,
+        )
+        .and_then(|fd| sys::fstat(fd.as_raw_fd()));
+        let st = opened.map_err(|errno| Error::path("cannot open a granted unix socket", path, errno.into_io()))?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+            return Err(Error::path(
+                "a granted unix socket is no longer a socket",
+                path,
+                io::Error::from_raw_os_error(libc::ENOTSOCK),
+            ));
+        }
+        granted.push((st.st_dev, st.st_ino));
+    }
+    let tcp_rules = plan.landlock().is_some_and(|landlock| landlock.tcp_connect_ports.is_some());
+    Ok(BrokerImage {
+        granted,
+        unix_only: plan.network() == crate::seccomp::NetworkMode::Restricted,
+        listen_refused: plan.seccomp().is_some_and(|seccomp| seccomp.broker_refuses_listen),
+        landlock_ruleset: landlock.filter(|_| tcp_rules).map(|landlock| landlock.ruleset.as_raw_fd()),
+    })
 }
 
 /// `clone` flags for the sandbox: `(with PID 1, with a network namespace)` when it gets

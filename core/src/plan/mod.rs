@@ -263,8 +263,15 @@ pub struct UnixSocketsPlan {
     /// What the caller asked for (its own setting and a managed network's fields, combined).
     pub requested: UnixSockets,
     /// What is enforced: `none` (`socket(AF_UNIX)` refused, stream and seqpacket socketpairs
-    /// allowed) or `all` (no unix-socket restriction).
+    /// allowed), `all` (no unix-socket restriction) or `paths` (the sockets of
+    /// [`UnixSocketsPlan::granted_paths`], through the connect broker).
     pub granted: &'static str,
+    /// The granted sockets (canonical paths; `granted` is `paths`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub granted_paths: Vec<PathBuf>,
+    /// What enforces the grant of `granted_paths`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enforced_by: Option<&'static str>,
     /// What that means on this pipeline, in words.
     pub meaning: String,
     /// Requested paths that are not granted, and why.
@@ -272,30 +279,113 @@ pub struct UnixSocketsPlan {
     pub not_granted: Vec<String>,
 }
 
+/// Who enforces a per-path grant (`--explain`).
+pub const CONNECT_BROKER: &str = "the connect broker: the sandbox's init performs every connect of the command \
+     itself (seccomp user notification), on its own duplicate of the socket (pidfd_getfd), after resolving a \
+     pathname itself (no magic links) and finding one of the granted sockets by device and inode; it connects \
+     through its own descriptor of that socket, so nothing the command changes after the check can redirect it";
+
 impl UnixSocketsPlan {
-    fn new(requested: UnixSockets, pipeline: Pipeline) -> UnixSocketsPlan {
+    /// `broker` is `Ok` where the connect broker can run for this plan, or why not.
+    fn new(requested: UnixSockets, pipeline: Pipeline, broker: std::result::Result<(), String>) -> UnixSocketsPlan {
         let all = requested.allows_all();
-        let meaning = match (all, pipeline) {
-            (_, Pipeline::Unsandboxed) => "unsandboxed: every unix socket of the host is reachable".to_owned(),
-            (true, Pipeline::Bwrap) => "every unix socket in the sandbox's view is reachable (pathname sockets of the \
+        let mut not_granted = Vec::new();
+        let mut granted_paths = Vec::new();
+        if let UnixSockets::Paths(paths) = &requested {
+            for path in paths {
+                match (&broker, grantable_socket(path)) {
+                    (Err(why), _) => not_granted.push(UnixSockets::not_granted_because(path, why)),
+                    (Ok(()), Err(why)) => not_granted.push(UnixSockets::not_granted_because(path, &why)),
+                    (Ok(()), Ok(canonical)) => granted_paths.push(canonical),
+                }
+            }
+        }
+        granted_paths.sort();
+        granted_paths.dedup();
+        let brokered = !granted_paths.is_empty();
+        let meaning = match (all, brokered, pipeline) {
+            (_, _, Pipeline::Unsandboxed) => "unsandboxed: every unix socket of the host is reachable".to_owned(),
+            (true, _, Pipeline::Bwrap) => "every unix socket in the sandbox's view is reachable (pathname sockets of the \
                                         host's tree, and with full network the host's abstract sockets; in an empty \
                                         network namespace only the sandbox's own abstract sockets)"
                 .to_owned(),
-            (true, _) => "every unix socket in the command's view is reachable, pathname and abstract (the host's \
+            (true, _, _) => "every unix socket in the command's view is reachable, pathname and abstract (the host's \
                           network namespace, no Landlock abstract-socket scope)"
                 .to_owned(),
-            (false, _) => "socket(AF_UNIX) fails with EPERM, so no unix socket of the host, pathname or abstract, is \
+            (false, true, _) => "unix stream and seqpacket sockets may be made, and every connect (of any family) is \
+                                 performed by the sandbox's init: a unix socket connects only to a granted socket \
+                                 (found again by device and inode in the sandbox's view; anything else, abstract \
+                                 names included, fails with EACCES); other families connect as the network mode \
+                                 allows. Datagram unix sockets fail with EPERM"
+                .to_owned(),
+            (false, false, _) => "socket(AF_UNIX) fails with EPERM, so no unix socket of the host, pathname or abstract, is \
                            reachable; stream and seqpacket socketpairs and descriptors the launcher passes keep working; \
                            datagram socketpairs fail with EPERM"
                 .to_owned(),
         };
         UnixSocketsPlan {
-            not_granted: requested.not_granted(),
-            granted: if all { "all" } else { "none" },
+            not_granted,
+            granted: if all {
+                "all"
+            } else if brokered {
+                "paths"
+            } else {
+                "none"
+            },
+            enforced_by: brokered.then_some(CONNECT_BROKER),
+            granted_paths,
             meaning,
             requested,
         }
     }
+
+    /// Whether the connect broker enforces a grant.
+    pub fn brokered(&self) -> bool {
+        !self.granted_paths.is_empty()
+    }
+}
+
+/// The canonical path of a socket that exists now, or why it cannot be granted: the broker
+/// grants sockets by device and inode, so a socket must exist when the sandbox starts.
+fn grantable_socket(path: &Path) -> std::result::Result<PathBuf, String> {
+    use std::os::unix::fs::FileTypeExt;
+    let canonical = std::fs::canonicalize(path).map_err(|error| {
+        format!("it cannot be resolved ({error}); the connect broker grants sockets that exist when the sandbox starts")
+    })?;
+    match std::fs::symlink_metadata(&canonical) {
+        Ok(meta) if meta.file_type().is_socket() => Ok(canonical),
+        Ok(_) => Err(format!("`{}` is not a socket", canonical.display())),
+        Err(error) => Err(format!("`{}` cannot be read ({error})", canonical.display())),
+    }
+}
+
+/// Why the connect broker cannot run for this plan, if it cannot.
+fn connect_broker_blocker(
+    spec: &SandboxSpec,
+    pipeline: Pipeline,
+    bwrap_path: Option<&Path>,
+    host: &HostFacts,
+) -> std::result::Result<(), String> {
+    match pipeline {
+        Pipeline::Unsandboxed | Pipeline::SeccompOnly => {
+            return Err(
+                "this pipeline runs the command without an init of the sandbox's own, which the connect broker \
+                        needs"
+                    .into(),
+            );
+        }
+        Pipeline::Bwrap if bwrap_path.is_some() => {
+            return Err("an installed bwrap (--bwrap-path) runs no init of ours, which the connect broker needs".into());
+        }
+        // The broker names the command's threads in /proc: it must be the sandbox's own procfs.
+        Pipeline::Bwrap if spec.no_proc || !host.fresh_proc => {
+            return Err(
+                "without a fresh /proc in the sandbox the connect broker cannot name the command's threads".into()
+            );
+        }
+        Pipeline::Bwrap | Pipeline::Landlock => {}
+    }
+    host.connect_broker.clone().map_err(|refusal| format!("the connect broker cannot run on this host: {refusal}"))
 }
 
 /// How the command is started.
@@ -597,7 +687,9 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     let (pipeline, reason) = (choice.pipeline, choice.reason);
     let bwrap_path = spec.bwrap_path.clone().or(choice.system_bwrap);
     let managed_unix = spec.managed_network.as_ref().map(ManagedNetwork::unix_sockets).unwrap_or_default();
-    let unix_sockets = UnixSocketsPlan::new(UnixSockets::combine(spec.unix_sockets.clone(), managed_unix)?, pipeline);
+    let broker = connect_broker_blocker(spec, pipeline, bwrap_path.as_deref(), host);
+    let unix_sockets =
+        UnixSocketsPlan::new(UnixSockets::combine(spec.unix_sockets.clone(), managed_unix)?, pipeline, broker);
     let mut warnings: Vec<String> = Vec::new();
     if pipeline != Pipeline::Unsandboxed {
         warnings.extend(unix_sockets.not_granted.iter().cloned());
@@ -607,6 +699,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         warnings.extend(local_binding_warning(spec, pipeline, network));
     }
     let unix = &unix_sockets.requested;
+    let brokered = unix_sockets.brokered();
     let enforcement = match pipeline {
         Pipeline::Unsandboxed => Enforcement::Unsandboxed,
         // A full-write policy (external-sandbox): the caller's own sandbox decides about host
@@ -615,11 +708,11 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         // network right, which the policy states.
         Pipeline::SeccompOnly => Enforcement::SeccompOnly { seccomp: SeccompPlan::new(network, false, true, unix) },
         Pipeline::Landlock => {
-            let connectivity = Connectivity { network, unix_sockets: unix, proxy_endpoints };
+            let connectivity = Connectivity { network, unix_sockets: unix, brokered, proxy_endpoints };
             plan_landlock(spec, host, &filesystem, connectivity, &mut warnings)?
         }
         Pipeline::Bwrap => {
-            let connectivity = Connectivity { network, unix_sockets: unix, proxy_endpoints };
+            let connectivity = Connectivity { network, unix_sockets: unix, brokered, proxy_endpoints };
             plan_namespaces(spec, bwrap_path, host, &filesystem, connectivity, &mut warnings)?
         }
     };
@@ -718,6 +811,8 @@ fn process_budget(
 struct Connectivity<'a> {
     network: NetworkMode,
     unix_sockets: &'a UnixSockets,
+    /// The connect broker enforces granted unix-socket paths.
+    brokered: bool,
     proxy_endpoints: Option<Vec<ProxyEndpoint>>,
 }
 
@@ -802,7 +897,7 @@ fn plan_landlock(
     connectivity: Connectivity<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<Enforcement> {
-    let Connectivity { network, unix_sockets, proxy_endpoints } = connectivity;
+    let Connectivity { network, unix_sockets, brokered, proxy_endpoints } = connectivity;
     // Landlock only grants; a path inside a readable tree cannot be taken away again without a
     // mount namespace. Never run with it silently readable.
     if let Some(deny) = filesystem.deny_read.first() {
@@ -864,7 +959,11 @@ fn plan_landlock(
         landlock = landlock.in_sandbox_view(&[Path::new("/proc")]);
     }
     let metadata = metadata_guard(filesystem, host, !view.is_empty());
-    let mut seccomp = SeccompPlan::new(network, false, false, unix_sockets);
+    let mut seccomp = if brokered {
+        SeccompPlan::with_connect_broker(network, false, false)
+    } else {
+        SeccompPlan::new(network, false, false, unix_sockets)
+    };
     if let MetadataGuard::Supervisor { .. } | MetadataGuard::RefusedEverywhere { .. } = &metadata {
         if !protected.read_only.is_empty() {
             // The supervisor's check knows the writable roots only; planning refused read-only
@@ -976,7 +1075,7 @@ fn plan_namespaces(
     connectivity: Connectivity<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<Enforcement> {
-    let Connectivity { network, unix_sockets, proxy_endpoints } = connectivity;
+    let Connectivity { network, unix_sockets, brokered, proxy_endpoints } = connectivity;
     let protected = protected_binds(filesystem);
     warnings.extend(uncreatable_warnings(&protected));
     let new_netns = network != NetworkMode::Full;
@@ -1055,7 +1154,11 @@ fn plan_namespaces(
         mounts: view,
         protected,
         landlock,
-        seccomp: SeccompPlan::new(network, new_netns, true, unix_sockets),
+        seccomp: if brokered {
+            SeccompPlan::with_connect_broker(network, new_netns, true)
+        } else {
+            SeccompPlan::new(network, new_netns, true, unix_sockets)
+        },
         executor,
         proxy,
     })

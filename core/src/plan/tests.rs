@@ -475,3 +475,56 @@ fn local_binding_is_granted_in_an_own_network_namespace_only() {
     s.pipeline = PipelineRequest::Bwrap;
     assert!(plan(&s, &host()).warnings().iter().any(|w| w.contains("without loopbackPorts")));
 }
+
+#[test]
+fn granted_paths_go_through_the_connect_broker_where_it_can_run_and_nowhere_else() {
+    use crate::policy::UnixSockets;
+    let dir = std::env::temp_dir().join(format!("codex-plan-broker-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("granted.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let file = dir.join("plain.txt");
+    std::fs::write(&file, "x").unwrap();
+    let canonical = std::fs::canonicalize(&socket).unwrap();
+    let mut s = spec(&["true"]);
+    s.unix_sockets = UnixSockets::Paths(vec![socket.clone(), file.clone(), dir.join("missing.sock")]);
+    for pipeline in [PipelineRequest::Landlock, PipelineRequest::Bwrap] {
+        s.pipeline = pipeline;
+        let granted = plan(&s, &host());
+        let unix = granted.unix_sockets();
+        assert_eq!((unix.granted, unix.granted_paths.clone()), ("paths", vec![canonical.clone()]), "{pipeline:?}");
+        assert_eq!(unix.enforced_by, Some(CONNECT_BROKER));
+        // The file and the missing path are not granted, each with its reason.
+        assert_eq!(unix.not_granted.len(), 2, "{:?}", unix.not_granted);
+        assert!(unix.not_granted[0].contains("is not a socket"), "{:?}", unix.not_granted);
+        assert!(unix.not_granted[1].contains("cannot be resolved"), "{:?}", unix.not_granted);
+        let seccomp = granted.seccomp().unwrap();
+        assert!(seccomp.brokers_connect());
+        assert!(seccomp.rules.iter().any(|r| r.syscall == "seccomp"), "no listener of the command's own");
+        // Without what the broker needs on this host, or without a fresh /proc for the
+        // namespace pipeline's init: not granted, and nothing is handed to init.
+        let mut lacking = host();
+        lacking.connect_broker = Err(crate::probe::Refusal::new("pidfd_getfd (Linux 5.6)", Some(libc::ENOSYS), "x"));
+        let mut no_fresh_proc = host();
+        no_fresh_proc.fresh_proc = false;
+        let mut cases = vec![("no broker", plan(&s, &lacking))];
+        if pipeline == PipelineRequest::Bwrap {
+            cases.push(("no fresh /proc", plan(&s, &no_fresh_proc)));
+        }
+        for (why, refused) in cases {
+            let unix = refused.unix_sockets();
+            assert_eq!(unix.granted, "none", "{pipeline:?} {why}");
+            assert!(unix.granted_paths.is_empty());
+            assert_eq!(unix.not_granted.len(), 3, "{pipeline:?} {why}");
+            assert!(!refused.seccomp().unwrap().brokers_connect(), "{pipeline:?} {why}");
+        }
+    }
+    // An installed bwrap runs no init of ours.
+    s.pipeline = PipelineRequest::Bwrap;
+    s.bwrap_path = Some("/usr/bin/bwrap".into());
+    if let Ok(system) = prepare_for(&s, &host()) {
+        assert_eq!(system.unix_sockets().granted, "none");
+        assert!(system.unix_sockets().not_granted[0].contains("installed bwrap"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,7 +5,7 @@
 //! no write access to the socket file), so the only sound ways to keep host sockets out of
 //! reach are to take the means away (`socket(AF_UNIX, …)` refused by seccomp, which covers
 //! pathname and abstract sockets alike) or to perform every connect for the command after a
-//! check (a connect broker, which this version does not have). Hence:
+//! check (the connect broker, `exec::child::broker`). Hence:
 //!
 //! - [`UnixSockets::None`] (the default): no unix socket of its own making; socketpairs of
 //!   stream and seqpacket type (pipes between the command's own processes: Node's and libuv's
@@ -14,9 +14,11 @@
 //! - [`UnixSockets::All`]: no unix-socket restriction at all (Codex's
 //!   `dangerouslyAllowAllUnixSockets`): every socket in the command's view and network
 //!   namespace is reachable.
-//! - [`UnixSockets::Paths`]: a per-path grant (Codex's `allowUnixSockets`). A sound grant needs
-//!   the broker; without it the paths are **not granted**: the run goes on as under `None`,
-//!   and `--explain` and a warning name each path and why (stricter, not broken).
+//! - [`UnixSockets::Paths`]: a per-path grant (Codex's `allowUnixSockets`), enforced by the
+//!   connect broker: the sandbox's init performs every connect of the command itself and lets a
+//!   unix one reach only a granted socket (by device and inode). Where the broker cannot run
+//!   (`plan::UnixSocketsPlan` says why) the paths are **not granted**: the run goes on as under
+//!   `None`, and `--explain` and a warning name each path and why (stricter, not broken).
 
 use std::path::PathBuf;
 
@@ -33,7 +35,7 @@ pub enum UnixSockets {
     None,
     /// Every unix socket the command can see (and, in its network namespace, every abstract one).
     All,
-    /// These absolute paths, asked for; not granted by this version (see the module docs).
+    /// These absolute paths: granted through the connect broker where it runs (module docs).
     Paths(Vec<PathBuf>),
 }
 
@@ -77,23 +79,14 @@ impl UnixSockets {
         *self != UnixSockets::None
     }
 
-    /// The requested paths that this version cannot grant, and why, for `--explain`.
-    pub fn not_granted(&self) -> Vec<String> {
-        match self {
-            UnixSockets::Paths(paths) => paths
-                .iter()
-                .map(|path| {
-                    format!(
-                        "unix socket `{}` is not granted: a per-path grant needs a connect broker (the sandbox \
-                         performing the checked connect itself), which this version does not have; unix sockets stay \
-                         refused as under `none` (socket(AF_UNIX) fails with EPERM). Grant every socket with \
-                         `all` (dangerously) if the command needs it",
-                        path.display()
-                    )
-                })
-                .collect(),
-            UnixSockets::None | UnixSockets::All => Vec::new(),
-        }
+    /// Why `path` is not granted, for `--explain` and the run's warnings.
+    pub fn not_granted_because(path: &std::path::Path, why: &str) -> String {
+        format!(
+            "unix socket `{}` is not granted: {why}; unix sockets stay refused as under `none` (socket(AF_UNIX) \
+             fails with EPERM, or, where other paths are granted through the connect broker, its connect fails \
+             with EACCES)",
+            path.display()
+        )
     }
 
     /// One capability from the launcher's own setting and a managed network's fields: they
@@ -147,8 +140,8 @@ mod tests {
         let error =
             UnixSockets::from_parts(None, vec!["rel.sock".into()], "allow-unix-socket").unwrap_err().to_string();
         assert!(error.contains("`allow-unix-socket[0]`: relative path `rel.sock`"), "{error}");
-        assert_eq!(UnixSockets::Paths(paths.clone()).not_granted().len(), 1);
-        assert!(UnixSockets::All.not_granted().is_empty());
+        let why = UnixSockets::not_granted_because(&paths[0], "an installed bwrap runs no init of ours");
+        assert!(why.starts_with("unix socket `/run/docker.sock` is not granted: an installed bwrap"), "{why}");
         assert_eq!(UnixSockets::combine(UnixSockets::None, UnixSockets::All).unwrap(), UnixSockets::All);
         assert_eq!(UnixSockets::combine(UnixSockets::All, UnixSockets::None).unwrap(), UnixSockets::All);
         let error = UnixSockets::combine(UnixSockets::All, UnixSockets::Paths(paths)).unwrap_err().to_string();

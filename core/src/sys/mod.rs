@@ -52,6 +52,7 @@ fn check_int(ret: libc::c_int) -> SysResult<libc::c_int> {
     if ret == -1 { Err(Errno::last()) } else { Ok(ret) }
 }
 
+pub mod broker;
 pub mod caps;
 pub mod event;
 pub mod fd;
@@ -64,6 +65,7 @@ pub mod process;
 pub mod seccomp;
 pub mod signal;
 
+pub use broker::*;
 pub use caps::*;
 pub use event::*;
 pub use fd::*;

@@ -141,6 +141,21 @@ pub(crate) struct SupervisorImage {
     pub roots: Vec<RootImage>,
     /// Room for one extended attribute's value (`XATTR_SIZE_MAX`, 64 KiB).
     pub value: RefCell<Box<[u8]>>,
+    /// The connect broker (`super::broker`), when unix-socket paths are granted.
+    pub broker: Option<BrokerImage>,
+}
+
+/// What init needs to broker the command's connects without allocating.
+pub(crate) struct BrokerImage {
+    /// The granted sockets' `(device, inode)`, from the launcher's own descriptor of each path.
+    pub granted: Vec<(u64, u64)>,
+    /// Restricted network mode: only unix sockets may be connected (anything else is EPERM).
+    pub unix_only: bool,
+    /// The command's Landlock ruleset, where it has TCP rules (proxy mode on the landlock
+    /// pipeline): a connect of another family is made by a child of init restricted by it.
+    pub landlock_ruleset: Option<RawFd>,
+    /// The network mode refuses `listen` (restricted, or proxy on the host's network stack).
+    pub listen_refused: bool,
 }
 
 pub(crate) struct RootImage {

@@ -22,6 +22,7 @@
     clippy::arithmetic_side_effects
 )]
 
+pub(crate) mod broker;
 pub(crate) mod classic;
 pub(crate) mod confine;
 pub(crate) mod fds;

@@ -61,6 +61,10 @@ const NAME_MAX: usize = 256;
 /// Receives one notification on `listener` and answers it.
 pub(crate) fn handle_one(listener: RawFd, image: &SupervisorImage) {
     let Ok(notif) = sys::notif_recv(listener) else { return };
+    if super::broker::handles(&notif) {
+        super::broker::answer(listener, &notif, image.broker.as_ref());
+        return;
+    }
     let result = answer(listener, &notif, image);
     // ENOENT: the caller was interrupted (or killed) meanwhile; its call is restarted or gone.
     let _ = sys::notif_send(listener, notif.id, result.map(|()| 0));

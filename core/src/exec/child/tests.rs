@@ -297,6 +297,7 @@ fn a_supervised_command_installs_its_filter_with_a_listener_and_hands_it_over_la
         command_socket: 41,
         roots: vec![],
         value: std::cell::RefCell::new(vec![0; 16].into_boxed_slice()),
+        broker: None,
     });
     let kernel = Recorder::new();
     let failure = setup_and_exec(&kernel, &supervised).unwrap_err();
