@@ -71,7 +71,12 @@ pub(crate) fn launch(
         let own_pid_namespace = plan.mounts().iter().any(|op| matches!(op, crate::plan::mounts::MountOp::Proc));
         let subreaper = (plan.pipeline() == Pipeline::Landlock && !own_pid_namespace)
             .then(|| Subreaper { children: std::cell::RefCell::new(vec![0u8; 64 * 1024].into_boxed_slice()) });
-        InitImage { status_fd: status_write.as_raw_fd(), keep_fds, subreaper }
+        InitImage {
+            status_fd: status_write.as_raw_fd(),
+            keep_fds,
+            subreaper,
+            wall_time_ms: plan.process.limits.wall_time_ms,
+        }
     });
     let namespaces = match plan.pipeline() {
         Pipeline::Bwrap => {
@@ -116,6 +121,13 @@ pub(crate) fn launch(
         drop_capabilities: plan.process.drop_capabilities,
         no_new_privs: plan.process.no_new_privs,
         max_processes: plan.process.max_processes,
+        rlimits: plan
+            .process
+            .limits
+            .rlimits
+            .iter()
+            .map(|r| (r.resource as sys::RlimitResource, r.soft, r.hard))
+            .collect(),
         landlock,
         seccomp: plan.seccomp().map(|s| s.program.clone()),
         fd_limit: sys::fd_limit(),

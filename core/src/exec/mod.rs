@@ -136,6 +136,8 @@ pub struct Child {
     bwrap_status: Option<system_bwrap::BwrapStatus>,
     /// Set when the installed bwrap stopped in its setup (the status is then 125).
     setup_failure: Option<Error>,
+    /// Init ended the run because its wall-clock limit expired.
+    wall_time_exceeded: bool,
 }
 
 impl Drop for Child {
@@ -208,6 +210,13 @@ impl Child {
         self.setup_failure.as_ref()
     }
 
+    /// Whether the run was ended by its wall-clock limit (`ResourceLimits::wall_time`): the
+    /// sandbox's init killed the command (its status is then SIGKILL) and every other process
+    /// of the run. Known once reaped.
+    pub fn wall_time_exceeded(&self) -> bool {
+        self.wall_time_exceeded
+    }
+
     /// Reaps the command if it has exited.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if let Some(status) = self.status {
@@ -223,10 +232,16 @@ impl Child {
         // Under an init `pid` is the sandbox's init, which exits with 128+N
         // when the command died of signal N; init's report restores the real status. Without
         // a report (init itself was killed) init's own status stands.
+        // The report: the command's wait status, then init's flags (one write of 8 bytes).
         let reported = self.init_status.take().and_then(|fd| {
-            let mut word = [0u8; 4];
-            matches!(sys::read(fd.as_raw_fd(), &mut word), Ok(4)).then(|| libc::c_int::from_ne_bytes(word))
+            let mut report = [0u8; 8];
+            matches!(sys::read(fd.as_raw_fd(), &mut report), Ok(8)).then(|| {
+                let [a, b, c, d, e, f, g, h] = report;
+                (libc::c_int::from_ne_bytes([a, b, c, d]), u32::from_ne_bytes([e, f, g, h]))
+            })
         });
+        let (reported, flags) = (reported.map(|(status, _)| status), reported.map_or(0, |(_, flags)| flags));
+        self.wall_time_exceeded = flags & child::init::REPORT_WALL_TIME_EXCEEDED != 0;
         let mut status = ExitStatus::from_raw(reported.unwrap_or(raw));
         if let Some(failure) = self.bwrap_status.take().and_then(|report| report.setup_failure(status)) {
             // As the embedded launcher's setup failures: 125, with the error kept.
@@ -309,6 +324,7 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
                 placeholders,
                 bwrap_status,
                 setup_failure: None,
+                wall_time_exceeded: false,
             })
         }
         Err(error) => {

@@ -17,6 +17,7 @@
 pub mod bwrap_args;
 pub mod devices;
 pub mod landlock;
+pub mod limits;
 pub mod mounts;
 pub mod pipeline;
 mod process;
@@ -127,6 +128,8 @@ pub struct SandboxSpec {
     pub no_proc: bool,
     /// The sandbox's process budget; `None` for [`DEFAULT_MAX_PROCESSES`].
     pub max_processes: Option<u64>,
+    /// Optional memory, CPU-time, file-size, open-files and wall-clock limits (none by default).
+    pub limits: limits::ResourceLimits,
     /// Run a `bwrap` plan with this installed `bwrap` instead of the embedded launcher.
     pub bwrap_path: Option<PathBuf>,
 }
@@ -144,6 +147,7 @@ impl SandboxSpec {
             managed_network: None,
             no_proc: false,
             max_processes: None,
+            limits: limits::ResourceLimits::default(),
             bwrap_path: None,
         }
     }
@@ -224,6 +228,9 @@ pub struct ProcessPlan {
     /// of their budget). `None` where the command shares the host's user namespace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_processes: Option<u64>,
+    /// The optional resource limits (see [`limits`]).
+    #[serde(skip_serializing_if = "limits::LimitsPlan::is_empty")]
+    pub limits: limits::LimitsPlan,
     /// Every descriptor except stdio and those passed explicitly is closed.
     pub close_other_fds: bool,
     /// Where `argv[0]` is looked for, in order.
@@ -476,6 +483,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     let candidates = process::exec_candidates(program, &env);
     let sandboxed = pipeline != Pipeline::Unsandboxed;
     let max_processes = process_budget(spec, &enforcement, host, &mut warnings)?;
+    let limits = resource_limits(spec, &enforcement, &mut warnings)?;
     let embedded_namespaces = match &enforcement {
         Enforcement::Namespaces { executor, .. } => *executor == Executor::Embedded,
         Enforcement::Landlock { protected, view, .. } => !protected.read_only.is_empty() || !view.is_empty(),
@@ -494,6 +502,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
             no_new_privs: sandboxed,
             drop_capabilities: matches!(pipeline, Pipeline::Landlock | Pipeline::Bwrap),
             max_processes,
+            limits,
             close_other_fds: true,
             exec_candidates: candidates.clone(),
         },
@@ -550,6 +559,36 @@ fn process_budget(
             Ok(None)
         }
     }
+}
+
+/// The optional limits. The rlimits hold on every pipeline (an installed bwrap inherits them
+/// from the process that executes it); the wall-clock limit needs an init of ours, which ends
+/// the whole tree: asked for where there is none, the run is refused.
+fn resource_limits(
+    spec: &SandboxSpec,
+    enforcement: &Enforcement,
+    warnings: &mut Vec<String>,
+) -> Result<limits::LimitsPlan> {
+    let planned = limits::plan(&spec.limits, limits::launcher_hard_limit, warnings)?;
+    if let Some(ms) = planned.wall_time_ms {
+        let why_not = match enforcement {
+            Enforcement::Namespaces { executor: Executor::SystemBwrap { .. }, .. } => {
+                Some("with an installed bwrap, whose own process is the sandbox's init; drop --bwrap-path")
+            }
+            Enforcement::Namespaces { .. } | Enforcement::Landlock { .. } => None,
+            Enforcement::Unsandboxed | Enforcement::SeccompOnly { .. } => Some(
+                "without the sandbox's init, which only the bwrap and landlock pipelines have (this policy runs \
+                 without one)",
+            ),
+        };
+        if let Some(why) = why_not {
+            return Err(Error::Unsupported {
+                what: format!("a wall-clock limit of {ms} ms"),
+                reason: format!("it cannot be enforced {why}"),
+            });
+        }
+    }
+    Ok(planned)
 }
 
 /// The proxy endpoints of a managed network: its loopback ports on `127.0.0.1`.

@@ -28,6 +28,8 @@ pub(crate) struct ChildImage {
     pub no_new_privs: bool,
     /// `RLIMIT_NPROC` to set (soft and hard) before the command runs.
     pub max_processes: Option<u64>,
+    /// Further rlimits `(resource, soft, hard)`, set (only ever lowered) just before `execve`.
+    pub rlimits: Vec<(crate::sys::RlimitResource, u64, u64)>,
     pub landlock: Option<LandlockImage>,
     pub seccomp: Option<Vec<SockFilter>>,
     /// Upper bound for the fallback close loop when `close_range` is unavailable.
@@ -118,6 +120,9 @@ pub(crate) struct InitImage {
     /// Present when init shares the host's PID namespace (landlock pipeline): room for
     /// `/proc/thread-self/children`, read after the command exits to kill what is left.
     pub subreaper: Option<Subreaper>,
+    /// The sandbox's wall-clock limit: init kills the command when it expires, then ends the
+    /// rest of the tree, and reports it.
+    pub wall_time_ms: Option<u64>,
 }
 
 /// What a subreaper init needs to end the command's descendants without allocating.
