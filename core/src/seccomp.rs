@@ -222,6 +222,19 @@ fn always_denied() -> Vec<SyscallRule> {
         ),
         refused("bpf", libc::SYS_bpf, "eBPF programs and maps are kernel attack surface and observe the host"),
         rule(
+            "fcntl",
+            libc::SYS_fcntl,
+            vec![Condition::ArgNotIn {
+                arg: 1,
+                mask: u32::MAX,
+                values: vec![libc::F_SETLEASE as u32],
+                meaning: "cmd is not F_SETLEASE",
+            }],
+            Some(
+                "a read lease needs only a read descriptor of a file the user owns: it would make every host process that opens the file for writing wait (lease-break-time, 45 s by default)",
+            ),
+        ),
+        rule(
             "ioctl",
             libc::SYS_ioctl,
             vec![Condition::ArgNotIn {

@@ -573,18 +573,18 @@ fn resource_limits(
     if let Some(ms) = planned.wall_time_ms {
         let why_not = match enforcement {
             Enforcement::Namespaces { executor: Executor::SystemBwrap { .. }, .. } => {
-                Some("with an installed bwrap, whose own process is the sandbox's init; drop --bwrap-path")
+                Some("with an installed bwrap (its own process, not ours, is the sandbox's init); drop --bwrap-path")
             }
             Enforcement::Namespaces { .. } | Enforcement::Landlock { .. } => None,
             Enforcement::Unsandboxed | Enforcement::SeccompOnly { .. } => Some(
                 "without the sandbox's init, which only the bwrap and landlock pipelines have (this policy runs \
-                 without one)",
+                 the command directly)",
             ),
         };
         if let Some(why) = why_not {
             return Err(Error::Unsupported {
                 what: format!("a wall-clock limit of {ms} ms"),
-                reason: format!("it cannot be enforced {why}"),
+                reason: format!("it needs the sandbox's own init to end the tree; it has none {why}"),
             });
         }
     }
