@@ -135,6 +135,25 @@ export interface SandboxOptions {
    * namespace; not enforced for the host's root (see `explain().warnings`).
    */
   maxProcesses?: number;
+  /**
+   * Address space of each process of the sandbox (`RLIMIT_AS`), in bytes (at least 1 MiB):
+   * `mmap`/`brk` beyond fail with ENOMEM. Default: no limit.
+   */
+  maxMemoryBytes?: number;
+  /** CPU time of each process (`RLIMIT_CPU`): SIGXCPU at this many seconds, SIGKILL one later. */
+  maxCpuSeconds?: number;
+  /** The largest file a process may write (`RLIMIT_FSIZE`): SIGXFSZ, or EFBIG where ignored. */
+  maxFileSizeBytes?: number;
+  /** Open descriptors of each process (`RLIMIT_NOFILE`, 3 to 1048576): EMFILE beyond. */
+  maxOpenFiles?: number;
+  /**
+   * Wall-clock limit of the whole run, in milliseconds: when it expires the sandbox's init kills
+   * the command (`'exit'` with signal `'SIGKILL'`) and every other process of the run, and the
+   * child's `wallTimeExceeded` is `true` (also on `run()`'s result, `spawnSync`'s result and
+   * `exec`'s error). Unlike Node's `timeout`, which signals only the command with `killSignal`.
+   * Refused with `bwrapPath` and for danger-full-access (no init of the sandbox's own).
+   */
+  maxWallTimeMs?: number;
 }
 
 /**
@@ -174,6 +193,8 @@ export interface RunResult<T extends string | Buffer = string> {
   stderr: T;
   /** The `timeout` option fired. */
   timedOut: boolean;
+  /** The sandbox's wall-clock limit (`maxWallTimeMs`) ended the run (signal `'SIGKILL'`). */
+  wallTimeExceeded: boolean;
 }
 
 /**
@@ -182,6 +203,8 @@ export interface RunResult<T extends string | Buffer = string> {
  */
 export declare class SandboxedChild extends cp.ChildProcess {
   private constructor();
+  /** `true` once the sandbox's wall-clock limit (`maxWallTimeMs`) has ended the run; absent otherwise. */
+  wallTimeExceeded?: true;
 }
 
 /** child_process.ChildProcess itself (for `instanceof`). */

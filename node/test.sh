@@ -31,6 +31,7 @@ exec node --test --test-reporter=spec \
     node/test/closed-stdio.test.js \
     node/test/hosts.test.js \
     node/test/profiles.test.js \
+    node/test/limits.test.js \
     node/test/compat-events.test.js \
     node/test/compat-stdio.test.js \
     node/test/compat-sync.test.js \

@@ -18,7 +18,12 @@ const { invalidArgument, sandboxError, invalidArgType, invalidArgValue, outOfRan
 /** stdio codes shared with node/src/spec.rs. */
 const STDIO = { inherit: -1, pipe: -2, ignore: -3 };
 
-const SANDBOX_KEYS = ['policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses'];
+const SANDBOX_KEYS = [
+  'policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses',
+  'maxMemoryBytes', 'maxCpuSeconds', 'maxFileSizeBytes', 'maxOpenFiles', 'maxWallTimeMs',
+];
+/** The optional resource limits: whole numbers from 1; their ranges are checked by the core. */
+const LIMIT_KEYS = ['maxMemoryBytes', 'maxCpuSeconds', 'maxFileSizeBytes', 'maxOpenFiles', 'maxWallTimeMs'];
 const SPAWN_KEYS = [
   'cwd',
   'env',
@@ -383,6 +388,12 @@ function sandboxOptions(options) {
   if (options.maxProcesses !== undefined && (!Number.isInteger(options.maxProcesses) || options.maxProcesses < 1 || options.maxProcesses > 0xffffffff)) {
     throw invalidArgument(`maxProcesses must be a whole number from 1, got ${describe(options.maxProcesses)}`);
   }
+  for (const key of LIMIT_KEYS) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw invalidArgument(`${key} must be a whole number from 1, got ${describe(value)}`);
+    }
+  }
   if (options.pipeline !== undefined && !PIPELINES.has(options.pipeline)) {
     throw invalidArgument(`pipeline must be 'auto', 'bwrap' or 'landlock', got ${describe(options.pipeline)}`);
   }
@@ -401,6 +412,11 @@ function sandboxOptions(options) {
     noProc: options.noProc,
     bwrapPath: options.bwrapPath,
     maxProcesses: options.maxProcesses,
+    maxMemoryBytes: options.maxMemoryBytes,
+    maxCpuSeconds: options.maxCpuSeconds,
+    maxFileSizeBytes: options.maxFileSizeBytes,
+    maxOpenFiles: options.maxOpenFiles,
+    maxWallTimeMs: options.maxWallTimeMs,
   };
 }
 
@@ -451,6 +467,7 @@ function resolveProgram(file, env, cwd) {
 }
 
 module.exports = {
+  SANDBOX_KEYS,
   STDIO,
   describe,
   checkKeys,

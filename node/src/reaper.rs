@@ -40,9 +40,11 @@ pub struct Exit {
     code: i32,
     signal: i32,
     error: Option<String>,
+    /// The sandbox's wall-clock limit ended the run.
+    wall_time_exceeded: bool,
 }
 
-type ExitArgs = FnArgs<(u32, i32, i32, Option<String>)>;
+type ExitArgs = FnArgs<(u32, i32, i32, Option<String>, bool)>;
 type ExitCallback = ThreadsafeFunction<Exit, (), ExitArgs, Status, false, true>;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -115,11 +117,22 @@ impl Shared {
                 let Some(reaped) = slot.as_mut() else { continue };
                 let exit = match reaped.try_wait() {
                     Ok(None) => continue,
-                    Ok(Some(ExitStatus::Exited(code))) => Exit { id, code, signal: 0, error: None },
-                    Ok(Some(ExitStatus::Signaled(signal))) => Exit { id, code: -1, signal, error: None },
-                    Err(error) => {
-                        Exit { id, code: -1, signal: 0, error: Some(format!("cannot reap the child: {error}")) }
+                    Ok(Some(status)) => {
+                        let wall_time_exceeded = reaped.wall_time_exceeded();
+                        match status {
+                            ExitStatus::Exited(code) => Exit { id, code, signal: 0, error: None, wall_time_exceeded },
+                            ExitStatus::Signaled(signal) => {
+                                Exit { id, code: -1, signal, error: None, wall_time_exceeded }
+                            }
+                        }
                     }
+                    Err(error) => Exit {
+                        id,
+                        code: -1,
+                        signal: 0,
+                        error: Some(format!("cannot reap the child: {error}")),
+                        wall_time_exceeded: false,
+                    },
                 };
                 if let Some(Watch { pidfd: Some(fd), .. }) = lock(&self.watched).remove(&id) {
                     // The pidfd is still open: `slot` owns it until the line below.
@@ -150,7 +163,15 @@ impl Reaper {
     pub fn new(on_exit: Function<'_, ExitArgs, ()>) -> napi::Result<Reaper> {
         let callback =
             on_exit.build_threadsafe_function::<Exit>().callee_handled::<false>().weak::<true>().build_callback(
-                |ctx| Ok(FnArgs::from((ctx.value.id, ctx.value.code, ctx.value.signal, ctx.value.error))),
+                |ctx| {
+                    Ok(FnArgs::from((
+                        ctx.value.id,
+                        ctx.value.code,
+                        ctx.value.signal,
+                        ctx.value.error,
+                        ctx.value.wall_time_exceeded,
+                    )))
+                },
             )?;
         let to_napi = |e: Error| napi::Error::from_reason(e.to_string());
         let epoll =

@@ -42,6 +42,8 @@ pub struct NativeSyncResult {
     /// `ETIMEDOUT` or `ENOBUFS` when `killSignal` was sent for that reason; `EPIPE` when the
     /// command did not read all of `input`.
     pub error: Option<String>,
+    /// The sandbox's wall-clock limit (`maxWallTimeMs`) ended the run.
+    pub wall_time_exceeded: bool,
 }
 
 /// Prepares, spawns and waits. Only a failure to start is an error; how the command ended
@@ -228,5 +230,6 @@ fn run(mut child: Child, options: NativeSyncOptions) -> NativeSyncResult {
         stdout: stdout.into_buffer(),
         stderr: stderr.into_buffer(),
         error: error.or(write_error).map(str::to_owned),
+        wall_time_exceeded: child.wall_time_exceeded(),
     }
 }

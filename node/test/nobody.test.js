@@ -20,6 +20,7 @@ const TESTS = [
   'compat-errors.test.js',
   'compat-fds.test.js',
   'profiles.test.js',
+  'limits.test.js',
   'errno.test.js',
   'closed-stdio.test.js',
 ];
