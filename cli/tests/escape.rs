@@ -1954,6 +1954,15 @@ fn footgun_probes() -> Vec<Probe> {
             known_open: |_| Some(FLOCK),
             kind: Kind::Own(flock_probe),
         },
+        Probe {
+            // The bound of the residual risk above: a lock ends with the run, even one held by
+            // a daemon of the command's in a session of its own.
+            id: "flock-ends-with-the-run",
+            class: "host processes",
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(flock_bound_probe),
+        },
     ]
 }
 
@@ -2063,6 +2072,25 @@ fn flock_probe(f: &mut Fixture) -> Verdict {
     }
     let _ = child.wait();
     judge("flock(LOCK_EX) on a host file outside the roots", &first, "EACCES", evidence)
+}
+
+/// Locks a host file outside the roots, leaves the lock to a detached child that sleeps 30 s,
+/// and exits: once the launcher returns, a host locker must get the lock at once.
+fn flock_bound_probe(f: &mut Fixture) -> Verdict {
+    const HOLD: &str = "import fcntl, os, sys, time\n\
+        fd = os.open(sys.argv[1], os.O_RDONLY)\n\
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+        if os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n    os._exit(0)\n\
+        print('LOCKED', flush=True)\n";
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let argv = ["/usr/bin/python3".to_owned(), "-c".to_owned(), HOLD.to_owned(), p(&f.victim_file)];
+    let output = f.run(&cwd, &policy).run_probe(&argv);
+    let answer = common::stdout(&output).trim().to_owned();
+    let file = fs::File::open(&f.victim_file).unwrap();
+    // SAFETY: flock on a descriptor we own.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    let evidence = (rc != 0).then(|| "a host locker was refused after the run ended: the lock outlived it".to_owned());
+    judge("a lock of the run's, held by its daemon, after the run", &answer, "LOCKED", evidence)
 }
 
 // ---------------------------------------------------------------------------------------------

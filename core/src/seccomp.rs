@@ -749,6 +749,22 @@ mod tests {
     }
 
     #[test]
+    fn every_mode_refuses_leases_and_keeps_locks() {
+        for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
+            for plan in [SeccompPlan::new(mode, true, true), SeccompPlan::new(mode, false, false)] {
+                let lease = libc::F_SETLEASE as u64;
+                assert_eq!(call(&plan, libc::SYS_fcntl, [3, lease, libc::F_RDLCK as u64, 0, 0, 0]), EPERM);
+                assert_eq!(call(&plan, libc::SYS_fcntl, [3, (1 << 32) | lease, 0, 0, 0, 0]), EPERM);
+                for allowed in
+                    [libc::F_GETFL, libc::F_SETLK, libc::F_OFD_SETLK, libc::F_GETLEASE, libc::F_DUPFD_CLOEXEC]
+                {
+                    assert_eq!(call(&plan, libc::SYS_fcntl, [3, allowed as u64, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_mode_refuses_keyring_perf_userfaultfd_bpf_and_terminal_injection() {
         for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
             let plan = SeccompPlan::new(mode, true, true);

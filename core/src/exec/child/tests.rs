@@ -276,6 +276,7 @@ fn landlock_image_with_a_subreaper_init_forks_the_command_before_confining() {
         status_fd: 30,
         keep_fds: vec![30],
         subreaper: Some(super::image::Subreaper { children: std::cell::RefCell::new(vec![0; 64].into_boxed_slice()) }),
+        wall_time_ms: None,
     });
     let failure = setup_and_exec(&kernel, &with_init).unwrap_err();
     assert_eq!(failure.stage, Stage::Exec);
