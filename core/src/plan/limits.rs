@@ -111,7 +111,7 @@ pub(crate) fn plan(
     if let Some(seconds) = limits.cpu_seconds {
         let seconds = check(&CPU, seconds, " s")?;
         // SIGXCPU at the soft limit, SIGKILL at the hard one a second later.
-        add("RLIMIT_CPU", libc::RLIMIT_CPU as i32, seconds, seconds + 1);
+        add("RLIMIT_CPU", libc::RLIMIT_CPU as i32, seconds, seconds.saturating_add(1));
     }
     if let Some(bytes) = limits.file_size_bytes {
         let bytes = check(&FILE_SIZE, bytes, " bytes")?;

@@ -190,7 +190,7 @@ pub fn monotonic_ms() -> u64 {
 pub fn arm_alarm_ms(ms: u64) -> SysResult<()> {
     let at = |ms: u64| libc::timeval {
         tv_sec: (ms / 1000) as libc::time_t,
-        tv_usec: ((ms % 1000) * 1000) as libc::suseconds_t,
+        tv_usec: (ms % 1000).saturating_mul(1000) as libc::suseconds_t,
     };
     let timer = libc::itimerval { it_interval: at(100), it_value: at(ms.max(1)) };
     // SAFETY: `timer` is valid for the call; the old value is not asked for.
