@@ -1317,16 +1317,28 @@ fn process_probes() -> Vec<Probe> {
             id: "process-budget",
             class: C,
             applies: everywhere,
-            // Counted in the sandbox's own user namespace: open where there is none (the
-            // landlock pipeline without user namespaces; an installed bwrap, whose launcher
-            // shares the host's), and for root, whom the kernel exempts.
+            // Counted in the sandbox's own user namespace, or (for root, whom RLIMIT_NPROC
+            // exempts, and wherever that cannot count the sandbox apart) a pids cgroup of the
+            // run's own: open where neither can be had (the landlock pipeline without user
+            // namespaces; an installed bwrap, whose launcher shares the host's user namespace),
+            // for an unprivileged user without a delegated cgroup.
             known_open: |c| {
-                (c.root() || c.no_userns() || c.pipeline == Pipeline::SystemBwrap).then_some(PROCESS_BUDGET)
+                let cgroup = pids_cgroup_available(c.user);
+                ((c.root() && !cgroup) || ((c.no_userns() || c.pipeline == Pipeline::SystemBwrap) && !cgroup))
+                    .then_some(PROCESS_BUDGET)
             },
             kind: Kind::Batched {
                 layout: Layout::Repo,
-                ops: |_| vec![ops1("nproc_budget", &[])],
+                ops: |_| vec![ops1("nproc_budget", &[]), ops1("pids_cgroup", &[])],
                 judge: |f, a| {
+                    // Where RLIMIT_NPROC cannot count the run apart its budget is a pids cgroup
+                    // of its own, which this probe (reading rlimits) cannot see;
+                    // process-budget-fork shows it holding.
+                    let rlimit_counts =
+                        !f.column.root() && !f.column.no_userns() && f.column.pipeline != Pipeline::SystemBwrap;
+                    if a[1] == "CGROUP=own" || (!rlimit_counts && pids_cgroup_available(f.column.user)) {
+                        return NotApplicable(format!("the budget is the run's own pids cgroup ({})", a[1]));
+                    }
                     // Not a fork bomb (other builders share this machine): the limit the
                     // command runs under, compared with what the launching user has anyway.
                     let own = fs::read_to_string("/proc/self/limits")
@@ -1344,6 +1356,15 @@ fn process_probes() -> Vec<Probe> {
                     judge("per-sandbox process budget", &answer, "NPROC=bounded", evidence)
                 },
             },
+        },
+        Probe {
+            // A real budget, asked for: a fork loop meets EAGAIN below it, or the run is
+            // refused where no budget can be had; never an unbounded run.
+            id: "process-budget-fork",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(budget_fork_probe),
         },
         Probe {
             id: "sysv-shm",
@@ -2072,6 +2093,40 @@ fn flock_probe(f: &mut Fixture) -> Verdict {
     }
     let _ = child.wait();
     judge("flock(LOCK_EX) on a host file outside the roots", &first, "EACCES", evidence)
+}
+
+/// Whether the launcher can give a run of `user` its own pids cgroup here (from its plan).
+fn pids_cgroup_available(user: User) -> bool {
+    let scratch = Scratch::new(user, "cgroup-check");
+    // An installed bwrap's launcher shares the host's user namespace: its budget can only be a
+    // cgroup, so its plan says whether one can be made.
+    let mut run = Run::new(user, &scratch.path).arg("--explain").arg("--pipeline=bwrap");
+    if Path::new(SYSTEM_BWRAP).exists() {
+        run = run.arg(format!("--bwrap-path={SYSTEM_BWRAP}"));
+    }
+    let output = run.output(&["/bin/true"]);
+    serde_json::from_slice::<Value>(&output.stdout).is_ok_and(|plan| !plan["process"]["pids_cgroup"].is_null())
+}
+
+/// Forks (at most 100) under `--max-processes=32`.
+fn budget_fork_probe(f: &mut Fixture) -> Verdict {
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let ops = json!([["fork_until_refused", "100"]]);
+    let output = f.run(&cwd, &policy).arg("--max-processes=32").run_probe(&probe_argv(&ops));
+    let stderr = common::stderr(&output);
+    if output.status.code() == Some(125) && stderr.contains("a process budget of 32") {
+        return Held("a budget that cannot be enforced here is refused, nothing ran".into());
+    }
+    let answer = common::stdout(&output).trim().to_owned();
+    let forked: usize = answer
+        .strip_prefix("FORKED=")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX);
+    let evidence =
+        (forked >= 32 && forked != usize::MAX).then(|| format!("{forked} processes forked under a budget of 32"));
+    let refused = answer.ends_with(" EAGAIN") && forked < 32;
+    judge("fork under --max-processes=32", if refused { "EAGAIN" } else { &answer }, "EAGAIN", evidence)
 }
 
 /// Locks a host file outside the roots, leaves the lock to a detached child that sleeps 30 s,

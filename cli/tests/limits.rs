@@ -88,6 +88,68 @@ fn a_fork_bomb_exhausts_the_sandbox_budget_not_the_users() {
     }
 }
 
+/// As the host's root (whom RLIMIT_NPROC exempts) the budget is the run's own pids cgroup: a
+/// fork bomb stops at it, the host keeps forking, the cgroup (seen from the host while the run
+/// sits at its budget) is gone afterwards. Every pipeline, an installed bwrap included.
+#[test]
+fn as_root_a_fork_bomb_stops_at_the_runs_own_pids_cgroup() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIP: the pids cgroup budget is for the host's root; this test runs as another user");
+        return;
+    }
+    let scratch = Scratch::new(User::Current, "root-budget");
+    let explain =
+        Run::new(User::Current, &scratch.path).arg("--explain").arg("--pipeline=bwrap").output(&["/bin/true"]);
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&explain)).unwrap();
+    let Some(parent) = plan["process"]["pids_cgroup"]["parent"].as_str().map(std::path::PathBuf::from) else {
+        // Not a missing package CI could install: a host whose cgroups give this process no
+        // pids hierarchy it may write (the plan's warnings say why), so a skip even under
+        // CODEX_SANDBOX_REQUIRE_ALL; root then runs without a budget, as `--explain` warns.
+        eprintln!("SKIP: no pids cgroup can be made here: {}", plan["warnings"]);
+        return;
+    };
+    let mut columns =
+        vec![("bwrap", vec!["--pipeline=bwrap".to_owned()]), ("landlock", vec!["--pipeline=landlock".to_owned()])];
+    if Path::new(SYSTEM_BWRAP).exists() {
+        columns.push(("system-bwrap", vec!["--pipeline=bwrap".to_owned(), format!("--bwrap-path={SYSTEM_BWRAP}")]));
+    }
+    for (column, flags) in columns {
+        let go = scratch.path.join(format!("go-{column}"));
+        let mut run = Run::new(User::Current, &scratch.path).policy(WORKSPACE).arg("--max-processes=64");
+        for flag in flags {
+            run = run.arg(flag);
+        }
+        let mut sandbox = run
+            .command(&["/usr/bin/python3", "-c", FORKER, go.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(sandbox.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let (forked, refused) = line.trim().split_once(' ').unwrap_or(("", ""));
+        let forked: usize = forked.parse().unwrap_or_else(|_| panic!("{column}: `{line}`"));
+        assert!((50..64).contains(&forked), "{column}: forked {forked} children under a budget of 64");
+        assert_eq!(refused, "EAGAIN", "{column}");
+        // Host-side: the run's cgroup, at its budget, and the host still forks.
+        let cgroup = parent.join(format!("codex-sandbox-{}-0", sandbox.id()));
+        let read = |file: &str| std::fs::read_to_string(cgroup.join(file)).unwrap_or_default().trim().to_owned();
+        assert_eq!(read("pids.max"), "64", "{column}: {}", cgroup.display());
+        let current: u64 = read("pids.current").parse().unwrap_or(0);
+        assert!((60..=64).contains(&current), "{column}: pids.current {current}");
+        assert!(Command::new("/bin/true").status().unwrap().success(), "{column}: the host could not fork");
+        std::fs::write(&go, "").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while sandbox.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "{column}: the forker never finished");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(sandbox.wait().unwrap().success(), "{column}");
+        assert!(!cgroup.exists(), "{column}: the run's cgroup {} was left behind", cgroup.display());
+    }
+}
+
 #[test]
 fn the_plan_states_the_budget_and_where_it_is_not_enforced() {
     let user = budgeted_user();
@@ -115,15 +177,23 @@ fn the_plan_states_the_budget_and_where_it_is_not_enforced() {
         assert_eq!(refused.status.code(), Some(125), "{}", common::stderr(&refused));
         assert!(common::stderr(&refused).contains("a process budget of 10"), "{}", common::stderr(&refused));
     }
-    // The host's root is exempt from every process budget: none is claimed for it.
+    // The host's root is exempt from RLIMIT_NPROC: its budget is a pids cgroup of the run's own
+    // where one can be made, and otherwise none is claimed for it.
     let root = Run::new(User::Current, &scratch.path).arg("--explain").arg("--pipeline=bwrap");
     // SAFETY: geteuid cannot fail.
     if unsafe { libc::geteuid() } == 0 {
         let plan: serde_json::Value = serde_json::from_str(&stdout(&root.output(&["/bin/true"]))).unwrap();
-        assert!(plan["process"]["max_processes"].is_null(), "{}", plan["process"]);
-        assert!(plan["warnings"].to_string().contains("exempts"), "{}", plan["warnings"]);
-        let refused = root.arg("--max-processes=10").output(&["/bin/true"]);
-        assert_eq!(refused.status.code(), Some(125), "{}", common::stderr(&refused));
+        if plan["process"]["pids_cgroup"].is_null() {
+            assert!(plan["process"]["max_processes"].is_null(), "{}", plan["process"]);
+            assert!(plan["warnings"].to_string().contains("exempts"), "{}", plan["warnings"]);
+            let refused = root.arg("--max-processes=10").output(&["/bin/true"]);
+            assert_eq!(refused.status.code(), Some(125), "{}", common::stderr(&refused));
+        } else {
+            assert_eq!(plan["process"]["max_processes"], 4096, "{}", plan["process"]);
+            let plan: serde_json::Value =
+                serde_json::from_str(&stdout(&root.arg("--max-processes=10").output(&["/bin/true"]))).unwrap();
+            assert_eq!(plan["process"]["max_processes"], 10, "{}", plan["process"]);
+        }
     }
     let output = Run::new(user, &scratch.path).arg("--max-processes=0").output(&["/bin/true"]);
     assert_eq!(output.status.code(), Some(125), "{}", common::stderr(&output));

@@ -9,6 +9,7 @@
 //! Planning reads nothing else about the host, so a test plans for any simulated host by
 //! building the facts itself. `codex-linux-sandbox doctor` prints [`probe`].
 
+pub mod cgroup;
 mod evidence;
 
 use std::fmt;
@@ -91,6 +92,9 @@ pub struct HostFacts {
     /// embedded launcher cannot create them (Ubuntu's AppArmor grants `/usr/bin/bwrap`
     /// user namespaces that other programs are refused): `auto` runs it then.
     pub working_system_bwrap: Option<PathBuf>,
+    /// A child cgroup of this process's own with `pids.max` can be made here (a process
+    /// budget that holds for root too), or why not.
+    pub pids_cgroup: Result<cgroup::PidsCgroup, String>,
 }
 
 impl HostFacts {
@@ -147,6 +151,7 @@ impl HostFacts {
             new_mount_api: mount_api_exists && child.new_mount_api,
             openat2: syscall_usable(libc::SYS_openat2),
             working_system_bwrap,
+            pids_cgroup: cgroup::find(),
         }
     }
 
@@ -164,6 +169,7 @@ impl HostFacts {
             new_mount_api: true,
             openat2: true,
             working_system_bwrap: None,
+            pids_cgroup: Err("simulated host: no cgroup".into()),
         }
     }
 

@@ -7,6 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use super::bridge::Bridge;
+use super::cgroup::RunCgroup;
 use super::child::image::{ChildImage, ExecImage, FdImage, InitImage, ProxyListeners, Subreaper};
 use super::image::{self, c_path, c_strings, pointer_array};
 use super::placeholder::Placeholder;
@@ -26,6 +27,8 @@ pub(crate) struct Launched {
     pub bridge: Option<Bridge>,
     /// An installed bwrap's status report (set by `system_bwrap`).
     pub bwrap_status: Option<super::system_bwrap::BwrapStatus>,
+    /// The run's pids cgroup, which the sandbox's first process entered before it went on.
+    pub cgroup: Option<RunCgroup>,
 }
 
 /// Descriptors and flags that come from the caller rather than the plan.
@@ -49,6 +52,12 @@ pub(crate) fn launch(
 ) -> Result<Launched> {
     let floor = options.fd_floor;
     let targets = image::protected_targets(plan, placeholders, floor)?;
+    // The budget as a cgroup of the run's own: the child waits on `cgroup_wait` until it is in.
+    let cgroup = match (&plan.process.pids_cgroup, plan.process.max_processes) {
+        (Some(parent), Some(budget)) => Some(RunCgroup::create(parent, budget)?),
+        _ => None,
+    };
+    let cgroup_wait = cgroup.as_ref().map(|_| pipe("create the cgroup pipe", floor)).transpose()?;
     let (report_read, report_write) = pipe("create the report pipe", floor)?;
     // Both pipelines run the command under an init of the sandbox's own; the seccomp-only
     // and unsandboxed plans run it directly.
@@ -120,7 +129,9 @@ pub(crate) fn launch(
         init,
         drop_capabilities: plan.process.drop_capabilities,
         no_new_privs: plan.process.no_new_privs,
-        max_processes: plan.process.max_processes,
+        // RLIMIT_NPROC where it counts the sandbox apart; the cgroup does it otherwise.
+        max_processes: plan.process.max_processes.filter(|_| cgroup.is_none()),
+        cgroup_wait: cgroup_wait.as_ref().map(|(read, write)| (read.as_raw_fd(), write.as_raw_fd())),
         rlimits: plan
             .process
             .limits
@@ -145,6 +156,21 @@ pub(crate) fn launch(
     let status = status_pipe.map(|(read, _write)| read);
     let control = control.map(|(parent_end, _child_end)| parent_end);
     let (pid, pidfd) = cloned.map_err(|errno| clone_error(errno, clone_flags))?;
+    if let (Some(run_cgroup), Some((wait_read, wait_write))) = (&cgroup, cgroup_wait) {
+        drop(wait_read);
+        // The child does nothing until this byte arrives; closing instead ends it.
+        let moved = run_cgroup.add(pid).and_then(|()| {
+            sys::write_all(wait_write.as_raw_fd(), &[1])
+                .map_err(|errno| Error::setup("let the sandbox go on in its pids cgroup", errno.into_io()))
+        });
+        drop(wait_write);
+        if let Err(error) = moved {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::waitpid(pid, 0);
+            cgroup.map(RunCgroup::remove);
+            return Err(error);
+        }
+    }
     // The image points into these strings; keep them until the child has exec'd or failed.
     let outcome = report::read(report_read.as_raw_fd());
     drop((image, argv_storage, env_storage));
@@ -159,19 +185,22 @@ pub(crate) fn launch(
                     Ok(bridge) => Some(bridge),
                     Err(error) => {
                         kill_and_reap();
+                        cgroup.map(RunCgroup::remove);
                         return Err(error);
                     }
                 },
                 _ => None,
             };
-            Ok(Launched { pid, pidfd, status, bridge, bwrap_status: None })
+            Ok(Launched { pid, pidfd, status, bridge, bwrap_status: None, cgroup })
         }
         Ok(Some(failure)) => {
             let _ = sys::waitpid(pid, 0);
+            cgroup.map(RunCgroup::remove);
             Err(report::into_error(plan, failure))
         }
         Err(errno) => {
             kill_and_reap();
+            cgroup.map(RunCgroup::remove);
             Err(Error::setup("read the child's report", errno.into_io()))
         }
     }

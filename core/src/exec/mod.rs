@@ -10,6 +10,7 @@
 //! live here too.
 
 pub(crate) mod bridge;
+mod cgroup;
 mod child;
 pub mod fault;
 mod forward;
@@ -138,6 +139,8 @@ pub struct Child {
     setup_failure: Option<Error>,
     /// Init ended the run because its wall-clock limit expired.
     wall_time_exceeded: bool,
+    /// The run's pids cgroup, removed once it is reaped.
+    cgroup: Option<cgroup::RunCgroup>,
 }
 
 impl Drop for Child {
@@ -255,7 +258,15 @@ impl Child {
         for placeholder in self.placeholders.drain(..) {
             placeholder.release();
         }
+        if let Some(cgroup) = self.cgroup.take() {
+            cgroup.remove();
+        }
         status
+    }
+
+    /// The run's own pids cgroup (where the plan budgets it with one), until it is reaped.
+    pub fn pids_cgroup(&self) -> Option<&std::path::Path> {
+        self.cgroup.as_ref().map(cgroup::RunCgroup::path)
     }
 }
 
@@ -308,7 +319,7 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
     };
     drop(sources);
     match result {
-        Ok(Launched { pid, pidfd, status, bridge, bwrap_status }) => {
+        Ok(Launched { pid, pidfd, status, bridge, bwrap_status, cgroup }) => {
             let [stdin, stdout, stderr] = parent_ends;
             let via_init = status.is_some();
             Ok(Child {
@@ -325,6 +336,7 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
                 bwrap_status,
                 setup_failure: None,
                 wall_time_exceeded: false,
+                cgroup,
             })
         }
         Err(error) => {

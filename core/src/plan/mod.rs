@@ -228,6 +228,12 @@ pub struct ProcessPlan {
     /// of their budget). `None` where the command shares the host's user namespace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_processes: Option<u64>,
+    /// Where `RLIMIT_NPROC` cannot count the sandbox apart (the host's root, whom the kernel
+    /// exempts; a command sharing the host's user namespace; an installed bwrap), the budget is
+    /// a child cgroup of this one in this pids hierarchy (`pids.max`), made for the run and
+    /// removed after it; the sandbox is in it before anything of the command runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids_cgroup: Option<crate::probe::cgroup::PidsCgroup>,
     /// The optional resource limits (see [`limits`]).
     #[serde(skip_serializing_if = "limits::LimitsPlan::is_empty")]
     pub limits: limits::LimitsPlan,
@@ -482,7 +488,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     }
     let candidates = process::exec_candidates(program, &env);
     let sandboxed = pipeline != Pipeline::Unsandboxed;
-    let max_processes = process_budget(spec, &enforcement, host, &mut warnings)?;
+    let (max_processes, pids_cgroup) = process_budget(spec, &enforcement, host, &mut warnings)?;
     let limits = resource_limits(spec, &enforcement, &mut warnings)?;
     let embedded_namespaces = match &enforcement {
         Enforcement::Namespaces { executor, .. } => *executor == Executor::Embedded,
@@ -502,6 +508,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
             no_new_privs: sandboxed,
             drop_capabilities: matches!(pipeline, Pipeline::Landlock | Pipeline::Bwrap),
             max_processes,
+            pids_cgroup,
             limits,
             close_other_fds: true,
             exec_candidates: candidates.clone(),
@@ -528,13 +535,16 @@ pub const DEFAULT_MAX_PROCESSES: u64 = 4096;
 /// the sandbox's processes, so a fork bomb exhausts the sandbox's budget, never the uid's.
 /// Sharing the host's user namespace, the limit would count the uid's processes everywhere (and
 /// could stop the command from starting at all), so none is set there. The kernel never applies
-/// it to the host's root (uid 0 outside any user namespace owns every process budget).
+/// it to the host's root (uid 0 outside any user namespace owns every process budget). Where
+/// `RLIMIT_NPROC` cannot do it, a pids cgroup of the run's own does, if this process may make
+/// one; otherwise there is no budget (a default is dropped with a warning, an explicit one is
+/// refused).
 fn process_budget(
     spec: &SandboxSpec,
     enforcement: &Enforcement,
     host: &HostFacts,
     warnings: &mut Vec<String>,
-) -> Result<Option<u64>> {
+) -> Result<(Option<u64>, Option<crate::probe::cgroup::PidsCgroup>)> {
     let budget = spec.max_processes.unwrap_or(DEFAULT_MAX_PROCESSES);
     let why_not = match enforcement {
         // An installed bwrap is started by a plain child of the host's user namespace, where
@@ -543,20 +553,27 @@ fn process_budget(
         Enforcement::Namespaces { .. } => None,
         Enforcement::Landlock { protected, view, .. } if !view.is_empty() || !protected.read_only.is_empty() => None,
         Enforcement::Landlock { .. } => Some("where the command shares the host's user namespace"),
-        Enforcement::Unsandboxed | Enforcement::SeccompOnly { .. } => return Ok(None),
+        Enforcement::Unsandboxed | Enforcement::SeccompOnly { .. } => return Ok((None, None)),
     }
     // The kernel never applies RLIMIT_NPROC to the host's uid 0.
     .or((host.euid == 0).then_some("for the host's uid 0, whom the kernel exempts"));
-    match (why_not, spec.max_processes) {
-        (None, _) => Ok(Some(budget)),
+    let Some(why) = why_not else { return Ok((Some(budget), None)) };
+    if let Ok(cgroup) = &host.pids_cgroup {
+        return Ok((Some(budget), Some(cgroup.clone())));
+    }
+    let no_cgroup = host.pids_cgroup.as_ref().err().map(String::as_str).unwrap_or_default();
+    match spec.max_processes {
         // Asked for explicitly: a budget the run would not have is refused, not dropped.
-        (Some(why), Some(asked)) => Err(Error::Unsupported {
+        Some(asked) => Err(Error::Unsupported {
             what: format!("a process budget of {asked}"),
-            reason: format!("it cannot be enforced {why}; run without --max-processes (maxProcesses) to accept that"),
+            reason: format!(
+                "RLIMIT_NPROC cannot be enforced {why}, and no pids cgroup can be made ({no_cgroup}); run without \
+                 --max-processes (maxProcesses) to accept that"
+            ),
         }),
-        (Some(why), None) => {
-            warnings.push(format!("no process budget {why}"));
-            Ok(None)
+        None => {
+            warnings.push(format!("no process budget {why}, and no pids cgroup ({no_cgroup})"));
+            Ok((None, None))
         }
     }
 }

@@ -28,6 +28,9 @@ pub(crate) struct ChildImage {
     pub no_new_privs: bool,
     /// `RLIMIT_NPROC` to set (soft and hard) before the command runs.
     pub max_processes: Option<u64>,
+    /// `(read, write)` of the pipe on which the launcher says the sandbox is in its pids
+    /// cgroup: the child waits for it before anything else.
+    pub cgroup_wait: Option<(RawFd, RawFd)>,
     /// Further rlimits `(resource, soft, hard)`, set (only ever lowered) just before `execve`.
     pub rlimits: Vec<(crate::sys::RlimitResource, u64, u64)>,
     pub landlock: Option<LandlockImage>,

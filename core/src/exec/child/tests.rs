@@ -209,6 +209,7 @@ fn image(strings: &Strings, namespaces: Option<NamespaceImage>) -> ChildImage {
         drop_capabilities: true,
         no_new_privs: true,
         max_processes: None,
+        cgroup_wait: None,
         rlimits: vec![],
         landlock: Some(LandlockImage {
             ruleset: OwnedFd::from(std::fs::File::open("/dev/null").unwrap()),
