@@ -94,7 +94,9 @@ pub struct HostFacts {
     pub working_system_bwrap: Option<PathBuf>,
     /// A child cgroup of this process's own with `pids.max` can be made here (a process
     /// budget that holds for root too), or why not.
-    pub pids_cgroup: Result<cgroup::PidsCgroup, String>,
+    pub pids_cgroup: Result<cgroup::DelegatedCgroup, String>,
+    /// The same for the `memory` controller: a memory limit then bounds the whole sandbox.
+    pub memory_cgroup: Result<cgroup::DelegatedCgroup, String>,
 }
 
 impl HostFacts {
@@ -152,6 +154,7 @@ impl HostFacts {
             openat2: syscall_usable(libc::SYS_openat2),
             working_system_bwrap,
             pids_cgroup: cgroup::find(),
+            memory_cgroup: cgroup::find_for("memory"),
         }
     }
 
@@ -170,6 +173,7 @@ impl HostFacts {
             openat2: true,
             working_system_bwrap: None,
             pids_cgroup: Err("simulated host: no cgroup".into()),
+            memory_cgroup: Err("simulated host: no cgroup".into()),
         }
     }
 

@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use super::bridge::Bridge;
-use super::cgroup::RunCgroup;
+use super::cgroup::{CgroupLimit, RunCgroup};
 use super::child::image::{ChildImage, ExecImage, FdImage, InitImage, ProxyListeners, Subreaper};
 use super::image::{self, c_path, c_strings, pointer_array};
 use super::placeholder::Placeholder;
@@ -53,10 +53,14 @@ pub(crate) fn launch(
     let floor = options.fd_floor;
     let targets = image::protected_targets(plan, placeholders, floor)?;
     // The budget as a cgroup of the run's own: the child waits on `cgroup_wait` until it is in.
-    let cgroup = match (&plan.process.pids_cgroup, plan.process.max_processes) {
-        (Some(parent), Some(budget)) => Some(RunCgroup::create(parent, budget)?),
-        _ => None,
-    };
+    let mut cgroup_limits = Vec::new();
+    if let (Some(parent), Some(budget)) = (&plan.process.pids_cgroup, plan.process.max_processes) {
+        cgroup_limits.push((parent, CgroupLimit::Pids(budget)));
+    }
+    if let Some(memory) = &plan.process.limits.memory_cgroup {
+        cgroup_limits.push((&memory.cgroup, CgroupLimit::Memory(memory.max_bytes)));
+    }
+    let cgroup = if cgroup_limits.is_empty() { None } else { Some(RunCgroup::create(&cgroup_limits)?) };
     let cgroup_wait = cgroup.as_ref().map(|_| pipe("create the cgroup pipe", floor)).transpose()?;
     let (report_read, report_write) = pipe("create the report pipe", floor)?;
     // Both pipelines run the command under an init of the sandbox's own; the seccomp-only
@@ -130,7 +134,7 @@ pub(crate) fn launch(
         drop_capabilities: plan.process.drop_capabilities,
         no_new_privs: plan.process.no_new_privs,
         // RLIMIT_NPROC where it counts the sandbox apart; the cgroup does it otherwise.
-        max_processes: plan.process.max_processes.filter(|_| cgroup.is_none()),
+        max_processes: plan.process.max_processes.filter(|_| plan.process.pids_cgroup.is_none()),
         cgroup_wait: cgroup_wait.as_ref().map(|(read, write)| (read.as_raw_fd(), write.as_raw_fd())),
         rlimits: plan
             .process

@@ -264,9 +264,9 @@ impl Child {
         status
     }
 
-    /// The run's own pids cgroup (where the plan budgets it with one), until it is reaped.
-    pub fn pids_cgroup(&self) -> Option<&std::path::Path> {
-        self.cgroup.as_ref().map(cgroup::RunCgroup::path)
+    /// The run's own cgroups (where the plan limits it with them), until it is reaped.
+    pub fn cgroups(&self) -> &[std::path::PathBuf] {
+        self.cgroup.as_ref().map_or(&[], cgroup::RunCgroup::paths)
     }
 }
 

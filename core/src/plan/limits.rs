@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::probe::cgroup::DelegatedCgroup;
 
 /// What the caller asks for; every field `None` by default (no limit).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -66,6 +67,18 @@ pub struct LimitsPlan {
     /// The sandbox's wall-clock limit, in milliseconds (its init enforces it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wall_time_ms: Option<u64>,
+    /// Where a memory cgroup can be made: the memory limit also bounds the whole sandbox
+    /// (every process of it together, tmpfs pages included; the kernel's OOM killer ends a
+    /// process of the run with SIGKILL at the limit), in a child cgroup of this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_cgroup: Option<MemoryCgroup>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemoryCgroup {
+    #[serde(flatten)]
+    pub cgroup: DelegatedCgroup,
+    pub max_bytes: u64,
 }
 
 impl LimitsPlan {
@@ -86,10 +99,12 @@ fn check(field: &(&str, u64, u64), value: u64, unit: &str) -> Result<u64> {
 }
 
 /// Validates `limits` and plans them against the launcher's own hard limits (`current_hard`
-/// gives the hard limit of a resource; a limit above it is clamped, with a warning).
+/// gives the hard limit of a resource; a limit above it is clamped, with a warning) and, for
+/// memory, the memory cgroup this process may make (or why not).
 pub(crate) fn plan(
     limits: &ResourceLimits,
     current_hard: impl Fn(i32) -> u64,
+    memory_cgroup: &std::result::Result<DelegatedCgroup, String>,
     warnings: &mut Vec<String>,
 ) -> Result<LimitsPlan> {
     let mut rlimits = Vec::new();
@@ -125,7 +140,18 @@ pub(crate) fn plan(
         .wall_time
         .map(|wall| check(&WALL_MS, u64::try_from(wall.as_millis()).unwrap_or(u64::MAX), " ms"))
         .transpose()?;
-    Ok(LimitsPlan { rlimits, wall_time_ms })
+    let memory_cgroup = match (limits.memory_bytes, memory_cgroup) {
+        (Some(max_bytes), Ok(cgroup)) => Some(MemoryCgroup { cgroup: cgroup.clone(), max_bytes }),
+        (Some(_), Err(why)) => {
+            warnings.push(format!(
+                "the memory limit is per process (RLIMIT_AS), not for the sandbox as a whole: no memory cgroup can \
+                 be made ({why})"
+            ));
+            None
+        }
+        (None, _) => None,
+    };
+    Ok(LimitsPlan { rlimits, wall_time_ms, memory_cgroup })
 }
 
 /// The launcher's own hard limit of `resource`.
@@ -144,7 +170,7 @@ mod tests {
 
     fn planned(limits: ResourceLimits, hard: u64) -> (Result<LimitsPlan>, Vec<String>) {
         let mut warnings = Vec::new();
-        (plan(&limits, |_| hard, &mut warnings), warnings)
+        (plan(&limits, |_| hard, &Err("none".into()), &mut warnings), warnings)
     }
 
     #[test]
@@ -158,7 +184,8 @@ mod tests {
         };
         let (plan, warnings) = planned(limits, u64::MAX);
         let plan = plan.unwrap();
-        assert!(warnings.is_empty());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("per process (RLIMIT_AS)"), "{warnings:?}");
         let pairs: Vec<_> = plan.rlimits.iter().map(|r| (r.name, r.soft, r.hard)).collect();
         assert_eq!(
             pairs,

@@ -233,7 +233,7 @@ pub struct ProcessPlan {
     /// a child cgroup of this one in this pids hierarchy (`pids.max`), made for the run and
     /// removed after it; the sandbox is in it before anything of the command runs.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pids_cgroup: Option<crate::probe::cgroup::PidsCgroup>,
+    pub pids_cgroup: Option<crate::probe::cgroup::DelegatedCgroup>,
     /// The optional resource limits (see [`limits`]).
     #[serde(skip_serializing_if = "limits::LimitsPlan::is_empty")]
     pub limits: limits::LimitsPlan,
@@ -489,7 +489,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     let candidates = process::exec_candidates(program, &env);
     let sandboxed = pipeline != Pipeline::Unsandboxed;
     let (max_processes, pids_cgroup) = process_budget(spec, &enforcement, host, &mut warnings)?;
-    let limits = resource_limits(spec, &enforcement, &mut warnings)?;
+    let limits = resource_limits(spec, &enforcement, host, &mut warnings)?;
     let embedded_namespaces = match &enforcement {
         Enforcement::Namespaces { executor, .. } => *executor == Executor::Embedded,
         Enforcement::Landlock { protected, view, .. } => !protected.read_only.is_empty() || !view.is_empty(),
@@ -544,7 +544,7 @@ fn process_budget(
     enforcement: &Enforcement,
     host: &HostFacts,
     warnings: &mut Vec<String>,
-) -> Result<(Option<u64>, Option<crate::probe::cgroup::PidsCgroup>)> {
+) -> Result<(Option<u64>, Option<crate::probe::cgroup::DelegatedCgroup>)> {
     let budget = spec.max_processes.unwrap_or(DEFAULT_MAX_PROCESSES);
     let why_not = match enforcement {
         // An installed bwrap is started by a plain child of the host's user namespace, where
@@ -584,9 +584,10 @@ fn process_budget(
 fn resource_limits(
     spec: &SandboxSpec,
     enforcement: &Enforcement,
+    host: &HostFacts,
     warnings: &mut Vec<String>,
 ) -> Result<limits::LimitsPlan> {
-    let planned = limits::plan(&spec.limits, limits::launcher_hard_limit, warnings)?;
+    let planned = limits::plan(&spec.limits, limits::launcher_hard_limit, &host.memory_cgroup, warnings)?;
     if let Some(ms) = planned.wall_time_ms {
         let why_not = match enforcement {
             Enforcement::Namespaces { executor: Executor::SystemBwrap { .. }, .. } => {

@@ -1,7 +1,7 @@
-//! Where this process may give a sandbox a pids cgroup of its own: a child of its own cgroup,
-//! in the cgroup v2 hierarchy when that delegates the `pids` controller to children of this
-//! cgroup, else in a cgroup v1 `pids` hierarchy. Only read here; `exec::cgroup` creates,
-//! fills and removes the child.
+//! Where this process may give a sandbox a cgroup of its own for a controller (`pids`,
+//! `memory`): a child of its own cgroup, in the cgroup v2 hierarchy when that delegates the
+//! controller to children of this cgroup, else in the controller's cgroup v1 hierarchy. Only
+//! read here; `exec::cgroup` creates, fills and removes the child.
 //!
 //! cgroup v2's no-internal-processes rule: a cgroup with processes of its own (ours has this
 //! process) can enable a controller for its children only as the root cgroup. So the v2 path
@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-/// A directory under which a child cgroup with `pids.max` can be made.
+/// A directory under which a child cgroup limiting one controller can be made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct PidsCgroup {
+pub struct DelegatedCgroup {
     /// This process's own cgroup in that hierarchy.
     pub parent: PathBuf,
     /// `v2` or `v1`.
@@ -23,53 +23,59 @@ pub struct PidsCgroup {
 }
 
 /// The pids cgroup this process can use, or why there is none.
-pub fn find() -> Result<PidsCgroup, String> {
+pub fn find() -> Result<DelegatedCgroup, String> {
+    find_for("pids")
+}
+
+/// The cgroup this process can use to limit `controller`, or why there is none.
+pub fn find_for(controller: &str) -> Result<DelegatedCgroup, String> {
     let own =
         std::fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
     let mounts = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
     let mut why = Vec::new();
-    match v2(&own, &mounts) {
+    match v2(&own, &mounts, controller) {
         Ok(found) => return Ok(found),
         Err(reason) => why.push(reason),
     }
-    match v1(&own, &mounts) {
+    match v1(&own, &mounts, controller) {
         Ok(found) => return Ok(found),
         Err(reason) => why.push(reason),
     }
     Err(why.join("; "))
 }
 
-fn v2(own: &str, mounts: &str) -> Result<PidsCgroup, String> {
+fn v2(own: &str, mounts: &str, controller: &str) -> Result<DelegatedCgroup, String> {
     let path = own.lines().find_map(|line| line.strip_prefix("0::")).ok_or("cgroup v2: this process has none")?;
     let dir = directory(mounts, path, |fstype, _| fstype == "cgroup2").ok_or("cgroup v2: not mounted here")?;
     let delegated = std::fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
-    if !delegated.split_whitespace().any(|c| c == "pids") {
+    if !delegated.split_whitespace().any(|c| c == controller) {
         return Err(format!(
-            "cgroup v2: `pids` is not enabled for children of {} (its cgroup.subtree_control: `{}`; a cgroup with \
-             processes of its own cannot enable it)",
+            "cgroup v2: `{controller}` is not enabled for children of {} (its cgroup.subtree_control: `{}`; a \
+             cgroup with processes of its own cannot enable it)",
             dir.display(),
             delegated.trim()
         ));
     }
-    writable(PidsCgroup { parent: dir, hierarchy: "v2" })
+    writable(DelegatedCgroup { parent: dir, hierarchy: "v2" })
 }
 
-fn v1(own: &str, mounts: &str) -> Result<PidsCgroup, String> {
+fn v1(own: &str, mounts: &str, controller: &str) -> Result<DelegatedCgroup, String> {
     let path = own
         .lines()
         .find_map(|line| {
             let mut fields = line.splitn(3, ':');
             let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
-            controllers.split(',').any(|c| c == "pids").then_some(path)
+            controllers.split(',').any(|c| c == controller).then_some(path)
         })
-        .ok_or("cgroup v1: no pids hierarchy")?;
-    let dir = directory(mounts, path, |fstype, options| fstype == "cgroup" && options.split(',').any(|o| o == "pids"))
-        .ok_or("cgroup v1: the pids hierarchy is not mounted here")?;
-    writable(PidsCgroup { parent: dir, hierarchy: "v1" })
+        .ok_or_else(|| format!("cgroup v1: no {controller} hierarchy"))?;
+    let dir =
+        directory(mounts, path, |fstype, options| fstype == "cgroup" && options.split(',').any(|o| o == controller))
+            .ok_or_else(|| format!("cgroup v1: the {controller} hierarchy is not mounted here"))?;
+    writable(DelegatedCgroup { parent: dir, hierarchy: "v1" })
 }
 
-fn writable(found: PidsCgroup) -> Result<PidsCgroup, String> {
+fn writable(found: DelegatedCgroup) -> Result<DelegatedCgroup, String> {
     let c_path = std::ffi::CString::new(found.parent.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
     match crate::sys::may_write(&c_path) {
         Ok(()) => Ok(found),
@@ -133,6 +139,6 @@ mod tests {
             dir("/outer/x", |f, o| f == "cgroup" && o.contains("memory")),
             Some("/sys/fs/cgroup/memory/x".into())
         );
-        assert!(v1(own, "").is_err());
+        assert!(v1(own, "", "pids").is_err());
     }
 }
