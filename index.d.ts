@@ -132,7 +132,8 @@ export interface SandboxOptions {
   bwrapPath?: string;
   /**
    * Processes and threads the sandbox may have at once (default 4096), counted in its own user
-   * namespace; not enforced for the host's root (see `explain().warnings`).
+   * namespace, or (the host's root, an installed bwrap) in a pids cgroup of the run's own where
+   * one can be made; otherwise none (see `explain().warnings`; an explicit value is refused).
    */
   maxProcesses?: number;
   /**

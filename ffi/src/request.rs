@@ -126,13 +126,14 @@ pub struct codex_sandbox_spawn_request {
     // value above the calling process's own hard limit is lowered to it (limits are never
     // raised); codex_sandbox_explain() shows what the command gets.
     /// The sandbox's process budget (processes and threads at once, counted in its own user
-    /// namespace); 0: 4096 where it can be enforced. Not enforceable for the host's root, with
-    /// `bwrap_path`, or where the command shares the host's user namespace: a non-zero value
-    /// there is CODEX_SANDBOX_UNSUPPORTED (0 runs without a budget, as codex_sandbox_explain()
-    /// warns).
+    /// namespace); 0: 4096 where it can be enforced. For the host's root, with `bwrap_path`, or
+    /// where the command shares the host's user namespace it is a pids cgroup of the run's own
+    /// where one can be made; where none can, a non-zero value is CODEX_SANDBOX_UNSUPPORTED (0
+    /// runs without a budget, as codex_sandbox_explain() warns).
     pub max_processes: u64,
     /// The address space of each process (`RLIMIT_AS`), in bytes, at least 1 MiB: mmap/brk
-    /// beyond fail with ENOMEM. 0: no limit.
+    /// beyond fail with ENOMEM; and, where a memory cgroup can be made, the memory of the whole
+    /// sandbox (the OOM killer ends a process of it at the limit). 0: no limit.
     pub max_memory_bytes: u64,
     /// CPU time of each process (`RLIMIT_CPU`), in seconds: SIGXCPU at the limit, SIGKILL one
     /// second later. 0: no limit.
