@@ -152,7 +152,7 @@ export interface SandboxOptions {
    * the command (`'exit'` with signal `'SIGKILL'`) and every other process of the run, and the
    * child's `wallTimeExceeded` is `true` (also on `run()`'s result, `spawnSync`'s result and
    * `exec`'s error). Unlike Node's `timeout`, which signals only the command with `killSignal`.
-   * Refused with `bwrapPath` and for danger-full-access (no init of the sandbox's own).
+   * Refused for danger-full-access (no init of the sandbox's own).
    */
   maxWallTimeMs?: number;
 }

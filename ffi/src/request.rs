@@ -146,9 +146,9 @@ pub struct codex_sandbox_spawn_request {
     pub max_open_files: u64,
     /// Wall-clock limit of the whole run, in milliseconds: when it expires the sandbox's init
     /// kills the command and every other process of the run; the command's status is then
-    /// SIGKILL and codex_sandbox_child_wall_time_exceeded() returns 1. Refused
-    /// (CODEX_SANDBOX_UNSUPPORTED) with `bwrap_path` and for a policy that runs without the
-    /// sandbox's init (danger-full-access). 0: no limit.
+    /// SIGKILL and codex_sandbox_child_wall_time_exceeded() returns 1 (with `bwrap_path`, an
+    /// init of ours runs bwrap and ends its tree). Refused (CODEX_SANDBOX_UNSUPPORTED) for a
+    /// policy that runs without the sandbox's init (danger-full-access). 0: no limit.
     pub max_wall_time_ms: u64,
 }
 

@@ -65,7 +65,7 @@ pub(crate) fn launch(
     let (report_read, report_write) = pipe("create the report pipe", floor)?;
     // Both pipelines run the command under an init of the sandbox's own; the seccomp-only
     // and unsandboxed plans run it directly.
-    let with_init = matches!(plan.pipeline(), Pipeline::Bwrap | Pipeline::Landlock);
+    let with_init = matches!(plan.pipeline(), Pipeline::Bwrap | Pipeline::Landlock) || plan.init_around_bwrap;
     let status_pipe = if with_init { Some(pipe("create the status pipe", floor)?) } else { None };
     let bridge_routes = match plan.proxy() {
         Some(ProxyPlan { route: ProxyRoute::Bridge { routes }, .. }) if plan.pipeline() == Pipeline::Bwrap => {
@@ -82,7 +82,9 @@ pub(crate) fn launch(
         // its children list after the command exits (nothing is allocated after the clone).
         // (The landlock pipeline's init is PID 1 instead where its view has a fresh /proc.)
         let own_pid_namespace = plan.mounts().iter().any(|op| matches!(op, crate::plan::mounts::MountOp::Proc));
-        let subreaper = (plan.pipeline() == Pipeline::Landlock && !own_pid_namespace)
+        // An installed bwrap run under our init (for its wall-clock limit): init is a subreaper,
+        // so bwrap's own PID 1, re-parented to it when bwrap dies, is ended with the rest.
+        let subreaper = ((plan.pipeline() == Pipeline::Landlock && !own_pid_namespace) || plan.init_around_bwrap)
             .then(|| Subreaper { children: std::cell::RefCell::new(vec![0u8; 64 * 1024].into_boxed_slice()) });
         InitImage {
             status_fd: status_write.as_raw_fd(),

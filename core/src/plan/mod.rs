@@ -211,6 +211,9 @@ pub struct SandboxPlan {
     pub(crate) exec: ExecPlan,
     /// Set when the embedded launcher creates namespaces.
     pub(crate) launcher: Option<LauncherPlan>,
+    /// The installed bwrap's launcher plan with a wall-clock limit: it runs bwrap under an init
+    /// of ours (a subreaper), which enforces the limit and ends the whole tree.
+    pub(crate) init_around_bwrap: bool,
 }
 
 /// How the command is started.
@@ -358,6 +361,7 @@ impl SandboxPlan {
         outer.process.drop_capabilities = false;
         outer.exec.argv = bwrap_argv;
         outer.exec.candidates = vec![bwrap.to_path_buf()];
+        outer.init_around_bwrap = self.process.limits.wall_time_ms.is_some();
         outer
     }
 }
@@ -517,6 +521,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         warnings,
         exec: ExecPlan { argv: spec.argv.clone(), env, cwd: command_cwd, candidates },
         launcher: embedded_namespaces.then(|| LauncherPlan::for_host(host)),
+        init_around_bwrap: false,
     };
     // What the system bwrap will get, for --explain.
     if let Executor::SystemBwrap { path, .. } = plan.executor() {
@@ -580,7 +585,8 @@ fn process_budget(
 
 /// The optional limits. The rlimits hold on every pipeline (an installed bwrap inherits them
 /// from the process that executes it); the wall-clock limit needs an init of ours, which ends
-/// the whole tree: asked for where there is none, the run is refused.
+/// the whole tree (with an installed bwrap, a subreaper init of ours runs bwrap): asked for
+/// where there is none, the run is refused.
 fn resource_limits(
     spec: &SandboxSpec,
     enforcement: &Enforcement,
@@ -590,9 +596,6 @@ fn resource_limits(
     let planned = limits::plan(&spec.limits, limits::launcher_hard_limit, &host.memory_cgroup, warnings)?;
     if let Some(ms) = planned.wall_time_ms {
         let why_not = match enforcement {
-            Enforcement::Namespaces { executor: Executor::SystemBwrap { .. }, .. } => {
-                Some("with an installed bwrap (its own process, not ours, is the sandbox's init); drop --bwrap-path")
-            }
             Enforcement::Namespaces { .. } | Enforcement::Landlock { .. } => None,
             Enforcement::Unsandboxed | Enforcement::SeccompOnly { .. } => Some(
                 "without the sandbox's init, which only the bwrap and landlock pipelines have (this policy runs \
