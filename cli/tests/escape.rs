@@ -1323,9 +1323,8 @@ fn process_probes() -> Vec<Probe> {
             // namespaces; an installed bwrap, whose launcher shares the host's user namespace),
             // for an unprivileged user without a delegated cgroup.
             known_open: |c| {
-                let cgroup = pids_cgroup_available(c.user);
-                ((c.root() && !cgroup) || ((c.no_userns() || c.pipeline == Pipeline::SystemBwrap) && !cgroup))
-                    .then_some(PROCESS_BUDGET)
+                let rlimit_counts = !c.root() && !c.no_userns() && c.pipeline != Pipeline::SystemBwrap;
+                (!rlimit_counts && !pids_cgroup_available(c.user)).then_some(PROCESS_BUDGET)
             },
             kind: Kind::Batched {
                 layout: Layout::Repo,

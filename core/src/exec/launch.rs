@@ -173,7 +173,9 @@ pub(crate) fn launch(
         if let Err(error) = moved {
             let _ = sys::kill(pid, libc::SIGKILL);
             let _ = sys::waitpid(pid, 0);
-            cgroup.map(RunCgroup::remove);
+            if let Some(cgroup) = cgroup {
+                cgroup.remove();
+            }
             return Err(error);
         }
     }
@@ -191,7 +193,9 @@ pub(crate) fn launch(
                     Ok(bridge) => Some(bridge),
                     Err(error) => {
                         kill_and_reap();
-                        cgroup.map(RunCgroup::remove);
+                        if let Some(cgroup) = cgroup {
+                            cgroup.remove();
+                        }
                         return Err(error);
                     }
                 },
@@ -201,12 +205,16 @@ pub(crate) fn launch(
         }
         Ok(Some(failure)) => {
             let _ = sys::waitpid(pid, 0);
-            cgroup.map(RunCgroup::remove);
+            if let Some(cgroup) = cgroup {
+                cgroup.remove();
+            }
             Err(report::into_error(plan, failure))
         }
         Err(errno) => {
             kill_and_reap();
-            cgroup.map(RunCgroup::remove);
+            if let Some(cgroup) = cgroup {
+                cgroup.remove();
+            }
             Err(Error::setup("read the child's report", errno.into_io()))
         }
     }
