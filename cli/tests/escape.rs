@@ -1366,6 +1366,15 @@ fn process_probes() -> Vec<Probe> {
             kind: Kind::Own(budget_fork_probe),
         },
         Probe {
+            // The wall clock ends every process of the run, a daemon in a session of its own
+            // included, before the launcher reports (by host pid).
+            id: "wall-clock-ends-the-tree",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(wall_clock_probe),
+        },
+        Probe {
             id: "sysv-shm",
             class: C,
             applies: everywhere,
@@ -2126,6 +2135,37 @@ fn budget_fork_probe(f: &mut Fixture) -> Verdict {
         (forked >= 32 && forked != usize::MAX).then(|| format!("{forked} processes forked under a budget of 32"));
     let refused = answer.ends_with(" EAGAIN") && forked < 32;
     judge("fork under --max-processes=32", if refused { "EAGAIN" } else { &answer }, "EAGAIN", evidence)
+}
+
+/// A run that leaves a `setsid` daemon and blocks, under `--max-wall-time=1`.
+fn wall_clock_probe(f: &mut Fixture) -> Verdict {
+    static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let marker =
+        format!("{}.{}", 800 + RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed), std::process::id() % 997);
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let script = format!("setsid sleep {marker} & sleep {marker}");
+    let argv = ["/bin/sh".to_owned(), "-c".to_owned(), script];
+    let mut child =
+        f.run(&cwd, &policy).arg("--max-wall-time=1").probe_command(&argv).stderr(Stdio::null()).spawn().unwrap();
+    let seen = processes_with_argument(&marker);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let alive: Vec<i32> = seen.iter().copied().filter(|pid| Path::new(&format!("/proc/{pid}")).exists()).collect();
+    let evidence = (!alive.is_empty()).then(|| format!("pids {alive:?} of the run outlived it"));
+    if seen.len() != 2 {
+        return Unexpected(format!("saw {} of the run's 2 processes on the host", seen.len()));
+    }
+    let answer = format!("exit {}", status.code().map_or("signal".to_owned(), |c| c.to_string()));
+    judge("a run past its wall clock, with a daemon", &answer, "exit 124", evidence)
 }
 
 /// Locks a host file outside the roots, leaves the lock to a detached child that sleeps 30 s,
