@@ -85,7 +85,7 @@ struct Cli {
     no_proc: bool,
 
     /// Processes and threads the sandbox may have at once (default 4096; counted in the
-    /// sandbox's own user namespace).
+    /// sandbox's own user namespace, or in a pids cgroup of the run's own for the host's root).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_processes: Option<u64>,
 
