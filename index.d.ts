@@ -142,7 +142,8 @@ export interface SandboxOptions {
   bwrapPath?: string;
   /**
    * Processes and threads the sandbox may have at once (default 4096), counted in its own user
-   * namespace; not enforced for the host's root (see `explain().warnings`).
+   * namespace, or (the host's root, an installed bwrap) in a pids cgroup of the run's own where
+   * one can be made; otherwise none (see `explain().warnings`; an explicit value is refused).
    */
   maxProcesses?: number;
   /**
@@ -167,6 +168,25 @@ export interface SandboxOptions {
   protect?: string[];
   /** Default protected names to leave unprotected (`['.git']` for a `git init` workflow). */
   unprotect?: string[];
+  /**
+   * Address space of each process of the sandbox (`RLIMIT_AS`), in bytes (at least 1 MiB):
+   * `mmap`/`brk` beyond fail with ENOMEM. Default: no limit.
+   */
+  maxMemoryBytes?: number;
+  /** CPU time of each process (`RLIMIT_CPU`): SIGXCPU at this many seconds, SIGKILL one later. */
+  maxCpuSeconds?: number;
+  /** The largest file a process may write (`RLIMIT_FSIZE`): SIGXFSZ, or EFBIG where ignored. */
+  maxFileSizeBytes?: number;
+  /** Open descriptors of each process (`RLIMIT_NOFILE`, 3 to 1048576): EMFILE beyond. */
+  maxOpenFiles?: number;
+  /**
+   * Wall-clock limit of the whole run, in milliseconds: when it expires the sandbox's init kills
+   * the command (`'exit'` with signal `'SIGKILL'`) and every other process of the run, and the
+   * child's `wallTimeExceeded` is `true` (also on `run()`'s result, `spawnSync`'s result and
+   * `exec`'s error). Unlike Node's `timeout`, which signals only the command with `killSignal`.
+   * Refused for danger-full-access (no init of the sandbox's own).
+   */
+  maxWallTimeMs?: number;
 }
 
 /**
@@ -206,6 +226,8 @@ export interface RunResult<T extends string | Buffer = string> {
   stderr: T;
   /** The `timeout` option fired. */
   timedOut: boolean;
+  /** The sandbox's wall-clock limit (`maxWallTimeMs`) ended the run (signal `'SIGKILL'`). */
+  wallTimeExceeded: boolean;
 }
 
 /**
@@ -214,6 +236,8 @@ export interface RunResult<T extends string | Buffer = string> {
  */
 export declare class SandboxedChild extends cp.ChildProcess {
   private constructor();
+  /** `true` once the sandbox's wall-clock limit (`maxWallTimeMs`) has ended the run; absent otherwise. */
+  wallTimeExceeded?: true;
 }
 
 /** child_process.ChildProcess itself (for `instanceof`). */

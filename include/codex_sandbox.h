@@ -341,6 +341,43 @@ typedef struct codex_sandbox_spawn_request {
    * workflow). A NULL-terminated array; NULL for none.
    */
   const char *const *unprotect;
+  /**
+   * The sandbox's process budget (processes and threads at once, counted in its own user
+   * namespace); 0: 4096 where it can be enforced. For the host's root, with `bwrap_path`, or
+   * where the command shares the host's user namespace it is a pids cgroup of the run's own
+   * where one can be made; where none can, a non-zero value is CODEX_SANDBOX_UNSUPPORTED (0
+   * runs without a budget, as codex_sandbox_explain() warns).
+   */
+  uint64_t max_processes;
+  /**
+   * The address space of each process (`RLIMIT_AS`), in bytes, at least 1 MiB: mmap/brk
+   * beyond fail with ENOMEM; and, where a memory cgroup can be made, the memory of the whole
+   * sandbox (the OOM killer ends a process of it at the limit). 0: no limit.
+   */
+  uint64_t max_memory_bytes;
+  /**
+   * CPU time of each process (`RLIMIT_CPU`), in seconds: SIGXCPU at the limit, SIGKILL one
+   * second later. 0: no limit.
+   */
+  uint64_t max_cpu_seconds;
+  /**
+   * The largest file a process may write (`RLIMIT_FSIZE`), in bytes: SIGXFSZ, or EFBIG where
+   * it is caught or ignored. 0: no limit.
+   */
+  uint64_t max_file_size_bytes;
+  /**
+   * Open descriptors of each process (`RLIMIT_NOFILE`), 3 to 1048576: EMFILE beyond. 0: no
+   * limit.
+   */
+  uint64_t max_open_files;
+  /**
+   * Wall-clock limit of the whole run, in milliseconds: when it expires the sandbox's init
+   * kills the command and every other process of the run; the command's status is then
+   * SIGKILL and codex_sandbox_child_wall_time_exceeded() returns 1 (with `bwrap_path`, an
+   * init of ours runs bwrap and ends its tree). Refused (CODEX_SANDBOX_UNSUPPORTED) for a
+   * policy that runs without the sandbox's init (danger-full-access). 0: no limit.
+   */
+  uint64_t max_wall_time_ms;
 } codex_sandbox_spawn_request;
 
 #ifdef __cplusplus
@@ -602,6 +639,19 @@ codex_sandbox_result codex_sandbox_try_wait(struct codex_sandbox_child *child,
                                             int *exit_code,
                                             int *term_signal,
                                             struct codex_sandbox_error **err);
+
+/**
+ * 1 when the run was ended by its wall-clock limit (`max_wall_time_ms`): the sandbox's init
+ * killed the command (its status is SIGKILL: `*exit_code` -1, `*term_signal` 9) and every
+ * other process of the run, all gone by the time codex_sandbox_wait() returns. 0 when it
+ * ended otherwise or has not been waited for yet; -1 for NULL.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `child` is NULL or a handle from codex_sandbox_spawn() not yet freed.
+ */
+int codex_sandbox_child_wall_time_exceeded(const struct codex_sandbox_child *child);
 
 /**
  * Sends `signal` to the command (through its pidfd, so never to a recycled pid). Under the

@@ -34,6 +34,7 @@ exec node --test --test-reporter=spec \
     node/test/profiles.test.js \
     node/test/unix-sockets.test.js \
     node/test/protected-names.test.js \
+    node/test/limits.test.js \
     node/test/compat-events.test.js \
     node/test/compat-stdio.test.js \
     node/test/compat-sync.test.js \

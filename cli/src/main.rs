@@ -14,10 +14,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use codex_sandbox_core::policy::{UnixSockets, policy_from_flags};
 use codex_sandbox_core::{
-    Error, ErrorKind, FORWARDED_SIGNALS, ManagedNetwork, PipelineRequest, Policy, SandboxSpec, SignalForwarder,
-    SpawnOptions, prepare, spawn,
+    Error, ErrorKind, FORWARDED_SIGNALS, ManagedNetwork, PipelineRequest, Policy, ResourceLimits, SandboxSpec,
+    SignalForwarder, SpawnOptions, prepare, spawn,
 };
 
+/// The run was ended by its wall-clock limit (`--max-wall-time`), as timeout(1) reports it.
+const WALL_TIME_EXCEEDED: u8 = 124;
 const SETUP_FAILED: u8 = 125;
 /// Exit code when the command created a protected name in a writable root (removed after the run).
 const PROTECTED_NAME_CREATED: u8 = 123;
@@ -85,7 +87,7 @@ struct Cli {
     no_proc: bool,
 
     /// Processes and threads the sandbox may have at once (default 4096; counted in the
-    /// sandbox's own user namespace).
+    /// sandbox's own user namespace, or in a pids cgroup of the run's own for the host's root).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_processes: Option<u64>,
 
@@ -97,6 +99,28 @@ struct Cli {
     /// Do not protect this default name (`.git` for `git init`); repeatable.
     #[arg(long, value_name = "NAME")]
     unprotect: Vec<OsString>,
+
+    /// Address space of each process of the sandbox (RLIMIT_AS), in bytes or with a K, M, G or
+    /// T suffix (powers of 1024).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<u64>,
+
+    /// CPU time of each process (RLIMIT_CPU): SIGXCPU at N seconds, SIGKILL a second later.
+    #[arg(long, value_name = "N")]
+    max_cpu_seconds: Option<u64>,
+
+    /// The largest file a process may write (RLIMIT_FSIZE): SIGXFSZ, or EFBIG where caught.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_file_size: Option<u64>,
+
+    /// Open descriptors of each process (RLIMIT_NOFILE): EMFILE beyond.
+    #[arg(long, value_name = "N")]
+    max_open_files: Option<u64>,
+
+    /// Wall-clock limit of the whole run, in seconds (fractions allowed): when it expires every
+    /// process of the sandbox is killed and the exit status is 124.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    max_wall_time: Option<std::time::Duration>,
 
     /// Allow network only through the loopback proxies named in the proxy variables.
     #[arg(long)]
@@ -280,6 +304,13 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     spec.proxy_network = cli.allow_network_for_proxy;
     spec.no_proc = cli.no_proc;
     spec.max_processes = cli.max_processes;
+    spec.limits = ResourceLimits {
+        memory_bytes: cli.max_memory,
+        cpu_seconds: cli.max_cpu_seconds,
+        file_size_bytes: cli.max_file_size,
+        open_files: cli.max_open_files,
+        wall_time: cli.max_wall_time,
+    };
     spec.bwrap_path = cli.bwrap_path;
     spec.protect = cli.protect;
     spec.unprotect = cli.unprotect;
@@ -303,7 +334,43 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         eprintln!("codex-linux-sandbox: {violation} (the command's own exit status was {})", status.shell_code());
         return Ok(ExitCode::from(PROTECTED_NAME_CREATED));
     }
+    if child.wall_time_exceeded() {
+        let limit = cli.max_wall_time.unwrap_or_default().as_secs_f64();
+        eprintln!(
+            "codex-linux-sandbox: the wall-clock limit (--max-wall-time {limit}) expired: every process of the \
+             sandbox was killed"
+        );
+        return Ok(ExitCode::from(WALL_TIME_EXCEEDED));
+    }
     Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
+}
+
+/// A size in bytes: digits, optionally followed by K, M, G or T (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let (digits, shift) = match text.char_indices().last() {
+        Some((at, unit)) if unit.is_ascii_alphabetic() => {
+            let shift = match unit.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("`{text}`: the unit must be K, M, G or T")),
+            };
+            (&text[..at], shift)
+        }
+        _ => (text, 0),
+    };
+    let value: u64 =
+        digits.parse().map_err(|_| format!("`{text}` is not a size (bytes, or a number with K, M, G, T)"))?;
+    value.checked_mul(1 << shift).ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Seconds, fractions allowed.
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|seconds| std::time::Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| format!("`{text}` is not a number of seconds"))
 }
 
 /// `codex-linux-sandbox seatbelt`: the macOS `sandbox-exec` command for a policy, as JSON.

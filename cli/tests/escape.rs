@@ -1629,16 +1629,27 @@ fn process_probes() -> Vec<Probe> {
             id: "process-budget",
             class: C,
             applies: everywhere,
-            // Counted in the sandbox's own user namespace: open where there is none (the
-            // landlock pipeline without user namespaces; an installed bwrap, whose launcher
-            // shares the host's), and for root, whom the kernel exempts.
+            // Counted in the sandbox's own user namespace, or (for root, whom RLIMIT_NPROC
+            // exempts, and wherever that cannot count the sandbox apart) a pids cgroup of the
+            // run's own: open where neither can be had (the landlock pipeline without user
+            // namespaces; an installed bwrap, whose launcher shares the host's user namespace),
+            // for an unprivileged user without a delegated cgroup.
             known_open: |c| {
-                (c.root() || c.no_userns() || c.pipeline == Pipeline::SystemBwrap).then_some(PROCESS_BUDGET)
+                let rlimit_counts = !c.root() && !c.no_userns() && c.pipeline != Pipeline::SystemBwrap;
+                (!rlimit_counts && !pids_cgroup_available(c.user)).then_some(PROCESS_BUDGET)
             },
             kind: Kind::Batched {
                 layout: Layout::Repo,
-                ops: |_| vec![ops1("nproc_budget", &[])],
+                ops: |_| vec![ops1("nproc_budget", &[]), ops1("pids_cgroup", &[])],
                 judge: |f, a| {
+                    // Where RLIMIT_NPROC cannot count the run apart its budget is a pids cgroup
+                    // of its own, which this probe (reading rlimits) cannot see;
+                    // process-budget-fork shows it holding.
+                    let rlimit_counts =
+                        !f.column.root() && !f.column.no_userns() && f.column.pipeline != Pipeline::SystemBwrap;
+                    if a[1] == "CGROUP=own" || (!rlimit_counts && pids_cgroup_available(f.column.user)) {
+                        return NotApplicable(format!("the budget is the run's own pids cgroup ({})", a[1]));
+                    }
                     // Not a fork bomb (other builders share this machine): the limit the
                     // command runs under, compared with what the launching user has anyway.
                     let own = fs::read_to_string("/proc/self/limits")
@@ -1656,6 +1667,24 @@ fn process_probes() -> Vec<Probe> {
                     judge("per-sandbox process budget", &answer, "NPROC=bounded", evidence)
                 },
             },
+        },
+        Probe {
+            // A real budget, asked for: a fork loop meets EAGAIN below it, or the run is
+            // refused where no budget can be had; never an unbounded run.
+            id: "process-budget-fork",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(budget_fork_probe),
+        },
+        Probe {
+            // The wall clock ends every process of the run, a daemon in a session of its own
+            // included, before the launcher reports (by host pid).
+            id: "wall-clock-ends-the-tree",
+            class: C,
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(wall_clock_probe),
         },
         Probe {
             id: "sysv-shm",
@@ -2489,6 +2518,15 @@ fn footgun_probes() -> Vec<Probe> {
             known_open: |_| Some(FLOCK),
             kind: Kind::Own(flock_probe),
         },
+        Probe {
+            // The bound of the residual risk above: a lock ends with the run, even one held by
+            // a daemon of the command's in a session of its own.
+            id: "flock-ends-with-the-run",
+            class: "host processes",
+            applies: everywhere,
+            known_open: never_open,
+            kind: Kind::Own(flock_bound_probe),
+        },
     ]
 }
 
@@ -2598,6 +2636,90 @@ fn flock_probe(f: &mut Fixture) -> Verdict {
     }
     let _ = child.wait();
     judge("flock(LOCK_EX) on a host file outside the roots", &first, "EACCES", evidence)
+}
+
+/// Whether the launcher can give a run of `user` its own pids cgroup here (from its plan).
+fn pids_cgroup_available(user: User) -> bool {
+    let scratch = Scratch::new(user, "cgroup-check");
+    // An installed bwrap's launcher shares the host's user namespace: its budget can only be a
+    // cgroup, so its plan says whether one can be made.
+    let mut run = Run::new(user, &scratch.path).arg("--explain").arg("--pipeline=bwrap");
+    if Path::new(SYSTEM_BWRAP).exists() {
+        run = run.arg(format!("--bwrap-path={SYSTEM_BWRAP}"));
+    }
+    let output = run.output(&["/bin/true"]);
+    serde_json::from_slice::<Value>(&output.stdout).is_ok_and(|plan| !plan["process"]["pids_cgroup"].is_null())
+}
+
+/// Forks (at most 100) under `--max-processes=32`.
+fn budget_fork_probe(f: &mut Fixture) -> Verdict {
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let ops = json!([["fork_until_refused", "100"]]);
+    let output = f.run(&cwd, &policy).arg("--max-processes=32").run_probe(&probe_argv(&ops));
+    let stderr = common::stderr(&output);
+    if output.status.code() == Some(125) && stderr.contains("a process budget of 32") {
+        return Held("a budget that cannot be enforced here is refused, nothing ran".into());
+    }
+    let answer = common::stdout(&output).trim().to_owned();
+    let forked: usize = answer
+        .strip_prefix("FORKED=")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX);
+    let evidence =
+        (forked >= 32 && forked != usize::MAX).then(|| format!("{forked} processes forked under a budget of 32"));
+    let refused = answer.ends_with(" EAGAIN") && forked < 32;
+    judge("fork under --max-processes=32", if refused { "EAGAIN" } else { &answer }, "EAGAIN", evidence)
+}
+
+/// A run that leaves a `setsid` daemon and blocks, under `--max-wall-time=1`.
+fn wall_clock_probe(f: &mut Fixture) -> Verdict {
+    static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let marker =
+        format!("{}.{}", 800 + RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed), std::process::id() % 997);
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let script = format!("setsid sleep {marker} & sleep {marker}");
+    let argv = ["/bin/sh".to_owned(), "-c".to_owned(), script];
+    let mut child =
+        f.run(&cwd, &policy).arg("--max-wall-time=1").probe_command(&argv).stderr(Stdio::null()).spawn().unwrap();
+    let seen = processes_with_argument(&marker);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let alive: Vec<i32> = seen.iter().copied().filter(|pid| Path::new(&format!("/proc/{pid}")).exists()).collect();
+    let evidence = (!alive.is_empty()).then(|| format!("pids {alive:?} of the run outlived it"));
+    if seen.len() != 2 {
+        return Unexpected(format!("saw {} of the run's 2 processes on the host", seen.len()));
+    }
+    let answer = format!("exit {}", status.code().map_or("signal".to_owned(), |c| c.to_string()));
+    judge("a run past its wall clock, with a daemon", &answer, "exit 124", evidence)
+}
+
+/// Locks a host file outside the roots, leaves the lock to a detached child that sleeps 30 s,
+/// and exits: once the launcher returns, a host locker must get the lock at once.
+fn flock_bound_probe(f: &mut Fixture) -> Verdict {
+    const HOLD: &str = "import fcntl, os, sys, time\n\
+        fd = os.open(sys.argv[1], os.O_RDONLY)\n\
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+        if os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n    os._exit(0)\n\
+        print('LOCKED', flush=True)\n";
+    let (cwd, policy) = Layout::Repo.cwd_and_policy(f);
+    let argv = ["/usr/bin/python3".to_owned(), "-c".to_owned(), HOLD.to_owned(), p(&f.victim_file)];
+    let output = f.run(&cwd, &policy).run_probe(&argv);
+    let answer = common::stdout(&output).trim().to_owned();
+    let file = fs::File::open(&f.victim_file).unwrap();
+    // SAFETY: flock on a descriptor we own.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    let evidence = (rc != 0).then(|| "a host locker was refused after the run ended: the lock outlived it".to_owned());
+    judge("a lock of the run's, held by its daemon, after the run", &answer, "LOCKED", evidence)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ pub mod sys;
 
 pub use error::{Error, ErrorKind, Result};
 pub use exec::{Child, ExitStatus, FORWARDED_SIGNALS, SignalForwarder, SpawnOptions, Stdio, spawn};
+pub use plan::limits::ResourceLimits;
 pub use plan::{Executor, Pipeline, PipelineRequest, SandboxPlan, SandboxSpec, prepare, prepare_for};
 pub use policy::{ManagedNetwork, NetworkAccess, Permissions, Policy, ReadAccess, SandboxPolicy};
 pub use probe::HostFacts;

@@ -9,6 +9,7 @@
 //! Planning reads nothing else about the host, so a test plans for any simulated host by
 //! building the facts itself. `codex-linux-sandbox doctor` prints [`probe`].
 
+pub mod cgroup;
 mod evidence;
 
 use std::fmt;
@@ -100,6 +101,11 @@ pub struct HostFacts {
     /// embedded launcher cannot create them (Ubuntu's AppArmor grants `/usr/bin/bwrap`
     /// user namespaces that other programs are refused): `auto` runs it then.
     pub working_system_bwrap: Option<PathBuf>,
+    /// A child cgroup of this process's own with `pids.max` can be made here (a process
+    /// budget that holds for root too), or why not.
+    pub pids_cgroup: Result<cgroup::DelegatedCgroup, String>,
+    /// The same for the `memory` controller: a memory limit then bounds the whole sandbox.
+    pub memory_cgroup: Result<cgroup::DelegatedCgroup, String>,
 }
 
 impl HostFacts {
@@ -160,6 +166,8 @@ impl HostFacts {
             metadata_supervisor,
             connect_broker,
             working_system_bwrap,
+            pids_cgroup: cgroup::find(),
+            memory_cgroup: cgroup::find_for("memory"),
         }
     }
 
@@ -179,6 +187,8 @@ impl HostFacts {
             metadata_supervisor: Ok(()),
             connect_broker: Ok(()),
             working_system_bwrap: None,
+            pids_cgroup: Err("simulated host: no cgroup".into()),
+            memory_cgroup: Err("simulated host: no cgroup".into()),
         }
     }
 

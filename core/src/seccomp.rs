@@ -498,6 +498,19 @@ fn always_denied() -> Vec<SyscallRule> {
         ),
         refused("bpf", libc::SYS_bpf, "eBPF programs and maps are kernel attack surface and observe the host"),
         rule(
+            "fcntl",
+            libc::SYS_fcntl,
+            vec![Condition::ArgNotIn {
+                arg: 1,
+                mask: u32::MAX,
+                values: vec![libc::F_SETLEASE as u32],
+                meaning: "cmd is not F_SETLEASE",
+            }],
+            Some(
+                "a read lease needs only a read descriptor of a file the user owns: it would make every host process that opens the file for writing wait (lease-break-time, 45 s by default)",
+            ),
+        ),
+        rule(
             "ioctl",
             libc::SYS_ioctl,
             vec![Condition::ArgNotIn {
@@ -1272,6 +1285,25 @@ mod tests {
                 }
                 assert_eq!(call(&plan, libc::SYS_clone3, [0x1000, 88, 0, 0, 0, 0]), ENOSYS);
                 assert_eq!(call(&plan, libc::SYS_setns, [3, 0, 0, 0, 0, 0]), EPERM);
+            }
+        }
+    }
+
+    #[test]
+    fn every_mode_refuses_leases_and_keeps_locks() {
+        for mode in [NetworkMode::Restricted, NetworkMode::Proxy, NetworkMode::Full] {
+            for plan in [
+                SeccompPlan::new(mode, true, true, &UnixSockets::None),
+                SeccompPlan::new(mode, false, false, &UnixSockets::None),
+            ] {
+                let lease = libc::F_SETLEASE as u64;
+                assert_eq!(call(&plan, libc::SYS_fcntl, [3, lease, libc::F_RDLCK as u64, 0, 0, 0]), EPERM);
+                assert_eq!(call(&plan, libc::SYS_fcntl, [3, (1 << 32) | lease, 0, 0, 0, 0]), EPERM);
+                for allowed in
+                    [libc::F_GETFL, libc::F_SETLK, libc::F_OFD_SETLK, libc::F_GETLEASE, libc::F_DUPFD_CLOEXEC]
+                {
+                    assert_eq!(call(&plan, libc::SYS_fcntl, [3, allowed as u64, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+                }
             }
         }
     }

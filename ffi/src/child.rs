@@ -22,6 +22,8 @@ pub struct codex_sandbox_child {
     /// `pid` is the sandbox's init (namespace pipeline).
     via_init: bool,
     reaped: AtomicBool,
+    /// Set once reaped: the wall-clock limit ended the run.
+    wall_time_exceeded: AtomicBool,
     /// The parent ends of the pipes: stdin, stdout, stderr.
     stdio: Mutex<[Option<OwnedFd>; 3]>,
     inner: Mutex<Child>,
@@ -50,6 +52,7 @@ impl codex_sandbox_child {
             pidfd: child.pidfd().map_or(-1, |fd| fd.as_raw_fd()),
             via_init: child.is_sandbox_init(),
             reaped: AtomicBool::new(false),
+            wall_time_exceeded: AtomicBool::new(false),
             stdio: Mutex::new(stdio),
             inner: Mutex::new(child),
         }
@@ -78,6 +81,7 @@ impl codex_sandbox_child {
         drop(self.take_stdio(0));
         let mut inner = lock(&self.inner);
         let status = inner.wait().map_err(|e| FfiError::io("waitpid", &e))?;
+        self.wall_time_exceeded.store(inner.wall_time_exceeded(), Ordering::SeqCst);
         self.reaped.store(true, Ordering::SeqCst);
         Ok((status, violation(&inner)))
     }
@@ -91,9 +95,15 @@ impl codex_sandbox_child {
         };
         let status = inner.try_wait().map_err(|e| FfiError::io("waitpid", &e))?;
         if status.is_some() {
+            self.wall_time_exceeded.store(inner.wall_time_exceeded(), Ordering::SeqCst);
             self.reaped.store(true, Ordering::SeqCst);
         }
         Ok(status.map(|status| (status, violation(&inner))))
+    }
+
+    /// Whether the run's wall-clock limit ended it (known once waited for).
+    pub(crate) fn wall_time_exceeded(&self) -> bool {
+        self.wall_time_exceeded.load(Ordering::SeqCst)
     }
 
     /// Sends `signal` through the pidfd (never to a recycled pid), without taking the lock

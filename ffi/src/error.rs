@@ -162,7 +162,14 @@ impl From<Error> for FfiError {
             }
             source = current.source();
         }
-        FfiError { code, message: error.to_string(), errno }
+        let message = match &error {
+            // Named as the C request spells the field.
+            Error::InvalidArgument { field, message } if crate::request::c_field(field).is_some() => {
+                format!("invalid argument: `{}`: {message}", crate::request::c_field(field).unwrap_or_default())
+            }
+            _ => error.to_string(),
+        };
+        FfiError { code, message, errno }
     }
 }
 

@@ -505,6 +505,21 @@ pub unsafe extern "C" fn codex_sandbox_try_wait(
     })
 }
 
+/// 1 when the run was ended by its wall-clock limit (`max_wall_time_ms`): the sandbox's init
+/// killed the command (its status is SIGKILL: `*exit_code` -1, `*term_signal` 9) and every
+/// other process of the run, all gone by the time codex_sandbox_wait() returns. 0 when it
+/// ended otherwise or has not been waited for yet; -1 for NULL.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `child` is NULL or a handle from codex_sandbox_spawn() not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn codex_sandbox_child_wall_time_exceeded(child: *const codex_sandbox_child) -> c_int {
+    // SAFETY: forwarded from the caller.
+    unsafe { with_child(child, -1, |c| c_int::from(c.wall_time_exceeded())) }
+}
+
 /// Sends `signal` to the command (through its pidfd, so never to a recycled pid). Under the
 /// bwrap pipeline the sandbox's init receives it and forwards every catchable signal to the
 /// command (all but SIGCHLD and init's own fault signals: SIGSEGV, SIGBUS, SIGILL, SIGFPE,

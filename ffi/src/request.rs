@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use codex_sandbox_core::policy::UnixSockets;
 use codex_sandbox_core::sys;
-use codex_sandbox_core::{PipelineRequest, Policy, SandboxSpec, Stdio};
+use codex_sandbox_core::{PipelineRequest, Policy, ResourceLimits, SandboxSpec, Stdio};
 
 use crate::error::{FfiError, codex_sandbox_result::*};
 
@@ -141,19 +141,52 @@ pub struct codex_sandbox_spawn_request {
     /// Since version 2. Default names to leave unprotected (`.git` for a `git init`
     /// workflow). A NULL-terminated array; NULL for none.
     pub unprotect: *const *const c_char,
+    // Version 3 (`struct_size` >= 152): resource limits. 0 means the default for each. A value outside a
+    // limit's valid range is CODEX_SANDBOX_INVALID_ARGUMENT naming the field and the value; a
+    // value above the calling process's own hard limit is lowered to it (limits are never
+    // raised); codex_sandbox_explain() shows what the command gets.
+    /// The sandbox's process budget (processes and threads at once, counted in its own user
+    /// namespace); 0: 4096 where it can be enforced. For the host's root, with `bwrap_path`, or
+    /// where the command shares the host's user namespace it is a pids cgroup of the run's own
+    /// where one can be made; where none can, a non-zero value is CODEX_SANDBOX_UNSUPPORTED (0
+    /// runs without a budget, as codex_sandbox_explain() warns).
+    pub max_processes: u64,
+    /// The address space of each process (`RLIMIT_AS`), in bytes, at least 1 MiB: mmap/brk
+    /// beyond fail with ENOMEM; and, where a memory cgroup can be made, the memory of the whole
+    /// sandbox (the OOM killer ends a process of it at the limit). 0: no limit.
+    pub max_memory_bytes: u64,
+    /// CPU time of each process (`RLIMIT_CPU`), in seconds: SIGXCPU at the limit, SIGKILL one
+    /// second later. 0: no limit.
+    pub max_cpu_seconds: u64,
+    /// The largest file a process may write (`RLIMIT_FSIZE`), in bytes: SIGXFSZ, or EFBIG where
+    /// it is caught or ignored. 0: no limit.
+    pub max_file_size_bytes: u64,
+    /// Open descriptors of each process (`RLIMIT_NOFILE`), 3 to 1048576: EMFILE beyond. 0: no
+    /// limit.
+    pub max_open_files: u64,
+    /// Wall-clock limit of the whole run, in milliseconds: when it expires the sandbox's init
+    /// kills the command and every other process of the run; the command's status is then
+    /// SIGKILL and codex_sandbox_child_wall_time_exceeded() returns 1 (with `bwrap_path`, an
+    /// init of ours runs bwrap and ends its tree). Refused (CODEX_SANDBOX_UNSUPPORTED) for a
+    /// policy that runs without the sandbox's init (danger-full-access). 0: no limit.
+    pub max_wall_time_ms: u64,
 }
 
 /// The size of the first version of the request; smaller values of `struct_size` are refused.
 /// Frozen: a field appended later makes the struct larger, and requests of this size must
 /// keep working (copied into a zeroed struct, not read past their end).
 pub(crate) const V1_SIZE: usize = 88;
+/// Version 2 added `protect` and `unprotect`.
+pub(crate) const V2_SIZE: usize = 104;
+/// Version 3 added the resource limits.
+pub(crate) const V3_SIZE: usize = 152;
+/// This library's request.
+pub(crate) const CURRENT_SIZE: usize = V3_SIZE;
 
-/// The size of this version (2: `protect`, `unprotect`). A smaller request (version 1) reads
-/// as if the newer fields were zero.
-pub(crate) const CURRENT_SIZE: usize = 104;
-
-// Adding a field must come with a new size here, read in versions by `copy_request`.
+// Adding a field must come with a new version size; older sizes keep being read.
 const _: () = assert!(std::mem::size_of::<codex_sandbox_spawn_request>() == CURRENT_SIZE);
+const _: () = assert!(std::mem::offset_of!(codex_sandbox_spawn_request, protect) == V1_SIZE);
+const _: () = assert!(std::mem::offset_of!(codex_sandbox_spawn_request, max_processes) == V2_SIZE);
 
 /// Everything the request says, in Rust types.
 pub(crate) struct Request {
@@ -204,18 +237,16 @@ unsafe fn copy_request(req: *const codex_sandbox_spawn_request) -> Result<codex_
             ));
         }
     }
-    // An older caller's request is shorter: the fields it does not have stay zero (NULL).
-    let mut copy = std::mem::MaybeUninit::<codex_sandbox_spawn_request>::zeroed();
-    // SAFETY: at least min(size, CURRENT_SIZE) bytes are readable at `req` (checked above) and
-    // writable in `copy`; all zeros, and every other bit pattern, is a valid value of each
-    // field (integers and raw pointers).
+    // An older, smaller version: its bytes over a zeroed request (the newer fields stay 0,
+    // their defaults), never read past its end.
+    let mut request = std::mem::MaybeUninit::<codex_sandbox_spawn_request>::zeroed();
+    let length = (size as usize).min(CURRENT_SIZE);
+    // SAFETY: at least `length` bytes are readable at `req` (checked above) and writable in
+    // `request`; every bit pattern is a valid value of each field (integers and raw pointers),
+    // so the zeroed-then-copied struct is initialised.
     unsafe {
-        std::ptr::copy_nonoverlapping(
-            req.cast::<u8>(),
-            copy.as_mut_ptr().cast::<u8>(),
-            (size as usize).min(CURRENT_SIZE),
-        );
-        Ok(copy.assume_init())
+        std::ptr::copy_nonoverlapping(req.cast::<u8>(), request.as_mut_ptr().cast::<u8>(), length);
+        Ok(request.assume_init())
     }
 }
 
@@ -400,6 +431,15 @@ pub(crate) unsafe fn read_request(req: *const codex_sandbox_spawn_request) -> Re
         spec.unix_sockets = UnixSockets::All;
     }
     spec.bwrap_path = bwrap_path;
+    let given = |value: u64| (value != 0).then_some(value);
+    spec.max_processes = given(r.max_processes);
+    spec.limits = ResourceLimits {
+        memory_bytes: given(r.max_memory_bytes),
+        cpu_seconds: given(r.max_cpu_seconds),
+        file_size_bytes: given(r.max_file_size_bytes),
+        open_files: given(r.max_open_files),
+        wall_time: given(r.max_wall_time_ms).map(std::time::Duration::from_millis),
+    };
     Ok(Request { spec, stdio, extra_fds, die_with_parent: r.flags & CODEX_SANDBOX_FLAG_NO_DIE_WITH_PARENT == 0 })
 }
 
@@ -420,5 +460,18 @@ pub(crate) fn stdio(value: RawFd, field: &str) -> Result<Stdio, FfiError> {
             })?;
             Stdio::Fd(dup)
         }
+    })
+}
+
+/// The request field of a limit the core names by its CLI spelling.
+pub(crate) fn c_field(core_field: &str) -> Option<&'static str> {
+    Some(match core_field {
+        "max-processes" => "max_processes",
+        "max-memory" => "max_memory_bytes",
+        "max-cpu-seconds" => "max_cpu_seconds",
+        "max-file-size" => "max_file_size_bytes",
+        "max-open-files" => "max_open_files",
+        "max-wall-time" => "max_wall_time_ms",
+        _ => return None,
     })
 }

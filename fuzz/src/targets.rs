@@ -151,6 +151,9 @@ pub fn c_request(data: &[u8]) -> Outcome {
     let envp = null_terminated(&env_strings);
     let extra_fds: Vec<i32> = (0..input.byte() % 4).map(|_| input.u32() as i32).collect();
     let selector = input.byte();
+    // The limits: 0 (the default) or a fuzzed value, valid or not.
+    let mut limit = || if input.byte() & 1 == 0 { 0 } else { u64::from(input.u32()) << (input.byte() % 40) };
+    let limits = [limit(), limit(), limit(), limit(), limit(), limit()];
 
     // The request sits at the front of a buffer as large as any version may claim to be, so a
     // fuzzed `struct_size` never makes the library read past what we own.
@@ -178,6 +181,12 @@ pub fn c_request(data: &[u8]) -> Outcome {
         flags: u32::from(selector & 0x03) | if selector & 0x40 != 0 { 1 << 7 } else { 0 },
         protect: std::ptr::null(),
         unprotect: std::ptr::null(),
+        max_processes: limits[0],
+        max_memory_bytes: limits[1],
+        max_cpu_seconds: limits[2],
+        max_file_size_bytes: limits[3],
+        max_open_files: limits[4],
+        max_wall_time_ms: limits[5],
     };
     let size = std::mem::size_of::<codex_sandbox_spawn_request>();
     // SAFETY: copies the request's bytes into the front of a buffer at least that large.

@@ -9,8 +9,9 @@ const errors = require('./errors.js');
 const opts = require('./options.js');
 
 const MAX_BUFFER = 1024 * 1024;
-/** Sandbox options: handed through to spawn() unchanged. */
-const SANDBOX_KEYS = ['policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath'];
+/** Sandbox options: handed through to spawn() unchanged (the one list options.js checks, so
+ * none can be accepted here and then dropped: maxProcesses once was). */
+const SANDBOX_KEYS = opts.SANDBOX_KEYS;
 /** What execFile hands to spawn (Node's list, and ours). */
 const SPAWN_KEYS = ['cwd', 'env', 'gid', 'shell', 'signal', 'uid', ...SANDBOX_KEYS];
 
@@ -134,6 +135,7 @@ module.exports = function createExec({ spawn, spawnSync }) {
         });
       }
       failure.cmd = cmd;
+      if (child.wallTimeExceeded) failure.wallTimeExceeded = true;
       callback(failure, stdout, stderr);
     }
     function destroyOutput() {

@@ -18,7 +18,13 @@ const { invalidArgument, sandboxError, invalidArgType, invalidArgValue, outOfRan
 /** stdio codes shared with node/src/spec.rs. */
 const STDIO = { inherit: -1, pipe: -2, ignore: -3 };
 
-const SANDBOX_KEYS = ['policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses', 'unixSockets', 'protect', 'unprotect'];
+const SANDBOX_KEYS = [
+  'policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses', 'unixSockets',
+  'protect', 'unprotect',
+  'maxMemoryBytes', 'maxCpuSeconds', 'maxFileSizeBytes', 'maxOpenFiles', 'maxWallTimeMs',
+];
+/** The optional resource limits: whole numbers from 1; their ranges are checked by the core. */
+const LIMIT_KEYS = ['maxMemoryBytes', 'maxCpuSeconds', 'maxFileSizeBytes', 'maxOpenFiles', 'maxWallTimeMs'];
 const SPAWN_KEYS = [
   'cwd',
   'env',
@@ -398,6 +404,12 @@ function sandboxOptions(options) {
       throw invalidArgument(`${key} must be an array of file names, got ${describe(names)}`);
     }
   }
+  for (const key of LIMIT_KEYS) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw invalidArgument(`${key} must be a whole number from 1, got ${describe(value)}`);
+    }
+  }
   if (options.pipeline !== undefined && !PIPELINES.has(options.pipeline)) {
     throw invalidArgument(`pipeline must be 'auto', 'bwrap' or 'landlock', got ${describe(options.pipeline)}`);
   }
@@ -421,6 +433,11 @@ function sandboxOptions(options) {
     maxProcesses: options.maxProcesses,
     protect: options.protect,
     unprotect: options.unprotect,
+    maxMemoryBytes: options.maxMemoryBytes,
+    maxCpuSeconds: options.maxCpuSeconds,
+    maxFileSizeBytes: options.maxFileSizeBytes,
+    maxOpenFiles: options.maxOpenFiles,
+    maxWallTimeMs: options.maxWallTimeMs,
   };
 }
 
@@ -471,6 +488,7 @@ function resolveProgram(file, env, cwd) {
 }
 
 module.exports = {
+  SANDBOX_KEYS,
   STDIO,
   describe,
   checkKeys,

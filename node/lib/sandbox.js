@@ -25,15 +25,18 @@ module.exports = function createSandbox(binding) {
   // One reaper per module instance (i.e. per JS environment): a native thread waiting on the
   // children's pidfds with epoll. Exits arrive here on the JS thread; events are emitted on
   // the next tick so that a throwing listener surfaces as an ordinary uncaught exception.
-  const reaper = new binding.Reaper((id, code, signal, error, violation) => {
-    process.nextTick(onExit, id, code, signal, error, violation);
+  const reaper = new binding.Reaper((id, code, signal, error, violation, wallTimeExceeded) => {
+    process.nextTick(onExit, id, code, signal, error, violation, wallTimeExceeded);
   });
 
-  function onExit(id, code, signal, error, violation) {
+  function onExit(id, code, signal, error, violation, wallTimeExceeded) {
     const child = pending.get(id);
     if (!child) return;
     host.setReferenced(child, false);
     pending.delete(id);
+    // Set before 'exit' (and only then, so a child looks like child_process's otherwise): the
+    // sandbox's wall-clock limit (maxWallTimeMs) ended the run.
+    if (wallTimeExceeded) child.wallTimeExceeded = true;
     childModule.exited(child, code, signal, error, violation);
   }
 
@@ -223,6 +226,7 @@ module.exports = function createSandbox(binding) {
       stdout: output[1],
       stderr: output[2],
     });
+    if (result.wallTimeExceeded) value.wallTimeExceeded = true;
     return value;
   }
 
@@ -301,7 +305,14 @@ module.exports = function createSandbox(binding) {
       child.on('close', (code, signal) => {
         if (settled) return;
         settled = true;
-        resolve({ code, signal, stdout: text(output.stdout), stderr: text(output.stderr), timedOut: timedOut && signal !== null });
+        resolve({
+          code,
+          signal,
+          stdout: text(output.stdout),
+          stderr: text(output.stderr),
+          timedOut: timedOut && signal !== null,
+          wallTimeExceeded: child.wallTimeExceeded === true,
+        });
       });
     });
   }

@@ -42,9 +42,11 @@ pub struct Exit {
     error: Option<String>,
     /// Protected names the command created (removed after the run): the run failed.
     violation: Option<String>,
+    /// The sandbox's wall-clock limit ended the run.
+    wall_time_exceeded: bool,
 }
 
-type ExitArgs = FnArgs<(u32, i32, i32, Option<String>, Option<String>)>;
+type ExitArgs = FnArgs<(u32, i32, i32, Option<String>, Option<String>, bool)>;
 type ExitCallback = ThreadsafeFunction<Exit, (), ExitArgs, Status, false, true>;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -119,14 +121,21 @@ impl Shared {
                 let violation = reaped.protected_name_violation().map(ToString::to_string);
                 let exit = match waited {
                     Ok(None) => continue,
-                    Ok(Some(ExitStatus::Exited(code))) => Exit { id, code, signal: 0, error: None, violation },
-                    Ok(Some(ExitStatus::Signaled(signal))) => Exit { id, code: -1, signal, error: None, violation },
+                    Ok(Some(status)) => {
+                        let wall_time_exceeded = reaped.wall_time_exceeded();
+                        let (code, signal) = match status {
+                            ExitStatus::Exited(code) => (code, 0),
+                            ExitStatus::Signaled(signal) => (-1, signal),
+                        };
+                        Exit { id, code, signal, error: None, violation, wall_time_exceeded }
+                    }
                     Err(error) => Exit {
                         id,
                         code: -1,
                         signal: 0,
                         error: Some(format!("cannot reap the child: {error}")),
                         violation: None,
+                        wall_time_exceeded: false,
                     },
                 };
                 if let Some(Watch { pidfd: Some(fd), .. }) = lock(&self.watched).remove(&id) {
@@ -160,8 +169,8 @@ impl Reaper {
         let callback =
             on_exit.build_threadsafe_function::<Exit>().callee_handled::<false>().weak::<true>().build_callback(
                 |ctx| {
-                    let Exit { id, code, signal, error, violation } = ctx.value;
-                    Ok(FnArgs::from((id, code, signal, error, violation)))
+                    let Exit { id, code, signal, error, violation, wall_time_exceeded } = ctx.value;
+                    Ok(FnArgs::from((id, code, signal, error, violation, wall_time_exceeded)))
                 },
             )?;
         let to_napi = |e: Error| napi::Error::from_reason(e.to_string());

@@ -79,6 +79,13 @@ pub struct NativeSpec {
     pub protect: Option<Vec<String>>,
     /// Default protected names left unprotected (`unprotect`).
     pub unprotect: Option<Vec<String>>,
+    /// The optional limits (`maxMemoryBytes`, `maxCpuSeconds`, `maxFileSizeBytes`,
+    /// `maxOpenFiles`, `maxWallTimeMs`): whole numbers, checked by the core.
+    pub max_memory_bytes: Option<f64>,
+    pub max_cpu_seconds: Option<f64>,
+    pub max_file_size_bytes: Option<f64>,
+    pub max_open_files: Option<f64>,
+    pub max_wall_time_ms: Option<f64>,
 }
 
 /// Sets the policy's network access as `network` asks. `proxy` leaves the policy alone and
@@ -174,6 +181,15 @@ impl NativeSpec {
         let names = |list: &Option<Vec<String>>| list.iter().flatten().map(OsString::from).collect::<Vec<_>>();
         spec.protect = names(&self.protect);
         spec.unprotect = names(&self.unprotect);
+        // JS numbers; the JS layer passes only whole numbers from 1 to 2^53.
+        let whole = |value: Option<f64>| value.map(|v| v as u64);
+        spec.limits = codex_sandbox_core::ResourceLimits {
+            memory_bytes: whole(self.max_memory_bytes),
+            cpu_seconds: whole(self.max_cpu_seconds),
+            file_size_bytes: whole(self.max_file_size_bytes),
+            open_files: whole(self.max_open_files),
+            wall_time: whole(self.max_wall_time_ms).map(std::time::Duration::from_millis),
+        };
         Ok(spec)
     }
 }

@@ -45,6 +45,8 @@ pub struct NativeSyncResult {
     /// Protected names the command created in a writable root (removed after the run): the
     /// run failed.
     pub protected_name_violation: Option<String>,
+    /// The sandbox's wall-clock limit (`maxWallTimeMs`) ended the run.
+    pub wall_time_exceeded: bool,
 }
 
 /// Prepares, spawns and waits. Only a failure to start is an error; how the command ended
@@ -232,5 +234,6 @@ fn run(mut child: Child, options: NativeSyncOptions) -> NativeSyncResult {
         stderr: stderr.into_buffer(),
         error: error.or(write_error).map(str::to_owned),
         protected_name_violation: child.protected_name_violation().map(ToString::to_string),
+        wall_time_exceeded: child.wall_time_exceeded(),
     }
 }

@@ -22,6 +22,7 @@ const TESTS = [
   'profiles.test.js',
   'unix-sockets.test.js',
   'protected-names.test.js',
+  'limits.test.js',
   'errno.test.js',
   'closed-stdio.test.js',
   'metadata.test.js',

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static atomic_int passed;
@@ -501,6 +502,117 @@ static void test_protected_names(uint32_t pipeline) {
   CHECK(run(&req, &code, NULL) == CODEX_SANDBOX_OK && code == 0, "[%s] a version-1 request", p);
 }
 
+
+/* ---------------------------------------------------------------- resource limits */
+
+/* Runs `argv` under `req`'s limits; returns the status and whether the wall clock ended it. */
+static codex_sandbox_result run_limited(codex_sandbox_spawn_request *req, int *code, int *sig,
+                                        int *wall) {
+  codex_sandbox_child *child = NULL;
+  codex_sandbox_error *err = NULL;
+  codex_sandbox_result rc = codex_sandbox_spawn(req, &child, &err);
+  if (rc != CODEX_SANDBOX_OK) {
+    fprintf(stderr, "  spawn: %s\n", codex_sandbox_error_message(err));
+    codex_sandbox_error_free(err);
+    return rc;
+  }
+  CHECK(codex_sandbox_child_wall_time_exceeded(child) == 0, "not known before the wait");
+  rc = codex_sandbox_wait(child, code, sig, NULL);
+  *wall = codex_sandbox_child_wall_time_exceeded(child);
+  codex_sandbox_child_free(child);
+  return rc;
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_limits(uint32_t pipeline) {
+  const char *p = pipeline_name(pipeline);
+  int code = -100, sig = -100, wall = -100;
+
+  /* Open files: EMFILE below the limit (exit 0 says so). Memory: a map larger than the
+   * address space fails with ENOMEM. */
+  const char *nofile_argv[] = {
+      "/usr/bin/python3", "-c",
+      "import errno, mmap, sys\n"
+      "fs = []\n"
+      "try:\n"
+      "    for _ in range(100): fs.append(open('/dev/null'))\n"
+      "    sys.exit(3)\n"
+      "except OSError as e:\n"
+      "    if e.errno != errno.EMFILE or len(fs) >= 16: sys.exit(4)\n"
+      "try:\n"
+      "    mmap.mmap(-1, 512 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)\n"
+      "    sys.exit(5)\n"
+      "except OSError as e:\n"
+      "    sys.exit(0 if e.errno == errno.ENOMEM else 6)\n",
+      NULL};
+  codex_sandbox_spawn_request req = request(pipeline, nofile_argv);
+  req.max_open_files = 16;
+  req.max_memory_bytes = 256u << 20;
+  CHECK(run_limited(&req, &code, &sig, &wall) == CODEX_SANDBOX_OK && code == 0 && wall == 0,
+        "[%s] EMFILE and ENOMEM inside: exit %d signal %d", p, code, sig);
+
+  /* File size: SIGXFSZ, and the file stops at the limit on the host. */
+  char big[192];
+  snprintf(big, sizeof big, "%s/big", workspace);
+  const char *fsize_argv[] = {"/bin/sh", "-c", "exec head -c 1000000 /dev/zero > big", NULL};
+  req = request(pipeline, fsize_argv);
+  req.command_cwd = workspace;
+  req.max_file_size_bytes = 4096;
+  CHECK(run_limited(&req, &code, &sig, &wall) == CODEX_SANDBOX_OK && sig == SIGXFSZ,
+        "[%s] SIGXFSZ: exit %d signal %d", p, code, sig);
+  struct stat st;
+  CHECK(stat(big, &st) == 0 && st.st_size == 4096, "[%s] the file stopped at 4096 bytes", p);
+  unlink(big);
+
+  /* CPU time: SIGXCPU at the soft limit. */
+  const char *cpu_argv[] = {"/usr/bin/python3", "-c", "while True: pass", NULL};
+  req = request(pipeline, cpu_argv);
+  req.max_cpu_seconds = 1;
+  CHECK(run_limited(&req, &code, &sig, &wall) == CODEX_SANDBOX_OK && sig == SIGXCPU,
+        "[%s] SIGXCPU: exit %d signal %d", p, code, sig);
+
+  /* Wall clock: the whole tree ends (SIGKILL) and the handle says why. */
+  const char *sleep_argv[] = {"/bin/sh", "-c", "sleep 30 & setsid sleep 30 & sleep 30", NULL};
+  req = request(pipeline, sleep_argv);
+  req.max_wall_time_ms = 500;
+  double started = now_seconds();
+  CHECK(run_limited(&req, &code, &sig, &wall) == CODEX_SANDBOX_OK && sig == SIGKILL && wall == 1,
+        "[%s] wall clock: exit %d signal %d exceeded %d", p, code, sig, wall);
+  double took = now_seconds() - started;
+  CHECK(took >= 0.5 && took < 10, "[%s] wall clock took %.2f s", p, took);
+  const char *quick_argv[] = {"/bin/sh", "-c", "exit 7", NULL};
+  req = request(pipeline, quick_argv);
+  req.max_wall_time_ms = 30000;
+  CHECK(run_limited(&req, &code, &sig, &wall) == CODEX_SANDBOX_OK && code == 7 && wall == 0,
+        "[%s] within the wall clock: exit %d exceeded %d", p, code, wall);
+
+  /* An explicit budget runs (as root: in a pids cgroup of the run's own, where the plan names
+   * one; test_limit_errors checks the refusal otherwise). */
+  const char *fork_argv[] = {"/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; wait", NULL};
+  req = request(pipeline, fork_argv);
+  req.max_processes = 8;
+  char *json = NULL;
+  int budgeted = codex_sandbox_explain(&req, &json, NULL) == CODEX_SANDBOX_OK;
+  codex_sandbox_string_free(json);
+  if (budgeted) {
+    /* Under a budget of 8 (init, sh, and at most 6 sleeps) sh meets "Cannot fork". */
+    CHECK(run(&req, &code, NULL) == CODEX_SANDBOX_OK && code != 0,
+          "[%s] 10 background sleeps under max_processes 8: exit %d", p, code);
+  }
+
+  /* A first-version request (88 bytes, no limit fields) still runs. */
+  const char *true_argv[] = {"true", NULL};
+  req = request(pipeline, true_argv);
+  req.struct_size = 88;
+  CHECK(run(&req, &code, NULL) == CODEX_SANDBOX_OK && code == 0, "[%s] a version-1 request", p);
+}
+
+
 /* ---------------------------------------------------------------- error paths */
 
 static void expect_error(const char *what, const codex_sandbox_spawn_request *req,
@@ -528,6 +640,33 @@ static void expect_error(const char *what, const codex_sandbox_spawn_request *re
   char *json = (char *)(uintptr_t)1;
   CHECK(codex_sandbox_explain(req, &json, NULL) == expected && json == NULL,
         "%s: explain", what);
+}
+
+static void test_limit_errors(void) {
+  const char *true_argv[] = {"true", NULL};
+  codex_sandbox_spawn_request req = request(CODEX_SANDBOX_PIPELINE_AUTO, true_argv);
+  req.max_open_files = 2;
+  expect_error("max_open_files 2", &req, CODEX_SANDBOX_INVALID_ARGUMENT, "`max_open_files`: 2");
+  req = request(CODEX_SANDBOX_PIPELINE_AUTO, true_argv);
+  req.max_memory_bytes = 1000;
+  expect_error("max_memory_bytes 1000", &req, CODEX_SANDBOX_INVALID_ARGUMENT,
+               "`max_memory_bytes`: 1000 bytes");
+  req = request(CODEX_SANDBOX_PIPELINE_AUTO, true_argv);
+  req.max_wall_time_ms = UINT64_MAX;
+  expect_error("max_wall_time_ms huge", &req, CODEX_SANDBOX_INVALID_ARGUMENT, "`max_wall_time_ms`");
+  if (getuid() == 0) {
+    /* The kernel exempts the host's root from RLIMIT_NPROC: its budget is a pids cgroup of the
+     * run's own where one can be made (the plan names it), and otherwise an explicit budget is
+     * refused. */
+    req = request(CODEX_SANDBOX_PIPELINE_BWRAP, true_argv);
+    char *json = NULL;
+    int cgroup = codex_sandbox_explain(&req, &json, NULL) == CODEX_SANDBOX_OK && json != NULL &&
+                 strstr(json, "\"pids_cgroup\"") != NULL;
+    codex_sandbox_string_free(json);
+    req.max_processes = 100;
+    /* (With a cgroup, test_limits runs it.) */
+    if (!cgroup) expect_error("max_processes as root", &req, CODEX_SANDBOX_UNSUPPORTED, "a process budget of 100");
+  }
 }
 
 static void test_errors(void) {
@@ -940,6 +1079,7 @@ int main(int argc, char **argv) {
   printf("host: landlock %s, namespaces %s\n", landlock_available ? "available" : "unavailable",
          namespaces_available ? "available" : "unavailable");
   test_errors();
+  test_limit_errors();
   test_json();
   if (!errors_only) {
     const char *wanted = getenv("CODEX_SANDBOX_TEST_PIPELINES");
@@ -955,6 +1095,7 @@ int main(int argc, char **argv) {
       test_larger_struct(pipelines[i]);
       test_closed_stdio(pipelines[i]);
       test_protected_names(pipelines[i]);
+      test_limits(pipelines[i]);
       printf("pipeline %s: %s\n", pipeline_name(pipelines[i]),
              atomic_load(&failed) == failed_before ? "ok" : "FAILED");
     }

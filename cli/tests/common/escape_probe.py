@@ -468,6 +468,35 @@ def nproc_budget():
     return "NPROC=missing"
 
 
+def pids_cgroup():
+    # The run's own pids cgroup, where the launcher made one (v1 `pids` line or the v2 line).
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            if "pids" in controllers.split(",") or controllers == "":
+                if os.path.basename(path).startswith("codex-sandbox-"):
+                    return "CGROUP=own"
+    return "CGROUP=none"
+
+
+def fork_until_refused(most):
+    pids, refused = [], "none"
+    for _ in range(int(most)):
+        try:
+            pid = os.fork()
+        except OSError as e:
+            refused = errno.errorcode[e.errno]
+            break
+        if pid == 0:
+            time.sleep(10)
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return "FORKED=%d %s" % (len(pids), refused)
+
+
 def mknod_null(path):
     os.mknod(path, 0o666 | 0o020000, os.makedev(1, 3))
 
@@ -556,6 +585,8 @@ def set_file_capability(path):
 
 OPS = {
     "write": write,
+    "pids_cgroup": pids_cgroup,
+    "fork_until_refused": fork_until_refused,
     "create": create,
     "append": lambda path: open(path, "a").write("appended by the sandbox\n"),
     "truncate": lambda path: os.truncate(path, 0),

@@ -7,6 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use super::bridge::Bridge;
+use super::cgroup::{CgroupLimit, RunCgroup};
 use super::child::image::{
     BrokerImage, ChildImage, ExecImage, FdImage, InitImage, ProxyListeners, RootImage, Subreaper, SupervisorImage,
 };
@@ -28,6 +29,8 @@ pub(crate) struct Launched {
     pub bridge: Option<Bridge>,
     /// An installed bwrap's status report (set by `system_bwrap`).
     pub bwrap_status: Option<super::system_bwrap::BwrapStatus>,
+    /// The run's pids cgroup, which the sandbox's first process entered before it went on.
+    pub cgroup: Option<RunCgroup>,
 }
 
 /// Descriptors and flags that come from the caller rather than the plan.
@@ -51,10 +54,20 @@ pub(crate) fn launch(
 ) -> Result<Launched> {
     let floor = options.fd_floor;
     let targets = image::protected_targets(plan, placeholders, floor)?;
+    // The budget as a cgroup of the run's own: the child waits on `cgroup_wait` until it is in.
+    let mut cgroup_limits = Vec::new();
+    if let (Some(parent), Some(budget)) = (&plan.process.pids_cgroup, plan.process.max_processes) {
+        cgroup_limits.push((parent, CgroupLimit::Pids(budget)));
+    }
+    if let Some(memory) = &plan.process.limits.memory_cgroup {
+        cgroup_limits.push((&memory.cgroup, CgroupLimit::Memory(memory.max_bytes)));
+    }
+    let cgroup = if cgroup_limits.is_empty() { None } else { Some(RunCgroup::create(&cgroup_limits)?) };
+    let cgroup_wait = cgroup.as_ref().map(|_| pipe("create the cgroup pipe", floor)).transpose()?;
     let (report_read, report_write) = pipe("create the report pipe", floor)?;
     // Both pipelines run the command under an init of the sandbox's own; the seccomp-only
     // and unsandboxed plans run it directly.
-    let with_init = matches!(plan.pipeline(), Pipeline::Bwrap | Pipeline::Landlock);
+    let with_init = matches!(plan.pipeline(), Pipeline::Bwrap | Pipeline::Landlock) || plan.init_around_bwrap;
     let status_pipe = if with_init { Some(pipe("create the status pipe", floor)?) } else { None };
     let bridge_routes = match plan.proxy() {
         Some(ProxyPlan { route: ProxyRoute::Bridge { routes }, .. }) if plan.pipeline() == Pipeline::Bwrap => {
@@ -82,9 +95,16 @@ pub(crate) fn launch(
         // its children list after the command exits (nothing is allocated after the clone).
         // (The landlock pipeline's init is PID 1 instead where its view has a fresh /proc.)
         let own_pid_namespace = plan.mounts().iter().any(|op| matches!(op, crate::plan::mounts::MountOp::Proc));
-        let subreaper = (plan.pipeline() == Pipeline::Landlock && !own_pid_namespace)
+        // An installed bwrap run under our init (for its wall-clock limit): init is a subreaper,
+        // so bwrap's own PID 1, re-parented to it when bwrap dies, is ended with the rest.
+        let subreaper = ((plan.pipeline() == Pipeline::Landlock && !own_pid_namespace) || plan.init_around_bwrap)
             .then(|| Subreaper { children: std::cell::RefCell::new(vec![0u8; 64 * 1024].into_boxed_slice()) });
-        InitImage { status_fd: status_write.as_raw_fd(), keep_fds, subreaper }
+        InitImage {
+            status_fd: status_write.as_raw_fd(),
+            keep_fds,
+            subreaper,
+            wall_time_ms: plan.process.limits.wall_time_ms,
+        }
     });
     let namespaces = match plan.pipeline() {
         Pipeline::Bwrap => {
@@ -128,7 +148,16 @@ pub(crate) fn launch(
         init,
         drop_capabilities: plan.process.drop_capabilities,
         no_new_privs: plan.process.no_new_privs,
-        max_processes: plan.process.max_processes,
+        // RLIMIT_NPROC where it counts the sandbox apart; the cgroup does it otherwise.
+        max_processes: plan.process.max_processes.filter(|_| plan.process.pids_cgroup.is_none()),
+        cgroup_wait: cgroup_wait.as_ref().map(|(read, write)| (read.as_raw_fd(), write.as_raw_fd())),
+        rlimits: plan
+            .process
+            .limits
+            .rlimits
+            .iter()
+            .map(|r| (r.resource as sys::RlimitResource, r.soft, r.hard))
+            .collect(),
         landlock,
         seccomp: plan.seccomp().map(|s| s.program.clone()),
         supervisor,
@@ -148,6 +177,23 @@ pub(crate) fn launch(
     let status = status_pipe.map(|(read, _write)| read);
     let control = control.map(|(parent_end, _child_end)| parent_end);
     let (pid, pidfd) = cloned.map_err(|errno| clone_error(errno, clone_flags))?;
+    if let (Some(run_cgroup), Some((wait_read, wait_write))) = (&cgroup, cgroup_wait) {
+        drop(wait_read);
+        // The child does nothing until this byte arrives; closing instead ends it.
+        let moved = run_cgroup.add(pid).and_then(|()| {
+            sys::write_all(wait_write.as_raw_fd(), &[1])
+                .map_err(|errno| Error::setup("let the sandbox go on in its pids cgroup", errno.into_io()))
+        });
+        drop(wait_write);
+        if let Err(error) = moved {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::waitpid(pid, 0);
+            if let Some(cgroup) = cgroup {
+                cgroup.remove();
+            }
+            return Err(error);
+        }
+    }
     // The image points into these strings; keep them until the child has exec'd or failed.
     let outcome = report::read(report_read.as_raw_fd());
     drop((image, argv_storage, env_storage, supervisor_sockets));
@@ -162,19 +208,28 @@ pub(crate) fn launch(
                     Ok(bridge) => Some(bridge),
                     Err(error) => {
                         kill_and_reap();
+                        if let Some(cgroup) = cgroup {
+                            cgroup.remove();
+                        }
                         return Err(error);
                     }
                 },
                 _ => None,
             };
-            Ok(Launched { pid, pidfd, status, bridge, bwrap_status: None })
+            Ok(Launched { pid, pidfd, status, bridge, bwrap_status: None, cgroup })
         }
         Ok(Some(failure)) => {
             let _ = sys::waitpid(pid, 0);
+            if let Some(cgroup) = cgroup {
+                cgroup.remove();
+            }
             Err(report::into_error(plan, failure))
         }
         Err(errno) => {
             kill_and_reap();
+            if let Some(cgroup) = cgroup {
+                cgroup.remove();
+            }
             Err(Error::setup("read the child's report", errno.into_io()))
         }
     }

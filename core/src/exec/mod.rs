@@ -10,6 +10,7 @@
 //! live here too.
 
 pub(crate) mod bridge;
+mod cgroup;
 pub(crate) mod child;
 pub mod fault;
 mod forward;
@@ -141,6 +142,10 @@ pub struct Child {
     sweep: Option<sweep::Sweep>,
     /// Set when the sweep found protected names the command created.
     protected_name_violation: Option<Error>,
+    /// Init ended the run because its wall-clock limit expired.
+    wall_time_exceeded: bool,
+    /// The run's pids cgroup, removed once it is reaped.
+    cgroup: Option<cgroup::RunCgroup>,
 }
 
 impl Drop for Child {
@@ -221,6 +226,13 @@ impl Child {
         self.protected_name_violation.as_ref()
     }
 
+    /// Whether the run was ended by its wall-clock limit (`ResourceLimits::wall_time`): the
+    /// sandbox's init killed the command (its status is then SIGKILL) and every other process
+    /// of the run. Known once reaped.
+    pub fn wall_time_exceeded(&self) -> bool {
+        self.wall_time_exceeded
+    }
+
     /// Reaps the command if it has exited.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if let Some(status) = self.status {
@@ -236,10 +248,16 @@ impl Child {
         // Under an init `pid` is the sandbox's init, which exits with 128+N
         // when the command died of signal N; init's report restores the real status. Without
         // a report (init itself was killed) init's own status stands.
+        // The report: the command's wait status, then init's flags (one write of 8 bytes).
         let reported = self.init_status.take().and_then(|fd| {
-            let mut word = [0u8; 4];
-            matches!(sys::read(fd.as_raw_fd(), &mut word), Ok(4)).then(|| libc::c_int::from_ne_bytes(word))
+            let mut report = [0u8; 8];
+            matches!(sys::read(fd.as_raw_fd(), &mut report), Ok(8)).then(|| {
+                let [a, b, c, d, e, f, g, h] = report;
+                (libc::c_int::from_ne_bytes([a, b, c, d]), u32::from_ne_bytes([e, f, g, h]))
+            })
         });
+        let (reported, flags) = (reported.map(|(status, _)| status), reported.map_or(0, |(_, flags)| flags));
+        self.wall_time_exceeded = flags & child::init::REPORT_WALL_TIME_EXCEEDED != 0;
         let mut status = ExitStatus::from_raw(reported.unwrap_or(raw));
         if let Some(failure) = self.bwrap_status.take().and_then(|report| report.setup_failure(status)) {
             // As the embedded launcher's setup failures: 125, with the error kept.
@@ -258,7 +276,15 @@ impl Child {
         if let Some(sweep) = self.sweep.take() {
             self.protected_name_violation = sweep.after().into_error();
         }
+        if let Some(cgroup) = self.cgroup.take() {
+            cgroup.remove();
+        }
         status
+    }
+
+    /// The run's own cgroups (where the plan limits it with them), until it is reaped.
+    pub fn cgroups(&self) -> &[std::path::PathBuf] {
+        self.cgroup.as_ref().map_or(&[], cgroup::RunCgroup::paths)
     }
 }
 
@@ -316,7 +342,7 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
     };
     drop(sources);
     match result {
-        Ok(Launched { pid, pidfd, status, bridge, bwrap_status }) => {
+        Ok(Launched { pid, pidfd, status, bridge, bwrap_status, cgroup }) => {
             let [stdin, stdout, stderr] = parent_ends;
             let via_init = status.is_some();
             Ok(Child {
@@ -334,6 +360,8 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
                 setup_failure: None,
                 sweep,
                 protected_name_violation: None,
+                wall_time_exceeded: false,
+                cgroup,
             })
         }
         Err(error) => {

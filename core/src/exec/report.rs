@@ -39,6 +39,7 @@ macro_rules! stages {
 stages! {
     ParentDeathSignal => "set the parent-death signal",
     ParentGone => "the spawning process exited before the sandbox started",
+    Cgroup => "wait to be put into the run's pids cgroup",
     NewSession => "start a new session (setsid)",
     Stdio => "set up the command's descriptors",
     SetgroupsDeny => "write /proc/self/setgroups in the new user namespace",

@@ -17,6 +17,7 @@
 pub mod bwrap_args;
 pub mod devices;
 pub mod landlock;
+pub mod limits;
 pub mod mounts;
 pub mod pipeline;
 mod process;
@@ -130,6 +131,8 @@ pub struct SandboxSpec {
     pub no_proc: bool,
     /// The sandbox's process budget; `None` for [`DEFAULT_MAX_PROCESSES`].
     pub max_processes: Option<u64>,
+    /// Optional memory, CPU-time, file-size, open-files and wall-clock limits (none by default).
+    pub limits: limits::ResourceLimits,
     /// Run a `bwrap` plan with this installed `bwrap` instead of the embedded launcher.
     pub bwrap_path: Option<PathBuf>,
     /// Names protected in every writable root besides the defaults (`.envrc`, `.vscode`):
@@ -153,6 +156,7 @@ impl SandboxSpec {
             unix_sockets: UnixSockets::None,
             no_proc: false,
             max_processes: None,
+            limits: limits::ResourceLimits::default(),
             bwrap_path: None,
             protect: Vec::new(),
             unprotect: Vec::new(),
@@ -255,6 +259,9 @@ pub struct SandboxPlan {
     pub(crate) exec: ExecPlan,
     /// Set when the embedded launcher creates namespaces.
     pub(crate) launcher: Option<LauncherPlan>,
+    /// The installed bwrap's launcher plan with a wall-clock limit: it runs bwrap under an init
+    /// of ours (a subreaper), which enforces the limit and ends the whole tree.
+    pub(crate) init_around_bwrap: bool,
 }
 
 /// The unix-socket capability as planned (`--explain`'s `unix_sockets`).
@@ -403,6 +410,15 @@ pub struct ProcessPlan {
     /// of their budget). `None` where the command shares the host's user namespace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_processes: Option<u64>,
+    /// Where `RLIMIT_NPROC` cannot count the sandbox apart (the host's root, whom the kernel
+    /// exempts; a command sharing the host's user namespace; an installed bwrap), the budget is
+    /// a child cgroup of this one in this pids hierarchy (`pids.max`), made for the run and
+    /// removed after it; the sandbox is in it before anything of the command runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids_cgroup: Option<crate::probe::cgroup::DelegatedCgroup>,
+    /// The optional resource limits (see [`limits`]).
+    #[serde(skip_serializing_if = "limits::LimitsPlan::is_empty")]
+    pub limits: limits::LimitsPlan,
     /// Every descriptor except stdio and those passed explicitly is closed.
     pub close_other_fds: bool,
     /// Where `argv[0]` is looked for, in order.
@@ -574,6 +590,7 @@ impl SandboxPlan {
         outer.process.drop_capabilities = false;
         outer.exec.argv = bwrap_argv;
         outer.exec.candidates = vec![bwrap.to_path_buf()];
+        outer.init_around_bwrap = self.process.limits.wall_time_ms.is_some();
         outer
     }
 }
@@ -728,7 +745,8 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     }
     let candidates = process::exec_candidates(program, &env);
     let sandboxed = pipeline != Pipeline::Unsandboxed;
-    let max_processes = process_budget(spec, &enforcement, host, &mut warnings)?;
+    let (max_processes, pids_cgroup) = process_budget(spec, &enforcement, host, &mut warnings)?;
+    let limits = resource_limits(spec, &enforcement, host, &mut warnings)?;
     let embedded_namespaces = match &enforcement {
         Enforcement::Namespaces { executor, .. } => *executor == Executor::Embedded,
         Enforcement::Landlock { protected, view, .. } => !protected.read_only.is_empty() || !view.is_empty(),
@@ -748,6 +766,8 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
             no_new_privs: sandboxed,
             drop_capabilities: matches!(pipeline, Pipeline::Landlock | Pipeline::Bwrap),
             max_processes,
+            pids_cgroup,
+            limits,
             close_other_fds: true,
             exec_candidates: candidates.clone(),
         },
@@ -755,6 +775,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         warnings,
         exec: ExecPlan { argv: spec.argv.clone(), env, cwd: command_cwd, candidates },
         launcher: embedded_namespaces.then(|| LauncherPlan::for_host(host)),
+        init_around_bwrap: false,
     };
     // What the system bwrap will get, for --explain.
     if let Executor::SystemBwrap { path, .. } = plan.executor() {
@@ -773,13 +794,16 @@ pub const DEFAULT_MAX_PROCESSES: u64 = 4096;
 /// the sandbox's processes, so a fork bomb exhausts the sandbox's budget, never the uid's.
 /// Sharing the host's user namespace, the limit would count the uid's processes everywhere (and
 /// could stop the command from starting at all), so none is set there. The kernel never applies
-/// it to the host's root (uid 0 outside any user namespace owns every process budget).
+/// it to the host's root (uid 0 outside any user namespace owns every process budget). Where
+/// `RLIMIT_NPROC` cannot do it, a pids cgroup of the run's own does, if this process may make
+/// one; otherwise there is no budget (a default is dropped with a warning, an explicit one is
+/// refused).
 fn process_budget(
     spec: &SandboxSpec,
     enforcement: &Enforcement,
     host: &HostFacts,
     warnings: &mut Vec<String>,
-) -> Result<Option<u64>> {
+) -> Result<(Option<u64>, Option<crate::probe::cgroup::DelegatedCgroup>)> {
     let budget = spec.max_processes.unwrap_or(DEFAULT_MAX_PROCESSES);
     let why_not = match enforcement {
         // An installed bwrap is started by a plain child of the host's user namespace, where
@@ -788,20 +812,27 @@ fn process_budget(
         Enforcement::Namespaces { .. } => None,
         Enforcement::Landlock { protected, view, .. } if !view.is_empty() || !protected.read_only.is_empty() => None,
         Enforcement::Landlock { .. } => Some("where the command shares the host's user namespace"),
-        Enforcement::Unsandboxed | Enforcement::SeccompOnly { .. } => return Ok(None),
+        Enforcement::Unsandboxed | Enforcement::SeccompOnly { .. } => return Ok((None, None)),
     }
     // The kernel never applies RLIMIT_NPROC to the host's uid 0.
     .or((host.euid == 0).then_some("for the host's uid 0, whom the kernel exempts"));
-    match (why_not, spec.max_processes) {
-        (None, _) => Ok(Some(budget)),
+    let Some(why) = why_not else { return Ok((Some(budget), None)) };
+    if let Ok(cgroup) = &host.pids_cgroup {
+        return Ok((Some(budget), Some(cgroup.clone())));
+    }
+    let no_cgroup = host.pids_cgroup.as_ref().err().map(String::as_str).unwrap_or_default();
+    match spec.max_processes {
         // Asked for explicitly: a budget the run would not have is refused, not dropped.
-        (Some(why), Some(asked)) => Err(Error::Unsupported {
+        Some(asked) => Err(Error::Unsupported {
             what: format!("a process budget of {asked}"),
-            reason: format!("it cannot be enforced {why}; run without --max-processes (maxProcesses) to accept that"),
+            reason: format!(
+                "RLIMIT_NPROC cannot be enforced {why}, and no pids cgroup can be made ({no_cgroup}); run without \
+                 --max-processes (maxProcesses) to accept that"
+            ),
         }),
-        (Some(why), None) => {
-            warnings.push(format!("no process budget {why}"));
-            Ok(None)
+        None => {
+            warnings.push(format!("no process budget {why}, and no pids cgroup ({no_cgroup})"));
+            Ok((None, None))
         }
     }
 }
@@ -814,6 +845,35 @@ struct Connectivity<'a> {
     /// The connect broker enforces granted unix-socket paths.
     brokered: bool,
     proxy_endpoints: Option<Vec<ProxyEndpoint>>,
+}
+
+/// The optional limits. The rlimits hold on every pipeline (an installed bwrap inherits them
+/// from the process that executes it); the wall-clock limit needs an init of ours, which ends
+/// the whole tree (with an installed bwrap, a subreaper init of ours runs bwrap): asked for
+/// where there is none, the run is refused.
+fn resource_limits(
+    spec: &SandboxSpec,
+    enforcement: &Enforcement,
+    host: &HostFacts,
+    warnings: &mut Vec<String>,
+) -> Result<limits::LimitsPlan> {
+    let planned = limits::plan(&spec.limits, limits::launcher_hard_limit, &host.memory_cgroup, warnings)?;
+    if let Some(ms) = planned.wall_time_ms {
+        let why_not = match enforcement {
+            Enforcement::Namespaces { .. } | Enforcement::Landlock { .. } => None,
+            Enforcement::Unsandboxed | Enforcement::SeccompOnly { .. } => Some(
+                "without the sandbox's init, which only the bwrap and landlock pipelines have (this policy runs \
+                 the command directly)",
+            ),
+        };
+        if let Some(why) = why_not {
+            return Err(Error::Unsupported {
+                what: format!("a wall-clock limit of {ms} ms"),
+                reason: format!("it needs the sandbox's own init to end the tree; it has none {why}"),
+            });
+        }
+    }
+    Ok(planned)
 }
 
 /// The proxy endpoints of a managed network: its loopback ports on `127.0.0.1`.

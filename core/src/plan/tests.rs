@@ -528,3 +528,51 @@ fn granted_paths_go_through_the_connect_broker_where_it_can_run_and_nowhere_else
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_process_budget_is_an_rlimit_where_it_counts_the_sandbox_apart_and_a_cgroup_otherwise() {
+    use crate::probe::cgroup::DelegatedCgroup;
+    let cgroup = DelegatedCgroup { parent: PathBuf::from("/sys/fs/cgroup/pids"), hierarchy: "v1" };
+    let with_cgroup = |euid| HostFacts { euid, pids_cgroup: Ok(cgroup.clone()), ..host() };
+    let mut s = spec(&["/bin/true"]);
+    s.pipeline = PipelineRequest::Bwrap;
+    // An unprivileged user in the sandbox's own user namespace: RLIMIT_NPROC, no cgroup.
+    let p = plan(&s, &with_cgroup(1000));
+    assert_eq!((p.process().max_processes, p.process().pids_cgroup.as_ref()), (Some(DEFAULT_MAX_PROCESSES), None));
+    // The host's root: the run's own pids cgroup.
+    let p = plan(&s, &with_cgroup(0));
+    assert_eq!(
+        (p.process().max_processes, p.process().pids_cgroup.as_ref()),
+        (Some(DEFAULT_MAX_PROCESSES), Some(&cgroup))
+    );
+    // Root without one: no budget by default (warned), an explicit one refused.
+    let root = HostFacts { euid: 0, ..host() };
+    let p = plan(&s, &root);
+    assert_eq!(p.process().max_processes, None);
+    assert!(
+        p.warnings().iter().any(|w| w.contains("no process budget") && w.contains("no pids cgroup")),
+        "{:?}",
+        p.warnings()
+    );
+    s.max_processes = Some(10);
+    assert!(error(&s, &root).contains("a process budget of 10"));
+    assert_eq!(plan(&s, &with_cgroup(0)).process().max_processes, Some(10));
+}
+
+#[test]
+fn a_memory_limit_bounds_the_sandbox_where_a_memory_cgroup_can_be_made() {
+    use crate::probe::cgroup::DelegatedCgroup;
+    let cgroup = DelegatedCgroup { parent: PathBuf::from("/sys/fs/cgroup/memory/me"), hierarchy: "v1" };
+    let mut s = spec(&["/bin/true"]);
+    s.limits.memory_bytes = Some(64 << 20);
+    let p = plan(&s, &HostFacts { memory_cgroup: Ok(cgroup.clone()), ..host() });
+    let memory = p.process().limits.memory_cgroup.as_ref().expect("a memory cgroup");
+    assert_eq!((&memory.cgroup, memory.max_bytes), (&cgroup, 64 << 20));
+    let p = plan(&s, &host());
+    assert!(p.process().limits.memory_cgroup.is_none());
+    assert!(p.warnings().iter().any(|w| w.contains("per process (RLIMIT_AS)")), "{:?}", p.warnings());
+    // A wall clock needs the sandbox's init: a full-access policy has none.
+    let mut full = SandboxSpec::new(SandboxPolicy::DangerFullAccess, "/", vec!["/bin/true".into()]);
+    full.limits.wall_time = Some(std::time::Duration::from_secs(1));
+    assert!(error(&full, &host()).contains("a wall-clock limit of 1000 ms"));
+}

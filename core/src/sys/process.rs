@@ -161,13 +161,40 @@ pub type RlimitResource = libc::c_int;
 /// Lowers both the soft and the hard limit of `resource` to `limit` (never raises them: a
 /// hard limit already below it stays, as raising it would need privilege).
 pub fn set_rlimit(resource: RlimitResource, limit: u64) -> SysResult<()> {
+    set_rlimit_pair(resource, limit, limit)
+}
+
+/// Lowers the hard limit of `resource` to `hard` and the soft one to `soft` (each at most the
+/// resulting hard limit). Never raises a hard limit: one already below `hard` stays.
+pub fn set_rlimit_pair(resource: RlimitResource, soft: u64, hard: u64) -> SysResult<()> {
     let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `current` is a valid out parameter.
     check_int(unsafe { libc::getrlimit(resource, &mut current) })?;
-    let lowered = limit.min(current.rlim_max);
-    let value = libc::rlimit { rlim_cur: lowered, rlim_max: lowered };
+    let hard = hard.min(current.rlim_max);
+    let value = libc::rlimit { rlim_cur: soft.min(hard), rlim_max: hard };
     // SAFETY: `value` is a valid rlimit for the duration of the call.
     check_int(unsafe { libc::setrlimit(resource, &value) }).map(drop)
+}
+
+/// `CLOCK_MONOTONIC` in milliseconds (async-signal-safe).
+pub fn monotonic_ms() -> u64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid out parameter; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    (now.tv_sec as u64).saturating_mul(1000).saturating_add(now.tv_nsec as u64 / 1_000_000)
+}
+
+/// Arms this process's real-time interval timer (`ITIMER_REAL`): SIGALRM in `ms`
+/// milliseconds, then every 100 ms until disarmed (so a signal lost to a race is sent again).
+/// Not inherited across `fork`.
+pub fn arm_alarm_ms(ms: u64) -> SysResult<()> {
+    let at = |ms: u64| libc::timeval {
+        tv_sec: (ms / 1000) as libc::time_t,
+        tv_usec: (ms % 1000).saturating_mul(1000) as libc::suseconds_t,
+    };
+    let timer = libc::itimerval { it_interval: at(100), it_value: at(ms.max(1)) };
+    // SAFETY: `timer` is valid for the call; the old value is not asked for.
+    check_int(unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) }).map(drop)
 }
 
 /// `pidfd_open(2)`: a close-on-exec pidfd for `pid`.

@@ -19,6 +19,11 @@ pub(crate) fn confine_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infa
         // hold before the command can fork.
         at(Stage::Limits, k.set_rlimit(libc::RLIMIT_NPROC, limit))?;
     }
+    // After the launcher's own setup (which may need more descriptors or memory than the
+    // command is given), before the command's first instruction; inherited by all it starts.
+    for (index, (resource, soft, hard)) in image.rlimits.iter().enumerate() {
+        at(Stage::Limits, k.set_rlimit_pair(*resource, *soft, *hard)).map_err(|failure| failure.at(index))?;
+    }
     if image.drop_capabilities {
         drop_capabilities(k)?;
     }

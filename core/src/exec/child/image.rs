@@ -28,6 +28,11 @@ pub(crate) struct ChildImage {
     pub no_new_privs: bool,
     /// `RLIMIT_NPROC` to set (soft and hard) before the command runs.
     pub max_processes: Option<u64>,
+    /// `(read, write)` of the pipe on which the launcher says the sandbox is in its pids
+    /// cgroup: the child waits for it before anything else.
+    pub cgroup_wait: Option<(RawFd, RawFd)>,
+    /// Further rlimits `(resource, soft, hard)`, set (only ever lowered) just before `execve`.
+    pub rlimits: Vec<(crate::sys::RlimitResource, u64, u64)>,
     pub landlock: Option<LandlockImage>,
     pub seccomp: Option<Vec<SockFilter>>,
     /// The metadata supervisor (landlock pipeline without user namespaces): the command
@@ -121,6 +126,9 @@ pub(crate) struct InitImage {
     /// Present when init shares the host's PID namespace (landlock pipeline): room for
     /// `/proc/thread-self/children`, read after the command exits to kill what is left.
     pub subreaper: Option<Subreaper>,
+    /// The sandbox's wall-clock limit: init kills the command when it expires, then ends the
+    /// rest of the tree, and reports it.
+    pub wall_time_ms: Option<u64>,
 }
 
 /// What a subreaper init needs to end the command's descendants without allocating.

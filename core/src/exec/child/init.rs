@@ -12,7 +12,7 @@
 //! (its pid not freed for reuse) until init itself waits for it.
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 use super::confine::drop_capabilities;
 use super::fds::{close_other_fds, close_span};
@@ -23,6 +23,14 @@ use crate::sys;
 
 /// The command's pid, for the forwarding signal handler.
 static COMMAND_PID: AtomicI32 = AtomicI32::new(0);
+
+/// The wall-clock deadline (`CLOCK_MONOTONIC`, ms), 0 without one; and whether it expired while
+/// the command ran (the command was killed for it).
+static DEADLINE_MS: AtomicU64 = AtomicU64::new(0);
+static EXPIRED: AtomicBool = AtomicBool::new(false);
+
+/// Flags of init's status report, after the command's wait status.
+pub(crate) const REPORT_WALL_TIME_EXCEEDED: u32 = 1;
 
 /// A subreaper's launcher, when the sandbox dies with it: its death is announced by
 /// [`LAUNCHER_GONE`] (not SIGKILL, which would end init and leave the descendants running),
@@ -60,6 +68,25 @@ extern "C" fn forward_signal(signal: libc::c_int) {
     }
 }
 
+/// SIGALRM with a wall-clock limit: at or after the deadline (init's own timer), the command
+/// is killed and the run marked as ended by its limit, once; before it (a SIGALRM someone else
+/// sent), forwarded like any other signal.
+extern "C" fn wall_clock_alarm(signal: libc::c_int) {
+    let deadline = DEADLINE_MS.load(Ordering::Relaxed);
+    if deadline == 0 || sys::monotonic_ms() < deadline {
+        return forward_signal(signal);
+    }
+    if EXPIRED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let pid = COMMAND_PID.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SIGKILL: nothing of the command's can delay its end. Init then ends the rest of the
+        // tree (PID 1's exit empties its namespace; a subreaper kills every descendant).
+        let _ = sys::kill(pid, libc::SIGKILL);
+    }
+}
+
 /// Forks the command. Returns in the command's process; in this process (PID 1) it runs the
 /// init loop and never returns.
 /// `die_with_parent` is the launcher whose death must end the sandbox.
@@ -88,6 +115,16 @@ pub(crate) fn fork_command(
     k.reset_signal_handlers();
     for signal in (1..=libc::SIGRTMAX()).filter(|signal| forwarded(*signal)) {
         k.set_signal_handler(signal, forward_signal);
+    }
+    if let Some(ms) = init.wall_time_ms {
+        // Armed while signals are blocked: the first SIGALRM is handled once they are unblocked.
+        DEADLINE_MS.store(sys::monotonic_ms().saturating_add(ms), Ordering::Relaxed);
+        k.set_signal_handler(libc::SIGALRM, wall_clock_alarm);
+        if k.arm_alarm_ms(ms).is_err() {
+            // A limit that cannot be enforced must not let the command run.
+            let _ = sys::kill(pid, libc::SIGKILL);
+            sys::exit_immediately(125);
+        }
     }
     if let (Some(_), Some(launcher)) = (&init.subreaper, die_with_parent) {
         // Signals are still blocked: the handler runs once they are unblocked below.
@@ -190,6 +227,9 @@ fn fail_and_end(command: libc::pid_t) -> ! {
 
 /// The command exited with `status`: end what is left (a subreaper), report, exit.
 fn finish(status: libc::c_int, status_fd: RawFd, subreaper: Option<&Subreaper>) -> ! {
+    // Reaped: its pid may be reused from now on, so no handler may signal it.
+    COMMAND_PID.store(0, Ordering::Relaxed);
+    let flags = if EXPIRED.load(Ordering::Relaxed) { REPORT_WALL_TIME_EXCEEDED } else { 0 };
     if let Some(subreaper) = subreaper
         && !end_descendants(subreaper)
     {
@@ -197,7 +237,12 @@ fn finish(status: libc::c_int, status_fd: RawFd, subreaper: Option<&Subreaper>) 
         // rather than the command's exit.
         sys::exit_immediately(125)
     }
-    let _ = sys::write_all(status_fd, &status.to_ne_bytes());
+    let mut report = [0u8; 8];
+    let (word, rest) = report.split_at_mut(4);
+    word.copy_from_slice(&status.to_ne_bytes());
+    rest.copy_from_slice(&flags.to_ne_bytes());
+    // One write of 8 bytes (below PIPE_BUF): the launcher reads it whole.
+    let _ = sys::write_all(status_fd, &report);
     let code =
         if libc::WIFSIGNALED(status) { libc::WTERMSIG(status).saturating_add(128) } else { libc::WEXITSTATUS(status) };
     sys::exit_immediately(code)

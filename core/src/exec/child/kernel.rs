@@ -191,6 +191,8 @@ kernel_calls! {
     fn listen_loopback(ipv6: bool, port: u16) -> SysResult<OwnedFd>;
     fn send_fd(socket: RawFd, tag: u32, fd: RawFd) -> SysResult<()>;
     fn set_rlimit(resource: sys::RlimitResource, limit: u64) -> SysResult<()>;
+    fn set_rlimit_pair(resource: sys::RlimitResource, soft: u64, hard: u64) -> SysResult<()>;
+    fn arm_alarm_ms(ms: u64) -> SysResult<()>;
     fn capget() -> SysResult<[CapData; 2]>;
     fn capset(data: &[CapData; 2]) -> SysResult<()>;
     fn landlock_add_path_rule(ruleset: RawFd, rule: &LandlockPathBeneathAttr) -> SysResult<()>;

@@ -84,6 +84,19 @@ fn setup_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infallible> {
     // SAFETY: the parent's read end is owned by the parent's memory, which this process never
     // returns to.
     unsafe { k.close_raw(image.report_read_fd) };
+    if let Some((read, write)) = image.cgroup_wait {
+        // Nothing runs before the launcher has put this process into the run's pids cgroup.
+        // SAFETY: the launcher's end, owned by its memory, which this process never returns to.
+        unsafe { k.close_raw(write) };
+        let mut go = [0u8; 1];
+        match k.read(read, &mut go) {
+            Ok(1) => {}
+            Ok(_) => return Err(Failure::new(Stage::Cgroup, Errno(libc::EPIPE))),
+            Err(errno) => return Err(Failure::new(Stage::Cgroup, errno)),
+        }
+        // SAFETY: as above.
+        unsafe { k.close_raw(read) };
+    }
     crate::exec::fault::child_checkpoint();
     let in_pid_namespace = image.namespaces.as_ref().is_some_and(|ns| ns.pid_namespace);
     if let Some(parent) = image.die_with_parent {

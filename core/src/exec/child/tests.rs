@@ -199,11 +199,18 @@ fn image(strings: &Strings, namespaces: Option<NamespaceImage>) -> ChildImage {
         report_read_fd: 21,
         die_with_parent: Some(PARENT),
         // The namespace images below are the namespace pipeline's: PID 1.
-        init: namespaces.as_ref().map(|_| InitImage { status_fd: 30, keep_fds: vec![30], subreaper: None }),
+        init: namespaces.as_ref().map(|_| InitImage {
+            status_fd: 30,
+            keep_fds: vec![30],
+            subreaper: None,
+            wall_time_ms: None,
+        }),
         namespaces,
         drop_capabilities: true,
         no_new_privs: true,
         max_processes: None,
+        cgroup_wait: None,
+        rlimits: vec![],
         landlock: Some(LandlockImage {
             ruleset: OwnedFd::from(std::fs::File::open("/dev/null").unwrap()),
             rules: vec![LandlockRuleImage { path: c"/".to_owned(), access: 7, file_access: 5, optional: false }],
@@ -271,6 +278,7 @@ fn landlock_image_with_a_subreaper_init_forks_the_command_before_confining() {
         status_fd: 30,
         keep_fds: vec![30],
         subreaper: Some(super::image::Subreaper { children: std::cell::RefCell::new(vec![0; 64].into_boxed_slice()) }),
+        wall_time_ms: None,
     });
     let failure = setup_and_exec(&kernel, &with_init).unwrap_err();
     assert_eq!(failure.stage, Stage::Exec);
