@@ -138,7 +138,9 @@ function failed(child, entries, error, exitCode) {
     if (child.stdin) child.stdin.destroy();
     child.emit('error', error);
     process.nextTick(flushStdio, child);
-    maybeClose(child);
+    // Node's 'close' comes on a later turn of the loop (its never-connected streams close
+    // then), so a listener added after 'error' still sees it.
+    setImmediate(maybeClose, child);
   });
 }
 
@@ -151,7 +153,8 @@ function exited(child, code, signal, reapError) {
   if (reapError) child.emit('error', errors.sandboxError('ERR_SANDBOX_INTERNAL', reapError));
   child.emit('exit', child.exitCode, child.signalCode);
   process.nextTick(flushStdio, child);
-  maybeClose(child);
+  // After what the 'exit' listeners queued, as in Node (its streams report their close later).
+  queueMicrotask(() => maybeClose(child));
 }
 
 /**

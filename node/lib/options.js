@@ -16,7 +16,7 @@ const errors = require('./errors.js');
 const { invalidArgument, sandboxError, invalidArgType, invalidArgValue, outOfRange, unknownSignal } = errors;
 
 /** stdio codes shared with node/src/spec.rs. */
-const STDIO = { inherit: -1, pipe: -2, ignore: -3 };
+const STDIO = { inherit: -1, pipe: -2, ignore: -3, socket: -4 };
 
 const SANDBOX_KEYS = ['policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses'];
 const SPAWN_KEYS = [
@@ -322,11 +322,7 @@ function stdioEntries(stdio, sync, channel) {
     if (entry.type === 'ipc') {
       if (sync) throw errors.nodeError(Error, 'ERR_IPC_SYNC_FORK', 'IPC cannot be used with synchronous forks');
       if (ipc >= 0) throw errors.nodeError(Error, 'ERR_IPC_ONE_PIPE', 'Child process can have only one IPC pipe');
-      if (i < 3) throw sandboxError('ERR_SANDBOX_UNSUPPORTED', `stdio[${i}] 'ipc': the sandbox carries an IPC channel at descriptor 3 or above only`);
       ipc = i;
-    }
-    if (sync && i >= 3 && entry.type === 'pipe') {
-      throw sandboxError('ERR_SANDBOX_UNSUPPORTED', `stdio[${i}] 'pipe': the sync variants collect stdout and stderr only`);
     }
   });
   return { entries, ipc };
@@ -337,8 +333,9 @@ function stdioCode(entry) {
   switch (entry.type) {
     case 'pipe':
     case 'input':
-    case 'ipc':
       return STDIO.pipe;
+    case 'ipc':
+      return STDIO.socket;
     case 'ignore':
       return STDIO.ignore;
     default:
@@ -414,6 +411,7 @@ function nativeSpec(normalized, argv = [normalized.file, ...normalized.args]) {
     argv,
     envKeys: env.keys,
     envValues: env.values,
+    detached: options.detached === true,
   };
 }
 

@@ -85,7 +85,10 @@ module.exports = function createSandbox(binding) {
     if (native.kind === 'command-not-found') errno = notFoundErrno(normalized.file);
     // The working directory vanished between our check and the core's: what libuv reports.
     if (native.kind === 'invalid-argument' && native.field === 'command-cwd') errno ??= ENOENT;
-    const nodeContract = native.kind === 'command-not-found' || native.kind === 'command-not-executable' || native.field === 'command-cwd';
+    // Out of descriptors or processes while setting up: what libuv reports for the same
+    // exhaustion (nothing about the sandbox is wrong).
+    const exhausted = native.kind === 'spawn-failed' && [EMFILE, ENFILE, EAGAIN].includes(errno);
+    const nodeContract = exhausted || native.kind === 'command-not-found' || native.kind === 'command-not-executable' || native.field === 'command-cwd';
     if (nodeContract && errno) {
       if (!REPORTED_ERRNOS.has(errno) && syscall === 'spawn') return { throw: errnoException(errno, 'spawn') };
       const error = errnoException(errno, `${syscall} ${normalized.file}`);
@@ -202,7 +205,7 @@ module.exports = function createSandbox(binding) {
       return { error: outcome.emit, status: null, signal: null, output: null, pid: 0, stdout: null, stderr: null };
     }
     const decode = (buffer) => (buffer && options.encoding && options.encoding !== 'buffer' ? buffer.toString(options.encoding) : buffer);
-    const output = [null, decode(result.stdout ?? null), decode(result.stderr ?? null)];
+    const output = [null, decode(result.stdout ?? null), decode(result.stderr ?? null), ...(result.extra ?? []).map((buffer) => decode(buffer ?? null))];
     const value = {};
     if (result.error) {
       const error = errnoException(os.constants.errno[result.error], `spawnSync ${normalized.file}`);
