@@ -262,16 +262,6 @@ function checkIds(options, file) {
   );
 }
 
-/** argv0 other than the file itself needs the core to separate the two (it does not yet). */
-function checkArgv0(normalized) {
-  if (normalized.argv0 !== normalized.file) {
-    throw sandboxError(
-      'ERR_SANDBOX_UNSUPPORTED',
-      `argv0 ${JSON.stringify(normalized.argv0)} differs from the file ${JSON.stringify(normalized.file)}: the sandbox starts the command with argv[0] equal to the file it runs`,
-    );
-  }
-}
-
 function isHandleWrap(value) {
   return value != null && typeof value === 'object' && typeof value.fd === 'number' && typeof value.readStop === 'function';
 }
@@ -409,6 +399,8 @@ function nativeSpec(normalized, argv = [normalized.file, ...normalized.args]) {
     // Node's cwd '' and null both mean "this process's working directory".
     cwd: cwd ? path.resolve(cwd) : process.cwd(),
     argv,
+    // Only where it differs: the core then runs `argv[0]` with this as the command's argv[0].
+    argv0: normalized.argv0 !== argv[0] && argv[0] === normalized.file ? normalized.argv0 : undefined,
     envKeys: env.keys,
     envValues: env.values,
     detached: options.detached === true,
@@ -454,7 +446,6 @@ module.exports = {
   checkKeys,
   normalizeSpawn,
   checkIds,
-  checkArgv0,
   stdioEntries,
   stdioCode,
   killSignal,

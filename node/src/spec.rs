@@ -61,6 +61,8 @@ pub struct NativeSpec {
     pub policy_cwd: String,
     pub cwd: Option<String>,
     pub argv: Vec<String>,
+    /// Node's `argv0`, when it is not `argv[0]` (the program run).
+    pub argv0: Option<String>,
     pub env_keys: Vec<String>,
     pub env_values: Vec<String>,
     pub pipeline: Option<String>,
@@ -152,6 +154,7 @@ impl NativeSpec {
         let mut spec =
             SandboxSpec::new(policy, PathBuf::from(&self.policy_cwd), self.argv.iter().map(OsString::from).collect());
         spec.command_cwd = self.cwd.as_ref().map(PathBuf::from);
+        spec.argv0 = self.argv0.as_ref().map(OsString::from);
         spec.env = self.env()?;
         spec.pipeline = match &self.pipeline {
             Some(name) => PipelineRequest::parse(name)?,

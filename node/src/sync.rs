@@ -129,7 +129,8 @@ fn run(mut child: Child, extra: Vec<Option<File>>, options: NativeSyncOptions) -
     }
     let mut written = 0;
     // stdout, stderr, then stdio[3] and up.
-    let mut outputs: Vec<Output> = [child.stdout.take(), child.stderr.take()].into_iter().chain(extra).map(Output::new).collect();
+    let mut outputs: Vec<Output> =
+        [child.stdout.take(), child.stderr.take()].into_iter().chain(extra).map(Output::new).collect();
     let pidfd = child.pidfd().map(|fd| fd.as_raw_fd());
     let deadline = (options.timeout > 0.0).then(|| Instant::now() + Duration::from_secs_f64(options.timeout / 1000.0));
     let max_buffer = options.max_buffer;

@@ -43,7 +43,7 @@ function bounded(promise, what, ms) {
 }
 
 /** Runs every case of `cases` against `impl`; resolves with one `{ name, ok, error }` each. */
-async function runCases(cases, impl, implName) {
+async function runCases(cases, impl, implName, onResult = () => {}) {
   const results = [];
   for (const [name, body, { timeout = 30000 } = {}] of cases) {
     try {
@@ -52,6 +52,7 @@ async function runCases(cases, impl, implName) {
     } catch (error) {
       results.push({ name, ok: false, error: util.inspect(error, { depth: 2, breakLength: Infinity }).split('\n').slice(0, 6).join(' ') });
     }
+    onResult(results.at(-1));
   }
   return results;
 }
@@ -63,8 +64,10 @@ if (require.main === module) {
   const implName = (process.argv.find((a) => a.startsWith('--impl=')) ?? '--impl=sandbox').slice(7);
   const impl = implementations().find(([name]) => name === implName)?.[1];
   if (!impl) throw new Error(`implementation ${implName} is not available here`);
-  runCases(loadSuite(suite), impl, implName).then((results) => {
-    for (const result of results) console.log(`${result.ok ? 'ok  ' : 'FAIL'} ${result.name}${result.ok ? '' : `: ${result.error}`}`);
+  const print = (result) => console.log(`${result.ok ? 'ok  ' : 'FAIL'} ${result.name}${result.ok ? '' : `: ${result.error}`}`);
+  runCases(loadSuite(suite), impl, implName, print).then((results) => {
     console.log(`${suite} [${implName}]: ${results.filter((r) => r.ok).length}/${results.length}`);
+    // A failed case may leave a child running (and holding the loop).
+    process.exit(0);
   });
 }

@@ -116,6 +116,9 @@ pub struct SandboxSpec {
     /// The command and its arguments; `argv[0]` is looked up in the child's `PATH` when it has
     /// no slash.
     pub argv: Vec<OsString>,
+    /// What the command receives as `argv[0]` when it differs from the program (`exec -a`,
+    /// Node's `argv0`); the program run is still `argv[0]` of `argv`.
+    pub argv0: Option<OsString>,
     /// The command's whole environment (nothing is inherited implicitly).
     pub env: Vec<(OsString, OsString)>,
     pub pipeline: PipelineRequest,
@@ -138,6 +141,7 @@ impl SandboxSpec {
             policy_cwd: policy_cwd.into(),
             command_cwd: None,
             argv,
+            argv0: None,
             env: Vec::new(),
             pipeline: PipelineRequest::Auto,
             proxy_network: false,
@@ -213,6 +217,9 @@ pub struct SandboxPlan {
 #[derive(Clone, Debug, Serialize)]
 pub struct ProcessPlan {
     pub argv: Vec<String>,
+    /// `argv[0]` as the command receives it, when it is not the program.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argv0: Option<String>,
     pub cwd: PathBuf,
     /// `setsid`: no controlling terminal, so no TIOCSTI injection into the caller's terminal.
     pub new_session: bool,
@@ -416,6 +423,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
 /// Reads the filesystem, creates no process, changes nothing.
 pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> {
     let program = process::check_argv(&spec.argv)?;
+    process::check_argv0(spec.argv0.as_deref())?;
     process::check_env(&spec.env)?;
     if spec.max_processes == Some(0) {
         return Err(Error::argument("max-processes", "0 would let not even the command run; give at least 1"));
@@ -489,6 +497,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         enforcement,
         process: ProcessPlan {
             argv: spec.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
+            argv0: spec.argv0.as_ref().map(|a| a.to_string_lossy().into_owned()),
             cwd: command_cwd.clone(),
             new_session: true,
             no_new_privs: sandboxed,
@@ -499,9 +508,19 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         },
         env_added,
         warnings,
-        exec: ExecPlan { argv: spec.argv.clone(), env, cwd: command_cwd, candidates },
+        exec: ExecPlan { argv: process::exec_argv(&spec.argv, spec.argv0.as_ref()), env, cwd: command_cwd, candidates },
         launcher: embedded_namespaces.then(|| LauncherPlan::for_host(host)),
     };
+    // An installed bwrap executes the argv it is given, so it could not run one program under
+    // another argv[0].
+    if spec.argv0.as_ref().is_some_and(|argv0| Some(argv0) != spec.argv.first())
+        && matches!(plan.executor(), Executor::SystemBwrap { .. })
+    {
+        return Err(Error::argument(
+            "argv0",
+            "an installed bwrap (bwrap-path) cannot start a program under another argv[0]; use the embedded launcher",
+        ));
+    }
     // What the system bwrap will get, for --explain.
     if let Executor::SystemBwrap { path, .. } = plan.executor() {
         let rendered = bwrap_args::command_line(&plan, &path.clone(), plan.seccomp().map(|_| "FD"), "STATUS_FD");
