@@ -18,7 +18,7 @@ const { invalidArgument, sandboxError, invalidArgType, invalidArgValue, outOfRan
 /** stdio codes shared with node/src/spec.rs. */
 const STDIO = { inherit: -1, pipe: -2, ignore: -3, socket: -4 };
 
-const SANDBOX_KEYS = ['policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses'];
+const SANDBOX_KEYS = ['policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses', 'controllingTerminal'];
 const SPAWN_KEYS = [
   'cwd',
   'env',
@@ -379,6 +379,12 @@ function sandboxOptions(options) {
   if (options.bwrapPath !== undefined && (typeof options.bwrapPath !== 'string' || !path.isAbsolute(options.bwrapPath))) {
     throw invalidArgument(`bwrapPath must be an absolute path, got ${describe(options.bwrapPath)}`);
   }
+  if (options.controllingTerminal !== undefined && typeof options.controllingTerminal !== 'boolean') {
+    throw invalidArgument(`controllingTerminal must be a boolean, got ${describe(options.controllingTerminal)}`);
+  }
+  if (options.controllingTerminal && options.detached) {
+    throw invalidArgument('controllingTerminal cannot be combined with detached: a detached command leads a session of its own');
+  }
   return {
     policy: policyText(options.policy),
     network: managed ? undefined : options.network,
@@ -388,6 +394,8 @@ function sandboxOptions(options) {
     noProc: options.noProc,
     bwrapPath: options.bwrapPath,
     maxProcesses: options.maxProcesses,
+    // The caller's session and controlling terminal (TIOCSTI and TIOCLINUX stay refused).
+    keepSession: options.controllingTerminal === true,
   };
 }
 

@@ -88,7 +88,8 @@ module.exports = function createSandbox(binding) {
     if (native.kind === 'invalid-argument' && native.field === 'command-cwd') errno ??= ENOENT;
     // Out of descriptors or processes while setting up: what libuv reports for the same
     // exhaustion (nothing about the sandbox is wrong).
-    const exhausted = native.kind === 'spawn-failed' && [EMFILE, ENFILE, EAGAIN].includes(errno);
+    // (The host probe failing for want of a descriptor is the same exhaustion.)
+    const exhausted = (native.kind === 'spawn-failed' && [EMFILE, ENFILE, EAGAIN].includes(errno)) || (native.kind === 'unsupported' && [EMFILE, ENFILE].includes(errno));
     const nodeContract = exhausted || native.kind === 'command-not-found' || native.kind === 'command-not-executable' || native.field === 'command-cwd';
     if (nodeContract && errno) {
       if (!REPORTED_ERRNOS.has(errno) && syscall === 'spawn') return { throw: errnoException(errno, 'spawn') };

@@ -75,6 +75,8 @@ pub struct NativeSpec {
     pub max_processes: Option<u32>,
     /// Node's `detached`: the child outlives the thread that spawned it.
     pub detached: Option<bool>,
+    /// Stay in the caller's session (and keep its controlling terminal): `controllingTerminal`.
+    pub keep_session: Option<bool>,
 }
 
 /// Sets the policy's network access as `network` asks. `proxy` leaves the policy alone and
@@ -165,6 +167,7 @@ impl NativeSpec {
         spec.bwrap_path = self.bwrap_path.as_ref().map(PathBuf::from);
         spec.managed_network = self.managed_network.as_deref().map(ManagedNetwork::parse).transpose()?;
         spec.max_processes = self.max_processes.map(u64::from);
+        spec.keep_session = self.keep_session.unwrap_or(false);
         Ok(spec)
     }
 }

@@ -115,6 +115,7 @@ pub(crate) fn launch(
         init,
         drop_capabilities: plan.process.drop_capabilities,
         no_new_privs: plan.process.no_new_privs,
+        new_session: plan.process.new_session,
         max_processes: plan.process.max_processes,
         landlock,
         seccomp: plan.seccomp().map(|s| s.program.clone()),

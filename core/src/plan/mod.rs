@@ -132,6 +132,10 @@ pub struct SandboxSpec {
     pub max_processes: Option<u64>,
     /// Run a `bwrap` plan with this installed `bwrap` instead of the embedded launcher.
     pub bwrap_path: Option<PathBuf>,
+    /// Keep the caller's session and process group, and so its controlling terminal, instead
+    /// of `setsid`. Allowed only where the seccomp filter refuses TIOCSTI and TIOCLINUX (every
+    /// sandboxed pipeline): the terminal can then be read and written, not typed into.
+    pub keep_session: bool,
 }
 
 impl SandboxSpec {
@@ -149,6 +153,7 @@ impl SandboxSpec {
             no_proc: false,
             max_processes: None,
             bwrap_path: None,
+            keep_session: false,
         }
     }
 }
@@ -499,7 +504,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
             argv: spec.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
             argv0: spec.argv0.as_ref().map(|a| a.to_string_lossy().into_owned()),
             cwd: command_cwd.clone(),
-            new_session: true,
+            new_session: !spec.keep_session,
             no_new_privs: sandboxed,
             drop_capabilities: matches!(pipeline, Pipeline::Landlock | Pipeline::Bwrap),
             max_processes,
@@ -511,6 +516,12 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         exec: ExecPlan { argv: process::exec_argv(&spec.argv, spec.argv0.as_ref()), env, cwd: command_cwd, candidates },
         launcher: embedded_namespaces.then(|| LauncherPlan::for_host(host)),
     };
+    if spec.keep_session && plan.seccomp().is_none() {
+        return Err(Error::argument(
+            "keep-session",
+            "the caller's terminal can be kept only where the seccomp filter refuses TIOCSTI and TIOCLINUX; this plan has no seccomp filter",
+        ));
+    }
     // An installed bwrap executes the argv it is given, so it could not run one program under
     // another argv[0].
     if spec.argv0.as_ref().is_some_and(|argv0| Some(argv0) != spec.argv.first())

@@ -44,6 +44,16 @@ fn argv0_is_what_the_command_receives_while_the_program_is_looked_up() {
 }
 
 #[test]
+fn the_callers_session_is_kept_only_behind_a_seccomp_filter() {
+    let mut keep = spec(&["true"]);
+    keep.keep_session = true;
+    assert!(!plan(&keep, &host()).process.new_session);
+    assert!(plan(&spec(&["true"]), &host()).process.new_session);
+    keep.policy = SandboxPolicy::DangerFullAccess.into();
+    assert!(error(&keep, &host()).contains("`keep-session`"));
+}
+
+#[test]
 fn path_search_candidates() {
     let plan = plan(&spec(&["true"]), &host());
     assert_eq!(

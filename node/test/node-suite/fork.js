@@ -140,13 +140,14 @@ module.exports = [
   ['fork-net-server: a net.Server sent as a handle', async (cp) => {
     const server = net.createServer();
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const child = cp.fork(SERVER);
     try {
-      const child = cp.fork(SERVER);
       child.send('server', server);
       assert.equal((await once(child, 'message'))[0], 'got function');
       await once(child, 'exit');
     } finally {
       server.close();
+      child.kill('SIGKILL');
     }
   }],
 ];

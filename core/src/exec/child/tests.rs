@@ -203,6 +203,7 @@ fn image(strings: &Strings, namespaces: Option<NamespaceImage>) -> ChildImage {
         namespaces,
         drop_capabilities: true,
         no_new_privs: true,
+        new_session: true,
         max_processes: None,
         landlock: Some(LandlockImage {
             ruleset: OwnedFd::from(std::fs::File::open("/dev/null").unwrap()),
