@@ -24,6 +24,7 @@ const TESTS = [
   'closed-stdio.test.js',
   'node-suites.test.js',
   'terminal.test.js',
+  'detached.test.js',
 ];
 
 function skipReason() {
