@@ -46,7 +46,13 @@ class SandboxedChild extends ChildProcess {
         return true;
       }
       if (errno === EINVAL || errno === ENOSYS) throw errors.errnoException(errno, 'kill');
-      if (errno !== ESRCH) this.emit('error', errors.errnoException(errno, 'kill'));
+      if (errno === ESRCH) {
+        // Ended, and reaped by the reaper thread, but its 'exit' has not reached this thread
+        // yet: for Node the process would still be a zombie, which kill() reaches.
+        this.killed = true;
+        return true;
+      }
+      this.emit('error', errors.errnoException(errno, 'kill'));
     }
     return false;
   }

@@ -60,7 +60,10 @@ test('behavioural tests pass as uid 65534', { timeout: 700000 }, (t) => {
   }
   for (const entry of fs.readdirSync(copy, { recursive: true })) fs.chmodSync(path.join(copy, entry), fs.statSync(path.join(copy, entry)).isDirectory() ? 0o755 : 0o644);
 
-  const env = { ...process.env, HOME: copy, TMPDIR: '/tmp' };
+  // root's PATH may name directories under /root, which uid 65534 cannot search (execvp then
+  // says EACCES, not ENOENT, for a missing command, with child_process as with the sandbox).
+  const searchable = (process.env.PATH ?? '').split(':').filter((dir) => dir && !dir.startsWith('/root'));
+  const env = { ...process.env, HOME: copy, TMPDIR: '/tmp', PATH: searchable.join(':') || '/usr/bin:/bin' };
   delete env.CODEX_SANDBOX_NODE_ADDON;
   delete env.NODE_TEST_CONTEXT; // run as a top-level test runner, not as a child of this one
   const result = spawnSync(
