@@ -52,7 +52,7 @@ export type ReadAccess =
   | { type: 'full-access' }
   | { type: 'restricted'; include_platform_defaults?: boolean; readable_roots?: string[] };
 
-/** One stdio entry: Node's forms ('ipc' at index 3 or above, in 'json' serialization). */
+/** One stdio entry: Node's forms ('ipc' anywhere, in 'json' or 'advanced' serialization). */
 export type StdioEntry = cp.IOType | 'ipc' | number | Stream | { fd: number } | null | undefined;
 /** `stdio` as the sandbox accepts it: Node's forms. */
 export type SandboxStdio = cp.IOType | StdioEntry[];
@@ -187,11 +187,18 @@ export interface SandboxOptions {
    * Refused for danger-full-access (no init of the sandbox's own).
    */
   maxWallTimeMs?: number;
+  /**
+   * Keep the caller's session, process group and controlling terminal instead of a new session
+   * (as child_process does without `detached`). TIOCSTI and TIOCLINUX stay refused by the
+   * seccomp filter; refused where there is none (danger-full-access) and with `detached`.
+   */
+  controllingTerminal?: boolean;
 }
 
 /**
  * child_process's spawn options plus the sandbox's. `uid`/`gid` must be the caller's own;
- * `argv0` must equal the command; `detached` is accepted (the command always gets a new session).
+ * `detached` children outlive the spawning thread (the command always gets a new session
+ * unless `controllingTerminal`).
  */
 export interface SpawnOptions extends Omit<cp.SpawnOptions, 'stdio'>, SandboxOptions {
   stdio?: SandboxStdio | undefined;
@@ -326,7 +333,8 @@ export declare namespace execFile {
 
 /**
  * child_process.fork in the sandbox: a Node child with an IPC channel (`process.send`,
- * `'message'`) in Node's 'json' serialization; handles cannot be sent.
+ * `'message'`) in Node's 'json' or 'advanced' serialization; handles cannot be sent
+ * (ERR_INVALID_HANDLE_TYPE).
  */
 export declare function fork(modulePath: string | URL, options?: cp.ForkOptions & SandboxOptions): cp.ChildProcess;
 export declare function fork(modulePath: string | URL, args?: readonly string[], options?: cp.ForkOptions & SandboxOptions): cp.ChildProcess;

@@ -41,6 +41,9 @@ exec node --test --test-reporter=spec \
     node/test/compat-exec.test.js \
     node/test/compat-errors.test.js \
     node/test/compat-fds.test.js \
+    node/test/node-suites.test.js \
+    node/test/terminal.test.js \
+    node/test/detached.test.js \
     node/test/package.test.js \
     node/test/packaging.test.js \
     node/test/nobody.test.js

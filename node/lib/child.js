@@ -10,6 +10,7 @@ const net = require('node:net');
 const os = require('node:os');
 const errors = require('./errors.js');
 const opts = require('./options.js');
+const { setupChannel } = require('./channel.js');
 
 const { ESRCH, EINVAL, ENOSYS } = os.constants.errno;
 
@@ -45,7 +46,13 @@ class SandboxedChild extends ChildProcess {
         return true;
       }
       if (errno === EINVAL || errno === ENOSYS) throw errors.errnoException(errno, 'kill');
-      if (errno !== ESRCH) this.emit('error', errors.errnoException(errno, 'kill'));
+      if (errno === ESRCH) {
+        // Ended, and reaped by the reaper thread, but its 'exit' has not reached this thread
+        // yet: for Node the process would still be a zombie, which kill() reaches.
+        this.killed = true;
+        return true;
+      }
+      this.emit('error', errors.errnoException(errno, 'kill'));
     }
     return false;
   }
@@ -115,13 +122,13 @@ function attachStdio(child, entries, fds) {
 }
 
 /** The child is running: events from now on come from the reaper. */
-function started(child, native, entries, ipc = -1) {
+function started(child, native, entries, ipc = -1, serialization = 'json') {
   child[kNative] = native;
   child.pid = native.pid;
   attachStdio(child, entries, native.fds);
   if (ipc >= 0) {
     child._closesNeeded++;
-    setupChannel(child, native.fds[ipc]);
+    setupChannel(child, native.fds[ipc], serialization, () => maybeClose(child));
   }
   child[kHost].register(child, native.id);
   process.nextTick(() => child.emit('spawn'));
@@ -138,7 +145,9 @@ function failed(child, entries, error, exitCode) {
     if (child.stdin) child.stdin.destroy();
     child.emit('error', error);
     process.nextTick(flushStdio, child);
-    maybeClose(child);
+    // Node's 'close' comes on a later turn of the loop (its never-connected streams close
+    // then), so a listener added after 'error' still sees it.
+    setImmediate(maybeClose, child);
   });
 }
 
@@ -158,77 +167,8 @@ function exited(child, code, signal, reapError, violation) {
   }
   child.emit('exit', child.exitCode, child.signalCode);
   process.nextTick(flushStdio, child);
-  maybeClose(child);
-}
-
-/**
- * The parent's end of an IPC channel in Node's 'json' serialization: one JSON text per line.
- * Messages whose `cmd` starts with NODE_ are Node's own ('internalMessage'); passing handles
- * (sockets, servers) is not supported.
- */
-function setupChannel(child, fd) {
-  const socket = new net.Socket({ fd, readable: true, writable: true });
-  socket.setEncoding('utf8');
-  child.channel = socket;
-  child.connected = true;
-  let pending = '';
-  socket.on('data', (chunk) => {
-    pending += chunk;
-    let end;
-    while ((end = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, end);
-      pending = pending.slice(end + 1);
-      let message;
-      try {
-        message = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      const internal = message !== null && typeof message === 'object' && typeof message.cmd === 'string' && message.cmd.startsWith('NODE_');
-      child.emit(internal ? 'internalMessage' : 'message', message, undefined);
-    }
-  });
-  const disconnected = () => {
-    if (!child.connected) return;
-    child.connected = false;
-    process.nextTick(() => child.emit('disconnect'));
-  };
-  socket.on('end', () => {
-    disconnected();
-    socket.end();
-  });
-  socket.on('error', () => {});
-  socket.on('close', () => {
-    disconnected();
-    child.channel = null;
-    maybeClose(child);
-  });
-  child.send = function send(message, handle, options, callback) {
-    if (typeof handle === 'function') {
-      callback = handle;
-      handle = undefined;
-    } else if (typeof options === 'function') {
-      callback = options;
-      options = undefined;
-    }
-    if (message === undefined) throw errors.nodeError(TypeError, 'ERR_MISSING_ARGS', 'The "message" argument must be specified');
-    if (handle != null) throw errors.sandboxError('ERR_SANDBOX_UNSUPPORTED', 'send(): passing handles over the IPC channel is not supported');
-    if (!child.connected) {
-      const error = errors.nodeError(Error, 'ERR_IPC_CHANNEL_CLOSED', 'Channel closed');
-      if (typeof callback === 'function') process.nextTick(callback, error);
-      else process.nextTick(() => child.emit('error', error));
-      return false;
-    }
-    return socket.write(`${JSON.stringify(message)}\n`, typeof callback === 'function' ? (error) => callback(error ?? null) : undefined);
-  };
-  child.disconnect = function disconnect() {
-    if (!child.connected) {
-      child.emit('error', errors.nodeError(Error, 'ERR_IPC_DISCONNECTED', 'IPC channel is already disconnected'));
-      return;
-    }
-    disconnected();
-    socket.end();
-  };
+  // After what the 'exit' listeners queued, as in Node (its streams report their close later).
+  queueMicrotask(() => maybeClose(child));
 }
 
 module.exports = { SandboxedChild, kReferenced, started, failed, exited };

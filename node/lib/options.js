@@ -16,11 +16,11 @@ const errors = require('./errors.js');
 const { invalidArgument, sandboxError, invalidArgType, invalidArgValue, outOfRange, unknownSignal } = errors;
 
 /** stdio codes shared with node/src/spec.rs. */
-const STDIO = { inherit: -1, pipe: -2, ignore: -3 };
+const STDIO = { inherit: -1, pipe: -2, ignore: -3, socket: -4 };
 
 const SANDBOX_KEYS = [
   'policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses', 'unixSockets',
-  'protect', 'unprotect',
+  'protect', 'unprotect', 'controllingTerminal',
   'maxMemoryBytes', 'maxCpuSeconds', 'maxFileSizeBytes', 'maxOpenFiles', 'maxWallTimeMs',
 ];
 /** The optional resource limits: whole numbers from 1; their ranges are checked by the core. */
@@ -268,16 +268,6 @@ function checkIds(options, file) {
   );
 }
 
-/** argv0 other than the file itself needs the core to separate the two (it does not yet). */
-function checkArgv0(normalized) {
-  if (normalized.argv0 !== normalized.file) {
-    throw sandboxError(
-      'ERR_SANDBOX_UNSUPPORTED',
-      `argv0 ${JSON.stringify(normalized.argv0)} differs from the file ${JSON.stringify(normalized.file)}: the sandbox starts the command with argv[0] equal to the file it runs`,
-    );
-  }
-}
-
 function isHandleWrap(value) {
   return value != null && typeof value === 'object' && typeof value.fd === 'number' && typeof value.readStop === 'function';
 }
@@ -328,11 +318,7 @@ function stdioEntries(stdio, sync, channel) {
     if (entry.type === 'ipc') {
       if (sync) throw errors.nodeError(Error, 'ERR_IPC_SYNC_FORK', 'IPC cannot be used with synchronous forks');
       if (ipc >= 0) throw errors.nodeError(Error, 'ERR_IPC_ONE_PIPE', 'Child process can have only one IPC pipe');
-      if (i < 3) throw sandboxError('ERR_SANDBOX_UNSUPPORTED', `stdio[${i}] 'ipc': the sandbox carries an IPC channel at descriptor 3 or above only`);
       ipc = i;
-    }
-    if (sync && i >= 3 && entry.type === 'pipe') {
-      throw sandboxError('ERR_SANDBOX_UNSUPPORTED', `stdio[${i}] 'pipe': the sync variants collect stdout and stderr only`);
     }
   });
   return { entries, ipc };
@@ -343,8 +329,9 @@ function stdioCode(entry) {
   switch (entry.type) {
     case 'pipe':
     case 'input':
-    case 'ipc':
       return STDIO.pipe;
+    case 'ipc':
+      return STDIO.socket;
     case 'ignore':
       return STDIO.ignore;
     default:
@@ -419,6 +406,12 @@ function sandboxOptions(options) {
   if (options.bwrapPath !== undefined && (typeof options.bwrapPath !== 'string' || !path.isAbsolute(options.bwrapPath))) {
     throw invalidArgument(`bwrapPath must be an absolute path, got ${describe(options.bwrapPath)}`);
   }
+  if (options.controllingTerminal !== undefined && typeof options.controllingTerminal !== 'boolean') {
+    throw invalidArgument(`controllingTerminal must be a boolean, got ${describe(options.controllingTerminal)}`);
+  }
+  if (options.controllingTerminal && options.detached) {
+    throw invalidArgument('controllingTerminal cannot be combined with detached: a detached command leads a session of its own');
+  }
   const unix = unixSockets(options.unixSockets);
   return {
     policy: policyText(options.policy),
@@ -438,6 +431,8 @@ function sandboxOptions(options) {
     maxFileSizeBytes: options.maxFileSizeBytes,
     maxOpenFiles: options.maxOpenFiles,
     maxWallTimeMs: options.maxWallTimeMs,
+    // The caller's session and controlling terminal (TIOCSTI and TIOCLINUX stay refused).
+    keepSession: options.controllingTerminal === true,
   };
 }
 
@@ -449,8 +444,11 @@ function nativeSpec(normalized, argv = [normalized.file, ...normalized.args]) {
     // Node's cwd '' and null both mean "this process's working directory".
     cwd: cwd ? path.resolve(cwd) : process.cwd(),
     argv,
+    // Only where it differs: the core then runs `argv[0]` with this as the command's argv[0].
+    argv0: normalized.argv0 !== argv[0] && argv[0] === normalized.file ? normalized.argv0 : undefined,
     envKeys: env.keys,
     envValues: env.values,
+    detached: options.detached === true,
   };
 }
 
@@ -494,7 +492,6 @@ module.exports = {
   checkKeys,
   normalizeSpawn,
   checkIds,
-  checkArgv0,
   stdioEntries,
   stdioCode,
   killSignal,

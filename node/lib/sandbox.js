@@ -64,7 +64,8 @@ module.exports = function createSandbox(binding) {
     if (result?.kind !== 'command-not-executable' || result.errno !== ENOEXEC) return result;
     const program = opts.resolveProgram(normalized.file, normalized.env, normalized.cwd);
     if (!program) return result;
-    return start({ ...spec, argv: ['/bin/sh', program, ...normalized.args] }, codes);
+    // execvp's fallback runs the script as `/bin/sh <path> args...` (argv0 is not kept).
+    return start({ ...spec, argv: ['/bin/sh', program, ...normalized.args], argv0: undefined }, codes);
   }
 
   /** execve's ENOTDIR (a path through a file), which the core reports as not found. */
@@ -88,7 +89,11 @@ module.exports = function createSandbox(binding) {
     if (native.kind === 'command-not-found') errno = notFoundErrno(normalized.file);
     // The working directory vanished between our check and the core's: what libuv reports.
     if (native.kind === 'invalid-argument' && native.field === 'command-cwd') errno ??= ENOENT;
-    const nodeContract = native.kind === 'command-not-found' || native.kind === 'command-not-executable' || native.field === 'command-cwd';
+    // Out of descriptors or processes while setting up: what libuv reports for the same
+    // exhaustion (nothing about the sandbox is wrong).
+    // (The host probe failing for want of a descriptor is the same exhaustion.)
+    const exhausted = (native.kind === 'spawn-failed' && [EMFILE, ENFILE, EAGAIN].includes(errno)) || (native.kind === 'unsupported' && [EMFILE, ENFILE].includes(errno));
+    const nodeContract = exhausted || native.kind === 'command-not-found' || native.kind === 'command-not-executable' || native.field === 'command-cwd';
     if (nodeContract && errno) {
       if (!REPORTED_ERRNOS.has(errno) && syscall === 'spawn') return { throw: errnoException(errno, 'spawn') };
       const error = errnoException(errno, `${syscall} ${normalized.file}`);
@@ -110,13 +115,10 @@ module.exports = function createSandbox(binding) {
     const killSignal = opts.killSignal(options.killSignal);
     const { entries, ipc } = opts.stdioEntries(options.stdio, sync, normalized.channel);
     opts.checkIds(options, normalized.file);
-    opts.checkArgv0(normalized);
     if (ipc >= 0) {
-      if (options.serialization === 'advanced') {
-        throw sandboxError('ERR_SANDBOX_UNSUPPORTED', "serialization 'advanced': the sandbox's IPC channel speaks Node's 'json' serialization only");
-      }
       // What Node's child reads to open its end of the channel (process.send, 'message').
-      const env = { keys: [...normalized.env.keys, 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE'], values: [...normalized.env.values, String(ipc), 'json'] };
+      const mode = options.serialization === 'advanced' ? 'advanced' : 'json';
+      const env = { keys: [...normalized.env.keys, 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE'], values: [...normalized.env.values, String(ipc), mode] };
       normalized = { ...normalized, env };
     }
     const spec = opts.nativeSpec(normalized);
@@ -133,7 +135,7 @@ module.exports = function createSandbox(binding) {
     const cwdErrno = opts.cwdErrno(normalized.cwd);
     const result = cwdErrno ? { kind: 'invalid-argument', field: 'command-cwd', errno: cwdErrno } : startNative(normalized, spec, codes, (s, c) => reaper.spawn(s, c));
     if (result instanceof binding.NativeChild) {
-      childModule.started(child, result, entries, ipc);
+      childModule.started(child, result, entries, ipc, options.serialization);
     } else {
       const outcome = classify(result, normalized, 'spawn');
       if (outcome.throw) throw outcome.throw;
@@ -205,7 +207,7 @@ module.exports = function createSandbox(binding) {
       return { error: outcome.emit, status: null, signal: null, output: null, pid: 0, stdout: null, stderr: null };
     }
     const decode = (buffer) => (buffer && options.encoding && options.encoding !== 'buffer' ? buffer.toString(options.encoding) : buffer);
-    const output = [null, decode(result.stdout ?? null), decode(result.stderr ?? null)];
+    const output = [null, decode(result.stdout ?? null), decode(result.stderr ?? null), ...(result.extra ?? []).map((buffer) => decode(buffer ?? null))];
     const value = {};
     if (result.error) {
       const error = errnoException(os.constants.errno[result.error], `spawnSync ${normalized.file}`);
@@ -400,7 +402,7 @@ module.exports = function createSandbox(binding) {
 
   /**
    * child_process.fork in the sandbox: `execPath` (default: this Node) runs `modulePath` with an
-   * IPC channel ('json' serialization), so `process.send` and 'message' work on both sides.
+   * IPC channel (Node's 'json' or 'advanced' serialization), so `process.send` and 'message' work on both sides.
    */
   function fork(modulePath, args, options) {
     if (modulePath instanceof URL) modulePath = require('node:url').fileURLToPath(modulePath);

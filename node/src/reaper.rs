@@ -63,6 +63,8 @@ struct Watch {
     child: SharedChild,
     /// The child's pidfd, owned by `child` (which stays alive while it is registered).
     pidfd: Option<RawFd>,
+    /// Node's `detached`: left running when the JS environment goes away.
+    detached: bool,
 }
 
 struct Shared {
@@ -224,15 +226,19 @@ impl Reaper {
 
     fn try_spawn(&mut self, spec: &NativeSpec, codes: &[i32]) -> Result<NativeChild, Error> {
         let plan = codex_sandbox_core::prepare(&spec.to_core()?)?;
-        let (options, extra_ends) = spawn_options(codes)?;
+        let (options, parent_ends) = spawn_options(codes, spec.detached.unwrap_or(false))?;
         self.start_thread()?;
         let mut child = codex_sandbox_core::spawn(&plan, options)?;
         let id = self.next_id;
         self.next_id = self.next_id.checked_add(1).unwrap_or(1);
         // Ownership of the pipe ends passes to the JS layer, which wraps them at once.
         let take = |file: Option<std::fs::File>| file.map(IntoRawFd::into_raw_fd);
-        let mut fds = vec![take(child.stdin.take()), take(child.stdout.take()), take(child.stderr.take())];
-        fds.extend(extra_ends.into_iter().map(|end| end.map(IntoRawFd::into_raw_fd)));
+        let standard = [take(child.stdin.take()), take(child.stdout.take()), take(child.stderr.take())];
+        let fds = parent_ends
+            .into_iter()
+            .enumerate()
+            .map(|(index, end)| end.map(IntoRawFd::into_raw_fd).or_else(|| standard.get(index).copied().flatten()))
+            .collect();
         let pid = child.id();
         let mut pidfd = child.pidfd().map(|fd| fd.as_raw_fd());
         let child = Arc::new(Mutex::new(Some(child)));
@@ -242,7 +248,7 @@ impl Reaper {
         {
             pidfd = None;
         }
-        watched.insert(id, Watch { child: child.clone(), pidfd });
+        watched.insert(id, Watch { child: child.clone(), pidfd, detached: spec.detached.unwrap_or(false) });
         drop(watched);
         if pidfd.is_none() {
             // Start polling it.
@@ -268,7 +274,8 @@ impl Reaper {
 
 impl Drop for Reaper {
     /// The JS environment is going away (a Worker terminated): children still pending are
-    /// killed and reaped here, so none is left a zombie holding its placeholders.
+    /// killed and reaped here, so none is left a zombie holding its placeholders. Detached
+    /// children are left running, as Node leaves them.
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         self.shared.wake();
@@ -276,6 +283,9 @@ impl Drop for Reaper {
             let _ = thread.join();
         }
         for (_, watch) in lock(&self.shared.watched).drain() {
+            if watch.detached {
+                continue;
+            }
             if let Some(mut child) = lock(&watch.child).take() {
                 let _ = child.kill(libc::SIGKILL);
                 let _ = child.wait();

@@ -61,6 +61,8 @@ pub struct NativeSpec {
     pub policy_cwd: String,
     pub cwd: Option<String>,
     pub argv: Vec<String>,
+    /// Node's `argv0`, when it is not `argv[0]` (the program run).
+    pub argv0: Option<String>,
     pub env_keys: Vec<String>,
     pub env_values: Vec<String>,
     pub pipeline: Option<String>,
@@ -86,6 +88,10 @@ pub struct NativeSpec {
     pub max_file_size_bytes: Option<f64>,
     pub max_open_files: Option<f64>,
     pub max_wall_time_ms: Option<f64>,
+    /// Node's `detached`: the child outlives the thread that spawned it.
+    pub detached: Option<bool>,
+    /// Stay in the caller's session (and keep its controlling terminal): `controllingTerminal`.
+    pub keep_session: Option<bool>,
 }
 
 /// Sets the policy's network access as `network` asks. `proxy` leaves the policy alone and
@@ -165,6 +171,7 @@ impl NativeSpec {
         let mut spec =
             SandboxSpec::new(policy, PathBuf::from(&self.policy_cwd), self.argv.iter().map(OsString::from).collect());
         spec.command_cwd = self.cwd.as_ref().map(PathBuf::from);
+        spec.argv0 = self.argv0.as_ref().map(OsString::from);
         spec.env = self.env()?;
         spec.pipeline = match &self.pipeline {
             Some(name) => PipelineRequest::parse(name)?,
@@ -190,6 +197,7 @@ impl NativeSpec {
             open_files: whole(self.max_open_files),
             wall_time: whole(self.max_wall_time_ms).map(std::time::Duration::from_millis),
         };
+        spec.keep_session = self.keep_session.unwrap_or(false);
         Ok(spec)
     }
 }
@@ -198,6 +206,8 @@ impl NativeSpec {
 pub const STDIO_INHERIT: i32 = -1;
 pub const STDIO_PIPE: i32 = -2;
 pub const STDIO_IGNORE: i32 = -3;
+/// A socket pair for a standard stream (an IPC channel at 0–2, as libuv makes one there).
+pub const STDIO_SOCKET: i32 = -4;
 
 /// The core's `Stdio` for stream `index`. A caller descriptor is duplicated (close-on-exec), so
 /// the caller's own stays open and stays the caller's. `inherit` is the same as passing `index`
@@ -228,23 +238,37 @@ fn duplicate(fd: i32, field: &str) -> Result<Stdio, Error> {
 
 /// The spawn options for stdio codes (see `STDIO_*`): entries 0–2 are the standard streams,
 /// entries 3 and up become descriptors at that number in the command (`ignore`: none). A `pipe`
-/// there is a socket pair, as libuv makes it (duplex, so also usable for an IPC channel); the
-/// parent's ends come back by index.
-pub fn spawn_options(codes: &[i32]) -> Result<(SpawnOptions, Vec<Option<OwnedFd>>), Error> {
-    let [stdin, stdout, stderr, extra @ ..] = codes else {
+/// there (and `STDIO_SOCKET` anywhere) is a socket pair, as libuv makes it (duplex, so also
+/// usable for an IPC channel); the parent's ends come back by index, `None` where the core
+/// makes the pipe (a standard stream's `pipe`) or there is none. `detached` children outlive
+/// the thread that spawned them, as Node's detached children outlive their parent.
+pub fn spawn_options(codes: &[i32], detached: bool) -> Result<(SpawnOptions, Vec<Option<OwnedFd>>), Error> {
+    if codes.len() < 3 {
         return Err(Error::Internal("stdio must have at least three entries".into()));
-    };
+    }
     let mut extra_fds = Vec::new();
     let mut parent_ends = Vec::new();
-    for (offset, code) in extra.iter().enumerate() {
-        let number = 3 + offset as i32;
+    let mut standard = Vec::new();
+    for (index, code) in codes.iter().enumerate() {
+        let number = index as i32;
         let field = format!("stdio[{number}]");
+        if index < 3 {
+            if *code == STDIO_SOCKET {
+                let (parent, child) = socket_pair(&field)?;
+                parent_ends.push(Some(parent));
+                standard.push(Stdio::Fd(child));
+            } else {
+                parent_ends.push(None);
+                standard.push(stdio(*code, number)?);
+            }
+            continue;
+        }
         let source = match *code {
             STDIO_IGNORE => {
                 parent_ends.push(None);
                 continue;
             }
-            STDIO_PIPE => {
+            STDIO_PIPE | STDIO_SOCKET => {
                 let (parent, child) = socket_pair(&field)?;
                 parent_ends.push(Some(parent));
                 extra_fds.push((number, child));
@@ -258,14 +282,17 @@ pub fn spawn_options(codes: &[i32]) -> Result<(SpawnOptions, Vec<Option<OwnedFd>
         parent_ends.push(None);
         extra_fds.push((number, fd));
     }
+    let [stdin, stdout, stderr]: [Stdio; 3] =
+        standard.try_into().map_err(|_| Error::Internal("three standard streams".into()))?;
     let options = SpawnOptions {
-        stdin: stdio(*stdin, 0)?,
-        stdout: stdio(*stdout, 1)?,
-        stderr: stdio(*stderr, 2)?,
+        stdin,
+        stdout,
+        stderr,
         extra_fds,
         pass_fds: Vec::new(),
-        // The spawning thread is the JS thread: the sandbox is killed when it ends.
-        die_with_parent: true,
+        // The spawning thread is the JS thread: the sandbox is killed when it ends, unless the
+        // caller asked for a detached child.
+        die_with_parent: !detached,
     };
     Ok((options, parent_ends))
 }

@@ -1,8 +1,9 @@
 //! `spawnSync`: runs a command to completion on the calling (JS) thread, as
 //! `child_process.spawnSync` does: the event loop is blocked by design.
 //!
-//! One `poll` loop over the stdin pipe (fed from `input`), the stdout and stderr pipes and the
-//! child's pidfd. It ends when the command has been reaped and both output pipes have reached
+//! One `poll` loop over the stdin pipe (fed from `input`), the stdout and stderr pipes (and
+//! `stdio[3]` and up where they are pipes) and the child's pidfd. It ends when the command has
+//! been reaped and every output pipe has reached
 //! end of file, like Node's, so output written just before exit is never lost. A timeout or an
 //! overflowing `maxBuffer` sends `killSignal` once and keeps collecting until that point.
 
@@ -39,6 +40,9 @@ pub struct NativeSyncResult {
     /// `null` where the stream was not a pipe.
     pub stdout: Option<Buffer>,
     pub stderr: Option<Buffer>,
+    /// What the command wrote to `stdio[3]` and up, by index from 3 (`null` where not a pipe),
+    /// as in Node's `output` array.
+    pub extra: Vec<Option<Buffer>>,
     /// `ETIMEDOUT` or `ENOBUFS` when `killSignal` was sent for that reason; `EPIPE` when the
     /// command did not read all of `input`.
     pub error: Option<String>,
@@ -59,12 +63,13 @@ pub fn spawn_sync(
 ) -> Either<NativeSyncResult, NativeError> {
     let started = (|| {
         let plan = codex_sandbox_core::prepare(&spec.to_core()?)?;
-        // Extra pipes are not collected by the sync variants (the JS layer refuses them there).
-        let (options, _extra_ends) = spawn_options(&stdio)?;
-        codex_sandbox_core::spawn(&plan, options)
+        let (spawn, parent_ends) = spawn_options(&stdio, spec.detached.unwrap_or(false))?;
+        // Descriptors 3 and up that are pipes are collected like stdout and stderr.
+        let extra: Vec<Option<File>> = parent_ends.into_iter().skip(3).map(|end| end.map(File::from)).collect();
+        Ok::<_, codex_sandbox_core::Error>((codex_sandbox_core::spawn(&plan, spawn)?, extra))
     })();
     match started {
-        Ok(child) => Either::A(run(child, options)),
+        Ok((child, extra)) => Either::A(run(child, extra, options)),
         Err(error) => Either::B(NativeError::from(error)),
     }
 }
@@ -120,7 +125,7 @@ fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
     libc::pollfd { fd, events, revents: 0 }
 }
 
-fn run(mut child: Child, options: NativeSyncOptions) -> NativeSyncResult {
+fn run(mut child: Child, extra: Vec<Option<File>>, options: NativeSyncOptions) -> NativeSyncResult {
     let pid = child.id();
     let input: &[u8] = options.input.as_deref().unwrap_or(&[]);
     let mut stdin = child.stdin.take().filter(|_| !input.is_empty());
@@ -128,7 +133,9 @@ fn run(mut child: Child, options: NativeSyncOptions) -> NativeSyncResult {
         set_nonblocking(file);
     }
     let mut written = 0;
-    let mut outputs = [Output::new(child.stdout.take()), Output::new(child.stderr.take())];
+    // stdout, stderr, then stdio[3] and up.
+    let mut outputs: Vec<Output> =
+        [child.stdout.take(), child.stderr.take()].into_iter().chain(extra).map(Output::new).collect();
     let pidfd = child.pidfd().map(|fd| fd.as_raw_fd());
     let deadline = (options.timeout > 0.0).then(|| Instant::now() + Duration::from_secs_f64(options.timeout / 1000.0));
     let max_buffer = options.max_buffer;
@@ -146,7 +153,7 @@ fn run(mut child: Child, options: NativeSyncOptions) -> NativeSyncResult {
         if status.is_some() && outputs.iter().all(|o| o.file.is_none()) {
             break;
         }
-        let mut fds = Vec::with_capacity(4);
+        let mut fds = Vec::with_capacity(outputs.len() + 2);
         if let Some(file) = &stdin {
             fds.push(pollfd(file.as_raw_fd(), libc::POLLOUT));
         }
@@ -196,7 +203,7 @@ fn run(mut child: Child, options: NativeSyncOptions) -> NativeSyncResult {
             output.drain();
         }
         if error.is_none() {
-            // Node counts both streams together, and 0 means no limit.
+            // Node counts every output stream together, and 0 means no limit.
             let buffered: usize = outputs.iter().map(|o| o.data.len()).sum();
             let over = max_buffer > 0.0 && buffered as f64 > max_buffer;
             let late = deadline.is_some_and(|d| Instant::now() >= d);
@@ -225,13 +232,15 @@ fn run(mut child: Child, options: NativeSyncOptions) -> NativeSyncResult {
     if status.is_none() {
         status = child.wait().ok();
     }
-    let [stdout, stderr] = outputs;
+    let mut buffers = outputs.into_iter().map(Output::into_buffer);
+    let (stdout, stderr) = (buffers.next().flatten(), buffers.next().flatten());
     NativeSyncResult {
         pid,
         status: status.and_then(ExitStatus::code),
         signal: status.and_then(ExitStatus::signal),
-        stdout: stdout.into_buffer(),
-        stderr: stderr.into_buffer(),
+        stdout,
+        stderr,
+        extra: buffers.collect(),
         error: error.or(write_error).map(str::to_owned),
         protected_name_violation: child.protected_name_violation().map(ToString::to_string),
         wall_time_exceeded: child.wall_time_exceeded(),

@@ -18,14 +18,16 @@ function withOptions(impl, extra) {
   const wrapped = { ChildProcess: impl.ChildProcess };
   for (const name of FUNCTIONS) {
     wrapped[name] = (first, ...rest) => {
-      const leading = [];
-      if (!NO_ARGS.has(name)) {
-        if (Array.isArray(rest[0])) leading.push(rest.shift());
-        else if (rest[0] === null || (rest[0] === undefined && rest.length)) rest.shift();
-        if (!leading.length) leading.push([]);
+      // Where the options go: after the args array (or its null/undefined placeholder).
+      const at = !NO_ARGS.has(name) && (Array.isArray(rest[0]) || (rest[0] == null && rest.length > 0)) ? 1 : 0;
+      const options = rest[at];
+      if (options === undefined || typeof options === 'function') {
+        rest.splice(at, options === undefined ? 1 : 0, { ...extra });
+      } else if (options !== null && typeof options === 'object' && !Array.isArray(options)) {
+        rest[at] = { ...extra, ...options };
       }
-      const options = rest[0] !== null && typeof rest[0] === 'object' ? rest.shift() : {};
-      return impl[name](first, ...leading, { ...extra, ...options }, ...rest);
+      // Anything else is invalid: passed through unchanged for the implementation to refuse.
+      return impl[name](first, ...rest);
     };
   }
   for (const name of ['exec', 'execFile']) {

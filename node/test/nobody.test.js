@@ -26,6 +26,9 @@ const TESTS = [
   'errno.test.js',
   'closed-stdio.test.js',
   'metadata.test.js',
+  'node-suites.test.js',
+  'terminal.test.js',
+  'detached.test.js',
 ];
 
 function skipReason() {
@@ -49,16 +52,22 @@ test('behavioural tests pass as uid 65534', { timeout: 700000 }, (t) => {
     : path.join(root, addonName);
   for (const file of ['package.json', 'index.js', 'index.mjs', 'index.d.ts']) fs.copyFileSync(path.join(root, file), path.join(copy, file));
   fs.copyFileSync(addon, path.join(copy, addonName));
-  for (const dir of ['node/lib', 'node/test']) fs.mkdirSync(path.join(copy, dir), { recursive: true });
+  for (const dir of ['node/lib', 'node/test/node-suite']) fs.mkdirSync(path.join(copy, dir), { recursive: true });
   for (const file of fs.readdirSync(path.join(root, 'node/lib'))) {
     fs.copyFileSync(path.join(root, 'node/lib', file), path.join(copy, 'node/lib', file));
   }
-  for (const file of ['helpers.js', 'compat.js', ...TESTS]) {
+  for (const file of ['helpers.js', 'compat.js', 'node-suite.js', ...TESTS]) {
     fs.copyFileSync(path.join(__dirname, file), path.join(copy, 'node/test', file));
+  }
+  for (const file of fs.readdirSync(path.join(__dirname, 'node-suite'))) {
+    fs.copyFileSync(path.join(__dirname, 'node-suite', file), path.join(copy, 'node/test/node-suite', file));
   }
   for (const entry of fs.readdirSync(copy, { recursive: true })) fs.chmodSync(path.join(copy, entry), fs.statSync(path.join(copy, entry)).isDirectory() ? 0o755 : 0o644);
 
-  const env = { ...process.env, HOME: copy, TMPDIR: '/tmp' };
+  // root's PATH may name directories under /root, which uid 65534 cannot search (execvp then
+  // says EACCES, not ENOENT, for a missing command, with child_process as with the sandbox).
+  const searchable = (process.env.PATH ?? '').split(':').filter((dir) => dir && !dir.startsWith('/root'));
+  const env = { ...process.env, HOME: copy, TMPDIR: '/tmp', PATH: searchable.join(':') || '/usr/bin:/bin' };
   delete env.CODEX_SANDBOX_NODE_ADDON;
   delete env.NODE_TEST_CONTEXT; // run as a top-level test runner, not as a child of this one
   const result = spawnSync(

@@ -148,6 +148,7 @@ pub(crate) fn launch(
         init,
         drop_capabilities: plan.process.drop_capabilities,
         no_new_privs: plan.process.no_new_privs,
+        new_session: plan.process.new_session,
         // RLIMIT_NPROC where it counts the sandbox apart; the cgroup does it otherwise.
         max_processes: plan.process.max_processes.filter(|_| plan.process.pids_cgroup.is_none()),
         cgroup_wait: cgroup_wait.as_ref().map(|(read, write)| (read.as_raw_fd(), write.as_raw_fd())),

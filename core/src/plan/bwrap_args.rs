@@ -14,8 +14,10 @@ use super::mounts::{MountOp, PROC_READ_ONLY};
 pub fn command_line(plan: &SandboxPlan, bwrap: &Path, seccomp_fd: Option<&str>, status_fd: &str) -> Vec<String> {
     let mut args = vec![bwrap.to_string_lossy().into_owned()];
     let mut push = |items: &[&str]| args.extend(items.iter().map(|s| s.to_string()));
+    if plan.process.new_session {
+        push(&["--new-session"]);
+    }
     push(&[
-        "--new-session",
         "--die-with-parent",
         "--unshare-user",
         "--unshare-pid",

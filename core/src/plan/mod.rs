@@ -117,6 +117,9 @@ pub struct SandboxSpec {
     /// The command and its arguments; `argv[0]` is looked up in the child's `PATH` when it has
     /// no slash.
     pub argv: Vec<OsString>,
+    /// What the command receives as `argv[0]` when it differs from the program (`exec -a`,
+    /// Node's `argv0`); the program run is still `argv[0]` of `argv`.
+    pub argv0: Option<OsString>,
     /// The command's whole environment (nothing is inherited implicitly).
     pub env: Vec<(OsString, OsString)>,
     pub pipeline: PipelineRequest,
@@ -140,6 +143,10 @@ pub struct SandboxSpec {
     pub protect: Vec<OsString>,
     /// Default protected names to leave unprotected (`.git` for a `git init` workflow).
     pub unprotect: Vec<OsString>,
+    /// Keep the caller's session and process group, and so its controlling terminal, instead
+    /// of `setsid`. Allowed only where the seccomp filter refuses TIOCSTI and TIOCLINUX (every
+    /// sandboxed pipeline): the terminal can then be read and written, not typed into.
+    pub keep_session: bool,
 }
 
 impl SandboxSpec {
@@ -149,6 +156,7 @@ impl SandboxSpec {
             policy_cwd: policy_cwd.into(),
             command_cwd: None,
             argv,
+            argv0: None,
             env: Vec::new(),
             pipeline: PipelineRequest::Auto,
             proxy_network: false,
@@ -160,6 +168,7 @@ impl SandboxSpec {
             bwrap_path: None,
             protect: Vec::new(),
             unprotect: Vec::new(),
+            keep_session: false,
         }
     }
 }
@@ -399,6 +408,9 @@ fn connect_broker_blocker(
 #[derive(Clone, Debug, Serialize)]
 pub struct ProcessPlan {
     pub argv: Vec<String>,
+    /// `argv[0]` as the command receives it, when it is not the program.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argv0: Option<String>,
     pub cwd: PathBuf,
     /// `setsid`: no controlling terminal, so no TIOCSTI injection into the caller's terminal.
     pub new_session: bool,
@@ -667,6 +679,7 @@ pub fn prepare(spec: &SandboxSpec) -> Result<SandboxPlan> {
 /// Reads the filesystem, creates no process, changes nothing.
 pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> {
     let program = process::check_argv(&spec.argv)?;
+    process::check_argv0(spec.argv0.as_deref())?;
     process::check_env(&spec.env)?;
     if spec.max_processes == Some(0) {
         return Err(Error::argument("max-processes", "0 would let not even the command run; give at least 1"));
@@ -761,8 +774,9 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         enforcement,
         process: ProcessPlan {
             argv: spec.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
+            argv0: spec.argv0.as_ref().map(|a| a.to_string_lossy().into_owned()),
             cwd: command_cwd.clone(),
-            new_session: true,
+            new_session: !spec.keep_session,
             no_new_privs: sandboxed,
             drop_capabilities: matches!(pipeline, Pipeline::Landlock | Pipeline::Bwrap),
             max_processes,
@@ -773,10 +787,26 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         },
         env_added,
         warnings,
-        exec: ExecPlan { argv: spec.argv.clone(), env, cwd: command_cwd, candidates },
+        exec: ExecPlan { argv: process::exec_argv(&spec.argv, spec.argv0.as_ref()), env, cwd: command_cwd, candidates },
         launcher: embedded_namespaces.then(|| LauncherPlan::for_host(host)),
         init_around_bwrap: false,
     };
+    if spec.keep_session && plan.seccomp().is_none() {
+        return Err(Error::argument(
+            "keep-session",
+            "the caller's terminal can be kept only where the seccomp filter refuses TIOCSTI and TIOCLINUX; this plan has no seccomp filter",
+        ));
+    }
+    // An installed bwrap executes the argv it is given, so it could not run one program under
+    // another argv[0].
+    if spec.argv0.as_ref().is_some_and(|argv0| Some(argv0) != spec.argv.first())
+        && matches!(plan.executor(), Executor::SystemBwrap { .. })
+    {
+        return Err(Error::argument(
+            "argv0",
+            "an installed bwrap (bwrap-path) cannot start a program under another argv[0]; use the embedded launcher",
+        ));
+    }
     // What the system bwrap will get, for --explain.
     if let Executor::SystemBwrap { path, .. } = plan.executor() {
         let rendered = bwrap_args::command_line(&plan, &path.clone(), plan.seccomp().map(|_| "FD"), "STATUS_FD");

@@ -25,6 +25,23 @@ pub(crate) fn check_argv(argv: &[OsString]) -> Result<&OsStr> {
     Ok(program)
 }
 
+/// `argv0` may be empty (execve allows it) but holds no NUL byte.
+pub(crate) fn check_argv0(argv0: Option<&OsStr>) -> Result<()> {
+    match argv0 {
+        Some(argv0) if argv0.as_bytes().contains(&0) => Err(Error::argument("argv0", "contains a NUL byte")),
+        _ => Ok(()),
+    }
+}
+
+/// The argv the program is executed with: `argv` with `argv[0]` replaced by `argv0`.
+pub(crate) fn exec_argv(argv: &[OsString], argv0: Option<&OsString>) -> Vec<OsString> {
+    let mut exec = argv.to_vec();
+    if let (Some(first), Some(argv0)) = (exec.first_mut(), argv0) {
+        first.clone_from(argv0);
+    }
+    exec
+}
+
 pub(crate) fn check_env(env: &[(OsString, OsString)]) -> Result<()> {
     for (key, value) in env {
         let field = format!("env[{}]", key.to_string_lossy());

@@ -32,6 +32,28 @@ fn empty_command_is_refused() {
 }
 
 #[test]
+fn argv0_is_what_the_command_receives_while_the_program_is_looked_up() {
+    let mut named = spec(&["true", "x"]);
+    named.argv0 = Some("renamed".into());
+    let plan = plan(&named, &host());
+    assert_eq!(plan.exec.argv, vec![OsString::from("renamed"), OsString::from("x")]);
+    assert_eq!(plan.exec.candidates[0], PathBuf::from("/usr/bin/true"));
+    assert_eq!(plan.process.argv0.as_deref(), Some("renamed"));
+    named.argv0 = Some("a\0b".into());
+    assert!(error(&named, &host()).contains("`argv0`: contains a NUL byte"));
+}
+
+#[test]
+fn the_callers_session_is_kept_only_behind_a_seccomp_filter() {
+    let mut keep = spec(&["true"]);
+    keep.keep_session = true;
+    assert!(!plan(&keep, &host()).process.new_session);
+    assert!(plan(&spec(&["true"]), &host()).process.new_session);
+    keep.policy = SandboxPolicy::DangerFullAccess.into();
+    assert!(error(&keep, &host()).contains("`keep-session`"));
+}
+
+#[test]
 fn path_search_candidates() {
     let plan = plan(&spec(&["true"]), &host());
     assert_eq!(

@@ -26,6 +26,8 @@ pub(crate) struct ChildImage {
     pub init: Option<InitImage>,
     pub drop_capabilities: bool,
     pub no_new_privs: bool,
+    /// `setsid` (see [`crate::plan::ProcessPlan::new_session`]).
+    pub new_session: bool,
     /// `RLIMIT_NPROC` to set (soft and hard) before the command runs.
     pub max_processes: Option<u64>,
     /// `(read, write)` of the pipe on which the launcher says the sandbox is in its pids

@@ -109,7 +109,9 @@ fn setup_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infallible> {
             return Err(Failure::new(Stage::ParentGone, Errno(libc::ESRCH)));
         }
     }
-    at(Stage::NewSession, k.setsid())?;
+    if image.new_session {
+        at(Stage::NewSession, k.setsid())?;
+    }
     fds::set_up(k, &image.fds)?;
     if let Some(ns) = &image.namespaces {
         view::enter(k, ns)?;

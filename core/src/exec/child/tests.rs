@@ -208,6 +208,7 @@ fn image(strings: &Strings, namespaces: Option<NamespaceImage>) -> ChildImage {
         namespaces,
         drop_capabilities: true,
         no_new_privs: true,
+        new_session: true,
         max_processes: None,
         cgroup_wait: None,
         rlimits: vec![],

@@ -1,0 +1,49 @@
+'use strict';
+// Our versions of Node's own child_process tests (node/test/node-suite/), every suite against
+// child_process and against the sandbox (default pipeline, and landlock and bwrap where the host
+// has them). Prints N/M per suite and implementation. child_process must pass every case; the
+// sandbox must too, except the cases listed in KNOWN with the reason (the README's Node section
+// lists the same differences). A known failure that starts passing fails the test too, so that
+// the list stays true.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { implementations } = require('./compat.js');
+const { SUITES, loadSuite, runCases } = require('./node-suite.js');
+
+const asRoot = process.getuid() === 0;
+
+/** `suite/case name` -> why the sandbox differs; `when` limits it to some callers. */
+const KNOWN = {
+  'spawn/uid-gid: as root the ids are set; otherwise spawn throws EPERM': {
+    when: asRoot,
+    why: 'as root another uid/gid is refused (ERR_SANDBOX_UNSUPPORTED): the sandbox\'s user namespace maps only the caller\'s ids',
+  },
+  'spawnSync/spawnsync-env: exactly the environment given': {
+    why: 'the sandbox adds CODEX_SANDBOX_NETWORK_DISABLED=1 (Codex\'s marker) when the policy has no network',
+  },
+  'fork/fork-net-server: a net.Server sent as a handle': {
+    why: 'handles cannot be sent over the sandbox\'s channel (no SCM_RIGHTS): send(msg, handle) throws Node\'s ERR_INVALID_HANDLE_TYPE',
+  },
+};
+
+const impls = implementations();
+
+for (const suite of SUITES) {
+  test(`Node's ${suite} tests`, { timeout: 600000 }, async (t) => {
+    const cases = loadSuite(suite);
+    const problems = [];
+    for (const [implName, impl] of impls) {
+      const results = await runCases(cases, impl, implName);
+      const passed = results.filter((r) => r.ok).length;
+      t.diagnostic(`${suite} [${implName}]: ${passed}/${results.length}`);
+      for (const result of results) {
+        const known = implName !== 'child_process' ? KNOWN[`${suite}/${result.name}`] : undefined;
+        const expectedToFail = known !== undefined && known.when !== false;
+        if (!result.ok) t.diagnostic(`  ${implName} fails ${result.name}${expectedToFail ? ` (known: ${known.why})` : ''}: ${result.error}`);
+        if (!result.ok && !expectedToFail) problems.push(`${implName}: ${result.name}: ${result.error}`);
+        if (result.ok && expectedToFail) problems.push(`${implName}: ${result.name} passes but is listed as a known difference`);
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+}
