@@ -31,6 +31,7 @@ exec node --test --test-reporter=spec \
     node/test/closed-stdio.test.js \
     node/test/hosts.test.js \
     node/test/metadata.test.js \
+    node/test/landlock-hardening.test.js \
     node/test/profiles.test.js \
     node/test/unix-sockets.test.js \
     node/test/protected-names.test.js \

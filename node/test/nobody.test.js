@@ -26,6 +26,7 @@ const TESTS = [
   'errno.test.js',
   'closed-stdio.test.js',
   'metadata.test.js',
+  'landlock-hardening.test.js',
   'node-suites.test.js',
   'terminal.test.js',
   'detached.test.js',
