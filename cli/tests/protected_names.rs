@@ -308,3 +308,45 @@ fn without_user_namespaces_the_landlock_pipeline_refuses_and_leaves_nothing() {
         assert_eq!(scratch.listing(), before, "{user:?}: nothing ran, nothing was left");
     }
 }
+
+/// The sweep is not fooled by a directory the command made unreadable after planting a name
+/// in it (mode 0100: traversable, so a host `git` below it would still find the planted
+/// repository), and it holds one descriptor per level of depth, not one per queued sibling: a
+/// launcher with 64 descriptors sweeps 200 planted names in 200 sibling directories.
+#[test]
+fn the_sweep_reads_unreadable_directories_of_the_command_and_needs_few_descriptors() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    for (user, pipeline) in contexts() {
+        let scratch = Scratch::new(user, "names-unreadable");
+        let ws = scratch.dir("ws");
+        let script = "mkdir -p a/b/.git/hooks && echo id > a/b/.git/hooks/pre-commit && chmod 100 a; \
+                      mkdir -p z; i=0; while [ $i -lt 200 ]; do mkdir -p z/d$i/.git; i=$((i+1)); done; exit 5";
+        let mut command = run_plain(user, pipeline, &ws).command(&["/bin/sh", "-c", script]);
+        // SAFETY: setrlimit is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                let limit = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let output = command.output().unwrap();
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(PROTECTED_NAME_CREATED), "{user:?} {pipeline:?}: {message}");
+        let hidden = ws.join("a/b/.git");
+        assert!(message.contains(&format!("`{}`", hidden.display())), "{user:?} {pipeline:?}: {message}");
+        // The command's mode on `a` is put back once the sweep has read it.
+        let a = ws.join("a");
+        assert_eq!(fs::symlink_metadata(&a).unwrap().permissions().mode() & 0o7777, 0o100, "{user:?} {pipeline:?}");
+        fs::set_permissions(&a, fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(fs::symlink_metadata(&hidden).is_err(), "{user:?} {pipeline:?}: a/b/.git survived the run");
+        for i in 0..200 {
+            assert!(fs::symlink_metadata(ws.join(format!("z/d{i}/.git"))).is_err(), "{user:?} {pipeline:?}: d{i}");
+        }
+        assert!(!message.contains("could not be fully checked"), "{user:?} {pipeline:?}: {message}");
+    }
+}

@@ -222,6 +222,12 @@ unsafe fn copy_request(req: *const codex_sandbox_spawn_request) -> Result<codex_
     if (size as usize) < V1_SIZE {
         return bad(format!("{size} is smaller than the first version of the struct"));
     }
+    // Only whole versions: a size between two would cut a field (a pointer) in half.
+    if (size as usize) < CURRENT_SIZE && ![V1_SIZE, V2_SIZE].contains(&(size as usize)) {
+        return bad(format!(
+            "{size} is not the size of any version of the struct ({V1_SIZE}, {V2_SIZE} or {CURRENT_SIZE})"
+        ));
+    }
     if size > CODEX_SANDBOX_MAX_STRUCT_SIZE {
         return bad(format!(
             "{size} is larger than any version of the struct (at most {CODEX_SANDBOX_MAX_STRUCT_SIZE})"

@@ -50,6 +50,20 @@ fn error_paths() {
     let mut req = request(&argv);
     req.struct_size = 0;
     assert_eq!(spawn(&req).0, CODEX_SANDBOX_BAD_STRUCT_SIZE);
+    // A size between two versions would cut a pointer field in half: refused, whole versions run.
+    for size in [92u32, 100, 120, 151] {
+        let mut req = request(&argv);
+        req.struct_size = size;
+        let (rc, message, _) = spawn(&req);
+        assert_eq!(rc, CODEX_SANDBOX_BAD_STRUCT_SIZE, "{size}: {message}");
+        assert!(message.contains("not the size of any version"), "{message}");
+    }
+    for size in [88u32, 104] {
+        let mut req = request(&argv);
+        req.struct_size = size;
+        let (rc, message, code) = spawn(&req);
+        assert_eq!((rc, code), (CODEX_SANDBOX_OK, 0), "{size}: {message}");
+    }
 
     let mut req = request(&argv);
     req.policy = c"{not json".as_ptr();

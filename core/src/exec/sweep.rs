@@ -196,15 +196,18 @@ impl Found {
     }
 }
 
-/// A directory still to read.
+/// A directory still to read: opened only when its turn comes, so the walk holds one
+/// descriptor per level of depth (its parents'), however many siblings wait.
 struct Pending {
-    fd: Rc<OwnedFd>,
-    id: (u64, u64),
+    /// The directory it is in (`None` for a root) and its name there.
+    parent: Option<(Rc<OwnedFd>, (u64, u64), CString)>,
     path: PathBuf,
 }
 
 /// Walks `roots` depth first and calls `visit` for each entry whose name is protected. Returns
-/// the number of entries visited, or why the walk could not cover everything.
+/// the number of entries visited, or why the walk could not cover everything: a directory it
+/// could not read is reported and the walk goes on with the rest (so what it did find is still
+/// visited and removed); past `max` entries it stops.
 fn walk(
     roots: &[PathBuf],
     names: &ProtectedNames,
@@ -213,84 +216,136 @@ fn walk(
     visit: &mut dyn FnMut(Found) -> Visit,
 ) -> std::result::Result<usize, String> {
     let mut visited = 0usize;
+    let mut problems: Vec<String> = Vec::new();
     let mut buffer = vec![0u8; 64 * 1024];
-    for root in roots {
-        let c_root =
-            CString::new(root.as_os_str().as_bytes()).map_err(|_| format!("`{}`: NUL in path", root.display()))?;
-        let fd = match sys::open(&c_root, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW) {
-            Ok(fd) => fd,
-            // Gone (removed from outside): nothing is left in it to check.
-            Err(Errno(libc::ENOENT)) => continue,
-            Err(errno) => return Err(format!("cannot open `{}`: {}", root.display(), errno.into_io())),
+    let mut stack: Vec<Pending> = roots.iter().rev().map(|root| Pending { parent: None, path: root.clone() }).collect();
+    while let Some(pending) = stack.pop() {
+        let (fd, id) = match open_pending(&pending, skip) {
+            Ok(Some(opened)) => opened,
+            Ok(None) => continue,
+            Err(why) => {
+                problems.push(why);
+                continue;
+            }
         };
-        let st = sys::fstat(fd.as_raw_fd()).map_err(|errno| format!("`{}`: {}", root.display(), errno.into_io()))?;
-        let mut stack = vec![Pending { fd: Rc::new(fd), id: (st.st_dev, st.st_ino), path: root.clone() }];
-        while let Some(dir) = stack.pop() {
-            let entries = match read_names(dir.fd.as_raw_fd(), &mut buffer) {
-                Ok(entries) => entries,
-                // Removed while being walked (by a host process): empty.
-                Err(Errno(libc::ENOENT)) => continue,
-                Err(errno) => return Err(format!("cannot read `{}`: {}", dir.path.display(), errno.into_io())),
-            };
-            for (name, d_type) in entries {
-                visited += 1;
-                if visited > max {
-                    return Err(format!("the writable roots hold more than {max} entries, the bound of this check"));
-                }
-                let path = dir.path.join(OsStr::from_bytes(name.as_bytes()));
-                if names.contains(name.as_bytes()) {
-                    let stat = match sys::stat_entry(dir.fd.as_raw_fd(), &name) {
-                        Ok(stat) => stat,
-                        Err(errno) if errno.0 == libc::ENOENT => continue,
-                        Err(errno) => return Err(format!("cannot inspect `{}`: {}", path.display(), errno.into_io())),
-                    };
-                    let is_dir = stat.is_dir();
-                    let found = Found {
-                        path: path.clone(),
-                        parent: dir.fd.clone(),
-                        parent_id: dir.id,
-                        name: name.clone(),
-                        stat,
-                    };
-                    if let (Visit::Descend, true) = (visit(found), is_dir) {
-                        descend(&dir, &name, path, skip, &mut stack)?;
+        let dir = Rc::new(fd);
+        let entries = match read_names(dir.as_raw_fd(), &mut buffer) {
+            Ok(entries) => entries,
+            // Removed while being walked (by a host process): empty.
+            Err(Errno(libc::ENOENT)) => continue,
+            Err(errno) => {
+                problems.push(format!("cannot read `{}`: {}", pending.path.display(), errno.into_io()));
+                continue;
+            }
+        };
+        let mut below = Vec::new();
+        for (name, d_type) in entries {
+            visited += 1;
+            if visited > max {
+                return Err(format!("the writable roots hold more than {max} entries, the bound of this check"));
+            }
+            let path = pending.path.join(OsStr::from_bytes(name.as_bytes()));
+            let descend = if names.contains(name.as_bytes()) {
+                let stat = match sys::stat_entry(dir.as_raw_fd(), &name) {
+                    Ok(stat) => stat,
+                    Err(errno) if errno.0 == libc::ENOENT => continue,
+                    Err(errno) => {
+                        problems.push(format!("cannot inspect `{}`: {}", path.display(), errno.into_io()));
+                        continue;
                     }
-                } else if d_type == libc::DT_DIR || d_type == libc::DT_UNKNOWN {
-                    descend(&dir, &name, path, skip, &mut stack)?;
-                }
+                };
+                let is_dir = stat.is_dir();
+                let found = Found { path: path.clone(), parent: dir.clone(), parent_id: id, name: name.clone(), stat };
+                matches!(visit(found), Visit::Descend) && is_dir
+            } else {
+                d_type == libc::DT_DIR || d_type == libc::DT_UNKNOWN
+            };
+            if descend {
+                below.push(Pending { parent: Some((dir.clone(), id, name)), path });
             }
         }
+        // Depth first, in directory order.
+        stack.extend(below.into_iter().rev());
     }
-    Ok(visited)
+    if problems.is_empty() {
+        return Ok(visited);
+    }
+    let more = problems.len().saturating_sub(3);
+    problems.truncate(3);
+    let tail = if more > 0 { format!(" (and {more} more)") } else { String::new() };
+    Err(format!("{}{tail}", problems.join("; ")))
 }
 
-/// Opens the subdirectory `name` of `dir` (not through a symbolic link) and queues it, unless
-/// it is one not to walk. Not a directory after all: nothing to do.
-fn descend(
-    dir: &Pending,
-    name: &CStr,
-    path: PathBuf,
-    skip: &HashSet<(u64, u64)>,
-    stack: &mut Vec<Pending>,
-) -> std::result::Result<(), String> {
-    let fd = match sys::openat(dir.fd.as_raw_fd(), name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW) {
+/// An open directory and its (device, inode).
+type OpenDir = (OwnedFd, (u64, u64));
+
+/// Opens a queued directory (never through a symbolic link) with its (device, inode), or
+/// `None` when it is not one to walk: gone, not a directory after all, skipped, a pseudo file
+/// system, or one the command could not have written in.
+fn open_pending(pending: &Pending, skip: &HashSet<(u64, u64)>) -> std::result::Result<Option<OpenDir>, String> {
+    let path = &pending.path;
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+    let opened = match &pending.parent {
+        None => {
+            let c_root =
+                CString::new(path.as_os_str().as_bytes()).map_err(|_| format!("`{}`: NUL in path", path.display()))?;
+            sys::open(&c_root, flags)
+        }
+        Some((parent, _, name)) => match sys::openat(parent.as_raw_fd(), name, flags) {
+            // Unreadable, but ours: the command (same ids) may have created entries in it and
+            // then taken its own read right away. Read it anyway.
+            Err(Errno(libc::EACCES)) => open_own_unreadable(parent.as_raw_fd(), name),
+            other => other,
+        },
+    };
+    let fd = match opened {
         Ok(fd) => fd,
-        Err(Errno(libc::ENOTDIR | libc::ELOOP | libc::ENOENT)) => return Ok(()),
-        // A directory this user cannot read: the command (same ids) could not create anything
-        // in it either, unless it may write there.
-        Err(Errno(libc::EACCES)) if sys::may_write_at(dir.fd.as_raw_fd(), name).is_err() => return Ok(()),
+        Err(Errno(libc::ENOTDIR | libc::ELOOP | libc::ENOENT)) => return Ok(None),
+        // A directory this user cannot read and does not own: the command (same ids) could
+        // neither have changed its mode nor created anything in it, unless it may write there.
+        Err(Errno(libc::EACCES))
+            if pending
+                .parent
+                .as_ref()
+                .is_some_and(|(parent, _, name)| sys::may_write_at(parent.as_raw_fd(), name).is_err()) =>
+        {
+            return Ok(None);
+        }
         Err(errno) => return Err(format!("cannot open `{}`: {}", path.display(), errno.into_io())),
     };
     let st = sys::fstat(fd.as_raw_fd()).map_err(|errno| format!("`{}`: {}", path.display(), errno.into_io()))?;
     let id = (st.st_dev, st.st_ino);
     if skip.contains(&id) {
-        return Ok(());
+        return Ok(None);
     }
-    if st.st_dev != dir.id.0 && sys::fs_type(fd.as_raw_fd()).is_ok_and(|kind| PSEUDO_FILE_SYSTEMS.contains(&kind)) {
-        return Ok(());
+    if let Some((_, parent_id, _)) = &pending.parent
+        && st.st_dev != parent_id.0
+        && sys::fs_type(fd.as_raw_fd()).is_ok_and(|kind| PSEUDO_FILE_SYSTEMS.contains(&kind))
+    {
+        return Ok(None);
     }
-    stack.push(Pending { fd: Rc::new(fd), id, path });
-    Ok(())
+    Ok(Some((fd, id)))
+}
+
+/// Opens for reading the directory `name` in `parent` that this user owns but may not read:
+/// through an `O_PATH` descriptor of it (no symbolic link followed), adds the owner's read and
+/// search bits for as long as it takes to open that same inode again by `/proc/self/fd`, and
+/// puts the mode back. Anything else (not ours, not a directory, no `/proc`) stays EACCES.
+fn open_own_unreadable(parent: RawFd, name: &CStr) -> sys::SysResult<OwnedFd> {
+    let denied = Errno(libc::EACCES);
+    let handle = sys::openat(parent, name, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
+    let st = sys::fstat(handle.as_raw_fd())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR || st.st_uid != sys::geteuid() {
+        return Err(denied);
+    }
+    let magic = CString::new(format!("/proc/self/fd/{}", handle.as_raw_fd())).map_err(|_| denied)?;
+    let mode = st.st_mode & 0o7777;
+    sys::fchmodat(libc::AT_FDCWD, &magic, mode | libc::S_IRUSR | libc::S_IXUSR)?;
+    let opened = sys::open(&magic, libc::O_RDONLY | libc::O_DIRECTORY);
+    let restored = sys::fchmodat(libc::AT_FDCWD, &magic, mode);
+    let fd = opened?;
+    restored?;
+    Ok(fd)
 }
 
 /// The names in a directory (without `.` and `..`) with their `d_type`.

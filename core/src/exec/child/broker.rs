@@ -176,8 +176,9 @@ fn granted_socket(
 /// `listen(fd, backlog)`: refused where the network mode refuses it; a unix socket bound to an
 /// abstract name may not listen (EACCES): in the host's network namespace a host client
 /// connecting to that name would reach the sandbox instead of the server it meant, and
-/// Landlock's abstract scope only stops connects *out* of the sandbox. Performed by init on its
-/// own duplicate (a socket is bound once, so the name checked is the name it listens on).
+/// Landlock's abstract scope only stops connects *out* of the sandbox. An unbound one gets
+/// EINVAL, as from the kernel, without a listen. Performed by init on its own duplicate (a
+/// socket is bound once, so the name checked is the name it listens on).
 fn listen(listener: RawFd, notif: &SeccompNotif, broker: &BrokerImage) -> SysResult<()> {
     if broker.listen_refused {
         return Err(Errno(libc::EPERM));
@@ -192,7 +193,12 @@ fn listen(listener: RawFd, notif: &SeccompNotif, broker: &BrokerImage) -> SysRes
     if sys::socket_option(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN)? == libc::AF_UNIX {
         let mut name = [0u8; ADDRESS_MAX];
         let length = sys::socket_name(socket.as_raw_fd(), &mut name)?;
-        if length > SUN_PATH_OFFSET && name.get(SUN_PATH_OFFSET) == Some(&0) {
+        // Unbound: the kernel's own answer, given here without listening, for a racing
+        // thread could bind the socket to an abstract name between this check and a listen.
+        if length <= SUN_PATH_OFFSET {
+            return Err(Errno(libc::EINVAL));
+        }
+        if name.get(SUN_PATH_OFFSET) == Some(&0) {
             return Err(Errno(libc::EACCES));
         }
     }
