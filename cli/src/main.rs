@@ -314,10 +314,17 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     spec.bwrap_path = cli.bwrap_path;
     spec.protect = cli.protect;
     spec.unprotect = cli.unprotect;
-    let plan = prepare(&spec)?;
     if cli.explain {
-        return print_json(&plan);
+        return print_json(&prepare(&spec)?);
     }
+    // The host probe (a child cloned into namespaces) would cost about as much as the run:
+    // plan for a host where its checks pass, and probe only if that spawn fails at setup
+    // (`HostFacts::optimistic` says why this never runs the command weaker).
+    let optimistic = codex_sandbox_core::prepare_for(&spec, &codex_sandbox_core::HostFacts::optimistic()).ok();
+    let plan = match optimistic {
+        Some(plan) => plan,
+        None => prepare(&spec)?,
+    };
     // A socket asked for and not granted makes the command's connect fail; say why up front.
     for gap in &plan.unix_sockets().not_granted {
         eprintln!("codex-linux-sandbox: warning: {gap}");
@@ -325,7 +332,17 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
 
     let setup_error = |context: &'static str| move |e: std::io::Error| Error::setup(context, e);
     let forwarder = SignalForwarder::new(&FORWARDED_SIGNALS).map_err(setup_error("block forwarded signals"))?;
-    let mut child = spawn(&plan, SpawnOptions::default())?;
+    let mut child = match spawn(&plan, SpawnOptions::default()) {
+        Ok(child) => child,
+        Err(error) if retry_after_probe(&error) => {
+            let plan = prepare(&spec)?;
+            for gap in &plan.unix_sockets().not_granted {
+                eprintln!("codex-linux-sandbox: warning: {gap}");
+            }
+            spawn(&plan, SpawnOptions::default())?
+        }
+        Err(error) => return Err(error.into()),
+    };
     let status = forwarder.wait(&mut child).map_err(setup_error("wait for the command"))?;
     if let Some(failure) = child.setup_failure() {
         eprintln!("codex-linux-sandbox: {failure}");
@@ -439,4 +456,13 @@ fn pipeline_request(cli: &Cli) -> Result<PipelineRequest, Error> {
             }),
         },
     }
+}
+
+/// Whether a spawn planned for an [optimistic](codex_sandbox_core::HostFacts::optimistic) host
+/// may have failed because a fact it assumed does not hold here: a setup failure before the
+/// command ran (never the command's own not-found or not-executable, which a probe cannot
+/// change).
+fn retry_after_probe(error: &codex_sandbox_core::Error) -> bool {
+    use codex_sandbox_core::ErrorKind;
+    matches!(error.kind(), ErrorKind::SpawnFailed | ErrorKind::Unsupported | ErrorKind::PermissionDenied)
 }

@@ -1071,3 +1071,31 @@ fn where_only_the_installed_bwrap_gets_user_namespaces_auto_runs_it_sandboxed() 
     assert!(!nobody_work.join("here").exists(), "nothing ran");
     assert_eq!(std::fs::read_to_string(&nobody_file).unwrap(), "original");
 }
+
+/// The CLI plans for a host where the probe's namespace checks pass and probes only when that
+/// spawn fails: where user namespaces are refused (nested in `bwrap --disable-userns`) the first
+/// spawn fails at its clone and the run falls back, sandboxed, to what the probe finds (the
+/// landlock pipeline: the write outside is refused, the host file untouched), as `--explain`
+/// (which always probes) says it would.
+#[test]
+fn the_cli_falls_back_to_the_probed_plan_where_the_optimistic_one_cannot_start() {
+    if bwrap().is_none() {
+        return;
+    }
+    for user in common::users() {
+        let scratch = Scratch::new(user, "optimistic");
+        let work = scratch.dir("work");
+        let outside = scratch.file("outside/keep", "host");
+        let policy = r#"{"type":"read-only"}"#;
+        let script = format!("echo x >> {} 2>/dev/null || echo refused", outside.display());
+        let nested = |args: &[&str]| run_inside_bwrap(&["--unshare-user", "--disable-userns"], user, &work, args);
+        let explained = nested(&["--sandbox-policy", policy, "--explain", "--", "/bin/true"]);
+        assert!(explained.status.success(), "{user:?}: {}", stderr(&explained));
+        let plan: serde_json::Value = serde_json::from_slice(&explained.stdout).unwrap();
+        assert_eq!(plan["pipeline"], "landlock", "{user:?}");
+        let output = nested(&["--sandbox-policy", policy, "--", "/bin/sh", "-c", &script]);
+        assert!(output.status.success(), "{user:?}: {}", stderr(&output));
+        assert_eq!(common::stdout(&output).trim(), "refused", "{user:?}");
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "host", "{user:?}");
+    }
+}

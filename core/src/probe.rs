@@ -171,6 +171,38 @@ impl HostFacts {
         }
     }
 
+    /// This host's facts without the namespace probe child, whose checks are assumed to pass:
+    /// user, mount and PID namespaces, a fresh procfs, `lo`, and the new mount
+    /// API wherever its calls exist. For a launcher that plans with these, spawns, and only
+    /// where that spawn fails plans again with [`HostFacts::get`] (the CLI, which would
+    /// otherwise pay the probe child on every run). Sound because every assumed fact is one the
+    /// spawn exercises before the command runs (the clone, the id maps, the proc mount, the
+    /// mount API, `lo`), and assuming them only ever picks the stronger pipeline: a host where
+    /// one does not hold fails the first spawn at setup, never runs the command weaker.
+    pub fn optimistic() -> HostFacts {
+        let kernel = kernel_release();
+        let mount_api_calls = [libc::SYS_open_tree, libc::SYS_move_mount, libc::SYS_mount_setattr];
+        HostFacts {
+            landlock_abi: landlock_abi().map_err(|errno| {
+                Refusal::new("landlock_create_ruleset", Some(errno), landlock_hint(errno, &kernel, &Evidence::gather()))
+            }),
+            kernel,
+            euid: sys::geteuid(),
+            egid: sys::getegid(),
+            namespaces: Ok(()),
+            fresh_proc: true,
+            loopback: Ok(()),
+            new_mount_api: mount_api_calls.into_iter().all(syscall_usable),
+            openat2: syscall_usable(libc::SYS_openat2),
+            // Only consulted without namespaces, which this assumes.
+            metadata_supervisor: Ok(()),
+            connect_broker: connect_broker(),
+            working_system_bwrap: None,
+            pids_cgroup: cgroup::find(),
+            memory_cgroup: cgroup::find_for("memory"),
+        }
+    }
+
     /// A host with every feature this crate uses (Landlock `abi`, namespaces, a fresh procfs,
     /// `lo`, the new mount API), as uid and gid 1000: the starting point of simulated hosts.
     pub fn capable(abi: u32) -> HostFacts {
