@@ -341,7 +341,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
             spawn(&plan, SpawnOptions::default())?
         }
-        Err(error) => return Err(error.into()),
+        Err(error) => return Err(error),
     };
     let status = forwarder.wait(&mut child).map_err(setup_error("wait for the command"))?;
     if let Some(failure) = child.setup_failure() {
@@ -462,7 +462,6 @@ fn pipeline_request(cli: &Cli) -> Result<PipelineRequest, Error> {
 /// may have failed because a fact it assumed does not hold here: a setup failure before the
 /// command ran (never the command's own not-found or not-executable, which a probe cannot
 /// change).
-fn retry_after_probe(error: &codex_sandbox_core::Error) -> bool {
-    use codex_sandbox_core::ErrorKind;
+fn retry_after_probe(error: &Error) -> bool {
     matches!(error.kind(), ErrorKind::SpawnFailed | ErrorKind::Unsupported | ErrorKind::PermissionDenied)
 }
