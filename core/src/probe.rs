@@ -114,14 +114,23 @@ impl HostFacts {
     /// needs `lo`, plans with [`HostFacts::get_with_loopback`].
     pub fn get() -> &'static HostFacts {
         static FACTS: OnceLock<HostFacts> = OnceLock::new();
-        FACTS.get_or_init(|| HostFacts::probe_with(false))
+        cached(&FACTS, false)
     }
 
     /// This host's facts including whether `lo` can be brought up in a new network namespace
     /// (about 0.5 ms more), probed once per process.
     pub fn get_with_loopback() -> &'static HostFacts {
         static FACTS: OnceLock<HostFacts> = OnceLock::new();
-        FACTS.get_or_init(HostFacts::probe)
+        cached(&FACTS, true)
+    }
+
+    /// Whether the namespace probe failed for want of a resource of this process or of the
+    /// moment (descriptors, memory, processes) rather than because of the host.
+    fn short_of_resources(&self) -> bool {
+        let transient = |refusal: &Refusal| {
+            matches!(refusal.errno, Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EAGAIN))
+        };
+        self.namespaces.as_ref().err().is_some_and(transient) || self.loopback.as_ref().err().is_some_and(transient)
     }
 
     /// Probes the host now, everything.
@@ -836,6 +845,21 @@ fn run_probe_child(try_mount_api: bool, network: bool) -> ProbeOutcome {
         new_mount_api: results[probe_child::MOUNT_API_STEP] == 0,
         failed_step,
     }
+}
+
+/// The facts in `slot`, probing the first time; a probe that failed for want of resources
+/// ([`HostFacts::short_of_resources`]: out of descriptors at the first spawn) is not kept, so a
+/// later spawn probes again instead of refusing the namespace pipeline for the rest of the
+/// process. Each such probe's facts stay allocated (one small value per failed probe).
+fn cached(slot: &'static OnceLock<HostFacts>, network: bool) -> &'static HostFacts {
+    if let Some(facts) = slot.get() {
+        return facts;
+    }
+    let facts = HostFacts::probe_with(network);
+    if facts.short_of_resources() {
+        return Box::leak(Box::new(facts));
+    }
+    slot.get_or_init(|| facts)
 }
 
 /// Whether the embedded namespace pipeline can run on this host, or why not.
