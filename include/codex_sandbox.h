@@ -378,6 +378,16 @@ typedef struct codex_sandbox_spawn_request {
    * policy that runs without the sandbox's init (danger-full-access). 0: no limit.
    */
   uint64_t max_wall_time_ms;
+  /**
+   * Since version 4 (`struct_size` >= 160). Unix socket paths the command may connect to,
+   * whatever the network mode (Codex's `allowUnixSockets`): a NULL-terminated array of
+   * absolute paths, each a socket that exists when the sandbox starts, granted through the
+   * connect broker (the sandbox's init performs every connect itself and lets it through only
+   * to one of these, found by device and inode); where the broker cannot run they are not
+   * granted (codex_sandbox_explain() says why) and the command's connects fail as without
+   * them. Not together with CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS. NULL for none.
+   */
+  const char *const *allow_unix_sockets;
 } codex_sandbox_spawn_request;
 
 #ifdef __cplusplus

@@ -170,6 +170,14 @@ pub struct codex_sandbox_spawn_request {
     /// init of ours runs bwrap and ends its tree). Refused (CODEX_SANDBOX_UNSUPPORTED) for a
     /// policy that runs without the sandbox's init (danger-full-access). 0: no limit.
     pub max_wall_time_ms: u64,
+    /// Since version 4 (`struct_size` >= 160). Unix socket paths the command may connect to,
+    /// whatever the network mode (Codex's `allowUnixSockets`): a NULL-terminated array of
+    /// absolute paths, each a socket that exists when the sandbox starts, granted through the
+    /// connect broker (the sandbox's init performs every connect itself and lets it through only
+    /// to one of these, found by device and inode); where the broker cannot run they are not
+    /// granted (codex_sandbox_explain() says why) and the command's connects fail as without
+    /// them. Not together with CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS. NULL for none.
+    pub allow_unix_sockets: *const *const c_char,
 }
 
 /// The size of the first version of the request; smaller values of `struct_size` are refused.
@@ -180,13 +188,16 @@ pub(crate) const V1_SIZE: usize = 88;
 pub(crate) const V2_SIZE: usize = 104;
 /// Version 3 added the resource limits.
 pub(crate) const V3_SIZE: usize = 152;
+/// Version 4 added `allow_unix_sockets`.
+pub(crate) const V4_SIZE: usize = 160;
 /// This library's request.
-pub(crate) const CURRENT_SIZE: usize = V3_SIZE;
+pub(crate) const CURRENT_SIZE: usize = V4_SIZE;
 
 // Adding a field must come with a new version size; older sizes keep being read.
 const _: () = assert!(std::mem::size_of::<codex_sandbox_spawn_request>() == CURRENT_SIZE);
 const _: () = assert!(std::mem::offset_of!(codex_sandbox_spawn_request, protect) == V1_SIZE);
 const _: () = assert!(std::mem::offset_of!(codex_sandbox_spawn_request, max_processes) == V2_SIZE);
+const _: () = assert!(std::mem::offset_of!(codex_sandbox_spawn_request, allow_unix_sockets) == V3_SIZE);
 
 /// Everything the request says, in Rust types.
 pub(crate) struct Request {
@@ -424,6 +435,8 @@ pub(crate) unsafe fn read_request(req: *const codex_sandbox_spawn_request) -> Re
     };
     let protect = names(r.protect, "protect")?;
     let unprotect = names(r.unprotect, "unprotect")?;
+    let unix_socket_paths: Vec<PathBuf> =
+        names(r.allow_unix_sockets, "allow_unix_sockets")?.into_iter().map(PathBuf::from).collect();
 
     let mut spec = SandboxSpec::new(policy, PathBuf::from(os(policy_cwd)), argv);
     spec.protect = protect;
@@ -433,9 +446,9 @@ pub(crate) unsafe fn read_request(req: *const codex_sandbox_spawn_request) -> Re
     spec.pipeline = pipeline;
     spec.proxy_network = r.flags & CODEX_SANDBOX_FLAG_PROXY_NETWORK != 0;
     spec.no_proc = r.flags & CODEX_SANDBOX_FLAG_NO_PROC != 0;
-    if r.flags & CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS != 0 {
-        spec.unix_sockets = UnixSockets::All;
-    }
+    let all_unix = (r.flags & CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS != 0).then_some(UnixSockets::All);
+    spec.unix_sockets =
+        UnixSockets::from_parts(all_unix, unix_socket_paths, "allow_unix_sockets").map_err(FfiError::from)?;
     spec.bwrap_path = bwrap_path;
     let given = |value: u64| (value != 0).then_some(value);
     spec.max_processes = given(r.max_processes);

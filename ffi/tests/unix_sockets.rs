@@ -49,6 +49,21 @@ fn run_with_fds(
     command: &[&str],
     extra_fds: &[c_int],
 ) -> (codex_sandbox_result, String) {
+    run_granting(pipeline, policy, flags, command, extra_fds, &[])
+}
+
+/// [`run_with_fds`] with `allow_unix_sockets` set to `granted`.
+fn run_granting(
+    pipeline: codex_sandbox_pipeline,
+    policy: &str,
+    flags: u32,
+    command: &[&str],
+    extra_fds: &[c_int],
+    granted: &[&str],
+) -> (codex_sandbox_result, String) {
+    let granted: Vec<CString> = granted.iter().map(|p| CString::new(*p).unwrap()).collect();
+    let mut granted_ptrs: Vec<*const c_char> = granted.iter().map(|p| p.as_ptr()).collect();
+    granted_ptrs.push(ptr::null());
     let policy = CString::new(policy).unwrap();
     let cwd = CString::new("/tmp").unwrap();
     let args: Vec<CString> = command.iter().map(|a| CString::new(*a).unwrap()).collect();
@@ -68,6 +83,7 @@ fn run_with_fds(
     req.flags = flags;
     req.extra_fds = if extra_fds.is_empty() { ptr::null() } else { extra_fds.as_ptr() };
     req.extra_fds_len = extra_fds.len();
+    req.allow_unix_sockets = if granted.is_empty() { ptr::null() } else { granted_ptrs.as_ptr() };
     let mut child = ptr::null_mut();
     let mut err = ptr::null_mut();
     // SAFETY: valid pointers; the error is read and freed, the child's pipe read, the child
@@ -150,6 +166,22 @@ fn host_unix_sockets_only_with_the_all_flag() {
         // namespace (landlock pipeline, bwrap with full network).
         assert_eq!(out, "OK OK p", "{pipeline:?}");
         assert_eq!((accepted(&listener), accepted(&abstract_listener)), (1, 1), "{pipeline:?}");
+    }
+    // A path in `allow_unix_sockets` is granted through the connect broker: its listener is
+    // reached, the abstract one is not (EACCES from the broker); not together with the flag.
+    for pipeline in [CODEX_SANDBOX_PIPELINE_LANDLOCK, CODEX_SANDBOX_PIPELINE_BWRAP] {
+        for policy in [r#"{"type":"read-only","network_access":true}"#, "read-only"] {
+            let command = ["/usr/bin/python3", "-c", PROBE, path_text, &name];
+            let (rc, out) = run_granting(pipeline, policy, 0, &command, &[], &[path_text]);
+            assert_eq!(rc, codex_sandbox_result::CODEX_SANDBOX_OK, "{out}");
+            assert_eq!(out, "OK EACCES p", "{pipeline:?} {policy}");
+            assert_eq!((accepted(&listener), accepted(&abstract_listener)), (1, 0), "{pipeline:?} {policy}");
+        }
+        let command = ["/bin/true"];
+        let (rc, message) =
+            run_granting(pipeline, "read-only", CODEX_SANDBOX_FLAG_ALL_UNIX_SOCKETS, &command, &[], &[path_text]);
+        assert_eq!(rc, codex_sandbox_result::CODEX_SANDBOX_INVALID_ARGUMENT, "{message}");
+        assert!(message.contains("`allow_unix_sockets`"), "{message}");
     }
     // A connected unix socket the launcher passes explicitly is its grant: usable under none.
     let (mine, theirs) = std::os::unix::net::UnixStream::pair().unwrap();

@@ -187,6 +187,7 @@ pub fn c_request(data: &[u8]) -> Outcome {
         max_file_size_bytes: limits[3],
         max_open_files: limits[4],
         max_wall_time_ms: limits[5],
+        allow_unix_sockets: std::ptr::null(),
     };
     let size = std::mem::size_of::<codex_sandbox_spawn_request>();
     // SAFETY: copies the request's bytes into the front of a buffer at least that large.
