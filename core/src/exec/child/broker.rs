@@ -42,6 +42,7 @@
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+use super::caller::{self, ShortPath};
 use super::image::BrokerImage;
 use crate::sys::{self, Errno, SeccompNotif, SysResult};
 
@@ -96,7 +97,9 @@ fn prepare(listener: RawFd, notif: &SeccompNotif, broker: &BrokerImage) -> SysRe
     }
     let mut address = [0u8; ADDRESS_MAX];
     if length > 0 {
-        read_exact(tid, address_at, address.get_mut(..length).ok_or(Errno(libc::EINVAL))?)?;
+        // Any failure to read the caller's address is EFAULT, as the kernel's own copy gives.
+        caller::read_exact(tid, address_at, address.get_mut(..length).ok_or(Errno(libc::EINVAL))?)
+            .map_err(|_| Errno(libc::EFAULT))?;
     }
     // 2. The caller's socket, duplicated.
     let pidfd = sys::pidfd_open(thread_group_of(tid)?)?;
@@ -234,17 +237,6 @@ fn perform(listener: RawFd, id: u64, connect: Connect) -> SysResult<()> {
     sys::exit_immediately(0)
 }
 
-/// Reads exactly `buf.len()` bytes at `address` of thread `tid` (EFAULT if it cannot).
-fn read_exact(tid: u32, address: u64, buf: &mut [u8]) -> SysResult<()> {
-    if address == 0 {
-        return Err(Errno(libc::EFAULT));
-    }
-    match sys::process_vm_read(tid as libc::pid_t, address, buf) {
-        Ok(read) if read == buf.len() => Ok(()),
-        Ok(_) | Err(_) => Err(Errno(libc::EFAULT)),
-    }
-}
-
 /// The thread group (process) of thread `tid`, from `/proc/<tid>/status`'s `Tgid:` line: a
 /// pidfd names a thread group, a notification a thread.
 fn thread_group_of(tid: u32) -> SysResult<libc::pid_t> {
@@ -276,7 +268,7 @@ fn proc_cwd(tid: u32) -> ShortPath {
 /// `sockaddr_un` for `/proc/self/fd/N` of `target` into `out`; its length (with the NUL).
 fn own_fd_address(target: &OwnedFd, out: &mut [u8; ADDRESS_MAX]) -> usize {
     let family = (libc::AF_UNIX as u16).to_ne_bytes();
-    let mut path = ShortPath::new().text(b"/proc/self/fd/").number(target.as_raw_fd() as u32 as u64);
+    let mut path = caller::own_fd_path(target);
     let path = path.c_str().to_bytes_with_nul();
     let mut length = 0usize;
     for (slot, byte) in out.iter_mut().zip(family.iter().chain(path)) {
@@ -284,57 +276,6 @@ fn own_fd_address(target: &OwnedFd, out: &mut [u8; ADDRESS_MAX]) -> usize {
         length = length.saturating_add(1);
     }
     length
-}
-
-/// A short path built on the stack.
-struct ShortPath {
-    bytes: [u8; 64],
-    len: usize,
-}
-
-impl ShortPath {
-    fn new() -> ShortPath {
-        ShortPath { bytes: [0; 64], len: 0 }
-    }
-
-    fn proc(tid: u32, entry: &[u8]) -> ShortPath {
-        ShortPath::new().text(b"/proc/").number(u64::from(tid)).text(entry)
-    }
-
-    fn text(mut self, text: &[u8]) -> ShortPath {
-        for byte in text {
-            if let Some(slot) = self.bytes.get_mut(self.len) {
-                *slot = *byte;
-                self.len = self.len.saturating_add(1);
-            }
-        }
-        self
-    }
-
-    fn number(self, value: u64) -> ShortPath {
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        let mut rest = value;
-        loop {
-            start = start.saturating_sub(1);
-            if let Some(slot) = digits.get_mut(start) {
-                *slot = b'0'.saturating_add((rest % 10) as u8);
-            }
-            rest /= 10;
-            if rest == 0 || start == 0 {
-                break;
-            }
-        }
-        self.text(digits.get(start..).unwrap_or_default())
-    }
-
-    /// The path; the last byte stays NUL (a path cut off there fails to open, never aliases).
-    fn c_str(&mut self) -> &CStr {
-        if let Some(last) = self.bytes.last_mut() {
-            *last = 0;
-        }
-        CStr::from_bytes_until_nul(&self.bytes).unwrap_or(c"")
-    }
 }
 
 #[cfg(test)]

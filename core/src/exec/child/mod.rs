@@ -23,6 +23,7 @@
 )]
 
 pub(crate) mod broker;
+pub(crate) mod caller;
 pub(crate) mod classic;
 pub(crate) mod confine;
 pub(crate) mod fds;

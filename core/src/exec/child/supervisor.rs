@@ -38,6 +38,7 @@
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+use super::caller::{ShortPath, own_fd_path, read_exact};
 use super::image::{RootImage, SupervisorImage};
 use super::kernel::Kernel;
 use crate::exec::report::{Stage, Step, at};
@@ -201,63 +202,12 @@ fn decode(nr: i64, a: [u64; 6]) -> SysResult<(Target, Change)> {
 
 use crate::seccomp::{SYS_FCHMODAT2, SYS_REMOVEXATTRAT, SYS_SETXATTRAT};
 
-/// A short path built on the stack (`/proc/<n>/fd/<m>`).
-struct ShortPath {
-    bytes: [u8; 64],
-    len: usize,
-}
-
-impl ShortPath {
-    fn new() -> ShortPath {
-        ShortPath { bytes: [0; 64], len: 0 }
-    }
-
-    fn text(mut self, text: &[u8]) -> ShortPath {
-        for byte in text {
-            if let Some(slot) = self.bytes.get_mut(self.len) {
-                *slot = *byte;
-                self.len = self.len.saturating_add(1);
-            }
-        }
-        self
-    }
-
-    fn number(self, value: u64) -> ShortPath {
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        let mut rest = value;
-        loop {
-            start = start.saturating_sub(1);
-            if let Some(slot) = digits.get_mut(start) {
-                *slot = b'0'.saturating_add((rest % 10) as u8);
-            }
-            rest /= 10;
-            if rest == 0 || start == 0 {
-                break;
-            }
-        }
-        self.text(digits.get(start..).unwrap_or_default())
-    }
-
-    /// The path; the last byte stays NUL (a path cut off there fails to open, never aliases).
-    fn c_str(&mut self) -> &CStr {
-        if let Some(last) = self.bytes.last_mut() {
-            *last = 0;
-        }
-        CStr::from_bytes_until_nul(&self.bytes).unwrap_or(c"")
-    }
-}
-
 fn proc_entry(tid: u32, entry: &[u8], fd: Option<i32>) -> ShortPath {
-    let path = ShortPath::new().text(b"/proc/").number(u64::from(tid)).text(entry);
+    let path = ShortPath::proc(tid, entry);
     match fd {
         Some(fd) => path.text(b"/").number(fd as u32 as u64),
         None => path,
     }
-}
-
-fn own_fd_path(fd: &OwnedFd) -> ShortPath {
-    ShortPath::new().text(b"/proc/self/fd/").number(fd.as_raw_fd() as u32 as u64)
 }
 
 /// Reads a NUL-terminated string at `address` of thread `tid` into `buf`, one page-bounded
@@ -283,17 +233,6 @@ fn read_string(tid: u32, address: u64, buf: &mut [u8], too_long: Errno) -> SysRe
         filled = filled.saturating_add(read);
     }
     Err(too_long)
-}
-
-/// Reads exactly `buf.len()` bytes at `address` of thread `tid`.
-fn read_exact(tid: u32, address: u64, buf: &mut [u8]) -> SysResult<()> {
-    if address == 0 {
-        return Err(Errno(libc::EFAULT));
-    }
-    match sys::process_vm_read(tid as libc::pid_t, address, buf)? {
-        n if n == buf.len() => Ok(()),
-        _ => Err(Errno(libc::EFAULT)),
-    }
 }
 
 fn answer(listener: RawFd, notif: &SeccompNotif, image: &SupervisorImage) -> SysResult<()> {
