@@ -19,11 +19,10 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixDatagram, UnixListener};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Run, Scratch, User, stderr, stdout};
+use common::{Run, Scratch, User, forbid_user_namespaces, stderr, stdout};
 
 /// Inside the sandbox: one word per attempt (OK or the errno name).
 const PROBE: &str = r#"
@@ -167,41 +166,6 @@ fn command(run: &Run, pipeline: Pipeline, argv: &[String]) -> Command {
         forbid_user_namespaces(&mut command);
     }
     command
-}
-
-/// Makes `command` start as on a host that forbids user namespaces (Docker's default seccomp
-/// profile, Ubuntu's AppArmor default), as the escape suite simulates it: `clone`/`unshare`
-/// with CLONE_NEWUSER refused (EPERM), `clone3` answering ENOSYS.
-fn forbid_user_namespaces(command: &mut Command) {
-    use codex_sandbox_core::seccomp::{Condition, SyscallRule, compile};
-    let no_newuser = || {
-        vec![Condition::ArgIn {
-            arg: 0,
-            mask: libc::CLONE_NEWUSER as u32,
-            values: vec![0],
-            meaning: "no CLONE_NEWUSER",
-        }]
-    };
-    let rule = |syscall, number, allow_if, errno| SyscallRule { syscall, number, allow_if, errno, note: None };
-    let program = compile(&[
-        rule("clone", libc::SYS_clone, no_newuser(), libc::EPERM),
-        rule("unshare", libc::SYS_unshare, no_newuser(), libc::EPERM),
-        rule("clone3", libc::SYS_clone3, vec![], libc::ENOSYS),
-    ]);
-    let len = program.len() as u16;
-    // SAFETY: only prctl between fork and exec; `program` (moved into the closure) outlives the
-    // call, and its instructions have the layout of `struct sock_filter`.
-    unsafe {
-        command.pre_exec(move || {
-            let fprog = libc::sock_fprog { len, filter: program.as_ptr().cast::<libc::sock_filter>().cast_mut() };
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
 }
 
 /// The pipelines this user can run here (skips printed, or failed under REQUIRE_ALL).
