@@ -193,6 +193,12 @@ export interface SandboxOptions {
    * seccomp filter; refused where there is none (danger-full-access) and with `detached`.
    */
   controllingTerminal?: boolean;
+  /**
+   * Add Codex's environment marker, `CODEX_SANDBOX_NETWORK_DISABLED=1`, when the policy has no
+   * full network access (what Codex's own spawner and this package's CLI do). Off by default:
+   * the command gets exactly the environment given, as with child_process.
+   */
+  codexMarkers?: boolean;
 }
 
 /**
@@ -333,8 +339,8 @@ export declare namespace execFile {
 
 /**
  * child_process.fork in the sandbox: a Node child with an IPC channel (`process.send`,
- * `'message'`) in Node's 'json' or 'advanced' serialization; handles cannot be sent
- * (ERR_INVALID_HANDLE_TYPE).
+ * `'message'`) in Node's 'json' or 'advanced' serialization, and handles (servers, sockets)
+ * sent both ways: the parent's end is Node's own channel.
  */
 export declare function fork(modulePath: string | URL, options?: cp.ForkOptions & SandboxOptions): cp.ChildProcess;
 export declare function fork(modulePath: string | URL, args?: readonly string[], options?: cp.ForkOptions & SandboxOptions): cp.ChildProcess;

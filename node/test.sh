@@ -38,6 +38,7 @@ exec node --test --test-reporter=spec \
     node/test/limits.test.js \
     node/test/compat-events.test.js \
     node/test/compat-stdio.test.js \
+    node/test/compat-ipc.test.js \
     node/test/compat-sync.test.js \
     node/test/compat-exec.test.js \
     node/test/compat-errors.test.js \

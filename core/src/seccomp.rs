@@ -9,8 +9,9 @@
 //! `--explain` prints the notes.
 //!
 //! Three network modes:
-//! - `Restricted`: no network. Nothing can connect, bind, listen or accept, so only
-//!   descriptors already connected (socketpairs, inherited pipes) carry data.
+//! - `Restricted`: no network. Nothing can connect or bind, and no socket the command makes
+//!   can listen, so only descriptors the launcher passed (socketpairs, pipes, a listener it
+//!   handed over) carry data.
 //! - `Proxy`: TCP only (AF_INET/AF_INET6 stream sockets), no TCP Fast Open (a connect hidden
 //!   in `sendto`/`sendmsg`). Where it goes is decided elsewhere: the empty network namespace
 //!   of the bwrap pipeline, or Landlock's TCP connect rules on the landlock pipeline, where
@@ -642,9 +643,10 @@ fn restricted_network(all_unix: bool) -> Vec<SyscallRule> {
         rule("socketpair", libc::SYS_socketpair, unix_stream_only(), Some(DGRAM_NOTE)),
         rule("connect", libc::SYS_connect, vec![], None),
         rule("bind", libc::SYS_bind, vec![], None),
-        rule("listen", libc::SYS_listen, vec![], None),
-        rule("accept", libc::SYS_accept, vec![], None),
-        rule("accept4", libc::SYS_accept4, vec![], None),
+        // `listen` and `accept` stay open: no socket the command can make here can listen (a
+        // socketpair cannot, and an unbound unix socket, where unix paths are granted, goes
+        // to the broker, which refuses the abstract name `listen` would give it), so the only
+        // listeners are those the launcher passed (Node's `send(message, server)`), its grant.
         rule(
             "sendto",
             libc::SYS_sendto,
@@ -1073,7 +1075,7 @@ mod tests {
             assert!(plan.rules.iter().all(|rule| rule.number != libc::SYS_connect), "{context}");
             assert_eq!(call(&plan, libc::SYS_listen, [3, 5, 0, 0, 0, 0]), NOTIFY, "{context}");
             // The broker refuses listen where the mode's rules did.
-            let refused = mode == NetworkMode::Restricted || (mode == NetworkMode::Proxy && !own_netns);
+            let refused = mode == NetworkMode::Proxy && !own_netns;
             assert_eq!(plan.broker_refuses_listen, refused, "{context}");
             for fd in [3u64, 1 << 40] {
                 assert_eq!(call(&plan, libc::SYS_connect, [fd, 0x1000, 110, 0, 0, 0]), NOTIFY, "{context}");
@@ -1098,7 +1100,6 @@ mod tests {
                 NetworkMode::Restricted => {
                     assert_eq!([inet_stream, inet_dgram, unix_seqpacket], [EPERM, EPERM, SECCOMP_RET_ALLOW]);
                     assert_eq!(call(&plan, libc::SYS_bind, [3, 0, 0, 0, 0, 0]), EPERM);
-                    assert_eq!(call(&plan, libc::SYS_accept, [3, 0, 0, 0, 0, 0]), EPERM);
                 }
                 NetworkMode::Full => {
                     assert_eq!([inet_stream, inet_dgram, unix_seqpacket], [SECCOMP_RET_ALLOW; 3]);
@@ -1161,8 +1162,12 @@ mod tests {
     #[test]
     fn restricted_refuses_connectivity_but_not_send_on_connected_sockets() {
         let plan = SeccompPlan::new(NetworkMode::Restricted, false, true, &UnixSockets::None);
-        for nr in [libc::SYS_connect, libc::SYS_bind, libc::SYS_listen, libc::SYS_accept, libc::SYS_accept4] {
+        for nr in [libc::SYS_connect, libc::SYS_bind] {
             assert_eq!(call(&plan, nr, [3, 0, 0, 0, 0, 0]), EPERM);
+        }
+        // Only a listener the launcher passed can listen or accept: the command makes none.
+        for nr in [libc::SYS_listen, libc::SYS_accept, libc::SYS_accept4] {
+            assert_eq!(call(&plan, nr, [3, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
         }
         assert_eq!(call(&plan, libc::SYS_sendto, [3, 0x1000, 10, 0, 0, 0]), SECCOMP_RET_ALLOW);
         assert_eq!(call(&plan, libc::SYS_sendto, [3, 0x1000, 10, 0, 0x7fff_0000, 16]), EPERM);

@@ -10,7 +10,7 @@ const net = require('node:net');
 const os = require('node:os');
 const errors = require('./errors.js');
 const opts = require('./options.js');
-const { setupChannel } = require('./channel.js');
+const { attachChannel } = require('./channel.js');
 
 const { ESRCH, EINVAL, ENOSYS } = os.constants.errno;
 
@@ -125,13 +125,20 @@ function attachStdio(child, entries, fds) {
 function started(child, native, entries, ipc = -1, serialization = 'json') {
   child[kNative] = native;
   child.pid = native.pid;
-  attachStdio(child, entries, native.fds);
-  if (ipc >= 0) {
-    child._closesNeeded++;
-    setupChannel(child, native.fds[ipc], serialization, () => maybeClose(child));
-  }
   child[kHost].register(child, native.id);
-  process.nextTick(() => child.emit('spawn'));
+  if (ipc >= 0) {
+    try {
+      // Node's own spawn code attaches the channel, and queues the 'spawn' event with it.
+      attachChannel(child, native.fds[ipc], ipc, serialization);
+    } catch (error) {
+      // The reaper still collects it (it is registered); the caller gets the error.
+      native.kill(os.constants.signals.SIGKILL);
+      throw error;
+    }
+  } else {
+    process.nextTick(() => child.emit('spawn'));
+  }
+  attachStdio(child, entries, native.fds);
 }
 
 /**

@@ -20,7 +20,7 @@ const STDIO = { inherit: -1, pipe: -2, ignore: -3, socket: -4 };
 
 const SANDBOX_KEYS = [
   'policy', 'policyCwd', 'pipeline', 'network', 'noProc', 'bwrapPath', 'maxProcesses', 'unixSockets',
-  'protect', 'unprotect', 'controllingTerminal',
+  'protect', 'unprotect', 'controllingTerminal', 'codexMarkers',
   'maxMemoryBytes', 'maxCpuSeconds', 'maxFileSizeBytes', 'maxOpenFiles', 'maxWallTimeMs',
 ];
 /** The optional resource limits: whole numbers from 1; their ranges are checked by the core. */
@@ -409,6 +409,9 @@ function sandboxOptions(options) {
   if (options.controllingTerminal !== undefined && typeof options.controllingTerminal !== 'boolean') {
     throw invalidArgument(`controllingTerminal must be a boolean, got ${describe(options.controllingTerminal)}`);
   }
+  if (options.codexMarkers !== undefined && typeof options.codexMarkers !== 'boolean') {
+    throw invalidArgument(`codexMarkers must be a boolean, got ${describe(options.codexMarkers)}`);
+  }
   if (options.controllingTerminal && options.detached) {
     throw invalidArgument('controllingTerminal cannot be combined with detached: a detached command leads a session of its own');
   }
@@ -433,6 +436,8 @@ function sandboxOptions(options) {
     maxWallTimeMs: options.maxWallTimeMs,
     // The caller's session and controlling terminal (TIOCSTI and TIOCLINUX stay refused).
     keepSession: options.controllingTerminal === true,
+    // The command gets exactly the environment given, as with child_process, unless asked.
+    networkMarker: options.codexMarkers === true,
   };
 }
 

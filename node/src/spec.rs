@@ -92,6 +92,8 @@ pub struct NativeSpec {
     pub detached: Option<bool>,
     /// Stay in the caller's session (and keep its controlling terminal): `controllingTerminal`.
     pub keep_session: Option<bool>,
+    /// `codexMarkers`: Codex's `CODEX_SANDBOX_NETWORK_DISABLED=1` without full network.
+    pub network_marker: Option<bool>,
 }
 
 /// Sets the policy's network access as `network` asks. `proxy` leaves the policy alone and
@@ -198,6 +200,7 @@ impl NativeSpec {
             wall_time: whole(self.max_wall_time_ms).map(std::time::Duration::from_millis),
         };
         spec.keep_session = self.keep_session.unwrap_or(false);
+        spec.network_marker = self.network_marker.unwrap_or(false);
         Ok(spec)
     }
 }

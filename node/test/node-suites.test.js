@@ -18,12 +18,6 @@ const KNOWN = {
     when: asRoot,
     why: 'as root another uid/gid is refused (ERR_SANDBOX_UNSUPPORTED): the sandbox\'s user namespace maps only the caller\'s ids',
   },
-  'spawnSync/spawnsync-env: exactly the environment given': {
-    why: 'the sandbox adds CODEX_SANDBOX_NETWORK_DISABLED=1 (Codex\'s marker) when the policy has no network',
-  },
-  'fork/fork-net-server: a net.Server sent as a handle': {
-    why: 'handles cannot be sent over the sandbox\'s channel (no SCM_RIGHTS): send(msg, handle) throws Node\'s ERR_INVALID_HANDLE_TYPE',
-  },
 };
 
 const impls = implementations();

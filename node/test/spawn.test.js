@@ -116,6 +116,10 @@ test('run(): cwd, env, encoding and maxBuffer', async () => {
   const binary = await sandbox.run('printf', ['\\001\\002'], { encoding: 'buffer' });
   assert.deepEqual(binary.stdout, Buffer.from([1, 2]));
   await assert.rejects(sandbox.run('yes', [], { maxBuffer: 1000 }), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
-  const marker = await sandbox.run('sh', ['-c', 'echo "$CODEX_SANDBOX_NETWORK_DISABLED"']);
-  assert.equal(marker.stdout, '1\n');
+  // Exactly the environment given, as child_process; Codex's marker only when asked.
+  const show = ['-c', 'echo "${CODEX_SANDBOX_NETWORK_DISABLED-unset}"'];
+  assert.equal((await sandbox.run('sh', show)).stdout, 'unset\n');
+  assert.equal((await sandbox.run('sh', show, { codexMarkers: true })).stdout, '1\n');
+  assert.equal((await sandbox.run('sh', show, { codexMarkers: true, policy: 'danger-full-access' })).stdout, 'unset\n');
+  assert.throws(() => sandbox.spawn('true', [], { codexMarkers: 'yes' }), { code: 'ERR_SANDBOX_INVALID_ARGUMENT', message: /codexMarkers/ });
 });

@@ -147,6 +147,10 @@ pub struct SandboxSpec {
     /// of `setsid`. Allowed only where the seccomp filter refuses TIOCSTI and TIOCLINUX (every
     /// sandboxed pipeline): the terminal can then be read and written, not typed into.
     pub keep_session: bool,
+    /// Add Codex's marker `CODEX_SANDBOX_NETWORK_DISABLED=1` to the environment when the policy
+    /// lacks full network access, as Codex's spawner does (the CLI and the C ABI; Node only
+    /// when asked, since `child_process` passes exactly the environment it is given).
+    pub network_marker: bool,
 }
 
 impl SandboxSpec {
@@ -169,6 +173,7 @@ impl SandboxSpec {
             protect: Vec::new(),
             unprotect: Vec::new(),
             keep_session: false,
+            network_marker: true,
         }
     }
 }
@@ -753,7 +758,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     let mut env = spec.env.clone();
     let mut env_added = Vec::new();
     // Codex's marker follows the policy: in proxy mode a policy without network keeps it.
-    if !spec.policy.has_full_network_access() {
+    if spec.network_marker && !spec.policy.has_full_network_access() {
         process::set_env(&mut env, &mut env_added, "CODEX_SANDBOX_NETWORK_DISABLED", "1");
     }
     let candidates = process::exec_candidates(program, &env);
