@@ -252,20 +252,19 @@ function normalizeSpawn(file, args, options, kind) {
   };
 }
 
-/** uid/gid: the core cannot change them, so only the caller's own ids are accepted. */
-function checkIds(options, file) {
-  const changes = [];
-  if (options.uid != null && options.uid !== process.getuid()) changes.push(`uid ${options.uid}`);
-  if (options.gid != null && options.gid !== process.getgid()) changes.push(`gid ${options.gid}`);
-  if (!changes.length) return;
-  if (process.getuid() !== 0) {
-    // What libuv reports: an unprivileged caller may not switch ids.
-    throw errors.errnoException(os.constants.errno.EPERM, 'spawn');
-  }
-  throw sandboxError(
-    'ERR_SANDBOX_UNSUPPORTED',
-    `${changes.join(' and ')} for \`${file}\`: the sandbox runs the command with the caller's ids (switching ids is not implemented)`,
-  );
+/**
+ * uid/gid: another id than the caller's needs root (what libuv reports otherwise: EPERM, with
+ * nothing spawned). For root the core runs the command as them (groups cleared, as libuv does);
+ * returns the ids to hand it, `{}` when there is nothing to switch.
+ */
+function checkIds(options) {
+  const asked = {};
+  if (options.uid != null && options.uid !== process.getuid()) asked.uid = options.uid;
+  if (options.gid != null && options.gid !== process.getgid()) asked.gid = options.gid;
+  if (asked.uid === undefined && asked.gid === undefined) return {};
+  if (process.getuid() !== 0) throw errors.errnoException(os.constants.errno.EPERM, 'spawn');
+  // As libuv passes them to setuid/setgid: unsigned (the core refuses -1, "unchanged").
+  return { uid: asked.uid === undefined ? undefined : asked.uid >>> 0, gid: asked.gid === undefined ? undefined : asked.gid >>> 0 };
 }
 
 function isHandleWrap(value) {

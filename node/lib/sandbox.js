@@ -114,14 +114,14 @@ module.exports = function createSandbox(binding) {
     else opts.validateAbortSignal(options.signal);
     const killSignal = opts.killSignal(options.killSignal);
     const { entries, ipc } = opts.stdioEntries(options.stdio, sync, normalized.channel);
-    opts.checkIds(options, normalized.file);
+    const ids = opts.checkIds(options);
     if (ipc >= 0) {
       // What Node's child reads to open its end of the channel (process.send, 'message').
       const mode = options.serialization === 'advanced' ? 'advanced' : 'json';
       const env = { keys: [...normalized.env.keys, 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE'], values: [...normalized.env.values, String(ipc), mode] };
       normalized = { ...normalized, env };
     }
-    const spec = opts.nativeSpec(normalized);
+    const spec = { ...opts.nativeSpec(normalized), ...ids };
     return { killSignal, entries, ipc, spec, codes: entries.map(opts.stdioCode) };
   }
 

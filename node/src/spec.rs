@@ -92,6 +92,10 @@ pub struct NativeSpec {
     pub detached: Option<bool>,
     /// Stay in the caller's session (and keep its controlling terminal): `controllingTerminal`.
     pub keep_session: Option<bool>,
+    /// Node's `uid`/`gid`, passed only when they differ from the caller's and the caller is
+    /// root (the JS layer throws EPERM otherwise); the core checks again.
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
 }
 
 /// Sets the policy's network access as `network` asks. `proxy` leaves the policy alone and
@@ -198,6 +202,7 @@ impl NativeSpec {
             wall_time: whole(self.max_wall_time_ms).map(std::time::Duration::from_millis),
         };
         spec.keep_session = self.keep_session.unwrap_or(false);
+        (spec.uid, spec.gid) = (self.uid, self.gid);
         Ok(spec)
     }
 }

@@ -36,6 +36,7 @@ use crate::seccomp::{MetadataRules, NetworkMode, SeccompPlan};
 use landlock::LandlockPlan;
 use mounts::{MountOp, ViewOptions};
 pub use pipeline::{Pipeline, PipelineRequest};
+pub use process::SwitchIds;
 
 /// Who carries out a `bwrap` plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -147,6 +148,11 @@ pub struct SandboxSpec {
     /// of `setsid`. Allowed only where the seccomp filter refuses TIOCSTI and TIOCLINUX (every
     /// sandboxed pipeline): the terminal can then be read and written, not typed into.
     pub keep_session: bool,
+    /// Run the command as this uid (Node's `uid`): only a root caller may ask for another id;
+    /// the supplementary groups are then cleared (as libuv does). `None` keeps the caller's.
+    pub uid: Option<u32>,
+    /// Run the command as this gid (Node's `gid`), on the same terms as [`SandboxSpec::uid`].
+    pub gid: Option<u32>,
 }
 
 impl SandboxSpec {
@@ -169,6 +175,8 @@ impl SandboxSpec {
             protect: Vec::new(),
             unprotect: Vec::new(),
             keep_session: false,
+            uid: None,
+            gid: None,
         }
     }
 }
@@ -435,6 +443,9 @@ pub struct ProcessPlan {
     pub close_other_fds: bool,
     /// Where `argv[0]` is looked for, in order.
     pub exec_candidates: Vec<PathBuf>,
+    /// The ids the command runs as, when the caller (root) asked for others than its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ids: Option<process::SwitchIds>,
 }
 
 /// The non-printable part of the plan: exact bytes for the child.
@@ -681,6 +692,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     let program = process::check_argv(&spec.argv)?;
     process::check_argv0(spec.argv0.as_deref())?;
     process::check_env(&spec.env)?;
+    let ids = process::switch_ids(spec.uid, spec.gid, host)?;
     if spec.max_processes == Some(0) {
         return Err(Error::argument("max-processes", "0 would let not even the command run; give at least 1"));
     }
@@ -784,6 +796,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
             limits,
             close_other_fds: true,
             exec_candidates: candidates.clone(),
+            ids,
         },
         env_added,
         warnings,
@@ -805,6 +818,15 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         return Err(Error::argument(
             "argv0",
             "an installed bwrap (bwrap-path) cannot start a program under another argv[0]; use the embedded launcher",
+        ));
+    }
+    // An installed bwrap writes its user namespace's maps itself (its own and nothing else),
+    // and a setuid bwrap refuses to run for a caller that switched ids: we cannot hand it
+    // another uid.
+    if let (Some(ids), Executor::SystemBwrap { .. }) = (&plan.process.ids, plan.executor()) {
+        return Err(Error::argument(
+            ids.field(),
+            "an installed bwrap (bwrap-path) cannot run the command as another uid or gid; use the embedded launcher",
         ));
     }
     // What the system bwrap will get, for --explain.
