@@ -253,16 +253,17 @@ function normalizeSpawn(file, args, options, kind) {
 }
 
 /**
- * uid/gid: another id than the caller's needs root (what libuv reports otherwise: EPERM, with
- * nothing spawned). For root the core runs the command as them (groups cleared, as libuv does);
- * returns the ids to hand it, `{}` when there is nothing to switch.
+ * uid/gid: the ids to hand the core, `{}` when there is nothing to switch. For root the core
+ * runs the command as them (groups cleared, as libuv does). Another id than the caller's needs
+ * root: otherwise `{ refused: true }`, libuv's EPERM with nothing spawned (spawn throws it,
+ * spawnSync returns it as `error`).
  */
 function checkIds(options) {
   const asked = {};
   if (options.uid != null && options.uid !== process.getuid()) asked.uid = options.uid;
   if (options.gid != null && options.gid !== process.getgid()) asked.gid = options.gid;
   if (asked.uid === undefined && asked.gid === undefined) return {};
-  if (process.getuid() !== 0) throw errors.errnoException(os.constants.errno.EPERM, 'spawn');
+  if (process.getuid() !== 0) return { refused: true };
   // As libuv passes them to setuid/setgid: unsigned (the core refuses -1, "unchanged").
   return { uid: asked.uid === undefined ? undefined : asked.uid >>> 0, gid: asked.gid === undefined ? undefined : asked.gid >>> 0 };
 }

@@ -10,14 +10,8 @@ const assert = require('node:assert/strict');
 const { implementations } = require('./compat.js');
 const { SUITES, loadSuite, runCases } = require('./node-suite.js');
 
-const asRoot = process.getuid() === 0;
-
 /** `suite/case name` -> why the sandbox differs; `when` limits it to some callers. */
 const KNOWN = {
-  'spawn/uid-gid: as root the ids are set; otherwise spawn throws EPERM': {
-    when: asRoot,
-    why: 'as root another uid/gid is refused (ERR_SANDBOX_UNSUPPORTED): the sandbox\'s user namespace maps only the caller\'s ids',
-  },
   'spawnSync/spawnsync-env: exactly the environment given': {
     why: 'the sandbox adds CODEX_SANDBOX_NETWORK_DISABLED=1 (Codex\'s marker) when the policy has no network',
   },

@@ -719,6 +719,9 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         None if spec.policy.has_full_network_access() => NetworkMode::Full,
         None => NetworkMode::Restricted,
     };
+    if let (Some(ids), Some(_)) = (&ids, &spec.bwrap_path) {
+        return Err(installed_bwrap_cannot_switch(ids));
+    }
     if spec.bwrap_path.is_some() && spec.pipeline == PipelineRequest::Landlock {
         return Err(Error::argument("bwrap-path", "a system bwrap can only run the bwrap pipeline (--pipeline bwrap)"));
     }
@@ -820,14 +823,9 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
             "an installed bwrap (bwrap-path) cannot start a program under another argv[0]; use the embedded launcher",
         ));
     }
-    // An installed bwrap writes its user namespace's maps itself (its own and nothing else),
-    // and a setuid bwrap refuses to run for a caller that switched ids: we cannot hand it
-    // another uid.
+    // `auto` may have chosen an installed bwrap.
     if let (Some(ids), Executor::SystemBwrap { .. }) = (&plan.process.ids, plan.executor()) {
-        return Err(Error::argument(
-            ids.field(),
-            "an installed bwrap (bwrap-path) cannot run the command as another uid or gid; use the embedded launcher",
-        ));
+        return Err(installed_bwrap_cannot_switch(ids));
     }
     // What the system bwrap will get, for --explain.
     if let Executor::SystemBwrap { path, .. } = plan.executor() {
@@ -837,6 +835,15 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         }
     }
     Ok(plan)
+}
+
+/// An installed bwrap writes its user namespace's maps itself (the caller's ids only), and a
+/// setuid bwrap refuses callers that switched ids: it cannot run the command as other ids.
+fn installed_bwrap_cannot_switch(ids: &SwitchIds) -> Error {
+    Error::argument(
+        ids.field(),
+        "an installed bwrap (bwrap-path) cannot run the command as another uid or gid; use the embedded launcher",
+    )
 }
 
 /// Processes and threads a sandbox may have at once, by default.
