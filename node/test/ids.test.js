@@ -193,6 +193,67 @@ test('as root: danger-full-access runs the command as uid/gid 65534', (t) => {
   checkConfiguration(runConfiguration({ policy: 'danger-full-access' }), { pipeline: 'unsandboxed' });
 });
 
+// A Node that starts a long command as 65534 and prints its pid (the sandbox's init), then
+// waits to be killed.
+const LAUNCHER_OF_SLEEP = String.raw`
+const sandbox = require(process.argv[1]);
+const child = sandbox.spawn('/bin/sleep', ['100'], { policy: 'read-only', cwd: '/', pipeline: process.argv[2], uid: ${NOBODY}, gid: ${NOBODY}, stdio: 'ignore' });
+child.on('spawn', () => process.stdout.write(child.pid + '\n'));
+child.on('error', (e) => { process.stdout.write('error ' + e.message + '\n'); process.exit(1); });
+setTimeout(() => {}, 100000);
+`;
+
+/** The `Uid:` line of `/proc/<pid>/status`, or null once the process is gone. */
+function uidsOf(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Uid:\s+(.*)$/m)[1].split(/\s+/).map(Number);
+  } catch {
+    return null;
+  }
+}
+
+for (const pipeline of ['landlock', 'bwrap']) {
+  test(`as root: the ${pipeline} sandbox's init runs as 65534 and still dies with its launcher`, async (t) => {
+    if (!asRoot) return t.skip('switching ids needs root');
+    if (pipeline === 'bwrap' ? !host.namespaces.available : !host.landlock.available) return skip(t, `the ${pipeline} pipeline is unavailable here`);
+    const launcher = cp.spawn(process.execPath, ['-e', LAUNCHER_OF_SLEEP, ROOT, pipeline], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise((resolve, reject) => {
+      let out = '';
+      launcher.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('\n')) resolve(out.trim());
+      });
+      launcher.on('exit', () => reject(new Error(`the launcher exited: ${out}`)));
+    });
+    const pid = Number(line);
+    assert.ok(pid > 0, line);
+    // Ended by the test if the sandbox fails to die: init and the command under it.
+    const tree = [pid, ...fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)];
+    try {
+      // The credentials changed in init too (the kernel then clears the parent-death signal,
+      // which the child arms again).
+      assert.deepEqual(uidsOf(pid), [NOBODY, NOBODY, NOBODY, NOBODY]);
+    } finally {
+      launcher.kill('SIGKILL');
+    }
+    let gone = false;
+    for (let i = 0; i < 100 && !gone; i++) {
+      gone = uidsOf(pid) === null || /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (!gone) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (!gone) {
+      for (const stray of tree) {
+        try {
+          process.kill(stray, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    assert.ok(gone, `the sandbox (pid ${pid}) outlived its launcher`);
+  });
+}
+
 test('not root: another uid or gid is EPERM as with child_process, and nothing runs', (t) => {
   if (asRoot) return t.skip('runs as uid 65534 (nobody.test.js)');
   const dir = tempDir('codex-sandbox-ids-eperm-');

@@ -102,7 +102,8 @@ pub struct NamespacePlan {
     /// How `lo` is brought up in that namespace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loopback: Option<&'static str>,
-    /// The caller's effective uid and gid, mapped to themselves.
+    /// The caller's effective uid and gid, mapped to themselves (and the ids the command switches
+    /// to, where it does).
     pub id_map: String,
 }
 
@@ -826,6 +827,12 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     // `auto` may have chosen an installed bwrap.
     if let (Some(ids), Executor::SystemBwrap { .. }) = (&plan.process.ids, plan.executor()) {
         return Err(installed_bwrap_cannot_switch(ids));
+    }
+    if let (Some(ids), Enforcement::Namespaces { namespaces, .. }) = (plan.process.ids, &mut plan.enforcement) {
+        namespaces.id_map = format!(
+            "uid {0} -> {0} and {1} -> {1}, gid {2} -> {2} and {3} -> {3} (written by the launcher); the command runs as uid {1}, gid {3}",
+            host.euid, ids.uid, host.egid, ids.gid
+        );
     }
     // What the system bwrap will get, for --explain.
     if let Executor::SystemBwrap { path, .. } = plan.executor() {

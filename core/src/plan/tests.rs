@@ -622,8 +622,10 @@ fn another_uid_or_gid_needs_a_root_caller_and_the_embedded_launcher() {
     let root = HostFacts { euid: 0, egid: 0, ..host() };
     let mut s = spec(&["true"]);
     s.uid = Some(65534);
-    let ids = plan(&s, &root).process().ids.unwrap();
+    let switching = plan(&s, &root);
+    let ids = switching.process().ids.unwrap();
     assert_eq!((ids.uid, ids.gid), (65534, 0), "the gid stays the caller's");
+    assert!(switching.namespaces().unwrap().id_map.contains("the command runs as uid 65534, gid 0"));
     s.pipeline = PipelineRequest::Landlock;
     s.gid = Some(65533);
     let ids = plan(&s, &root).process().ids.unwrap();
