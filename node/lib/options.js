@@ -254,18 +254,20 @@ function normalizeSpawn(file, args, options, kind) {
 
 /**
  * uid/gid: the ids to hand the core, `{}` when there is nothing to switch. For root the core
- * runs the command as them (groups cleared, as libuv does). Another id than the caller's needs
- * root: otherwise `{ refused: true }`, libuv's EPERM with nothing spawned (spawn throws it,
- * spawnSync returns it as `error`).
+ * runs the command as them, its own included (groups cleared, as libuv clears them whenever
+ * either is given). Another id than the caller's needs root: otherwise `{ refused: true }`,
+ * libuv's EPERM with nothing spawned (spawn throws it, spawnSync returns it as `error`); the
+ * caller's own ids change nothing then.
  */
 function checkIds(options) {
-  const asked = {};
-  if (options.uid != null && options.uid !== process.getuid()) asked.uid = options.uid;
-  if (options.gid != null && options.gid !== process.getgid()) asked.gid = options.gid;
-  if (asked.uid === undefined && asked.gid === undefined) return {};
-  if (process.getuid() !== 0) return { refused: true };
+  const { uid, gid } = options;
+  if (uid == null && gid == null) return {};
+  if (process.getuid() !== 0) {
+    const other = (uid != null && uid !== process.getuid()) || (gid != null && gid !== process.getgid());
+    return other ? { refused: true } : {};
+  }
   // As libuv passes them to setuid/setgid: unsigned (the core refuses -1, "unchanged").
-  return { uid: asked.uid === undefined ? undefined : asked.uid >>> 0, gid: asked.gid === undefined ? undefined : asked.gid >>> 0 };
+  return { uid: uid == null ? undefined : uid >>> 0, gid: gid == null ? undefined : gid >>> 0 };
 }
 
 function isHandleWrap(value) {

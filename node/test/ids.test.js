@@ -254,6 +254,28 @@ for (const pipeline of ['landlock', 'bwrap']) {
   });
 }
 
+test('as root with supplementary groups: uid/gid, even root\'s own, clear them as with child_process', (t) => {
+  if (!asRoot) return t.skip('needs root');
+  if (cp.spawnSync('setpriv', ['--version']).status !== 0) return skip(t, 'setpriv is not installed');
+  const pipelines = [host.landlock.available && 'landlock', host.namespaces.available && 'bwrap', 'danger-full-access'].filter(Boolean);
+  const script = `
+    const cp = require('node:child_process');
+    const sandbox = require(process.argv[1]);
+    const out = {};
+    for (const [name, impl, extra] of [['child_process', cp, {}], ...JSON.parse(process.argv[2]).map((p) => [p, sandbox, p === 'danger-full-access' ? { policy: p } : { policy: 'read-only', pipeline: p }])]) {
+      out[name] = [{}, { uid: 0 }, { gid: 0 }, { uid: 0, gid: 0 }].map((ids) => impl.spawnSync('/usr/bin/id', ['-G'], { cwd: '/', ...extra, ...ids, encoding: 'utf8' }).stdout);
+    }
+    process.stdout.write(JSON.stringify(out));`;
+  const result = cp.spawnSync('setpriv', ['--groups', '5,6', process.execPath, '-e', script, ROOT, JSON.stringify(pipelines)], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 0, result.stderr);
+  const out = JSON.parse(result.stdout);
+  assert.deepEqual(out.child_process, ['0 5 6\n', '0\n', '0\n', '0\n'], 'child_process itself');
+  // Without uid/gid the groups stay; in a user namespace those it does not map show as the
+  // overflow gid (65534), so only the switched cases are compared there.
+  assert.deepEqual(out['danger-full-access'], out.child_process, 'danger-full-access');
+  for (const pipeline of pipelines) assert.deepEqual(out[pipeline].slice(1), out.child_process.slice(1), pipeline);
+});
+
 test('not root: another uid or gid is EPERM as with child_process, and nothing runs', (t) => {
   if (asRoot) return t.skip('runs as uid 65534 (nobody.test.js)');
   const dir = tempDir('codex-sandbox-ids-eperm-');
