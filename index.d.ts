@@ -202,9 +202,10 @@ export interface SandboxOptions {
 }
 
 /**
- * child_process's spawn options plus the sandbox's. `uid`/`gid` must be the caller's own;
- * `detached` children outlive the spawning thread (the command always gets a new session
- * unless `controllingTerminal`).
+ * child_process's spawn options plus the sandbox's. `uid`/`gid` switch the command's ids as
+ * child_process does (root only, else EPERM; not with `bwrapPath`); `detached` children
+ * outlive the spawning thread (the command always gets a new session unless
+ * `controllingTerminal`).
  */
 export interface SpawnOptions extends Omit<cp.SpawnOptions, 'stdio'>, SandboxOptions {
   stdio?: SandboxStdio | undefined;

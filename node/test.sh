@@ -46,6 +46,7 @@ exec node --test --test-reporter=spec \
     node/test/node-suites.test.js \
     node/test/terminal.test.js \
     node/test/detached.test.js \
+    node/test/ids.test.js \
     node/test/package.test.js \
     node/test/packaging.test.js \
     node/test/nobody.test.js

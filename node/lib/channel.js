@@ -23,7 +23,8 @@ const { EINVAL } = os.constants.errno;
  * `spawn` also counts the channel towards 'close' and queues the 'spawn' event.
  */
 function attachChannel(child, fd, index, serialization) {
-  const stdio = Array.from({ length: index + 1 }, (_, i) => (i === index ? 'ipc' : 'ignore'));
+  // At least three entries: Node makes pipes of missing standard streams.
+  const stdio = Array.from({ length: Math.max(index + 1, 3) }, (_, i) => (i === index ? 'ipc' : 'ignore'));
   let opened = false;
   const standIn = {
     pid: child.pid,

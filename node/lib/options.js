@@ -252,20 +252,22 @@ function normalizeSpawn(file, args, options, kind) {
   };
 }
 
-/** uid/gid: the core cannot change them, so only the caller's own ids are accepted. */
-function checkIds(options, file) {
-  const changes = [];
-  if (options.uid != null && options.uid !== process.getuid()) changes.push(`uid ${options.uid}`);
-  if (options.gid != null && options.gid !== process.getgid()) changes.push(`gid ${options.gid}`);
-  if (!changes.length) return;
+/**
+ * uid/gid: the ids to hand the core, `{}` when there is nothing to switch. For root the core
+ * runs the command as them, its own included (groups cleared, as libuv clears them whenever
+ * either is given). Another id than the caller's needs root: otherwise `{ refused: true }`,
+ * libuv's EPERM with nothing spawned (spawn throws it, spawnSync returns it as `error`); the
+ * caller's own ids change nothing then.
+ */
+function checkIds(options) {
+  const { uid, gid } = options;
+  if (uid == null && gid == null) return {};
   if (process.getuid() !== 0) {
-    // What libuv reports: an unprivileged caller may not switch ids.
-    throw errors.errnoException(os.constants.errno.EPERM, 'spawn');
+    const other = (uid != null && uid !== process.getuid()) || (gid != null && gid !== process.getgid());
+    return other ? { refused: true } : {};
   }
-  throw sandboxError(
-    'ERR_SANDBOX_UNSUPPORTED',
-    `${changes.join(' and ')} for \`${file}\`: the sandbox runs the command with the caller's ids (switching ids is not implemented)`,
-  );
+  // As libuv passes them to setuid/setgid: unsigned (the core refuses -1, "unchanged").
+  return { uid: uid == null ? undefined : uid >>> 0, gid: gid == null ? undefined : gid >>> 0 };
 }
 
 function isHandleWrap(value) {

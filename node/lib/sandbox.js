@@ -12,7 +12,7 @@ const createExec = require('./exec.js');
 
 const { SandboxedChild, kReferenced } = childModule;
 const { fromNative, isInputError, sandboxError, invalidArgument, errnoException, abortError } = errors;
-const { ENOENT, ENOEXEC, EACCES, EAGAIN, EMFILE, ENFILE } = os.constants.errno;
+const { ENOENT, ENOEXEC, EACCES, EAGAIN, EMFILE, ENFILE, EPERM } = os.constants.errno;
 
 /** The errors libuv reports through 'error' (Node throws every other spawn errno). */
 const REPORTED_ERRNOS = new Set([EACCES, EAGAIN, EMFILE, ENFILE, ENOENT]);
@@ -114,15 +114,16 @@ module.exports = function createSandbox(binding) {
     else opts.validateAbortSignal(options.signal);
     const killSignal = opts.killSignal(options.killSignal);
     const { entries, ipc } = opts.stdioEntries(options.stdio, sync, normalized.channel);
-    opts.checkIds(options, normalized.file);
+    const { refused: idsRefused, ...ids } = opts.checkIds(options);
+    if (idsRefused && !sync) throw errnoException(EPERM, 'spawn');
     if (ipc >= 0) {
       // What Node's child reads to open its end of the channel (process.send, 'message').
       const mode = options.serialization === 'advanced' ? 'advanced' : 'json';
       const env = { keys: [...normalized.env.keys, 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE'], values: [...normalized.env.values, String(ipc), mode] };
       normalized = { ...normalized, env };
     }
-    const spec = opts.nativeSpec(normalized);
-    return { killSignal, entries, ipc, spec, codes: entries.map(opts.stdioCode) };
+    const spec = { ...opts.nativeSpec(normalized), ...ids };
+    return { killSignal, entries, ipc, spec, codes: entries.map(opts.stdioCode), idsRefused };
   }
 
   function spawnNormalized(normalized) {
@@ -186,7 +187,14 @@ module.exports = function createSandbox(binding) {
   /** child_process.spawnSync, sandboxed: blocks this thread until the command has ended. */
   function spawnSyncNormalized(normalized) {
     const { options } = normalized;
-    const { killSignal = os.constants.signals.SIGTERM, entries, spec, codes } = prepare(normalized, true);
+    const { killSignal = os.constants.signals.SIGTERM, entries, spec, codes, idsRefused } = prepare(normalized, true);
+    if (idsRefused) {
+      // What child_process.spawnSync returns for libuv's EPERM: nothing ran.
+      const error = errnoException(EPERM, `spawnSync ${normalized.file}`);
+      error.path = normalized.file;
+      error.spawnargs = normalized.spawnargs.slice(1);
+      return { error, status: null, signal: null, output: null, pid: 0, stdout: null, stderr: null };
+    }
     let { input } = options;
     if (!input && entries[0].type === 'input') input = entries[0].input;
     if (input != null) {

@@ -94,6 +94,10 @@ pub struct NativeSpec {
     pub keep_session: Option<bool>,
     /// `codexMarkers`: Codex's `CODEX_SANDBOX_NETWORK_DISABLED=1` without full network.
     pub network_marker: Option<bool>,
+    /// Node's `uid`/`gid`, passed only when they differ from the caller's and the caller is
+    /// root (the JS layer throws EPERM otherwise); the core checks again.
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
 }
 
 /// Sets the policy's network access as `network` asks. `proxy` leaves the policy alone and
@@ -201,6 +205,7 @@ impl NativeSpec {
         };
         spec.keep_session = self.keep_session.unwrap_or(false);
         spec.network_marker = self.network_marker.unwrap_or(false);
+        (spec.uid, spec.gid) = (self.uid, self.gid);
         Ok(spec)
     }
 }

@@ -30,6 +30,7 @@ const TESTS = [
   'node-suites.test.js',
   'terminal.test.js',
   'detached.test.js',
+  'ids.test.js',
 ];
 
 function skipReason() {

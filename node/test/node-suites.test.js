@@ -10,15 +10,12 @@ const assert = require('node:assert/strict');
 const { implementations } = require('./compat.js');
 const { SUITES, loadSuite, runCases } = require('./node-suite.js');
 
-const asRoot = process.getuid() === 0;
-
-/** `suite/case name` -> why the sandbox differs; `when` limits it to some callers. */
-const KNOWN = {
-  'spawn/uid-gid: as root the ids are set; otherwise spawn throws EPERM': {
-    when: asRoot,
-    why: 'as root another uid/gid is refused (ERR_SANDBOX_UNSUPPORTED): the sandbox\'s user namespace maps only the caller\'s ids',
-  },
-};
+/**
+ * `suite/case name` -> why the sandbox differs; `when` limits it to some callers. Empty: every
+ * case passes against the sandbox. A difference that must stay is listed here with its reason,
+ * and in the README's Node section.
+ */
+const KNOWN = {};
 
 const impls = implementations();
 

@@ -78,7 +78,7 @@ pub(crate) fn bind_only_namespaces(plan: &SandboxPlan, targets: Vec<BindTarget>)
     }
     ops.extend(targets.into_iter().map(PreparedOp::ReadOnlyBind));
     Ok(NamespaceImage {
-        id_maps: id_maps(),
+        id_maps: child_id_maps(plan),
         ops,
         clone_first: Vec::new(),
         loopback: false,
@@ -147,7 +147,7 @@ pub(crate) fn namespaces(plan: &SandboxPlan, targets: &[BindTarget]) -> Result<N
         });
     }
     Ok(NamespaceImage {
-        id_maps: id_maps(),
+        id_maps: child_id_maps(plan),
         ops,
         clone_first,
         loopback: plan.namespaces().is_some_and(|ns| ns.network),
@@ -253,11 +253,29 @@ fn identify(path: &Path) -> Result<(BindTarget, bool)> {
     Ok((BindTarget { path: c_path(path)?, dev: metadata.dev(), ino: metadata.ino() }, metadata.is_dir()))
 }
 
-/// The uid and gid maps of the new user namespace: the caller's effective ids (the kernel's
-/// rule for an unprivileged writer), mapped to themselves.
-fn id_maps() -> (Vec<u8>, Vec<u8>) {
+/// The uid and gid maps the child writes into its new user namespace: the caller's effective
+/// ids (the kernel's rule for an unprivileged writer), mapped to themselves. None when the
+/// command switches ids: the launcher writes [`launcher_id_maps`] then.
+fn child_id_maps(plan: &SandboxPlan) -> Option<(Vec<u8>, Vec<u8>)> {
+    if plan.process.ids.is_some() {
+        return None;
+    }
     let (uid, gid) = (sys::geteuid(), sys::getegid());
-    (format!("{uid} {uid} 1\n").into_bytes(), format!("{gid} {gid} 1\n").into_bytes())
+    Some((format!("{uid} {uid} 1\n").into_bytes(), format!("{gid} {gid} 1\n").into_bytes()))
+}
+
+/// The maps the launcher (root) writes for a command that switches ids: the caller's ids and
+/// the command's, each mapped to itself, so the child can set up the view as the caller and
+/// then switch, and the command's files belong to its ids on the host.
+pub(crate) fn launcher_id_maps(ids: &crate::plan::SwitchIds) -> (Vec<u8>, Vec<u8>) {
+    let map = |own: u32, target: u32| {
+        let mut map = format!("{own} {own} 1\n");
+        if target != own {
+            map.push_str(&format!("{target} {target} 1\n"));
+        }
+        map.into_bytes()
+    };
+    (map(sys::geteuid(), ids.uid), map(sys::getegid(), ids.gid))
 }
 
 pub(crate) fn c_path(path: &Path) -> Result<CString> {

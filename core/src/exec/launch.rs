@@ -54,7 +54,7 @@ pub(crate) fn launch(
 ) -> Result<Launched> {
     let floor = options.fd_floor;
     let targets = image::protected_targets(plan, placeholders, floor)?;
-    // The budget as a cgroup of the run's own: the child waits on `cgroup_wait` until it is in.
+    // The budget as a cgroup of the run's own: the child waits on `launcher_gate` until it is in.
     let mut cgroup_limits = Vec::new();
     if let (Some(parent), Some(budget)) = (&plan.process.pids_cgroup, plan.process.max_processes) {
         cgroup_limits.push((parent, CgroupLimit::Pids(budget)));
@@ -63,7 +63,6 @@ pub(crate) fn launch(
         cgroup_limits.push((&memory.cgroup, CgroupLimit::Memory(memory.max_bytes)));
     }
     let cgroup = if cgroup_limits.is_empty() { None } else { Some(RunCgroup::create(&cgroup_limits)?) };
-    let cgroup_wait = cgroup.as_ref().map(|_| pipe("create the cgroup pipe", floor)).transpose()?;
     let (report_read, report_write) = pipe("create the report pipe", floor)?;
     // Both pipelines run the command under an init of the sandbox's own; the seccomp-only
     // and unsandboxed plans run it directly.
@@ -122,6 +121,13 @@ pub(crate) fn launch(
         _ => None,
     };
     let clone_flags = clone_flags(namespaces.as_ref().map(|ns| (ns.pid_namespace, ns.loopback)));
+    // A command that switches ids in a user namespace needs both ids mapped, which only the
+    // launcher (root outside) may write; the child then writes none.
+    let launcher_maps = plan.process.ids.as_ref().filter(|_| namespaces.is_some()).map(image::launcher_id_maps);
+    // The child waits on this until the launcher has done its part after the clone.
+    let launcher_gate = (cgroup.is_some() || launcher_maps.is_some())
+        .then(|| pipe("create the launcher's gate pipe", floor))
+        .transpose()?;
 
     let argv_storage = c_strings(plan.exec.argv.iter().map(|a| a.as_bytes().to_vec()))?;
     let env_storage = c_strings(plan.exec.env.iter().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()))?;
@@ -151,7 +157,8 @@ pub(crate) fn launch(
         new_session: plan.process.new_session,
         // RLIMIT_NPROC where it counts the sandbox apart; the cgroup does it otherwise.
         max_processes: plan.process.max_processes.filter(|_| plan.process.pids_cgroup.is_none()),
-        cgroup_wait: cgroup_wait.as_ref().map(|(read, write)| (read.as_raw_fd(), write.as_raw_fd())),
+        launcher_gate: launcher_gate.as_ref().map(|(read, write)| (read.as_raw_fd(), write.as_raw_fd())),
+        switch_ids: plan.process.ids.map(|ids| (ids.uid, ids.gid)),
         rlimits: plan
             .process
             .limits
@@ -178,15 +185,19 @@ pub(crate) fn launch(
     let status = status_pipe.map(|(read, _write)| read);
     let control = control.map(|(parent_end, _child_end)| parent_end);
     let (pid, pidfd) = cloned.map_err(|errno| clone_error(errno, clone_flags))?;
-    if let (Some(run_cgroup), Some((wait_read, wait_write))) = (&cgroup, cgroup_wait) {
-        drop(wait_read);
+    if let Some((gate_read, gate_write)) = launcher_gate {
+        drop(gate_read);
         // The child does nothing until this byte arrives; closing instead ends it.
-        let moved = run_cgroup.add(pid).and_then(|()| {
-            sys::write_all(wait_write.as_raw_fd(), &[1])
-                .map_err(|errno| Error::setup("let the sandbox go on in its pids cgroup", errno.into_io()))
-        });
-        drop(wait_write);
-        if let Err(error) = moved {
+        let ready = cgroup
+            .as_ref()
+            .map_or(Ok(()), |run_cgroup| run_cgroup.add(pid))
+            .and_then(|()| launcher_maps.as_ref().map_or(Ok(()), |maps| write_id_maps(pid, maps)))
+            .and_then(|()| {
+                sys::write_all(gate_write.as_raw_fd(), &[1])
+                    .map_err(|errno| Error::setup("let the sandbox go on", errno.into_io()))
+            });
+        drop(gate_write);
+        if let Err(error) = ready {
             let _ = sys::kill(pid, libc::SIGKILL);
             let _ = sys::waitpid(pid, 0);
             if let Some(cgroup) = cgroup {
@@ -234,6 +245,19 @@ pub(crate) fn launch(
             Err(Error::setup("read the child's report", errno.into_io()))
         }
     }
+}
+
+/// Writes the uid and gid maps of the child's user namespace (`setgroups` stays allowed: the
+/// child clears its supplementary groups when it switches ids). Each map in one write, as the
+/// kernel requires.
+fn write_id_maps(pid: libc::pid_t, (uid_map, gid_map): &(Vec<u8>, Vec<u8>)) -> Result<()> {
+    use std::io::Write;
+    for (name, map) in [("uid_map", uid_map), ("gid_map", gid_map)] {
+        let path = format!("/proc/{pid}/{name}");
+        let written = std::fs::OpenOptions::new().write(true).open(&path).and_then(|mut file| file.write_all(map));
+        written.map_err(|source| Error::path("cannot write the sandbox's id map", path, source))?;
+    }
+    Ok(())
 }
 
 /// The supervisor's image, when the plan has one (the metadata supervisor, the connect broker

@@ -39,7 +39,7 @@ macro_rules! stages {
 stages! {
     ParentDeathSignal => "set the parent-death signal",
     ParentGone => "the spawning process exited before the sandbox started",
-    Cgroup => "wait to be put into the run's pids cgroup",
+    LaunchGate => "wait for the launcher to put the sandbox into its cgroups and write its id maps",
     NewSession => "start a new session (setsid)",
     Stdio => "set up the command's descriptors",
     SetgroupsDeny => "write /proc/self/setgroups in the new user namespace",
@@ -59,6 +59,9 @@ stages! {
     ProxyListen => "listen on a proxy port inside the sandbox",
     Loopback => "bring up lo in the sandbox's network namespace (proxy mode needs it)",
     Chdir => "change to the command's working directory",
+    ClearGroups => "clear the supplementary groups (setgroups) to switch ids",
+    SetGid => "switch to the requested gid (setresgid)",
+    SetUid => "switch to the requested uid (setresuid)",
     Fork => "fork the command under the sandbox's init",
     Subreaper => "make the sandbox's init a subreaper that can list its children (PR_SET_CHILD_SUBREAPER, /proc/thread-self/children)",
     CloseFds => "close inherited file descriptors",

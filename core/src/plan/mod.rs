@@ -36,6 +36,7 @@ use crate::seccomp::{MetadataRules, NetworkMode, SeccompPlan};
 use landlock::LandlockPlan;
 use mounts::{MountOp, ViewOptions};
 pub use pipeline::{Pipeline, PipelineRequest};
+pub use process::SwitchIds;
 
 /// Who carries out a `bwrap` plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -101,7 +102,8 @@ pub struct NamespacePlan {
     /// How `lo` is brought up in that namespace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loopback: Option<&'static str>,
-    /// The caller's effective uid and gid, mapped to themselves.
+    /// The caller's effective uid and gid, mapped to themselves (and the ids the command switches
+    /// to, where it does).
     pub id_map: String,
 }
 
@@ -151,6 +153,11 @@ pub struct SandboxSpec {
     /// lacks full network access, as Codex's spawner does (the CLI and the C ABI; Node only
     /// when asked, since `child_process` passes exactly the environment it is given).
     pub network_marker: bool,
+    /// Run the command as this uid (Node's `uid`): only a root caller may ask for another id;
+    /// the supplementary groups are then cleared (as libuv does). `None` keeps the caller's.
+    pub uid: Option<u32>,
+    /// Run the command as this gid (Node's `gid`), on the same terms as [`SandboxSpec::uid`].
+    pub gid: Option<u32>,
 }
 
 impl SandboxSpec {
@@ -174,6 +181,8 @@ impl SandboxSpec {
             unprotect: Vec::new(),
             keep_session: false,
             network_marker: true,
+            uid: None,
+            gid: None,
         }
     }
 }
@@ -440,6 +449,9 @@ pub struct ProcessPlan {
     pub close_other_fds: bool,
     /// Where `argv[0]` is looked for, in order.
     pub exec_candidates: Vec<PathBuf>,
+    /// The ids the command runs as, when the caller (root) asked for others than its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ids: Option<process::SwitchIds>,
 }
 
 /// The non-printable part of the plan: exact bytes for the child.
@@ -686,6 +698,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
     let program = process::check_argv(&spec.argv)?;
     process::check_argv0(spec.argv0.as_deref())?;
     process::check_env(&spec.env)?;
+    let ids = process::switch_ids(spec.uid, spec.gid, host)?;
     if spec.max_processes == Some(0) {
         return Err(Error::argument("max-processes", "0 would let not even the command run; give at least 1"));
     }
@@ -712,6 +725,9 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         None if spec.policy.has_full_network_access() => NetworkMode::Full,
         None => NetworkMode::Restricted,
     };
+    if let (Some(ids), Some(_)) = (&ids, &spec.bwrap_path) {
+        return Err(installed_bwrap_cannot_switch(ids));
+    }
     if spec.bwrap_path.is_some() && spec.pipeline == PipelineRequest::Landlock {
         return Err(Error::argument("bwrap-path", "a system bwrap can only run the bwrap pipeline (--pipeline bwrap)"));
     }
@@ -789,6 +805,7 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
             limits,
             close_other_fds: true,
             exec_candidates: candidates.clone(),
+            ids,
         },
         env_added,
         warnings,
@@ -812,6 +829,16 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
             "an installed bwrap (bwrap-path) cannot start a program under another argv[0]; use the embedded launcher",
         ));
     }
+    // `auto` may have chosen an installed bwrap.
+    if let (Some(ids), Executor::SystemBwrap { .. }) = (&plan.process.ids, plan.executor()) {
+        return Err(installed_bwrap_cannot_switch(ids));
+    }
+    if let (Some(ids), Enforcement::Namespaces { namespaces, .. }) = (plan.process.ids, &mut plan.enforcement) {
+        namespaces.id_map = format!(
+            "uid {0} -> {0} and {1} -> {1}, gid {2} -> {2} and {3} -> {3} (written by the launcher); the command runs as uid {1}, gid {3}",
+            host.euid, ids.uid, host.egid, ids.gid
+        );
+    }
     // What the system bwrap will get, for --explain.
     if let Executor::SystemBwrap { path, .. } = plan.executor() {
         let rendered = bwrap_args::command_line(&plan, &path.clone(), plan.seccomp().map(|_| "FD"), "STATUS_FD");
@@ -820,6 +847,15 @@ pub fn prepare_for(spec: &SandboxSpec, host: &HostFacts) -> Result<SandboxPlan> 
         }
     }
     Ok(plan)
+}
+
+/// An installed bwrap writes its user namespace's maps itself (the caller's ids only), and a
+/// setuid bwrap refuses callers that switched ids: it cannot run the command as other ids.
+fn installed_bwrap_cannot_switch(ids: &SwitchIds) -> Error {
+    Error::argument(
+        ids.field(),
+        "an installed bwrap (bwrap-path) cannot run the command as another uid or gid; use the embedded launcher",
+    )
 }
 
 /// Processes and threads a sandbox may have at once, by default.

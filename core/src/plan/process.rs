@@ -5,7 +5,10 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use crate::error::{Error, Result};
+use crate::probe::HostFacts;
 
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
@@ -23,6 +26,60 @@ pub(crate) fn check_argv(argv: &[OsString]) -> Result<&OsStr> {
         }
     }
     Ok(program)
+}
+
+/// The ids the command runs as instead of the caller's, as libuv switches them: the
+/// supplementary groups cleared, then the gid, then the uid. An id not asked for stays the
+/// caller's (effective) one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SwitchIds {
+    pub uid: u32,
+    pub gid: u32,
+    /// Which of the two the caller asked for: `uid`, `gid` or both (for errors).
+    #[serde(skip)]
+    pub(crate) asked: (bool, bool),
+}
+
+impl SwitchIds {
+    /// The option an error about the switch names.
+    pub(crate) fn field(&self) -> &'static str {
+        if self.asked.0 { "uid" } else { "gid" }
+    }
+}
+
+/// Validates `uid`/`gid`: another id than the caller's needs a root caller (the kernel's rule
+/// for `setuid`/`setgid`, which the command would meet anyway); the caller's own ids switch
+/// nothing for an unprivileged caller. A root caller always switches when asked (its
+/// supplementary groups are cleared, as libuv clears them).
+pub(crate) fn switch_ids(uid: Option<u32>, gid: Option<u32>, host: &HostFacts) -> Result<Option<SwitchIds>> {
+    if uid.is_none() && gid.is_none() {
+        return Ok(None);
+    }
+    for (field, id) in [("uid", uid), ("gid", gid)] {
+        if id == Some(u32::MAX) {
+            // What the kernel's set*id calls read as "leave unchanged": never a switch.
+            return Err(Error::argument(field, "4294967295 (-1) is not an id"));
+        }
+    }
+    if host.euid != 0 {
+        for (field, asked, own) in [("uid", uid, host.euid), ("gid", gid, host.egid)] {
+            if let Some(id) = asked.filter(|id| *id != own) {
+                return Err(Error::argument(
+                    field,
+                    format!(
+                        "{id}: only root may run the command as another {field} (this process runs as uid {})",
+                        host.euid
+                    ),
+                ));
+            }
+        }
+        return Ok(None);
+    }
+    Ok(Some(SwitchIds {
+        uid: uid.unwrap_or(host.euid),
+        gid: gid.unwrap_or(host.egid),
+        asked: (uid.is_some(), gid.is_some()),
+    }))
 }
 
 /// `argv0` may be empty (execve allows it) but holds no NUL byte.

@@ -598,3 +598,48 @@ fn a_memory_limit_bounds_the_sandbox_where_a_memory_cgroup_can_be_made() {
     full.limits.wall_time = Some(std::time::Duration::from_secs(1));
     assert!(error(&full, &host()).contains("a wall-clock limit of 1000 ms"));
 }
+
+/// `uid`/`gid`: another id needs a root caller (the field is named, nothing is planned); the
+/// caller's own ids switch nothing; root gets the switch, an id not asked for staying its own;
+/// an installed bwrap cannot run the command as another id.
+#[test]
+fn another_uid_or_gid_needs_a_root_caller_and_the_embedded_launcher() {
+    let unprivileged = host();
+    for (uid, gid, field) in [(Some(0), None, "uid"), (None, Some(0), "gid"), (Some(1000), Some(1), "gid")] {
+        let mut s = spec(&["true"]);
+        (s.uid, s.gid) = (uid, gid);
+        let error = prepare_for(&s, &unprivileged).unwrap_err();
+        assert!(
+            matches!(&error, crate::Error::InvalidArgument { field: f, .. } if f == field),
+            "{uid:?} {gid:?}: {error}"
+        );
+        assert!(error.to_string().contains("only root may run the command as another"), "{error}");
+    }
+    let mut own = spec(&["true"]);
+    (own.uid, own.gid) = (Some(1000), Some(1000));
+    assert_eq!(plan(&own, &unprivileged).process().ids, None, "the caller's own ids switch nothing");
+
+    let root = HostFacts { euid: 0, egid: 0, ..host() };
+    let mut s = spec(&["true"]);
+    s.uid = Some(65534);
+    let switching = plan(&s, &root);
+    let ids = switching.process().ids.unwrap();
+    assert_eq!((ids.uid, ids.gid), (65534, 0), "the gid stays the caller's");
+    assert!(switching.namespaces().unwrap().id_map.contains("the command runs as uid 65534, gid 0"));
+    s.pipeline = PipelineRequest::Landlock;
+    s.gid = Some(65533);
+    let ids = plan(&s, &root).process().ids.unwrap();
+    assert_eq!((ids.uid, ids.gid), (65534, 65533));
+
+    s.pipeline = PipelineRequest::Bwrap;
+    s.bwrap_path = Some("/usr/bin/bwrap".into());
+    let error = prepare_for(&s, &root).unwrap_err();
+    assert!(matches!(&error, crate::Error::InvalidArgument { field, .. } if field == "uid"), "{error}");
+    assert!(error.to_string().contains("installed bwrap"), "{error}");
+    let auto_bwrap =
+        HostFacts { euid: 0, egid: 0, working_system_bwrap: Some("/usr/bin/bwrap".into()), ..without_namespaces() };
+    let mut gid_only = spec(&["true"]);
+    gid_only.gid = Some(65534);
+    let error = prepare_for(&gid_only, &auto_bwrap).unwrap_err();
+    assert!(matches!(&error, crate::Error::InvalidArgument { field, .. } if field == "gid"), "{error}");
+}

@@ -82,6 +82,29 @@ pub fn setsid() -> SysResult<()> {
     check_int(unsafe { libc::setsid() }).map(drop)
 }
 
+// The three id calls below are raw system calls, not libc's wrappers: glibc's broadcast the
+// change to every thread it knows of (its `setxid` signal), which in a child cloned from a
+// multi-threaded process are threads of the parent's that do not exist here. The raw call
+// changes the calling thread's credentials, all a single-threaded child has.
+
+/// `setgroups(0, NULL)`: no supplementary group.
+pub fn clear_groups() -> SysResult<()> {
+    // SAFETY: a zero-length list; the null pointer is never read.
+    check(unsafe { libc::syscall(libc::SYS_setgroups, 0 as libc::size_t, std::ptr::null::<libc::gid_t>()) }).map(drop)
+}
+
+/// `setresgid(gid, gid, gid)`: real, effective and saved gid.
+pub fn set_all_gids(gid: libc::gid_t) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }).map(drop)
+}
+
+/// `setresuid(uid, uid, uid)`: real, effective and saved uid (so none can be switched back).
+pub fn set_all_uids(uid: libc::uid_t) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(drop)
+}
+
 pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> SysResult<libc::c_int> {
     // SAFETY: the prctl options used by this crate take integer arguments only.
     check_int(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })

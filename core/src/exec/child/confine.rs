@@ -49,6 +49,22 @@ pub(crate) fn confine_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infa
 /// it — keeps none.
 pub(crate) fn drop_capabilities(k: &impl Kernel) -> Step {
     let stage = Stage::DropCapabilities;
+    drop_bounding_set(k)?;
+    match k.prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong) {
+        Ok(_) => {}
+        Err(errno) if errno.0 == libc::EINVAL => {} // no ambient capabilities before 4.3
+        Err(errno) => return Err(Failure::new(stage, errno)),
+    }
+    at(stage, k.capset(&[sys::CapData::default(); 2]))?;
+    if at(stage, k.capget())? != [sys::CapData::default(); 2] {
+        return Err(Failure::new(stage, Errno(libc::EPERM)));
+    }
+    Ok(())
+}
+
+/// Empties the bounding set, where this process may (it holds CAP_SETPCAP).
+fn drop_bounding_set(k: &impl Kernel) -> Step {
+    let stage = Stage::DropCapabilities;
     let [low, _] = at(stage, k.capget())?;
     if low.effective & (1 << sys::CAP_SETPCAP) != 0 {
         for cap in 0..64 {
@@ -60,16 +76,21 @@ pub(crate) fn drop_capabilities(k: &impl Kernel) -> Step {
             }
         }
     }
-    match k.prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong) {
-        Ok(_) => {}
-        Err(errno) if errno.0 == libc::EINVAL => {} // no ambient capabilities before 4.3
-        Err(errno) => return Err(Failure::new(stage, errno)),
-    }
-    at(stage, k.capset(&[sys::CapData::default(); 2]))?;
-    if at(stage, k.capget())? != [sys::CapData::default(); 2] {
-        return Err(Failure::new(stage, Errno(libc::EPERM)));
-    }
     Ok(())
+}
+
+/// Runs on as `uid`/`gid` with no supplementary group, as libuv switches (groups, gid, uid),
+/// each call checked. Real, effective and saved ids all change, so the command cannot switch
+/// back; leaving uid 0 clears the effective, permitted and ambient capabilities. With
+/// `drop_capabilities` the bounding set is emptied first, while CAP_SETPCAP is still held
+/// ([`drop_capabilities`] runs again later and verifies that nothing is left).
+pub(crate) fn switch_ids(k: &impl Kernel, uid: libc::uid_t, gid: libc::gid_t, drop_capabilities: bool) -> Step {
+    if drop_capabilities {
+        drop_bounding_set(k)?;
+    }
+    at(Stage::ClearGroups, k.clear_groups())?;
+    at(Stage::SetGid, k.set_all_gids(gid))?;
+    at(Stage::SetUid, k.set_all_uids(uid))
 }
 
 /// Adds the rules of the sandbox's own view to the parent's ruleset and restricts this process

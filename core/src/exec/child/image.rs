@@ -30,9 +30,13 @@ pub(crate) struct ChildImage {
     pub new_session: bool,
     /// `RLIMIT_NPROC` to set (soft and hard) before the command runs.
     pub max_processes: Option<u64>,
-    /// `(read, write)` of the pipe on which the launcher says the sandbox is in its pids
-    /// cgroup: the child waits for it before anything else.
-    pub cgroup_wait: Option<(RawFd, RawFd)>,
+    /// `(read, write)` of the pipe on which the launcher says it has done its part after the
+    /// clone (put the sandbox into the run's cgroups, written its user namespace's id maps):
+    /// the child waits for it before anything else.
+    pub launcher_gate: Option<(RawFd, RawFd)>,
+    /// `(uid, gid)` the command runs as instead of the caller's: the supplementary groups are
+    /// cleared, then both are set (real, effective, saved), after the view and before init.
+    pub switch_ids: Option<(libc::uid_t, libc::gid_t)>,
     /// Further rlimits `(resource, soft, hard)`, set (only ever lowered) just before `execve`.
     pub rlimits: Vec<(crate::sys::RlimitResource, u64, u64)>,
     pub landlock: Option<LandlockImage>,
@@ -176,8 +180,11 @@ pub(crate) struct RootImage {
 }
 
 pub(crate) struct NamespaceImage {
-    /// `(uid_map, gid_map)` contents: the caller's effective ids, mapped to themselves.
-    pub id_maps: (Vec<u8>, Vec<u8>),
+    /// `(uid_map, gid_map)` contents the child writes (after `setgroups deny`): the caller's
+    /// effective ids, mapped to themselves. `None` when the launcher writes them (the command
+    /// switches ids: a process may map only its own id into its namespace, and the switch
+    /// needs `setgroups` allowed).
+    pub id_maps: Option<(Vec<u8>, Vec<u8>)>,
     pub ops: Vec<PreparedOp>,
     pub clone_first: Vec<CloneSource>,
     /// Bring `lo` up (new network namespace).

@@ -193,6 +193,9 @@ kernel_calls! {
     fn set_rlimit(resource: sys::RlimitResource, limit: u64) -> SysResult<()>;
     fn set_rlimit_pair(resource: sys::RlimitResource, soft: u64, hard: u64) -> SysResult<()>;
     fn arm_alarm_ms(ms: u64) -> SysResult<()>;
+    fn clear_groups() -> SysResult<()>;
+    fn set_all_gids(gid: libc::gid_t) -> SysResult<()>;
+    fn set_all_uids(uid: libc::uid_t) -> SysResult<()>;
     fn capget() -> SysResult<[CapData; 2]>;
     fn capset(data: &[CapData; 2]) -> SysResult<()>;
     fn landlock_add_path_rule(ruleset: RawFd, rule: &LandlockPathBeneathAttr) -> SysResult<()>;

@@ -75,6 +75,21 @@ impl Drop for UnwindGuard {
     }
 }
 
+/// Arms the parent-death signal, when the sandbox dies with its launcher, and checks the
+/// launcher did not die before it was armed.
+fn arm_parent_death(k: &impl Kernel, image: &ChildImage) -> Step {
+    let Some(parent) = image.die_with_parent else { return Ok(()) };
+    at(Stage::ParentDeathSignal, k.prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
+    // In a new PID namespace the parent has no pid here; its end of the report pipe closing
+    // says the same (this process closed its own copy first).
+    let in_pid_namespace = image.namespaces.as_ref().is_some_and(|ns| ns.pid_namespace);
+    let gone = if in_pid_namespace { k.peer_closed(image.report_fd) } else { k.getppid() != parent };
+    if gone {
+        return Err(Failure::new(Stage::ParentGone, Errno(libc::ESRCH)));
+    }
+    Ok(())
+}
+
 /// Sends `failure` to the parent and exits.
 pub(crate) fn report(report_fd: RawFd, failure: Failure) -> ! {
     let _ = sys::write_all(report_fd, &failure.encode());
@@ -85,31 +100,22 @@ fn setup_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infallible> {
     // SAFETY: the parent's read end is owned by the parent's memory, which this process never
     // returns to.
     unsafe { k.close_raw(image.report_read_fd) };
-    if let Some((read, write)) = image.cgroup_wait {
-        // Nothing runs before the launcher has put this process into the run's pids cgroup.
+    if let Some((read, write)) = image.launcher_gate {
+        // Nothing runs before the launcher has put this process into the run's cgroups and
+        // written its id maps.
         // SAFETY: the launcher's end, owned by its memory, which this process never returns to.
         unsafe { k.close_raw(write) };
         let mut go = [0u8; 1];
         match k.read(read, &mut go) {
             Ok(1) => {}
-            Ok(_) => return Err(Failure::new(Stage::Cgroup, Errno(libc::EPIPE))),
-            Err(errno) => return Err(Failure::new(Stage::Cgroup, errno)),
+            Ok(_) => return Err(Failure::new(Stage::LaunchGate, Errno(libc::EPIPE))),
+            Err(errno) => return Err(Failure::new(Stage::LaunchGate, errno)),
         }
         // SAFETY: as above.
         unsafe { k.close_raw(read) };
     }
     crate::exec::fault::child_checkpoint();
-    let in_pid_namespace = image.namespaces.as_ref().is_some_and(|ns| ns.pid_namespace);
-    if let Some(parent) = image.die_with_parent {
-        at(Stage::ParentDeathSignal, k.prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
-        // The parent may have died before the signal was armed. In a new PID namespace the
-        // parent has no pid here; its end of the report pipe closing says the same (this
-        // process closed its own copy above).
-        let gone = if in_pid_namespace { k.peer_closed(image.report_fd) } else { k.getppid() != parent };
-        if gone {
-            return Err(Failure::new(Stage::ParentGone, Errno(libc::ESRCH)));
-        }
-    }
+    arm_parent_death(k, image)?;
     if image.new_session {
         at(Stage::NewSession, k.setsid())?;
     }
@@ -118,6 +124,13 @@ fn setup_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infallible> {
         view::enter(k, ns)?;
     }
     at(Stage::Chdir, k.chdir(&image.exec.cwd))?;
+    if let Some((uid, gid)) = image.switch_ids {
+        // After everything that needs privilege (the view, the proxy listeners), before init:
+        // init, its supervisor and its broker then act with the command's ids, not root's.
+        confine::switch_ids(k, uid, gid, image.drop_capabilities)?;
+        // The kernel clears the parent-death signal when the credentials change.
+        arm_parent_death(k, image)?;
+    }
     if let Some(init) = &image.init {
         // This process is the sandbox's init (its PID 1, or a subreaper); the command is its
         // child.

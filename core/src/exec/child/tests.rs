@@ -210,7 +210,8 @@ fn image(strings: &Strings, namespaces: Option<NamespaceImage>) -> ChildImage {
         no_new_privs: true,
         new_session: true,
         max_processes: None,
-        cgroup_wait: None,
+        launcher_gate: None,
+        switch_ids: None,
         rlimits: vec![],
         landlock: Some(LandlockImage {
             ruleset: OwnedFd::from(std::fs::File::open("/dev/null").unwrap()),
@@ -224,7 +225,7 @@ fn image(strings: &Strings, namespaces: Option<NamespaceImage>) -> ChildImage {
 
 fn namespaces(ops: Vec<PreparedOp>, clone_first: Vec<CloneSource>) -> NamespaceImage {
     NamespaceImage {
-        id_maps: (b"1000 1000 1\n".to_vec(), b"1000 1000 1\n".to_vec()),
+        id_maps: Some((b"1000 1000 1\n".to_vec(), b"1000 1000 1\n".to_vec())),
         ops,
         clone_first,
         loopback: true,
@@ -426,6 +427,50 @@ fn a_failing_call_stops_the_steps_and_names_its_stage_and_index() {
     let failure = setup_and_exec(&kernel, &image(&strings, None)).unwrap_err();
     assert_eq!(failure, Failure::new(Stage::Seccomp, Errno(libc::EINVAL)));
     assert!(!kernel.calls().iter().any(|call| call.starts_with("execve")), "never exec'd unconfined");
+}
+
+/// A command that switches ids: the launcher writes the maps (the child waits on its gate and
+/// writes none, and no `setgroups deny`), the view is built with the caller's privilege, then
+/// groups, gid and uid are switched before init forks, and the parent-death signal (which the
+/// kernel clears on a change of credentials) is armed again.
+#[test]
+fn a_switch_of_ids_waits_for_the_launchers_maps_and_happens_after_the_view_before_init() {
+    let strings = strings();
+    let mut switching = image(&strings, Some(NamespaceImage { id_maps: None, ..namespaces(vec![], vec![]) }));
+    switching.launcher_gate = Some((50, 51));
+    switching.switch_ids = Some((65534, 65533));
+    let kernel = Recorder::new().reading(&[1]);
+    let failure = setup_and_exec(&kernel, &switching).unwrap_err();
+    assert_eq!(failure.stage, Stage::Exec);
+    let calls = kernel.calls();
+    let start: Vec<&str> = calls.iter().take(6).map(String::as_str).collect();
+    assert_eq!(start, ["close_raw", "close_raw", "read", "close_raw", "prctl", "peer_closed"], "{calls:#?}");
+    assert!(!calls.iter().any(|call| call.contains("setgroups") || call.contains("_map")), "{calls:#?}");
+    let chdir = calls.iter().position(|call| call == "chdir /w").unwrap();
+    let switch: Vec<&str> = calls[chdir + 1..chdir + 9].iter().map(String::as_str).collect();
+    assert_eq!(
+        switch,
+        // bounding set (no CAP_SETPCAP in the fake), the switch, the death signal again, init
+        ["capget", "clear_groups", "set_all_gids", "set_all_uids", "prctl", "peer_closed", "clone_process", "prctl"],
+        "{calls:#?}"
+    );
+    let confine: Vec<&str> = CONFINE.iter().filter(|call| **call != "set_cloexec").copied().collect();
+    assert_eq!(&calls[chdir + 9..], confine, "the capabilities are still dropped and checked: {calls:#?}");
+
+    // Each call is checked: a failed switch runs nothing (no init, no command).
+    for (call, stage) in
+        [("clear_groups", Stage::ClearGroups), ("set_all_gids", Stage::SetGid), ("set_all_uids", Stage::SetUid)]
+    {
+        let kernel = Recorder::failing(call, libc::EPERM).reading(&[1]);
+        let failure = setup_and_exec(&kernel, &switching).unwrap_err();
+        assert_eq!(failure, Failure::new(stage, Errno(libc::EPERM)));
+        assert_eq!(kernel.calls().last().map(String::as_str), Some(call), "nothing after the failure");
+    }
+    // A launcher that closes the gate instead (it could not write the maps) runs nothing.
+    let kernel = Recorder::new();
+    let failure = setup_and_exec(&kernel, &switching).unwrap_err();
+    assert_eq!(failure, Failure::new(Stage::LaunchGate, Errno(libc::EPIPE)));
+    assert_eq!(kernel.calls(), ["close_raw", "close_raw", "read"]);
 }
 
 #[test]

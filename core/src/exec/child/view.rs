@@ -26,9 +26,11 @@ const NO_SYMLINKS: sys::OpenHow = sys::OpenHow {
 
 /// Sets up the namespaces the child was cloned into.
 pub(crate) fn enter(k: &impl Kernel, ns: &NamespaceImage) -> Step {
-    write_file(k, c"/proc/self/setgroups", b"deny", Stage::SetgroupsDeny)?;
-    write_file(k, c"/proc/self/uid_map", &ns.id_maps.0, Stage::UidMap)?;
-    write_file(k, c"/proc/self/gid_map", &ns.id_maps.1, Stage::GidMap)?;
+    if let Some((uid_map, gid_map)) = &ns.id_maps {
+        write_file(k, c"/proc/self/setgroups", b"deny", Stage::SetgroupsDeny)?;
+        write_file(k, c"/proc/self/uid_map", uid_map, Stage::UidMap)?;
+        write_file(k, c"/proc/self/gid_map", gid_map, Stage::GidMap)?;
+    }
     // Private, not slave: mounts the host makes later (automounts, FUSE, removable media) must
     // not appear in the sandbox with their own, writable, flags; and nothing propagates back.
     at(Stage::MountPropagation, k.mount_propagation(c"/", libc::MS_REC | libc::MS_PRIVATE))?;
