@@ -246,7 +246,7 @@ export interface RunResult<T extends string | Buffer = string> {
 
 /**
  * A sandboxed command: a real `child_process.ChildProcess` (instanceof holds), with Node's
- * events, fields and methods. `pid` is the sandbox's init under the namespace pipeline.
+ * events, fields and methods. `pid` is the command's own (not the sandbox's init).
  */
 export declare class SandboxedChild extends cp.ChildProcess {
   private constructor();

@@ -239,7 +239,7 @@ impl Reaper {
             .enumerate()
             .map(|(index, end)| end.map(IntoRawFd::into_raw_fd).or_else(|| standard.get(index).copied().flatten()))
             .collect();
-        let pid = child.id();
+        let pid = crate::spec::visible_pid(&child);
         let mut pidfd = child.pidfd().map(|fd| fd.as_raw_fd());
         let child = Arc::new(Mutex::new(Some(child)));
         let mut watched = lock(&self.shared.watched);
@@ -313,7 +313,7 @@ impl NativeChild {
         self.id
     }
 
-    /// The process id (the sandbox's init under the namespace pipeline).
+    /// The command's process id (see [`crate::spec::visible_pid`]).
     #[napi(getter)]
     pub fn pid(&self) -> u32 {
         self.pid

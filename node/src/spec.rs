@@ -308,3 +308,11 @@ pub fn spawn_options(codes: &[i32], detached: bool) -> Result<(SpawnOptions, Vec
 fn socket_pair(field: &str) -> Result<(OwnedFd, OwnedFd), Error> {
     core_sys::socketpair_stream().map_err(|errno| argument_error(field, format!("socketpair: {}", errno.into_io())))
 }
+
+/// The pid `child_process` would show: the command's own, not the sandbox's init in front of
+/// it, so that signals sent to it from anywhere (`process.kill(pid, 'SIGSTOP')`, `kill -STOP`
+/// in a shell, `kill(-pid)` for its process group) reach the command as they would a child
+/// Node spawned. Init's pid only when the command has already exited (init is ending).
+pub(crate) fn visible_pid(child: &codex_sandbox_core::Child) -> u32 {
+    child.command_pid().ok().flatten().unwrap_or_else(|| child.id())
+}

@@ -126,7 +126,7 @@ fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
 }
 
 fn run(mut child: Child, extra: Vec<Option<File>>, options: NativeSyncOptions) -> NativeSyncResult {
-    let pid = child.id();
+    let pid = crate::spec::visible_pid(&child);
     let input: &[u8] = options.input.as_deref().unwrap_or(&[]);
     let mut stdin = child.stdin.take().filter(|_| !input.is_empty());
     if let Some(file) = &stdin {

@@ -3,7 +3,9 @@
 // ChildProcess object itself, AbortSignal before and after spawn, timeout, ref/unref.
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const path = require('node:path');
+const { once } = require('node:events');
 const { compare, events, nodeScript } = require('./compat.js');
 
 const root = path.join(__dirname, '..', '..');
@@ -104,7 +106,48 @@ test('kill(): names in any case, numbers, 0, unknown signals, after exit', async
       child.kill('SIGCONT');
       const { events: list } = await seen;
       return { stopped: progressWhileStopped === 0, events: list };
-    }, { differs: ['bwrap', 'sandbox'] }],
+    }],
+    ['signals sent to child.pid from outside: SIGSTOP, SIGCONT, SIGTERM', async (cp) => {
+      const child = cp.spawn('sh', ['-c', 'i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo $i; sleep 0.02; done']);
+      const seen = events(child, { data: true });
+      let lines = 0;
+      child.stdout.on('data', (chunk) => {
+        lines += String(chunk).split('\n').length - 1;
+      });
+      await once(child, 'spawn');
+      const state = () => fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1][0];
+      const command = fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0')[0];
+      await tick(100);
+      process.kill(child.pid, 'SIGSTOP');
+      await tick(100);
+      const stoppedState = state();
+      const before = lines;
+      await tick(400);
+      const progressWhileStopped = lines - before;
+      process.kill(child.pid, 'SIGCONT');
+      await tick(100);
+      const resumed = lines > before;
+      process.kill(child.pid, 'SIGTERM');
+      const { events: list } = await seen;
+      return { command, stoppedState, stopped: progressWhileStopped === 0, resumed, events: list };
+    }],
+    ['process.kill(-pid) ends a detached child and its descendants', async (cp) => {
+      const child = cp.spawn('sh', ['-c', 'sleep 30 & sleep 30 & wait'], { detached: true, stdio: 'ignore' });
+      await once(child, 'spawn');
+      await tick(100);
+      process.kill(-child.pid, 'SIGTERM');
+      const list = await events(child);
+      let groupGone = false;
+      for (let i = 0; i < 100 && !groupGone; i++) {
+        try {
+          process.kill(-child.pid, 0);
+          await tick(20);
+        } catch (error) {
+          groupGone = error.code === 'ESRCH';
+        }
+      }
+      return { events: list, groupGone };
+    }],
     ['Symbol.dispose kills', async (cp) => {
       const child = cp.spawn('sleep', ['10'], { stdio: 'ignore' });
       child[Symbol.dispose]();

@@ -41,6 +41,7 @@ stages! {
     ParentGone => "the spawning process exited before the sandbox started",
     LaunchGate => "wait for the launcher to put the sandbox into its cgroups and write its id maps",
     NewSession => "start a new session (setsid)",
+    CommandProcessGroup => "make the command the leader of its own process group (setpgid)",
     Stdio => "set up the command's descriptors",
     SetgroupsDeny => "write /proc/self/setgroups in the new user namespace",
     UidMap => "write the uid map of the new user namespace",

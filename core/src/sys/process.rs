@@ -82,6 +82,12 @@ pub fn setsid() -> SysResult<()> {
     check_int(unsafe { libc::setsid() }).map(drop)
 }
 
+/// Makes the calling process the leader of a process group of its own (`setpgid(0, 0)`).
+pub fn lead_process_group() -> SysResult<()> {
+    // SAFETY: no pointers; 0 and 0 name the caller.
+    check_int(unsafe { libc::setpgid(0, 0) }).map(drop)
+}
+
 // The three id calls below are raw system calls, not libc's wrappers: glibc's broadcast the
 // change to every thread it knows of (its `setxid` signal), which in a child cloned from a
 // multi-threaded process are threads of the parent's that do not exist here. The raw call

@@ -165,6 +165,7 @@ kernel_calls! {
     fn getppid() -> libc::pid_t;
     fn peer_closed(fd: RawFd) -> bool;
     fn setsid() -> SysResult<()>;
+    fn lead_process_group() -> SysResult<()>;
     fn is_open(fd: RawFd) -> bool;
     fn set_cloexec(fd: RawFd, cloexec: bool) -> SysResult<()>;
     fn write_all(fd: RawFd, bytes: &[u8]) -> SysResult<()>;

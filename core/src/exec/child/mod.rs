@@ -136,6 +136,12 @@ fn setup_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infallible> {
         // child.
         init::fork_command(k, init, image.fd_limit, image.die_with_parent, image.supervisor.as_ref())?;
         at(Stage::ParentDeathSignal, k.prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
+        if image.new_session {
+            // Init leads the new session; the command leads a process group of its own in it,
+            // so that the launcher's `kill(-pid)` with the command's pid (what Node's `pid`
+            // is) reaches the command and its descendants, as for a process it spawned itself.
+            at(Stage::CommandProcessGroup, k.lead_process_group())?;
+        }
     }
     confine::confine_and_exec(k, image)
 }
