@@ -264,8 +264,23 @@ const script = "echo ok > here; echo no > /etc/codex-sandbox-release-probe";
 const sync = sandbox.spawnSync("sh", ["-c", script], options);
 report.sync = sync.error ? { code: sync.error.code, message: sync.error.message } : { status: sync.status, stderr: String(sync.stderr).trim() };
 if (process.argv[2] === "async") {
+  // And a forked child given a listening server over the IPC channel (Node 24 calls the
+  // process handle differently from Node 20, which the tests run).
+  const fs = require("node:fs");
+  const net = require("node:net");
+  const forked = require("node:path").join(process.argv[1], "..", "forked.js");
+  fs.writeFileSync(forked, "process.on(\"message\", (m, server) => { process.send(server.address().port); server.close(); process.disconnect(); });");
+  const fork = () => new Promise((resolve) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const child = sandbox.fork(forked, [], { policy: "read-only" });
+      child.on("error", (error) => resolve({ code: error.code, message: error.message }));
+      child.on("message", (port) => resolve(port === server.address().port ? "server received" : `port ${port}`));
+      child.on("exit", () => { server.close(); resolve("exited without an answer"); });
+      child.send("server", server);
+    });
+  });
   sandbox.run("sh", ["-c", "echo async"], options).then(
-    (result) => { report.async = result.stdout.trim(); console.log(JSON.stringify(report)); },
+    async (result) => { report.async = result.stdout.trim(); report.fork = await fork(); console.log(JSON.stringify(report)); },
     (error) => { report.async = { code: error.code, message: error.message }; console.log(JSON.stringify(report)); });
 } else {
   report.explain = sandbox.explain("true", [], options).pipeline;
@@ -288,7 +303,8 @@ musl_addon_smoke() {
         # the async path ran too.
         if grep -q "\"libc\":\"musl\"" <<<"$report" && grep -qF "\"addon\":[\"$expected_addon" <<<"$report" &&
             grep -q '"sync":{"status":2,"stderr":"[^"]*Read-only file system"}' <<<"$report" &&
-            grep -q '"async":"async"' <<<"$report" && [ "$(cat "$dir/work/here" 2>/dev/null)" = ok ] &&
+            grep -q '"async":"async"' <<<"$report" && grep -q '"fork":"server received"' <<<"$report" &&
+            [ "$(cat "$dir/work/here" 2>/dev/null)" = ok ] &&
             [ ! -e /etc/codex-sandbox-release-probe ]; then
             ok "$triple addon in a musl node (package loader picked $platform): sandboxed run: $report"
         else

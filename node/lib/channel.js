@@ -28,8 +28,12 @@ function attachChannel(child, fd, index, serialization) {
   let opened = false;
   const standIn = {
     pid: child.pid,
-    spawn(options) {
-      const entry = options.stdio?.[index];
+    // Node 20 and 22 pass one options object (its `stdio`); Node 24 passes the fields one by
+    // one (file, args, cwd, envPairs, stdio, ...). Either way the stdio list is the one whose
+    // entry at `index` is the channel.
+    spawn(...params) {
+      const lists = params.map((param) => (Array.isArray(param) ? param : param?.stdio));
+      const entry = lists.find((list) => Array.isArray(list) && list[index]?.ipc)?.[index];
       // Node's own shape of a channel entry; anything else means a Node this code does not
       // know, and the run must not go on with a channel that half works.
       if (!entry?.ipc || typeof entry.handle?.open !== 'function') return -EINVAL;
