@@ -312,3 +312,68 @@ fn proxy_mode_refuses_mptcp_and_sctp() {
         assert_untouched(&other, "the second host listener");
     }
 }
+
+/// What the command does with the socket it got as stdin: `listen`, then where it is bound,
+/// whether it listens, and a non-blocking `accept` (which, on a listener with a connection
+/// waiting, sends "accepted" on it).
+const PASSED_SOCKET: &str = r#"
+import errno, socket
+def word(fn):
+    try:
+        fn(); return "OK"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+s = socket.socket(fileno=0)
+listened = word(lambda: s.listen(8))
+port = s.getsockname()[1]
+listening = s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+s.settimeout(5)
+def accept():
+    c, _ = s.accept()
+    c.sendall(b"accepted")
+    c.close()
+print(listened, "bound" if port else "unbound", listening, word(accept))
+"#;
+
+/// Restricted mode answers `listen` without running it: a socket the launcher passed that
+/// does not listen is not made to (it would bind itself to a port on the host's network,
+/// reachable from the host on both pipelines), while a listener it passed keeps accepting —
+/// its grant (Node's `send(message, server)`). With and without the connect broker.
+#[test]
+fn restricted_mode_makes_no_socket_listen_and_accepts_only_on_a_passed_listener() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::process::Stdio;
+    for (user, pipeline) in matrix() {
+        let scratch = Scratch::new(user, "net-passed-listener");
+        let granted = scratch.path.join("granted.sock");
+        let _granted_listener = std::os::unix::net::UnixListener::bind(&granted).unwrap();
+        for broker in [false, true] {
+            let context = format!("as {user:?} on {pipeline}, broker {broker}");
+            let run = || {
+                let run = run(user, pipeline, &scratch.path).policy("read-only");
+                if broker { run.arg("--allow-unix-socket").arg(granted.display().to_string()) } else { run }
+            };
+            // SAFETY: a plain socket(2) call; the descriptor is owned from here on.
+            let unbound = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+            assert!(unbound >= 0, "socket");
+            // SAFETY: a fresh descriptor nothing else owns.
+            let unbound = unsafe { OwnedFd::from_raw_fd(unbound) };
+            let output =
+                run().command(&["/usr/bin/python3", "-c", PASSED_SOCKET]).stdin(Stdio::from(unbound)).output().unwrap();
+            assert_eq!(stdout(&output).trim(), "OK unbound 0 EINVAL", "{context}: {}", stderr(&output));
+
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let output = run()
+                .command(&["/usr/bin/python3", "-c", PASSED_SOCKET])
+                .stdin(Stdio::from(OwnedFd::from(listener)))
+                .output()
+                .unwrap();
+            assert_eq!(stdout(&output).trim(), "OK bound 1 OK", "{context}: {}", stderr(&output));
+            let mut received = String::new();
+            client.read_to_string(&mut received).unwrap();
+            assert_eq!(received, "accepted", "{context}");
+        }
+    }
+}

@@ -345,18 +345,21 @@ fn a_unix_socket_bound_to_an_abstract_name_may_not_listen() {
             let name = format!("{}-listen", host.abstract_name);
             for network in [Network::Restricted, Network::Full, Network::Proxy] {
                 let context = format!("{user:?} {pipeline:?} {network:?}");
+                let granted = host.granted.display().to_string();
                 let words = host.probe(
                     &host.run(user, pipeline, network),
                     pipeline,
-                    &ops(&["listen-abstract", &name, "listen-tcp"]),
+                    &ops(&["listen-abstract", &name, "listen-tcp", "listen-autobound", &granted]),
                 );
                 // Restricted mode, and proxy mode on the host's network stack, refuse bind;
-                // elsewhere the bind works and the broker refuses the abstract listener.
+                // elsewhere the bind works and the broker refuses the abstract listener. A
+                // name the kernel gave (SO_PASSCRED) is refused the same way; restricted mode
+                // answers every listen without listening. Proxy mode makes no seqpacket socket.
                 let expected = match (network, pipeline) {
-                    (Network::Restricted, _) => "EPERM EPERM",
-                    (Network::Proxy, Pipeline::Bwrap) => "EACCES OK",
-                    (Network::Proxy, _) => "EPERM EPERM",
-                    (Network::Full, _) => "EACCES OK",
+                    (Network::Restricted, _) => "EPERM EPERM OK:idle",
+                    (Network::Proxy, Pipeline::Bwrap) => "EACCES OK EPERM",
+                    (Network::Proxy, _) => "EPERM EPERM EPERM",
+                    (Network::Full, _) => "EACCES OK EACCES",
                 };
                 assert_eq!(words, expected, "{context}");
             }

@@ -101,10 +101,11 @@ pub struct SeccompPlan {
     /// landlock pipeline without user namespaces ([`metadata_calls`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub supervised: Vec<SupervisedCall>,
-    /// With the connect broker: the network mode refuses `listen` (restricted mode, and proxy
-    /// mode on the host's network stack), which the broker then answers EPERM for every family.
+    /// With the connect broker: what the network mode's own rule answers `listen` with, which
+    /// the broker then answers for every family without listening (0 in restricted mode, EPERM
+    /// in proxy mode on the host's network stack); `None` where the mode lets it run.
     #[serde(skip)]
-    pub broker_refuses_listen: bool,
+    pub broker_listen_answer: Option<i32>,
     #[serde(skip)]
     pub program: Vec<SockFilter>,
 }
@@ -151,9 +152,10 @@ impl SeccompPlan {
         // The broker answers for `connect` (in restricted mode it refuses every family but
         // unix, with this rule's EPERM) and for `listen` (a unix socket bound to an abstract
         // name may not listen: under full network a host client could reach it instead of the
-        // server it meant; where the mode refuses `listen`, the broker refuses it too): no rule
-        // decides them any more.
-        plan.broker_refuses_listen = plan.rules.iter().any(|rule| rule.number == libc::SYS_listen);
+        // server it meant; where the mode answers `listen` itself, the broker gives the same
+        // answer): no rule decides them any more.
+        plan.broker_listen_answer =
+            plan.rules.iter().find(|rule| rule.number == libc::SYS_listen).map(|rule| rule.errno);
         plan.rules.retain(|rule| rule.number != libc::SYS_connect && rule.number != libc::SYS_listen);
         plan.supervised.push(SupervisedCall { syscall: "connect", number: libc::SYS_connect });
         plan.supervised.push(SupervisedCall { syscall: "listen", number: libc::SYS_listen });
@@ -186,7 +188,7 @@ impl SeccompPlan {
             foreign_abi: FOREIGN_ABI_POLICY,
             rules,
             supervised: Vec::new(),
-            broker_refuses_listen: false,
+            broker_listen_answer: None,
             program,
         }
     }
@@ -643,10 +645,13 @@ fn restricted_network(all_unix: bool) -> Vec<SyscallRule> {
         rule("socketpair", libc::SYS_socketpair, unix_stream_only(), Some(DGRAM_NOTE)),
         rule("connect", libc::SYS_connect, vec![], None),
         rule("bind", libc::SYS_bind, vec![], None),
-        // `listen` and `accept` stay open: no socket the command can make here can listen (a
-        // socketpair cannot, and an unbound unix socket, where unix paths are granted, goes
-        // to the broker, which refuses the abstract name `listen` would give it), so the only
-        // listeners are those the launcher passed (Node's `send(message, server)`), its grant.
+        SyscallRule {
+            syscall: "listen",
+            number: libc::SYS_listen,
+            allow_if: vec![],
+            errno: 0,
+            note: Some(LISTEN_NOTE),
+        },
         rule(
             "sendto",
             libc::SYS_sendto,
@@ -659,6 +664,12 @@ fn restricted_network(all_unix: bool) -> Vec<SyscallRule> {
         rule("recvmmsg", libc::SYS_recvmmsg, vec![], None),
     ]
 }
+
+/// Restricted mode's `listen`: answered 0 and never run. `accept` is allowed, for it acts only
+/// on a socket already listening, and the command can make none listen.
+const LISTEN_NOTE: &str = "answered 0 without running it: a listener the launcher passed (Node's send(message, server), whose \
+                           receiver calls listen on it again) keeps listening and can accept; any other socket is not made to \
+                           listen (a passed, unbound one would bind itself on the host's network)";
 
 fn unix_any_type() -> Vec<Condition> {
     vec![Condition::ArgIn { arg: 0, mask: u32::MAX, values: vec![libc::AF_UNIX as u32], meaning: "domain is AF_UNIX" }]
@@ -1074,9 +1085,13 @@ mod tests {
             assert!(plan.brokers_connect(), "{context}");
             assert!(plan.rules.iter().all(|rule| rule.number != libc::SYS_connect), "{context}");
             assert_eq!(call(&plan, libc::SYS_listen, [3, 5, 0, 0, 0, 0]), NOTIFY, "{context}");
-            // The broker refuses listen where the mode's rules did.
-            let refused = mode == NetworkMode::Proxy && !own_netns;
-            assert_eq!(plan.broker_refuses_listen, refused, "{context}");
+            // The broker answers listen as the mode's own rule would have.
+            let answer = match (mode, own_netns) {
+                (NetworkMode::Restricted, _) => Some(0),
+                (NetworkMode::Proxy, false) => Some(libc::EPERM),
+                _ => None,
+            };
+            assert_eq!(plan.broker_listen_answer, answer, "{context}");
             for fd in [3u64, 1 << 40] {
                 assert_eq!(call(&plan, libc::SYS_connect, [fd, 0x1000, 110, 0, 0, 0]), NOTIFY, "{context}");
             }
@@ -1165,8 +1180,10 @@ mod tests {
         for nr in [libc::SYS_connect, libc::SYS_bind] {
             assert_eq!(call(&plan, nr, [3, 0, 0, 0, 0, 0]), EPERM);
         }
-        // Only a listener the launcher passed can listen or accept: the command makes none.
-        for nr in [libc::SYS_listen, libc::SYS_accept, libc::SYS_accept4] {
+        // listen is answered 0 without running (no socket is made to listen); accept runs, and
+        // only a listener the launcher passed can be listening.
+        assert_eq!(call(&plan, libc::SYS_listen, [3, 16, 0, 0, 0, 0]), SECCOMP_RET_ERRNO);
+        for nr in [libc::SYS_accept, libc::SYS_accept4] {
             assert_eq!(call(&plan, nr, [3, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
         }
         assert_eq!(call(&plan, libc::SYS_sendto, [3, 0x1000, 10, 0, 0, 0]), SECCOMP_RET_ALLOW);

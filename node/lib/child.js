@@ -10,7 +10,7 @@ const net = require('node:net');
 const os = require('node:os');
 const errors = require('./errors.js');
 const opts = require('./options.js');
-const { attachChannel } = require('./channel.js');
+const { attachChannel, closeQuietly } = require('./channel.js');
 
 const { ESRCH, EINVAL, ENOSYS } = os.constants.errno;
 
@@ -131,8 +131,10 @@ function started(child, native, entries, ipc = -1, serialization = 'json') {
       // Node's own spawn code attaches the channel, and queues the 'spawn' event with it.
       attachChannel(child, native.fds[ipc], ipc, serialization);
     } catch (error) {
-      // The reaper still collects it (it is registered); the caller gets the error.
+      // The reaper still collects it (it is registered); the caller gets the error, and the
+      // pipes nobody will wrap are closed.
       native.kill(os.constants.signals.SIGKILL);
+      native.fds.forEach((fd, i) => fd != null && i !== ipc && closeQuietly(fd));
       throw error;
     }
   } else {

@@ -9,6 +9,7 @@ const errors = require('./errors.js');
 const opts = require('./options.js');
 const childModule = require('./child.js');
 const createExec = require('./exec.js');
+const { channelSupported } = require('./channel.js');
 
 const { SandboxedChild, kReferenced } = childModule;
 const { fromNative, isInputError, sandboxError, invalidArgument, errnoException, abortError } = errors;
@@ -116,6 +117,9 @@ module.exports = function createSandbox(binding) {
     const { entries, ipc } = opts.stdioEntries(options.stdio, sync, normalized.channel);
     const { refused: idsRefused, ...ids } = opts.checkIds(options);
     if (idsRefused && !sync) throw errnoException(EPERM, 'spawn');
+    if (ipc >= 0 && !channelSupported()) {
+      throw sandboxError('ERR_SANDBOX_UNSUPPORTED', `an 'ipc' channel: Node ${process.version} does not attach its channel as this package expects`);
+    }
     if (ipc >= 0) {
       // What Node's child reads to open its end of the channel (process.send, 'message').
       const mode = options.serialization === 'advanced' ? 'advanced' : 'json';

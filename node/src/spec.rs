@@ -94,8 +94,9 @@ pub struct NativeSpec {
     pub keep_session: Option<bool>,
     /// `codexMarkers`: Codex's `CODEX_SANDBOX_NETWORK_DISABLED=1` without full network.
     pub network_marker: Option<bool>,
-    /// Node's `uid`/`gid`, passed only when they differ from the caller's and the caller is
-    /// root (the JS layer throws EPERM otherwise); the core checks again.
+    /// Node's `uid`/`gid`: always passed by a root caller (libuv clears the supplementary
+    /// groups whenever either is given), by others only as their own ids (the JS layer throws
+    /// EPERM otherwise); the core checks again.
     pub uid: Option<u32>,
     pub gid: Option<u32>,
 }

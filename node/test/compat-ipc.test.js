@@ -208,3 +208,28 @@ test('without network a sandboxed child accepts on the listener it was given, an
     }
   }
 });
+
+test("a Node that attaches its channel differently: fork() is refused before anything runs", () => {
+  const marker = path.join(dir, 'forked-anyway');
+  const child = script('marker.js', `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'ran');`);
+  // A fresh Node whose ChildProcess.prototype.spawn no longer calls the process handle.
+  const result = require('node:child_process').spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `const { ChildProcess } = require('node:child_process');
+      ChildProcess.prototype.spawn = function () { return 0; };
+      const sandbox = require(${JSON.stringify(path.join(__dirname, '..', '..'))});
+      const before = require('node:fs').readdirSync('/proc/self/fd').length;
+      try {
+        sandbox.fork(${JSON.stringify(child)});
+        console.log('forked');
+      } catch (error) {
+        console.log(error.code, require('node:fs').readdirSync('/proc/self/fd').length - before);
+      }`,
+    ],
+    { encoding: 'utf8', timeout: 30000 },
+  );
+  assert.equal(result.stdout.trim(), 'ERR_SANDBOX_UNSUPPORTED 0', result.stderr);
+  assert.equal(fs.existsSync(marker), false, 'the command ran');
+});

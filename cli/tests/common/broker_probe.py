@@ -8,6 +8,10 @@
 #   tcp-nb PORT          non-blocking: connect must say EINPROGRESS, then complete (OK)
 #   listen-abstract NAME a unix stream socket bound to an abstract name, then listen
 #   listen-tcp           a TCP socket bound to 127.0.0.1:0, then listen
+#   listen-autobound PATH
+#                        a unix seqpacket socket with SO_PASSCRED connected to PATH (a stream
+#                        listener: EPROTOTYPE, after the kernel has bound it to an abstract
+#                        name), then listen; OK:listening or OK:idle (SO_ACCEPTCONN) on success
 #   race GRANTED OTHER PORT N
 #                        N connects of descriptor number 100 while a second thread keeps
 #                        replacing what number 100 is (a fresh unix socket, or a TCP socket
@@ -148,6 +152,23 @@ while args:
                 s.listen(1)
 
         words.append(word(listen_tcp))
+    elif op == "listen-autobound":
+        path = args.pop(0)
+
+        def listen_autobound():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+                try:
+                    s.connect(path)
+                except OSError as e:
+                    if e.errno != errno.EPROTOTYPE:
+                        raise
+                if not s.getsockname().startswith(b"\0"):
+                    return "NOT-AUTOBOUND"
+                s.listen(1)
+                return "OK:listening" if s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) else "OK:idle"
+
+        words.append(word(listen_autobound))
     elif op == "race":
         granted, other, port, count = args[:4]
         del args[:4]

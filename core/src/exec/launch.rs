@@ -1,9 +1,10 @@
 //! Parent side of a spawn: build the [`ChildImage`], clone, and learn from the report pipe
 //! whether the child reached `execve`.
 
+use std::ffi::CString;
 use std::io;
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use super::bridge::Bridge;
@@ -191,7 +192,7 @@ pub(crate) fn launch(
         let ready = cgroup
             .as_ref()
             .map_or(Ok(()), |run_cgroup| run_cgroup.add(pid))
-            .and_then(|()| launcher_maps.as_ref().map_or(Ok(()), |maps| write_id_maps(pid, maps)))
+            .and_then(|()| launcher_maps.as_ref().map_or(Ok(()), |maps| write_id_maps(pidfd.as_ref(), maps)))
             .and_then(|()| {
                 sys::write_all(gate_write.as_raw_fd(), &[1])
                     .map_err(|errno| Error::setup("let the sandbox go on", errno.into_io()))
@@ -249,15 +250,35 @@ pub(crate) fn launch(
 
 /// Writes the uid and gid maps of the child's user namespace (`setgroups` stays allowed: the
 /// child clears its supplementary groups when it switches ids). Each map in one write, as the
-/// kernel requires.
-fn write_id_maps(pid: libc::pid_t, (uid_map, gid_map): &(Vec<u8>, Vec<u8>)) -> Result<()> {
-    use std::io::Write;
-    for (name, map) in [("uid_map", uid_map), ("gid_map", gid_map)] {
-        let path = format!("/proc/{pid}/{name}");
-        let written = std::fs::OpenOptions::new().write(true).open(&path).and_then(|mut file| file.write_all(map));
-        written.map_err(|source| Error::path("cannot write the sandbox's id map", path, source))?;
+/// kernel requires. The maps give a namespace the caller's root: they are written only into
+/// the directory of the process behind `pidfd`, never by a pid number alone (see
+/// [`proc_dir_of`]).
+fn write_id_maps(pidfd: Option<&OwnedFd>, (uid_map, gid_map): &(Vec<u8>, Vec<u8>)) -> Result<()> {
+    let pidfd = pidfd.ok_or_else(|| {
+        Error::setup("write the sandbox's id maps", io::Error::other("the kernel gave no pidfd for the sandbox"))
+    })?;
+    let dir = proc_dir_of(pidfd.as_fd())?;
+    for (name, map, stage) in
+        [(c"uid_map", uid_map, "write the sandbox's uid map"), (c"gid_map", gid_map, "write the sandbox's gid map")]
+    {
+        let written =
+            sys::openat(dir.as_raw_fd(), name, libc::O_WRONLY).and_then(|file| sys::write_all(file.as_raw_fd(), map));
+        written.map_err(|errno| Error::setup(stage, errno.into_io()))?;
     }
     Ok(())
+}
+
+/// The `/proc` directory of the process behind `pidfd`: its pid as this `/proc` numbers it
+/// (the pidfd's fdinfo, right even where `/proc` belongs to another PID namespace), and the
+/// pidfd checked alive after the directory is open, so the directory cannot be a recycled pid's
+/// (a caller that ignores SIGCHLD has a killed child reaped at once).
+fn proc_dir_of(pidfd: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let fail = |errno: sys::Errno| Error::setup("open the sandbox's /proc directory", errno.into_io());
+    let pid = sys::pidfd_pid(pidfd.as_raw_fd()).map_err(fail)?;
+    let path = CString::new(format!("/proc/{pid}")).map_err(|_| fail(sys::Errno(libc::EINVAL)))?;
+    let dir = sys::open(&path, libc::O_PATH | libc::O_DIRECTORY).map_err(fail)?;
+    sys::pidfd_send_signal(pidfd.as_raw_fd(), 0).map_err(fail)?;
+    Ok(dir)
 }
 
 /// The supervisor's image, when the plan has one (the metadata supervisor, the connect broker
@@ -324,7 +345,7 @@ fn connect_broker(plan: &SandboxPlan, landlock: Option<&super::child::image::Lan
     Ok(BrokerImage {
         granted,
         unix_only: plan.network() == crate::seccomp::NetworkMode::Restricted,
-        listen_refused: plan.seccomp().is_some_and(|seccomp| seccomp.broker_refuses_listen),
+        listen_answer: plan.seccomp().and_then(|seccomp| seccomp.broker_listen_answer),
         landlock_ruleset: landlock.filter(|_| tcp_rules).map(|landlock| landlock.ruleset.as_raw_fd()),
     })
 }

@@ -176,15 +176,23 @@ fn granted_socket(
     }
 }
 
-/// `listen(fd, backlog)`: refused where the network mode refuses it; a unix socket bound to an
-/// abstract name may not listen (EACCES): in the host's network namespace a host client
-/// connecting to that name would reach the sandbox instead of the server it meant, and
-/// Landlock's abstract scope only stops connects *out* of the sandbox. An unbound one gets
-/// EINVAL, as from the kernel, without a listen. Performed by init on its own duplicate (a
-/// socket is bound once, so the name checked is the name it listens on).
+/// `listen(fd, backlog)`: answered as the network mode answers it where it decides it (0
+/// without listening in restricted mode, EPERM in proxy mode on the host's network stack);
+/// otherwise a unix socket bound to an abstract name may not listen (EACCES): in the host's
+/// network namespace a host client connecting to that name would reach the sandbox instead of
+/// the server it meant, and Landlock's abstract scope only stops connects *out* of the
+/// sandbox. (A unix socket gets an abstract name from `bind`, or from the kernel's automatic
+/// bind when it connects or sends with `SO_PASSCRED` set.) An unbound one gets EINVAL, as from
+/// the kernel, without a listen. Performed by init on its own duplicate (a socket is bound
+/// once, so the name checked is the name it listens on).
 fn listen(listener: RawFd, notif: &SeccompNotif, broker: &BrokerImage) -> SysResult<()> {
-    if broker.listen_refused {
-        return Err(Errno(libc::EPERM));
+    match broker.listen_answer {
+        Some(0) => {
+            let _ = sys::notif_send(listener, notif.id, Ok(0));
+            return Ok(());
+        }
+        Some(errno) => return Err(Errno(errno)),
+        None => {}
     }
     let [fd, backlog, ..] = notif.data.args;
     let pidfd = sys::pidfd_open(thread_group_of(notif.pid)?)?;

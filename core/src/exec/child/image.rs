@@ -168,8 +168,10 @@ pub(crate) struct BrokerImage {
     /// The command's Landlock ruleset, where it has TCP rules (proxy mode on the landlock
     /// pipeline): a connect of another family is made by a child of init restricted by it.
     pub landlock_ruleset: Option<RawFd>,
-    /// The network mode refuses `listen` (restricted, or proxy on the host's network stack).
-    pub listen_refused: bool,
+    /// The network mode's own answer to `listen`, given without listening: 0 in restricted
+    /// mode (a listener the launcher passed keeps listening, nothing else starts to), EPERM in
+    /// proxy mode on the host's network stack. `None`: the checked listen below.
+    pub listen_answer: Option<i32>,
 }
 
 pub(crate) struct RootImage {
