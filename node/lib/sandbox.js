@@ -431,7 +431,14 @@ module.exports = function createSandbox(binding) {
     if (options != null) opts.validateObject(options, 'options');
     options = { ...options, shell: false };
     opts.checkKeys(options, 'fork');
-    const { execPath = process.execPath, execArgv = process.execArgv, silent, ...spawnOptions } = options;
+    const { execPath = process.execPath, execArgv: givenExecArgv, silent, ...spawnOptions } = options;
+    let execArgv = givenExecArgv ?? process.execArgv;
+    if (execArgv === process.execArgv && process._eval != null) {
+      // As Node does: a process run with -e/--eval does not pass its script on (the child
+      // would run it again instead of modulePath).
+      const index = execArgv.lastIndexOf(process._eval);
+      if (index > 0) execArgv = [...execArgv.slice(0, index - 1), ...execArgv.slice(index + 1)];
+    }
     opts.noNulBytes(execPath, 'options.execPath');
     let { stdio } = spawnOptions;
     if (typeof stdio === 'string') stdio = stdio === 'inherit' ? [0, 1, 2, 'ipc'] : [stdio, stdio, stdio, 'ipc'];

@@ -98,6 +98,23 @@ test("IPC: 'ipc' in stdio and fork()", async (t) => {
   ]);
 });
 
+test('fork() from a process run with -e: the child runs modulePath, not the script', async (t) => {
+  const module = script('module.js', `process.send('module ran'); process.disconnect();`);
+  const root = path.join(__dirname, '..', '..');
+  await compare(t, [
+    ['fork() with the default execArgv', async (cp, implName) => {
+      const from = implName === 'child_process' ? 'node:child_process' : root;
+      const extra = ['landlock', 'bwrap'].includes(implName) ? { pipeline: implName } : {};
+      const source = `const cp = require(${JSON.stringify(from)});
+        const child = cp.fork(${JSON.stringify(module)}, [], ${JSON.stringify(extra)});
+        child.on('message', (m) => console.log(m));
+        child.on('exit', (code) => console.log('exit', code));`;
+      const result = require('node:child_process').spawnSync(process.execPath, ['-e', source], { encoding: 'utf8', timeout: 30000 });
+      return { status: result.status, stdout: result.stdout };
+    }],
+  ]);
+});
+
 test('IPC handles: servers and sockets sent both ways', async (t) => {
   // Takes a server and serves every connection itself; takes a socket and writes on it; sends
   // a server it was given back to the parent.
