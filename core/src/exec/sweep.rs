@@ -23,7 +23,8 @@ use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::error::{Error, Result};
 use crate::resolve::ProtectedNames;
@@ -71,8 +72,12 @@ pub struct Sweep {
     before: HashSet<Known>,
     /// Entries visited before the run, for the benchmark.
     pub visited: usize,
+    /// Threads the walk before the run used, for the benchmark.
+    pub threads: usize,
     /// The bound of each walk.
     max: usize,
+    /// The most threads each walk may use.
+    walkers: usize,
 }
 
 /// What the sweep found after the run.
@@ -85,6 +90,8 @@ pub struct Outcome {
     /// Why the walk could not look everywhere, when it could not.
     pub incomplete: Option<String>,
     pub visited: usize,
+    /// Threads the walk used.
+    pub threads: usize,
 }
 
 impl Outcome {
@@ -111,25 +118,51 @@ impl Sweep {
     /// inode) not to walk. Refuses (nothing runs) when the roots hold more than
     /// [`MAX_ENTRIES`] entries or cannot be walked.
     pub fn before(roots: &[PathBuf], names: &ProtectedNames, skip: &[(u64, u64)]) -> Result<Sweep> {
-        Sweep::before_bounded(roots, names, skip, MAX_ENTRIES)
+        Sweep::record(roots, names, skip, MAX_ENTRIES, walkers())
+    }
+
+    /// [`Sweep::before`] walking (before and after the run) on at most `walkers` threads, 1
+    /// for the sequential walk: for the benchmark, which compares them.
+    #[doc(hidden)]
+    pub fn before_with_walkers(
+        roots: &[PathBuf],
+        names: &ProtectedNames,
+        skip: &[(u64, u64)],
+        walkers: usize,
+    ) -> Result<Sweep> {
+        Sweep::record(roots, names, skip, MAX_ENTRIES, walkers.max(1))
     }
 
     /// [`Sweep::before`] with another bound (for the tests).
+    #[cfg(test)]
     fn before_bounded(roots: &[PathBuf], names: &ProtectedNames, skip: &[(u64, u64)], max: usize) -> Result<Sweep> {
+        Sweep::record(roots, names, skip, max, walkers())
+    }
+
+    fn record(
+        roots: &[PathBuf],
+        names: &ProtectedNames,
+        skip: &[(u64, u64)],
+        max: usize,
+        walkers: usize,
+    ) -> Result<Sweep> {
         let mut sweep = Sweep {
             roots: outermost(roots),
             names: names.clone(),
             skip: skip.iter().copied().collect(),
             before: HashSet::new(),
             visited: 0,
+            threads: 0,
             max,
+            walkers,
         };
-        let mut before = HashSet::new();
-        let walked = walk(&sweep.roots, &sweep.names, &sweep.skip, sweep.max, &mut |found: Found| {
-            before.insert(found.known());
+        let before = Mutex::new(HashSet::new());
+        let walked = walk(&sweep.roots, &sweep.names, &sweep.skip, sweep.max, sweep.walkers, &|found: Found| {
+            lock(&before).insert(found.known());
             Visit::Descend
         });
-        match walked {
+        sweep.threads = walked.threads;
+        match walked.visited {
             Ok(visited) => sweep.visited = visited,
             Err(why) => {
                 return Err(Error::Unsupported {
@@ -138,26 +171,40 @@ impl Sweep {
                 });
             }
         }
-        sweep.before = before;
+        sweep.before = before.into_inner().unwrap_or_else(PoisonError::into_inner);
         Ok(sweep)
     }
 
     /// Call once every process of the run is gone: removes every protected name that was not
-    /// there before.
+    /// there before. Removals run on the walk's threads, each through its own parent's
+    /// descriptor.
     pub fn after(self) -> Outcome {
-        let mut outcome = Outcome::default();
-        let walked = walk(&self.roots, &self.names, &self.skip, self.max, &mut |found: Found| {
+        let outcome = Mutex::new(Outcome::default());
+        // The same directory reached by two paths (bind-mounted twice): its entry is removed
+        // once, as the sequential walk would find it gone the second time.
+        let claimed = Mutex::new(HashSet::new());
+        let walked = walk(&self.roots, &self.names, &self.skip, self.max, self.walkers, &|found: Found| {
             if self.before.contains(&found.known()) {
                 return Visit::Descend;
             }
-            match remove(&found) {
+            if !lock(&claimed).insert((found.parent_id, found.name.clone())) {
+                return Visit::Stop;
+            }
+            let removal = remove(&found);
+            let mut outcome = lock(&outcome);
+            match removal {
                 Ok(Removal::Removed) => outcome.removed.push(found.path),
                 Ok(Removal::LivePlaceholder) => {}
                 Err(why) => outcome.not_removed.push((found.path, why)),
             }
             Visit::Stop
         });
-        match walked {
+        let mut outcome = outcome.into_inner().unwrap_or_else(PoisonError::into_inner);
+        // Found in whatever order the threads came by.
+        outcome.removed.sort();
+        outcome.not_removed.sort();
+        outcome.threads = walked.threads;
+        match walked.visited {
             Ok(visited) => outcome.visited = visited,
             Err(why) => outcome.incomplete = Some(why),
         }
@@ -179,7 +226,7 @@ fn outermost(roots: &[PathBuf]) -> Vec<PathBuf> {
 /// An entry with a protected name, and the directory descriptor it was found through.
 struct Found {
     path: PathBuf,
-    parent: Rc<OwnedFd>,
+    parent: Arc<OwnedFd>,
     parent_id: (u64, u64),
     name: CString,
     stat: EntryStat,
@@ -197,83 +244,247 @@ impl Found {
 }
 
 /// A directory still to read: opened only when its turn comes, so the walk holds one
-/// descriptor per level of depth (its parents'), however many siblings wait.
+/// descriptor per level of depth and thread (its parents'), however many siblings wait.
 struct Pending {
     /// The directory it is in (`None` for a root) and its name there.
-    parent: Option<(Rc<OwnedFd>, (u64, u64), CString)>,
+    parent: Option<(Arc<OwnedFd>, (u64, u64), CString)>,
     path: PathBuf,
 }
 
-/// Walks `roots` depth first and calls `visit` for each entry whose name is protected. Returns
-/// the number of entries visited, or why the walk could not cover everything: a directory it
-/// could not read is reported and the walk goes on with the rest (so what it did find is still
-/// visited and removed); past `max` entries it stops.
+/// The most threads one walk uses.
+const MAX_WALKERS: usize = 8;
+
+/// How many directories wait before the walk brings in more threads: a small tree is walked
+/// on the calling thread alone, starting none.
+const PARALLEL_FROM: usize = 64;
+
+/// The threads a walk may use here.
+fn walkers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WALKERS)
+}
+
+/// What a walk visited, and with how many threads.
+struct Walked {
+    /// The entries visited, or why the walk could not cover everything.
+    visited: std::result::Result<usize, String>,
+    threads: usize,
+}
+
+/// Walks `roots` depth first and calls `visit` for each entry whose name is protected, on up
+/// to `walkers` threads (the calling thread alone until [`PARALLEL_FROM`] directories wait).
+/// Returns the number of entries visited, or why the walk could not cover everything: a
+/// directory it could not read is reported and the walk goes on with the rest (so what it did
+/// find is still visited and removed); past `max` entries it stops. What it reports does not
+/// depend on the order the threads came by: the entries visited are the same, and the
+/// problems are sorted.
 fn walk(
     roots: &[PathBuf],
     names: &ProtectedNames,
     skip: &HashSet<(u64, u64)>,
     max: usize,
-    visit: &mut dyn FnMut(Found) -> Visit,
-) -> std::result::Result<usize, String> {
-    let mut visited = 0usize;
-    let mut problems: Vec<String> = Vec::new();
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut stack: Vec<Pending> = roots.iter().rev().map(|root| Pending { parent: None, path: root.clone() }).collect();
-    while let Some(pending) = stack.pop() {
-        let (fd, id) = match open_pending(&pending, skip) {
-            Ok(Some(opened)) => opened,
-            Ok(None) => continue,
-            Err(why) => {
-                problems.push(why);
-                continue;
+    walkers: usize,
+    visit: &(dyn Fn(Found) -> Visit + Sync),
+) -> Walked {
+    let walk = Walk {
+        names,
+        skip,
+        max,
+        visit,
+        visited: AtomicUsize::new(0),
+        over_bound: AtomicBool::new(false),
+        queue: Mutex::new(Queue {
+            pending: roots.iter().rev().map(|root| Pending { parent: None, path: root.clone() }).collect(),
+            ..Queue::default()
+        }),
+        queued: Condvar::new(),
+        problems: Mutex::new(Vec::new()),
+    };
+    let mut threads = 1;
+    if let Ended::Crowded = walk.work(walkers > 1) {
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..walkers)
+                .filter_map(|_| {
+                    // One that cannot be started leaves the walk to fewer threads.
+                    std::thread::Builder::new()
+                        .name("protected-sweep".into())
+                        .spawn_scoped(scope, || walk.work(false))
+                        .ok()
+                })
+                .collect();
+            threads += helpers.len();
+            walk.work(false);
+            for helper in helpers {
+                if let Err(panic) = helper.join() {
+                    std::panic::resume_unwind(panic);
+                }
             }
+        });
+    }
+    Walked { visited: walk.finish(), threads }
+}
+
+/// One walk's state, shared by the threads taking part.
+struct Walk<'a> {
+    names: &'a ProtectedNames,
+    skip: &'a HashSet<(u64, u64)>,
+    max: usize,
+    visit: &'a (dyn Fn(Found) -> Visit + Sync),
+    /// Entries visited by every thread together, against `max`.
+    visited: AtomicUsize,
+    over_bound: AtomicBool,
+    queue: Mutex<Queue>,
+    /// Signalled when directories are queued, the last one is done, or the walk stops.
+    queued: Condvar,
+    problems: Mutex<Vec<String>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Last in, first out: depth first, which keeps the parents held open few.
+    pending: Vec<Pending>,
+    /// Directories taken by a thread and not yet done (more may be queued from them).
+    taken: usize,
+    /// Threads waiting for a directory.
+    idle: usize,
+    /// Past the bound, or a thread panicked: every thread stops.
+    stopped: bool,
+}
+
+enum Ended {
+    Finished,
+    /// Enough directories wait to share them out.
+    Crowded,
+}
+
+/// A directory taken from the queue: once read (or if reading it panicked) its
+/// subdirectories are queued and waiting threads woken.
+struct Turn<'w, 'a> {
+    walk: &'w Walk<'a>,
+    below: Vec<Pending>,
+}
+
+impl Drop for Turn<'_, '_> {
+    fn drop(&mut self) {
+        let mut queue = lock(&self.walk.queue);
+        queue.taken -= 1;
+        if std::thread::panicking() {
+            // The others stop instead of waiting for this one forever; the panic goes on up.
+            queue.stopped = true;
+        } else {
+            // In directory order when popped.
+            queue.pending.extend(self.below.drain(..).rev());
+        }
+        let wake = queue.idle > 0 && (queue.stopped || queue.taken == 0 || !queue.pending.is_empty());
+        drop(queue);
+        if wake {
+            self.walk.queued.notify_all();
+        }
+    }
+}
+
+/// A lock whose holder panicked still guards whole values here (the panic is propagated).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Walk<'_> {
+    /// Reads queued directories until none is left (or, `alone`, until enough wait to share).
+    fn work(&self, alone: bool) -> Ended {
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let pending = {
+                let mut queue = lock(&self.queue);
+                loop {
+                    if queue.stopped {
+                        return Ended::Finished;
+                    }
+                    if alone && queue.pending.len() >= PARALLEL_FROM {
+                        return Ended::Crowded;
+                    }
+                    if let Some(pending) = queue.pending.pop() {
+                        queue.taken += 1;
+                        break pending;
+                    }
+                    if queue.taken == 0 {
+                        return Ended::Finished;
+                    }
+                    queue.idle += 1;
+                    queue = self.queued.wait(queue).unwrap_or_else(PoisonError::into_inner);
+                    queue.idle -= 1;
+                }
+            };
+            let mut turn = Turn { walk: self, below: Vec::new() };
+            self.read(&pending, &mut buffer, &mut turn.below);
+        }
+    }
+
+    /// Reads one directory: visits its protected names and puts in `below` the directories
+    /// to read next.
+    fn read(&self, pending: &Pending, buffer: &mut [u8], below: &mut Vec<Pending>) {
+        let (fd, id) = match open_pending(pending, self.skip) {
+            Ok(Some(opened)) => opened,
+            Ok(None) => return,
+            Err(why) => return self.problem(why),
         };
-        let dir = Rc::new(fd);
-        let entries = match read_names(dir.as_raw_fd(), &mut buffer) {
+        let dir = Arc::new(fd);
+        let entries = match read_names(dir.as_raw_fd(), buffer) {
             Ok(entries) => entries,
             // Removed while being walked (by a host process): empty.
-            Err(Errno(libc::ENOENT)) => continue,
+            Err(Errno(libc::ENOENT)) => return,
             Err(errno) => {
-                problems.push(format!("cannot read `{}`: {}", pending.path.display(), errno.into_io()));
-                continue;
+                return self.problem(format!("cannot read `{}`: {}", pending.path.display(), errno.into_io()));
             }
         };
-        let mut below = Vec::new();
+        if self.visited.fetch_add(entries.len(), Ordering::Relaxed) + entries.len() > self.max {
+            self.over_bound.store(true, Ordering::Relaxed);
+            lock(&self.queue).stopped = true;
+            self.queued.notify_all();
+            return;
+        }
         for (name, d_type) in entries {
-            visited += 1;
-            if visited > max {
-                return Err(format!("the writable roots hold more than {max} entries, the bound of this check"));
-            }
-            let path = pending.path.join(OsStr::from_bytes(name.as_bytes()));
-            let descend = if names.contains(name.as_bytes()) {
+            let descend = if self.names.contains(name.as_bytes()) {
+                let path = pending.path.join(OsStr::from_bytes(name.as_bytes()));
                 let stat = match sys::stat_entry(dir.as_raw_fd(), &name) {
                     Ok(stat) => stat,
                     Err(errno) if errno.0 == libc::ENOENT => continue,
                     Err(errno) => {
-                        problems.push(format!("cannot inspect `{}`: {}", path.display(), errno.into_io()));
+                        self.problem(format!("cannot inspect `{}`: {}", path.display(), errno.into_io()));
                         continue;
                     }
                 };
                 let is_dir = stat.is_dir();
-                let found = Found { path: path.clone(), parent: dir.clone(), parent_id: id, name: name.clone(), stat };
-                matches!(visit(found), Visit::Descend) && is_dir
+                let found = Found { path, parent: dir.clone(), parent_id: id, name: name.clone(), stat };
+                matches!((self.visit)(found), Visit::Descend) && is_dir
             } else {
                 d_type == libc::DT_DIR || d_type == libc::DT_UNKNOWN
             };
             if descend {
+                let path = pending.path.join(OsStr::from_bytes(name.as_bytes()));
                 below.push(Pending { parent: Some((dir.clone(), id, name)), path });
             }
         }
-        // Depth first, in directory order.
-        stack.extend(below.into_iter().rev());
     }
-    if problems.is_empty() {
-        return Ok(visited);
+
+    fn problem(&self, why: String) {
+        lock(&self.problems).push(why);
     }
-    let more = problems.len().saturating_sub(3);
-    problems.truncate(3);
-    let tail = if more > 0 { format!(" (and {more} more)") } else { String::new() };
-    Err(format!("{}{tail}", problems.join("; ")))
+
+    /// The entries visited, or why not everything was: the first three problems in order
+    /// of their text, and how many more there were.
+    fn finish(self) -> std::result::Result<usize, String> {
+        if self.over_bound.into_inner() {
+            return Err(format!("the writable roots hold more than {} entries, the bound of this check", self.max));
+        }
+        let mut problems = self.problems.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if problems.is_empty() {
+            return Ok(self.visited.into_inner());
+        }
+        problems.sort();
+        let more = problems.len().saturating_sub(3);
+        problems.truncate(3);
+        let tail = if more > 0 { format!(" (and {more} more)") } else { String::new() };
+        Err(format!("{}{tail}", problems.join("; ")))
+    }
 }
 
 /// An open directory and its (device, inode).
