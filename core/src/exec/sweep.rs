@@ -254,9 +254,11 @@ struct Pending {
 /// The most threads one walk uses.
 const MAX_WALKERS: usize = 8;
 
-/// How many directories wait before the walk brings in more threads: a small tree is walked
-/// on the calling thread alone, starting none.
-const PARALLEL_FROM: usize = 64;
+/// How many directories the calling thread reads alone before it brings in more threads (if
+/// any directory still waits): a small tree costs no thread. Counted in directories read, not
+/// queued: a depth-first walk queues only the siblings left along its path, a few dozen in a
+/// wide source tree of thousands of directories.
+const PARALLEL_AFTER: usize = 64;
 
 /// The threads a walk may use here.
 fn walkers() -> usize {
@@ -271,7 +273,7 @@ struct Walked {
 }
 
 /// Walks `roots` depth first and calls `visit` for each entry whose name is protected, on up
-/// to `walkers` threads (the calling thread alone until [`PARALLEL_FROM`] directories wait).
+/// to `walkers` threads (the calling thread alone for the first [`PARALLEL_AFTER`] directories).
 /// Returns the number of entries visited, or why the walk could not cover everything: a
 /// directory it could not read is reported and the walk goes on with the rest (so what it did
 /// find is still visited and removed); past `max` entries it stops. What it reports does not
@@ -352,7 +354,7 @@ struct Queue {
 
 enum Ended {
     Finished,
-    /// Enough directories wait to share them out.
+    /// The tree is big enough to share out.
     Crowded,
 }
 
@@ -388,9 +390,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Walk<'_> {
-    /// Reads queued directories until none is left (or, `alone`, until enough wait to share).
+    /// Reads queued directories until none is left (or, `alone`, until it is worth sharing).
     fn work(&self, alone: bool) -> Ended {
         let mut buffer = vec![0u8; 64 * 1024];
+        let mut read = 0usize;
         loop {
             let pending = {
                 let mut queue = lock(&self.queue);
@@ -398,7 +401,7 @@ impl Walk<'_> {
                     if queue.stopped {
                         return Ended::Finished;
                     }
-                    if alone && queue.pending.len() >= PARALLEL_FROM {
+                    if alone && read >= PARALLEL_AFTER && !queue.pending.is_empty() {
                         return Ended::Crowded;
                     }
                     if let Some(pending) = queue.pending.pop() {
@@ -415,6 +418,7 @@ impl Walk<'_> {
             };
             let mut turn = Turn { walk: self, below: Vec::new() };
             self.read(&pending, &mut buffer, &mut turn.below);
+            read += 1;
         }
     }
 
@@ -654,6 +658,7 @@ mod tests {
     use super::*;
     use std::fs;
     use std::os::unix::fs::symlink;
+    use std::path::Path;
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("codex-sandbox-sweep-{name}-{}", std::process::id()));
@@ -749,6 +754,248 @@ mod tests {
         }
         let error = sweep.after().into_error().expect("incomplete").to_string();
         assert!(error.contains("could not be fully checked") && error.contains("more than 8 entries"), "{error}");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// A tree of `tops` x 111 directories with protected names at many depths: pre-existing
+    /// ones (`tops` vendored repositories and `.envrc`s, a chain 24 levels deep ending in
+    /// `.git`, an `.envrc` to be replaced).
+    fn grow(root: &Path, tops: usize) {
+        for top in 0..tops {
+            for mid in 0..10 {
+                for leaf in 0..10 {
+                    let dir = root.join(format!("t{top}/m{mid}/l{leaf}"));
+                    fs::create_dir_all(&dir).unwrap();
+                    if leaf == 3 {
+                        fs::write(dir.join("file"), "x").unwrap();
+                    }
+                }
+            }
+            fs::create_dir_all(root.join(format!("t{top}/m5/.git/hooks"))).unwrap();
+            fs::write(root.join(format!("t{top}/m5/.envrc")), "old").unwrap();
+        }
+        let deep: PathBuf = (0..24).map(|level| format!("n{level}")).collect();
+        fs::create_dir_all(root.join(&deep).join(".git/objects")).unwrap();
+        fs::create_dir_all(root.join("replaced")).unwrap();
+        fs::write(root.join("replaced/.envrc"), "old").unwrap();
+    }
+
+    /// What a run does in a tree from [`grow`]: protected names created at every depth, in
+    /// every form, inside old and new ones; returns those the sweep must remove, sorted.
+    fn plant(root: &Path) -> Vec<PathBuf> {
+        let mut created = Vec::new();
+        for top in 0..30 {
+            for mid in (0..10).step_by(3) {
+                let leaf = root.join(format!("t{top}/m{mid}/l{}", (top + mid) % 10));
+                match top % 5 {
+                    0 => fs::create_dir_all(leaf.join(".git/hooks/sub/.git")).unwrap(),
+                    1 => fs::write(leaf.join(".git"), "gitdir: elsewhere").unwrap(),
+                    2 => symlink("../..", leaf.join(".git")).unwrap(),
+                    3 => fs::hard_link(root.join(format!("t{top}/m5/.envrc")), leaf.join(".envrc")).unwrap(),
+                    _ => fs::create_dir_all(leaf.join(".agents/deeper")).unwrap(),
+                }
+                let name = [".git", ".git", ".git", ".envrc", ".agents"][top % 5];
+                created.push(leaf.join(name));
+            }
+            // Inside a repository that was there: new, and found.
+            fs::create_dir_all(root.join(format!("t{top}/m5/.git/hooks/.codex"))).unwrap();
+            created.push(root.join(format!("t{top}/m5/.git/hooks/.codex")));
+        }
+        let deep: PathBuf = (0..24).map(|level| format!("n{level}")).collect();
+        fs::create_dir_all(root.join(&deep).join(".git/objects/.git")).unwrap();
+        created.push(root.join(&deep).join(".git/objects/.git"));
+        fs::create_dir_all(root.join(&deep).join("new/.aws")).unwrap();
+        created.push(root.join(&deep).join("new/.aws"));
+        fs::remove_file(root.join("replaced/.envrc")).unwrap();
+        fs::write(root.join("replaced/.envrc"), "new").unwrap();
+        created.push(root.join("replaced/.envrc"));
+        created.sort();
+        created
+    }
+
+    /// Every path below `root`, relative to it, sorted.
+    fn listing(root: &Path) -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if fs::symlink_metadata(&path).unwrap().is_dir() {
+                    stack.push(path.clone());
+                }
+                paths.push(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+        paths.sort();
+        paths
+    }
+
+    fn relative(root: &Path, paths: &[PathBuf]) -> Vec<PathBuf> {
+        paths.iter().map(|path| path.strip_prefix(root).unwrap().to_path_buf()).collect()
+    }
+
+    #[test]
+    fn the_parallel_walk_records_and_removes_what_the_sequential_walk_does() {
+        let names = ProtectedNames::new(&[".envrc".into()], &[], "protect", "unprotect").unwrap();
+        let (one, four) = (scratch("sequential"), scratch("parallel"));
+        grow(&one, 30);
+        grow(&four, 30);
+        let roots = |root: &PathBuf| vec![root.clone()];
+
+        // Before: the same tree recorded alike either way.
+        let sequential = Sweep::record(&roots(&one), &names, &[], MAX_ENTRIES, 1).unwrap();
+        let parallel = Sweep::record(&roots(&one), &names, &[], MAX_ENTRIES, 4).unwrap();
+        assert_eq!((sequential.threads, parallel.threads), (1, 4), "the parallel path ran");
+        assert!(sequential.visited > 3_600, "{}", sequential.visited);
+        assert_eq!(parallel.visited, sequential.visited);
+        assert_eq!(parallel.before, sequential.before);
+        assert_eq!(sequential.before.len(), 30 * 2 + 2, "every pre-existing name, at every depth");
+        drop(parallel);
+
+        // After: each tree swept its own way, with the same outcome and what is left alike.
+        let parallel = Sweep::record(&roots(&four), &names, &[], MAX_ENTRIES, 4).unwrap();
+        let (planted_one, planted_four) = (plant(&one), plant(&four));
+        let (swept_one, swept_four) = (sequential.after(), parallel.after());
+        assert_eq!(swept_four.threads, 4, "{swept_four:?}");
+        assert!(swept_one.not_removed.is_empty() && swept_one.incomplete.is_none(), "{swept_one:?}");
+        assert!(swept_four.not_removed.is_empty() && swept_four.incomplete.is_none(), "{swept_four:?}");
+        assert_eq!(swept_one.removed, planted_one, "the sequential walk removes exactly what is new");
+        assert_eq!(swept_four.removed, planted_four, "so does the parallel walk, reported sorted");
+        assert_eq!(swept_four.visited, swept_one.visited);
+        assert_eq!(listing(&four), listing(&one));
+        for path in &planted_four {
+            assert!(fs::symlink_metadata(path).is_err(), "{} survived", path.display());
+        }
+        assert!(four.join("t0/m5/.git/hooks").is_dir() && four.join("t3/m5/.envrc").is_file(), "old ones stay");
+        assert_eq!(relative(&four, &swept_four.removed), relative(&one, &swept_one.removed));
+        fs::remove_dir_all(one).unwrap();
+        fs::remove_dir_all(four).unwrap();
+    }
+
+    #[test]
+    fn the_bound_counts_the_entries_of_every_thread() {
+        let root = scratch("bound-parallel");
+        grow(&root, 30);
+        let roots = std::slice::from_ref(&root);
+        let exact = Sweep::record(roots, &names(), &[], MAX_ENTRIES, 1).unwrap().visited;
+        let at_bound = Sweep::record(roots, &names(), &[], exact, 4).unwrap();
+        assert_eq!((at_bound.visited, at_bound.threads), (exact, 4));
+        for walkers in [1, 4] {
+            let refused = Sweep::record(roots, &names(), &[], exact - 1, walkers).unwrap_err().to_string();
+            assert!(refused.contains(&format!("more than {} entries", exact - 1)), "{walkers}: {refused}");
+        }
+        fs::write(root.join("t9/m9/l9/one-more"), "").unwrap();
+        let outcome = at_bound.after();
+        assert_eq!(
+            outcome.incomplete,
+            Some(format!("the writable roots hold more than {exact} entries, the bound of this check"))
+        );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn problems_are_reported_alike_and_the_rest_is_still_walked() {
+        let root = scratch("problems");
+        grow(&root, 3);
+        // Roots that cannot be opened, given in no order.
+        let mut roots: Vec<PathBuf> = ["e", "b", "d", "a", "c"]
+            .iter()
+            .map(|tag| PathBuf::from(OsStr::from_bytes(format!("/nowhere/{tag}\0").as_bytes())))
+            .collect();
+        roots.insert(2, root.clone());
+        let mut reports = Vec::new();
+        for walkers in [1, 4] {
+            let found = Mutex::new(0);
+            let walked = walk(&roots, &names(), &HashSet::new(), MAX_ENTRIES, walkers, &|_| {
+                *lock(&found) += 1;
+                Visit::Descend
+            });
+            assert_eq!(walked.threads, walkers);
+            assert_eq!(found.into_inner().unwrap(), 3 * 2 + 2, "{walkers}: the good root was walked whole");
+            reports.push(walked.visited.unwrap_err());
+        }
+        let expected =
+            "`/nowhere/a\0`: NUL in path; `/nowhere/b\0`: NUL in path; `/nowhere/c\0`: NUL in path (and 2 more)";
+        assert_eq!(reports, [expected, expected]);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_panic_on_a_helper_thread_reaches_the_caller() {
+        let root = scratch("panic");
+        grow(&root, 3);
+        let caller = std::thread::current().id();
+        let names = names();
+        let panicked = std::panic::catch_unwind(|| {
+            walk(std::slice::from_ref(&root), &names, &HashSet::new(), MAX_ENTRIES, 4, &|_| {
+                if std::thread::current().id() != caller {
+                    panic!("planted panic");
+                }
+                // Slow on the calling thread, so the helpers meet protected names too.
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                Visit::Descend
+            })
+        });
+        let payload = panicked.err().expect("a helper's panic is not swallowed");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"planted panic"));
+        let panicked = std::panic::catch_unwind(|| {
+            walk(std::slice::from_ref(&root), &names, &HashSet::new(), MAX_ENTRIES, 4, &|found| {
+                if found.path.ends_with(
+                    "n0/n1/n2/n3/n4/n5/n6/n7/n8/n9/n10/n11/n12/n13/n14/n15/n16/n17/n18/n19/n20/n21/n22/n23/.git",
+                ) {
+                    panic!("planted panic");
+                }
+                Visit::Descend
+            })
+        });
+        let payload = panicked.err().expect("the panic is not swallowed");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"planted panic"));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// The parallel walk, like the sequential one, holds about one descriptor per level of
+    /// depth and thread: with 32 descriptors it sweeps 400 sibling directories, each with a
+    /// new `.git` (run in a process of its own, whose descriptor limit it lowers).
+    #[test]
+    fn the_parallel_walk_needs_few_descriptors() {
+        const CHILD: &str = "CODEX_SANDBOX_SWEEP_DESCRIPTOR_TEST";
+        const NAME: &str = "exec::sweep::tests::the_parallel_walk_needs_few_descriptors";
+        if std::env::var_os(CHILD).is_none() {
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+                .env(CHILD, "1")
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success() && stdout.contains("1 passed"), "{stdout}\n{stderr}");
+            assert!(stdout.contains("swept 400 with 4 threads"), "{stdout}");
+            return;
+        }
+        let root = scratch("descriptors");
+        for i in 0..400 {
+            fs::create_dir_all(root.join(format!("z/d{i}/keep"))).unwrap();
+        }
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: `limit` is a valid rlimit to fill, then to set.
+        unsafe {
+            assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+            limit.rlim_cur = 32;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        }
+        let held: Vec<_> = (0..40).map_while(|_| fs::File::open("/dev/null").ok()).collect();
+        assert!(held.len() < 32, "the limit holds: {} opened", held.len());
+        drop(held);
+        let sweep = Sweep::record(std::slice::from_ref(&root), &names(), &[], MAX_ENTRIES, 4).unwrap();
+        assert_eq!(sweep.threads, 4);
+        for i in 0..400 {
+            fs::create_dir_all(root.join(format!("z/d{i}/keep/.git/hooks"))).unwrap();
+            fs::write(root.join(format!("z/d{i}/keep/.git/hooks/pre-commit")), "id").unwrap();
+        }
+        let outcome = sweep.after();
+        assert!(outcome.not_removed.is_empty() && outcome.incomplete.is_none(), "{outcome:?}");
+        assert_eq!(outcome.removed.len(), 400, "{outcome:?}");
+        println!("swept {} with {} threads", outcome.removed.len(), outcome.threads);
         fs::remove_dir_all(root).unwrap();
     }
 }
