@@ -15,7 +15,9 @@
 //!
 //! Every step acts on descriptors the walk opened itself (`openat` with `O_NOFOLLOW`,
 //! `statx` and `unlinkat` relative to them), never on a path that could be swapped, and the
-//! walk visits at most [`MAX_ENTRIES`] directory entries. More before the run refuses the run
+//! walk visits at most [`MAX_ENTRIES`] directory entries. A big tree is walked on several
+//! threads sharing one depth-first queue; what the walk finds does not depend on how they
+//! share it. More before the run refuses the run
 //! (nothing is spawned); more after the run fails it as "not fully checked". Never silently.
 
 use std::collections::HashSet;
@@ -31,9 +33,10 @@ use crate::resolve::ProtectedNames;
 use crate::sys::{self, EntryStat, Errno, StatxTimestamp};
 
 /// The most directory entries one walk visits (the swept roots' trees together). A walk of
-/// 300 000 entries (100 000 directories) takes 0.7–1.2 s on this project's machine
-/// (`cargo bench -p codex-sandbox-core --bench protected_sweep`), so this bound is several
-/// seconds per walk: past it the check could no longer keep up with a run, and refuses.
+/// 300 000 entries (100 000 directories) takes 0.65–0.8 s on one thread of this project's
+/// machine, 0.35–0.4 s on its two cores (`cargo bench -p codex-sandbox-core --bench
+/// protected_sweep`), so this bound is a few seconds per walk: past it the check could no
+/// longer keep up with a run, and refuses.
 pub const MAX_ENTRIES: usize = 2_000_000;
 
 /// How deep a removal descends: a directory tree deeper than this is reported, not removed.
