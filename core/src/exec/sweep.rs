@@ -263,9 +263,11 @@ const MAX_WALKERS: usize = 8;
 /// wide source tree of thousands of directories.
 const PARALLEL_AFTER: usize = 64;
 
-/// The threads a walk may use here.
+/// The threads a walk may use here: one per core it may run on, at most [`MAX_WALKERS`]
+/// (looked up once: the answer reads the affinity mask and the cgroup's CPU quota).
 fn walkers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WALKERS)
+    static WALKERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *WALKERS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WALKERS))
 }
 
 /// What a walk visited, and with how many threads.
@@ -660,7 +662,7 @@ fn empty_directory(dir: &OwnedFd, depth: usize, budget: &mut usize) -> sys::SysR
 mod tests {
     use super::*;
     use std::fs;
-    use std::os::unix::fs::symlink;
+    use std::os::unix::fs::{PermissionsExt, symlink};
     use std::path::Path;
 
     fn scratch(name: &str) -> PathBuf {
@@ -702,7 +704,7 @@ mod tests {
         fs::write(root.join("r/.envrc"), "new").unwrap();
         // Read-only for its owner, as a command may leave it.
         fs::create_dir_all(root.join("e/.git/objects")).unwrap();
-        fs::set_permissions(root.join("e/.git"), std::os::unix::fs::PermissionsExt::from_mode(0o500)).unwrap();
+        fs::set_permissions(root.join("e/.git"), fs::Permissions::from_mode(0o500)).unwrap();
 
         let outcome = sweep.after();
         let mut removed = outcome.removed.clone();
@@ -784,7 +786,7 @@ mod tests {
     }
 
     /// What a run does in a tree from [`grow`]: protected names created at every depth, in
-    /// every form, inside old and new ones; returns those the sweep must remove, sorted.
+    /// every form, inside old and new ones and unreadable directories; returns those the sweep must remove, sorted.
     fn plant(root: &Path) -> Vec<PathBuf> {
         let mut created = Vec::new();
         for top in 0..30 {
@@ -804,6 +806,12 @@ mod tests {
             fs::create_dir_all(root.join(format!("t{top}/m5/.git/hooks/.codex"))).unwrap();
             created.push(root.join(format!("t{top}/m5/.git/hooks/.codex")));
         }
+        // Hidden in a directory the command then made unreadable (read anyway, mode kept).
+        for top in HIDDEN {
+            fs::create_dir_all(root.join(format!("t{top}/m8/l8/.git/hooks"))).unwrap();
+            created.push(root.join(format!("t{top}/m8/l8/.git")));
+            fs::set_permissions(root.join(format!("t{top}/m8")), fs::Permissions::from_mode(0o100)).unwrap();
+        }
         let deep: PathBuf = (0..24).map(|level| format!("n{level}")).collect();
         fs::create_dir_all(root.join(&deep).join(".git/objects/.git")).unwrap();
         created.push(root.join(&deep).join(".git/objects/.git"));
@@ -814,6 +822,18 @@ mod tests {
         created.push(root.join("replaced/.envrc"));
         created.sort();
         created
+    }
+
+    /// The `t{top}/m8` directories [`plant`] leaves unreadable.
+    const HIDDEN: [usize; 5] = [0, 7, 14, 21, 28];
+
+    /// Checks the unreadable directories kept their mode, and makes them readable again.
+    fn unhide(root: &Path) {
+        for top in HIDDEN {
+            let dir = root.join(format!("t{top}/m8"));
+            assert_eq!(fs::symlink_metadata(&dir).unwrap().permissions().mode() & 0o7777, 0o100, "{}", dir.display());
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        }
     }
 
     /// Every path below `root`, relative to it, sorted.
@@ -865,6 +885,8 @@ mod tests {
         assert_eq!(swept_one.removed, planted_one, "the sequential walk removes exactly what is new");
         assert_eq!(swept_four.removed, planted_four, "so does the parallel walk, reported sorted");
         assert_eq!(swept_four.visited, swept_one.visited);
+        unhide(&one);
+        unhide(&four);
         assert_eq!(listing(&four), listing(&one));
         for path in &planted_four {
             assert!(fs::symlink_metadata(path).is_err(), "{} survived", path.display());
