@@ -786,7 +786,8 @@ mod tests {
     }
 
     /// What a run does in a tree from [`grow`]: protected names created at every depth, in
-    /// every form, inside old and new ones and unreadable directories; returns those the sweep must remove, sorted.
+    /// every form, inside old and new ones and in directories made unreadable; returns those
+    /// the sweep must remove, sorted.
     fn plant(root: &Path) -> Vec<PathBuf> {
         let mut created = Vec::new();
         for top in 0..30 {
