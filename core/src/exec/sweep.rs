@@ -15,10 +15,12 @@
 //!
 //! Every step acts on descriptors the walk opened itself (`openat` with `O_NOFOLLOW`,
 //! `statx` and `unlinkat` relative to them), never on a path that could be swapped, and the
-//! walk visits at most [`MAX_ENTRIES`] directory entries. A big tree is walked on several
-//! threads sharing one depth-first queue; what the walk finds does not depend on how they
-//! share it. More before the run refuses the run
+//! walk visits at most [`MAX_ENTRIES`] directory entries. More before the run refuses the run
 //! (nothing is spawned); more after the run fails it as "not fully checked". Never silently.
+//!
+//! A big tree is walked on several threads sharing one depth-first queue (up to one per core,
+//! at most 8); what the walk records, removes and reports does not depend on how they share
+//! it.
 
 use std::collections::HashSet;
 use std::ffi::{CStr, CString, OsStr};
