@@ -35,9 +35,9 @@ use crate::resolve::ProtectedNames;
 use crate::sys::{self, EntryStat, Errno, StatxTimestamp};
 
 /// The most directory entries one walk visits (the swept roots' trees together). A walk of
-/// 300 000 entries (100 000 directories) takes 0.65–0.8 s on one thread of this project's
-/// machine, 0.35–0.4 s on its two cores (`cargo bench -p codex-sandbox-core --bench
-/// protected_sweep`), so this bound is a few seconds per walk: past it the check could no
+/// 300 000 entries (100 000 directories) takes 0.65–0.9 s on one thread of this project's
+/// machine, 0.35–0.5 s on its two cores (`cargo bench -p codex-sandbox-core --bench
+/// protected_sweep`), so this bound is several seconds per walk: past it the check could no
 /// longer keep up with a run, and refuses.
 pub const MAX_ENTRIES: usize = 2_000_000;
 
