@@ -619,7 +619,12 @@ impl SandboxPlan {
         outer.process.drop_capabilities = false;
         outer.exec.argv = bwrap_argv;
         outer.exec.candidates = vec![bwrap.to_path_buf()];
-        outer.init_around_bwrap = self.process.limits.wall_time_ms.is_some();
+        // Always under an init of ours, a subreaper: an installed bwrap exits as soon as its
+        // command has, while its PID 1 is still ending the rest of its namespace (a daemon the
+        // command left, with its open files and locks). Re-parented to init when bwrap exits,
+        // that PID 1 is reaped before init reports, so the run ends once nothing of it is
+        // left, as on the embedded launcher (and init enforces the wall-clock limit).
+        outer.init_around_bwrap = true;
         outer
     }
 }
