@@ -32,6 +32,8 @@ pub(crate) struct Launched {
     pub bwrap_status: Option<super::system_bwrap::BwrapStatus>,
     /// The run's pids cgroup, which the sandbox's first process entered before it went on.
     pub cgroup: Option<RunCgroup>,
+    /// The sandbox's init is a subreaper here, not the PID 1 of a namespace of its own.
+    pub init_is_subreaper: bool,
 }
 
 /// Descriptors and flags that come from the caller rather than the plan.
@@ -95,8 +97,8 @@ pub(crate) fn launch(
         // its children list after the command exits (nothing is allocated after the clone).
         // (The landlock pipeline's init is PID 1 instead where its view has a fresh /proc.)
         let own_pid_namespace = plan.mounts().iter().any(|op| matches!(op, crate::plan::mounts::MountOp::Proc));
-        // An installed bwrap run under our init (for its wall-clock limit): init is a subreaper,
-        // so bwrap's own PID 1, re-parented to it when bwrap dies, is ended with the rest.
+        // An installed bwrap runs under our init: a subreaper, so bwrap's own PID 1, re-parented
+        // to it when bwrap exits, is reaped (its namespace empty) before init reports.
         let subreaper = ((plan.pipeline() == Pipeline::Landlock && !own_pid_namespace) || plan.init_around_bwrap)
             .then(|| Subreaper { children: std::cell::RefCell::new(vec![0u8; 64 * 1024].into_boxed_slice()) });
         InitImage {
@@ -106,6 +108,7 @@ pub(crate) fn launch(
             wall_time_ms: plan.process.limits.wall_time_ms,
         }
     });
+    let init_is_subreaper = init.as_ref().is_some_and(|init| init.subreaper.is_some());
     let namespaces = match plan.pipeline() {
         Pipeline::Bwrap => {
             let mut namespaces = image::namespaces(plan, &targets)?;
@@ -229,7 +232,7 @@ pub(crate) fn launch(
                 },
                 _ => None,
             };
-            Ok(Launched { pid, pidfd, status, bridge, bwrap_status: None, cgroup })
+            Ok(Launched { pid, pidfd, status, bridge, bwrap_status: None, cgroup, init_is_subreaper })
         }
         Ok(Some(failure)) => {
             let _ = sys::waitpid(pid, 0);

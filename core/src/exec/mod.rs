@@ -130,6 +130,9 @@ pub struct Child {
     init_status: Option<OwnedFd>,
     /// `pid` is the sandbox's init (both pipelines, not the seccomp-only plan).
     via_init: bool,
+    /// That init is a subreaper in this PID namespace (not the PID 1 of its own), which ends
+    /// the run's other processes itself before it reports.
+    init_is_subreaper: bool,
     /// Proxy mode: relays the sandbox's connections to the proxies until the sandbox is
     /// reaped or this handle is dropped.
     bridge: Option<Bridge>,
@@ -168,15 +171,16 @@ impl Child {
         self.pidfd.as_ref().map(AsFd::as_fd)
     }
 
-    /// Whether [`Child::id`] is the sandbox's init (PID 1 of its namespace, or the landlock
-    /// pipeline's subreaper), which forwards signals to the command, rather than the command
-    /// itself.
+    /// Whether [`Child::id`] is the sandbox's init (PID 1 of its namespace, or a subreaper: the
+    /// landlock pipeline's without a PID namespace, and the one an installed bwrap runs under),
+    /// which forwards signals to the command, rather than the command itself.
     pub fn is_sandbox_init(&self) -> bool {
         self.via_init
     }
 
     /// The command's own pid: [`Child::id`] without an init (seccomp only); under an init its
-    /// first child (pid 2 in the sandbox's PID namespace), or `None` once it has exited.
+    /// first child (pid 2 in the sandbox's PID namespace; the installed bwrap itself under
+    /// `--bwrap-path`), or `None` once it has exited.
     pub fn command_pid(&self) -> io::Result<Option<u32>> {
         if !self.via_init {
             return Ok(Some(self.pid as u32));
@@ -273,8 +277,20 @@ impl Child {
         }
         // Every process of the run is gone (the PID namespace's init has exited, or the
         // subreaper has ended every descendant before reporting), so nothing can race the walk.
+        // A subreaper that ended without its report was killed from outside before it could
+        // end the rest: the walk would race what is left, so the run is not fully checked. A
+        // panic in the walk fails the run too: the status is already set, so a caller that
+        // caught the panic and waited again would otherwise see a clean run.
         if let Some(sweep) = self.sweep.take() {
-            self.protected_name_violation = sweep.after().into_error();
+            let outcome = if self.init_is_subreaper && reported.is_none() {
+                sweep::Outcome::not_checked(
+                    "the sandbox's init was killed before it had ended every process of the run",
+                )
+            } else {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sweep.after()))
+                    .unwrap_or_else(|_| sweep::Outcome::not_checked("the check after the run panicked"))
+            };
+            self.protected_name_violation = outcome.into_error();
         }
         if let Some(cgroup) = self.cgroup.take() {
             cgroup.remove();
@@ -342,7 +358,7 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
     };
     drop(sources);
     match result {
-        Ok(Launched { pid, pidfd, status, bridge, bwrap_status, cgroup }) => {
+        Ok(Launched { pid, pidfd, status, bridge, bwrap_status, cgroup, init_is_subreaper }) => {
             let [stdin, stdout, stderr] = parent_ends;
             let via_init = status.is_some();
             Ok(Child {
@@ -354,6 +370,7 @@ pub fn spawn(plan: &SandboxPlan, options: SpawnOptions) -> Result<Child> {
                 status: None,
                 init_status: status,
                 via_init,
+                init_is_subreaper,
                 bridge,
                 placeholders,
                 bwrap_status,

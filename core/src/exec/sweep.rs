@@ -101,6 +101,11 @@ pub struct Outcome {
 
 impl Outcome {
     /// The run's failure, when there is one.
+    /// A check that could not be made: the run fails as not fully checked, saying why.
+    pub fn not_checked(why: impl Into<String>) -> Outcome {
+        Outcome { incomplete: Some(why.into()), ..Outcome::default() }
+    }
+
     pub fn into_error(self) -> Option<Error> {
         if self.removed.is_empty() && self.not_removed.is_empty() && self.incomplete.is_none() {
             return None;
@@ -248,8 +253,11 @@ impl Found {
     }
 }
 
-/// A directory still to read: opened only when its turn comes, so the walk holds one
-/// descriptor per level of depth and thread (its parents'), however many siblings wait.
+/// A directory still to read: opened only when its turn comes, so a walk on one thread holds
+/// one descriptor per level of depth (its parents'), however many siblings wait. Threads
+/// sharing the queue can hold more (each queued directory keeps its parent open, and their
+/// paths interleave); a walk that runs out of descriptors fails closed, as any directory it
+/// cannot open: refused before the run, not fully checked after it.
 struct Pending {
     /// The directory it is in (`None` for a root) and its name there.
     parent: Option<(Arc<OwnedFd>, (u64, u64), CString)>,
@@ -554,6 +562,11 @@ fn open_pending(pending: &Pending, skip: &HashSet<(u64, u64)>) -> std::result::R
 /// search bits for as long as it takes to open that same inode again by `/proc/self/fd`, and
 /// puts the mode back. Anything else (not ours, not a directory, no `/proc`) stays EACCES.
 fn open_own_unreadable(parent: RawFd, name: &CStr) -> sys::SysResult<OwnedFd> {
+    // One at a time: two threads reaching the same directory by two paths (a bind mount
+    // inside the roots) would otherwise each read the other's temporary mode as the one to
+    // put back.
+    static CHANGING_MODES: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = lock(&CHANGING_MODES);
     let denied = Errno(libc::EACCES);
     let handle = sys::openat(parent, name, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
     let st = sys::fstat(handle.as_raw_fd())?;
@@ -607,10 +620,16 @@ enum Removal {
 fn remove(found: &Found) -> std::result::Result<Removal, String> {
     let parent = found.parent.as_raw_fd();
     if !found.stat.is_dir() {
-        return sys::unlinkat(parent, &found.name, 0).map(|()| Removal::Removed).map_err(|e| e.into_io().to_string());
+        return gone_is_done(sys::unlinkat(parent, &found.name, 0))
+            .map(|()| Removal::Removed)
+            .map_err(|e| e.into_io().to_string());
     }
-    let dir = sys::openat(parent, &found.name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)
-        .map_err(|e| e.into_io().to_string())?;
+    let dir = match sys::openat(parent, &found.name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW) {
+        Ok(dir) => dir,
+        // Removed through another path to the same directory meanwhile.
+        Err(Errno(libc::ENOENT)) => return Ok(Removal::Removed),
+        Err(errno) => return Err(errno.into_io().to_string()),
+    };
     let st = sys::fstat(dir.as_raw_fd()).map_err(|e| e.into_io().to_string())?;
     if (st.st_dev, st.st_ino) != (found.stat.dev, found.stat.ino) {
         return Err("it changed while being removed".into());
@@ -625,9 +644,29 @@ fn remove(found: &Found) -> std::result::Result<Removal, String> {
         return Ok(Removal::LivePlaceholder);
     }
     empty_directory(&dir, 0, &mut { MAX_ENTRIES }).map_err(|e| e.into_io().to_string())?;
-    sys::unlinkat(parent, &found.name, libc::AT_REMOVEDIR)
+    gone_is_done(sys::unlinkat(parent, &found.name, libc::AT_REMOVEDIR))
         .map(|()| Removal::Removed)
         .map_err(|e| e.into_io().to_string())
+}
+
+/// Removes the entry `name` of `dir` (emptied first if it is a directory).
+fn remove_entry(dir: &OwnedFd, name: &CStr, depth: usize, budget: &mut usize) -> sys::SysResult<()> {
+    let stat = sys::stat_entry(dir.as_raw_fd(), name)?;
+    if stat.is_dir() {
+        let child = sys::openat(dir.as_raw_fd(), name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
+        empty_directory(&child, depth + 1, budget)?;
+        sys::unlinkat(dir.as_raw_fd(), name, libc::AT_REMOVEDIR)
+    } else {
+        sys::unlinkat(dir.as_raw_fd(), name, 0)
+    }
+}
+
+/// An entry that no longer exists needs no removal.
+fn gone_is_done(result: sys::SysResult<()>) -> sys::SysResult<()> {
+    match result {
+        Err(Errno(libc::ENOENT)) => Ok(()),
+        other => other,
+    }
 }
 
 /// Removes everything inside the directory `dir`, depth first, through descriptors, taking
@@ -648,14 +687,9 @@ fn empty_directory(dir: &OwnedFd, depth: usize, budget: &mut usize) -> sys::SysR
         }
         for (name, _) in names {
             *budget = budget.checked_sub(1).ok_or(Errno(libc::EMLINK))?;
-            let stat = sys::stat_entry(dir.as_raw_fd(), &name)?;
-            if stat.is_dir() {
-                let child = sys::openat(dir.as_raw_fd(), &name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
-                empty_directory(&child, depth + 1, budget)?;
-                sys::unlinkat(dir.as_raw_fd(), &name, libc::AT_REMOVEDIR)?;
-            } else {
-                sys::unlinkat(dir.as_raw_fd(), &name, 0)?;
-            }
+            // Gone already: removed by another thread of the walk that reached this directory
+            // by a second path (a bind mount inside the roots).
+            gone_is_done(remove_entry(dir, &name, depth, budget))?;
         }
     }
 }

@@ -163,6 +163,7 @@ macro_rules! kernel_calls {
 kernel_calls! {
     fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> SysResult<libc::c_int>;
     fn getppid() -> libc::pid_t;
+    fn getpid() -> libc::pid_t;
     fn peer_closed(fd: RawFd) -> bool;
     fn setsid() -> SysResult<()>;
     fn lead_process_group() -> SysResult<()>;

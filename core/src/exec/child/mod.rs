@@ -134,8 +134,14 @@ fn setup_and_exec(k: &impl Kernel, image: &ChildImage) -> Step<Infallible> {
     if let Some(init) = &image.init {
         // This process is the sandbox's init (its PID 1, or a subreaper); the command is its
         // child.
+        let init_pid = k.getpid();
         init::fork_command(k, init, image.fd_limit, image.die_with_parent, image.supervisor.as_ref())?;
         at(Stage::ParentDeathSignal, k.prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong))?;
+        // Init dies with the launcher (its own death signal), possibly before it set up its
+        // watch: a command whose init is already gone would run unwatched (and unswept).
+        if k.getppid() != init_pid {
+            return Err(Failure::new(Stage::ParentGone, Errno(libc::ESRCH)));
+        }
         if image.new_session {
             // Init leads the new session; the command leads a process group of its own in it,
             // so that the launcher's `kill(-pid)` with the command's pid (what Node's `pid`

@@ -288,7 +288,15 @@ fn landlock_image_with_a_subreaper_init_forks_the_command_before_confining() {
     // The subreaper is armed and its children list checked before the fork; the fake goes on
     // as the command, which arms its own parent-death signal and leads a process group of its
     // own in init's session.
-    expected.extend(["prctl", "open /proc/thread-self/children", "clone_process", "prctl", "lead_process_group"]);
+    expected.extend([
+        "getpid",
+        "prctl",
+        "open /proc/thread-self/children",
+        "clone_process",
+        "prctl",
+        "getppid",
+        "lead_process_group",
+    ]);
     expected.extend(CONFINE.iter().filter(|call| **call != "set_cloexec").copied());
     assert_eq!(kernel.calls(), expected);
 
@@ -399,9 +407,12 @@ fn namespace_image_maps_ids_before_mounting_and_forks_init_before_confining() {
         "mount_setattr",
         "move_mount",
         "chdir /w",
-        // PID 1 forks the command; the fake goes on as the command
+        // PID 1 forks the command; the fake goes on as the command, which checks init is
+        // still its parent
+        "getpid",
         "clone_process",
         "prctl",
+        "getppid",
         "lead_process_group",
     ];
     let start = calls.iter().position(|call| call == "setsid").unwrap() + 4;
@@ -449,7 +460,7 @@ fn a_switch_of_ids_waits_for_the_launchers_maps_and_happens_after_the_view_befor
     assert_eq!(start, ["close_raw", "close_raw", "read", "close_raw", "prctl", "peer_closed"], "{calls:#?}");
     assert!(!calls.iter().any(|call| call.contains("setgroups") || call.contains("_map")), "{calls:#?}");
     let chdir = calls.iter().position(|call| call == "chdir /w").unwrap();
-    let switch: Vec<&str> = calls[chdir + 1..chdir + 10].iter().map(String::as_str).collect();
+    let switch: Vec<&str> = calls[chdir + 1..chdir + 12].iter().map(String::as_str).collect();
     assert_eq!(
         switch,
         // bounding set (no CAP_SETPCAP in the fake), the switch, the death signal again, init
@@ -460,14 +471,16 @@ fn a_switch_of_ids_waits_for_the_launchers_maps_and_happens_after_the_view_befor
             "set_all_uids",
             "prctl",
             "peer_closed",
+            "getpid",
             "clone_process",
             "prctl",
+            "getppid",
             "lead_process_group",
         ],
         "{calls:#?}"
     );
     let confine: Vec<&str> = CONFINE.iter().filter(|call| **call != "set_cloexec").copied().collect();
-    assert_eq!(&calls[chdir + 10..], confine, "the capabilities are still dropped and checked: {calls:#?}");
+    assert_eq!(&calls[chdir + 12..], confine, "the capabilities are still dropped and checked: {calls:#?}");
 
     // Each call is checked: a failed switch runs nothing (no init, no command).
     for (call, stage) in
