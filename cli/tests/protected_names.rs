@@ -350,3 +350,50 @@ fn the_sweep_reads_unreadable_directories_of_the_command_and_needs_few_descripto
         assert!(!message.contains("could not be fully checked"), "{user:?} {pipeline:?}: {message}");
     }
 }
+
+/// The children of `pid`, as the kernel lists them.
+fn children_of(pid: u32) -> Vec<u32> {
+    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|child| child.parse().ok())
+        .collect()
+}
+
+/// An installed bwrap runs under a subreaper init of ours, which ends the rest of the run
+/// before it reports. Killed from outside before it could, processes of the run may still be
+/// alive when the sweep would walk: the run fails as not fully checked instead of passing,
+/// whatever the command's status.
+#[test]
+fn an_init_killed_before_its_report_fails_the_run_as_not_fully_checked() {
+    let bwrap = Path::new("/usr/bin/bwrap");
+    if !bwrap.exists() || !userns_available(User::Current) {
+        skip("no /usr/bin/bwrap, or no user namespaces here");
+        return;
+    }
+    let scratch = Scratch::new(User::Current, "names-init-killed");
+    let ws = scratch.dir("ws");
+    let mut child = run_plain(User::Current, Pipeline::Bwrap, &ws)
+        .arg(format!("--bwrap-path={}", bwrap.display()))
+        .command(&["/bin/sleep", "30"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The CLI's child is the sandbox's init; bwrap is init's.
+    let mut init = None;
+    for _ in 0..500 {
+        init = children_of(child.id()).first().copied().filter(|init| !children_of(*init).is_empty());
+        if init.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let init = init.expect("the sandbox's init and its bwrap never appeared");
+    // SAFETY: a signal to the init this test's CLI started, found by its pid just now.
+    assert_eq!(unsafe { libc::kill(init as i32, libc::SIGKILL) }, 0);
+    let output = child.wait_with_output().unwrap();
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(PROTECTED_NAME_CREATED), "{message}");
+    assert!(message.contains("init was killed before it had ended every process of the run"), "{message}");
+}
