@@ -373,7 +373,7 @@ fn an_init_killed_before_its_report_fails_the_run_as_not_fully_checked() {
     }
     let scratch = Scratch::new(User::Current, "names-init-killed");
     let ws = scratch.dir("ws");
-    let mut child = run_plain(User::Current, Pipeline::Bwrap, &ws)
+    let child = run_plain(User::Current, Pipeline::Bwrap, &ws)
         .arg(format!("--bwrap-path={}", bwrap.display()))
         .command(&["/bin/sleep", "30"])
         .stdout(std::process::Stdio::piped())
