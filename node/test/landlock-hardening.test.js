@@ -13,42 +13,12 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
-const { tempDir } = require('./helpers.js');
+const { tempDir, NO_USER_NAMESPACES } = require('./helpers.js');
 
 const ROOT = path.resolve(__dirname, '../..');
 // Not a PATH lookup: root's python3 may be a pyenv shim under /root, which 65534 cannot enter.
 const PYTHON = '/usr/bin/python3';
 const WAIT_MS = 30_000;
-
-// Installs the simulated host's filter, then execs argv[1:] (metadata.test.js has the same one,
-// with a listener variant this file does not need).
-const NO_USERNS_LAUNCHER = String.raw`
-import ctypes, os, platform, struct, sys
-clone, unshare = {"x86_64": (56, 272), "aarch64": (220, 97)}[platform.machine()]
-def ins(code, jt, jf, k): return struct.pack("<HBBI", code, jt, jf, k)
-LD, JEQ, AND, RET = 0x20, 0x15, 0x54, 0x06
-program = b"".join([
-    ins(LD, 0, 0, 0),
-    ins(JEQ, 2, 0, clone),
-    ins(JEQ, 1, 0, unshare),
-    ins(JEQ, 4, 5, 435),
-    ins(LD, 0, 0, 16),
-    ins(AND, 0, 0, 0x10000000),
-    ins(JEQ, 2, 0, 0),
-    ins(RET, 0, 0, 0x00050000 | 1),
-    ins(RET, 0, 0, 0x00050000 | 38),
-    ins(RET, 0, 0, 0x7fff0000),
-])
-class Fprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
-libc = ctypes.CDLL(None, use_errno=True)
-prog = Fprog(len(program) // 8, program)
-if libc.prctl(38, 1, 0, 0, 0) != 0:
-    sys.exit("no_new_privs: errno %d" % ctypes.get_errno())
-if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:
-    sys.exit("seccomp: errno %d" % ctypes.get_errno())
-os.execv(sys.argv[1], sys.argv[1:])
-`;
 
 // The host's Node (plain, or under the launcher): one sandboxed run on the landlock pipeline.
 // For the orphan item it also looks at the host's /proc the moment 'exit' comes (processes whose
@@ -94,7 +64,7 @@ child.on('exit', (code, signal) => {
 
 const HOSTS = [
   { name: 'with user namespaces', prefix: [] },
-  { name: 'without user namespaces (simulated)', prefix: [PYTHON, '-c', NO_USERNS_LAUNCHER] },
+  { name: 'without user namespaces (simulated)', prefix: [PYTHON, '-c', NO_USER_NAMESPACES] },
 ];
 
 function skipReason() {
