@@ -50,6 +50,16 @@ function throwsLike(fn, expected) {
   });
 }
 
+/** The error `fn` throws (the case fails if it throws none). */
+function caught(fn) {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  assert.fail('did not throw');
+}
+
 /**
  * Runs `source` (after `prelude`) in a fresh Node process; `shell` wraps it (`ulimit`), with
  * "$0" "$1" "$2" the node command line.
@@ -64,4 +74,4 @@ function runScript(prelude, source, { shell, timeout = 60000 } = {}) {
 
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-module.exports = { assert, once, collect, result, throwsLike, runScript, delay, tempDir, NODE };
+module.exports = { assert, once, collect, result, throwsLike, caught, runScript, delay, tempDir, NODE };

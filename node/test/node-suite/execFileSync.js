@@ -1,17 +1,9 @@
 'use strict';
 // Node's tests of execFileSync() (test/parallel/test-child-process-execfilesync*,
 // test-child-process-execsync), as what each asserts.
-const { assert, tempDir, NODE } = require('./common.js');
+const { assert, caught, tempDir, NODE } = require('./common.js');
 
 const dir = tempDir('codex-suite-execfilesync-');
-const caught = (fn) => {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  assert.fail('did not throw');
-};
 
 module.exports = [
   ['execfilesync: stdout returned', async (cp) => {

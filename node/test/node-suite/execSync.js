@@ -1,16 +1,7 @@
 'use strict';
 // Node's tests of execSync() (test/parallel/test-child-process-execsync*), as what each
 // asserts.
-const { assert, runScript } = require('./common.js');
-
-const caught = (fn) => {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  assert.fail('did not throw');
-};
+const { assert, caught, runScript } = require('./common.js');
 
 module.exports = [
   ['execsync: stdout as a Buffer, or a string with encoding', async (cp) => {
