@@ -2687,17 +2687,7 @@ fn wall_clock_probe(f: &mut Fixture) -> Verdict {
     let mut child =
         f.run(&cwd, &policy).arg("--max-wall-time=1").probe_command(&argv).stderr(Stdio::null()).spawn().unwrap();
     let seen = processes_with_argument(&marker);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_bounded(&mut child, Duration::from_secs(20), Duration::from_millis(20));
     let alive: Vec<i32> = seen.iter().copied().filter(|pid| Path::new(&format!("/proc/{pid}")).exists()).collect();
     let evidence = (!alive.is_empty()).then(|| format!("pids {alive:?} of the run outlived it"));
     if seen.len() != 2 {
@@ -2752,6 +2742,21 @@ fn syscall_numbers() -> String {
     .to_string()
 }
 
+/// Waits for `child`, checking every `poll`; past `timeout` it is killed (and reaped).
+fn wait_bounded(child: &mut std::process::Child, timeout: Duration, poll: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return child.wait().unwrap();
+        }
+        std::thread::sleep(poll);
+    }
+}
+
 fn probe_argv(ops: &Value) -> Vec<String> {
     vec!["/usr/bin/python3".into(), "-c".into(), PROBE.into(), ops.to_string(), syscall_numbers()]
 }
@@ -2778,17 +2783,7 @@ fn bounded_output(mut command: Command) -> Output {
         let _ = stderr.read_to_end(&mut buf);
         buf
     });
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_bounded(&mut child, RUN_TIMEOUT, Duration::from_millis(10));
     // A descendant that kept the pipes open must not stall the suite either.
     let join = |handle: std::thread::JoinHandle<Vec<u8>>| {
         let until = Instant::now() + Duration::from_secs(5);
