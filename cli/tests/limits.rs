@@ -7,7 +7,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Run, Scratch, User, WORKSPACE, stdout};
@@ -38,6 +38,34 @@ for pid in pids:
     os.waitpid(pid, 0)
 "#;
 
+/// Starts [`FORKER`] under `run` and reads how many children it forked; its fork must have
+/// been refused with EAGAIN. The forker then waits for `go`.
+fn start_forker(run: &Run, go: &Path, label: &str) -> (Child, usize) {
+    let mut sandbox = run
+        .command(&["/usr/bin/python3", "-c", FORKER, go.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(sandbox.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let (forked, refused) = line.trim().split_once(' ').unwrap_or(("", ""));
+    let forked: usize = forked.parse().unwrap_or_else(|_| panic!("{label}: `{line}`"));
+    assert_eq!(refused, "EAGAIN", "{label}");
+    (sandbox, forked)
+}
+
+/// Lets the forker go on (`go`) and waits, bounded, for it to end its children and succeed.
+fn release_forker(mut sandbox: Child, go: &Path, label: &str) {
+    std::fs::write(go, "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sandbox.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "{label}: the forker never finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(sandbox.wait().unwrap().success(), "{label}");
+}
+
 /// A user the budget applies to: 65534 when the tests run as root, else the test's own.
 fn budgeted_user() -> User {
     if common::users().contains(&User::Nobody) { User::Nobody } else { User::Current }
@@ -60,31 +88,15 @@ fn a_fork_bomb_exhausts_the_sandbox_budget_not_the_users() {
             .arg(format!("--pipeline={pipeline}"))
             .arg("--max-processes=64")
             .policy(policy);
-        let mut sandbox = run
-            .command(&["/usr/bin/python3", "-c", FORKER, go.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(sandbox.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let (forked, refused) = line.trim().split_once(' ').unwrap_or(("", ""));
-        let forked: usize = forked.parse().unwrap_or_else(|_| panic!("{pipeline}: `{line}`"));
+        let (sandbox, forked) = start_forker(&run, &go, pipeline);
         // The budget counts the sandbox's init (namespace pipeline) and the forker itself.
         assert!((56..64).contains(&forked), "{pipeline}: forked {forked} children under a budget of 64");
-        assert_eq!(refused, "EAGAIN", "{pipeline}");
 
         // While the sandbox sits at its budget the same uid still forks on the host.
         let host = Command::new("/bin/true").uid(uid).gid(gid).status().unwrap();
         assert!(host.success(), "{pipeline}: the host could not fork as uid {uid}");
 
-        std::fs::write(&go, "").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while sandbox.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "{pipeline}: the forker never finished");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(sandbox.wait().unwrap().success(), "{pipeline}");
+        release_forker(sandbox, &go, pipeline);
     }
 }
 
@@ -120,18 +132,8 @@ fn as_root_a_fork_bomb_stops_at_the_runs_own_pids_cgroup() {
         for flag in flags {
             run = run.arg(flag);
         }
-        let mut sandbox = run
-            .command(&["/usr/bin/python3", "-c", FORKER, go.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(sandbox.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let (forked, refused) = line.trim().split_once(' ').unwrap_or(("", ""));
-        let forked: usize = forked.parse().unwrap_or_else(|_| panic!("{column}: `{line}`"));
+        let (sandbox, forked) = start_forker(&run, &go, column);
         assert!((50..64).contains(&forked), "{column}: forked {forked} children under a budget of 64");
-        assert_eq!(refused, "EAGAIN", "{column}");
         // Host-side: the run's cgroup, at its budget, and the host still forks.
         let cgroup = parent.join(format!("codex-sandbox-{}-0", sandbox.id()));
         let read = |file: &str| std::fs::read_to_string(cgroup.join(file)).unwrap_or_default().trim().to_owned();
@@ -139,13 +141,7 @@ fn as_root_a_fork_bomb_stops_at_the_runs_own_pids_cgroup() {
         let current: u64 = read("pids.current").parse().unwrap_or(0);
         assert!((60..=64).contains(&current), "{column}: pids.current {current}");
         assert!(Command::new("/bin/true").status().unwrap().success(), "{column}: the host could not fork");
-        std::fs::write(&go, "").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while sandbox.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "{column}: the forker never finished");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(sandbox.wait().unwrap().success(), "{column}");
+        release_forker(sandbox, &go, column);
         assert!(!cgroup.exists(), "{column}: the run's cgroup {} was left behind", cgroup.display());
     }
 }
